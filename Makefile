@@ -1,0 +1,134 @@
+# nts — build, run, test, fuzz and bench. Everything lands in build/ (build/san with SAN=1).
+# Each user/<module>/ becomes a static library; tests/unit/test_<module>*.c link that module and its deps.
+
+.DEFAULT_GOAL := all
+CC        := clang
+BPF_CC    := clang
+BUILD     ?= build
+ifeq ($(SAN),1)
+BUILD     := build/san
+SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+	     -Iinclude -Iuser -I$(BUILD)/bpf -MMD -MP $(SANFLAGS)
+LDFLAGS   += $(SANFLAGS)
+LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 -lm
+ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
+
+# Module dependency order, most dependent first (also the link order).
+MODULES   := net api ctl store turn fastpath auth stun util
+DEPS_util     :=
+DEPS_stun     := util
+DEPS_auth     := stun util
+DEPS_fastpath := util
+DEPS_turn     := auth fastpath stun util
+DEPS_store    := auth util
+DEPS_api      := store turn ctl auth fastpath stun util
+DEPS_ctl      := util
+DEPS_net      := api ctl store turn auth fastpath stun util
+ALL_LIBS      := $(MODULES)
+
+lib_of     = $(BUILD)/lib/libnts_$(1).a
+libs_for   = $(foreach m,$(1) $(DEPS_$(1)),$(call lib_of,$(m)))
+link_libs  = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group
+
+define module_rules
+SRC_$(1) := $$(wildcard user/$(1)/*.c)
+OBJ_$(1) := $$(patsubst %.c,$(BUILD)/%.o,$$(SRC_$(1)))
+$(call lib_of,$(1)): $$(OBJ_$(1))
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+BPF_SRC   := $(wildcard bpf/*.bpf.c)
+BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
+BPF_SKEL  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+
+NTSD      := $(BUILD)/ntsd
+NTSCTL    := $(BUILD)/ntsctl
+NTSCTL_SRC := $(wildcard user/ntsctl/*.c)
+NTSCTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(NTSCTL_SRC))
+TOOL_SRC  := $(wildcard tools/loadgen/*.c)
+TOOLS     := $(if $(TOOL_SRC),$(BUILD)/nts-loadgen)
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+BPFT_SRC  := $(wildcard tests/bpf/test_*.c)
+BPFT_BIN  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRC))
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
+
+.PHONY: all deps run test fuzz fuzz-build bench clean format
+all: $(BPF_OBJ) $(NTSD) $(NTSCTL) $(TOOLS) $(UNIT_BIN) $(BPFT_BIN)
+
+deps:
+	@bash tools/deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# Userspace objects that embed a BPF skeleton need it generated first.
+$(foreach m,$(MODULES),$(OBJ_$(m))) $(NTSCTL_OBJ): | $(BPF_SKEL)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/nts/*.h)
+	@mkdir -p $(@D)
+	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	bpftool gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(NTSD): $(BUILD)/user/ntsd.o $(call libs_for,net)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,net) $(LDLIBS)
+
+$(NTSCTL): $(NTSCTL_OBJ) $(call libs_for,net)
+	$(CC) $(LDFLAGS) -o $@ $(NTSCTL_OBJ) $(call link_libs,net) $(LDLIBS)
+
+$(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,auth)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,auth) $(LDLIBS)
+
+# tests/unit/test_<module>[_more].c links <module> and what it depends on.
+test_module = $(firstword $(subst _, ,$(patsubst test_%,%,$(1))))
+.SECONDEXPANSION:
+$(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(call libs_for,$$(call test_module,$$*))
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,$(call test_module,$*)) $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,net) $(BPF_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,net) $(LDLIBS) -lcmocka
+
+# Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf \
+	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
+build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call fuzz_module,$$*) $$(DEPS_$$(call fuzz_module,$$*)),$$(SRC_$$(m)))
+	@mkdir -p $(@D)
+	$(CC) $(FUZZ_CFLAGS) -o $@ $^ -lssl -lcrypto -ljansson -lm
+
+FUZZ_SECONDS ?= 60
+fuzz-build: $(FUZZ_BIN)
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_BIN); do \
+		n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+		echo "== $$n for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 12; \
+	done
+
+run: deps all
+	@bash tools/run.sh $(BUILD)
+
+test: deps all fuzz-build
+	@bash tests/run.sh $(BUILD)
+
+bench: deps all
+	@bash tools/bench/run.sh $(BUILD) $(if $(QUICK),--quick) $(if $(PROFILE),--profile)
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build/lib build/user build/tests build/bpf build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every Debian package nts needs to build, test and benchmark; idempotent: skips what is present.
+set -euo pipefail
+
+PKGS=(
+	build-essential make pkg-config clang llvm lld libclang-rt-14-dev
+	libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
+	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
+	libsqlite3-dev sqlite3 libcmocka-dev
+	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl
+	python3 python3-aiortc python3-twilio
+	gnuplot linux-perf
+)
+# Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
+command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
+command -v npm >/dev/null 2>&1 || PKGS+=(npm)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "deps.sh: missing packages: ${missing[*]}; run as root" >&2
+		exit 1
+	fi
+	echo "deps.sh: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# coturn's package enables a system service on install; nts tests start their own servers.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet coturn 2>/dev/null; then
+	systemctl stop coturn || true
+fi
+
+# The official Twilio helper library for Node.js, used as an unmodified client in tests.
+top=$(cd "$(dirname "$0")/.." && pwd)
+npmdir="$top/build/npm"
+if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/twilio" ]; then
+	mkdir -p "$npmdir"
+	(cd "$npmdir" && npm install --silent --no-audit --no-fund twilio@5 >/dev/null 2>&1) ||
+		echo "deps.sh: npm install twilio failed" >&2
+fi
+exit 0

@@ -1,0 +1,30 @@
+/* Control socket: a Unix stream socket speaking one JSON object per line. Request
+ * {"cmd": "NAME", "args": {...}}; reply {"ok": true, "result": ...} or {"ok": false, "error": "..."}.
+ * Modules register commands on the server; ntsctl uses ctl_call() as the client.
+ */
+#ifndef NTS_CTL_CTL_H
+#define NTS_CTL_CTL_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "util/loop.h"
+
+struct ctl_server;
+
+/* A command handler: returns the result (a new reference) or NULL with err filled. */
+typedef json_t *(*ctl_cmd_fn)(void *arg, json_t *args, char *err, size_t errlen);
+
+/* Listens on path (parent directory created, stale socket replaced, mode 0600). NULL on failure. */
+struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path);
+void ctl_server_destroy(struct ctl_server *s);
+/* Registers cmd; 0 or -errno. */
+int ctl_register(struct ctl_server *s, const char *cmd, ctl_cmd_fn fn, void *arg);
+
+/* Client: sends cmd with args (may be NULL; reference not stolen) and waits up to timeout_ms.
+ * 0 with *result (new reference), -ECONNREFUSED/-ENOENT when no ntsd listens, -EPROTO with err
+ * filled for an error reply, other -errno. */
+int ctl_call(const char *path, const char *cmd, json_t *args, int timeout_ms, json_t **result,
+	     char *err, size_t errlen);
+
+#endif

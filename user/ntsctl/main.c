@@ -1,0 +1,73 @@
+/* ntsctl entry point: global options, then a table of subcommands, one file each. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ntsctl/ntsctl.h"
+#include "util/config.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(struct ntsctl *c, int argc, char **argv);
+	const char *summary;
+} subcommands[] = {
+	{ "attach", cmd_attach, "load the XDP fast path on DEV [--mode native|skb]" },
+	{ "detach", cmd_detach, "remove the XDP fast path from DEV" },
+	{ "status", cmd_status, "daemon and fast-path status" },
+	{ "stats", cmd_stats, "fast-path counters, summed over CPUs [--json]" },
+	{ "allocations", cmd_allocations, "list TURN allocations [--json]" },
+	{ "account", cmd_account, "create|list|suspend|activate accounts [--json]" },
+	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: ntsctl [--ctl-socket PATH] [--pin-dir DIR] [--db PATH] SUBCOMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
+	fprintf(f, "\n'ntsctl SUBCOMMAND --help' describes each.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "ctl-socket", required_argument, NULL, 'c' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct ntsctl c = {
+		.ctl_socket = "/run/nts/ntsd.sock",
+		.pin_dir = "/sys/fs/bpf/nts",
+		.db = "var/nts.db",
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': c.ctl_socket = optarg; break;
+		case 'p': c.pin_dir = optarg; break;
+		case 'd': c.db = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("ntsctl %s\n", NTS_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (strcmp(argv[optind], subcommands[i].name) == 0) {
+			int sub_argc = argc - optind;
+			char **sub_argv = argv + optind;
+			optind = 1; /* subcommands parse their own options with getopt */
+			return subcommands[i].fn(&c, sub_argc, sub_argv);
+		}
+	}
+	fprintf(stderr, "ntsctl: unknown subcommand '%s'\n", argv[optind]);
+	usage(stderr);
+	return 2;
+}

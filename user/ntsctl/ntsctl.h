@@ -1,0 +1,24 @@
+/* ntsctl: the operator's tool. main.c holds the table of subcommands; each lives in its own file
+ * with its own --help. Global options come before the subcommand and are shared here.
+ */
+#ifndef NTS_NTSCTL_H
+#define NTS_NTSCTL_H
+
+#include <stdbool.h>
+
+struct ntsctl {
+	const char *ctl_socket; /* default /run/nts/ntsd.sock */
+	const char *pin_dir;    /* default /sys/fs/bpf/nts */
+	const char *db;         /* default var/nts.db */
+};
+
+/* Each subcommand: argv[0] is its name. Returns the process exit status (0 ok, 1 failure, 2 usage). */
+int cmd_attach(struct ntsctl *c, int argc, char **argv);
+int cmd_detach(struct ntsctl *c, int argc, char **argv);
+int cmd_status(struct ntsctl *c, int argc, char **argv);
+int cmd_stats(struct ntsctl *c, int argc, char **argv);
+int cmd_allocations(struct ntsctl *c, int argc, char **argv);
+int cmd_account(struct ntsctl *c, int argc, char **argv);
+int cmd_token(struct ntsctl *c, int argc, char **argv);
+
+#endif

@@ -1,0 +1,10 @@
+/* ntsctl stats: placeholder until its module lands; says so instead of pretending. */
+#include <stdio.h>
+
+#include "ntsctl/ntsctl.h"
+
+int cmd_stats(struct ntsctl *c, int argc, char **argv)
+{
+	fprintf(stderr, "ntsctl stats: not built yet in this version\n");
+	return 1;
+}

@@ -1,0 +1,244 @@
+/* STUN codec (RFC 8489) with the TURN attributes of RFC 8656, RFC 6062 and RFC 8489 §14.
+ * Parsing is zero-copy: a parsed message points into the caller's buffer, which must outlive it.
+ * Building writes into a caller-supplied buffer; integrity and fingerprint are computed with OpenSSL.
+ */
+#ifndef NTS_STUN_STUN_H
+#define NTS_STUN_STUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/addr.h"
+
+#define STUN_HEADER_LEN 20
+#define STUN_MAGIC_COOKIE 0x2112A442u
+#define STUN_TID_LEN 12
+#define STUN_MAX_ATTRS 64      /* more attributes than this is a malformed message */
+#define STUN_MAX_UNKNOWN 16    /* comprehension-required unknown attributes reported in a 420 */
+#define STUN_FINGERPRINT_XOR 0x5354554Eu
+
+/* Message classes (RFC 8489 §5): the C1/C0 bits of the type. */
+enum stun_class {
+	STUN_REQUEST = 0x0000,
+	STUN_INDICATION = 0x0010,
+	STUN_SUCCESS = 0x0100,
+	STUN_ERROR = 0x0110,
+};
+
+/* Methods (RFC 8489, RFC 8656, RFC 6062). */
+enum stun_method {
+	STUN_BINDING = 0x001,
+	TURN_ALLOCATE = 0x003,
+	TURN_REFRESH = 0x004,
+	TURN_SEND = 0x006,
+	TURN_DATA = 0x007,
+	TURN_CREATE_PERMISSION = 0x008,
+	TURN_CHANNEL_BIND = 0x009,
+	TURN_CONNECT = 0x00A,
+	TURN_CONNECTION_BIND = 0x00B,
+	TURN_CONNECTION_ATTEMPT = 0x00C,
+};
+
+/* Attribute types. 0x0000-0x7FFF are comprehension-required. */
+enum stun_attr_type {
+	STUN_ATTR_MAPPED_ADDRESS = 0x0001,
+	STUN_ATTR_USERNAME = 0x0006,
+	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
+	STUN_ATTR_ERROR_CODE = 0x0009,
+	STUN_ATTR_UNKNOWN_ATTRIBUTES = 0x000A,
+	STUN_ATTR_CHANNEL_NUMBER = 0x000C,
+	STUN_ATTR_LIFETIME = 0x000D,
+	STUN_ATTR_XOR_PEER_ADDRESS = 0x0012,
+	STUN_ATTR_DATA = 0x0013,
+	STUN_ATTR_REALM = 0x0014,
+	STUN_ATTR_NONCE = 0x0015,
+	STUN_ATTR_XOR_RELAYED_ADDRESS = 0x0016,
+	STUN_ATTR_REQUESTED_ADDRESS_FAMILY = 0x0017,
+	STUN_ATTR_EVEN_PORT = 0x0018,
+	STUN_ATTR_REQUESTED_TRANSPORT = 0x0019,
+	STUN_ATTR_DONT_FRAGMENT = 0x001A,
+	STUN_ATTR_MESSAGE_INTEGRITY_SHA256 = 0x001C,
+	STUN_ATTR_PASSWORD_ALGORITHM = 0x001D,
+	STUN_ATTR_USERHASH = 0x001E,
+	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
+	STUN_ATTR_RESERVATION_TOKEN = 0x0022,
+	STUN_ATTR_CONNECTION_ID = 0x002A, /* RFC 6062 */
+	STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY = 0x8000,
+	STUN_ATTR_ADDRESS_ERROR_CODE = 0x8001,
+	STUN_ATTR_PASSWORD_ALGORITHMS = 0x8002,
+	STUN_ATTR_ALTERNATE_DOMAIN = 0x8003,
+	STUN_ATTR_ICMP = 0x8004,
+	STUN_ATTR_SOFTWARE = 0x8022,
+	STUN_ATTR_ALTERNATE_SERVER = 0x8023,
+	STUN_ATTR_FINGERPRINT = 0x8028,
+};
+
+/* Password algorithms (RFC 8489 §18.5). */
+enum stun_password_alg { STUN_PWALG_MD5 = 0x0001, STUN_PWALG_SHA256 = 0x0002 };
+
+/* Parse results: 0 or one of these negative values. */
+enum stun_parse_err {
+	STUN_ERR_TRUNCATED = -1,      /* shorter than the header or than the header's length */
+	STUN_ERR_NOT_STUN = -2,       /* top bits set or wrong magic cookie: not STUN at all */
+	STUN_ERR_BAD_LENGTH = -3,     /* message length not a multiple of 4 */
+	STUN_ERR_ATTR_OVERRUN = -4,   /* an attribute runs past the end */
+	STUN_ERR_BAD_PADDING = -5,    /* the last attribute's padding is missing */
+	STUN_ERR_AFTER_INTEGRITY = -6, /* attribute after MESSAGE-INTEGRITY(-SHA256) other than FINGERPRINT */
+	STUN_ERR_AFTER_FINGERPRINT = -7, /* anything after FINGERPRINT */
+	STUN_ERR_DUPLICATE = -8,      /* a known attribute appears twice (only the first is meaningful) */
+	STUN_ERR_TOO_MANY = -9,       /* more than STUN_MAX_ATTRS attributes */
+	STUN_ERR_BAD_ATTR = -10,      /* a known attribute with an impossible length or value */
+};
+
+/* One attribute, pointing into the message buffer. */
+struct stun_attr {
+	uint16_t type;
+	uint16_t len;         /* value length without padding */
+	uint16_t offset;      /* offset of the attribute header from the message start */
+	const uint8_t *value;
+};
+
+/* A parsed message. */
+struct stun_msg {
+	const uint8_t *buf;
+	size_t len;           /* 20 + header length */
+	uint16_t type;        /* method | class bits */
+	uint16_t method;
+	uint16_t cls;         /* enum stun_class */
+	uint8_t tid[STUN_TID_LEN];
+	unsigned nattrs;
+	struct stun_attr attrs[STUN_MAX_ATTRS];
+	/* Index into attrs of MESSAGE-INTEGRITY, MESSAGE-INTEGRITY-SHA256, FINGERPRINT, or -1. */
+	int integrity, integrity_sha256, fingerprint;
+	/* Comprehension-required attribute types the codec does not know, for a 420 answer. */
+	unsigned nunknown;
+	uint16_t unknown[STUN_MAX_UNKNOWN];
+};
+
+/* --- parsing --- */
+
+/* Quick test: could buf be a STUN message (top bits 00, magic cookie, length fits)? */
+bool stun_is_stun(const uint8_t *buf, size_t len);
+/* Parses and validates structure; attributes after MESSAGE-INTEGRITY other than FINGERPRINT are an error.
+ * Returns 0 or enum stun_parse_err. Does not check integrity or fingerprint (see below). */
+int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
+/* First attribute of type, or NULL. */
+const struct stun_attr *stun_find(const struct stun_msg *m, uint16_t type);
+/* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS"). */
+const char *stun_method_name(uint16_t method);
+const char *stun_attr_name(uint16_t type);
+const char *stun_parse_strerror(int err);
+
+/* Attribute decoders: 0 on success, -EINVAL for a malformed value. */
+int stun_attr_get_addr(const struct stun_attr *a, struct nts_addr *out);            /* MAPPED-ADDRESS, ALTERNATE-SERVER */
+int stun_attr_get_xor_addr(const struct stun_msg *m, const struct stun_attr *a,
+			   struct nts_addr *out);                                   /* XOR-* addresses */
+int stun_attr_get_u32(const struct stun_attr *a, uint32_t *out);                    /* LIFETIME, FINGERPRINT, ICMP */
+int stun_attr_get_error(const struct stun_attr *a, int *code, const char **reason,
+			size_t *reason_len);                                        /* ERROR-CODE, ADDRESS-ERROR-CODE (code only) */
+int stun_attr_get_channel(const struct stun_attr *a, uint16_t *channel);            /* CHANNEL-NUMBER */
+int stun_attr_get_transport(const struct stun_attr *a, uint8_t *proto);             /* REQUESTED-TRANSPORT */
+int stun_attr_get_family(const struct stun_attr *a, uint8_t *family);               /* REQUESTED/ADDITIONAL-ADDRESS-FAMILY: AF_INET/AF_INET6 */
+int stun_attr_get_even_port(const struct stun_attr *a, bool *reserve_next);         /* EVEN-PORT R bit */
+int stun_attr_get_u64(const struct stun_attr *a, uint64_t *out);                    /* RESERVATION-TOKEN (8 bytes, network order) */
+int stun_attr_get_password_alg(const struct stun_attr *a, uint16_t *alg, const uint8_t **params,
+			       uint16_t *params_len);                               /* PASSWORD-ALGORITHM */
+/* PASSWORD-ALGORITHMS: iterate; *pos starts at 0; returns 1 with an entry, 0 at the end, -EINVAL. */
+int stun_attr_next_password_alg(const struct stun_attr *a, size_t *pos, uint16_t *alg);
+/* UNKNOWN-ATTRIBUTES: copies up to max types into out; returns count or -EINVAL. */
+int stun_attr_get_unknown(const struct stun_attr *a, uint16_t *out, size_t max);
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.13): family and code. */
+int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int *code,
+				const char **reason, size_t *reason_len);
+/* CONNECTION-ID (RFC 6062). */
+int stun_attr_get_connection_id(const struct stun_attr *a, uint32_t *id);
+
+/* --- integrity and fingerprint --- */
+
+/* Long-term key (RFC 8489 §9.2.2): MD5(user:realm:pass) into 16 bytes, or SHA-256 into 32 bytes.
+ * Returns the key length or a negative errno. out must hold 32 bytes. */
+int stun_long_term_key(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
+		       const char *pass, size_t plen, uint8_t *out);
+/* USERHASH (RFC 8489 §14.4): SHA-256(username ":" realm) into 32 bytes. */
+void stun_userhash(const char *user, size_t ulen, const char *realm, size_t rlen, uint8_t out[32]);
+/* True when MESSAGE-INTEGRITY (HMAC-SHA1) / MESSAGE-INTEGRITY-SHA256 is present and matches key.
+ * Comparison is constant-time. SHA-256 integrity may be truncated to 16..32 bytes (multiple of 4). */
+bool stun_check_integrity(const struct stun_msg *m, const uint8_t *key, size_t key_len);
+bool stun_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, size_t key_len);
+/* True when FINGERPRINT is present and correct. */
+bool stun_check_fingerprint(const struct stun_msg *m);
+/* CRC-32 (ISO HDLC) as FINGERPRINT uses it, before the XOR. */
+uint32_t stun_crc32(const uint8_t *buf, size_t len);
+
+/* --- building --- */
+
+/* A message under construction in buf[0..cap). err sticks at -ENOSPC once anything does not fit. */
+struct stun_builder {
+	uint8_t *buf;
+	size_t cap;
+	size_t len;
+	int err;
+};
+
+/* Starts a message of type (method | class) with the given transaction id. */
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint16_t cls,
+		     const uint8_t tid[STUN_TID_LEN]);
+/* Appends an attribute with value (padded with zeros); returns 0 or -ENOSPC. */
+int stun_put_attr(struct stun_builder *b, uint16_t type, const void *value, size_t len);
+int stun_put_u32(struct stun_builder *b, uint16_t type, uint32_t v);
+int stun_put_u64(struct stun_builder *b, uint16_t type, uint64_t v);
+int stun_put_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a);     /* plain */
+int stun_put_xor_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a); /* XOR with cookie/tid */
+/* ERROR-CODE with class/number from code (300..699) and the reason phrase (standard one if NULL). */
+int stun_put_error(struct stun_builder *b, int code, const char *reason);
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.13). */
+int stun_put_address_error(struct stun_builder *b, uint8_t family, int code, const char *reason);
+/* UNKNOWN-ATTRIBUTES listing types. */
+int stun_put_unknown(struct stun_builder *b, const uint16_t *types, size_t n);
+/* PASSWORD-ALGORITHMS listing algs (no parameters). */
+int stun_put_password_algs(struct stun_builder *b, const uint16_t *algs, size_t n);
+int stun_put_password_alg(struct stun_builder *b, uint16_t alg);
+int stun_put_channel(struct stun_builder *b, uint16_t channel);   /* CHANNEL-NUMBER */
+int stun_put_transport(struct stun_builder *b, uint8_t proto);    /* REQUESTED-TRANSPORT */
+int stun_put_family(struct stun_builder *b, uint16_t type, uint8_t af); /* REQUESTED/ADDITIONAL-ADDRESS-FAMILY */
+int stun_put_even_port(struct stun_builder *b, bool reserve_next);
+/* Appends MESSAGE-INTEGRITY (HMAC-SHA1 over the message so far, length adjusted per RFC 8489 §14.5). */
+int stun_put_integrity(struct stun_builder *b, const uint8_t *key, size_t key_len);
+/* Appends MESSAGE-INTEGRITY-SHA256 (full 32 bytes). */
+int stun_put_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t key_len);
+/* Appends FINGERPRINT; must be last. */
+int stun_put_fingerprint(struct stun_builder *b);
+/* Finishes: returns the total length, or b->err if anything failed. */
+int stun_build_finish(struct stun_builder *b);
+
+/* Standard reason phrase for an error code ("Unauthorized" for 401), or "Error". */
+const char *stun_reason(int code);
+
+/* --- ChannelData (RFC 8656 §12) --- */
+
+#define STUN_CHANNELDATA_HDR 4
+#define STUN_CHANNEL_MIN 0x4000
+#define STUN_CHANNEL_MAX 0x4FFF
+
+/* True when the first byte says ChannelData (0b01). */
+static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
+{
+	return len >= 1 && (buf[0] & 0xC0) == 0x40;
+}
+/* Parses ChannelData at buf: channel, payload and the frame length consumed (header + data, plus
+ * padding to 4 when stream is true, RFC 8656 §12.5). Over UDP, padding after the data is accepted.
+ * Returns 0, STUN_ERR_TRUNCATED when more bytes are needed, or STUN_ERR_BAD_ATTR for a channel outside
+ * 0x4000-0x4FFF. */
+int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t *channel,
+			   const uint8_t **data, uint16_t *data_len, size_t *frame_len);
+/* Writes the 4-byte header for channel and data_len into hdr. */
+void stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel, uint16_t data_len);
+
+/* --- stream framing --- */
+
+/* On a TCP/TLS stream: how many bytes the next frame (STUN or ChannelData) at buf occupies, 0 when more
+ * bytes are needed to know, or a negative value when the bytes cannot start a frame (close the stream). */
+long stun_stream_frame_len(const uint8_t *buf, size_t len);
+
+#endif

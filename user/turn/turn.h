@@ -1,0 +1,97 @@
+/* TURN server state (RFC 8656 over UDP/TCP/TLS client transports, UDP relays): allocations, permissions,
+ * channels, lifetimes on a timer wheel, peer policy, relay sockets on the loop. The userspace reference
+ * for every packet path; the kernel fast path mirrors channels and permissions through turn_hooks.
+ */
+#ifndef NTS_TURN_TURN_H
+#define NTS_TURN_TURN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth/auth.h"
+#include "stun/stun.h"
+#include "util/addr.h"
+#include "util/config.h"
+#include "util/loop.h"
+#include "util/origin.h"
+#include "util/stats.h"
+
+struct turn_server;
+
+/* A channel binding as the fast path needs it. Addresses are those on the wire at this host. */
+struct turn_channel_info {
+	uint64_t alloc_id;
+	struct nts_addr client;   /* allocation's client transport address (UDP allocations only) */
+	struct nts_addr server;   /* the server listen address the client talks to */
+	struct nts_addr relay;    /* local relayed transport address (socket address, not external) */
+	struct nts_addr peer;
+	uint16_t channel;
+	uint64_t expires_ns;      /* CLOCK_MONOTONIC */
+};
+
+/* Callbacks that mirror state into the kernel (user/fastpath) and report usage (user/store).
+ * Every member may be NULL. *_set hooks run before the success answer is sent (DESIGN.md). */
+struct turn_hooks {
+	int (*channel_set)(void *arg, const struct turn_channel_info *c);
+	void (*channel_del)(void *arg, const struct turn_channel_info *c);
+	int (*permission_set)(void *arg, uint64_t alloc_id, enum nts_transport transport,
+			      const struct nts_addr *relay, const struct nts_addr *peer,
+			      uint64_t expires_ns);
+	void (*permission_del)(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
+			       const struct nts_addr *peer);
+	void (*alloc_del)(void *arg, uint64_t alloc_id);
+	/* Usage of an account (AccountSid of ephemeral credentials; "" for static users): allocations
+	 * created and relayed bytes since the last report. */
+	void (*usage)(void *arg, const char *account, uint64_t allocations, uint64_t bytes);
+};
+
+/* A read-only view of one allocation for listings (ntsctl allocations, /metrics). */
+struct turn_alloc_info {
+	uint64_t id;
+	struct nts_origin origin;   /* client 5-tuple and transport */
+	struct nts_addr relay[2];   /* relayed addresses as advertised (one or two families) */
+	unsigned nrelay;
+	const char *username;
+	const char *account;
+	uint64_t expires_unix;      /* wall-clock expiry, seconds */
+	unsigned npermissions, nchannels;
+	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes; /* userspace + folded kernel counts */
+};
+/* One permission or channel of an allocation, for listings and fast-path replay. */
+struct turn_perm_info {
+	struct nts_addr relay;      /* local relay socket address */
+	struct nts_addr peer;       /* port 0 for permissions */
+	uint16_t channel;           /* 0 for a permission */
+	uint64_t expires_ns;
+};
+
+/* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
+struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
+				struct auth_ctx *auth, struct nts_stats *stats,
+				nts_client_send_fn send, void *send_arg);
+void turn_destroy(struct turn_server *t);
+void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg);
+
+/* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
+ * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */
+int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m);
+/* Handles ChannelData from a client (already de-framed; padding removed). */
+void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, uint16_t channel,
+			     const uint8_t *data, size_t len);
+/* A client stream closed: delete the allocations it owned (RFC 8656 §3.1). */
+void turn_stream_closed(struct turn_server *t, const struct net_stream *s);
+
+/* Iterates allocations; fn returns non-zero to stop. */
+int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct turn_alloc_info *a),
+		       void *arg);
+/* Iterates the permissions and channels of allocation id. */
+int turn_foreach_perm(struct turn_server *t, uint64_t id,
+		      int (*fn)(void *arg, const struct turn_perm_info *p), void *arg);
+/* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation map). */
+void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
+			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
+/* Replays every channel and permission through the hooks (after a fast path was attached). */
+void turn_replay_hooks(struct turn_server *t);
+
+#endif
