@@ -1,0 +1,46 @@
+/* The daemon context: the one struct that holds ntsd's state, passed down explicitly (no globals).
+ * ntsd.c builds it; each module's wiring lives in its own file (wire_*.c) so modules stay apart.
+ */
+#ifndef NTS_NET_DAEMON_H
+#define NTS_NET_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/config.h"
+#include "util/loop.h"
+#include "util/stats.h"
+
+struct auth_ctx;
+struct turn_server;
+struct ctl_server;
+struct net_server;
+struct nts_store;
+struct api_server;
+struct fastpath;
+
+struct ntsd {
+	struct nts_config cfg;
+	struct nts_loop *loop;
+	struct nts_stats stats;
+	struct auth_ctx *auth;       /* user/auth */
+	struct turn_server *turn;    /* user/turn */
+	struct ctl_server *ctl;      /* user/ctl: control socket */
+	struct net_server *net;      /* user/net: listeners and streams */
+	struct nts_store *store;     /* user/store: set by ntsd_wire_api() */
+	struct api_server *api;      /* user/api: set by ntsd_wire_api() */
+	struct fastpath *fastpath;   /* user/fastpath: set by ntsd_wire_fastpath() */
+	bool demo;                   /* --demo: ensure a demo account and print how to use it */
+	uint64_t start_unix;
+};
+
+/* Opens the database, loads or creates the ephemeral secret (unless --secret was given), starts the
+ * token API and /metrics, registers the account/token control commands. 0 or -errno (logged). */
+int ntsd_wire_api(struct ntsd *d);
+void ntsd_unwire_api(struct ntsd *d);
+/* Adopts pinned fast-path maps under --pin-dir if present, installs the TURN hooks that mirror
+ * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
+int ntsd_wire_fastpath(struct ntsd *d);
+void ntsd_unwire_fastpath(struct ntsd *d);
+
+#endif
