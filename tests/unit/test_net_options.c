@@ -1,0 +1,260 @@
+/* ntsd option parsing: command line, config file, precedence, defaults and errors (user/net/options.c). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "net/options.h"
+
+struct parsed {
+	struct nts_config cfg;
+	struct nts_options opts;
+	char err[256];
+	int rc;
+};
+
+/* Parses a NULL-terminated list of arguments after "ntsd". */
+static struct parsed *parse(const char *first, ...)
+{
+	static struct parsed p;
+	char *argv[64] = { "ntsd" };
+	int argc = 1;
+	va_list ap;
+
+	va_start(ap, first);
+	for (const char *a = first; a && argc < 63; a = va_arg(ap, const char *))
+		argv[argc++] = (char *)a;
+	va_end(ap);
+	nts_config_defaults(&p.cfg);
+	p.err[0] = 0;
+	p.rc = nts_options_parse(&p.cfg, &p.opts, argc, argv, p.err, sizeof(p.err));
+	return &p;
+}
+
+static const char *write_tmp(const char *text)
+{
+	static char path[64];
+	int fd;
+
+	strcpy(path, "/tmp/nts-options-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_defaults_match_design(void **state)
+{
+	struct parsed *p = parse(NULL);
+	char buf[NTS_ADDRSTRLEN];
+
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), 0);
+	assert_int_equal(p->cfg.nlisten, 1);
+	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true), "0.0.0.0:3478");
+	assert_int_equal(p->cfg.relay_port_min, 49152);
+	assert_int_equal(p->cfg.relay_port_max, 65535);
+	assert_string_equal(p->cfg.realm, "nts");
+	assert_string_equal(nts_addr_fmt(&p->cfg.api_listen, buf, sizeof(buf), true), "127.0.0.1:8080");
+	assert_string_equal(p->cfg.db, "var/nts.db");
+	assert_string_equal(p->cfg.ctl_socket, "/run/nts/ntsd.sock");
+	assert_string_equal(p->cfg.pin_dir, "/sys/fs/bpf/nts");
+	assert_string_equal(p->cfg.software, "nts/" NTS_VERSION);
+	/* A wildcard listen leaves the relay address to the address each client reached. */
+	assert_int_equal(p->cfg.nrelay_ip, 0);
+	assert_false(p->opts.demo);
+}
+
+static void test_repeatable_listen_accepts_ipv4_and_ipv6(void **state)
+{
+	struct parsed *p = parse("--listen", "127.0.0.1:3478", "--listen=[::1]:3479", NULL);
+	char buf[NTS_ADDRSTRLEN];
+
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(p->cfg.nlisten, 2);
+	assert_string_equal(nts_addr_fmt(&p->cfg.listen[1], buf, sizeof(buf), true), "[::1]:3479");
+}
+
+static void test_relay_ip_and_ice_host_default_to_listen_addresses(void **state)
+{
+	struct parsed *p = parse("--listen", "[::1]:3478", "--listen", "127.0.0.1:3478", NULL);
+	char buf[NTS_ADDRSTRLEN];
+
+	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), 0);
+	assert_int_equal(p->cfg.nrelay_ip, 2);
+	assert_string_equal(nts_addr_fmt(&p->cfg.relay_ip[0], buf, sizeof(buf), false), "::1");
+	assert_string_equal(nts_addr_fmt(&p->cfg.relay_ip[1], buf, sizeof(buf), false), "127.0.0.1");
+	assert_string_equal(p->cfg.ice_host, "[::1]");
+}
+
+static void test_every_limit_has_a_long_option(void **state)
+{
+	struct parsed *p = parse("--max-allocations-per-user", "3", "--max-allocations", "100",
+				 "--default-lifetime", "120", "--max-lifetime", "900", "--unauth-rate",
+				 "7", "--max-tcp-connections", "11", "--max-tcp-per-source", "2",
+				 "--tcp-idle-timeout", "30", "--fastpath-channels", "1024", "--software",
+				 "x/1", "--verbose", "--demo", "--no-api", NULL);
+
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(p->cfg.max_allocations_per_user, 3);
+	assert_int_equal(p->cfg.max_allocations, 100);
+	assert_int_equal(p->cfg.default_lifetime, 120);
+	assert_int_equal(p->cfg.max_lifetime, 900);
+	assert_int_equal(p->cfg.unauth_rate, 7);
+	assert_int_equal(p->cfg.max_tcp_connections, 11);
+	assert_int_equal(p->cfg.max_tcp_per_source, 2);
+	assert_int_equal(p->cfg.tcp_idle_timeout, 30);
+	assert_int_equal(p->cfg.fastpath_channels, 1024);
+	assert_string_equal(p->cfg.software, "x/1");
+	assert_int_equal(p->cfg.verbose, 1);
+	assert_true(p->opts.demo);
+	assert_true(p->cfg.api_off);
+}
+
+static void test_credentials_and_peer_rules_are_repeatable(void **state)
+{
+	struct parsed *p = parse("--secret", "s1", "--secret", "s2", "--user", "alice:pa:ss",
+				 "--allow-peer", "198.18.0.0/15", "--deny-peer", "2001:db8::/32",
+				 "--relay-ports", "50000-50100", "--realm", "example.org", NULL);
+
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(p->cfg.nsecrets, 2);
+	assert_string_equal(p->cfg.secrets[1], "s2");
+	assert_int_equal(p->cfg.nusers, 1);
+	assert_string_equal(p->cfg.users[0].name, "alice");
+	assert_string_equal(p->cfg.users[0].password, "pa:ss"); /* split at the first colon */
+	assert_int_equal(p->cfg.nallow_peer, 1);
+	assert_int_equal(p->cfg.allow_peer[0].prefix, 15);
+	assert_int_equal(p->cfg.ndeny_peer, 1);
+	assert_int_equal(p->cfg.relay_port_min, 50000);
+	assert_int_equal(p->cfg.relay_port_max, 50100);
+	assert_string_equal(p->cfg.realm, "example.org");
+}
+
+static void test_unknown_option_is_an_error_naming_it(void **state)
+{
+	struct parsed *p = parse("--listen", "127.0.0.1:1", "--frobnicate", NULL);
+
+	assert_int_equal(p->rc, -EINVAL);
+	assert_non_null(strstr(p->err, "--frobnicate"));
+}
+
+static void test_bad_values_are_errors(void **state)
+{
+	assert_int_equal(parse("--listen", "127.0.0.1", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--listen", "localhost:3478", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--relay-ports", "60000-50000", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--relay-ports", "1-70000", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--max-allocations", "ten", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--max-allocations", "-1", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--user", "nopassword", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--deny-peer", "10.0.0.0/33", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--relay-ip", "127.0.0.1", "--relay-ip", "127.0.0.2", NULL)->rc,
+			 -EINVAL);
+	assert_int_equal(parse("--demo=yes", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("--realm", NULL)->rc, -EINVAL);
+	assert_int_equal(parse("stray", NULL)->rc, -EINVAL);
+}
+
+static void test_inconsistent_options_fail_resolution(void **state)
+{
+	struct parsed *p = parse("--default-lifetime", "4000", NULL);
+
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), -EINVAL);
+	p = parse("--tls-listen", "127.0.0.1:5349", NULL);
+	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), -EINVAL);
+}
+
+static void test_help_and_version_are_reported(void **state)
+{
+	assert_true(parse("--help", NULL)->opts.help);
+	assert_true(parse("-V", NULL)->opts.version);
+}
+
+static void test_config_file_sets_options_with_comments_and_blanks(void **state)
+{
+	const char *path = write_tmp("# nts\n\nlisten = 127.0.0.1:4000   # first\n"
+				     "listen=[::1]:4000\r\nrealm = file.example\n"
+				     "demo\nmax-lifetime = 1200\n");
+	struct parsed *p = parse("--config", path, NULL);
+
+	unlink(path);
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(p->cfg.nlisten, 2);
+	assert_string_equal(p->cfg.realm, "file.example");
+	assert_int_equal(p->cfg.max_lifetime, 1200);
+	assert_true(p->opts.demo);
+}
+
+static void test_command_line_overrides_config_file(void **state)
+{
+	const char *path = write_tmp("listen = 127.0.0.1:4000\nlisten = 127.0.0.1:4001\n"
+				     "realm = file.example\nsecret = a\n");
+	/* --config after the options it is overridden by: the file is read first regardless. */
+	struct parsed *p = parse("--realm", "cli.example", "--listen", "127.0.0.1:5000", "--config",
+				 path, NULL);
+	char buf[NTS_ADDRSTRLEN];
+
+	unlink(path);
+	assert_int_equal(p->rc, 0);
+	assert_string_equal(p->cfg.realm, "cli.example");
+	assert_int_equal(p->cfg.nlisten, 1); /* the command line's list replaces the file's */
+	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true), "127.0.0.1:5000");
+	assert_int_equal(p->cfg.nsecrets, 1); /* kept from the file */
+}
+
+static void test_config_file_errors_name_file_and_line(void **state)
+{
+	struct nts_config cfg;
+	char err[256];
+	const char *bad[] = { "realm = a\nbogus = 1\n", "realm\n", "config = x\n",
+			      "realm = a\nrealm = b\n", "max-lifetime = 1e3\n", "help\n" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		nts_config_defaults(&cfg);
+		err[0] = 0;
+		assert_int_equal(nts_config_parse_buffer(&cfg, NULL, bad[i], strlen(bad[i]), "f.conf",
+							 err, sizeof(err)),
+				 -EINVAL);
+		assert_non_null(strstr(err, "f.conf:"));
+	}
+	nts_config_defaults(&cfg);
+	nts_config_parse_buffer(&cfg, NULL, "realm = a\nbogus = 1\n", 20, "f.conf", err, sizeof(err));
+	assert_non_null(strstr(err, "f.conf:2: unknown option 'bogus'"));
+}
+
+static void test_missing_config_file_is_an_error(void **state)
+{
+	struct parsed *p = parse("--config", "/nonexistent/nts.conf", NULL);
+
+	assert_int_equal(p->rc, -EINVAL);
+	assert_non_null(strstr(p->err, "/nonexistent/nts.conf"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults_match_design),
+		cmocka_unit_test(test_repeatable_listen_accepts_ipv4_and_ipv6),
+		cmocka_unit_test(test_relay_ip_and_ice_host_default_to_listen_addresses),
+		cmocka_unit_test(test_every_limit_has_a_long_option),
+		cmocka_unit_test(test_credentials_and_peer_rules_are_repeatable),
+		cmocka_unit_test(test_unknown_option_is_an_error_naming_it),
+		cmocka_unit_test(test_bad_values_are_errors),
+		cmocka_unit_test(test_inconsistent_options_fail_resolution),
+		cmocka_unit_test(test_help_and_version_are_reported),
+		cmocka_unit_test(test_config_file_sets_options_with_comments_and_blanks),
+		cmocka_unit_test(test_command_line_overrides_config_file),
+		cmocka_unit_test(test_config_file_errors_name_file_and_line),
+		cmocka_unit_test(test_missing_config_file_is_an_error),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
