@@ -1,0 +1,282 @@
+/* Store handle: open, pragmas, schema migrations, secrets and settings; see store.h. */
+#include <errno.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "store/store_priv.h"
+#include "util/log.h"
+
+/* Migration i takes the schema from version i to i + 1. Append only; never edit a shipped step. */
+static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
+	/* 0 -> 1: accounts, their usage, signing secrets. */
+	"CREATE TABLE accounts ("
+	" sid TEXT PRIMARY KEY,"
+	" friendly_name TEXT NOT NULL,"
+	" token_salt BLOB NOT NULL,"
+	" token_hash BLOB NOT NULL," /* HMAC-SHA256(salt, AuthToken) */
+	" status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE usage ("
+	" sid TEXT PRIMARY KEY REFERENCES accounts(sid),"
+	" allocations INTEGER NOT NULL DEFAULT 0,"
+	" bytes INTEGER NOT NULL DEFAULT 0,"
+	" updated INTEGER NOT NULL);"
+	"CREATE TABLE secrets ("
+	" id INTEGER PRIMARY KEY,"
+	" secret TEXT NOT NULL,"
+	" created INTEGER NOT NULL);",
+	/* 1 -> 2: settings published by ntsd for offline tools. */
+	"CREATE TABLE settings ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL);",
+};
+
+int store_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK: return 0;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED: return -EBUSY;
+	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH: return -EACCES;
+	case SQLITE_FULL: return -ENOSPC;
+	case SQLITE_CANTOPEN: return -ENOENT;
+	case SQLITE_CONSTRAINT: return -EEXIST;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT: return -EPROTO;
+	case SQLITE_TOOBIG: return -E2BIG;
+	default: return -EIO;
+	}
+}
+
+int store_exec(struct nts_store *s, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+
+	if (rc != SQLITE_OK) {
+		log_error("store: %s", msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+		return store_errno(rc);
+	}
+	return 0;
+}
+
+int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+
+	if (rc != SQLITE_OK) {
+		log_error("store: prepare: %s", sqlite3_errmsg(s->db));
+		return store_errno(rc);
+	}
+	return 0;
+}
+
+/* mkdir -p of path's directory part, mode 0700 for what it creates. */
+static int store_make_parent(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int store_schema_version(struct nts_store *s)
+{
+	sqlite3_stmt *st;
+	int v, err = store_prepare(s, "PRAGMA user_version", &st);
+
+	if (err)
+		return err;
+	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Applies the missing migrations, each in its own transaction with its version bump. */
+static int store_migrate(struct nts_store *s)
+{
+	int v = store_schema_version(s);
+	char bump[64];
+	int err;
+
+	if (v < 0)
+		return v;
+	if (v > STORE_SCHEMA_VERSION) {
+		log_error("store: database schema %d is newer than this build (%d)", v,
+			  STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (; v < STORE_SCHEMA_VERSION; v++) {
+		err = store_exec(s, "BEGIN IMMEDIATE");
+		if (err)
+			return err;
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
+		err = store_exec(s, store_migrations[v]);
+		if (!err)
+			err = store_exec(s, bump);
+		if (!err)
+			err = store_exec(s, "COMMIT");
+		if (err) {
+			store_exec(s, "ROLLBACK");
+			return err;
+		}
+		if (v > 0) /* a fresh file is not news */
+			log_info("store: migrated schema to version %d", v + 1);
+	}
+	return 0;
+}
+
+int store_open(const char *path, struct nts_store **out)
+{
+	struct nts_store *s;
+	int rc, err;
+
+	*out = NULL;
+	err = store_make_parent(path);
+	if (err)
+		return err;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("store: %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		err = store_errno(rc);
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 2000);
+	/* WAL lets ntsctl read while ntsd writes; NORMAL sync is durable enough in WAL mode. */
+	err = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			    " PRAGMA foreign_keys = ON;");
+	if (!err)
+		err = store_migrate(s);
+	if (err)
+		goto fail;
+	chmod(path, 0600);
+	*out = s;
+	return 0;
+fail:
+	sqlite3_close(s->db);
+	free(s);
+	return err;
+}
+
+void store_close(struct nts_store *s)
+{
+	if (!s)
+		return;
+	store_usage_flush(s);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int store_secret_load(struct nts_store *s, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "SELECT secret FROM secrets ORDER BY id LIMIT 1", &st);
+	const unsigned char *v;
+
+	if (err)
+		return err;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -ENOENT;
+	}
+	v = sqlite3_column_text(st, 0);
+	if (!v || strlen((const char *)v) >= outlen)
+		err = v ? -ENOSPC : -EIO;
+	else
+		strcpy(out, (const char *)v);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen)
+{
+	uint8_t raw[STORE_SECRET_LEN / 2];
+	char hex[STORE_SECRET_LEN + 1];
+	sqlite3_stmt *st;
+	int err = store_secret_load(s, out, outlen);
+
+	if (err != -ENOENT)
+		return err;
+	if (RAND_bytes(raw, sizeof(raw)) != 1)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(raw); i++)
+		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	err = store_prepare(s, "INSERT INTO secrets (secret, created) VALUES (?, strftime('%s'))",
+			    &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	/* Re-read: if two processes raced, both end up with the oldest row. */
+	return store_secret_load(s, out, outlen);
+}
+
+int store_setting_set(struct nts_store *s, const char *key, const char *value)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "INSERT INTO settings (key, value) VALUES (?, ?)"
+				   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_setting_get(struct nts_store *s, const char *key, char *out, size_t outlen)
+{
+	sqlite3_stmt *st;
+	const unsigned char *v;
+	int err = store_prepare(s, "SELECT value FROM settings WHERE key = ?", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return -ENOENT;
+	}
+	v = sqlite3_column_text(st, 0);
+	if (!v || strlen((const char *)v) >= outlen)
+		err = v ? -ENOSPC : -EIO;
+	else
+		strcpy(out, (const char *)v);
+	sqlite3_finalize(st);
+	return err;
+}

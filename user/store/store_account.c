@@ -1,0 +1,226 @@
+/* Accounts: creation with CSPRNG AccountSid/AuthToken, salted token hashes, status; see store.h.
+ *
+ * AuthTokens carry 128 random bits, so a fast keyed hash (HMAC-SHA256 with a 16-byte per-account
+ * salt as key) already makes an offline search hopeless; a slow KDF would only stall ntsd's single
+ * event loop on every token request.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_priv.h"
+#include "util/log.h"
+
+#define STORE_SALT_LEN 16
+#define STORE_HASH_LEN 32
+
+bool store_sid_valid(const char *sid)
+{
+	if (!sid || strncmp(sid, "AC", 2) != 0 || strlen(sid) != STORE_SID_LEN)
+		return false;
+	for (const char *p = sid + 2; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
+}
+
+static int store_random_hex(char *out, size_t nbytes)
+{
+	uint8_t raw[32];
+
+	if (nbytes > sizeof(raw) || RAND_bytes(raw, (int)nbytes) != 1)
+		return -EIO;
+	for (size_t i = 0; i < nbytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+	OPENSSL_cleanse(raw, sizeof(raw));
+	return 0;
+}
+
+static int store_token_hash(const uint8_t *salt, size_t salt_len, const char *token,
+			    uint8_t out[STORE_HASH_LEN])
+{
+	unsigned int len = STORE_HASH_LEN;
+
+	if (!HMAC(EVP_sha256(), salt, (int)salt_len, (const unsigned char *)token, strlen(token),
+		  out, &len) || len != STORE_HASH_LEN)
+		return -EIO;
+	return 0;
+}
+
+static bool store_name_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0 || n >= STORE_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Reads a row of (sid, friendly_name, status, created, updated, allocations, bytes). */
+static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
+{
+	const char *sid = (const char *)sqlite3_column_text(st, 0);
+	const char *name = (const char *)sqlite3_column_text(st, 1);
+	const char *status = (const char *)sqlite3_column_text(st, 2);
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->sid, sizeof(a->sid), "%s", sid ? sid : "");
+	snprintf(a->name, sizeof(a->name), "%s", name ? name : "");
+	a->suspended = status && strcmp(status, "suspended") == 0;
+	a->created = sqlite3_column_int64(st, 3);
+	a->updated = sqlite3_column_int64(st, 4);
+	a->allocations = (uint64_t)sqlite3_column_int64(st, 5);
+	a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
+}
+
+#define STORE_ACCOUNT_COLUMNS                                                                      \
+	"SELECT a.sid, a.friendly_name, a.status, a.created, a.updated,"                           \
+	" COALESCE(u.allocations, 0), COALESCE(u.bytes, 0)"                                        \
+	" FROM accounts a LEFT JOIN usage u ON u.sid = a.sid"
+
+int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
+			 char token[STORE_TOKEN_LEN + 1])
+{
+	uint8_t salt[STORE_SALT_LEN], hash[STORE_HASH_LEN];
+	char sid[STORE_SID_LEN + 1] = "AC";
+	int64_t now = (int64_t)time(NULL);
+	sqlite3_stmt *st;
+	int err;
+
+	if (!store_name_valid(name))
+		return -EINVAL;
+	err = store_random_hex(sid + 2, 16);
+	if (!err)
+		err = store_random_hex(token, STORE_TOKEN_LEN / 2);
+	if (!err && RAND_bytes(salt, sizeof(salt)) != 1)
+		err = -EIO;
+	if (!err)
+		err = store_token_hash(salt, sizeof(salt), token, hash);
+	if (!err)
+		err = store_prepare(s, "INSERT INTO accounts (sid, friendly_name, token_salt,"
+				       " token_hash, status, created, updated)"
+				       " VALUES (?, ?, ?, ?, 'active', ?, ?)", &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, salt, sizeof(salt), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 4, hash, sizeof(hash), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, now);
+	sqlite3_bind_int64(st, 6, now);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	if (err) {
+		OPENSSL_cleanse(token, STORE_TOKEN_LEN + 1);
+		return err;
+	}
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		memcpy(out->sid, sid, sizeof(out->sid));
+		snprintf(out->name, sizeof(out->name), "%s", name);
+		out->created = out->updated = now;
+	}
+	return 0;
+}
+
+int store_account_get(struct nts_store *s, const char *sid, struct store_account *out)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, STORE_ACCOUNT_COLUMNS " WHERE a.sid = ?", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW: store_account_from_row(st, out); break;
+	case SQLITE_DONE: err = -ENOENT; break;
+	default: err = store_errno(sqlite3_errcode(s->db)); break;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_account_foreach(struct nts_store *s,
+			  int (*fn)(void *arg, const struct store_account *a), void *arg)
+{
+	struct store_account a;
+	sqlite3_stmt *st;
+	int rc, err = store_prepare(s, STORE_ACCOUNT_COLUMNS " ORDER BY a.created, a.rowid", &st);
+
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_account_from_row(st, &a);
+		if (fn(arg, &a))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "UPDATE accounts SET status = ?, updated = ? WHERE sid = ?", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, suspended ? "suspended" : "active", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
+	sqlite3_bind_text(st, 3, sid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = store_errno(sqlite3_errcode(s->db));
+	else if (sqlite3_changes(s->db) == 0)
+		err = -ENOENT;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_account_verify(struct nts_store *s, const char *sid, const char *token,
+			 struct store_account *out)
+{
+	/* An unknown sid is checked against a fixed salt and an impossible hash, so it costs the
+	 * same work as a wrong token. */
+	static const uint8_t dummy_salt[STORE_SALT_LEN];
+	uint8_t want[STORE_HASH_LEN] = { 0 }, got[STORE_HASH_LEN];
+	const uint8_t *salt = dummy_salt;
+	size_t salt_len = sizeof(dummy_salt);
+	bool known = false;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if (!store_sid_valid(sid) || !token)
+		return -EACCES;
+	err = store_prepare(s, "SELECT token_salt, token_hash FROM accounts WHERE sid = ?", &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
+	    sqlite3_column_bytes(st, 0) > 0) {
+		salt_len = (size_t)sqlite3_column_bytes(st, 0);
+		salt = sqlite3_column_blob(st, 0);
+		memcpy(want, sqlite3_column_blob(st, 1), sizeof(want));
+		known = true;
+	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		sqlite3_finalize(st);
+		return store_errno(rc);
+	}
+	err = store_token_hash(salt, salt_len, token, got);
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	if (CRYPTO_memcmp(want, got, sizeof(got)) != 0 || !known)
+		return -EACCES;
+	return out ? store_account_get(s, sid, out) : 0;
+}
