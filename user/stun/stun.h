@@ -72,6 +72,11 @@ enum stun_attr_type {
 	STUN_ATTR_SOFTWARE = 0x8022,
 	STUN_ATTR_ALTERNATE_SERVER = 0x8023,
 	STUN_ATTR_FINGERPRINT = 0x8028,
+	/* ICE (RFC 8445 §16.1): known so that ICE-style Binding requests get no 420; values ignored. */
+	STUN_ATTR_PRIORITY = 0x0024,
+	STUN_ATTR_USE_CANDIDATE = 0x0025,
+	STUN_ATTR_ICE_CONTROLLED = 0x8029,
+	STUN_ATTR_ICE_CONTROLLING = 0x802A,
 };
 
 /* Password algorithms (RFC 8489 §18.5). */
@@ -121,10 +126,21 @@ struct stun_msg {
 /* Quick test: could buf be a STUN message (top bits 00, magic cookie, length fits)? */
 bool stun_is_stun(const uint8_t *buf, size_t len);
 /* Parses and validates structure; attributes after MESSAGE-INTEGRITY other than FINGERPRINT are an error.
- * Returns 0 or enum stun_parse_err. Does not check integrity or fingerprint (see below). */
+ * Returns 0 or enum stun_parse_err. Does not check integrity or fingerprint (see below).
+ * Bytes after the message (len > 20 + header length) are not part of it: m->len tells where it ends.
+ * Duplicates: RFC 8489 says to ignore later copies; we reject a repeated known attribute with
+ * STUN_ERR_DUPLICATE instead (a 400), except XOR-PEER-ADDRESS and XOR-RELAYED-ADDRESS, which RFC 8656
+ * allows more than once (walk them with stun_find_next). Repeated unknown attributes are allowed.
+ * Known attributes are checked for length and shape (address family vs length, ERROR-CODE class,
+ * MESSAGE-INTEGRITY-SHA256 truncation, PASSWORD-ALGORITHM(S) layout): STUN_ERR_BAD_ATTR otherwise.
+ * Unknown comprehension-required types (< 0x8000) land in m->unknown, each once, at most
+ * STUN_MAX_UNKNOWN of them; that is not an error here: the caller answers 420. */
 int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
 /* First attribute of type, or NULL. */
 const struct stun_attr *stun_find(const struct stun_msg *m, uint16_t type);
+/* Next attribute of type after prev (NULL: the first), or NULL; for repeated XOR-PEER-ADDRESS. */
+const struct stun_attr *stun_find_next(const struct stun_msg *m, uint16_t type,
+				       const struct stun_attr *prev);
 /* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS"). */
 const char *stun_method_name(uint16_t method);
 const char *stun_attr_name(uint16_t type);
@@ -153,11 +169,19 @@ int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int 
 				const char **reason, size_t *reason_len);
 /* CONNECTION-ID (RFC 6062). */
 int stun_attr_get_connection_id(const struct stun_attr *a, uint32_t *id);
+/* ICMP (RFC 8656 §18.13, figure: 16 reserved bits, 7-bit type, 9-bit code, 32-bit error data). */
+int stun_attr_get_icmp(const struct stun_attr *a, uint8_t *icmp_type, uint16_t *icmp_code,
+		       uint32_t *error_data);
+/* Notes on the decoders above: addresses come back with the port in host order; a family the codec
+ * does not know (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY value other than 1 or 2) gives -EAFNOSUPPORT so
+ * the caller can answer 440; the family of ADDRESS-ERROR-CODE is returned as AF_INET/AF_INET6;
+ * CHANNEL-NUMBER is returned as sent (range checks are the caller's: 400 outside 0x4000-0x4FFF). */
 
 /* --- integrity and fingerprint --- */
 
 /* Long-term key (RFC 8489 §9.2.2): MD5(user:realm:pass) into 16 bytes, or SHA-256 into 32 bytes.
- * Returns the key length or a negative errno. out must hold 32 bytes. */
+ * Returns the key length or a negative errno (-EINVAL for another alg). out must hold 32 bytes.
+ * Inputs are used exactly as given: no SASLprep/OpaqueString processing is applied. */
 int stun_long_term_key(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
 		       const char *pass, size_t plen, uint8_t *out);
 /* USERHASH (RFC 8489 §14.4): SHA-256(username ":" realm) into 32 bytes. */
@@ -173,7 +197,9 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len);
 
 /* --- building --- */
 
-/* A message under construction in buf[0..cap). err sticks at -ENOSPC once anything does not fit. */
+/* A message under construction in buf[0..cap). err sticks at -ENOSPC once anything does not fit
+ * (nothing is ever written at or past cap), or at -EINVAL/-EAFNOSUPPORT for an impossible argument;
+ * every later put then returns that error and stun_build_finish() reports it. */
 struct stun_builder {
 	uint8_t *buf;
 	size_t cap;
@@ -186,13 +212,17 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 		     const uint8_t tid[STUN_TID_LEN]);
 /* Appends an attribute with value (padded with zeros); returns 0 or -ENOSPC. */
 int stun_put_attr(struct stun_builder *b, uint16_t type, const void *value, size_t len);
+/* Same, with pad as the padding byte (RFC 8489 §14 lets senders pad with anything; the RFC 5769 test
+ * vectors pad SOFTWARE and USERNAME with spaces). */
+int stun_put_attr_pad(struct stun_builder *b, uint16_t type, const void *value, size_t len,
+		      uint8_t pad);
 int stun_put_u32(struct stun_builder *b, uint16_t type, uint32_t v);
 int stun_put_u64(struct stun_builder *b, uint16_t type, uint64_t v);
 int stun_put_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a);     /* plain */
 int stun_put_xor_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a); /* XOR with cookie/tid */
 /* ERROR-CODE with class/number from code (300..699) and the reason phrase (standard one if NULL). */
 int stun_put_error(struct stun_builder *b, int code, const char *reason);
-/* ADDRESS-ERROR-CODE (RFC 8656 §18.13). */
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.13); family is AF_INET or AF_INET6. */
 int stun_put_address_error(struct stun_builder *b, uint8_t family, int code, const char *reason);
 /* UNKNOWN-ATTRIBUTES listing types. */
 int stun_put_unknown(struct stun_builder *b, const uint16_t *types, size_t n);
@@ -203,6 +233,8 @@ int stun_put_channel(struct stun_builder *b, uint16_t channel);   /* CHANNEL-NUM
 int stun_put_transport(struct stun_builder *b, uint8_t proto);    /* REQUESTED-TRANSPORT */
 int stun_put_family(struct stun_builder *b, uint16_t type, uint8_t af); /* REQUESTED/ADDITIONAL-ADDRESS-FAMILY */
 int stun_put_even_port(struct stun_builder *b, bool reserve_next);
+/* ICMP (RFC 8656 §18.13), layout as stun_attr_get_icmp(). */
+int stun_put_icmp(struct stun_builder *b, uint8_t icmp_type, uint16_t icmp_code, uint32_t error_data);
 /* Appends MESSAGE-INTEGRITY (HMAC-SHA1 over the message so far, length adjusted per RFC 8489 §14.5). */
 int stun_put_integrity(struct stun_builder *b, const uint8_t *key, size_t key_len);
 /* Appends MESSAGE-INTEGRITY-SHA256 (full 32 bytes). */
