@@ -97,7 +97,8 @@ static int conn_queue(struct ctl_conn *c, const char *p, size_t len)
 	if (c->out_off + c->out_len + len > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 		char *nb;
-		memmove(c->out, c->out + c->out_off, c->out_len);
+		if (c->out)
+			memmove(c->out, c->out + c->out_off, c->out_len);
 		c->out_off = 0;
 		while (cap < c->out_len + len)
 			cap *= 2;
