@@ -1,0 +1,101 @@
+/* nts-loadgen internals: options, TURN client sessions, timing, histograms and JSON output shared by
+ * the subcommands (relay: userspace load both ways; xdp: in-kernel generator; alloc; api).
+ * Every run is bounded in time and count; results go to stdout as one JSON object. */
+#ifndef NTS_LOADGEN_LG_H
+#define NTS_LOADGEN_LG_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "bench_proto.h"
+
+#define LG_MAX_ALLOCS 20000
+
+/* Options shared by every subcommand (see lg_usage()). */
+struct lg_opts {
+	const char *client_ns, *server_ns, *peer_ns; /* network namespaces (names under /run/netns) */
+	struct sockaddr_in server;                   /* TURN server */
+	struct sockaddr_in client_ip;                /* local address of client sockets (port 0) */
+	struct sockaddr_in peer;                     /* first peer address; allocation i uses port + i */
+	const char *secret, *realm, *account;
+	unsigned allocs;    /* allocations (flows) */
+	unsigned size;      /* payload bytes */
+	double rate;        /* packets/s per direction in total; 0 = flat out (xdp) */
+	double duration;    /* seconds of measured sending */
+	unsigned window;    /* allocations in flight during set-up */
+	int rss_pid;        /* alloc: process whose VmRSS is sampled */
+	bool reverse;       /* relay: also send peer -> client */
+	/* xdp */
+	const char *mode;   /* "turn" (through a relay), "routed" (plain forwarding), "ceiling" */
+	const char *client_dev, *server_dev, *server_out_dev, *peer_dev;
+	const char *bpf_dir;
+	double search_step; /* seconds per rate-search step; 0: fixed rate only */
+	double max_rate;
+	unsigned batch;
+	/* api */
+	const char *url_path, *basic_auth, *body;
+	unsigned conns;
+};
+
+/* --- time --- */
+uint64_t lg_now_ns(void);
+void lg_sleep_until(uint64_t t_ns);
+
+/* --- namespaces and system figures --- */
+/* Enters network namespace name (NULL: no-op). 0 or -errno. */
+int lg_netns_enter(const char *name);
+/* Busy CPU jiffies (user+nice+system+irq+softirq) and all jiffies, system-wide, from /proc/stat. */
+int lg_cpu_sample(uint64_t *busy, uint64_t *total);
+/* VmRSS of pid in kB, or -errno. */
+long lg_rss_kb(int pid);
+
+/* --- latency histogram (same buckets as the XDP sink) --- */
+void lg_hist_add(struct bench_hist *h, uint64_t ns);
+/* Percentile q (0..1) in microseconds, or -1 when empty. */
+double lg_hist_pct(const struct bench_hist *h, double q);
+uint64_t lg_hist_count(const struct bench_hist *h);
+
+/* --- JSON output to stdout --- */
+void lg_json_begin(void);
+void lg_json_num(const char *key, double v);
+void lg_json_str(const char *key, const char *v);
+void lg_json_end(void);
+
+/* --- TURN client sessions (RFC 8656 Allocate + ChannelBind with long-term ephemeral credentials) --- */
+enum lg_state { LG_IDLE, LG_ALLOC1, LG_ALLOC2, LG_BIND, LG_DONE, LG_FAILED };
+
+struct lg_session {
+	int fd;
+	enum lg_state state;
+	uint16_t channel;
+	uint16_t local_port;
+	struct sockaddr_in relay; /* XOR-RELAYED-ADDRESS */
+	struct sockaddr_in peer;
+	uint8_t tid[12];
+	uint8_t key[16];
+	char nonce[128];
+	char realm[64];
+	unsigned tries;
+	unsigned stale;
+	uint64_t sent_ns;
+	int error; /* last STUN error code or -errno */
+};
+
+/* Opens n UDP sockets in the current namespace bound to o->client_ip. 0 or -errno. */
+int lg_sessions_open(struct lg_session *s, unsigned n, const struct lg_opts *o);
+/* Runs Allocate (401 round trip, then authenticated) and ChannelBind for every session, window at a
+ * time, retransmitting after 500 ms up to 5 times, within deadline_ns. Returns sessions done. */
+unsigned lg_sessions_setup(struct lg_session *s, unsigned n, const struct lg_opts *o,
+			   uint64_t deadline_ns);
+void lg_sessions_close(struct lg_session *s, unsigned n);
+
+/* Subcommands. */
+int lg_cmd_relay(const struct lg_opts *o);
+int lg_cmd_xdp(const struct lg_opts *o);
+int lg_cmd_alloc(const struct lg_opts *o);
+int lg_cmd_api(const struct lg_opts *o);
+
+#endif

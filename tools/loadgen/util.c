@@ -1,0 +1,163 @@
+/* Load generator helpers: monotonic time, namespace switching, /proc figures, latency histograms
+ * (the XDP sink's bucket layout) and flat JSON output. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lg.h"
+
+uint64_t lg_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void lg_sleep_until(uint64_t t_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(t_ns / 1000000000ull),
+			      .tv_nsec = (long)(t_ns % 1000000000ull)};
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+int lg_netns_enter(const char *name)
+{
+	char path[256];
+	int fd, r = 0;
+
+	if (!name || !*name)
+		return 0;
+	snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (setns(fd, CLONE_NEWNET) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int lg_cpu_sample(uint64_t *busy, uint64_t *total)
+{
+	unsigned long long v[10] = {0};
+	FILE *f = fopen("/proc/stat", "re");
+	int n;
+
+	if (!f)
+		return -errno;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+		   &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]);
+	fclose(f);
+	if (n < 7)
+		return -EIO;
+	/* user nice system idle iowait irq softirq steal: busy is user+nice+system+irq+softirq. */
+	*busy = v[0] + v[1] + v[2] + v[5] + v[6];
+	*total = *busy + v[3] + v[4] + v[7];
+	return 0;
+}
+
+long lg_rss_kb(int pid)
+{
+	char path[64], line[256];
+	long kb = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+void lg_hist_add(struct bench_hist *h, uint64_t ns)
+{
+	uint64_t fine = (uint64_t)BENCH_LAT_FINE * BENCH_LAT_FINE_NS;
+
+	if (ns < fine)
+		h->b[ns / BENCH_LAT_FINE_NS]++;
+	else if (ns - fine < (uint64_t)BENCH_LAT_COARSE * BENCH_LAT_COARSE_NS)
+		h->b[BENCH_LAT_FINE + (ns - fine) / BENCH_LAT_COARSE_NS]++;
+	else
+		h->b[BENCH_LAT_BUCKETS - 1]++;
+}
+
+uint64_t lg_hist_count(const struct bench_hist *h)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < BENCH_LAT_BUCKETS; i++)
+		n += h->b[i];
+	return n;
+}
+
+/* Upper edge of bucket i in microseconds (the overflow bucket reports its lower edge). */
+static double lg_hist_edge_us(int i)
+{
+	if (i < BENCH_LAT_FINE)
+		return (i + 1) * BENCH_LAT_FINE_NS / 1000.0;
+	if (i < BENCH_LAT_BUCKETS - 1)
+		return (BENCH_LAT_FINE * BENCH_LAT_FINE_NS +
+			(double)(i - BENCH_LAT_FINE + 1) * BENCH_LAT_COARSE_NS) /
+		       1000.0;
+	return (BENCH_LAT_FINE * BENCH_LAT_FINE_NS + (double)BENCH_LAT_COARSE * BENCH_LAT_COARSE_NS) /
+	       1000.0;
+}
+
+double lg_hist_pct(const struct bench_hist *h, double q)
+{
+	uint64_t n = lg_hist_count(h), acc = 0, want;
+
+	if (!n)
+		return -1;
+	want = (uint64_t)(q * (double)n);
+	if (want >= n)
+		want = n - 1;
+	for (int i = 0; i < BENCH_LAT_BUCKETS; i++) {
+		acc += h->b[i];
+		if (acc > want)
+			return lg_hist_edge_us(i);
+	}
+	return lg_hist_edge_us(BENCH_LAT_BUCKETS - 1);
+}
+
+static int lg_json_fields;
+
+void lg_json_begin(void)
+{
+	lg_json_fields = 0;
+	fputc('{', stdout);
+}
+
+void lg_json_num(const char *key, double v)
+{
+	printf("%s\"%s\": %.6g", lg_json_fields++ ? ", " : "", key, v);
+}
+
+void lg_json_str(const char *key, const char *v)
+{
+	printf("%s\"%s\": \"", lg_json_fields++ ? ", " : "", key);
+	for (; *v; v++)
+		if (*v == '"' || *v == '\\')
+			printf("\\%c", *v);
+		else if ((unsigned char)*v >= 0x20)
+			fputc(*v, stdout);
+	fputc('"', stdout);
+}
+
+void lg_json_end(void)
+{
+	fputs("}\n", stdout);
+	fflush(stdout);
+}
