@@ -168,6 +168,28 @@ static void record_special(struct stun_msg *m, uint16_t type)
 		m->fingerprint = i;
 }
 
+/* A header length that is not a multiple of 4 is BAD_PADDING when the attributes walk to exactly
+ * that length with an unpadded last value (RFC 8489 §14: padding is mandatory), else BAD_LENGTH. */
+static int classify_bad_length(const uint8_t *buf, size_t len, size_t mlen)
+{
+	size_t off = 0;
+	const uint8_t *body = buf + STUN_HEADER_LEN;
+
+	if (STUN_HEADER_LEN + mlen > len)
+		return STUN_ERR_BAD_LENGTH;
+	while (mlen - off >= 4) {
+		size_t alen = stun_rd16(body + off + 2);
+		if (alen > mlen - off - 4)
+			break;
+		if (off + 4 + alen == mlen)
+			return STUN_ERR_BAD_PADDING;
+		off += 4 + stun_pad4(alen);
+		if (off > mlen)
+			break;
+	}
+	return STUN_ERR_BAD_LENGTH;
+}
+
 static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len)
 {
 	if (!buf || len < STUN_HEADER_LEN)
@@ -176,7 +198,7 @@ static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len)
 		return STUN_ERR_NOT_STUN;
 	size_t mlen = stun_rd16(buf + 2);
 	if (mlen % 4)
-		return STUN_ERR_BAD_LENGTH;
+		return classify_bad_length(buf, len, mlen);
 	if (STUN_HEADER_LEN + mlen > len)
 		return STUN_ERR_TRUNCATED;
 	m->buf = buf;
@@ -211,7 +233,7 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		if (alen > m->len - off - 4)
 			return STUN_ERR_ATTR_OVERRUN;
 		if (stun_pad4(alen) > m->len - off - 4)
-			return STUN_ERR_BAD_PADDING; /* RFC 8489 §14: the last value too is padded */
+			return STUN_ERR_BAD_PADDING; /* unreachable while lengths are multiples of 4 */
 		if (off > UINT16_MAX)
 			return STUN_ERR_BAD_LENGTH; /* offsets are 16 bits wide */
 		if (m->nattrs >= STUN_MAX_ATTRS)
