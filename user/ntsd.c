@@ -1,8 +1,197 @@
-/* ntsd entry point: placeholder until the daemon lands (user/net owns the loop). */
+/* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
+ * SIGINT/SIGTERM. Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
 
-int main(void)
+#include "auth/auth.h"
+#include "ctl/ctl.h"
+#include "net/daemon.h"
+#include "net/net.h"
+#include "net/ntsd_ctl.h"
+#include "net/options.h"
+#include "turn/turn.h"
+#include "util/log.h"
+
+static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 {
-	fprintf(stderr, "ntsd: not built yet in this version\n");
-	return 1;
+	struct ntsd *d = arg;
+	struct signalfd_siginfo si;
+
+	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			/* Reserved for reloading TLS certificates once TLS listeners exist. */
+			log_info("SIGHUP: nothing to reload");
+			continue;
+		}
+		log_info("stopping on %s", strsignal((int)si.ssi_signo));
+		loop_stop(d->loop);
+	}
+}
+
+/* Blocks the stop/reload signals and delivers them through a signalfd on the loop. */
+static int ntsd_signals(struct ntsd *d)
+{
+	sigset_t set;
+	int fd, rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -errno;
+	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = loop_add(d->loop, fd, EPOLLIN, ntsd_on_signal, d);
+	if (rc)
+		close(fd);
+	return rc ? rc : fd;
+}
+
+static struct auth_ctx *ntsd_auth(const struct nts_config *cfg)
+{
+	const char *secrets[NTS_MAX_SECRETS], *users[NTS_MAX_USERS];
+	char userbuf[NTS_MAX_USERS][sizeof(cfg->users[0].name) + sizeof(cfg->users[0].password) + 1];
+	struct auth_ctx *a;
+
+	for (unsigned i = 0; i < cfg->nsecrets; i++)
+		secrets[i] = cfg->secrets[i];
+	for (unsigned i = 0; i < cfg->nusers; i++) {
+		snprintf(userbuf[i], sizeof(userbuf[i]), "%s:%s", cfg->users[i].name,
+			 cfg->users[i].password);
+		users[i] = userbuf[i];
+	}
+	a = auth_create(cfg->realm, secrets, cfg->nsecrets, users, cfg->nusers);
+	explicit_bzero(userbuf, sizeof(userbuf));
+	return a;
+}
+
+/* "udp 127.0.0.1:3478, tcp 127.0.0.1:3478" for the start line. */
+static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
+{
+	struct net_listener_info li[2 * NTS_MAX_LISTEN];
+	size_t n = net_listeners(d->net, li, sizeof(li) / sizeof(li[0])), off = 0;
+	char a[NTS_ADDRSTRLEN];
+
+	buf[0] = 0;
+	for (size_t i = 0; i < n && off < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%s %s", i ? ", " : "",
+					nts_transport_name(li[i].transport),
+					nts_addr_fmt(&li[i].addr, a, sizeof(a), true));
+}
+
+/* Brings the modules up in dependency order; 0 or -errno (already logged). */
+static int ntsd_start(struct ntsd *d)
+{
+	int rc;
+
+	d->auth = ntsd_auth(&d->cfg);
+	if (!d->auth) {
+		log_error("cannot set up authentication");
+		return -ENOMEM;
+	}
+	d->net = net_create(d->loop, &d->cfg, &d->stats);
+	if (!d->net)
+		return -ENOMEM;
+	d->turn = turn_create(d->loop, &d->cfg, d->auth, &d->stats, net_send, d->net);
+	if (!d->turn) {
+		log_error("cannot start the TURN server");
+		return -ENOMEM;
+	}
+	net_set_turn(d->net, d->turn);
+	d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
+	if (!d->ctl)
+		return errno ? -errno : -EIO; /* logged with the path and reason */
+	rc = ntsd_ctl_register(d);
+	if (rc)
+		return rc;
+	rc = ntsd_wire_api(d);
+	if (rc) {
+		log_error("cannot start the token API: %s", strerror(-rc));
+		return rc;
+	}
+	rc = ntsd_wire_fastpath(d);
+	if (rc) {
+		log_error("cannot set up the fast path: %s", strerror(-rc));
+		return rc;
+	}
+	return net_listen(d->net);
+}
+
+static void ntsd_stop(struct ntsd *d)
+{
+	ntsd_unwire_fastpath(d);
+	ntsd_unwire_api(d);
+	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */
+	if (d->turn)
+		turn_destroy(d->turn);
+	ctl_server_destroy(d->ctl);
+	if (d->auth)
+		auth_destroy(d->auth);
+}
+
+int main(int argc, char **argv)
+{
+	static struct ntsd d; /* the daemon context: large, lives for the whole process */
+	struct nts_options opts;
+	char err[512], listeners[1024];
+	int rc, sigfd;
+
+	nts_config_defaults(&d.cfg);
+	rc = nts_options_parse(&d.cfg, &opts, argc, argv, err, sizeof(err));
+	if (!rc && opts.help) {
+		nts_options_usage(stdout);
+		return 0;
+	}
+	if (!rc && opts.version) {
+		printf("ntsd %s\n", NTS_VERSION);
+		return 0;
+	}
+	if (!rc)
+		rc = nts_options_resolve(&d.cfg, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ntsd: %s\nTry 'ntsd --help'.\n", err);
+		return 2;
+	}
+	nts_log_set_level(d.cfg.verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
+	d.demo = opts.demo;
+	d.start_unix = (uint64_t)time(NULL);
+	d.loop = loop_create();
+	if (!d.loop) {
+		log_error("cannot create the event loop: %s", strerror(errno));
+		return 1;
+	}
+	sigfd = ntsd_signals(&d);
+	if (sigfd < 0) {
+		log_error("cannot set up signals: %s", strerror(-sigfd));
+		loop_destroy(d.loop);
+		return 1;
+	}
+	rc = ntsd_start(&d);
+	if (rc == 0) {
+		ntsd_listeners_text(&d, listeners, sizeof(listeners));
+		log_info("started %s: %s; realm %s; control socket %s", d.cfg.software, listeners,
+			 d.cfg.realm, d.cfg.ctl_socket);
+		rc = loop_run(d.loop);
+		if (rc)
+			log_error("event loop failed: %s", strerror(-rc));
+	} else {
+		log_error("start failed: %s", strerror(-rc));
+	}
+	ntsd_stop(&d);
+	close(sigfd);
+	loop_destroy(d.loop);
+	if (rc == 0)
+		log_info("stopped");
+	return rc ? 1 : 0;
 }

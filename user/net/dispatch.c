@@ -1,0 +1,144 @@
+/* Dispatch of client input: ChannelData to TURN, STUN requests to Binding, TURN or an error answer.
+ * Checks common to every method (fingerprint, class, unknown attributes, unknown method) are done once
+ * here, before TURN sees the message. See net.h.
+ */
+#include "net/net.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "stun/stun.h"
+#include "turn/turn.h"
+
+/* Headroom for small answers: header, XOR-MAPPED-ADDRESS (IPv6), SOFTWARE, ERROR-CODE, FINGERPRINT. */
+#define DISPATCH_ANSWER_MAX 512
+
+static bool dispatch_method_known(uint16_t method)
+{
+	switch (method) {
+	case STUN_BINDING:
+	case TURN_ALLOCATE:
+	case TURN_REFRESH:
+	case TURN_SEND:
+	case TURN_CREATE_PERMISSION:
+	case TURN_CHANNEL_BIND:
+	case TURN_CONNECT:
+	case TURN_CONNECTION_BIND:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void dispatch_send(const struct net_dispatch *d, const struct nts_origin *o,
+			  const uint8_t *buf, int len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = (size_t)len };
+
+	if (len > 0)
+		d->send(d->send_arg, o, &iov, 1);
+}
+
+/* An error response (RFC 8489 §6.3.1.1): ERROR-CODE, UNKNOWN-ATTRIBUTES for a 420, FINGERPRINT.
+ * No SOFTWARE: unauthenticated error answers stay smaller than what would be needed to amplify. */
+static void dispatch_error(const struct net_dispatch *d, const struct nts_origin *o,
+			   const struct stun_msg *m, int code)
+{
+	uint8_t buf[DISPATCH_ANSWER_MAX];
+	struct stun_builder b;
+
+	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
+	stun_put_error(&b, code, NULL);
+	if (code == 420)
+		stun_put_unknown(&b, m->unknown, m->nunknown);
+	stun_put_fingerprint(&b);
+	d->stats->errors[nts_method_idx(m->method)]++;
+	dispatch_send(d, o, buf, stun_build_finish(&b));
+}
+
+/* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE,
+ * FINGERPRINT. */
+static void dispatch_binding(const struct net_dispatch *d, const struct nts_origin *o,
+			     const struct stun_msg *m)
+{
+	uint8_t buf[DISPATCH_ANSWER_MAX];
+	struct stun_builder b;
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, m->tid);
+	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
+	if (d->software && d->software[0])
+		stun_put_attr(&b, STUN_ATTR_SOFTWARE, d->software, strlen(d->software));
+	stun_put_fingerprint(&b);
+	dispatch_send(d, o, buf, stun_build_finish(&b));
+}
+
+static void dispatch_malformed(const struct net_dispatch *d, const struct nts_origin *o)
+{
+	if (o->transport == NTS_UDP)
+		d->stats->udp_dropped_malformed++;
+}
+
+static void dispatch_channeldata(const struct net_dispatch *d, const struct nts_origin *o,
+				 const uint8_t *buf, size_t len)
+{
+	const uint8_t *data;
+	uint16_t channel, data_len;
+	size_t frame_len;
+
+	if (stun_channeldata_parse(buf, len, o->transport != NTS_UDP, &channel, &data, &data_len,
+				   &frame_len) != 0) {
+		dispatch_malformed(d, o);
+		return;
+	}
+	if (d->turn)
+		turn_handle_channeldata(d->turn, o, channel, data, data_len);
+}
+
+void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
+		  size_t len)
+{
+	struct stun_msg m;
+	int rc;
+
+	if (stun_is_channeldata(buf, len)) {
+		dispatch_channeldata(d, o, buf, len);
+		return;
+	}
+	if (stun_parse(&m, buf, len) != 0) {
+		dispatch_malformed(d, o);
+		return;
+	}
+	/* RFC 8489 §7.3: a wrong FINGERPRINT means the message is not STUN (e.g. multiplexed media). */
+	if (m.fingerprint >= 0 && !stun_check_fingerprint(&m)) {
+		dispatch_malformed(d, o);
+		return;
+	}
+	/* Clients send requests and indications; responses from a client are not ours to handle. */
+	if (m.cls != STUN_REQUEST && m.cls != STUN_INDICATION)
+		return;
+	d->stats->requests[nts_method_idx(m.method)]++;
+	if (m.cls == STUN_INDICATION) {
+		/* RFC 8489 §6.3.2: unknown comprehension-required attributes: discard silently. A
+		 * Binding indication is a keepalive and needs no answer. */
+		if (m.nunknown || m.method == STUN_BINDING || !d->turn)
+			return;
+		turn_handle_message(d->turn, o, &m);
+		return;
+	}
+	if (!dispatch_method_known(m.method)) {
+		dispatch_error(d, o, &m, 400);
+		return;
+	}
+	/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them. */
+	if (m.nunknown) {
+		dispatch_error(d, o, &m, 420);
+		return;
+	}
+	if (m.method == STUN_BINDING) {
+		dispatch_binding(d, o, &m);
+		return;
+	}
+	rc = d->turn ? turn_handle_message(d->turn, o, &m) : -ENOENT;
+	if (rc == -ENOENT)
+		dispatch_error(d, o, &m, 400);
+}

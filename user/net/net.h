@@ -1,0 +1,60 @@
+/* Client-facing network: UDP listeners (recvmmsg/sendmmsg batches, IP_PKTINFO for wildcard binds),
+ * TCP listeners and streams (framing, bounded output, idle timeout, connection caps), and the dispatch
+ * of each datagram or frame to Binding, TURN or an error answer.
+ */
+#ifndef NTS_NET_NET_H
+#define NTS_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "util/config.h"
+#include "util/loop.h"
+#include "util/origin.h"
+#include "util/stats.h"
+
+struct net_server;
+struct turn_server;
+
+/* What dispatch needs: where TURN messages go (turn may be NULL: then only Binding is served),
+ * the counters, the SOFTWARE text and how to answer. */
+struct net_dispatch {
+	struct turn_server *turn;
+	struct nts_stats *stats;
+	const char *software;
+	nts_client_send_fn send;
+	void *send_arg;
+};
+
+/* Handles one UDP datagram or one complete stream frame from o (RFC 8489 §6.3, RFC 8656 §12). */
+void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
+		  size_t len);
+
+/* One listening socket, for status listings. */
+struct net_listener_info {
+	enum nts_transport transport;
+	struct nts_addr addr; /* as bound (the actual port when 0 was asked) */
+};
+
+/* Creates the server (no sockets yet). cfg and stats must outlive it. NULL on failure. */
+struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cfg,
+			      struct nts_stats *stats);
+/* Sets where TURN messages go (before net_listen; may stay NULL). */
+void net_set_turn(struct net_server *n, struct turn_server *turn);
+/* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address). */
+int net_listen(struct net_server *n);
+/* Closes every listener and stream. */
+void net_destroy(struct net_server *n);
+/* Copies up to max listeners into out; returns how many there are. */
+size_t net_listeners(const struct net_server *n, struct net_listener_info *out, size_t max);
+/* Number of open client streams. */
+size_t net_stream_count(const struct net_server *n);
+
+/* The nts_client_send_fn for TURN and dispatch; arg is the net_server. UDP replies are queued per
+ * socket and flushed with sendmmsg after each loop iteration; stream bytes go to the bounded output
+ * queue (-ENOBUFS and the stream closed when full). */
+int net_send(void *arg, const struct nts_origin *o, const struct iovec *iov, int iovcnt);
+
+#endif

@@ -1,0 +1,168 @@
+/* ntsd's "status" and "allocations" control commands; see ntsd_ctl.h. */
+#include "net/ntsd_ctl.h"
+
+#include <errno.h>
+#include <time.h>
+
+#include "ctl/ctl.h"
+#include "net/net.h"
+#include "turn/turn.h"
+#include "util/loop.h"
+
+static const char *const method_names[NTS_M_COUNT] = {
+	[NTS_M_BINDING] = "binding",
+	[NTS_M_ALLOCATE] = "allocate",
+	[NTS_M_REFRESH] = "refresh",
+	[NTS_M_SEND] = "send",
+	[NTS_M_CREATE_PERMISSION] = "create_permission",
+	[NTS_M_CHANNEL_BIND] = "channel_bind",
+	[NTS_M_CONNECT] = "connect",
+	[NTS_M_CONNECTION_BIND] = "connection_bind",
+	[NTS_M_OTHER] = "other",
+};
+
+static json_t *per_method(const uint64_t *v)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; i < NTS_M_COUNT; i++)
+		json_object_set_new(o, method_names[i], json_integer((json_int_t)v[i]));
+	return o;
+}
+
+json_t *ntsd_ctl_stats_json(const struct nts_stats *s)
+{
+	json_t *o = json_object();
+
+#define STAT(name) json_object_set_new(o, #name, json_integer((json_int_t)s->name))
+	json_object_set_new(o, "requests", per_method(s->requests));
+	json_object_set_new(o, "errors", per_method(s->errors));
+	STAT(auth_failures);
+	STAT(stale_nonces);
+	STAT(unauth_rate_limited);
+	STAT(udp_dropped_malformed);
+	STAT(tcp_closed_bad_framing);
+	STAT(allocations_created);
+	STAT(allocations_deleted);
+	STAT(allocations_expired);
+	STAT(allocations_current);
+	STAT(permissions_current);
+	STAT(channels_current);
+	STAT(tokens_issued);
+	STAT(user_c2p_packets);
+	STAT(user_c2p_bytes);
+	STAT(user_p2c_packets);
+	STAT(user_p2c_bytes);
+	STAT(peer_dropped_no_permission);
+	STAT(peer_denied_by_policy);
+	STAT(kernel_c2p_packets);
+	STAT(kernel_c2p_bytes);
+	STAT(kernel_p2c_packets);
+	STAT(kernel_p2c_bytes);
+#undef STAT
+	return o;
+}
+
+static json_t *addr_json(const struct nts_addr *a)
+{
+	char buf[NTS_ADDRSTRLEN];
+
+	return json_string(nts_addr_fmt(a, buf, sizeof(buf), true));
+}
+
+static int count_alloc(void *arg, const struct turn_alloc_info *a)
+{
+	(*(json_int_t *)arg)++;
+	return 0;
+}
+
+json_t *ntsd_ctl_status(struct ntsd *d)
+{
+	struct net_listener_info li[2 * NTS_MAX_LISTEN];
+	size_t n = d->net ? net_listeners(d->net, li, sizeof(li) / sizeof(li[0])) : 0;
+	json_t *listen = json_array();
+	json_int_t nalloc = 0;
+
+	for (size_t i = 0; i < n && i < sizeof(li) / sizeof(li[0]); i++)
+		json_array_append_new(listen, json_pack("{s:s, s:o}", "transport",
+							nts_transport_name(li[i].transport), "addr",
+							addr_json(&li[i].addr)));
+	if (d->turn)
+		turn_foreach_alloc(d->turn, count_alloc, &nalloc);
+	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:I}", "version", NTS_VERSION, "uptime",
+			 (json_int_t)((uint64_t)time(NULL) - d->start_unix), "listen", listen, "stats",
+			 ntsd_ctl_stats_json(&d->stats), "allocations", nalloc, "tcp_connections",
+			 (json_int_t)(d->net ? net_stream_count(d->net) : 0));
+}
+
+static json_t *cmd_status(void *arg, json_t *args, char *err, size_t errlen)
+{
+	return ntsd_ctl_status(arg);
+}
+
+struct alloc_walk {
+	struct turn_server *turn;
+	json_t *list;
+	json_t *perms, *chans; /* of the allocation being listed */
+	uint64_t now_ns;
+};
+
+static int add_perm(void *arg, const struct turn_perm_info *p)
+{
+	struct alloc_walk *w = arg;
+	json_int_t left = p->expires_ns > w->now_ns ? (json_int_t)((p->expires_ns - w->now_ns) / 1000000000ULL) : 0;
+	char ip[NTS_ADDRSTRLEN];
+
+	if (p->channel)
+		json_array_append_new(w->chans, json_pack("{s:i, s:o, s:o, s:I}", "channel",
+							  (int)p->channel, "peer", addr_json(&p->peer),
+							  "relay", addr_json(&p->relay),
+							  "expires_in", left));
+	else
+		json_array_append_new(w->perms,
+				      json_pack("{s:s, s:I}", "peer",
+						nts_addr_fmt(&p->peer, ip, sizeof(ip), false),
+						"expires_in", left));
+	return 0;
+}
+
+static int add_alloc(void *arg, const struct turn_alloc_info *a)
+{
+	struct alloc_walk *w = arg;
+	json_t *relays = json_array(), *o;
+
+	for (unsigned i = 0; i < a->nrelay && i < 2; i++)
+		json_array_append_new(relays, addr_json(&a->relay[i]));
+	w->perms = json_array();
+	w->chans = json_array();
+	turn_foreach_perm(w->turn, a->id, add_perm, w);
+	o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
+		      (json_int_t)a->id, "transport", nts_transport_name(a->origin.transport),
+		      "client", addr_json(&a->origin.client), "server", addr_json(&a->origin.server),
+		      "relay", relays, "username", a->username ? a->username : "", "account",
+		      a->account ? a->account : "", "expires", (json_int_t)a->expires_unix,
+		      "permissions", w->perms, "channels", w->chans, "c2p_packets",
+		      (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,
+		      "p2c_packets", (json_int_t)a->p2c_packets, "p2c_bytes",
+		      (json_int_t)a->p2c_bytes);
+	if (o)
+		json_array_append_new(w->list, o);
+	return 0;
+}
+
+static json_t *cmd_allocations(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct ntsd *d = arg;
+	struct alloc_walk w = { .turn = d->turn, .list = json_array(), .now_ns = nts_monotonic_ns() };
+
+	if (d->turn)
+		turn_foreach_alloc(d->turn, add_alloc, &w);
+	return json_pack("{s:I, s:o}", "now", (json_int_t)time(NULL), "allocations", w.list);
+}
+
+int ntsd_ctl_register(struct ntsd *d)
+{
+	int rc = ctl_register(d->ctl, "status", cmd_status, d);
+
+	return rc ? rc : ctl_register(d->ctl, "allocations", cmd_allocations, d);
+}

@@ -1,0 +1,112 @@
+/* The net server: owns the listeners and streams, the per-iteration flush (UDP batches, closed
+ * streams) and the idle tick, and implements the client send function TURN uses. See net.h.
+ */
+#include "net/net_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+static void net_on_flush(void *arg, uint64_t now_ms)
+{
+	struct net_server *n = arg;
+
+	for (unsigned i = 0; i < n->nudp; i++)
+		net_udp_flush(n->udp[i]);
+	net_stream_reap(n);
+}
+
+struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cfg,
+			      struct nts_stats *stats)
+{
+	struct net_server *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->loop = loop;
+	n->cfg = cfg;
+	n->stats = stats;
+	n->dispatch = (struct net_dispatch){ .stats = stats, .software = cfg->software,
+					     .send = net_send, .send_arg = n };
+	return n;
+}
+
+void net_set_turn(struct net_server *n, struct turn_server *turn)
+{
+	n->dispatch.turn = turn;
+}
+
+int net_listen(struct net_server *n)
+{
+	char buf[NTS_ADDRSTRLEN];
+	int rc;
+
+	if (!n->hooks_added) {
+		if ((rc = loop_add_flush(n->loop, net_on_flush, n)) < 0 ||
+		    (rc = loop_add_tick(n->loop, 1000, net_stream_idle_tick, n)) < 0)
+			return rc;
+		n->hooks_added = true;
+	}
+	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
+		const struct nts_addr *a = &n->cfg->listen[i];
+		rc = net_udp_open(n, a);
+		if (rc) {
+			log_error("listen udp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
+				  strerror(-rc));
+			return rc;
+		}
+		rc = net_tcp_open(n, a);
+		if (rc) {
+			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
+				  strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+void net_destroy(struct net_server *n)
+{
+	if (!n)
+		return;
+	while (n->streams)
+		net_stream_close(n->streams, "shutdown");
+	net_stream_reap(n);
+	for (unsigned i = 0; i < n->nudp; i++)
+		net_udp_close(n->udp[i]);
+	for (unsigned i = 0; i < n->ntcp; i++)
+		net_tcp_close(n->tcp[i]);
+	free(n);
+}
+
+size_t net_listeners(const struct net_server *n, struct net_listener_info *out, size_t max)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < n->nudp; i++, k++)
+		if (k < max)
+			out[k] = (struct net_listener_info){ NTS_UDP, n->udp[i]->local };
+	for (unsigned i = 0; i < n->ntcp; i++, k++)
+		if (k < max)
+			out[k] = (struct net_listener_info){ n->tcp[i]->transport, n->tcp[i]->local };
+	return k;
+}
+
+size_t net_stream_count(const struct net_server *n)
+{
+	return n->nstreams;
+}
+
+int net_send(void *arg, const struct nts_origin *o, const struct iovec *iov, int iovcnt)
+{
+	struct net_server *n = arg;
+
+	if (o->transport != NTS_UDP)
+		return o->stream ? net_stream_send(o->stream, iov, iovcnt) : -EPIPE;
+	struct net_udp *u = net_udp_by_fd(n, o->fd);
+	if (!u)
+		return -EBADF;
+	return net_udp_send(u, o, iov, iovcnt);
+}

@@ -1,0 +1,283 @@
+/* Client streams (TCP now, TLS through the same ops later): input framing with partial reads and many
+ * frames per read (RFC 8489 §6.2.2, RFC 8656 §12.5), a bounded output queue, idle timeout, and closing
+ * deferred to the end of the loop iteration so no handler ever sees a freed stream.
+ */
+#include "net/net_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "stun/stun.h"
+#include "turn/turn.h"
+#include "util/log.h"
+
+static ssize_t tcp_read(struct net_stream *s, void *buf, size_t len)
+{
+	ssize_t n = recv(s->origin.fd, buf, len, MSG_DONTWAIT);
+
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t tcp_write(struct net_stream *s, const void *buf, size_t len)
+{
+	ssize_t n = send(s->origin.fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+	return n < 0 ? -errno : n;
+}
+
+const struct net_stream_ops net_stream_tcp_ops = { .read = tcp_read, .write = tcp_write };
+
+static void stream_set_out(struct net_stream *s, bool want)
+{
+	if (s->want_out == want || s->dead)
+		return;
+	s->want_out = want;
+	loop_mod(s->n->loop, s->origin.fd, EPOLLIN | (want ? EPOLLOUT : 0));
+}
+
+void net_stream_close(struct net_stream *s, const char *why)
+{
+	struct net_server *n = s->n;
+	char buf[NTS_ADDRSTRLEN];
+
+	if (s->dead)
+		return;
+	s->dead = true;
+	loop_del(n->loop, s->origin.fd);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		n->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = NULL;
+	s->next = n->dead;
+	n->dead = s;
+	n->nstreams--;
+	log_debug("%s %s closed: %s", nts_transport_name(s->origin.transport),
+		  nts_addr_fmt(&s->origin.client, buf, sizeof(buf), true), why);
+}
+
+/* Frees closed streams; TURN drops the allocations they owned (RFC 8656 §3.1) before the memory goes. */
+void net_stream_reap(struct net_server *n)
+{
+	while (n->dead) {
+		struct net_stream *s = n->dead;
+		n->dead = s->next;
+		if (n->dispatch.turn)
+			turn_stream_closed(n->dispatch.turn, s);
+		if (s->ops->free)
+			s->ops->free(s);
+		close(s->origin.fd);
+		free(s->in);
+		free(s->out);
+		free(s);
+	}
+}
+
+/* Writes queued output; 0, or -errno when the stream must close. */
+static int stream_flush_out(struct net_stream *s)
+{
+	while (s->out_len) {
+		ssize_t w = s->ops->write(s, s->out + s->out_off, s->out_len);
+		if (w == -EAGAIN || w == -EWOULDBLOCK || w == -EINTR)
+			break;
+		if (w <= 0)
+			return w < 0 ? (int)w : -EPIPE;
+		s->out_off += (size_t)w;
+		s->out_len -= (size_t)w;
+	}
+	if (!s->out_len)
+		s->out_off = 0;
+	stream_set_out(s, s->out_len != 0);
+	return 0;
+}
+
+static int stream_queue(struct net_stream *s, const uint8_t *p, size_t len)
+{
+	if (s->out_len + len > NET_STREAM_OUT_MAX)
+		return -ENOBUFS;
+	if (s->out && s->out_off + s->out_len + len > s->out_cap) {
+		memmove(s->out, s->out + s->out_off, s->out_len);
+		s->out_off = 0;
+	}
+	if (s->out_len + len > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 4096;
+		uint8_t *nb;
+		while (cap < s->out_len + len)
+			cap *= 2;
+		nb = realloc(s->out, cap);
+		if (!nb)
+			return -ENOMEM;
+		s->out = nb;
+		s->out_cap = cap;
+	}
+	memcpy(s->out + s->out_off + s->out_len, p, len);
+	s->out_len += len;
+	return 0;
+}
+
+int net_stream_send(struct net_stream *s, const struct iovec *iov, int iovcnt)
+{
+	int rc = 0;
+
+	if (s->dead)
+		return -EPIPE;
+	for (int i = 0; i < iovcnt && !rc; i++) {
+		const uint8_t *p = iov[i].iov_base;
+		size_t len = iov[i].iov_len;
+		/* Write straight through while nothing is queued, so order is kept and copies are rare. */
+		while (len && !s->out_len) {
+			ssize_t w = s->ops->write(s, p, len);
+			if (w == -EAGAIN || w == -EWOULDBLOCK || w == -EINTR)
+				break;
+			if (w <= 0) {
+				net_stream_close(s, "write failed");
+				return -EPIPE;
+			}
+			p += w;
+			len -= (size_t)w;
+		}
+		if (len)
+			rc = stream_queue(s, p, len);
+	}
+	if (rc) {
+		net_stream_close(s, rc == -ENOBUFS ? "output queue full" : "out of memory");
+		return rc;
+	}
+	s->last_active_ms = loop_now_ms(s->n->loop);
+	stream_set_out(s, s->out_len != 0);
+	return 0;
+}
+
+static int stream_grow_in(struct net_stream *s, size_t want)
+{
+	size_t cap = s->in_cap;
+	uint8_t *nb;
+
+	if (want <= cap)
+		return 0;
+	if (want > NET_STREAM_IN_MAX)
+		return -EMSGSIZE;
+	while (cap < want)
+		cap = cap * 2 > NET_STREAM_IN_MAX ? NET_STREAM_IN_MAX : cap * 2;
+	nb = realloc(s->in, cap);
+	if (!nb)
+		return -ENOMEM;
+	s->in = nb;
+	s->in_cap = cap;
+	return 0;
+}
+
+/* Dispatches every complete frame in the input buffer and keeps the partial rest. */
+static void stream_process_input(struct net_stream *s)
+{
+	size_t off = 0;
+
+	while (!s->dead && off < s->in_len) {
+		long fl = stun_stream_frame_len(s->in + off, s->in_len - off);
+		if (fl < 0 || fl > NET_STREAM_IN_MAX) {
+			s->n->stats->tcp_closed_bad_framing++;
+			net_stream_close(s, "bad framing");
+			return;
+		}
+		if (fl == 0 || (size_t)fl > s->in_len - off) {
+			if (fl > 0 && stream_grow_in(s, (size_t)fl) < 0)
+				net_stream_close(s, "out of memory");
+			break;
+		}
+		net_dispatch(&s->n->dispatch, &s->origin, s->in + off, (size_t)fl);
+		off += (size_t)fl;
+	}
+	if (s->dead)
+		return;
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+}
+
+static void stream_on_event(void *arg, int fd, uint32_t events)
+{
+	struct net_stream *s = arg;
+
+	if (events & EPOLLOUT) {
+		if (stream_flush_out(s) < 0) {
+			net_stream_close(s, "write failed");
+			return;
+		}
+	}
+	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
+		return;
+	/* Bounded rounds per wakeup; level-triggered epoll brings us back for the rest. */
+	for (int round = 0; round < 8 && !s->dead; round++) {
+		ssize_t r;
+		if (s->in_len == s->in_cap && stream_grow_in(s, s->in_cap + 1) < 0) {
+			/* Only possible if a frame claims more than NET_STREAM_IN_MAX: framing error. */
+			s->n->stats->tcp_closed_bad_framing++;
+			net_stream_close(s, "bad framing");
+			return;
+		}
+		r = s->ops->read(s, s->in + s->in_len, s->in_cap - s->in_len);
+		if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
+			return;
+		if (r <= 0) {
+			net_stream_close(s, r == 0 ? "closed by client" : "read failed");
+			return;
+		}
+		s->in_len += (size_t)r;
+		s->last_active_ms = loop_now_ms(s->n->loop);
+		stream_process_input(s);
+	}
+}
+
+struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_transport t,
+				     const struct net_stream_ops *ops, void *layer)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct net_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->n = n;
+	s->ops = ops;
+	s->layer = layer;
+	s->origin = (struct nts_origin){ .transport = t, .fd = fd, .stream = s };
+	s->in = malloc(NET_STREAM_IN_MIN);
+	s->in_cap = NET_STREAM_IN_MIN;
+	if (!s->in || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    nts_addr_from_sockaddr(&s->origin.client, (struct sockaddr *)&ss) < 0)
+		goto fail;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    nts_addr_from_sockaddr(&s->origin.server, (struct sockaddr *)&ss) < 0)
+		goto fail;
+	if (loop_add(n->loop, fd, EPOLLIN, stream_on_event, s) < 0)
+		goto fail;
+	s->last_active_ms = loop_now_ms(n->loop);
+	s->next = n->streams;
+	if (n->streams)
+		n->streams->prev = s;
+	n->streams = s;
+	n->nstreams++;
+	return s;
+fail:
+	free(s->in);
+	free(s);
+	return NULL;
+}
+
+void net_stream_idle_tick(void *arg, uint64_t now_ms)
+{
+	struct net_server *n = arg;
+	uint64_t limit = (uint64_t)n->cfg->tcp_idle_timeout * 1000;
+
+	for (struct net_stream *s = n->streams, *next; s; s = next) {
+		next = s->next;
+		if (now_ms - s->last_active_ms >= limit)
+			net_stream_close(s, "idle");
+	}
+}

@@ -1,0 +1,113 @@
+/* TCP listeners: accept client connections, enforce the total and per-source caps, and hand each
+ * connection to a stream with the plain TCP layer (a TLS listener will pass its own layer here).
+ */
+#include "net/net_priv.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define TCP_ACCEPT_BATCH 64
+
+static unsigned tcp_count_from(const struct net_server *n, const struct nts_addr *client)
+{
+	unsigned c = 0;
+
+	for (const struct net_stream *s = n->streams; s; s = s->next)
+		c += nts_addr_equal(&s->origin.client, client, false);
+	return c;
+}
+
+static void tcp_on_accept(void *arg, int fd, uint32_t events)
+{
+	struct net_tcp_listener *l = arg;
+	struct net_server *n = l->n;
+
+	for (int i = 0; i < TCP_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct nts_addr client;
+		char buf[NTS_ADDRSTRLEN];
+		int one = 1;
+		int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (c < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("tcp accept on %s: %s",
+					 nts_addr_fmt(&l->local, buf, sizeof(buf), true), strerror(errno));
+			return;
+		}
+		if (nts_addr_from_sockaddr(&client, (struct sockaddr *)&ss) < 0) {
+			close(c);
+			continue;
+		}
+		if (n->nstreams >= n->cfg->max_tcp_connections ||
+		    tcp_count_from(n, &client) >= n->cfg->max_tcp_per_source) {
+			log_debug("tcp %s refused: connection limit",
+				  nts_addr_fmt(&client, buf, sizeof(buf), true));
+			close(c);
+			continue;
+		}
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (!net_stream_create(n, c, l->transport, &net_stream_tcp_ops, NULL))
+			close(c);
+	}
+}
+
+int net_tcp_open(struct net_server *n, const struct nts_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	struct net_tcp_listener *l;
+	int one = 1, rc;
+
+	if (n->ntcp >= NET_MAX_TCP_LISTEN)
+		return -ENOSPC;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->n = n;
+	l->transport = NTS_TCP;
+	l->fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd < 0) {
+		rc = -errno;
+		free(l);
+		return rc;
+	}
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((addr->family == AF_INET6 &&
+	     setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(l->fd, (struct sockaddr *)&ss, sl) < 0 || listen(l->fd, 1024) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	sl = sizeof(ss);
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    nts_addr_from_sockaddr(&l->local, (struct sockaddr *)&ss) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = loop_add(n->loop, l->fd, EPOLLIN, tcp_on_accept, l);
+	if (rc)
+		goto fail;
+	n->tcp[n->ntcp++] = l;
+	return 0;
+fail:
+	close(l->fd);
+	free(l);
+	return rc;
+}
+
+void net_tcp_close(struct net_tcp_listener *l)
+{
+	loop_del(l->n->loop, l->fd);
+	close(l->fd);
+	free(l);
+}

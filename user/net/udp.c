@@ -1,0 +1,280 @@
+/* UDP listeners: recvmmsg batches in, replies queued per socket and sent with sendmmsg when the loop
+ * iteration ends. Wildcard binds use IP_PKTINFO / IPV6_RECVPKTINFO so each message knows the concrete
+ * local address it reached, and the reply leaves from that same address.
+ */
+#include "net/net_priv.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "util/log.h"
+
+#define UDP_CMSG_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+
+static bool udp_addr_is_wildcard(const struct nts_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return !memcmp(a->ip, zero, nts_addr_iplen(a));
+}
+
+/* Reads the destination address of a received datagram from its packet-info control message. */
+static void udp_local_from_cmsg(const struct net_udp *u, struct msghdr *mh, struct nts_addr *local)
+{
+	*local = u->local;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(local->ip, &pi.ipi_addr, 4);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			memcpy(local->ip, &pi.ipi6_addr, 16);
+		}
+	}
+}
+
+/* Fills a control message that makes the kernel send from `from` (wildcard sockets only). */
+static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *from, uint8_t *ctl,
+			       size_t cap)
+{
+	struct msghdr mh = { .msg_control = ctl, .msg_controllen = cap };
+	struct cmsghdr *c;
+
+	if (!u->wildcard || from->family != u->local.family || udp_addr_is_wildcard(from))
+		return 0;
+	memset(ctl, 0, cap);
+	c = CMSG_FIRSTHDR(&mh);
+	if (from->family == AF_INET) {
+		struct in_pktinfo pi = { 0 };
+		memcpy(&pi.ipi_spec_dst, from->ip, 4);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		return CMSG_SPACE(sizeof(pi));
+	}
+	struct in6_pktinfo pi6 = { 0 };
+	memcpy(&pi6.ipi6_addr, from->ip, 16);
+	c->cmsg_level = IPPROTO_IPV6;
+	c->cmsg_type = IPV6_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi6));
+	memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+	return CMSG_SPACE(sizeof(pi6));
+}
+
+static void udp_on_readable(void *arg, int fd, uint32_t events)
+{
+	struct net_udp *u = arg;
+	struct mmsghdr msgs[NET_UDP_BATCH];
+	struct iovec iovs[NET_UDP_BATCH];
+	struct sockaddr_storage peers[NET_UDP_BATCH];
+	uint8_t ctl[NET_UDP_BATCH][UDP_CMSG_SPACE] __attribute__((aligned(8)));
+
+	/* Bounded work per wakeup so one busy socket cannot starve the others (level-triggered). */
+	for (int round = 0; round < 4; round++) {
+		int n;
+
+		for (int i = 0; i < NET_UDP_BATCH; i++) {
+			iovs[i] = (struct iovec){ u->rx + (size_t)i * NET_UDP_BUF, NET_UDP_BUF };
+			msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
+							   .msg_namelen = sizeof(peers[i]),
+							   .msg_iov = &iovs[i],
+							   .msg_iovlen = 1,
+							   .msg_control = u->wildcard ? ctl[i] : NULL,
+							   .msg_controllen = u->wildcard ? sizeof(ctl[i]) : 0 };
+		}
+		n = recvmmsg(fd, msgs, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				log_debug("udp recvmmsg: %s", strerror(errno));
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			struct nts_origin o = { .transport = NTS_UDP, .fd = fd };
+			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
+			    nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&peers[i])) {
+				u->n->stats->udp_dropped_malformed++;
+				continue;
+			}
+			if (u->wildcard)
+				udp_local_from_cmsg(u, &msgs[i].msg_hdr, &o.server);
+			else
+				o.server = u->local;
+			net_dispatch(&u->n->dispatch, &o, iovs[i].iov_base, msgs[i].msg_len);
+		}
+		if (n < NET_UDP_BATCH)
+			return;
+	}
+}
+
+static int udp_sendmsg_now(struct net_udp *u, const struct nts_addr *to, const struct nts_addr *from,
+			   const struct iovec *iov, int iovcnt)
+{
+	struct sockaddr_storage ss;
+	uint8_t ctl[UDP_CMSG_SPACE] __attribute__((aligned(8)));
+	struct msghdr mh = { .msg_name = &ss, .msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt };
+
+	mh.msg_namelen = nts_addr_to_sockaddr(to, &ss);
+	mh.msg_controllen = udp_put_src_cmsg(u, from, ctl, sizeof(ctl));
+	mh.msg_control = mh.msg_controllen ? ctl : NULL;
+	if (sendmsg(u->fd, &mh, MSG_DONTWAIT) < 0)
+		return -errno;
+	return 0;
+}
+
+void net_udp_flush(struct net_udp *u)
+{
+	struct mmsghdr msgs[NET_UDP_SENDQ];
+	struct iovec iovs[NET_UDP_SENDQ];
+	struct sockaddr_storage to[NET_UDP_SENDQ];
+	uint8_t ctl[NET_UDP_SENDQ][UDP_CMSG_SPACE] __attribute__((aligned(8)));
+	unsigned done = 0;
+
+	if (!u->nq)
+		return;
+	for (unsigned i = 0; i < u->nq; i++) {
+		struct net_udp_pending *p = &u->q[i];
+		size_t cl = udp_put_src_cmsg(u, &p->from, ctl[i], sizeof(ctl[i]));
+		iovs[i] = (struct iovec){ p->data, p->len };
+		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &to[i],
+						   .msg_namelen = nts_addr_to_sockaddr(&p->to, &to[i]),
+						   .msg_iov = &iovs[i],
+						   .msg_iovlen = 1,
+						   .msg_control = cl ? ctl[i] : NULL,
+						   .msg_controllen = cl };
+	}
+	while (done < u->nq) {
+		int n = sendmmsg(u->fd, msgs + done, u->nq - done, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			/* A full socket buffer or an unreachable client: UDP may lose it; skip one. */
+			log_debug("udp sendmmsg: %s", strerror(errno));
+			n = 1;
+		}
+		done += (unsigned)n;
+	}
+	u->nq = 0;
+}
+
+int net_udp_send(struct net_udp *u, const struct nts_origin *o, const struct iovec *iov, int iovcnt)
+{
+	struct net_udp_pending *p;
+	size_t total = 0;
+
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > NET_UDP_QBUF) {
+		net_udp_flush(u); /* keep the order of what was queued before */
+		return udp_sendmsg_now(u, &o->client, &o->server, iov, iovcnt);
+	}
+	if (u->nq == NET_UDP_SENDQ)
+		net_udp_flush(u);
+	p = &u->q[u->nq++];
+	p->len = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		memcpy(p->data + p->len, iov[i].iov_base, iov[i].iov_len);
+		p->len = (uint16_t)(p->len + iov[i].iov_len);
+	}
+	p->to = o->client;
+	p->from = o->server;
+	return 0;
+}
+
+struct net_udp *net_udp_by_fd(struct net_server *n, int fd)
+{
+	for (unsigned i = 0; i < n->nudp; i++)
+		if (n->udp[i]->fd == fd)
+			return n->udp[i];
+	return NULL;
+}
+
+static int udp_socket(const struct nts_addr *addr, bool wildcard)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	int one = 1, fd;
+
+	fd = socket(addr->family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (wildcard && addr->family == AF_INET &&
+	    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0)
+		goto fail;
+	if (wildcard && addr->family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	return fd;
+fail:;
+	int rc = -errno;
+	close(fd);
+	return rc;
+}
+
+int net_udp_open(struct net_server *n, const struct nts_addr *addr)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct net_udp *u;
+	int rc;
+
+	if (n->nudp >= NTS_MAX_LISTEN)
+		return -ENOSPC;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->n = n;
+	u->wildcard = udp_addr_is_wildcard(addr);
+	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
+	u->rx = malloc((size_t)NET_UDP_BATCH * NET_UDP_BUF);
+	u->fd = -1;
+	if (!u->q || !u->rx) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	u->fd = udp_socket(addr, u->wildcard);
+	if (u->fd < 0) {
+		rc = u->fd;
+		goto fail;
+	}
+	if (getsockname(u->fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    nts_addr_from_sockaddr(&u->local, (struct sockaddr *)&ss) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	rc = loop_add(n->loop, u->fd, EPOLLIN, udp_on_readable, u);
+	if (rc)
+		goto fail;
+	n->udp[n->nudp++] = u;
+	return 0;
+fail:
+	if (u->fd >= 0)
+		close(u->fd);
+	free(u->q);
+	free(u->rx);
+	free(u);
+	return rc;
+}
+
+void net_udp_close(struct net_udp *u)
+{
+	net_udp_flush(u);
+	loop_del(u->n->loop, u->fd);
+	close(u->fd);
+	free(u->q);
+	free(u->rx);
+	free(u);
+}
