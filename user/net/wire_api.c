@@ -1,11 +1,192 @@
-/* Token API, /metrics and store wiring for ntsd: first version does nothing (the API helper fills it). */
+/* Token API, /metrics and store wiring for ntsd: opens the database, loads the signing secret,
+ * starts the HTTP server, registers the account/token control commands, persists usage
+ * periodically and, with --demo, makes sure a demo account exists and says how to use it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
 #include "net/daemon.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#define WIRE_API_FLUSH_MS 10000 /* usage reaches the database at most this late */
+
+static void wire_api_flush(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+
+	if (d->store) /* NULL after unwiring */
+		store_usage_flush(d->store);
+}
+
+/* Uses --secret when given; otherwise the database's secret, created on first start. */
+static int wire_api_secret(struct ntsd *d)
+{
+	char secret[STORE_SECRET_LEN + 1];
+	const char *list[1] = { secret };
+	int err;
+
+	if (d->cfg.nsecrets > 0)
+		return 0;
+	err = store_secret_get_or_create(d->store, secret, sizeof(secret));
+	if (!err)
+		err = auth_set_secrets(d->auth, list, 1);
+	explicit_bzero(secret, sizeof(secret));
+	return err;
+}
+
+/* Publishes the ICE URLs so `ntsctl --db token create` lists the same servers when ntsd is down. */
+static void wire_api_publish_ice(struct ntsd *d)
+{
+	struct api_ice_urls u;
+	char *text;
+
+	api_ice_urls_from_config(&d->cfg, &u);
+	text = api_ice_urls_dump(&u);
+	if (text && store_setting_set(d->store, "ice_urls", text) != 0)
+		log_warn("api: cannot record the ICE URLs in the database");
+	free(text);
+}
+
+/* "<dir of db>/demo-account". */
+static void wire_api_demo_path(const struct ntsd *d, char *out, size_t len)
+{
+	char copy[sizeof(d->cfg.db)];
+
+	snprintf(copy, sizeof(copy), "%s", d->cfg.db);
+	snprintf(out, len, "%s/demo-account", dirname(copy));
+}
+
+/* Reads "AccountSid=...\nAuthToken=...\n"; 0 when both are there and still authenticate. */
+static int wire_api_demo_load(struct ntsd *d, const char *path, char *sid, char *token)
+{
+	char line[128];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -ENOENT;
+	sid[0] = token[0] = '\0';
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "AccountSid=", 11) == 0)
+			snprintf(sid, STORE_SID_LEN + 1, "%s", line + 11);
+		else if (strncmp(line, "AuthToken=", 10) == 0)
+			snprintf(token, STORE_TOKEN_LEN + 1, "%s", line + 10);
+	}
+	fclose(f);
+	return store_account_verify(d->store, sid, token, NULL);
+}
+
+/* The demo account's AuthToken is only known at creation, so --demo keeps it in a 0600 file next
+ * to the database, purely so that every `make run` can print a working curl command again. */
+static int wire_api_demo_create(struct ntsd *d, const char *path, char *sid, char *token)
+{
+	struct store_account a;
+	FILE *f;
+	int fd, err = store_account_create(d->store, "demo", &a, token);
+
+	if (err)
+		return err;
+	memcpy(sid, a.sid, STORE_SID_LEN + 1);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("api: cannot write %s; the demo AuthToken is only printed now", path);
+		return 0;
+	}
+	fchmod(fd, 0600);
+	fprintf(f, "# nts demo account (make run): a convenience for trying nts, not for production.\n"
+		   "AccountSid=%s\nAuthToken=%s\n", sid, token);
+	fclose(f);
+	return 0;
+}
+
+static int wire_api_demo(struct ntsd *d)
+{
+	char path[PATH_MAX], sid[STORE_SID_LEN + 1], token[STORE_TOKEN_LEN + 1];
+	static const uint8_t any[16];
+	char host[NTS_ADDRSTRLEN];
+	struct nts_addr a = d->cfg.api_listen;
+	bool tls = d->cfg.api_cert[0] != '\0';
+	int err;
+
+	wire_api_demo_path(d, path, sizeof(path));
+	if (wire_api_demo_load(d, path, sid, token) != 0) {
+		err = wire_api_demo_create(d, path, sid, token);
+		if (err)
+			return err;
+	}
+	if (api_http_port(d->api))
+		a.port = api_http_port(d->api);
+	if (!memcmp(a.ip, any, nts_addr_iplen(&a))) { /* wildcard: show loopback */
+		a.ip[0] = a.family == AF_INET ? 127 : 0;
+		a.ip[nts_addr_iplen(&a) - 1] = 1;
+	}
+	nts_addr_fmt(&a, host, sizeof(host), true);
+	printf("\nnts demo account (kept in %s, 0600, for later `make run`s):\n"
+	       "  AccountSid: %s\n  AuthToken:  %s\n\n"
+	       "Fetch a token:\n  curl -s -X POST -u %s:%s %s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n",
+	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "");
+	fflush(stdout);
+	explicit_bzero(token, sizeof(token));
+	return 0;
+}
 
 int ntsd_wire_api(struct ntsd *d)
 {
+	int err = store_open(d->cfg.db, &d->store);
+
+	if (err) {
+		log_error("api: cannot open the database %s: %s", d->cfg.db, strerror(-err));
+		return err;
+	}
+	err = wire_api_secret(d);
+	if (err) {
+		log_error("api: cannot load the signing secret: %s", strerror(-err));
+		return err;
+	}
+	d->api = api_create(&d->cfg, d->store, d->auth, &d->stats);
+	if (!d->api)
+		return -ENOMEM;
+	wire_api_publish_ice(d);
+	if (!d->cfg.api_off) {
+		err = api_http_start(d->api, d->loop);
+		if (err)
+			return err;
+	}
+	if (d->ctl) {
+		err = api_ctl_register(d->api, d->ctl);
+		if (err)
+			return err;
+	}
+	err = loop_add_tick(d->loop, WIRE_API_FLUSH_MS, wire_api_flush, d);
+	if (err)
+		return err;
+	if (d->demo) {
+		err = wire_api_demo(d);
+		if (err) {
+			log_error("api: cannot set up the demo account: %s", strerror(-err));
+			return err;
+		}
+	}
 	return 0;
 }
 
 void ntsd_unwire_api(struct ntsd *d)
 {
+	api_destroy(d->api);
+	d->api = NULL;
+	store_close(d->store); /* flushes pending usage */
+	d->store = NULL;       /* usage hooks that still fire see NULL and drop */
 }

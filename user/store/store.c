@@ -121,7 +121,7 @@ int store_schema_version(struct nts_store *s)
 /* Applies the missing migrations, each in its own transaction with its version bump. */
 static int store_migrate(struct nts_store *s)
 {
-	int v = store_schema_version(s);
+	int v = store_schema_version(s), from = v;
 	char bump[64];
 	int err;
 
@@ -146,7 +146,7 @@ static int store_migrate(struct nts_store *s)
 			store_exec(s, "ROLLBACK");
 			return err;
 		}
-		if (v > 0) /* a fresh file is not news */
+		if (from > 0) /* a fresh file is not news */
 			log_info("store: migrated schema to version %d", v + 1);
 	}
 	return 0;

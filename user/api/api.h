@@ -1,0 +1,127 @@
+/* Twilio-compatible token API (POST /2010-04-01/Accounts/{Sid}/Tokens.json) and Prometheus /metrics,
+ * served by libmicrohttpd inside ntsd's epoll loop; plus the account/token logic shared by the
+ * control commands and ntsctl --db. Request handling (api_handle) is pure, so tests need no sockets.
+ */
+#ifndef NTS_API_API_H
+#define NTS_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/config.h"
+#include "util/loop.h"
+#include "util/stats.h"
+
+struct nts_store;
+struct auth_ctx;
+struct ctl_server;
+struct store_account;
+struct api_server;
+
+#define API_MAX_BODY 4096        /* request bodies above this get 413 */
+#define API_TTL_DEFAULT 86400    /* Twilio: default and maximum Ttl, seconds */
+#define API_TTL_MAX 86400
+#define API_MAX_ICE_URLS 16
+#define API_ICE_URL_LEN 300
+
+/* Twilio error codes used (https://www.twilio.com/docs/errors/CODE). */
+enum api_error_code {
+	API_ERR_INVALID_PARAM = 20001,   /* 400: bad Ttl or malformed form body */
+	API_ERR_AUTHENTICATE = 20003,    /* 401: missing or wrong AccountSid/AuthToken */
+	API_ERR_METHOD = 20004,          /* 405 */
+	API_ERR_NOT_ACTIVE = 20005,      /* 403: the account is suspended */
+	API_ERR_NOT_FOUND = 20404,       /* 404: unknown path, or a Sid not the authenticated one */
+	API_ERR_TOO_LARGE = 20413,       /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
+	API_ERR_INTERNAL = 20500,        /* 500 */
+};
+
+/* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
+struct api_request {
+	const char *method;
+	const char *path;                /* without the query string */
+	const char *authorization;       /* Authorization header */
+	const char *content_type;
+	const char *body;                /* may contain NULs: use body_len */
+	size_t body_len;
+	bool body_too_large;             /* the transport cut the body at API_MAX_BODY */
+};
+
+enum api_response_flags {
+	API_RESP_WWW_AUTHENTICATE = 1 << 0, /* add WWW-Authenticate: Basic realm="Twilio API" */
+	API_RESP_ALLOW = 1 << 1,            /* add Allow: (405) */
+	API_RESP_CORS = 1 << 2,             /* add the Access-Control-* headers */
+};
+
+struct api_response {
+	unsigned status;
+	char *body;                      /* malloc'ed, may be NULL (empty body) */
+	size_t body_len;
+	const char *content_type;        /* static string or NULL */
+	const char *allow;               /* with API_RESP_ALLOW */
+	unsigned flags;
+};
+
+/* The ICE URLs a token lists, in Twilio's order (stun, turn udp, turn tcp, turn 443 tcp, turns). */
+struct api_ice_urls {
+	char url[API_MAX_ICE_URLS][API_ICE_URL_LEN];
+	unsigned n;
+};
+
+/* Creates the API state over cfg, store, auth and stats (all kept by reference). NULL on ENOMEM. */
+struct api_server *api_create(const struct nts_config *cfg, struct nts_store *store,
+			      struct auth_ctx *auth, struct nts_stats *stats);
+/* Stops the HTTP server if started and frees. NULL is fine. */
+void api_destroy(struct api_server *s);
+/* Starts the HTTP(S) server on cfg->api_listen inside loop. 0 or -errno (logged). */
+int api_http_start(struct api_server *s, struct nts_loop *loop);
+/* The TCP port the HTTP server listens on (after api_http_start), 0 if none. */
+uint16_t api_http_port(const struct api_server *s);
+/* Registers account-create/-list/-suspend/-activate and token-create on ctl. 0 or -errno. */
+int api_ctl_register(struct api_server *s, struct ctl_server *ctl);
+
+/* Routes and answers one request at unix time now. rs must be freed with api_response_free(). */
+void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
+		struct api_response *rs);
+void api_response_free(struct api_response *rs);
+/* The CORS header pairs every answer carries (NULL-terminated name, value, name, value...). */
+extern const char *const api_cors_headers[];
+
+/* Form and header parsing (untrusted input; fuzzed by tests/fuzz/fuzz_api_form.c). */
+/* Finds key in an application/x-www-form-urlencoded body and percent-decodes its value into out.
+ * 0, -ENOENT (absent), -EINVAL (bad encoding or a key given twice), -ENOSPC (value too long). */
+int api_form_get(const char *body, size_t len, const char *key, char *out, size_t outlen);
+/* Parses a Ttl value: decimal digits only, 1..API_TTL_MAX. 0 or -EINVAL. */
+int api_parse_ttl(const char *s, uint32_t *ttl);
+/* Parses "Basic base64(user:password)" (scheme case-insensitive). 0 or -EINVAL. */
+int api_parse_basic(const char *header, char *user, size_t ulen, char *pass, size_t plen);
+/* Formats unix time t as RFC 2822 in UTC: "Fri, 01 May 2020 01:42:57 +0000". Returns buf. */
+const char *api_fmt_rfc2822(uint64_t t, char *buf, size_t len);
+
+/* Token construction, shared by the HTTP route, the token-create control command and ntsctl --db. */
+/* The URL list for cfg: HOST from ice_host, ports from listen (UDP+TCP) and tls_listen. */
+void api_ice_urls_from_config(const struct nts_config *cfg, struct api_ice_urls *u);
+/* The list as a JSON array of strings (for the store's settings) and back. 0 or -EINVAL. */
+char *api_ice_urls_dump(const struct api_ice_urls *u);
+int api_ice_urls_load(const char *json, struct api_ice_urls *u);
+/* Builds Twilio's token object for sid with fresh ephemeral credentials valid ttl seconds from now.
+ * NULL with *err = -errno (-ENOENT: no signing secret). */
+json_t *api_token_build(struct auth_ctx *auth, const struct api_ice_urls *u, const char *sid,
+			uint32_t ttl, uint64_t now, int *err);
+
+/* Account commands (control socket and ntsctl --db): return a new JSON value or NULL with err. */
+json_t *api_account_json(const struct store_account *a);
+json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, size_t errlen);
+json_t *api_cmd_account_list(struct nts_store *st, json_t *args, char *err, size_t errlen);
+json_t *api_cmd_account_status(struct nts_store *st, json_t *args, bool suspend, char *err,
+			       size_t errlen);
+/* token-create: args {"account": SID, "ttl": N}; counts stats->tokens_issued when stats != NULL. */
+json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,
+			     const struct api_ice_urls *u, struct nts_stats *stats, json_t *args,
+			     char *err, size_t errlen);
+
+/* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
+char *api_metrics_render(const struct nts_stats *stats, size_t *len);
+
+#endif

@@ -1,0 +1,221 @@
+/* Request routing and Twilio-style answers; see api.h. Order of checks: body size (413), path (404),
+ * method (405), credentials (401), AccountSid in the path (404), account status (403), Ttl (400).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_priv.h"
+#include "store/store.h"
+#include "util/log.h"
+
+#define API_PREFIX "/2010-04-01/Accounts/"
+
+/* Twilio's API answers every request with these (its CORS policy is global, not per resource). */
+const char *const api_cors_headers[] = {
+	"Access-Control-Allow-Origin", "*",
+	"Access-Control-Allow-Headers",
+	"Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
+	"If-Unmodified-Since, Idempotency-Key",
+	"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS",
+	"Access-Control-Expose-Headers", "ETag",
+	"Access-Control-Allow-Credentials", "true",
+	NULL,
+};
+
+static const char api_json_type[] = "application/json; charset=utf-8";
+
+struct api_server *api_create(const struct nts_config *cfg, struct nts_store *store,
+			      struct auth_ctx *auth, struct nts_stats *stats)
+{
+	struct api_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->cfg = cfg;
+	s->store = store;
+	s->auth = auth;
+	s->stats = stats;
+	api_ice_urls_from_config(cfg, &s->ice);
+	return s;
+}
+
+void api_response_free(struct api_response *rs)
+{
+	free(rs->body);
+	rs->body = NULL;
+	rs->body_len = 0;
+}
+
+static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
+{
+	rs->status = status;
+	rs->content_type = api_json_type;
+	rs->body = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	rs->body_len = rs->body ? strlen(rs->body) : 0;
+	json_decref(j);
+}
+
+/* Twilio's error body: {"code", "message", "more_info", "status"}. */
+static void api_error(struct api_response *rs, unsigned status, int code, const char *message)
+{
+	char more[64];
+	json_t *j = json_object();
+
+	snprintf(more, sizeof(more), "https://www.twilio.com/docs/errors/%d", code);
+	if (j) {
+		json_object_set_new(j, "code", json_integer(code));
+		json_object_set_new(j, "message", json_string(message));
+		json_object_set_new(j, "more_info", json_string(more));
+		json_object_set_new(j, "status", json_integer(status));
+	}
+	api_set_json(rs, status, j);
+	if (!rs->body)
+		rs->status = 500;
+}
+
+static void api_not_found(struct api_response *rs, const char *path)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "The requested resource %.200s was not found", path);
+	api_error(rs, 404, API_ERR_NOT_FOUND, msg);
+}
+
+static void api_method_not_allowed(struct api_response *rs, const char *allow)
+{
+	api_error(rs, 405, API_ERR_METHOD, "Method not allowed");
+	rs->flags |= API_RESP_ALLOW;
+	rs->allow = allow;
+}
+
+/* Matches "/2010-04-01/Accounts/{Sid}/Tokens.json" (or ".../Tokens"); copies {Sid}. */
+static bool api_match_tokens(const char *path, char *sid, size_t sidlen)
+{
+	const char *p, *slash;
+
+	if (strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) != 0)
+		return false;
+	p = path + sizeof(API_PREFIX) - 1;
+	slash = strchr(p, '/');
+	if (!slash || slash == p || (size_t)(slash - p) >= sidlen)
+		return false;
+	if (strcmp(slash, "/Tokens.json") != 0 && strcmp(slash, "/Tokens") != 0)
+		return false;
+	memcpy(sid, p, (size_t)(slash - p));
+	sid[slash - p] = '\0';
+	return true;
+}
+
+/* The Ttl of a form body: 0 with *ttl set (default when absent), or -EINVAL. */
+static int api_request_ttl(const struct api_request *rq, uint32_t *ttl)
+{
+	char v[32];
+	int err;
+
+	*ttl = API_TTL_DEFAULT;
+	/* Parameters come form-encoded; a body of another type carries none we know. */
+	if (rq->content_type && *rq->content_type &&
+	    strncasecmp(rq->content_type, "application/x-www-form-urlencoded", 33) != 0)
+		return 0;
+	err = api_form_get(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, "Ttl", v,
+			   sizeof(v));
+	if (err == -ENOENT)
+		return 0;
+	if (err)
+		return -EINVAL;
+	return api_parse_ttl(v, ttl);
+}
+
+static void api_handle_tokens(struct api_server *s, const struct api_request *rq,
+			      const char *path_sid, uint64_t now, struct api_response *rs)
+{
+	char user[64], pass[128];
+	struct store_account acct;
+	uint32_t ttl;
+	json_t *tok;
+	int err;
+
+	if (api_parse_basic(rq->authorization, user, sizeof(user), pass, sizeof(pass)) != 0) {
+		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
+		rs->flags |= API_RESP_WWW_AUTHENTICATE;
+		return;
+	}
+	err = store_account_verify(s->store, user, pass, &acct);
+	memset(pass, 0, sizeof(pass));
+	if (err == -EACCES) {
+		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
+		rs->flags |= API_RESP_WWW_AUTHENTICATE;
+		return;
+	}
+	if (err) {
+		log_error("api: account lookup failed: %s", strerror(-err));
+		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+		return;
+	}
+	/* Twilio: a resource under another account is invisible, hence 404 rather than 403. */
+	if (strcmp(path_sid, acct.sid) != 0) {
+		api_not_found(rs, rq->path);
+		return;
+	}
+	if (acct.suspended) {
+		api_error(rs, 403, API_ERR_NOT_ACTIVE, "Account not active");
+		return;
+	}
+	if (api_request_ttl(rq, &ttl) != 0) {
+		api_error(rs, 400, API_ERR_INVALID_PARAM,
+			  "Invalid Ttl: must be an integer number of seconds from 1 to 86400");
+		return;
+	}
+	tok = api_token_build(s->auth, &s->ice, acct.sid, ttl, now, &err);
+	if (!tok) {
+		log_error("api: cannot make credentials: %s", strerror(-err));
+		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+		return;
+	}
+	api_set_json(rs, 201, tok);
+	if (rs->body && s->stats)
+		s->stats->tokens_issued++;
+}
+
+void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
+		struct api_response *rs)
+{
+	char sid[64];
+	bool tokens;
+
+	memset(rs, 0, sizeof(*rs));
+	rs->flags = API_RESP_CORS;
+	if (rq->body_too_large || rq->body_len > API_MAX_BODY) {
+		api_error(rs, 413, API_ERR_TOO_LARGE, "Request body too large");
+		return;
+	}
+	if (strcmp(rq->path, "/metrics") == 0) {
+		if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
+			api_method_not_allowed(rs, "GET, HEAD");
+			return;
+		}
+		rs->status = 200;
+		rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
+		rs->body = api_metrics_render(s->stats, &rs->body_len);
+		if (!rs->body)
+			api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+		return;
+	}
+	tokens = api_match_tokens(rq->path, sid, sizeof(sid));
+	if (!tokens) {
+		api_not_found(rs, rq->path);
+		return;
+	}
+	if (strcmp(rq->method, "OPTIONS") == 0) {
+		rs->status = 200; /* CORS preflight: the headers are the answer */
+		return;
+	}
+	if (strcmp(rq->method, "POST") != 0) {
+		api_method_not_allowed(rs, "POST, OPTIONS");
+		return;
+	}
+	api_handle_tokens(s, rq, sid, now, rs);
+}
