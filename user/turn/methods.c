@@ -1,0 +1,304 @@
+/* TURN message dispatch: credentials first (RFC 8489 §9.2, no state before they pass), the per-source
+ * limit on unauthenticated answers, then Refresh (RFC 8656 §8), CreatePermission (§9), ChannelBind
+ * (§12) and Send indications (§10). Allocate lives in allocate.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "auth/ratelimit.h"
+#include "turn/turn_internal.h"
+#include "util/log.h"
+
+void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
+		      size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	t->send(t->send_arg, o, &iov, 1);
+}
+
+void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
+		       const struct auth_result *r, int code)
+{
+	uint8_t buf[TURN_MAX_RESPONSE];
+	struct stun_builder b;
+	int n;
+
+	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
+	stun_put_error(&b, code, NULL);
+	if (r)
+		auth_sign(r, &b);
+	n = stun_build_finish(&b);
+	if (n < 0)
+		return;
+	t->stats->errors[nts_method_idx(m->method)]++;
+	turn_send_client(t, o, buf, (size_t)n);
+}
+
+/* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
+ * request plus the challenge (REALM, NONCE, PASSWORD-ALGORITHMS): the reason phrase is dropped when
+ * it would make it so, and a bare header gets no answer at all (issue 4 item 6, no amplification). */
+static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o,
+			       const struct stun_msg *m, const struct auth_result *r)
+{
+	uint8_t buf[TURN_MAX_RESPONSE];
+	const char *reason = stun_reason(r->error);
+	struct stun_builder b;
+	size_t err_attr;
+	int n;
+
+	if (!ratelimit_allow(t->rl, &o->client, turn_now_ms(t))) {
+		t->stats->unauth_rate_limited++;
+		return;
+	}
+	if (r->error == 438)
+		t->stats->stale_nonces++;
+	else if (r->error == 401 && (m->integrity >= 0 || m->integrity_sha256 >= 0))
+		t->stats->auth_failures++;
+	err_attr = 8 + ((strlen(reason) + 3) & ~(size_t)3);
+	if (STUN_HEADER_LEN + err_attr > m->len)
+		reason = "", err_attr = 8;
+	if (STUN_HEADER_LEN + err_attr > m->len)
+		return;
+	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
+	stun_put_error(&b, r->error, reason);
+	if (r->challenge)
+		auth_put_challenge(t->auth, &b, &o->client, turn_unix_now());
+	n = stun_build_finish(&b);
+	if (n < 0)
+		return;
+	t->stats->errors[nts_method_idx(m->method)]++;
+	turn_send_client(t, o, buf, (size_t)n);
+}
+
+/* RFC 8656 §7.2/§8.2: min(requested, max), but never below the default; absent: the default. */
+uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero)
+{
+	uint32_t def = t->cfg->default_lifetime ? t->cfg->default_lifetime : 600;
+	uint32_t max = t->cfg->max_lifetime ? t->cfg->max_lifetime : 3600;
+	uint32_t want;
+
+	*zero = false;
+	if (max < def)
+		max = def;
+	if (!m || stun_attr_get_u32(stun_find(m, STUN_ATTR_LIFETIME), &want) < 0)
+		return def;
+	if (want == 0) {
+		*zero = true;
+		return 0;
+	}
+	return want > max ? max : want < def ? def : want;
+}
+
+static void turn_answer_lifetime(struct turn_server *t, const struct nts_origin *o,
+				 const struct stun_msg *m, const struct auth_result *r,
+				 uint32_t lifetime)
+{
+	uint8_t buf[TURN_MAX_RESPONSE];
+	struct stun_builder b;
+	int n;
+
+	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_SUCCESS, m->tid);
+	stun_put_u32(&b, STUN_ATTR_LIFETIME, lifetime);
+	auth_sign(r, &b);
+	n = stun_build_finish(&b);
+	if (n >= 0)
+		turn_send_client(t, o, buf, (size_t)n);
+}
+
+static void turn_answer_empty(struct turn_server *t, const struct nts_origin *o,
+			      const struct stun_msg *m, const struct auth_result *r)
+{
+	uint8_t buf[TURN_MAX_RESPONSE];
+	struct stun_builder b;
+	int n;
+
+	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_SUCCESS, m->tid);
+	auth_sign(r, &b);
+	n = stun_build_finish(&b);
+	if (n >= 0)
+		turn_send_client(t, o, buf, (size_t)n);
+}
+
+static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *o,
+				const struct stun_msg *m, const struct auth_result *r,
+				struct turn_alloc *a)
+{
+	const struct stun_attr *raf = stun_find(m, STUN_ATTR_REQUESTED_ADDRESS_FAMILY);
+	uint8_t family;
+	uint32_t lifetime;
+	bool zero;
+
+	if (raf) {
+		if (stun_attr_get_family(raf, &family) < 0)
+			return turn_answer_error(t, o, m, r, 400);
+		/* RFC 8656 §8.2: a family the allocation does not have. */
+		if (!turn_alloc_relay(a, family))
+			return turn_answer_error(t, o, m, r, 443);
+	}
+	lifetime = turn_lifetime(t, m, &zero);
+	if (zero)
+		turn_alloc_delete(t, a, false);
+	else
+		turn_alloc_refresh(t, a, lifetime);
+	turn_answer_lifetime(t, o, m, r, lifetime);
+}
+
+/* Decodes a XOR-PEER-ADDRESS into peer and checks it: 0, or the STUN error to answer. */
+static int turn_check_peer(struct turn_server *t, const struct stun_msg *m,
+			   const struct stun_attr *attr, struct turn_alloc *a, struct nts_addr *peer)
+{
+	if (!attr || stun_attr_get_xor_addr(m, attr, peer) < 0)
+		return 400;
+	if (!turn_alloc_relay(a, peer->family))
+		return 443; /* RFC 8656 §9.1/§11.2: no relay of the peer's family */
+	if (turn_policy_denies(t, peer))
+		return 403;
+	return 0;
+}
+
+static void turn_handle_create_permission(struct turn_server *t, const struct nts_origin *o,
+					  const struct stun_msg *m, const struct auth_result *r,
+					  struct turn_alloc *a)
+{
+	struct nts_addr peers[STUN_MAX_ATTRS];
+	unsigned npeers = 0, nnew = 0;
+	int err;
+
+	for (unsigned i = 0; i < m->nattrs; i++) {
+		if (m->attrs[i].type != STUN_ATTR_XOR_PEER_ADDRESS)
+			continue;
+		err = turn_check_peer(t, m, &m->attrs[i], a, &peers[npeers]);
+		if (err)
+			return turn_answer_error(t, o, m, r, err);
+		if (!turn_perm_find(t, a, &peers[npeers])) {
+			bool dup = false;
+
+			for (unsigned j = 0; j < npeers; j++)
+				dup |= nts_addr_equal(&peers[j], &peers[npeers], false);
+			nnew += !dup;
+		}
+		npeers++;
+	}
+	if (!npeers)
+		return turn_answer_error(t, o, m, r, 400);
+	/* All or nothing (RFC 8656 §9.2): check capacity before installing any. */
+	if (a->nperms + nnew > TURN_MAX_PERMS)
+		return turn_answer_error(t, o, m, r, 508);
+	for (unsigned i = 0; i < npeers; i++)
+		if (turn_perm_install(t, a, &peers[i]) < 0)
+			return turn_answer_error(t, o, m, r, 500);
+	turn_answer_empty(t, o, m, r);
+}
+
+static void turn_handle_channel_bind(struct turn_server *t, const struct nts_origin *o,
+				     const struct stun_msg *m, const struct auth_result *r,
+				     struct turn_alloc *a)
+{
+	struct turn_chan *by_num, *by_peer;
+	struct nts_addr peer;
+	uint16_t num;
+	int err;
+
+	if (stun_attr_get_channel(stun_find(m, STUN_ATTR_CHANNEL_NUMBER), &num) < 0 ||
+	    num < STUN_CHANNEL_MIN || num > STUN_CHANNEL_MAX)
+		return turn_answer_error(t, o, m, r, 400);
+	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, &peer);
+	if (err)
+		return turn_answer_error(t, o, m, r, err);
+	/* RFC 8656 §11.2: the number bound to another peer, or the peer to another number (also while
+	 * an expired binding cools down, §12), is a 400. */
+	by_num = turn_chan_find_num(t, a, num);
+	by_peer = turn_chan_find_peer(t, a, &peer);
+	if ((by_num && !nts_addr_equal(&by_num->peer, &peer, true)) ||
+	    (by_peer && by_peer->num != num))
+		return turn_answer_error(t, o, m, r, 400);
+	if ((!by_num && a->nchans >= TURN_MAX_CHANNELS) ||
+	    (!turn_perm_find(t, a, &peer) && a->nperms >= TURN_MAX_PERMS))
+		return turn_answer_error(t, o, m, r, 508);
+	/* The binding also installs or refreshes the permission (§11.2). */
+	if (turn_perm_install(t, a, &peer) < 0 || turn_chan_bind(t, a, num, &peer) < 0)
+		return turn_answer_error(t, o, m, r, 500);
+	turn_answer_empty(t, o, m, r);
+}
+
+/* RFC 8656 §10.2: Send indications are not answered; anything wrong drops them silently. */
+static void turn_handle_send(struct turn_server *t, const struct nts_origin *o,
+			     const struct stun_msg *m)
+{
+	struct turn_alloc *a = turn_alloc_find(t, o);
+	const struct stun_attr *data = stun_find(m, STUN_ATTR_DATA);
+	const struct stun_attr *pa = stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS);
+	struct turn_relay *relay;
+	struct nts_addr peer;
+
+	if (!a || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0)
+		return;
+	relay = turn_alloc_relay(a, peer.family);
+	if (!relay)
+		return;
+	if (turn_policy_denies(t, &peer)) {
+		t->stats->peer_denied_by_policy++;
+		return;
+	}
+	if (!turn_perm_find(t, a, &peer))
+		return;
+	turn_relay_send_indication(t, a, relay, &peer, data->value, data->len);
+}
+
+static void turn_handle_request(struct turn_server *t, const struct nts_origin *o,
+				const struct stun_msg *m)
+{
+	struct auth_result r;
+	struct turn_alloc *a;
+
+	/* Credentials before anything else: no state for a request that does not authenticate. */
+	auth_check(t->auth, m, &o->client, turn_unix_now(), &r);
+	if (r.error)
+		return turn_answer_unauth(t, o, m, &r);
+	if (m->method == TURN_ALLOCATE) {
+		turn_handle_allocate(t, o, m, &r);
+		return;
+	}
+	a = turn_alloc_find(t, o);
+	if (!a)
+		return turn_answer_error(t, o, m, &r, 437);
+	/* RFC 8656 §5: later requests must use the credentials that created the allocation. */
+	if (strcmp(a->user->name, r.username))
+		return turn_answer_error(t, o, m, &r, 441);
+	switch (m->method) {
+	case TURN_REFRESH:
+		return turn_handle_refresh(t, o, m, &r, a);
+	case TURN_CREATE_PERMISSION:
+		return turn_handle_create_permission(t, o, m, &r, a);
+	case TURN_CHANNEL_BIND:
+		return turn_handle_channel_bind(t, o, m, &r, a);
+	default:
+		/* Connect/ConnectionBind (RFC 6062) need a TCP allocation; ours are UDP. */
+		return turn_answer_error(t, o, m, &r, 400);
+	}
+}
+
+int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m)
+{
+	switch (m->method) {
+	case TURN_ALLOCATE:
+	case TURN_REFRESH:
+	case TURN_CREATE_PERMISSION:
+	case TURN_CHANNEL_BIND:
+	case TURN_CONNECT:
+	case TURN_CONNECTION_BIND:
+		if (m->cls == STUN_REQUEST)
+			turn_handle_request(t, o, m);
+		return 0;
+	case TURN_SEND:
+		if (m->cls == STUN_INDICATION)
+			turn_handle_send(t, o, m);
+		return 0;
+	case TURN_DATA:
+	case TURN_CONNECTION_ATTEMPT:
+		return 0; /* server-to-client only: ignore */
+	default:
+		return -ENOENT;
+	}
+}

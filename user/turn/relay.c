@@ -1,0 +1,216 @@
+/* The relay data path: relay sockets on the loop, peer datagrams read with recvmmsg and checked
+ * against permissions (RFC 8656 §9), delivered as ChannelData (§12) or Data indications (§10.3);
+ * client data (Send, ChannelData) queued towards peers and sent with sendmmsg at the loop's flush.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "turn/turn_internal.h"
+#include "util/log.h"
+
+int turn_relay_start(struct turn_server *t, struct turn_relay *r)
+{
+	return loop_add(t->loop, r->fd, EPOLLIN, turn_relay_readable, r);
+}
+
+void turn_relay_stop(struct turn_server *t, struct turn_relay *r)
+{
+	if (r->fd < 0)
+		return;
+	if (t->tx->fd == r->fd)
+		turn_relay_flush(t);
+	loop_del(t->loop, r->fd);
+	close(r->fd);
+	r->fd = -1;
+}
+
+void turn_relay_flush(struct turn_server *t)
+{
+	struct turn_tx *tx = t->tx;
+	unsigned off = 0;
+
+	while (off < tx->n) {
+		int sent = sendmmsg(tx->fd, tx->msg + off, tx->n - off, MSG_DONTWAIT);
+
+		if (sent > 0) {
+			off += (unsigned)sent;
+		} else if (sent < 0 && errno == EINTR) {
+			continue;
+		} else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			break; /* socket buffer full: drop the rest, as a router would */
+		} else {
+			off++; /* this datagram failed (EMSGSIZE with DONT-FRAGMENT...): skip it */
+		}
+	}
+	tx->n = 0;
+	tx->fd = -1;
+}
+
+static void turn_relay_sendto(int fd, const struct nts_addr *peer, const uint8_t *data, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(peer, &ss);
+
+	while (sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 && errno == EINTR)
+		;
+}
+
+void turn_relay_send(struct turn_server *t, struct turn_relay *r, const struct nts_addr *peer,
+		     const uint8_t *data, size_t len)
+{
+	struct turn_tx *tx = t->tx;
+	unsigned i;
+
+	if (tx->n && (tx->fd != r->fd || len > TURN_TX_SLOT))
+		turn_relay_flush(t);
+	if (len > TURN_TX_SLOT) {
+		turn_relay_sendto(r->fd, peer, data, len);
+		return;
+	}
+	i = tx->n++;
+	tx->fd = r->fd;
+	memcpy(tx->buf[i], data, len);
+	tx->iov[i] = (struct iovec){ .iov_base = tx->buf[i], .iov_len = len };
+	memset(&tx->msg[i], 0, sizeof(tx->msg[i]));
+	tx->msg[i].msg_hdr.msg_name = &tx->dst[i];
+	tx->msg[i].msg_hdr.msg_namelen = nts_addr_to_sockaddr(peer, &tx->dst[i]);
+	tx->msg[i].msg_hdr.msg_iov = &tx->iov[i];
+	tx->msg[i].msg_hdr.msg_iovlen = 1;
+	if (tx->n == TURN_SEND_BATCH)
+		turn_relay_flush(t);
+}
+
+static void turn_count_c2p(struct turn_server *t, struct turn_alloc *a, size_t len)
+{
+	a->c2p_packets++;
+	a->c2p_bytes += len;
+	t->stats->user_c2p_packets++;
+	t->stats->user_c2p_bytes += len;
+	turn_alloc_touch(t, a);
+}
+
+void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, uint16_t channel,
+			     const uint8_t *data, size_t len)
+{
+	struct turn_alloc *a = turn_alloc_find(t, o);
+	struct turn_chan *c;
+	struct turn_relay *r;
+
+	if (!a)
+		return;
+	c = a ? turn_chan_find_num(t, a, channel) : NULL;
+	/* RFC 8656 §12.4: data on an unbound channel is discarded; the binding implies a permission
+	 * that the client keeps fresh (ChannelBind refreshes it). */
+	if (!c || c->cooling || !turn_perm_find(t, a, &c->peer))
+		return;
+	r = turn_alloc_relay(a, c->peer.family);
+	if (!r)
+		return;
+	turn_relay_send(t, r, &c->peer, data, len);
+	turn_count_c2p(t, a, len);
+}
+
+/* Client Send indication payload towards peer (permission already checked). */
+void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, struct turn_relay *r,
+				const struct nts_addr *peer, const uint8_t *data, size_t len)
+{
+	turn_relay_send(t, r, peer, data, len);
+	turn_count_c2p(t, a, len);
+}
+
+static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
+				 const struct nts_addr *peer, const uint8_t *data, size_t len)
+{
+	static const uint8_t zeros[4];
+	struct turn_chan *c = turn_chan_find_peer(t, a, peer);
+	struct stun_builder b;
+	uint8_t hdr[STUN_CHANNELDATA_HDR], tid[STUN_TID_LEN];
+	struct iovec iov[3];
+	int n;
+
+	if (c && !c->cooling && len <= 0xFFFF) {
+		/* RFC 8656 §12.5: over streams ChannelData is padded to 4; over UDP it need not be. */
+		size_t pad = a->origin.transport != NTS_UDP ? (4 - (len & 3)) & 3 : 0;
+
+		stun_channeldata_header(hdr, c->num, (uint16_t)len);
+		iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
+		iov[1] = (struct iovec){ .iov_base = (void *)data, .iov_len = len };
+		iov[2] = (struct iovec){ .iov_base = (void *)zeros, .iov_len = pad };
+		t->send(t->send_arg, &a->origin, iov, pad ? 3 : 2);
+	} else {
+		/* RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA. */
+		uint64_t r1 = turn_mix64(t->seed ^ ++t->next_tid), r2 = turn_mix64(r1);
+
+		memcpy(tid, &r1, 8);
+		memcpy(tid + 8, &r2, 4);
+		stun_build_init(&b, t->scratch, STUN_HEADER_LEN + 64 + 65536, TURN_DATA,
+				STUN_INDICATION, tid);
+		stun_put_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, peer);
+		stun_put_attr(&b, STUN_ATTR_DATA, data, len);
+		n = stun_build_finish(&b);
+		if (n < 0)
+			return;
+		iov[0] = (struct iovec){ .iov_base = t->scratch, .iov_len = (size_t)n };
+		t->send(t->send_arg, &a->origin, iov, 1);
+	}
+	a->p2c_packets++;
+	a->p2c_bytes += len;
+	t->stats->user_p2c_packets++;
+	t->stats->user_p2c_bytes += len;
+	turn_alloc_touch(t, a);
+}
+
+static void turn_relay_from_peer(struct turn_server *t, struct turn_relay *r,
+				 const struct nts_addr *src, const uint8_t *data, size_t len)
+{
+	/* RFC 8656 §9: only peers with a permission (by IP) reach the client. */
+	if (!turn_perm_find(t, r->alloc, src)) {
+		t->stats->peer_dropped_no_permission++;
+		return;
+	}
+	turn_relay_to_client(t, r->alloc, src, data, len);
+}
+
+void turn_relay_readable(void *arg, int fd, uint32_t events)
+{
+	struct turn_relay *r = arg;
+	struct turn_alloc *a = r->alloc;
+	struct turn_server *t;
+	struct turn_rx *rx;
+
+	t = a->server;
+	rx = t->rx;
+	/* A failing stream send may close the stream, and with it this allocation: defer that. */
+	t->busy = a;
+	t->busy_dead = false;
+	for (int round = 0; round < TURN_RECV_ROUNDS && !t->busy_dead; round++) {
+		int n;
+
+		for (int i = 0; i < TURN_RECV_BATCH; i++) {
+			rx->iov[i] = (struct iovec){ .iov_base = rx->buf[i], .iov_len = sizeof(rx->buf[i]) };
+			memset(&rx->msg[i].msg_hdr, 0, sizeof(rx->msg[i].msg_hdr));
+			rx->msg[i].msg_hdr.msg_name = &rx->src[i];
+			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->src[i]);
+			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
+			rx->msg[i].msg_hdr.msg_iovlen = 1;
+		}
+		n = recvmmsg(fd, rx->msg, TURN_RECV_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n && !t->busy_dead; i++) {
+			struct nts_addr src;
+
+			if (nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0)
+				continue;
+			turn_relay_from_peer(t, r, &src, rx->buf[i], rx->msg[i].msg_len);
+		}
+		if (n < TURN_RECV_BATCH)
+			break;
+	}
+	t->busy = NULL;
+	if (t->busy_dead)
+		turn_alloc_delete(t, a, false);
+}

@@ -1,0 +1,169 @@
+/* The TURN server object: creation on the loop, hooks, the 1 s tick (timer wheel + usage reports),
+ * the clock, and dispatch of timer expiries to their owners.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth/ratelimit.h"
+#include "turn/policy.h"
+#include "turn/turn_internal.h"
+#include "util/log.h"
+
+uint64_t turn_unix_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+uint64_t turn_now_ms(struct turn_server *t)
+{
+	uint64_t l = loop_now_ms(t->loop);
+
+	if (l > t->now_ms)
+		t->now_ms = l;
+	return t->now_ms;
+}
+
+static void turn_timer_fire(void *arg, struct turn_timer *tm)
+{
+	struct turn_server *t = arg;
+
+	switch (tm->kind) {
+	case TURN_T_ALLOC:
+		turn_alloc_delete(t, turn_container_of(tm, struct turn_alloc, timer), true);
+		break;
+	case TURN_T_PERM:
+		turn_perm_expired(t, turn_container_of(tm, struct turn_perm, timer));
+		break;
+	case TURN_T_CHAN:
+	case TURN_T_CHAN_COOL:
+		turn_chan_expired(t, turn_container_of(tm, struct turn_chan, timer));
+		break;
+	case TURN_T_RESV:
+		turn_resv_expired(t, turn_container_of(tm, struct turn_resv, timer));
+		break;
+	}
+}
+
+void turn_tick(struct turn_server *t, uint64_t now_ms)
+{
+	if (now_ms > t->now_ms)
+		t->now_ms = now_ms;
+	turn_wheel_advance(t->wheel, t->now_ms, turn_timer_fire, t);
+	turn_report_usage(t);
+}
+
+static void turn_tick_cb(void *arg, uint64_t now_ms)
+{
+	turn_tick(arg, now_ms);
+}
+
+static void turn_flush_cb(void *arg, uint64_t now_ms)
+{
+	turn_relay_flush(arg);
+}
+
+bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
+{
+	return !turn_policy_allows(t->policy, peer);
+}
+
+static int turn_tables_init(struct turn_server *t)
+{
+	struct turn_htab *tabs[] = { &t->by_5tuple, &t->by_stream, &t->by_relay, &t->perms,
+				     &t->chan_num,  &t->chan_peer, &t->resv,     &t->users };
+
+	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
+		if (turn_htab_init(tabs[i]) < 0)
+			return -ENOMEM;
+	return 0;
+}
+
+static void turn_tables_free(struct turn_server *t)
+{
+	struct turn_htab *tabs[] = { &t->by_5tuple, &t->by_stream, &t->by_relay, &t->perms,
+				     &t->chan_num,  &t->chan_peer, &t->resv,     &t->users };
+
+	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
+		turn_htab_free(tabs[i]);
+}
+
+struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
+				struct auth_ctx *auth, struct nts_stats *stats,
+				nts_client_send_fn send, void *send_arg)
+{
+	struct turn_server *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->loop = loop;
+	t->cfg = cfg;
+	t->auth = auth;
+	t->stats = stats;
+	t->send = send;
+	t->send_arg = send_arg;
+	t->next_id = 1;
+	turn_list_init(&t->allocs);
+	turn_list_init(&t->dirty);
+	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
+		t->seed = nts_monotonic_ns() ^ (uint64_t)getpid() << 32;
+	t->now_ms = loop_now_ms(loop);
+	t->wheel = malloc(sizeof(*t->wheel));
+	t->tx = calloc(1, sizeof(*t->tx));
+	t->rx = calloc(1, sizeof(*t->rx));
+	t->scratch = malloc(STUN_HEADER_LEN + 64 + 65536);
+	if (!t->wheel || !t->tx || !t->rx || !t->scratch || turn_tables_init(t) < 0)
+		goto fail;
+	turn_wheel_init(t->wheel, t->now_ms);
+	t->tx->fd = -1;
+	if (turn_policy_create(&t->policy, cfg->allow_peer, cfg->nallow_peer, cfg->deny_peer,
+			       cfg->ndeny_peer) < 0)
+		goto fail;
+	t->rl = ratelimit_create(cfg->unauth_rate, 0, 0, 0);
+	if (!t->rl)
+		goto fail;
+	if (loop_add_tick(loop, 1000, turn_tick_cb, t) < 0 || loop_add_flush(loop, turn_flush_cb, t) < 0)
+		goto fail;
+	return t;
+fail:
+	log_error("turn: cannot create the server");
+	turn_destroy(t);
+	return NULL;
+}
+
+void turn_destroy(struct turn_server *t)
+{
+	if (!t)
+		return;
+	if (t->tx)
+		turn_relay_flush(t);
+	while (!turn_list_empty(&t->allocs)) {
+		struct turn_alloc *a = turn_container_of(t->allocs.next, struct turn_alloc, link);
+
+		turn_alloc_delete(t, a, false);
+	}
+	if (t->resv.b)
+		turn_resv_free_all(t);
+	turn_tables_free(t);
+	if (t->policy)
+		turn_policy_destroy(t->policy);
+	if (t->rl)
+		ratelimit_destroy(t->rl);
+	free(t->wheel);
+	free(t->tx);
+	free(t->rx);
+	free(t->scratch);
+	free(t);
+}
+
+void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg)
+{
+	if (hooks)
+		t->hooks = *hooks;
+	else
+		memset(&t->hooks, 0, sizeof(t->hooks));
+	t->hooks_arg = arg;
+}

@@ -1,0 +1,308 @@
+/* TURN internals shared by the files of user/turn/: the server, allocation, permission and channel
+ * structs, the seeded hash tables, the 1 s timer wheel, relay ports and the data path.
+ * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
+ *
+ * Memory per allocation is bounded (x86-64, approximate):
+ *   struct turn_alloc            ~ 560 B (two relay sockets, counters, list and table links)
+ *   username copy                <= 513 B (AUTH_MAX_USERNAME)
+ *   last success answer (§7.2)   <= TURN_MAX_RESPONSE (512 B)
+ *   permissions                  TURN_MAX_PERMS (64) x ~ 112 B  = ~ 7 KiB
+ *   channels                     TURN_MAX_CHANNELS (64) x ~ 136 B = ~ 8.5 KiB (cooling ones included)
+ *   kernel                       one or two UDP sockets (their buffers are the kernel's defaults)
+ * so at most ~ 17 KiB of heap per allocation; the hash tables add one pointer per entry.
+ */
+#ifndef NTS_TURN_TURN_INTERNAL_H
+#define NTS_TURN_TURN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "turn/turn.h"
+
+#define TURN_MAX_PERMS 64          /* permissions per allocation; more -> 508 */
+#define TURN_MAX_CHANNELS 64       /* channels per allocation (cooling ones count); more -> 508 */
+#define TURN_PERM_LIFETIME 300     /* s, RFC 8656 §9 */
+#define TURN_CHANNEL_LIFETIME 600  /* s, RFC 8656 §12 */
+#define TURN_CHANNEL_COOLDOWN 300  /* s a channel number and peer stay held after expiry, §12 */
+#define TURN_RESERVATION_LIFETIME 30 /* s a RESERVATION-TOKEN stays valid, §7.2 (about 30 s) */
+#define TURN_WHEEL_SLOTS 4096      /* 1 s slots, power of two, longer than any lifetime */
+#define TURN_PORT_TRIES 128        /* bind attempts per relay socket before 508 */
+#define TURN_RECV_BATCH 32         /* recvmmsg batch on relay sockets */
+#define TURN_RECV_ROUNDS 4         /* batches per readiness event (fairness between sockets) */
+#define TURN_SEND_BATCH 32         /* sendmmsg batch towards peers */
+#define TURN_TX_SLOT 2048          /* payloads up to this are batched; larger ones are sent at once */
+#define TURN_MAX_RESPONSE 512      /* our STUN answers fit in this */
+
+#define turn_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+/* Intrusive circular doubly-linked list. */
+struct turn_list {
+	struct turn_list *next, *prev;
+};
+static inline void turn_list_init(struct turn_list *l)
+{
+	l->next = l->prev = l;
+}
+static inline bool turn_list_empty(const struct turn_list *l)
+{
+	return l->next == l;
+}
+static inline void turn_list_add(struct turn_list *head, struct turn_list *e)
+{
+	e->next = head->next;
+	e->prev = head;
+	head->next->prev = e;
+	head->next = e;
+}
+static inline void turn_list_del(struct turn_list *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+	turn_list_init(e);
+}
+
+/* Seeded, chained hash table with O(1) unlink; grows by doubling. */
+struct turn_hnode {
+	struct turn_hnode *next, **pprev;
+	uint64_t hash;
+};
+struct turn_htab {
+	struct turn_hnode **b;
+	size_t mask; /* buckets - 1 */
+	size_t n;
+};
+int turn_htab_init(struct turn_htab *h);
+void turn_htab_free(struct turn_htab *h);
+/* Inserts node with hash (grows the table when it gets full; growth failure just keeps chains longer). */
+void turn_htab_insert(struct turn_htab *h, struct turn_hnode *node, uint64_t hash);
+void turn_htab_remove(struct turn_htab *h, struct turn_hnode *node);
+/* First node of hash's chain; walk with ->next and compare ->hash then the key. */
+static inline struct turn_hnode *turn_htab_chain(const struct turn_htab *h, uint64_t hash)
+{
+	return h->b[hash & h->mask];
+}
+/* 64-bit mixer (splitmix64 finaliser). */
+uint64_t turn_mix64(uint64_t x);
+
+/* Timer wheel: 1 s slots; an entry fires in the first tick at or after its due second. */
+enum turn_timer_kind { TURN_T_ALLOC, TURN_T_PERM, TURN_T_CHAN, TURN_T_CHAN_COOL, TURN_T_RESV };
+struct turn_timer {
+	struct turn_timer *next, **pprev; /* pprev NULL: not armed */
+	uint64_t due_s;
+	uint8_t kind;
+};
+struct turn_wheel {
+	uint64_t cur_s; /* last second processed */
+	struct turn_timer *slot[TURN_WHEEL_SLOTS];
+};
+void turn_wheel_init(struct turn_wheel *w, uint64_t now_ms);
+/* Arms (or re-arms) tm to fire at due_ms (rounded up to the second). */
+void turn_timer_arm(struct turn_wheel *w, struct turn_timer *tm, uint64_t due_ms);
+void turn_timer_cancel(struct turn_timer *tm);
+/* Fires every timer due at or before now_ms through fire(arg, tm). */
+void turn_wheel_advance(struct turn_wheel *w, uint64_t now_ms,
+			void (*fire)(void *arg, struct turn_timer *tm), void *arg);
+
+struct turn_alloc;
+
+/* One relayed transport address: a UDP socket on the loop. */
+struct turn_relay {
+	int fd;
+	struct nts_addr local;      /* the socket's bound address */
+	struct nts_addr advertised; /* --external-ip of the family, else local */
+	struct turn_alloc *alloc;
+	struct turn_hnode node;     /* server->by_relay, keyed by local address */
+};
+
+struct turn_perm {
+	struct turn_alloc *alloc;
+	struct nts_addr peer;       /* port 0 */
+	uint64_t expires_ms;
+	struct turn_timer timer;
+	struct turn_hnode node;     /* server->perms, keyed by (alloc id, peer ip) */
+	struct turn_list link;      /* alloc->perms */
+};
+
+struct turn_chan {
+	struct turn_alloc *alloc;
+	struct nts_addr peer;
+	uint16_t num;
+	bool cooling;               /* expired: number and peer held for 5 min (RFC 8656 §12) */
+	uint64_t expires_ms;
+	struct turn_timer timer;
+	struct turn_hnode by_num;   /* server->chan_num, keyed by (alloc id, number) */
+	struct turn_hnode by_peer;  /* server->chan_peer, keyed by (alloc id, peer address) */
+	struct turn_list link;      /* alloc->chans */
+};
+
+struct turn_user {
+	struct turn_hnode node;     /* server->users, keyed by username */
+	unsigned nallocs;
+	char name[];
+};
+
+struct turn_alloc {
+	uint64_t id;
+	struct turn_server *server;
+	struct nts_origin origin;
+	struct turn_hnode by_5tuple, by_stream;
+	struct turn_list link;      /* server->allocs */
+	struct turn_list dirty;     /* server->dirty when usage is to be reported */
+	struct turn_relay relay[2];
+	unsigned nrelay;
+	struct turn_user *user;
+	char account[64];
+	uint64_t expires_ms;
+	struct turn_timer timer;
+	uint8_t last_tid[STUN_TID_LEN]; /* the Allocate that created it, answered again on retransmit */
+	uint8_t *last_resp;
+	uint16_t last_resp_len;
+	struct turn_list perms, chans;
+	unsigned nperms, nchans;    /* nchans includes cooling channels */
+	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
+	uint64_t reported_bytes;
+};
+
+/* A RESERVATION-TOKEN and the socket holding the reserved port (RFC 8656 §7.2, EVEN-PORT R). */
+struct turn_resv {
+	uint64_t token;
+	int fd;
+	struct nts_addr local;
+	struct turn_timer timer;
+	struct turn_hnode node;
+};
+
+/* Pending datagrams towards peers for one sendmmsg. */
+struct turn_tx {
+	int fd;
+	unsigned n;
+	struct mmsghdr msg[TURN_SEND_BATCH];
+	struct iovec iov[TURN_SEND_BATCH];
+	struct sockaddr_storage dst[TURN_SEND_BATCH];
+	uint8_t buf[TURN_SEND_BATCH][TURN_TX_SLOT];
+};
+
+/* recvmmsg buffers for relay sockets (shared: the loop is single-threaded). */
+struct turn_rx {
+	struct mmsghdr msg[TURN_RECV_BATCH];
+	struct iovec iov[TURN_RECV_BATCH];
+	struct sockaddr_storage src[TURN_RECV_BATCH];
+	uint8_t buf[TURN_RECV_BATCH][65536];
+};
+
+struct ratelimit;
+struct turn_policy;
+
+struct turn_server {
+	struct nts_loop *loop;
+	const struct nts_config *cfg;
+	struct auth_ctx *auth;
+	struct nts_stats *stats;
+	nts_client_send_fn send;
+	void *send_arg;
+	struct turn_hooks hooks;
+	void *hooks_arg;
+	struct turn_policy *policy;
+	struct ratelimit *rl;
+	uint64_t seed;
+	uint64_t next_id;
+	uint64_t now_ms;            /* max(loop clock, last tick): tests drive it with turn_tick() */
+	uint64_t nallocs;
+	uint64_t next_tid;          /* Data indication transaction ids */
+	struct turn_alloc *busy;    /* being served by a relay read: deletion deferred */
+	bool busy_dead;
+	struct turn_htab by_5tuple, by_stream, by_relay, perms, chan_num, chan_peer, resv, users;
+	struct turn_list allocs, dirty;
+	struct turn_wheel *wheel;
+	struct turn_tx *tx;
+	struct turn_rx *rx;
+	uint8_t *scratch;           /* Data indications: header + 64 KiB */
+};
+
+/* --- clock and tick (server.c) --- */
+/* Current monotonic ms as TURN sees it. */
+uint64_t turn_now_ms(struct turn_server *t);
+/* The 1 s tick: expires timers and reports usage. Tests call it with fake time. */
+void turn_tick(struct turn_server *t, uint64_t now_ms);
+/* Wall-clock unix seconds for auth and listings. */
+uint64_t turn_unix_now(void);
+
+/* --- allocations, permissions, channels (alloc.c, perm.c) --- */
+struct turn_alloc *turn_alloc_find(struct turn_server *t, const struct nts_origin *o);
+struct turn_alloc *turn_alloc_find_by_id(struct turn_server *t, uint64_t id);
+struct turn_relay *turn_alloc_find_by_relay(struct turn_server *t, const struct nts_addr *local);
+/* Creates an allocation from o for username/account with its relay sockets already bound
+ * (relay[0..nrelay) with fd and local set). Takes the sockets. NULL on ENOMEM (sockets closed). */
+struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_origin *o,
+				     const char *username, const char *account,
+				     const struct turn_relay *relay, unsigned nrelay,
+				     uint32_t lifetime_s);
+void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s);
+/* Deletes an allocation: hooks, stats, sockets. expired says whether its lifetime ran out. */
+void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired);
+/* Number of allocations owned by username. */
+unsigned turn_user_count(struct turn_server *t, const char *username);
+/* The relay of a's allocation with family af, or NULL. */
+struct turn_relay *turn_alloc_relay(struct turn_alloc *a, uint8_t af);
+/* Marks usage to report on the next tick. */
+void turn_alloc_touch(struct turn_server *t, struct turn_alloc *a);
+void turn_report_usage(struct turn_server *t);
+
+struct turn_perm *turn_perm_find(struct turn_server *t, const struct turn_alloc *a,
+				 const struct nts_addr *peer);
+/* Installs or refreshes the permission for peer's IP (300 s) and calls permission_set. */
+int turn_perm_install(struct turn_server *t, struct turn_alloc *a, const struct nts_addr *peer);
+void turn_perm_delete(struct turn_server *t, struct turn_perm *p);
+struct turn_chan *turn_chan_find_num(struct turn_server *t, const struct turn_alloc *a, uint16_t num);
+struct turn_chan *turn_chan_find_peer(struct turn_server *t, const struct turn_alloc *a,
+				      const struct nts_addr *peer);
+/* Binds or refreshes channel num to peer (600 s) and calls channel_set. */
+int turn_chan_bind(struct turn_server *t, struct turn_alloc *a, uint16_t num,
+		   const struct nts_addr *peer);
+void turn_chan_delete(struct turn_server *t, struct turn_chan *c);
+/* Timer callbacks. */
+void turn_perm_expired(struct turn_server *t, struct turn_perm *p);
+void turn_chan_expired(struct turn_server *t, struct turn_chan *c);
+void turn_chan_info(const struct turn_chan *c, struct turn_channel_info *ci);
+
+/* --- relay ports (ports.c) --- */
+/* Opens a UDP socket bound to ip (port chosen at random in the configured range; even when even,
+ * and with the next port reserved into *token when reserve). 0, -EADDRINUSE when the range is
+ * exhausted (508), or -errno. */
+int turn_port_open(struct turn_server *t, const struct nts_addr *ip, bool even, bool reserve,
+		   bool dont_fragment, struct turn_relay *out, uint64_t *token);
+/* Takes the socket reserved under token. 0, or -ENOENT when unknown or expired. */
+int turn_port_take_reservation(struct turn_server *t, uint64_t token, bool dont_fragment,
+			       struct turn_relay *out);
+void turn_resv_expired(struct turn_server *t, struct turn_resv *r);
+void turn_resv_free_all(struct turn_server *t);
+
+/* --- data path (relay.c) --- */
+int turn_relay_start(struct turn_server *t, struct turn_relay *r);
+void turn_relay_stop(struct turn_server *t, struct turn_relay *r);
+/* Queues data for peer from relay r (sendmmsg batch). */
+void turn_relay_send(struct turn_server *t, struct turn_relay *r, const struct nts_addr *peer,
+		     const uint8_t *data, size_t len);
+/* Counts and queues a Send indication's payload (permission already checked). */
+void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, struct turn_relay *r,
+				const struct nts_addr *peer, const uint8_t *data, size_t len);
+/* Sends the queued datagrams (the loop's flush hook; tests call it). */
+void turn_relay_flush(struct turn_server *t);
+/* Reads peer datagrams from relay fd (the loop handler). */
+void turn_relay_readable(void *arg, int fd, uint32_t events);
+
+/* --- methods (methods.c, allocate.c) --- */
+/* Sends bytes to the client of o. */
+void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
+		      size_t len);
+/* Builds and sends an error answer to m, signed when r is authenticated (r may be NULL). */
+void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
+		       const struct auth_result *r, int code);
+int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
+			 const struct auth_result *r);
+/* Lifetime to grant for m's LIFETIME (m may be NULL: the default); *zero when it asked for 0. */
+uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero);
+bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer);
+
+#endif
