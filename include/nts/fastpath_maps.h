@@ -1,0 +1,122 @@
+/* The fast path's maps: keys, values and counters, defined once for bpf/fastpath.bpf.c and user/.
+ * Addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d), ports and channels in host order so that
+ * `bpftool map dump pinned /sys/fs/bpf/nts/<map>` reads naturally. Expiry is CLOCK_MONOTONIC ns.
+ */
+#ifndef NTS_FASTPATH_MAPS_H
+#define NTS_FASTPATH_MAPS_H
+
+#include <linux/types.h>
+
+/* Map names, as pinned under the pin dir (bpffs): <pin_dir>/<name>. */
+#define NTS_FP_MAP_CLIENT "nts_fp_client"
+#define NTS_FP_MAP_PEER "nts_fp_peer"
+#define NTS_FP_MAP_PERM "nts_fp_perm"
+#define NTS_FP_MAP_RELAY "nts_fp_relay"
+#define NTS_FP_MAP_ALLOC "nts_fp_alloc"
+#define NTS_FP_MAP_STATS "nts_fp_stats"
+#define NTS_FP_MAP_TX "nts_fp_tx"
+#define NTS_FP_PROG_NAME "nts_fastpath"
+
+#define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
+#define NTS_FP_DEFAULT_ALLOCS 65536    /* relay and per-allocation counter map size */
+#define NTS_FP_TX_PORTS 64             /* interfaces the program may redirect to */
+#define NTS_FP_CHANNELDATA_HDR 4
+
+/* An IP address: 16 bytes, IPv4 mapped into ::ffff:0:0/96. */
+struct nts_fp_ip {
+	__u8 addr[16];
+} __attribute__((aligned(4)));
+
+/* Client -> peer: ChannelData from client to server on channel. */
+struct nts_fp_client_key {
+	struct nts_fp_ip client_ip;
+	struct nts_fp_ip server_ip;
+	__u16 client_port;
+	__u16 server_port;
+	__u16 channel;
+	__u16 pad;
+};
+struct nts_fp_client_val {
+	struct nts_fp_ip relay_ip;
+	struct nts_fp_ip peer_ip;
+	__u16 relay_port;
+	__u16 peer_port;
+	__u32 pad;
+	__u64 expires_ns;
+	__u64 alloc_id;
+};
+
+/* Peer -> client: UDP from peer to a relay address with a bound channel. */
+struct nts_fp_peer_key {
+	struct nts_fp_ip relay_ip;
+	struct nts_fp_ip peer_ip;
+	__u16 relay_port;
+	__u16 peer_port;
+};
+struct nts_fp_peer_val {
+	struct nts_fp_ip client_ip;
+	struct nts_fp_ip server_ip;
+	__u16 client_port;
+	__u16 server_port;
+	__u16 channel;
+	__u16 pad;
+	__u64 expires_ns;
+	__u64 alloc_id;
+};
+
+/* Permissions (RFC 8656 §9): peer IP address on a relay transport address; any peer port. */
+struct nts_fp_perm_key {
+	struct nts_fp_ip relay_ip;
+	struct nts_fp_ip peer_ip;
+	__u16 relay_port;
+	__u16 pad;
+};
+struct nts_fp_perm_val {
+	__u64 expires_ns;
+	__u64 alloc_id;
+};
+
+/* Known relay transport addresses: only traffic to these may be dropped for lack of permission,
+ * so unrelated traffic on the host is never dropped. */
+struct nts_fp_relay_key {
+	struct nts_fp_ip relay_ip;
+	__u16 relay_port;
+	__u16 pad;
+};
+struct nts_fp_relay_val {
+	__u64 expires_ns; /* latest expiry of its permissions and channels */
+	__u64 alloc_id;
+};
+
+/* Per-allocation traffic relayed in the kernel (atomically incremented; read by ntsd). */
+struct nts_fp_alloc_counters {
+	__u64 c2p_packets;
+	__u64 c2p_bytes; /* application data bytes (ChannelData payload) */
+	__u64 p2c_packets;
+	__u64 p2c_bytes;
+};
+
+/* Global counters (one PERCPU_ARRAY slot; user space sums over CPUs). pass_*: handed to the
+ * kernel stack untouched, by reason; drop_*: dropped. */
+struct nts_fp_stats {
+	__u64 c2p_packets, c2p_bytes;   /* client -> peer forwarded */
+	__u64 p2c_packets, p2c_bytes;   /* peer -> client forwarded */
+	__u64 tx, redirect;             /* how forwarded packets left: XDP_TX or devmap redirect */
+	__u64 pass_not_udp;             /* not IPv4/IPv6 UDP (ARP, TCP, ICMP, VLAN...) */
+	__u64 pass_fragment;            /* IPv4 fragment or IPv6 extension header */
+	__u64 pass_ip_options;          /* IPv4 header with options */
+	__u64 pass_malformed;           /* lengths that do not add up */
+	__u64 pass_no_match;            /* UDP that is neither a bound channel nor to a relay */
+	__u64 pass_channel_length;      /* ChannelData length not exactly the UDP payload (padding) */
+	__u64 pass_expired;             /* entry found but expired */
+	__u64 pass_permission;          /* peer with a permission but no channel: Data indication */
+	__u64 pass_ttl;                 /* TTL / hop limit would reach 0 */
+	__u64 pass_family;              /* client and peer of different families */
+	__u64 pass_fib;                 /* no route, no neighbour, forwarding disabled */
+	__u64 pass_too_big;             /* over the egress MTU */
+	__u64 pass_no_tx_port;          /* egress interface not in the devmap */
+	__u64 pass_adjust;              /* bpf_xdp_adjust_head/tail failed */
+	__u64 drop_no_permission;       /* peer traffic to a relay with neither channel nor permission */
+};
+
+#endif

@@ -1,0 +1,73 @@
+/* Map sync with the kernel fast path: opens the pinned maps, mirrors channels and permissions into
+ * them, reads the counters back, collects expired entries. Loading/attaching the XDP program (for
+ * ntsctl and tests) is in loader.c. Addresses are struct nts_addr as TURN keeps them.
+ */
+#ifndef NTS_FASTPATH_FASTPATH_H
+#define NTS_FASTPATH_FASTPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nts/fastpath_maps.h"
+#include "util/addr.h"
+
+struct fastpath;
+
+/* File descriptors of the fast path's maps (-1 when absent). */
+struct fastpath_fds {
+	int client, peer, perm, relay, alloc, stats, tx;
+};
+
+/* Opens the maps pinned under pin_dir. 0, -ENOENT when nothing is pinned there, or -errno. */
+int fastpath_open(const char *pin_dir, struct fastpath **out);
+/* Wraps map fds of a loaded object (duplicated; the caller keeps its own). 0 or -errno. */
+int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out);
+void fastpath_close(struct fastpath *fp);
+/* The (borrowed) map fds. */
+const struct fastpath_fds *fastpath_fds(const struct fastpath *fp);
+
+/* Converts between struct nts_addr and the maps' 16-byte form (IPv4 mapped). */
+void fastpath_ip_from_addr(struct nts_fp_ip *ip, const struct nts_addr *a);
+void fastpath_ip_to_addr(struct nts_addr *a, const struct nts_fp_ip *ip, uint16_t port);
+
+/* A channel (RFC 8656 §12) between client (at server) and peer through relay, until expires_ns
+ * (CLOCK_MONOTONIC). Client and peer of different families are not accelerated: only the
+ * permission is recorded. 0 or -errno (-ENOSPC when the map is full). */
+int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *client,
+			 const struct nts_addr *server, const struct nts_addr *relay,
+			 const struct nts_addr *peer, uint16_t channel, uint64_t expires_ns);
+/* Removes a channel's entries (both directions). */
+void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *client,
+			  const struct nts_addr *server, const struct nts_addr *relay,
+			  const struct nts_addr *peer, uint16_t channel);
+/* A permission for peer's IP address on relay (RFC 8656 §9). 0 or -errno. */
+int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
+			    const struct nts_addr *peer, uint64_t expires_ns);
+void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
+			     const struct nts_addr *peer);
+/* Removes everything the allocation put in the maps (after a last fold of its counters). */
+void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id);
+
+/* Reports, per allocation with kernel traffic since the last call, the increase of its counters. */
+typedef void (*fastpath_usage_fn)(void *arg, uint64_t alloc_id,
+				  const struct nts_fp_alloc_counters *delta);
+int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg);
+/* The same for one allocation. */
+int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn fn, void *arg);
+/* Global counters summed over CPUs. 0 or -errno. */
+int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum);
+/* Deletes up to budget expired entries (left behind e.g. by an ntsd that was killed), resuming
+ * where the previous call stopped. Returns the number deleted or -errno. */
+int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget);
+/* Counts the entries of a hash map (bounded by its max_entries). 0 or -errno. */
+int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries);
+
+/* Names and offsets of the counters in struct nts_fp_stats, for listings (NULL-terminated). */
+struct fastpath_stat_field {
+	const char *name;
+	size_t offset;
+};
+extern const struct fastpath_stat_field fastpath_stat_fields[];
+
+#endif

@@ -1,0 +1,262 @@
+/* Loads the embedded XDP object (bpftool skeleton) through libxdp and pins its maps. See loader.h. */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <linux/magic.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <xdp/libxdp.h>
+
+#include "fastpath.skel.h"
+#include "fastpath/fastpath.h"
+#include "fastpath/loader.h"
+
+static int set_pin(struct bpf_map *map, const char *pin_dir)
+{
+	char path[512];
+
+	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map)) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	return bpf_map__set_pin_path(map, path);
+}
+
+struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, const char *pin_dir)
+{
+	struct fastpath_bpf *skel = fastpath_bpf__open();
+	struct bpf_map *map;
+	int rc = 0;
+
+	if (!skel)
+		return NULL;
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_client, channels);
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_peer, channels);
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_perm, channels);
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_relay, allocs);
+	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
+	if (pin_dir)
+		bpf_object__for_each_map(map, skel->obj)
+			if (!rc)
+				rc = set_pin(map, pin_dir);
+	if (rc) {
+		fastpath_bpf__destroy(skel);
+		errno = -rc;
+		return NULL;
+	}
+	return skel;
+}
+
+static bool is_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+int fastpath_bpffs_ensure(const char *pin_dir)
+{
+	/* libxdp pins its dispatcher under /sys/fs/bpf/xdp, so that one must be bpffs too. */
+	if (!is_bpffs("/sys/fs/bpf") && mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700"))
+		return -errno;
+	if (mkdir(pin_dir, 0700) && errno != EEXIST)
+		return -errno;
+	return is_bpffs(pin_dir) ? 0 : -ENOTDIR;
+}
+
+static const char *mode_name(enum xdp_attach_mode m)
+{
+	switch (m) {
+	case XDP_MODE_NATIVE: return "native";
+	case XDP_MODE_SKB: return "skb";
+	case XDP_MODE_HW: return "hw";
+	default: return "unknown";
+	}
+}
+
+int fastpath_attached_info(int ifindex, struct fastpath_attach_info *info)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_program *p = NULL;
+	int rc = -ENOENT;
+
+	if (libxdp_get_error(mp))
+		return -ENOENT;
+	memset(info, 0, sizeof(*info));
+	info->ifindex = ifindex;
+	if (!if_indextoname(ifindex, info->ifname))
+		snprintf(info->ifname, sizeof(info->ifname), "#%d", ifindex);
+	info->legacy = xdp_multiprog__is_legacy(mp);
+	info->mode = mode_name(xdp_multiprog__attach_mode(mp));
+	if (info->legacy) {
+		p = xdp_multiprog__main_prog(mp);
+		if (p && strcmp(xdp_program__name(p), NTS_FP_PROG_NAME) == 0) {
+			info->prog_id = xdp_program__id(p);
+			rc = 0;
+		}
+	} else {
+		while ((p = xdp_multiprog__next_prog(p, mp))) {
+			if (strcmp(xdp_program__name(p), NTS_FP_PROG_NAME) == 0) {
+				info->prog_id = xdp_program__id(p);
+				rc = 0;
+				break;
+			}
+		}
+	}
+	xdp_multiprog__close(mp);
+	return rc;
+}
+
+/* Sizes of maps already pinned under pin_dir, so that a second attach reuses them. */
+static void pinned_sizes(const char *pin_dir, uint32_t *channels, uint32_t *allocs)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t len = sizeof(info);
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NTS_FP_MAP_CLIENT);
+	fd = bpf_obj_get(path);
+	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		*channels = info.max_entries;
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NTS_FP_MAP_ALLOC);
+	fd = bpf_obj_get(path);
+	len = sizeof(info);
+	if (fd >= 0 && bpf_obj_get_info_by_fd(fd, &info, &len) == 0)
+		*allocs = info.max_entries;
+	if (fd >= 0)
+		close(fd);
+}
+
+int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint32_t channels,
+		    uint32_t allocs, struct fastpath_attach_info *info, char *err, size_t errlen)
+{
+	int ifindex = if_nametoindex(ifname);
+	struct fastpath_bpf *skel = NULL;
+	struct xdp_program *prog = NULL;
+	uint32_t idx;
+	int rc;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "no interface %s", ifname);
+		return -ENODEV;
+	}
+	if (fastpath_attached_info(ifindex, info) == 0) {
+		snprintf(err, errlen, "the fast path is already attached to %s (program %u)", ifname,
+			 info->prog_id);
+		return -EEXIST;
+	}
+	rc = fastpath_bpffs_ensure(pin_dir);
+	if (rc) {
+		snprintf(err, errlen, "%s is not on a bpffs: %s", pin_dir, strerror(-rc));
+		return rc;
+	}
+	pinned_sizes(pin_dir, &channels, &allocs);
+	skel = fastpath_skel_open(channels, allocs, pin_dir);
+	if (!skel) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-rc));
+		return rc;
+	}
+	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
+	rc = libxdp_get_error(prog);
+	if (rc) {
+		prog = NULL;
+		snprintf(err, errlen, "libxdp cannot use the BPF object: %s", strerror(-rc));
+		goto out;
+	}
+	rc = xdp_program__attach(prog, ifindex, skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+	if (rc) {
+		snprintf(err, errlen, "cannot attach to %s in %s mode: %s", ifname,
+			 skb_mode ? "skb" : "native", strerror(-rc));
+		goto out;
+	}
+	/* Forwarded packets may leave by this interface when they arrive on another one. */
+	idx = ifindex;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.nts_fp_tx), &idx, &idx, BPF_ANY)) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot add %s to the devmap: %s", ifname, strerror(-rc));
+		xdp_program__detach(prog, ifindex, skb_mode ? XDP_MODE_SKB : XDP_MODE_NATIVE, 0);
+		goto out;
+	}
+	rc = fastpath_attached_info(ifindex, info);
+	if (rc)
+		snprintf(err, errlen, "attached, but cannot find the program on %s", ifname);
+	info->channels = channels;
+out:
+	xdp_program__close(prog);
+	fastpath_bpf__destroy(skel);
+	return rc;
+}
+
+int fastpath_detach(const char *pin_dir, const char *ifname, char *err, size_t errlen)
+{
+	int ifindex = if_nametoindex(ifname);
+	struct xdp_multiprog *mp;
+	struct xdp_program *p = NULL;
+	char path[512];
+	int rc = -ENOENT, fd;
+	uint32_t idx;
+
+	if (!ifindex) {
+		snprintf(err, errlen, "no interface %s", ifname);
+		return -ENODEV;
+	}
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (!libxdp_get_error(mp)) {
+		enum xdp_attach_mode mode = xdp_multiprog__attach_mode(mp);
+
+		if (xdp_multiprog__is_legacy(mp)) {
+			p = xdp_multiprog__main_prog(mp);
+			if (p && strcmp(xdp_program__name(p), NTS_FP_PROG_NAME) == 0)
+				rc = xdp_program__detach(p, ifindex, mode, 0);
+		} else {
+			while ((p = xdp_multiprog__next_prog(p, mp)))
+				if (strcmp(xdp_program__name(p), NTS_FP_PROG_NAME) == 0)
+					break;
+			if (p)
+				rc = xdp_program__detach(p, ifindex, mode, 0);
+		}
+		xdp_multiprog__close(mp);
+	}
+	if (rc == -ENOENT)
+		snprintf(err, errlen, "the fast path is not attached to %s", ifname);
+	else if (rc)
+		snprintf(err, errlen, "cannot detach from %s: %s", ifname, strerror(-rc));
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NTS_FP_MAP_TX);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		idx = ifindex;
+		bpf_map_delete_elem(fd, &idx);
+		close(fd);
+	}
+	return rc;
+}
+
+int fastpath_foreach_port(const char *pin_dir, int (*fn)(void *arg, int ifindex), void *arg)
+{
+	uint32_t key, next;
+	char path[512];
+	void *prev = NULL;
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, NTS_FP_MAP_TX);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	for (int n = 0; n < NTS_FP_TX_PORTS && bpf_map_get_next_key(fd, prev, &next) == 0; n++) {
+		key = next;
+		prev = &key;
+		rc = fn(arg, (int)key);
+		if (rc)
+			break;
+	}
+	close(fd);
+	return rc;
+}
