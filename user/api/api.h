@@ -120,6 +120,13 @@ json_t *api_cmd_account_status(struct nts_store *st, json_t *args, bool suspend,
 json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,
 			     const struct api_ice_urls *u, struct nts_stats *stats, json_t *args,
 			     char *err, size_t errlen);
+/* Runs one of the commands above ("account-create", "account-list", "account-suspend",
+ * "account-activate", "token-create") directly on the database at db, when no ntsd runs. */
+json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err, size_t errlen);
+/* Runs cmd on the ntsd listening on ctl_socket, or api_cmd_offline() on db when none listens
+ * (ctl_call() gives -ECONNREFUSED/-ENOENT). The result, or NULL with err filled. */
+json_t *api_cmd_call(const char *ctl_socket, const char *db, const char *cmd, json_t *args,
+		     int timeout_ms, char *err, size_t errlen);
 
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);
