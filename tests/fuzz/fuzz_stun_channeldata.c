@@ -27,8 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (f <= 0 || (size_t)f > size - off)
 			break;
 		if (stun_is_channeldata(data + off, size - off)) {
-			if (stun_channeldata_parse(data + off, (size_t)f, true, &ch, &payload, &dlen,
-						   &frame) != 0 || frame != (size_t)f)
+			if (stun_channeldata_parse(data + off, (size_t)f, true, &ch, &payload,
+						   &dlen, &frame) != 0 ||
+			    frame != (size_t)f)
 				abort();
 		} else {
 			struct stun_msg m;

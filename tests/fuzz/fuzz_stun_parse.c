@@ -31,7 +31,8 @@ static void decode_all(const struct stun_msg *m, const struct stun_attr *a)
 	stun_attr_get_transport(a, &u8);
 	stun_attr_get_family(a, &u8);
 	stun_attr_get_even_port(a, &flag);
-	if (stun_attr_get_password_alg(a, &alg, &params, &u16) == 0 && params + u16 > a->value + a->len)
+	if (stun_attr_get_password_alg(a, &alg, &params, &u16) == 0 &&
+	    params + u16 > a->value + a->len)
 		abort();
 	for (int i = 0; i < 70000 && stun_attr_next_password_alg(a, &pos, &alg) == 1; i++)
 		if (pos > a->len)
@@ -72,8 +73,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)stun_parse_strerror(err);
 	(void)stun_stream_frame_len(data, size);
 	/* stun_is_stun is the header checks of stun_parse (BAD_PADDING also covers odd lengths) */
-	bool header_err = err == STUN_ERR_TRUNCATED || err == STUN_ERR_NOT_STUN ||
-			  err == STUN_ERR_BAD_LENGTH;
+	bool header_err =
+	    err == STUN_ERR_TRUNCATED || err == STUN_ERR_NOT_STUN || err == STUN_ERR_BAD_LENGTH;
 	if ((is && header_err) || (!is && !header_err && err != STUN_ERR_BAD_PADDING))
 		abort();
 	if (err)

@@ -1,5 +1,5 @@
-/* The STUN builder: every attribute of RFC 8489 / RFC 8656 / RFC 6062 round-trips through the parser
- * and its decoder; errors are sticky and a short buffer is never written past its capacity.
+/* The STUN builder: every attribute of RFC 8489 / RFC 8656 / RFC 6062 round-trips through the
+ * parser and its decoder; errors are sticky and a short buffer is never written past its capacity.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include "stun/stun.h"
 
-static const uint8_t tid[STUN_TID_LEN] = { 0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xbb };
+static const uint8_t tid[STUN_TID_LEN] = {0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0xbb};
 static const uint8_t key[] = "secret-key";
 
 static struct nts_addr addr(const char *s)
@@ -34,8 +34,8 @@ static const struct stun_attr *must_find(const struct stun_msg *m, uint16_t type
 /* A message using every builder function; returns its length or the builder error. */
 static int build_everything(uint8_t *buf, size_t cap)
 {
-	static const uint16_t unknown[] = { 0x0030, 0x0031, 0x0032 };
-	static const uint16_t algs[] = { STUN_PWALG_MD5, STUN_PWALG_SHA256 };
+	static const uint16_t unknown[] = {0x0030, 0x0031, 0x0032};
+	static const uint16_t algs[] = {STUN_PWALG_MD5, STUN_PWALG_SHA256};
 	struct stun_builder b;
 	struct nts_addr v4 = addr("198.18.0.1:3478"), v6 = addr("[2001:db8::1]:49152");
 	struct nts_addr peer2 = addr("198.18.0.2:9");
@@ -99,15 +99,15 @@ static void test_every_attribute_round_trips(void **state)
 	assert_int_equal(stun_attr_get_addr(must_find(&m, STUN_ATTR_MAPPED_ADDRESS), &a), 0);
 	struct nts_addr v4 = addr("198.18.0.1:3478"), v6 = addr("[2001:db8::1]:49152");
 	assert_true(nts_addr_equal(&a, &v4, true));
-	assert_int_equal(stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &a), 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &a), 0);
 	assert_true(nts_addr_equal(&a, &v6, true));
 	/* the XOR form is not the plain form on the wire */
 	assert_int_equal(stun_attr_get_addr(must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &a), 0);
 	assert_false(nts_addr_equal(&a, &v6, true));
 
-	assert_int_equal(stun_attr_get_error(must_find(&m, STUN_ATTR_ERROR_CODE), &code, &reason,
-					     &rlen),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_error(must_find(&m, STUN_ATTR_ERROR_CODE), &code, &reason, &rlen), 0);
 	assert_int_equal(code, 438);
 	assert_int_equal(rlen, strlen("Stale Nonce"));
 	assert_memory_equal(reason, "Stale Nonce", rlen);
@@ -118,17 +118,17 @@ static void test_every_attribute_round_trips(void **state)
 	assert_int_equal(stun_attr_next_password_alg(pa, &pos, &alg), 1);
 	assert_int_equal(alg, STUN_PWALG_SHA256);
 	assert_int_equal(stun_attr_next_password_alg(pa, &pos, &alg), 0);
-	assert_int_equal(stun_attr_get_password_alg(must_find(&m, STUN_ATTR_PASSWORD_ALGORITHM), &alg,
-						    NULL, NULL),
+	assert_int_equal(stun_attr_get_password_alg(must_find(&m, STUN_ATTR_PASSWORD_ALGORITHM),
+						    &alg, NULL, NULL),
 			 0);
 	assert_int_equal(alg, STUN_PWALG_SHA256);
 
-	assert_int_equal(stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), types, 8),
-			 3);
+	assert_int_equal(
+	    stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), types, 8), 3);
 	assert_int_equal(types[0], 0x0030);
 	assert_int_equal(types[2], 0x0032);
-	assert_int_equal(stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), types, 2),
-			 2);
+	assert_int_equal(
+	    stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), types, 2), 2);
 
 	assert_int_equal(stun_attr_get_addr(must_find(&m, STUN_ATTR_ALTERNATE_SERVER), &a), 0);
 	assert_true(nts_addr_equal(&a, &v6, true));
@@ -142,9 +142,8 @@ static void test_every_attribute_round_trips(void **state)
 	const struct stun_attr *p2 = stun_find_next(&m, STUN_ATTR_XOR_PEER_ADDRESS, p1);
 	assert_non_null(p2);
 	assert_int_equal(stun_attr_get_xor_addr(&m, p2, &a), 0);
-	assert_true(nts_addr_equal(&a, &(struct nts_addr){ .ip = { 198, 18, 0, 2 }, .port = 9,
-							  .family = AF_INET },
-				   true));
+	assert_true(nts_addr_equal(
+	    &a, &(struct nts_addr){.ip = {198, 18, 0, 2}, .port = 9, .family = AF_INET}, true));
 	const struct stun_attr *d = must_find(&m, STUN_ATTR_DATA);
 	assert_int_equal(d->len, 3);
 	assert_memory_equal(d->value, "\x01\x02\x03", 3);
@@ -153,21 +152,22 @@ static void test_every_attribute_round_trips(void **state)
 	assert_int_equal(stun_attr_get_xor_addr(&m, r2, &a), 0);
 	assert_true(nts_addr_equal(&a, &v6, true));
 
-	assert_int_equal(stun_attr_get_family(must_find(&m, STUN_ATTR_REQUESTED_ADDRESS_FAMILY), &u8),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_family(must_find(&m, STUN_ATTR_REQUESTED_ADDRESS_FAMILY), &u8), 0);
 	assert_int_equal(u8, AF_INET6);
 	assert_int_equal(stun_attr_get_even_port(must_find(&m, STUN_ATTR_EVEN_PORT), &r), 0);
 	assert_true(r);
-	assert_int_equal(stun_attr_get_transport(must_find(&m, STUN_ATTR_REQUESTED_TRANSPORT), &u8), 0);
+	assert_int_equal(stun_attr_get_transport(must_find(&m, STUN_ATTR_REQUESTED_TRANSPORT), &u8),
+			 0);
 	assert_int_equal(u8, 17);
 	assert_int_equal(must_find(&m, STUN_ATTR_DONT_FRAGMENT)->len, 0);
 	assert_int_equal(stun_attr_get_u64(must_find(&m, STUN_ATTR_RESERVATION_TOKEN), &u64), 0);
 	assert_true(u64 == 0x0102030405060708ull);
-	assert_int_equal(stun_attr_get_family(must_find(&m, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY), &u8),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_family(must_find(&m, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY), &u8), 0);
 	assert_int_equal(u8, AF_INET6);
-	assert_int_equal(stun_attr_get_address_error(must_find(&m, STUN_ATTR_ADDRESS_ERROR_CODE), &u8,
-						     &code, &reason, &rlen),
+	assert_int_equal(stun_attr_get_address_error(must_find(&m, STUN_ATTR_ADDRESS_ERROR_CODE),
+						     &u8, &code, &reason, &rlen),
 			 0);
 	assert_int_equal(u8, AF_INET6);
 	assert_int_equal(code, 440);
@@ -175,11 +175,13 @@ static void test_every_attribute_round_trips(void **state)
 
 	uint8_t itype;
 	uint16_t icode;
-	assert_int_equal(stun_attr_get_icmp(must_find(&m, STUN_ATTR_ICMP), &itype, &icode, &u32), 0);
+	assert_int_equal(stun_attr_get_icmp(must_find(&m, STUN_ATTR_ICMP), &itype, &icode, &u32),
+			 0);
 	assert_int_equal(itype, 3);
 	assert_int_equal(icode, 13);
 	assert_int_equal(u32, 0xdeadbeef);
-	assert_int_equal(stun_attr_get_connection_id(must_find(&m, STUN_ATTR_CONNECTION_ID), &u32), 0);
+	assert_int_equal(stun_attr_get_connection_id(must_find(&m, STUN_ATTR_CONNECTION_ID), &u32),
+			 0);
 	assert_int_equal(u32, 77);
 
 	assert_true(stun_check_integrity(&m, key, sizeof(key) - 1));
@@ -240,7 +242,7 @@ static void test_invalid_arguments_are_sticky_errors(void **state)
 {
 	uint8_t buf[256];
 	struct stun_builder b;
-	struct nts_addr bad = { .family = AF_UNIX };
+	struct nts_addr bad = {.family = AF_UNIX};
 
 	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_ERROR, tid);
 	assert_int_equal(stun_put_error(&b, 299, NULL), -EINVAL);
@@ -282,12 +284,17 @@ static void test_padding_and_header_length(void **state)
 	stun_put_attr_pad(&b, STUN_ATTR_NONCE, "x", 1, 0x20);
 	assert_int_equal(stun_build_finish(&b), 20 + 12 + 8);
 	assert_memory_equal(buf, "\x00\x11\x00\x14\x21\x12\xa4\x42", 8);
-	assert_memory_equal(buf + 20, "\x80\x22\x00\x05" "abcde\0\0\0" "\x00\x15\x00\x01" "x   ", 20);
+	assert_memory_equal(buf + 20,
+			    "\x80\x22\x00\x05"
+			    "abcde\0\0\0"
+			    "\x00\x15\x00\x01"
+			    "x   ",
+			    20);
 }
 
 static void test_unknown_attributes_odd_count_is_padded(void **state)
 {
-	static const uint16_t t[] = { 0x0030 };
+	static const uint16_t t[] = {0x0030};
 	uint8_t buf[64];
 	struct stun_builder b;
 	struct stun_msg m;
@@ -298,17 +305,25 @@ static void test_unknown_attributes_odd_count_is_padded(void **state)
 	stun_put_unknown(&b, t, 1);
 	int n = stun_build_finish(&b);
 	assert_int_equal(stun_parse(&m, buf, (size_t)n), 0);
-	assert_int_equal(stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), out, 4), 1);
+	assert_int_equal(stun_attr_get_unknown(must_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), out, 4),
+			 1);
 	assert_int_equal(out[0], 0x0030);
 }
 
 static void test_every_method_and_class_round_trips(void **state)
 {
-	static const uint16_t methods[] = { STUN_BINDING, TURN_ALLOCATE, TURN_REFRESH, TURN_SEND,
-					    TURN_DATA, TURN_CREATE_PERMISSION, TURN_CHANNEL_BIND,
-					    TURN_CONNECT, TURN_CONNECTION_BIND,
-					    TURN_CONNECTION_ATTEMPT, 0xFFF };
-	static const uint16_t classes[] = { STUN_REQUEST, STUN_INDICATION, STUN_SUCCESS, STUN_ERROR };
+	static const uint16_t methods[] = {STUN_BINDING,
+					   TURN_ALLOCATE,
+					   TURN_REFRESH,
+					   TURN_SEND,
+					   TURN_DATA,
+					   TURN_CREATE_PERMISSION,
+					   TURN_CHANNEL_BIND,
+					   TURN_CONNECT,
+					   TURN_CONNECTION_BIND,
+					   TURN_CONNECTION_ATTEMPT,
+					   0xFFF};
+	static const uint16_t classes[] = {STUN_REQUEST, STUN_INDICATION, STUN_SUCCESS, STUN_ERROR};
 	uint8_t buf[32];
 	struct stun_builder b;
 	struct stun_msg m;
@@ -327,8 +342,8 @@ static void test_every_method_and_class_round_trips(void **state)
 /* Decoders check lengths themselves, for attributes that did not go through stun_parse. */
 static void test_decoders_reject_malformed_values(void **state)
 {
-	static const uint8_t v[40] = { 0x03, 0x01, 0x00, 0x10, 0x00, 0x01 };
-	struct stun_attr a = { .type = 0, .len = 3, .value = v };
+	static const uint8_t v[40] = {0x03, 0x01, 0x00, 0x10, 0x00, 0x01};
+	struct stun_attr a = {.type = 0, .len = 3, .value = v};
 	struct nts_addr ad;
 	uint32_t u32;
 	uint64_t u64;
@@ -343,7 +358,7 @@ static void test_decoders_reject_malformed_values(void **state)
 	assert_int_equal(stun_attr_get_unknown(&a, types, 2), -EINVAL);
 	assert_int_equal(stun_attr_get_error(&a, &code, NULL, NULL), -EINVAL);
 	a.len = 4;
-	assert_int_equal(stun_attr_get_family(&a, &u8), -EAFNOSUPPORT); /* family 3 -> 440 */
+	assert_int_equal(stun_attr_get_family(&a, &u8), -EAFNOSUPPORT);	       /* family 3 -> 440 */
 	assert_int_equal(stun_attr_get_error(&a, &code, NULL, NULL), -EINVAL); /* class 0 */
 	assert_int_equal(stun_attr_get_password_alg(&a, &u16, NULL, NULL), -EINVAL); /* 16 > 0 */
 	a.len = 8;
@@ -351,7 +366,7 @@ static void test_decoders_reject_malformed_values(void **state)
 	a.len = 6; /* an entry claiming 16 parameter bytes with 2 present */
 	assert_int_equal(stun_attr_next_password_alg(&a, &pos, &u16), -EINVAL);
 	a.len = 0;
-	assert_int_equal(stun_attr_get_even_port(&a, &(bool){ false }), -EINVAL);
+	assert_int_equal(stun_attr_get_even_port(&a, &(bool){false}), -EINVAL);
 	assert_int_equal(stun_attr_get_channel(&a, &u16), -EINVAL);
 	assert_int_equal(stun_attr_get_transport(&a, &u8), -EINVAL);
 	assert_int_equal(stun_attr_get_icmp(&a, &u8, &u16, &u32), -EINVAL);
@@ -373,8 +388,8 @@ static void test_long_term_key_lengths_and_unknown_alg(void **state)
 
 static void test_names_and_reasons(void **state)
 {
-	static const int codes[] = { 300, 400, 401, 403, 420, 437, 438, 440,
-				     441, 442, 443, 446, 447, 486, 500, 508 };
+	static const int codes[] = {300, 400, 401, 403, 420, 437, 438, 440,
+				    441, 442, 443, 446, 447, 486, 500, 508};
 
 	assert_string_equal(stun_method_name(STUN_BINDING), "Binding");
 	assert_string_equal(stun_method_name(TURN_CREATE_PERMISSION), "CreatePermission");
@@ -394,18 +409,18 @@ static void test_names_and_reasons(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_attribute_round_trips),
-		cmocka_unit_test(test_short_buffer_gives_enospc_and_never_writes_past_cap),
-		cmocka_unit_test(test_enospc_is_sticky),
-		cmocka_unit_test(test_header_shorter_than_twenty_bytes_is_enospc),
-		cmocka_unit_test(test_invalid_arguments_are_sticky_errors),
-		cmocka_unit_test(test_error_code_layout_and_custom_reason),
-		cmocka_unit_test(test_padding_and_header_length),
-		cmocka_unit_test(test_unknown_attributes_odd_count_is_padded),
-		cmocka_unit_test(test_every_method_and_class_round_trips),
-		cmocka_unit_test(test_decoders_reject_malformed_values),
-		cmocka_unit_test(test_long_term_key_lengths_and_unknown_alg),
-		cmocka_unit_test(test_names_and_reasons),
+	    cmocka_unit_test(test_every_attribute_round_trips),
+	    cmocka_unit_test(test_short_buffer_gives_enospc_and_never_writes_past_cap),
+	    cmocka_unit_test(test_enospc_is_sticky),
+	    cmocka_unit_test(test_header_shorter_than_twenty_bytes_is_enospc),
+	    cmocka_unit_test(test_invalid_arguments_are_sticky_errors),
+	    cmocka_unit_test(test_error_code_layout_and_custom_reason),
+	    cmocka_unit_test(test_padding_and_header_length),
+	    cmocka_unit_test(test_unknown_attributes_odd_count_is_padded),
+	    cmocka_unit_test(test_every_method_and_class_round_trips),
+	    cmocka_unit_test(test_decoders_reject_malformed_values),
+	    cmocka_unit_test(test_long_term_key_lengths_and_unknown_alg),
+	    cmocka_unit_test(test_names_and_reasons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
 
 #include "stun/stun.h"
 
-static const uint8_t cd5[] = { 0x40, 0x01, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0, 0, 0 };
+static const uint8_t cd5[] = {0x40, 0x01, 0x00, 0x05, 'h', 'e', 'l', 'l', 'o', 0, 0, 0};
 
 static void test_udp_channeldata_parses_channel_and_payload(void **state)
 {
@@ -33,7 +33,8 @@ static void test_udp_channeldata_with_padding_is_accepted(void **state)
 	const uint8_t *data;
 	size_t frame;
 
-	assert_int_equal(stun_channeldata_parse(cd5, sizeof(cd5), false, &ch, &data, &dlen, &frame), 0);
+	assert_int_equal(stun_channeldata_parse(cd5, sizeof(cd5), false, &ch, &data, &dlen, &frame),
+			 0);
 	assert_int_equal(dlen, 5);
 	assert_int_equal(frame, 9);
 }
@@ -68,7 +69,7 @@ static void test_stream_channeldata_needs_its_padding(void **state)
 /* RFC 8656 §12: channel numbers are 0x4000 through 0x4FFF; 0x5000-0x7FFF are reserved. */
 static void test_channel_outside_range_is_rejected(void **state)
 {
-	uint8_t buf[8] = { 0x50, 0x00, 0x00, 0x00 };
+	uint8_t buf[8] = {0x50, 0x00, 0x00, 0x00};
 	uint16_t ch, dlen;
 	const uint8_t *data;
 	size_t frame;
@@ -111,7 +112,7 @@ static void test_first_byte_tells_stun_from_channeldata(void **state)
 
 static void test_stream_frame_len_of_stun_is_header_plus_length(void **state)
 {
-	static const uint8_t stun[] = { 0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42 };
+	static const uint8_t stun[] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x42};
 
 	assert_int_equal(stun_stream_frame_len(stun, 0), 0);
 	assert_int_equal(stun_stream_frame_len(stun, 3), 0); /* length not visible yet */
@@ -121,7 +122,7 @@ static void test_stream_frame_len_of_stun_is_header_plus_length(void **state)
 
 static void test_stream_frame_len_rejects_bad_stun(void **state)
 {
-	uint8_t stun[] = { 0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x43 };
+	uint8_t stun[] = {0x00, 0x01, 0x00, 0x08, 0x21, 0x12, 0xa4, 0x43};
 
 	assert_true(stun_stream_frame_len(stun, sizeof(stun)) < 0); /* wrong cookie */
 	stun[7] = 0x42;
@@ -153,7 +154,7 @@ static void test_stream_splits_into_frames(void **state)
 {
 	uint8_t stream[128], msg[64];
 	struct stun_builder b;
-	static const uint8_t tid[STUN_TID_LEN] = { 7 };
+	static const uint8_t tid[STUN_TID_LEN] = {7};
 	size_t n = 0, frames = 0, expect[3];
 
 	stun_build_init(&b, msg, sizeof(msg), STUN_BINDING, STUN_REQUEST, tid);
@@ -177,8 +178,8 @@ static void test_stream_splits_into_frames(void **state)
 		if (stream[off] & 0x40) {
 			uint16_t ch, dlen;
 			size_t frame;
-			assert_int_equal(stun_channeldata_parse(stream + off, n - off, true, &ch, NULL,
-								&dlen, &frame),
+			assert_int_equal(stun_channeldata_parse(stream + off, n - off, true, &ch,
+								NULL, &dlen, &frame),
 					 0);
 			assert_int_equal(frame, (size_t)f);
 		} else {
@@ -189,7 +190,8 @@ static void test_stream_splits_into_frames(void **state)
 		off += (size_t)f;
 	}
 	assert_int_equal(frames, 3);
-	/* Any prefix shorter than the first frame either needs more bytes or names the same length. */
+	/* Any prefix shorter than the first frame either needs more bytes or names the same length.
+	 */
 	for (size_t k = 0; k < 28; k++) {
 		long f = stun_stream_frame_len(stream, k);
 		assert_true(f == 0 || f == 28);
@@ -199,18 +201,18 @@ static void test_stream_splits_into_frames(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_udp_channeldata_parses_channel_and_payload),
-		cmocka_unit_test(test_udp_channeldata_with_padding_is_accepted),
-		cmocka_unit_test(test_udp_channeldata_shorter_than_length_is_truncated),
-		cmocka_unit_test(test_stream_channeldata_needs_its_padding),
-		cmocka_unit_test(test_channel_outside_range_is_rejected),
-		cmocka_unit_test(test_header_writer_round_trips),
-		cmocka_unit_test(test_first_byte_tells_stun_from_channeldata),
-		cmocka_unit_test(test_stream_frame_len_of_stun_is_header_plus_length),
-		cmocka_unit_test(test_stream_frame_len_rejects_bad_stun),
-		cmocka_unit_test(test_stream_frame_len_of_channeldata_is_padded),
-		cmocka_unit_test(test_stream_frame_len_rejects_top_bits_10_and_11),
-		cmocka_unit_test(test_stream_splits_into_frames),
+	    cmocka_unit_test(test_udp_channeldata_parses_channel_and_payload),
+	    cmocka_unit_test(test_udp_channeldata_with_padding_is_accepted),
+	    cmocka_unit_test(test_udp_channeldata_shorter_than_length_is_truncated),
+	    cmocka_unit_test(test_stream_channeldata_needs_its_padding),
+	    cmocka_unit_test(test_channel_outside_range_is_rejected),
+	    cmocka_unit_test(test_header_writer_round_trips),
+	    cmocka_unit_test(test_first_byte_tells_stun_from_channeldata),
+	    cmocka_unit_test(test_stream_frame_len_of_stun_is_header_plus_length),
+	    cmocka_unit_test(test_stream_frame_len_rejects_bad_stun),
+	    cmocka_unit_test(test_stream_frame_len_of_channeldata_is_padded),
+	    cmocka_unit_test(test_stream_frame_len_rejects_top_bits_10_and_11),
+	    cmocka_unit_test(test_stream_splits_into_frames),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* One test per malformation of a STUN message (RFC 8489 §5, §14): each yields its own clean parse
- * error, and well-formed edge cases (repeated XOR-PEER-ADDRESS, unknown optional attributes, trailing
- * bytes) still parse.
+ * error, and well-formed edge cases (repeated XOR-PEER-ADDRESS, unknown optional attributes,
+ * trailing bytes) still parse.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,7 +12,7 @@
 
 #include "stun/stun.h"
 
-static const uint8_t tid[STUN_TID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 
 /* Writes a Binding request header whose length field is hdr_len, followed by body; returns size. */
 static size_t raw_msg(uint8_t *buf, uint16_t hdr_len, const uint8_t *body, size_t body_len)
@@ -26,7 +26,8 @@ static size_t raw_msg(uint8_t *buf, uint16_t hdr_len, const uint8_t *body, size_
 	buf[6] = 0xa4;
 	buf[7] = 0x42;
 	memcpy(buf + 8, tid, sizeof(tid));
-	memcpy(buf + 20, body, body_len);
+	if (body_len)
+		memcpy(buf + 20, body, body_len);
 	return 20 + body_len;
 }
 
@@ -40,7 +41,7 @@ static int parse_body(struct stun_msg *m, const uint8_t *body, size_t body_len)
 	return stun_parse(m, buf, n);
 }
 
-static const uint8_t lifetime[] = { 0x00, 0x0d, 0x00, 0x04, 0x00, 0x00, 0x02, 0x58 };
+static const uint8_t lifetime[] = {0x00, 0x0d, 0x00, 0x04, 0x00, 0x00, 0x02, 0x58};
 
 static void test_truncated_header_is_rejected(void **state)
 {
@@ -103,7 +104,7 @@ static void test_length_not_multiple_of_four_is_bad_length(void **state)
 static void test_attribute_past_the_end_is_overrun(void **state)
 {
 	/* LIFETIME claims 8 bytes of value, the message has 4. */
-	static const uint8_t body[] = { 0x00, 0x0d, 0x00, 0x08, 0x00, 0x00, 0x02, 0x58 };
+	static const uint8_t body[] = {0x00, 0x0d, 0x00, 0x08, 0x00, 0x00, 0x02, 0x58};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, sizeof(body)), STUN_ERR_ATTR_OVERRUN);
@@ -112,8 +113,8 @@ static void test_attribute_past_the_end_is_overrun(void **state)
 /* RFC 8489 §14: values are padded to 4 bytes, the last one too. */
 static void test_unpadded_last_attribute_is_bad_padding(void **state)
 {
-	static const uint8_t body[] = { 0x00, 0x08, 0x00, 0x00, 0x00, 0x06, 0x00, 0x05,
-					'a',  'l',  'i',  'c',  'e' };
+	static const uint8_t body[] = {0x00, 0x08, 0x00, 0x00, 0x00, 0x06, 0x00,
+				       0x05, 'a',  'l',	 'i',  'c',  'e'};
 	struct stun_msg m;
 
 	/* header length 13 = 8 + 5: the message ends right after the value, without padding */
@@ -122,8 +123,8 @@ static void test_unpadded_last_attribute_is_bad_padding(void **state)
 
 static void test_padding_content_is_ignored(void **state)
 {
-	static const uint8_t body[] = { 0x00, 0x06, 0x00, 0x05, 'a', 'l', 'i', 'c', 'e', 0xff, 0xee,
-					0xdd };
+	static const uint8_t body[] = {0x00, 0x06, 0x00, 0x05, 'a',  'l',
+				       'i',  'c',  'e',	 0xff, 0xee, 0xdd};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, sizeof(body)), 0);
@@ -133,7 +134,7 @@ static void test_padding_content_is_ignored(void **state)
 /* RFC 8489 §14.5: only FINGERPRINT (and MESSAGE-INTEGRITY-SHA256, §14.6) may follow it. */
 static void test_attribute_after_integrity_is_rejected(void **state)
 {
-	uint8_t body[64] = { 0x00, 0x08, 0x00, 0x14 };
+	uint8_t body[64] = {0x00, 0x08, 0x00, 0x14};
 	struct stun_msg m;
 
 	memcpy(body + 24, lifetime, sizeof(lifetime));
@@ -142,7 +143,7 @@ static void test_attribute_after_integrity_is_rejected(void **state)
 
 static void test_attribute_after_integrity_sha256_is_rejected(void **state)
 {
-	uint8_t body[64] = { 0x00, 0x1c, 0x00, 0x20 };
+	uint8_t body[64] = {0x00, 0x1c, 0x00, 0x20};
 	struct stun_msg m;
 
 	memcpy(body + 36, "\x00\x08\x00\x14", 4); /* MESSAGE-INTEGRITY after -SHA256 */
@@ -151,7 +152,7 @@ static void test_attribute_after_integrity_sha256_is_rejected(void **state)
 
 static void test_sha256_and_fingerprint_may_follow_integrity(void **state)
 {
-	uint8_t body[128] = { 0x00, 0x08, 0x00, 0x14 };
+	uint8_t body[128] = {0x00, 0x08, 0x00, 0x14};
 	struct stun_msg m;
 
 	memcpy(body + 24, "\x00\x1c\x00\x20", 4);
@@ -164,7 +165,7 @@ static void test_sha256_and_fingerprint_may_follow_integrity(void **state)
 
 static void test_attribute_after_fingerprint_is_rejected(void **state)
 {
-	uint8_t body[64] = { 0x80, 0x28, 0x00, 0x04 };
+	uint8_t body[64] = {0x80, 0x28, 0x00, 0x04};
 	struct stun_msg m;
 
 	memcpy(body + 8, lifetime, sizeof(lifetime));
@@ -186,8 +187,8 @@ static void test_duplicated_attribute_is_rejected(void **state)
 static void test_repeated_xor_peer_address_is_allowed(void **state)
 {
 	static const uint8_t body[] = {
-		0x00, 0x12, 0x00, 0x08, 0x00, 0x01, 0x11, 0x11, 0x01, 0x02, 0x03, 0x04,
-		0x00, 0x12, 0x00, 0x08, 0x00, 0x01, 0x22, 0x22, 0x05, 0x06, 0x07, 0x08,
+	    0x00, 0x12, 0x00, 0x08, 0x00, 0x01, 0x11, 0x11, 0x01, 0x02, 0x03, 0x04,
+	    0x00, 0x12, 0x00, 0x08, 0x00, 0x01, 0x22, 0x22, 0x05, 0x06, 0x07, 0x08,
 	};
 	struct stun_msg m;
 
@@ -202,7 +203,7 @@ static void test_repeated_xor_peer_address_is_allowed(void **state)
 
 static void test_zero_length_address_is_bad_attr(void **state)
 {
-	static const uint8_t body[] = { 0x00, 0x20, 0x00, 0x00 };
+	static const uint8_t body[] = {0x00, 0x20, 0x00, 0x00};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, sizeof(body)), STUN_ERR_BAD_ATTR);
@@ -211,7 +212,7 @@ static void test_zero_length_address_is_bad_attr(void **state)
 /* RFC 8489 §14.1: family 0x01 goes with 4 address bytes, 0x02 with 16, no other family exists. */
 static void test_address_length_must_match_family(void **state)
 {
-	uint8_t body[24] = { 0x00, 0x12, 0x00, 0x14, 0x00, 0x01 };
+	uint8_t body[24] = {0x00, 0x12, 0x00, 0x14, 0x00, 0x01};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, 24), STUN_ERR_BAD_ATTR); /* IPv4 in 20 bytes */
@@ -229,23 +230,23 @@ static void test_fixed_length_attributes_with_wrong_length_are_bad_attr(void **s
 	static const struct {
 		uint16_t type, len;
 	} bad[] = {
-		{ STUN_ATTR_LIFETIME, 3 },
-		{ STUN_ATTR_LIFETIME, 8 },
-		{ STUN_ATTR_CHANNEL_NUMBER, 2 },
-		{ STUN_ATTR_REQUESTED_TRANSPORT, 0 },
-		{ STUN_ATTR_MESSAGE_INTEGRITY, 16 },
-		{ STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 12 },
-		{ STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 18 },
-		{ STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 36 },
-		{ STUN_ATTR_FINGERPRINT, 8 },
-		{ STUN_ATTR_USERHASH, 31 },
-		{ STUN_ATTR_RESERVATION_TOKEN, 4 },
-		{ STUN_ATTR_DONT_FRAGMENT, 4 },
-		{ STUN_ATTR_EVEN_PORT, 0 },
-		{ STUN_ATTR_ERROR_CODE, 3 },
-		{ STUN_ATTR_UNKNOWN_ATTRIBUTES, 3 },
-		{ STUN_ATTR_PASSWORD_ALGORITHM, 2 },
-		{ STUN_ATTR_ICMP, 4 },
+	    {STUN_ATTR_LIFETIME, 3},
+	    {STUN_ATTR_LIFETIME, 8},
+	    {STUN_ATTR_CHANNEL_NUMBER, 2},
+	    {STUN_ATTR_REQUESTED_TRANSPORT, 0},
+	    {STUN_ATTR_MESSAGE_INTEGRITY, 16},
+	    {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 12},
+	    {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 18},
+	    {STUN_ATTR_MESSAGE_INTEGRITY_SHA256, 36},
+	    {STUN_ATTR_FINGERPRINT, 8},
+	    {STUN_ATTR_USERHASH, 31},
+	    {STUN_ATTR_RESERVATION_TOKEN, 4},
+	    {STUN_ATTR_DONT_FRAGMENT, 4},
+	    {STUN_ATTR_EVEN_PORT, 0},
+	    {STUN_ATTR_ERROR_CODE, 3},
+	    {STUN_ATTR_UNKNOWN_ATTRIBUTES, 3},
+	    {STUN_ATTR_PASSWORD_ALGORITHM, 2},
+	    {STUN_ATTR_ICMP, 4},
 	};
 	uint8_t body[64];
 	struct stun_msg m;
@@ -264,7 +265,7 @@ static void test_fixed_length_attributes_with_wrong_length_are_bad_attr(void **s
 /* RFC 8489 §14.8: the class is 3..6 and the number 0..99. */
 static void test_error_code_out_of_range_is_bad_attr(void **state)
 {
-	uint8_t body[] = { 0x00, 0x09, 0x00, 0x04, 0x00, 0x00, 0x07, 0x00 };
+	uint8_t body[] = {0x00, 0x09, 0x00, 0x04, 0x00, 0x00, 0x07, 0x00};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, sizeof(body)), STUN_ERR_BAD_ATTR);
@@ -278,8 +279,8 @@ static void test_error_code_out_of_range_is_bad_attr(void **state)
 static void test_password_algorithms_with_overlong_parameters_is_bad_attr(void **state)
 {
 	/* second entry claims 8 parameter bytes, 4 remain */
-	static const uint8_t body[] = { 0x80, 0x02, 0x00, 0x0c, 0x00, 0x01, 0x00, 0x00,
-					0x00, 0x02, 0x00, 0x08, 0xaa, 0xbb, 0xcc, 0xdd };
+	static const uint8_t body[] = {0x80, 0x02, 0x00, 0x0c, 0x00, 0x01, 0x00, 0x00,
+				       0x00, 0x02, 0x00, 0x08, 0xaa, 0xbb, 0xcc, 0xdd};
 	struct stun_msg m;
 
 	assert_int_equal(parse_body(&m, body, sizeof(body)), STUN_ERR_BAD_ATTR);
@@ -306,10 +307,10 @@ static void test_too_many_attributes_is_rejected(void **state)
 static void test_unknown_comprehension_required_attributes_are_listed(void **state)
 {
 	static const uint8_t body[] = {
-		0x00, 0x30, 0x00, 0x00,		      /* unknown, comprehension-required */
-		0x80, 0x30, 0x00, 0x04, 1, 2, 3, 4, /* unknown, comprehension-optional */
-		0x00, 0x31, 0x00, 0x01, 9, 0, 0, 0, /* unknown, comprehension-required */
-		0x00, 0x30, 0x00, 0x00,		      /* repeated: listed once, not a duplicate error */
+	    0x00, 0x30, 0x00, 0x00,		/* unknown, comprehension-required */
+	    0x80, 0x30, 0x00, 0x04, 1, 2, 3, 4, /* unknown, comprehension-optional */
+	    0x00, 0x31, 0x00, 0x01, 9, 0, 0, 0, /* unknown, comprehension-required */
+	    0x00, 0x30, 0x00, 0x00,		/* repeated: listed once, not a duplicate error */
 	};
 	struct stun_msg m;
 
@@ -373,11 +374,11 @@ static void test_type_field_decodes_method_and_class(void **state)
 static void test_every_prefix_and_corruption_fails_cleanly(void **state)
 {
 	static const uint8_t body[] = {
-		0x00, 0x06, 0x00, 0x05, 'a', 'l', 'i', 'c', 'e', 0, 0, 0,
-		0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0x11, 0x11, 0x01, 0x02, 0x03, 0x04,
-		0x80, 0x02, 0x00, 0x08, 0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00,
-		0x00, 0x08, 0x00, 0x14, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
-		0x80, 0x28, 0x00, 0x04, 1, 2, 3, 4,
+	    0x00, 0x06, 0x00, 0x05, 'a',  'l',	'i',  'c',  'e',  0,	0,    0,    0x00, 0x20,
+	    0x00, 0x08, 0x00, 0x01, 0x11, 0x11, 0x01, 0x02, 0x03, 0x04, 0x80, 0x02, 0x00, 0x08,
+	    0x00, 0x01, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x08, 0x00, 0x14, 1,	  2,
+	    3,	  4,	5,    6,    7,	  8,	9,    10,   11,	  12,	13,   14,   15,	  16,
+	    17,	  18,	19,   20,   0x80, 0x28, 0x00, 0x04, 1,	  2,	3,    4,
 	};
 	uint8_t full[128];
 	struct stun_msg m;
@@ -417,32 +418,32 @@ static void test_parse_errors_have_distinct_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_truncated_header_is_rejected),
-		cmocka_unit_test(test_length_beyond_buffer_is_truncated),
-		cmocka_unit_test(test_wrong_magic_cookie_is_not_stun),
-		cmocka_unit_test(test_top_bits_set_is_not_stun),
-		cmocka_unit_test(test_length_not_multiple_of_four_is_bad_length),
-		cmocka_unit_test(test_attribute_past_the_end_is_overrun),
-		cmocka_unit_test(test_unpadded_last_attribute_is_bad_padding),
-		cmocka_unit_test(test_padding_content_is_ignored),
-		cmocka_unit_test(test_attribute_after_integrity_is_rejected),
-		cmocka_unit_test(test_attribute_after_integrity_sha256_is_rejected),
-		cmocka_unit_test(test_sha256_and_fingerprint_may_follow_integrity),
-		cmocka_unit_test(test_attribute_after_fingerprint_is_rejected),
-		cmocka_unit_test(test_duplicated_attribute_is_rejected),
-		cmocka_unit_test(test_repeated_xor_peer_address_is_allowed),
-		cmocka_unit_test(test_zero_length_address_is_bad_attr),
-		cmocka_unit_test(test_address_length_must_match_family),
-		cmocka_unit_test(test_fixed_length_attributes_with_wrong_length_are_bad_attr),
-		cmocka_unit_test(test_error_code_out_of_range_is_bad_attr),
-		cmocka_unit_test(test_password_algorithms_with_overlong_parameters_is_bad_attr),
-		cmocka_unit_test(test_too_many_attributes_is_rejected),
-		cmocka_unit_test(test_unknown_comprehension_required_attributes_are_listed),
-		cmocka_unit_test(test_unknown_list_is_capped),
-		cmocka_unit_test(test_trailing_bytes_are_not_part_of_the_message),
-		cmocka_unit_test(test_type_field_decodes_method_and_class),
-		cmocka_unit_test(test_every_prefix_and_corruption_fails_cleanly),
-		cmocka_unit_test(test_parse_errors_have_distinct_names),
+	    cmocka_unit_test(test_truncated_header_is_rejected),
+	    cmocka_unit_test(test_length_beyond_buffer_is_truncated),
+	    cmocka_unit_test(test_wrong_magic_cookie_is_not_stun),
+	    cmocka_unit_test(test_top_bits_set_is_not_stun),
+	    cmocka_unit_test(test_length_not_multiple_of_four_is_bad_length),
+	    cmocka_unit_test(test_attribute_past_the_end_is_overrun),
+	    cmocka_unit_test(test_unpadded_last_attribute_is_bad_padding),
+	    cmocka_unit_test(test_padding_content_is_ignored),
+	    cmocka_unit_test(test_attribute_after_integrity_is_rejected),
+	    cmocka_unit_test(test_attribute_after_integrity_sha256_is_rejected),
+	    cmocka_unit_test(test_sha256_and_fingerprint_may_follow_integrity),
+	    cmocka_unit_test(test_attribute_after_fingerprint_is_rejected),
+	    cmocka_unit_test(test_duplicated_attribute_is_rejected),
+	    cmocka_unit_test(test_repeated_xor_peer_address_is_allowed),
+	    cmocka_unit_test(test_zero_length_address_is_bad_attr),
+	    cmocka_unit_test(test_address_length_must_match_family),
+	    cmocka_unit_test(test_fixed_length_attributes_with_wrong_length_are_bad_attr),
+	    cmocka_unit_test(test_error_code_out_of_range_is_bad_attr),
+	    cmocka_unit_test(test_password_algorithms_with_overlong_parameters_is_bad_attr),
+	    cmocka_unit_test(test_too_many_attributes_is_rejected),
+	    cmocka_unit_test(test_unknown_comprehension_required_attributes_are_listed),
+	    cmocka_unit_test(test_unknown_list_is_capped),
+	    cmocka_unit_test(test_trailing_bytes_are_not_part_of_the_message),
+	    cmocka_unit_test(test_type_field_decodes_method_and_class),
+	    cmocka_unit_test(test_every_prefix_and_corruption_fails_cleanly),
+	    cmocka_unit_test(test_parse_errors_have_distinct_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /* RFC 5769 test vectors and the RFC 8489 Appendix B.1 vector (as corrected by erratum 6268): parse,
- * verify MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT, decode the attributes, re-encode byte-identical.
+ * verify MESSAGE-INTEGRITY(-SHA256) and FINGERPRINT, decode the attributes, re-encode
+ * byte-identical.
  *
  * Re-encoding: RFC 5769 pads SOFTWARE and USERNAME with spaces (0x20), which RFC 8489 §14 permits
  * (padding content is arbitrary). The builder pads with zeros by default, so those attributes are
@@ -18,6 +19,7 @@
 
 #include "stun/stun.h"
 
+/* clang-format off */
 /* RFC 5769 §2.1: sample request (short-term credentials, ICE attributes). */
 static const uint8_t req_2_1[] = {
 	0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6,
@@ -102,9 +104,13 @@ static const uint8_t b_1_published_mac[32] = {
 	0x5a, 0x01,
 };
 
+/* clang-format on */
+
 static const char short_term_pw[] = "VOkJxbRl1RmTxUk/WvJxBt";
-/* "マトリックス" in UTF-8; the password is "TheMatrIX" after SASLprep/OpaqueString (RFC 5769 §2.4). */
-static const char lt_user[] = "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
+/* "マトリックス" in UTF-8; the password is "TheMatrIX" after SASLprep/OpaqueString (RFC 5769 §2.4).
+ */
+static const char lt_user[] =
+    "\xe3\x83\x9e\xe3\x83\x88\xe3\x83\xaa\xe3\x83\x83\xe3\x82\xaf\xe3\x82\xb9";
 static const char lt_realm[] = "example.org";
 static const char lt_pass[] = "TheMatrIX";
 
@@ -149,7 +155,8 @@ static void test_rfc5769_request_parses_and_verifies(void **state)
 	assert_int_equal(m.integrity, 4);
 	assert_int_equal(m.fingerprint, 5);
 	assert_true(stun_check_fingerprint(&m));
-	assert_true(stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
+	assert_true(
+	    stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
 	assert_false(stun_check_integrity(&m, (const uint8_t *)"VOkJxbRl1RmTxUk/WvJxBu", 22));
 	assert_false(stun_check_integrity_sha256(&m, (const uint8_t *)short_term_pw, 22));
 }
@@ -179,7 +186,8 @@ static void test_rfc5769_corrupted_request_fails_checks(void **state)
 	buf[27] ^= 0x01; /* inside SOFTWARE: structure intact, both checks must fail */
 	assert_int_equal(stun_parse(&m, buf, sizeof(buf)), 0);
 	assert_false(stun_check_fingerprint(&m));
-	assert_false(stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
+	assert_false(
+	    stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
 }
 
 /* RFC 5769 §2.2 */
@@ -194,12 +202,13 @@ static void test_rfc5769_ipv4_response(void **state)
 	assert_int_equal(m.method, STUN_BINDING);
 	assert_int_equal(m.cls, STUN_SUCCESS);
 	assert_text(must_find(&m, STUN_ATTR_SOFTWARE), "test vector");
-	assert_int_equal(stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &got),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &got), 0);
 	assert_int_equal(nts_addr_parse(&want, "192.0.2.1:32853", false), 0);
 	assert_true(nts_addr_equal(&got, &want, true));
 	assert_true(stun_check_fingerprint(&m));
-	assert_true(stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
+	assert_true(
+	    stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
 
 	stun_build_init(&b, out, sizeof(out), STUN_BINDING, STUN_SUCCESS, tid_of(resp_2_2));
 	stun_put_attr_pad(&b, STUN_ATTR_SOFTWARE, "test vector", 11, 0x20);
@@ -219,13 +228,14 @@ static void test_rfc5769_ipv6_response(void **state)
 	struct stun_builder b;
 
 	assert_int_equal(stun_parse(&m, resp_2_3, sizeof(resp_2_3)), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &got),
-			 0);
-	assert_int_equal(nts_addr_parse(&want, "[2001:db8:1234:5678:11:2233:4455:6677]:32853", false),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&m, must_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &got), 0);
+	assert_int_equal(
+	    nts_addr_parse(&want, "[2001:db8:1234:5678:11:2233:4455:6677]:32853", false), 0);
 	assert_true(nts_addr_equal(&got, &want, true));
 	assert_true(stun_check_fingerprint(&m));
-	assert_true(stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
+	assert_true(
+	    stun_check_integrity(&m, (const uint8_t *)short_term_pw, strlen(short_term_pw)));
 
 	stun_build_init(&b, out, sizeof(out), STUN_BINDING, STUN_SUCCESS, tid_of(resp_2_3));
 	stun_put_attr_pad(&b, STUN_ATTR_SOFTWARE, "test vector", 11, 0x20);
@@ -281,15 +291,15 @@ static void test_rfc8489_b1_userhash_and_sha256_integrity(void **state)
 	assert_memory_equal(uh->value, hash, 32);
 	assert_text(must_find(&m, STUN_ATTR_NONCE), "obMatJos2AAACf//499k954d6OL34oL9FSTvy64sA");
 	assert_text(must_find(&m, STUN_ATTR_REALM), lt_realm);
-	assert_int_equal(stun_attr_get_password_alg(must_find(&m, STUN_ATTR_PASSWORD_ALGORITHM), &alg,
-						    NULL, NULL),
+	assert_int_equal(stun_attr_get_password_alg(must_find(&m, STUN_ATTR_PASSWORD_ALGORITHM),
+						    &alg, NULL, NULL),
 			 0);
 	assert_int_equal(alg, STUN_PWALG_SHA256);
 	assert_int_equal(m.integrity, -1);
 	assert_int_equal(m.integrity_sha256, 4);
 
-	klen = stun_long_term_key(alg, lt_user, strlen(lt_user), lt_realm, strlen(lt_realm), lt_pass,
-				  strlen(lt_pass), key);
+	klen = stun_long_term_key(alg, lt_user, strlen(lt_user), lt_realm, strlen(lt_realm),
+				  lt_pass, strlen(lt_pass), key);
 	assert_int_equal(klen, 32);
 	assert_true(stun_check_integrity_sha256(&m, key, (size_t)klen));
 	assert_false(stun_check_integrity(&m, key, (size_t)klen));
@@ -316,7 +326,8 @@ static void test_rfc8489_b1_reencodes_identically(void **state)
 	assert_memory_equal(out, req_b_1, sizeof(req_b_1));
 }
 
-/* The vector as printed in RFC 8489 (before the erratum) is not a valid message: we document how. */
+/* The vector as printed in RFC 8489 (before the erratum) is not a valid message: we document how.
+ */
 static void test_rfc8489_b1_as_published_is_rejected(void **state)
 {
 	uint8_t pub[20 + 36 + 48 + 16 + 36];
@@ -341,9 +352,9 @@ static void test_rfc8489_b1_as_published_is_rejected(void **state)
 	}
 }
 
-/* RFC 8489 §14.6: a truncated MESSAGE-INTEGRITY-SHA256 (16..32 bytes, multiple of 4) verifies on its
- * prefix, with the header length counting the truncated attribute. The reference MAC is computed here
- * with OpenSSL's one-shot HMAC(), independently of the codec. */
+/* RFC 8489 §14.6: a truncated MESSAGE-INTEGRITY-SHA256 (16..32 bytes, multiple of 4) verifies on
+ * its prefix, with the header length counting the truncated attribute. The reference MAC is
+ * computed here with OpenSSL's one-shot HMAC(), independently of the codec. */
 static void test_truncated_sha256_integrity_verifies(void **state)
 {
 	uint8_t buf[128], mac[32], key[32];
@@ -380,17 +391,17 @@ static void test_crc32_check_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_rfc5769_request_parses_and_verifies),
-		cmocka_unit_test(test_rfc5769_request_reencodes_identically),
-		cmocka_unit_test(test_rfc5769_corrupted_request_fails_checks),
-		cmocka_unit_test(test_rfc5769_ipv4_response),
-		cmocka_unit_test(test_rfc5769_ipv6_response),
-		cmocka_unit_test(test_rfc5769_long_term_request),
-		cmocka_unit_test(test_rfc8489_b1_userhash_and_sha256_integrity),
-		cmocka_unit_test(test_rfc8489_b1_reencodes_identically),
-		cmocka_unit_test(test_rfc8489_b1_as_published_is_rejected),
-		cmocka_unit_test(test_truncated_sha256_integrity_verifies),
-		cmocka_unit_test(test_crc32_check_value),
+	    cmocka_unit_test(test_rfc5769_request_parses_and_verifies),
+	    cmocka_unit_test(test_rfc5769_request_reencodes_identically),
+	    cmocka_unit_test(test_rfc5769_corrupted_request_fails_checks),
+	    cmocka_unit_test(test_rfc5769_ipv4_response),
+	    cmocka_unit_test(test_rfc5769_ipv6_response),
+	    cmocka_unit_test(test_rfc5769_long_term_request),
+	    cmocka_unit_test(test_rfc8489_b1_userhash_and_sha256_integrity),
+	    cmocka_unit_test(test_rfc8489_b1_reencodes_identically),
+	    cmocka_unit_test(test_rfc8489_b1_as_published_is_rejected),
+	    cmocka_unit_test(test_truncated_sha256_integrity_verifies),
+	    cmocka_unit_test(test_crc32_check_value),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

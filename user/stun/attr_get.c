@@ -31,8 +31,10 @@ int stun_attr_get_addr(const struct stun_attr *a, struct nts_addr *out)
 	return get_plain_addr(a, out);
 }
 
-/* RFC 8489 §14.2: port XOR the cookie's top 16 bits; IPv4 XOR the cookie; IPv6 XOR cookie || tid. */
-int stun_attr_get_xor_addr(const struct stun_msg *m, const struct stun_attr *a, struct nts_addr *out)
+/* RFC 8489 §14.2: port XOR the cookie's top 16 bits; IPv4 XOR the cookie; IPv6 XOR cookie || tid.
+ */
+int stun_attr_get_xor_addr(const struct stun_msg *m, const struct stun_attr *a,
+			   struct nts_addr *out)
 {
 	uint8_t mask[16];
 	int err = get_plain_addr(a, out);
@@ -86,7 +88,8 @@ int stun_attr_get_error(const struct stun_attr *a, int *code, const char **reaso
 	return 0;
 }
 
-/* RFC 8656 §18.13: family (8 bits), reserved, class, number, reason; same code rules as ERROR-CODE. */
+/* RFC 8656 §18.13: family (8 bits), reserved, class, number, reason; same code rules as ERROR-CODE.
+ */
 int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int *code,
 				const char **reason, size_t *reason_len)
 {

@@ -14,10 +14,10 @@ int stun_build_fail(struct stun_builder *b, int err)
 	return b->err;
 }
 
-void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint16_t cls,
-		     const uint8_t tid[STUN_TID_LEN])
+void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+		     uint16_t cls, const uint8_t tid[STUN_TID_LEN])
 {
-	*b = (struct stun_builder){ .buf = buf, .cap = cap };
+	*b = (struct stun_builder){.buf = buf, .cap = cap};
 	if (!buf || cap < STUN_HEADER_LEN) {
 		b->err = -ENOSPC;
 		return;
@@ -26,7 +26,8 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 		b->err = -EINVAL;
 		return;
 	}
-	/* RFC 8489 §5: M0-M3 in bits 0-3, M4-M6 in bits 5-7, M7-M11 in bits 9-13; class in C0/C1. */
+	/* RFC 8489 §5: M0-M3 in bits 0-3, M4-M6 in bits 5-7, M7-M11 in bits 9-13; class in C0/C1.
+	 */
 	uint16_t type = (uint16_t)((method & 0x000F) | ((method & 0x0070) << 1) |
 				   ((method & 0x0F80) << 2) | cls);
 	stun_wr16(buf, type);
@@ -98,7 +99,7 @@ int stun_put_u64(struct stun_builder *b, uint16_t type, uint64_t v)
 static int put_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a,
 		    const uint8_t *xor_mask)
 {
-	uint8_t val[20] = { 0 };
+	uint8_t val[20] = {0};
 	size_t iplen;
 
 	if (!a || (a->family != AF_INET && a->family != AF_INET6))
@@ -215,7 +216,8 @@ int stun_put_even_port(struct stun_builder *b, bool reserve_next)
 	return stun_put_attr(b, STUN_ATTR_EVEN_PORT, &v, 1);
 }
 
-int stun_put_icmp(struct stun_builder *b, uint8_t icmp_type, uint16_t icmp_code, uint32_t error_data)
+int stun_put_icmp(struct stun_builder *b, uint8_t icmp_type, uint16_t icmp_code,
+		  uint32_t error_data)
 {
 	if (icmp_type > 0x7F || icmp_code > 0x1FF)
 		return stun_build_fail(b, -EINVAL);

@@ -23,8 +23,8 @@ static int hmac2(const char *digest, const uint8_t *key, size_t key_len, const u
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
-		OSSL_PARAM_construct_end(),
+	    OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest, 0),
+	    OSSL_PARAM_construct_end(),
 	};
 	size_t out_len = 0;
 	int ok = ctx && EVP_MAC_init(ctx, key_len ? key : empty_key, key_len, params) &&
@@ -52,8 +52,8 @@ static bool check_mac(const struct stun_msg *m, int idx, const char *digest, siz
 		return false;
 	memcpy(hdr, m->buf, STUN_HEADER_LEN);
 	stun_wr16(hdr + 2, (uint16_t)(off - STUN_HEADER_LEN + 4 + stun_pad4(a->len)));
-	int n = hmac2(digest, key, key_len, hdr, m->buf + STUN_HEADER_LEN, off - STUN_HEADER_LEN, mac,
-		      sizeof(mac));
+	int n = hmac2(digest, key, key_len, hdr, m->buf + STUN_HEADER_LEN, off - STUN_HEADER_LEN,
+		      mac, sizeof(mac));
 	if (n < (int)a->len)
 		return false;
 	return CRYPTO_memcmp(mac, a->value, a->len) == 0;
@@ -75,9 +75,9 @@ bool stun_check_integrity_sha256(const struct stun_msg *m, const uint8_t *key, s
 uint32_t stun_crc32_update(uint32_t crc, const uint8_t *buf, size_t len)
 {
 	static const uint32_t nibble[16] = {
-		0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-		0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-		0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
+	    0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
+	    0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
+	    0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
 	};
 
 	crc = ~crc;
@@ -94,7 +94,8 @@ uint32_t stun_crc32(const uint8_t *buf, size_t len)
 	return stun_crc32_update(0, buf, len);
 }
 
-/* RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, length set to include it, XOR 0x5354554E. */
+/* RFC 8489 §14.7: CRC-32 of the message up to FINGERPRINT, length set to include it, XOR
+ * 0x5354554E. */
 bool stun_check_fingerprint(const struct stun_msg *m)
 {
 	uint8_t hdr[STUN_HEADER_LEN];
@@ -134,8 +135,8 @@ static int digest_joined(const EVP_MD *md, const char *const *parts, const size_
 int stun_long_term_key(uint16_t alg, const char *user, size_t ulen, const char *realm, size_t rlen,
 		       const char *pass, size_t plen, uint8_t *out)
 {
-	const char *parts[3] = { user, realm, pass };
-	const size_t lens[3] = { ulen, rlen, plen };
+	const char *parts[3] = {user, realm, pass};
+	const size_t lens[3] = {ulen, rlen, plen};
 
 	if (alg == STUN_PWALG_MD5)
 		return digest_joined(EVP_md5(), parts, lens, 3, out);
@@ -146,8 +147,8 @@ int stun_long_term_key(uint16_t alg, const char *user, size_t ulen, const char *
 
 void stun_userhash(const char *user, size_t ulen, const char *realm, size_t rlen, uint8_t out[32])
 {
-	const char *parts[2] = { user, realm };
-	const size_t lens[2] = { ulen, rlen };
+	const char *parts[2] = {user, realm};
+	const size_t lens[2] = {ulen, rlen};
 
 	if (digest_joined(EVP_sha256(), parts, lens, 2, out) != SHA256_LEN)
 		memset(out, 0, SHA256_LEN);

@@ -3,6 +3,8 @@
  */
 #include "stun/stun.h"
 
+/* clang-format off */
+
 const char *stun_method_name(uint16_t method)
 {
 	switch (method) {
@@ -101,3 +103,4 @@ const char *stun_reason(int code)
 	}
 	return "Error";
 }
+/* clang-format on */

@@ -9,8 +9,8 @@
 
 enum { ANY = 0xFFFF };
 
-/* How a known attribute's value must look: length bounds, an optional shape check, and whether it may
- * legitimately appear more than once. */
+/* How a known attribute's value must look: length bounds, an optional shape check, and whether it
+ * may legitimately appear more than once. */
 struct attr_rule {
 	uint16_t type;
 	uint16_t min, max;
@@ -20,6 +20,7 @@ struct attr_rule {
 
 enum { SHAPE_NONE, SHAPE_ADDR, SHAPE_ERROR, SHAPE_SHA256, SHAPE_PWALG, SHAPE_PWALGS, SHAPE_EVEN };
 
+/* clang-format off */
 static const struct attr_rule attr_rules[] = {
 	{ STUN_ATTR_MAPPED_ADDRESS, 8, 20, SHAPE_ADDR, false },
 	{ STUN_ATTR_USERNAME, 0, ANY, SHAPE_NONE, false },
@@ -58,6 +59,7 @@ static const struct attr_rule attr_rules[] = {
 	{ STUN_ATTR_ICE_CONTROLLED, 8, 8, SHAPE_NONE, false },
 	{ STUN_ATTR_ICE_CONTROLLING, 8, 8, SHAPE_NONE, false },
 };
+/* clang-format on */
 
 _Static_assert(sizeof(attr_rules) / sizeof(attr_rules[0]) <= 64, "duplicate mask is 64 bits");
 
@@ -69,7 +71,8 @@ static int rule_index(uint16_t type)
 	return -1;
 }
 
-/* PASSWORD-ALGORITHMS (RFC 8489 §14.11): entries of algorithm, parameter length, padded parameters. */
+/* PASSWORD-ALGORITHMS (RFC 8489 §14.11): entries of algorithm, parameter length, padded parameters.
+ */
 static bool pwalgs_ok(const uint8_t *v, size_t len)
 {
 	size_t pos = 0;
@@ -204,9 +207,10 @@ static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len)
 	m->buf = buf;
 	m->len = STUN_HEADER_LEN + mlen;
 	m->type = stun_rd16(buf);
-	/* RFC 8489 §5: method bits M0-M11 are interleaved with the class bits C0 (bit 4), C1 (bit 8). */
-	m->method = (uint16_t)((m->type & 0x000F) | ((m->type & 0x00E0) >> 1) |
-			       ((m->type & 0x3E00) >> 2));
+	/* RFC 8489 §5: method bits M0-M11 are interleaved with the class bits C0 (bit 4), C1 (bit
+	 * 8). */
+	m->method =
+	    (uint16_t)((m->type & 0x000F) | ((m->type & 0x00E0) >> 1) | ((m->type & 0x3E00) >> 2));
 	m->cls = m->type & 0x0110;
 	memcpy(m->tid, buf + 8, STUN_TID_LEN);
 	return 0;
@@ -233,7 +237,8 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		if (alen > m->len - off - 4)
 			return STUN_ERR_ATTR_OVERRUN;
 		if (stun_pad4(alen) > m->len - off - 4)
-			return STUN_ERR_BAD_PADDING; /* unreachable while lengths are multiples of 4 */
+			return STUN_ERR_BAD_PADDING; /* unreachable while lengths are multiples of 4
+						      */
 		if (off > UINT16_MAX)
 			return STUN_ERR_BAD_LENGTH; /* offsets are 16 bits wide */
 		if (m->nattrs >= STUN_MAX_ATTRS)
@@ -244,9 +249,10 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		if (err)
 			return err;
 		record_special(m, type);
-		m->attrs[m->nattrs++] = (struct stun_attr){
-			.type = type, .len = (uint16_t)alen, .offset = (uint16_t)off,
-			.value = buf + off + 4 };
+		m->attrs[m->nattrs++] = (struct stun_attr){.type = type,
+							   .len = (uint16_t)alen,
+							   .offset = (uint16_t)off,
+							   .value = buf + off + 4};
 		off += 4 + stun_pad4(alen);
 	}
 	return 0;

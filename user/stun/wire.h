@@ -46,7 +46,8 @@ static inline size_t stun_attr_off(const struct stun_msg *m, const struct stun_a
 	return (size_t)(a->value - m->buf) - 4;
 }
 
-/* CRC-32 continuing from crc (start with 0); stun_crc32(buf, len) == stun_crc32_update(0, buf, len). */
+/* CRC-32 continuing from crc (start with 0); stun_crc32(buf, len) == stun_crc32_update(0, buf,
+ * len). */
 uint32_t stun_crc32_update(uint32_t crc, const uint8_t *buf, size_t len);
 /* Reserves an attribute of type with a len-byte value (zero padding written), updates the header
  * length and returns the value area, or NULL with b->err set. */
