@@ -324,10 +324,15 @@ static inline int h_request_tid(struct harness *h, const struct nts_origin *o, u
 				const struct h_creds *creds)
 {
 	uint8_t nonce[256], buf[1024];
-	size_t nlen = h_nonce(h, o, nonce);
+	size_t nlen;
+
+	if (h->ncap > H_MAX_CAP - 4)
+		h->ncap = 0; /* long tests: keep room for the next answers */
+	nlen = h_nonce(h, o, nonce);
 	size_t len = h_build(h, buf, sizeof(buf), method, STUN_REQUEST, tid, add, arg, creds, nonce,
 			     nlen);
 	unsigned before = h->ncap;
+
 
 	assert_int_equal(h_deliver(h, o, buf, len), 0);
 	assert_int_equal(h->ncap, before + 1);

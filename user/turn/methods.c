@@ -146,13 +146,20 @@ static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *
 
 /* Decodes a XOR-PEER-ADDRESS into peer and checks it: 0, or the STUN error to answer. */
 static int turn_check_peer(struct turn_server *t, const struct stun_msg *m,
-			   const struct stun_attr *attr, struct turn_alloc *a, struct nts_addr *peer)
+			   const struct stun_attr *attr, struct turn_alloc *a, bool any_port,
+			   struct nts_addr *peer)
 {
+	struct nts_addr checked;
+
 	if (!attr || stun_attr_get_xor_addr(m, attr, peer) < 0)
 		return 400;
 	if (!turn_alloc_relay(a, peer->family))
 		return 443; /* RFC 8656 §9.1/§11.2: no relay of the peer's family */
-	if (turn_policy_denies(t, peer))
+	/* A permission ignores the port (§9), so a port 0 there is no reason to refuse the IP. */
+	checked = *peer;
+	if (any_port && !checked.port)
+		checked.port = 9;
+	if (turn_policy_denies(t, &checked))
 		return 403;
 	return 0;
 }
@@ -168,7 +175,7 @@ static void turn_handle_create_permission(struct turn_server *t, const struct nt
 	for (unsigned i = 0; i < m->nattrs; i++) {
 		if (m->attrs[i].type != STUN_ATTR_XOR_PEER_ADDRESS)
 			continue;
-		err = turn_check_peer(t, m, &m->attrs[i], a, &peers[npeers]);
+		err = turn_check_peer(t, m, &m->attrs[i], a, true, &peers[npeers]);
 		if (err)
 			return turn_answer_error(t, o, m, r, err);
 		if (!turn_perm_find(t, a, &peers[npeers])) {
@@ -203,7 +210,7 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	if (stun_attr_get_channel(stun_find(m, STUN_ATTR_CHANNEL_NUMBER), &num) < 0 ||
 	    num < STUN_CHANNEL_MIN || num > STUN_CHANNEL_MAX)
 		return turn_answer_error(t, o, m, r, 400);
-	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, &peer);
+	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, false, &peer);
 	if (err)
 		return turn_answer_error(t, o, m, r, err);
 	/* RFC 8656 §11.2: the number bound to another peer, or the peer to another number (also while
