@@ -30,6 +30,7 @@ struct fp_alloc {
 	unsigned nperms, capperms;
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
 	bool counters;                     /* its entry exists in the alloc map */
+	bool no_drop;                      /* a permission could not be written: never drop */
 };
 
 struct fastpath {

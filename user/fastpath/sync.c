@@ -104,6 +104,8 @@ static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_
 	struct nts_fp_relay_val v = { .alloc_id = a->id };
 	unsigned i;
 
+	if (a->no_drop)
+		return 0;
 	fastpath_ip_from_addr(&k.relay_ip, relay);
 	k.relay_port = relay->port;
 	for (i = 0; i < a->nrelay; i++)
@@ -122,6 +124,19 @@ static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_
 		return -errno;
 	a->relay_expires[i] = expires_ns;
 	return 0;
+}
+
+/* A permission the kernel does not know about would have its peer's traffic dropped: stop
+ * dropping anything for this allocation (userspace still applies RFC 8656 §9 itself). */
+static void relay_disable(struct fastpath *fp, struct fp_alloc *a)
+{
+	struct nts_fp_relay_val v;
+
+	a->no_drop = true;
+	for (unsigned i = 0; i < a->nrelay; i++)
+		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 && v.alloc_id == a->id)
+			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
+	a->nrelay = 0;
 }
 
 static void perm_key(struct nts_fp_perm_key *k, const struct nts_addr *relay,
@@ -172,6 +187,8 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 	rc = perm_write(fp, a, &k, expires_ns);
 	if (rc == 0)
 		rc = relay_note(fp, a, relay, expires_ns);
+	if (rc)
+		relay_disable(fp, a);
 	return rc;
 }
 
@@ -249,11 +266,12 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	 * only ever sends packets to userspace, which decides. */
 	perm_key(&permk, relay, peer);
 	rc = perm_write(fp, a, &permk, expires_ns);
-	if (rc)
+	if (rc == 0)
+		rc = relay_note(fp, a, relay, expires_ns);
+	if (rc) {
+		relay_disable(fp, a);
 		return rc;
-	rc = relay_note(fp, a, relay, expires_ns);
-	if (rc)
-		return rc;
+	}
 	if (client->family != peer->family || client->family != server->family ||
 	    relay->family != peer->family)
 		return 0; /* no header-size changes in the kernel: userspace relays these */

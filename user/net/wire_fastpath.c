@@ -1,11 +1,180 @@
-/* XDP fast-path wiring for ntsd: first version does nothing (the fast-path helper fills it). */
+/* XDP fast-path wiring for ntsd: adopts the maps pinned under --pin-dir (at start, or later when
+ * `ntsctl attach` sends "fastpath-adopt"), mirrors channels and permissions into them through the
+ * TURN hooks, folds kernel counters into allocations and d->stats, and collects stale entries.
+ * Without pinned maps ntsd works exactly as before; any map failure only sends traffic to userspace.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "ctl/ctl.h"
+#include "fastpath/fastpath.h"
 #include "net/daemon.h"
+#include "store/store.h"
+#include "turn/turn.h"
+#include "util/log.h"
+
+#define WIRE_FP_TICK_MS 1000
+#define WIRE_FP_GC_BUDGET 1024 /* map entries examined per tick */
+
+static int fp_channel_set(void *arg, const struct turn_channel_info *c)
+{
+	struct ntsd *d = arg;
+
+	if (!d->fastpath)
+		return 0;
+	return fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
+				    &c->peer, c->channel, c->expires_ns);
+}
+
+static void fp_channel_del(void *arg, const struct turn_channel_info *c)
+{
+	struct ntsd *d = arg;
+
+	if (d->fastpath)
+		fastpath_channel_del(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
+				     &c->peer, c->channel);
+}
+
+static int fp_permission_set(void *arg, uint64_t alloc_id, enum nts_transport transport,
+			     const struct nts_addr *relay, const struct nts_addr *peer,
+			     uint64_t expires_ns)
+{
+	struct ntsd *d = arg;
+
+	if (!d->fastpath)
+		return 0;
+	return fastpath_permission_set(d->fastpath, alloc_id, relay, peer, expires_ns);
+}
+
+static void fp_permission_del(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
+			      const struct nts_addr *peer)
+{
+	struct ntsd *d = arg;
+
+	if (d->fastpath)
+		fastpath_permission_del(d->fastpath, alloc_id, relay, peer);
+}
+
+/* Kernel-relayed traffic of one allocation since the last fold. */
+static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
+{
+	struct ntsd *d = arg;
+
+	turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
+				 delta->p2c_packets, delta->p2c_bytes);
+}
+
+static void fp_alloc_del(void *arg, uint64_t alloc_id)
+{
+	struct ntsd *d = arg;
+
+	if (!d->fastpath)
+		return;
+	fastpath_fold_one(d->fastpath, alloc_id, fp_usage, d);
+	fastpath_alloc_del(d->fastpath, alloc_id);
+}
+
+/* turn_set_hooks installs one set of hooks: account usage goes to the store from here too. */
+static void fp_account_usage(void *arg, const char *account, uint64_t allocations, uint64_t bytes)
+{
+	struct ntsd *d = arg;
+
+	if (d->store)
+		store_usage_add(d->store, account, allocations, bytes);
+}
+
+static const struct turn_hooks wire_fp_hooks = {
+	.channel_set = fp_channel_set,
+	.channel_del = fp_channel_del,
+	.permission_set = fp_permission_set,
+	.permission_del = fp_permission_del,
+	.alloc_del = fp_alloc_del,
+	.usage = fp_account_usage,
+};
+
+static void wire_fp_tick(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+	struct nts_fp_stats s;
+
+	if (!d->fastpath)
+		return;
+	fastpath_fold(d->fastpath, fp_usage, d);
+	/* The kernel's global counters since the maps were created (they outlive ntsd). */
+	if (fastpath_stats_read(d->fastpath, &s) == 0) {
+		d->stats.kernel_c2p_packets = s.c2p_packets;
+		d->stats.kernel_c2p_bytes = s.c2p_bytes;
+		d->stats.kernel_p2c_packets = s.p2c_packets;
+		d->stats.kernel_p2c_bytes = s.p2c_bytes;
+	}
+	fastpath_gc(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_BUDGET);
+}
+
+/* Opens the pinned maps (replacing any open ones) and writes every live channel and permission. */
+static int wire_fp_adopt(struct ntsd *d)
+{
+	struct fastpath *fp;
+	int rc = fastpath_open(d->cfg.pin_dir, &fp);
+
+	if (rc)
+		return rc;
+	fastpath_close(d->fastpath);
+	d->fastpath = fp;
+	turn_replay_hooks(d->turn);
+	return 0;
+}
+
+static json_t *wire_fp_state(struct ntsd *d)
+{
+	return json_pack("{s:b, s:s}", "adopted", d->fastpath != NULL, "pin_dir", d->cfg.pin_dir);
+}
+
+/* "fastpath-adopt": sent by ntsctl attach once the maps are pinned. */
+static json_t *cmd_fastpath_adopt(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct ntsd *d = arg;
+	int rc = wire_fp_adopt(d);
+
+	if (rc) {
+		snprintf(err, errlen, "cannot open the fast-path maps under %s: %s", d->cfg.pin_dir,
+			 strerror(-rc));
+		return NULL;
+	}
+	log_info("fast path: adopted the maps under %s", d->cfg.pin_dir);
+	return wire_fp_state(d);
+}
+
+/* "fastpath-status": whether this ntsd mirrors its state into the maps. */
+static json_t *cmd_fastpath_status(void *arg, json_t *args, char *err, size_t errlen)
+{
+	return wire_fp_state(arg);
+}
 
 int ntsd_wire_fastpath(struct ntsd *d)
 {
-	return 0;
+	int rc = wire_fp_adopt(d);
+
+	if (rc == 0)
+		log_info("fast path: using the maps pinned under %s", d->cfg.pin_dir);
+	else if (rc == -ENOENT)
+		log_info("fast path: no maps under %s; relaying in userspace until ntsctl attach",
+			 d->cfg.pin_dir);
+	else
+		log_warn("fast path: cannot open the maps under %s (%s); relaying in userspace",
+			 d->cfg.pin_dir, strerror(-rc));
+	turn_set_hooks(d->turn, &wire_fp_hooks, d);
+	rc = ctl_register(d->ctl, "fastpath-adopt", cmd_fastpath_adopt, d);
+	if (!rc)
+		rc = ctl_register(d->ctl, "fastpath-status", cmd_fastpath_status, d);
+	if (!rc)
+		rc = loop_add_tick(d->loop, WIRE_FP_TICK_MS, wire_fp_tick, d);
+	return rc;
 }
 
 void ntsd_unwire_fastpath(struct ntsd *d)
 {
+	/* The maps and their entries stay: bound channels keep flowing until they expire, and the
+	 * next ntsd adopts them. The hooks stay installed and see no fast path. */
+	fastpath_close(d->fastpath);
+	d->fastpath = NULL;
 }

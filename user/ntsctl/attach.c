@@ -1,10 +1,137 @@
-/* ntsctl attach: placeholder until its module lands; says so instead of pretending. */
+/* ntsctl attach: loads the XDP fast path onto an interface (libxdp), pins its maps under the pin
+ * dir, and tells a running ntsd to adopt them and write its live channels and permissions.
+ */
+#include <errno.h>
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "ctl/ctl.h"
+#include "fastpath/loader.h"
+#include "nts/fastpath_maps.h"
 #include "ntsctl/ntsctl.h"
+
+static void attach_usage(FILE *f)
+{
+	fprintf(f, "usage: ntsctl attach DEV [--mode native|skb] [--channels N] [--allocations N]\n"
+		   "Loads the XDP fast path on DEV (shared with other XDP programs through the libxdp\n"
+		   "dispatcher), pins its maps under --pin-dir and tells a running ntsd to use them.\n"
+		   "  --mode         native (driver XDP, default) or skb (generic XDP, any driver)\n"
+		   "  --channels     channel map size (default %u; an existing pin keeps its size)\n"
+		   "  --allocations  relay/allocation map size (default %u)\n",
+		NTS_FP_DEFAULT_CHANNELS, NTS_FP_DEFAULT_ALLOCS);
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v == 0 || v > (1ul << 26))
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* bpf_fib_lookup answers only where forwarding is on; say so rather than relay nothing. */
+static void warn_forwarding(const char *dev)
+{
+	const char *fam[] = { "ipv4", "ipv6" };
+
+	for (int i = 0; i < 2; i++) {
+		char path[128], v = '0';
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/%s/conf/%s/forwarding", fam[i], dev);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fread(&v, 1, 1, f) == 1 && v == '0')
+			printf("note: %s forwarding is off on %s: the fast path passes %s packets to "
+			       "ntsd (sysctl -w net.%s.conf.%s.forwarding=1 enables it)\n",
+			       fam[i], dev, fam[i], fam[i], dev);
+		fclose(f);
+	}
+}
+
+/* Tells a running ntsd to adopt the maps. */
+static void notify_ntsd(struct ntsctl *c)
+{
+	json_t *res = NULL;
+	char err[256];
+	int rc = ctl_call(c->ctl_socket, "fastpath-adopt", NULL, 10000, &res, err, sizeof(err));
+	const char *dir;
+
+	if (rc == -ENOENT || rc == -ECONNREFUSED) {
+		printf("ntsd is not running: it adopts the maps when it starts (same --pin-dir)\n");
+		return;
+	}
+	if (rc) {
+		fprintf(stderr, "warning: ntsd did not adopt the maps: %s\n",
+			rc == -EPROTO ? err : strerror(-rc));
+		return;
+	}
+	dir = json_string_value(json_object_get(res, "pin_dir"));
+	printf("ntsd adopted the maps and wrote its live channels and permissions\n");
+	if (dir && strcmp(dir, c->pin_dir) != 0)
+		fprintf(stderr, "warning: ntsd uses --pin-dir %s, not %s\n", dir, c->pin_dir);
+	json_decref(res);
+}
 
 int cmd_attach(struct ntsctl *c, int argc, char **argv)
 {
-	fprintf(stderr, "ntsctl attach: not built yet in this version\n");
-	return 1;
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "channels", required_argument, NULL, 'c' },
+		{ "allocations", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint32_t channels = NTS_FP_DEFAULT_CHANNELS, allocs = NTS_FP_DEFAULT_ALLOCS;
+	struct fastpath_attach_info info;
+	bool skb = false;
+	char err[512];
+	int o, rc;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm':
+			if (strcmp(optarg, "skb") != 0 && strcmp(optarg, "native") != 0) {
+				attach_usage(stderr);
+				return 2;
+			}
+			skb = strcmp(optarg, "skb") == 0;
+			break;
+		case 'c':
+		case 'a':
+			if (parse_u32(optarg, o == 'c' ? &channels : &allocs)) {
+				attach_usage(stderr);
+				return 2;
+			}
+			break;
+		case 'h': attach_usage(stdout); return 0;
+		default: attach_usage(stderr); return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		attach_usage(stderr);
+		return 2;
+	}
+	rc = fastpath_attach(c->pin_dir, argv[optind], skb, channels, allocs, &info, err,
+			     sizeof(err));
+	if (rc) {
+		fprintf(stderr, "ntsctl attach: %s\n", err);
+		return 1;
+	}
+	printf("attached %s to %s: %s mode, program id %u, %s; maps pinned under %s (%u channels)\n",
+	       NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
+	       info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable)"
+			   : "libxdp multiprog dispatcher",
+	       c->pin_dir, info.channels);
+	warn_forwarding(info.ifname);
+	notify_ntsd(c);
+	return 0;
 }
