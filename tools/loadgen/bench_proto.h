@@ -65,10 +65,26 @@ struct bench_sink_cfg {
 	bench_u16 pad;
 };
 
-/* Generator configuration: where the payload header sits in the crafted frame. */
+/* Generator configuration. Relays and routers rewrite frames in place and live-frames mode recycles
+ * pages without restoring their bytes, so every frame gets its flow's first BENCH_TMPL_LEN bytes
+ * (headers, payload header) copied in again before it is stamped and sent. */
+#define BENCH_TMPL_LEN 80
+#define BENCH_MAX_FLOWS 64
 struct bench_gen_cfg {
-	bench_u32 hdr_off; /* offset of struct bench_hdr from the Ethernet header */
-	bench_u32 pad;
+	bench_u32 hdr_off;     /* offset of struct bench_hdr from the Ethernet header */
+	bench_u32 nflows;      /* templates in use, 1..BENCH_MAX_FLOWS */
+	bench_u64 interval_ns; /* pacing: one frame per interval; 0 = flat out */
+};
+
+struct bench_gen_tmpl {
+	bench_u8 b[BENCH_TMPL_LEN];
+};
+
+/* Generator state: next send time, frames sent, next sequence number. */
+struct bench_gen_state {
+	bench_u64 next_ns;
+	bench_u64 sent;
+	bench_u64 seq;
 };
 
 /* Wire ceiling: rewrite ChannelData arriving for listen_ip:listen_port into UDP relay_ip:relay_port ->

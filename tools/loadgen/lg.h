@@ -27,6 +27,7 @@ struct lg_opts {
 	double duration;    /* seconds of measured sending */
 	unsigned window;    /* allocations in flight during set-up */
 	int rss_pid;        /* alloc: process whose VmRSS is sampled */
+	const char *cpu_pids; /* xdp: relay processes whose CPU time is charged to the packets */
 	bool reverse;       /* relay: also send peer -> client */
 	/* xdp */
 	const char *mode;   /* "turn" (through a relay), "routed" (plain forwarding), "ceiling" */
@@ -49,6 +50,17 @@ void lg_sleep_until(uint64_t t_ns);
 int lg_netns_enter(const char *name);
 /* Busy CPU jiffies (user+nice+system+irq+softirq) and all jiffies, system-wide, from /proc/stat. */
 int lg_cpu_sample(uint64_t *busy, uint64_t *total);
+/* Tasks whose CPU time is charged to the packets: this process, the relay's processes, ksoftirqd.
+ * Without IRQ time accounting, softirq work is charged to the task it interrupts, so this counts the
+ * whole path precisely (ns) and ignores unrelated load on a shared machine. */
+#define LG_MAX_PIDS 32
+struct lg_cpu_tasks {
+	unsigned n;
+	int pid[LG_MAX_PIDS];
+};
+int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids);
+/* Sum of the tasks' run time in nanoseconds (/proc/PID/task/TID/schedstat). */
+uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t);
 /* VmRSS of pid in kB, or -errno. */
 long lg_rss_kb(int pid);
 

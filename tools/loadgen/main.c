@@ -33,6 +33,7 @@ static void lg_usage(FILE *f)
 	      "  --search-step S       xdp: seconds per rate-search step (0: fixed rate only)\n"
 	      "  --max-rate PPS        xdp: upper bound of the search (default 4000000)\n"
 	      "  --batch N             xdp: frames per BPF_PROG_RUN call (default 64)\n"
+	      "  --cpu-pids P,P        xdp: relay processes whose CPU time is charged to the packets\n"
 	      "  --path P --auth USER:PASS --body B --conns N   api: POST target and concurrency\n",
 	      f);
 }
@@ -63,7 +64,8 @@ static const struct option lg_longopts[] = {
 	{"server-dev", 1, 0, 19}, {"server-out-dev", 1, 0, 20}, {"peer-dev", 1, 0, 21},
 	{"bpf-dir", 1, 0, 22},    {"search-step", 1, 0, 23}, {"max-rate", 1, 0, 24},
 	{"batch", 1, 0, 25},      {"path", 1, 0, 26},      {"auth", 1, 0, 27},
-	{"body", 1, 0, 28},       {"conns", 1, 0, 29},     {"help", 0, 0, 'h'},
+	{"body", 1, 0, 28},       {"conns", 1, 0, 29},     {"cpu-pids", 1, 0, 30},
+	{"help", 0, 0, 'h'},
 	{0, 0, 0, 0},
 };
 
@@ -102,6 +104,7 @@ static int lg_parse(struct lg_opts *o, int argc, char **argv)
 		case 27: o->basic_auth = optarg; break;
 		case 28: o->body = optarg; break;
 		case 29: o->conns = (unsigned)atoi(optarg); break;
+		case 30: o->cpu_pids = optarg; break;
 		case 'h': lg_usage(stdout); exit(0);
 		default: return -EINVAL;
 		}

@@ -1,6 +1,7 @@
 /* Load generator helpers: monotonic time, namespace switching, /proc figures, latency histograms
  * (the XDP sink's bucket layout) and flat JSON output. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
@@ -160,4 +161,74 @@ void lg_json_end(void)
 {
 	fputs("}\n", stdout);
 	fflush(stdout);
+}
+
+/* Sum of sum_exec_runtime (ns, first field of schedstat) over every thread of pid. */
+static uint64_t lg_pid_runtime(int pid)
+{
+	char path[96];
+	struct dirent *e;
+	uint64_t sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		unsigned long long ns = 0;
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+		f = fopen(path, "re");
+		if (f && fscanf(f, "%llu", &ns) == 1)
+			sum += ns;
+		if (f)
+			fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids)
+{
+	struct dirent *e;
+	DIR *d;
+
+	memset(t, 0, sizeof(*t));
+	t->pid[t->n++] = getpid();
+	for (const char *p = pids; p && *p && t->n < LG_MAX_PIDS;) {
+		t->pid[t->n++] = atoi(p);
+		p = strchr(p, ',');
+		p = p ? p + 1 : NULL;
+	}
+	/* Softirq work deferred to ksoftirqd is part of the packets' cost too. */
+	d = opendir("/proc");
+	while (d && (e = readdir(d)) && t->n < LG_MAX_PIDS) {
+		char path[64], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
+		f = fopen(path, "re");
+		if (f && fgets(comm, sizeof(comm), f) && !strncmp(comm, "ksoftirqd/", 10))
+			t->pid[t->n++] = atoi(e->d_name);
+		if (f)
+			fclose(f);
+	}
+	if (d)
+		closedir(d);
+	return 0;
+}
+
+uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < t->n; i++)
+		sum += lg_pid_runtime(t->pid[i]);
+	return sum;
 }
