@@ -1,0 +1,88 @@
+# Shared by tests/api/*.sh (sourced, not run): TAP helpers and a throwaway ntsd on loopback with its
+# own database, control socket and free ports, killed and removed on exit.
+# Needs NTS_BUILD (tests/run.sh sets it); NTS_TOP defaults to the repository root.
+
+NTS_TOP=${NTS_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+NTS_BUILD=${NTS_BUILD:-$NTS_TOP/build}
+PY=/usr/bin/python3
+tap_n=0
+tap_failed=0
+
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
+not_ok() { tap_n=$((tap_n + 1)); tap_failed=1; echo "not ok $tap_n - $*"; }
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+tap_done() { exit "$tap_failed"; }
+
+# A TCP and UDP port nobody uses on loopback, from a range clear of the relay ports (49152+).
+free_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$((20000 + RANDOM % 20000))
+		if [ -z "$(ss -Htuln "sport = :$p" 2>/dev/null)" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+api_cleanup() {
+	if [ -n "${ntsd_pid:-}" ]; then
+		kill "$ntsd_pid" 2>/dev/null
+		for _ in $(seq 1 50); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$ntsd_pid" 2>/dev/null
+		wait "$ntsd_pid" 2>/dev/null
+	fi
+	[ -n "${tmp:-}" ] && rm -rf "$tmp"
+}
+
+# start_ntsd [EXTRA ARGS...]: runs ntsd in the background; sets tmp, turn_port, api_port, api_url,
+# ctl (socket), db, ntsd_pid, ntsd_out/ntsd_err (its stdout/stderr); waits until the API answers.
+start_ntsd() {
+	[ -n "${tmp:-}" ] || tmp=$(mktemp -d /tmp/nts-api-test.XXXXXX)
+	trap api_cleanup EXIT
+	turn_port=$(free_port) && api_port=$(free_port) || { echo "# no free port"; return 1; }
+	while [ "$api_port" = "$turn_port" ]; do api_port=$(free_port); done
+	api_url="http://127.0.0.1:$api_port"
+	ctl="$tmp/ntsd.sock"
+	db="$tmp/var/nts.db"
+	ntsd_out="$tmp/ntsd.out"
+	ntsd_err="$tmp/ntsd.err"
+	"$NTS_BUILD/ntsd" --listen "127.0.0.1:$turn_port" --api-listen "127.0.0.1:$api_port" \
+		--db "$db" --ctl-socket "$ctl" "$@" >"$ntsd_out" 2>"$ntsd_err" &
+	ntsd_pid=$!
+	for _ in $(seq 1 100); do
+		if curl -s -o /dev/null "$api_url/metrics"; then
+			return 0
+		fi
+		kill -0 "$ntsd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "# ntsd did not come up:"
+	sed 's/^/#   /' "$ntsd_err"
+	return 1
+}
+
+stop_ntsd() {
+	kill "$ntsd_pid" 2>/dev/null
+	for _ in $(seq 1 50); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+	wait "$ntsd_pid" 2>/dev/null
+	ntsd_pid=
+}
+
+ntsctl() { "$NTS_BUILD/ntsctl" --ctl-socket "$ctl" --db "$db" "$@"; }
+
+# json_get KEY < JSON: prints a top-level string/number field.
+json_get() { "$PY" -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# new_account NAME: creates an account through ntsd; sets sid and auth_token.
+new_account() {
+	local j
+	j=$(ntsctl account create "$1" --json) || return 1
+	sid=$(json_get sid <<<"$j") && auth_token=$(json_get auth_token <<<"$j")
+}
