@@ -2,6 +2,10 @@
  * codec: 401 challenges, 400 for missing attributes and algorithm bid-down, 438 for stale nonces,
  * static and ephemeral users, MD5 and SHA-256 keys, MESSAGE-INTEGRITY(-SHA256), USERHASH.
  */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+
 #include "auth_req.h"
 
 static const char *const secrets[] = {"north-secret", "old-secret"};
@@ -281,6 +285,31 @@ static void test_ephemeral_id_keeps_later_colons(void **state)
 	assert_string_equal(r.account, "team:carol");
 }
 
+/* coturn's turnutils_uclient -W sends a bare "<expiry>" username: accepted, with no account. */
+static void test_ephemeral_bare_timestamp_authenticates(void **state)
+{
+	uint8_t mac[20];
+	unsigned int mac_len = 0;
+	char user[32], pass[64];
+	struct auth_result r;
+
+	snprintf(user, sizeof(user), "%llu", T_NOW + 600);
+	HMAC(EVP_sha1(), "old-secret", 10, (const uint8_t *)user, strlen(user), mac, &mac_len);
+	EVP_EncodeBlock((uint8_t *)pass, mac, 20);
+	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
+		&r);
+	assert_int_equal(r.error, 0);
+	assert_string_equal(r.username, user);
+	assert_string_equal(r.account, "");
+	assert_int_equal(r.expires, T_NOW + 600);
+	snprintf(user, sizeof(user), "%llu", T_NOW);
+	HMAC(EVP_sha1(), "old-secret", 10, (const uint8_t *)user, strlen(user), mac, &mac_len);
+	EVP_EncodeBlock((uint8_t *)pass, mac, 20);
+	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
+		&r);
+	assert_int_equal(r.error, 401);
+}
+
 /* DESIGN.md: expired usernames get 401 (expiry <= now). */
 static void test_expired_ephemeral_user_gets_401(void **state)
 {
@@ -542,6 +571,7 @@ int main(void)
 	    cmocka_unit_test(test_nonce_from_another_context_gets_401),
 	    cmocka_unit_test(test_ephemeral_user_authenticates_with_account_and_expiry),
 	    cmocka_unit_test(test_ephemeral_id_keeps_later_colons),
+	    cmocka_unit_test(test_ephemeral_bare_timestamp_authenticates),
 	    cmocka_unit_test(test_expired_ephemeral_user_gets_401),
 	    cmocka_unit_test(test_second_secret_verifies),
 	    cmocka_unit_test(test_ephemeral_from_unknown_secret_gets_401),

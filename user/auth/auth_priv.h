@@ -64,7 +64,8 @@ enum auth_nonce_state auth_nonce_verify(const struct auth_ctx *a, const uint8_t 
 /* True when nonce starts with the RFC 8489 cookie; *features gets its 24-bit feature set. */
 bool auth_nonce_cookie(const uint8_t *nonce, size_t len, uint32_t *features);
 
-/* Parses "<digits>:<id>": expiry and the id's offset; false when username is not of that form. */
+/* Parses "<digits>:<id>" or bare "<digits>": expiry and the id's offset (len when there is no id);
+ * false when username is not of that form. */
 bool auth_ephemeral_parse(const char *username, size_t len, uint64_t *expiry, size_t *id_off);
 /* TURN REST password: base64(HMAC-SHA1(secret, username)) into out (29 bytes with NUL). 0 or -EIO.
  */

@@ -24,10 +24,10 @@ bool auth_ephemeral_parse(const char *username, size_t len, uint64_t *expiry, si
 			return false;
 		v = v * 10 + d;
 	}
-	if (i == 0 || i >= len || username[i] != ':')
+	if (i == 0 || (i < len && username[i] != ':'))
 		return false;
 	*expiry = v;
-	*id_off = i + 1;
+	*id_off = i < len ? i + 1 : len;
 	return true;
 }
 
