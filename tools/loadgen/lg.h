@@ -92,6 +92,7 @@ struct lg_session {
 	char realm[64];
 	unsigned tries;
 	unsigned stale;
+	uint64_t expiry; /* of the ephemeral username */
 	uint64_t sent_ns;
 	int error; /* last STUN error code or -errno */
 };

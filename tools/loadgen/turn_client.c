@@ -112,7 +112,10 @@ static void lg_session_key(struct lg_session *s, const struct lg_opts *o, char *
 	unsigned mlen = 0;
 	char buf[512];
 
-	snprintf(user, ulen, "%llu:%s", (unsigned long long)time(NULL) + 3600, o->account);
+	/* One username per session: the server binds the allocation to it (RFC 8656 §5). */
+	if (!s->expiry)
+		s->expiry = (uint64_t)time(NULL) + 3600;
+	snprintf(user, ulen, "%llu:%s", (unsigned long long)s->expiry, o->account);
 	HMAC(EVP_sha1(), o->secret, (int)strlen(o->secret), (const uint8_t *)user, strlen(user), mac,
 	     &mlen);
 	EVP_EncodeBlock(b64, mac, 20);
