@@ -102,10 +102,12 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,net) $(BPF_OBJ)
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+# Extra libraries for modules whose sources (or their deps') call into them.
+FUZZ_LDLIBS_api := -lmicrohttpd -lsqlite3 -lbpf -lxdp -lelf -lz
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
 build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call fuzz_module,$$*) $$(DEPS_$$(call fuzz_module,$$*)),$$(SRC_$$(m)))
 	@mkdir -p $(@D)
-	$(CC) $(FUZZ_CFLAGS) -o $@ $^ -lssl -lcrypto -ljansson -lm
+	$(CC) $(FUZZ_CFLAGS) -o $@ $^ -lssl -lcrypto -ljansson -lm $(FUZZ_LDLIBS_$(call fuzz_module,$*))
 
 FUZZ_SECONDS ?= 60
 fuzz-build: $(FUZZ_BIN)
