@@ -71,6 +71,24 @@ static void test_nonce_is_a_pure_function_of_client_and_time(void **state)
 	auth_destroy(a);
 }
 
+/* Unauthenticated answers stay small and predictable (issue 4 item 6): the nonce has one length
+ * whatever the client's family, time or the secrets configured. */
+static void test_nonce_length_is_fixed(void **state)
+{
+	struct auth_ctx *a = auth_create(T_REALM, secrets, 2, users, 1);
+	struct nts_addr v4 = t_addr("198.18.0.7:1"), v6 = t_addr("[2001:db8::1]:65535");
+	char n1[256], n2[256], n3[256];
+
+	assert_non_null(a);
+	t_nonce(a, &v4, 0, n1);
+	t_nonce(a, &v6, UINT32_MAX * 1000ULL, n2);
+	t_nonce(a, &v4, T_NOW, n3);
+	assert_int_equal(strlen(n1), 45);
+	assert_int_equal(strlen(n2), 45);
+	assert_int_equal(strlen(n3), 45);
+	auth_destroy(a);
+}
+
 static void test_challenge_reports_enospc_when_it_does_not_fit(void **state)
 {
 	struct auth_ctx *a = auth_create(T_REALM, secrets, 2, users, 1);
@@ -232,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(test_challenge_carries_realm_nonce_cookie_and_algorithms),
 	    cmocka_unit_test(test_challenge_without_secrets_offers_username_anonymity),
 	    cmocka_unit_test(test_nonce_is_a_pure_function_of_client_and_time),
+	    cmocka_unit_test(test_nonce_length_is_fixed),
 	    cmocka_unit_test(test_challenge_reports_enospc_when_it_does_not_fit),
 	    cmocka_unit_test(test_sign_uses_message_integrity_after_md5_request),
 	    cmocka_unit_test(test_sign_uses_message_integrity_sha256_after_sha256_request),
