@@ -1,11 +1,8 @@
 /* auth_check() (user/auth/check.c): every step of RFC 8489 §9.2.4 with real requests from the
  * codec: 401 challenges, 400 for missing attributes and algorithm bid-down, 438 for stale nonces,
- * static and ephemeral users, MD5 and SHA-256 keys, MESSAGE-INTEGRITY(-SHA256), USERHASH.
+ * static users, MD5 and SHA-256 keys, MESSAGE-INTEGRITY(-SHA256), USERHASH (ephemeral users are in
+ * test_auth_ephemeral.c).
  */
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <stdio.h>
-
 #include "auth_req.h"
 
 static const char *const secrets[] = {"north-secret", "old-secret"};
@@ -257,101 +254,10 @@ static void test_nonce_from_another_context_gets_401(void **state)
 	assert_int_equal(r.error, 401);
 }
 
-static void test_ephemeral_user_authenticates_with_account_and_expiry(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("north-secret", T_NOW + 3600, "AC0123456789abcdef0123456789abcdef", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 0);
-	assert_string_equal(r.username, user);
-	assert_string_equal(r.account, "AC0123456789abcdef0123456789abcdef");
-	assert_int_equal(r.expires, T_NOW + 3600);
-	assert_int_equal(r.key_len, 16);
-}
-
 /* The id is everything after the first ':' (coturn's "timestamp:user" may carry more colons). */
-static void test_ephemeral_id_keeps_later_colons(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("north-secret", T_NOW + 60, "team:carol", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 0);
-	assert_string_equal(r.account, "team:carol");
-}
-
 /* coturn's turnutils_uclient -W sends a bare "<expiry>" username: accepted, with no account. */
-static void test_ephemeral_bare_timestamp_authenticates(void **state)
-{
-	uint8_t mac[20];
-	unsigned int mac_len = 0;
-	char user[32], pass[64];
-	struct auth_result r;
-
-	snprintf(user, sizeof(user), "%llu", T_NOW + 600);
-	HMAC(EVP_sha1(), "old-secret", 10, (const uint8_t *)user, strlen(user), mac, &mac_len);
-	EVP_EncodeBlock((uint8_t *)pass, mac, 20);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 0);
-	assert_string_equal(r.username, user);
-	assert_string_equal(r.account, "");
-	assert_int_equal(r.expires, T_NOW + 600);
-	snprintf(user, sizeof(user), "%llu", T_NOW);
-	HMAC(EVP_sha1(), "old-secret", 10, (const uint8_t *)user, strlen(user), mac, &mac_len);
-	EVP_EncodeBlock((uint8_t *)pass, mac, 20);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 401);
-}
-
 /* DESIGN.md: expired usernames get 401 (expiry <= now). */
-static void test_expired_ephemeral_user_gets_401(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("north-secret", T_NOW, "ACexpired", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 401);
-	assert_true(r.challenge);
-	ephemeral("north-secret", T_NOW + 1, "ACexpired", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 0);
-}
-
 /* --secret is repeatable: the first signs, every one verifies (rotation). */
-static void test_second_secret_verifies(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("old-secret", T_NOW + 600, "ACrotated", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 0);
-	assert_string_equal(r.account, "ACrotated");
-}
-
-static void test_ephemeral_from_unknown_secret_gets_401(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("stolen-secret", T_NOW + 600, "ACforged", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r);
-	assert_int_equal(r.error, 401);
-	assert_int_equal(r.key_len, 0);
-}
-
 /* §9.2.4 + §18.5: PASSWORD-ALGORITHM SHA-256 with the offered list -> SHA-256 key (32 bytes). */
 static void test_sha256_password_algorithm_authenticates(void **state)
 {
@@ -496,18 +402,6 @@ static void test_userhash_of_unknown_user_gets_401(void **state)
 }
 
 /* Documented limitation: an ephemeral username cannot be recovered from its hash. */
-static void test_userhash_of_ephemeral_user_gets_401(void **state)
-{
-	char user[600], pass[64];
-	struct auth_result r;
-
-	ephemeral("north-secret", T_NOW + 600, "AChashed", user, pass);
-	t_check(*state,
-		(struct t_req){.user = user, .userhash = true, .pass = pass, .integrity = 1},
-		client(), T_NOW, &r);
-	assert_int_equal(r.error, 401);
-}
-
 /* Every credential failure gives the same answer: nothing tells an unknown user from a wrong
  * password or a wrong secret, and nothing of the attempted key is left in the result. */
 static void test_credential_failures_are_indistinguishable(void **state)
@@ -533,24 +427,6 @@ static void test_credential_failures_are_indistinguishable(void **state)
 }
 
 /* The outcome does not depend on which secret signed or on the order secrets are listed in. */
-static void test_secret_order_does_not_change_the_result(void **state)
-{
-	static const char *const reversed[] = {"old-secret", "north-secret"};
-	struct auth_ctx *other = auth_create(T_REALM, reversed, 2, users, 2);
-	char user[600], pass[64];
-	struct auth_result r1, r2;
-
-	assert_non_null(other);
-	ephemeral("old-secret", T_NOW + 600, "ACorder", user, pass);
-	t_check(*state, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r1);
-	t_check(other, (struct t_req){.user = user, .pass = pass, .integrity = 1}, client(), T_NOW,
-		&r2);
-	assert_int_equal(r1.error, 0);
-	assert_memory_equal(&r1, &r2, sizeof(r1));
-	auth_destroy(other);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -569,12 +445,6 @@ int main(void)
 	    cmocka_unit_test(test_nonce_with_edited_feature_bits_gets_401),
 	    cmocka_unit_test(test_foreign_nonce_gets_401),
 	    cmocka_unit_test(test_nonce_from_another_context_gets_401),
-	    cmocka_unit_test(test_ephemeral_user_authenticates_with_account_and_expiry),
-	    cmocka_unit_test(test_ephemeral_id_keeps_later_colons),
-	    cmocka_unit_test(test_ephemeral_bare_timestamp_authenticates),
-	    cmocka_unit_test(test_expired_ephemeral_user_gets_401),
-	    cmocka_unit_test(test_second_secret_verifies),
-	    cmocka_unit_test(test_ephemeral_from_unknown_secret_gets_401),
 	    cmocka_unit_test(test_sha256_password_algorithm_authenticates),
 	    cmocka_unit_test(test_explicit_md5_algorithm_authenticates),
 	    cmocka_unit_test(test_key_from_another_algorithm_gets_401),
@@ -584,9 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_message_integrity_sha256_decides_when_both_present),
 	    cmocka_unit_test(test_userhash_resolves_static_user),
 	    cmocka_unit_test(test_userhash_of_unknown_user_gets_401),
-	    cmocka_unit_test(test_userhash_of_ephemeral_user_gets_401),
 	    cmocka_unit_test(test_credential_failures_are_indistinguishable),
-	    cmocka_unit_test(test_secret_order_does_not_change_the_result),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
