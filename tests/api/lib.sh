@@ -16,7 +16,10 @@ check() {
 	shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
-tap_done() { exit "$tap_failed"; }
+tap_done() {
+	[ -n "${ntsd_pid:-}" ] && stop_ntsd
+	exit "$tap_failed"
+}
 
 # A TCP and UDP port nobody uses on loopback, from a range clear of the relay ports (49152+).
 free_port() {
@@ -68,11 +71,21 @@ start_ntsd() {
 	return 1
 }
 
+# stop_ntsd: SIGTERM, then one TAP line: a clean exit (status 0) without sanitizer reports.
 stop_ntsd() {
+	local rc
 	kill "$ntsd_pid" 2>/dev/null
-	for _ in $(seq 1 50); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -9 "$ntsd_pid" 2>/dev/null
 	wait "$ntsd_pid" 2>/dev/null
+	rc=$?
 	ntsd_pid=
+	if [ "$rc" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$ntsd_err"; then
+		ok "ntsd stops cleanly on SIGTERM"
+	else
+		not_ok "ntsd stops cleanly on SIGTERM (status $rc)"
+		grep -A20 -E 'Sanitizer|runtime error' "$ntsd_err" | head -40 | sed 's/^/# /'
+	fi
 }
 
 ntsctl() { "$NTS_BUILD/ntsctl" --ctl-socket "$ctl" --db "$db" "$@"; }

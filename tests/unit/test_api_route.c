@@ -445,7 +445,7 @@ static void test_commands_create_list_suspend_and_issue(void **state)
 	struct fixture *f = *state;
 	struct api_ice_urls u;
 	char err[128];
-	json_t *args, *a, *list, *tok;
+	json_t *args, *sargs, *a, *list, *tok;
 	const char *sid;
 
 	api_ice_urls_from_config(&f->cfg, &u);
@@ -470,8 +470,9 @@ static void test_commands_create_list_suspend_and_issue(void **state)
 	assert_int_equal(f->stats.tokens_issued, 1);
 	json_decref(tok);
 
-	json_decref(api_cmd_account_status(f->store, json_pack("{s:s}", "sid", sid), true, err,
-					   sizeof(err)));
+	sargs = json_pack("{s:s}", "sid", sid);
+	json_decref(api_cmd_account_status(f->store, sargs, true, err, sizeof(err)));
+	json_decref(sargs);
 	assert_null(api_cmd_token_create(f->store, f->auth, &u, NULL, args, err, sizeof(err)));
 	assert_non_null(strstr(err, "suspended"));
 	json_decref(args);
