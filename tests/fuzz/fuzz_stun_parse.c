@@ -44,22 +44,34 @@ static void decode_all(const struct stun_msg *m, const struct stun_attr *a)
 	(void)stun_attr_name(a->type);
 }
 
-/* Copies every attribute into a fresh message; the copy must parse to the same shape. */
-static void reencode(const struct stun_msg *m)
+/* Copies every attribute into a fresh message; the copy must parse to the same shape. When the
+ * input has no integrity or fingerprint, the copy gets all three appended, and they must verify. */
+static void reencode(const struct stun_msg *m, const uint8_t *key, size_t key_len)
 {
 	static uint8_t out[65536 + 64];
 	struct stun_builder b;
 	struct stun_msg c;
+	bool sign = m->integrity < 0 && m->integrity_sha256 < 0 && m->fingerprint < 0 &&
+		    m->nattrs + 3 <= STUN_MAX_ATTRS && m->len + 24 + 36 + 8 <= 20 + 65535;
 
 	stun_build_init(&b, out, sizeof(out), m->method, m->cls, m->tid);
 	for (unsigned i = 0; i < m->nattrs; i++)
 		stun_put_attr(&b, m->attrs[i].type, m->attrs[i].value, m->attrs[i].len);
+	if (sign) {
+		stun_put_integrity(&b, key, key_len);
+		stun_put_integrity_sha256(&b, key, key_len);
+		stun_put_fingerprint(&b);
+	}
 	int n = stun_build_finish(&b);
-	if (n != (int)m->len)
+	if (n != (int)m->len + (sign ? 68 : 0))
 		abort();
-	if (stun_parse(&c, out, (size_t)n) != 0 || c.nattrs != m->nattrs || c.type != m->type ||
-	    c.integrity != m->integrity || c.fingerprint != m->fingerprint ||
-	    c.nunknown != m->nunknown)
+	if (stun_parse(&c, out, (size_t)n) != 0 || c.nattrs != m->nattrs + (sign ? 3 : 0) ||
+	    c.type != m->type || c.nunknown != m->nunknown)
+		abort();
+	if (!sign && (c.integrity != m->integrity || c.fingerprint != m->fingerprint))
+		abort();
+	if (sign && (!stun_check_integrity(&c, key, key_len) ||
+		     !stun_check_integrity_sha256(&c, key, key_len) || !stun_check_fingerprint(&c)))
 		abort();
 }
 
@@ -92,6 +104,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	stun_check_integrity(&m, key, sizeof(key));
 	stun_check_integrity_sha256(&m, key, sizeof(key));
 	stun_check_fingerprint(&m);
-	reencode(&m);
+	reencode(&m, key, sizeof(key));
 	return 0;
 }
