@@ -74,12 +74,16 @@ $(BUILD)/%.o: %.c
 # Userspace objects that embed a BPF skeleton need it generated first.
 $(foreach m,$(MODULES),$(OBJ_$(m))) $(NTSCTL_OBJ): | $(BPF_SKEL)
 
-$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard include/nts/*.h)
-	@mkdir -p $(@D)
-	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
+# BPF objects and skeletons; fuzz targets always use build/bpf, so SAN builds make both.
+define bpf_rules
+$(1)/bpf/%.bpf.o: bpf/%.bpf.c $$(wildcard include/nts/*.h)
+	@mkdir -p $$(@D)
+	$$(BPF_CC) $$(BPF_CFLAGS) -c -o $$@ $$<
 
-$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	bpftool gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+$(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
+	bpftool gen skeleton $$< name $$(subst .bpf.o,,$$(notdir $$<))_bpf > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
 $(NTSD): $(BUILD)/user/ntsd.o $(call libs_for,net)
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,net) $(LDLIBS)
@@ -102,12 +106,10 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,net) $(BPF_OBJ)
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-# Extra libraries for modules whose sources (or their deps') call into them.
-FUZZ_LDLIBS_api := -lmicrohttpd -lsqlite3 -lbpf -lxdp -lelf -lz
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
-build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call fuzz_module,$$*) $$(DEPS_$$(call fuzz_module,$$*)),$$(SRC_$$(m)))
+build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call fuzz_module,$$*) $$(DEPS_$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))
 	@mkdir -p $(@D)
-	$(CC) $(FUZZ_CFLAGS) -o $@ $^ -lssl -lcrypto -ljansson -lm $(FUZZ_LDLIBS_$(call fuzz_module,$*))
+	$(CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
 FUZZ_SECONDS ?= 60
 fuzz-build: $(FUZZ_BIN)
