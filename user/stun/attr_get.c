@@ -88,7 +88,7 @@ int stun_attr_get_error(const struct stun_attr *a, int *code, const char **reaso
 	return 0;
 }
 
-/* RFC 8656 §18.13: family (8 bits), reserved, class, number, reason; same code rules as ERROR-CODE.
+/* RFC 8656 §18.12: family (8 bits), reserved, class, number, reason; same code rules as ERROR-CODE.
  */
 int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int *code,
 				const char **reason, size_t *reason_len)
@@ -117,7 +117,7 @@ int stun_attr_get_channel(const struct stun_attr *a, uint16_t *channel)
 	return 0;
 }
 
-/* RFC 8656 §18.7: protocol number (8 bits) and 24 RFFU bits. */
+/* RFC 8656 §18.8: protocol number (8 bits) and 24 RFFU bits. */
 int stun_attr_get_transport(const struct stun_attr *a, uint8_t *proto)
 {
 	if (!a || a->len != 4)
@@ -126,7 +126,7 @@ int stun_attr_get_transport(const struct stun_attr *a, uint8_t *proto)
 	return 0;
 }
 
-/* RFC 8656 §18.10/§18.11: family (8 bits, 0x01 IPv4, 0x02 IPv6) and 24 reserved bits. */
+/* RFC 8656 §18.6/§18.11: family (8 bits, 0x01 IPv4, 0x02 IPv6) and 24 reserved bits. */
 int stun_attr_get_family(const struct stun_attr *a, uint8_t *family)
 {
 	if (!a || a->len != 4)
@@ -140,7 +140,7 @@ int stun_attr_get_family(const struct stun_attr *a, uint8_t *family)
 	return 0;
 }
 
-/* RFC 8656 §18.6: one byte, the top bit R asks to reserve the next port. */
+/* RFC 8656 §18.7: one byte, the top bit R asks to reserve the next port. */
 int stun_attr_get_even_port(const struct stun_attr *a, bool *reserve_next)
 {
 	if (!a || a->len < 1)
@@ -186,7 +186,7 @@ int stun_attr_next_password_alg(const struct stun_attr *a, size_t *pos, uint16_t
 	return 1;
 }
 
-/* RFC 8489 §14.9: a list of 16-bit attribute types. */
+/* RFC 8489 §14.13: a list of 16-bit attribute types. */
 int stun_attr_get_unknown(const struct stun_attr *a, uint16_t *out, size_t max)
 {
 	if (!a || a->len % 2)

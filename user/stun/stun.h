@@ -127,6 +127,7 @@ struct stun_msg {
 bool stun_is_stun(const uint8_t *buf, size_t len);
 /* Parses and validates structure; attributes after MESSAGE-INTEGRITY other than FINGERPRINT are an error.
  * Returns 0 or enum stun_parse_err. Does not check integrity or fingerprint (see below).
+ * MESSAGE-INTEGRITY-SHA256 may follow MESSAGE-INTEGRITY (RFC 8489 §14.6); nothing follows FINGERPRINT.
  * Bytes after the message (len > 20 + header length) are not part of it: m->len tells where it ends.
  * Duplicates: RFC 8489 says to ignore later copies; we reject a repeated known attribute with
  * STUN_ERR_DUPLICATE instead (a 400), except XOR-PEER-ADDRESS and XOR-RELAYED-ADDRESS, which RFC 8656
@@ -164,7 +165,7 @@ int stun_attr_get_password_alg(const struct stun_attr *a, uint16_t *alg, const u
 int stun_attr_next_password_alg(const struct stun_attr *a, size_t *pos, uint16_t *alg);
 /* UNKNOWN-ATTRIBUTES: copies up to max types into out; returns count or -EINVAL. */
 int stun_attr_get_unknown(const struct stun_attr *a, uint16_t *out, size_t max);
-/* ADDRESS-ERROR-CODE (RFC 8656 §18.13): family and code. */
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.12): family and code. */
 int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int *code,
 				const char **reason, size_t *reason_len);
 /* CONNECTION-ID (RFC 6062). */
@@ -222,7 +223,7 @@ int stun_put_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *
 int stun_put_xor_addr(struct stun_builder *b, uint16_t type, const struct nts_addr *a); /* XOR with cookie/tid */
 /* ERROR-CODE with class/number from code (300..699) and the reason phrase (standard one if NULL). */
 int stun_put_error(struct stun_builder *b, int code, const char *reason);
-/* ADDRESS-ERROR-CODE (RFC 8656 §18.13); family is AF_INET or AF_INET6. */
+/* ADDRESS-ERROR-CODE (RFC 8656 §18.12); family is AF_INET or AF_INET6. */
 int stun_put_address_error(struct stun_builder *b, uint8_t family, int code, const char *reason);
 /* UNKNOWN-ATTRIBUTES listing types. */
 int stun_put_unknown(struct stun_builder *b, const uint16_t *types, size_t n);
