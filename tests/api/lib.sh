@@ -44,14 +44,15 @@ api_cleanup() {
 	[ -n "${tmp:-}" ] && rm -rf "$tmp"
 }
 
-# start_ntsd [EXTRA ARGS...]: runs ntsd in the background; sets tmp, turn_port, api_port, api_url,
+# start_ntsd [EXTRA ARGS...]: runs ntsd in the background (api_scheme=https and api_cacert=FILE
+# when the API serves TLS); sets tmp, turn_port, api_port, api_url,
 # ctl (socket), db, ntsd_pid, ntsd_out/ntsd_err (its stdout/stderr); waits until the API answers.
 start_ntsd() {
 	[ -n "${tmp:-}" ] || tmp=$(mktemp -d /tmp/nts-api-test.XXXXXX)
 	trap api_cleanup EXIT
 	turn_port=$(free_port) && api_port=$(free_port) || { echo "# no free port"; return 1; }
 	while [ "$api_port" = "$turn_port" ]; do api_port=$(free_port); done
-	api_url="http://127.0.0.1:$api_port"
+	api_url="${api_scheme:-http}://127.0.0.1:$api_port"
 	ctl="$tmp/ntsd.sock"
 	db="$tmp/var/nts.db"
 	ntsd_out="$tmp/ntsd.out"
@@ -60,7 +61,7 @@ start_ntsd() {
 		--db "$db" --ctl-socket "$ctl" "$@" >"$ntsd_out" 2>"$ntsd_err" &
 	ntsd_pid=$!
 	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null "$api_url/metrics"; then
+		if curl -s -o /dev/null ${api_cacert:+--cacert "$api_cacert"} "$api_url/metrics"; then
 			return 0
 		fi
 		kill -0 "$ntsd_pid" 2>/dev/null || break

@@ -227,6 +227,44 @@ static void test_ice_urls_list_443_and_turns_only_when_listening(void **state)
 	assert_string_equal(u.url[4], "turns:[2001:db8::1]:5349?transport=tcp");
 }
 
+static void test_ice_urls_follow_the_open_sockets(void **state)
+{
+	/* UDP-only 3478, TCP+UDP 3479, UDP-only 443 (not listed: Twilio's 443 is TCP), two TLS
+	 * sockets on one port (listed once). */
+	static const struct api_listener l[] = {
+		{ NTS_UDP, 3478 }, { NTS_UDP, 3479 }, { NTS_TCP, 3479 }, { NTS_UDP, 443 },
+		{ NTS_TLS, 5349 }, { NTS_TLS, 5349 },
+	};
+	struct api_ice_urls u;
+
+	api_ice_urls_from_listeners("h", l, sizeof(l) / sizeof(l[0]), &u);
+	assert_int_equal(u.n, 5);
+	assert_string_equal(u.url[0], "stun:h:3478");
+	assert_string_equal(u.url[1], "turn:h:3478?transport=udp");
+	assert_string_equal(u.url[2], "turn:h:3479?transport=udp");
+	assert_string_equal(u.url[3], "turn:h:3479?transport=tcp");
+	assert_string_equal(u.url[4], "turns:h:5349?transport=tcp");
+}
+
+static void test_set_ice_urls_replaces_what_tokens_list(void **state)
+{
+	struct fixture *f = *state;
+	static const struct api_listener l[] = { { NTS_UDP, 9 } };
+	struct api_ice_urls u;
+	struct api_response rs;
+	json_t *j;
+
+	assert_false(api_ice_is_set(f->api));
+	api_ice_urls_from_listeners("x.test", l, 1, &u);
+	api_set_ice_urls(f->api, &u);
+	assert_true(api_ice_is_set(f->api));
+	j = call(f, "POST", f->path, f->basic, NULL, &rs);
+	assert_int_equal(json_array_size(json_object_get(j, "ice_servers")), 2);
+	assert_string_equal(str(json_array_get(json_object_get(j, "ice_servers"), 0), "urls"),
+			    "stun:x.test:9");
+	json_decref(j);
+}
+
 static void test_ice_urls_survive_the_settings_round_trip(void **state)
 {
 	struct fixture *f = *state;
@@ -494,6 +532,8 @@ int main(void)
 		T(test_credentials_follow_the_turn_rest_scheme),
 		T(test_ice_servers_in_twilio_order_with_url_and_urls),
 		cmocka_unit_test(test_ice_urls_list_443_and_turns_only_when_listening),
+		cmocka_unit_test(test_ice_urls_follow_the_open_sockets),
+		T(test_set_ice_urls_replaces_what_tokens_list),
 		T(test_ice_urls_survive_the_settings_round_trip),
 		T(test_ttl_bounds_are_enforced_with_400),
 		T(test_missing_or_malformed_credentials_get_401),

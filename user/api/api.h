@@ -12,6 +12,7 @@
 
 #include "util/config.h"
 #include "util/loop.h"
+#include "util/origin.h"
 #include "util/stats.h"
 
 struct nts_store;
@@ -100,8 +101,21 @@ int api_parse_basic(const char *header, char *user, size_t ulen, char *pass, siz
 const char *api_fmt_rfc2822(uint64_t t, char *buf, size_t len);
 
 /* Token construction, shared by the HTTP route, the token-create control command and ntsctl --db. */
-/* The URL list for cfg: HOST from ice_host, ports from listen (UDP+TCP) and tls_listen. */
+/* A socket ntsd listens on, as the ICE URL list needs it. */
+struct api_listener {
+	enum nts_transport transport;
+	uint16_t port;
+};
+/* The URL list for what ntsd listens on: stun on the first UDP port; per port (in order, 443
+ * last and TCP only) turn udp and/or tcp as listened; turns per TLS port. */
+void api_ice_urls_from_listeners(const char *host, const struct api_listener *l, size_t n,
+				 struct api_ice_urls *u);
+/* The same from cfg (listen = UDP+TCP, tls_listen = TLS), before the sockets exist. */
 void api_ice_urls_from_config(const struct nts_config *cfg, struct api_ice_urls *u);
+/* Replaces the list tokens carry (once the listeners are open); api_ice_is_set() tells whether
+ * that happened (until then the list comes from the configuration). */
+void api_set_ice_urls(struct api_server *s, const struct api_ice_urls *u);
+bool api_ice_is_set(const struct api_server *s);
 /* The list as a JSON array of strings (for the store's settings) and back. 0 or -EINVAL. */
 char *api_ice_urls_dump(const struct api_ice_urls *u);
 int api_ice_urls_load(const char *json, struct api_ice_urls *u);

@@ -40,7 +40,9 @@ static void api_http_logger(void *cls, const char *fmt, va_list ap)
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
-	log_warn("api: http: %s", msg);
+	/* Mostly client-caused (bad TLS handshakes, resets): debug, or a scanner floods the log.
+	 * Start-up failures are logged by api_http_start() itself. */
+	log_debug("api: http: %s", msg);
 }
 
 static enum MHD_Result api_http_respond(struct MHD_Connection *c, struct api_response *rs)
@@ -199,7 +201,7 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 {
 	const struct nts_config *cfg = s->cfg;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem opts[12];
+	struct MHD_OptionItem opts[10];
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct api_http *h;
@@ -231,10 +233,10 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, API_HTTP_IDLE_TIMEOUT,
 					     NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)api_http_logger,
-					     NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	/* The logger goes first so MHD routes even option errors through it. */
 	h->mhd = MHD_start_daemon(flags, cfg->api_listen.port, NULL, NULL, api_http_access, s,
+				  MHD_OPTION_EXTERNAL_LOGGER, api_http_logger, NULL,
 				  MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	nts_addr_fmt(&cfg->api_listen, where, sizeof(where), true);
 	if (!h->mhd) {

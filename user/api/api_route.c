@@ -42,6 +42,17 @@ struct api_server *api_create(const struct nts_config *cfg, struct nts_store *st
 	return s;
 }
 
+void api_set_ice_urls(struct api_server *s, const struct api_ice_urls *u)
+{
+	s->ice = *u;
+	s->ice_set = true;
+}
+
+bool api_ice_is_set(const struct api_server *s)
+{
+	return s->ice_set;
+}
+
 void api_response_free(struct api_response *rs)
 {
 	free(rs->body);

@@ -20,48 +20,66 @@ static void api_ice_add(struct api_ice_urls *u, const char *scheme, const char *
 		snprintf(u->url[u->n++], API_ICE_URL_LEN, "%s:%s:%u", scheme, host, port);
 }
 
-/* Distinct ports of addrs[0..n), in order. */
-static unsigned api_distinct_ports(const struct nts_addr *addrs, unsigned n, uint16_t *ports)
+static bool api_has_port(const struct api_listener *l, size_t n, enum nts_transport t,
+			 uint16_t port)
 {
-	unsigned np = 0;
+	for (size_t i = 0; i < n; i++)
+		if (l[i].transport == t && l[i].port == port)
+			return true;
+	return false;
+}
 
-	for (unsigned i = 0; i < n; i++) {
-		bool seen = false;
+void api_ice_urls_from_listeners(const char *host, const struct api_listener *l, size_t n,
+				 struct api_ice_urls *u)
+{
+	bool stun = false;
 
-		for (unsigned j = 0; j < np; j++)
-			seen |= ports[j] == addrs[i].port;
-		if (!seen)
-			ports[np++] = addrs[i].port;
+	u->n = 0;
+	if (!host || !*host)
+		host = "127.0.0.1";
+	/* STUN on the first UDP port; then TURN per port in listen order, UDP before TCP. */
+	for (size_t i = 0; i < n && !stun; i++) {
+		if (l[i].transport == NTS_UDP && l[i].port != 443) {
+			api_ice_add(u, "stun", host, l[i].port, NULL);
+			stun = true;
+		}
 	}
-	return np;
+	for (size_t i = 0; i < n; i++) {
+		uint16_t p = l[i].port;
+
+		if (l[i].transport == NTS_TLS || p == 443 || api_has_port(l, i, NTS_UDP, p) ||
+		    api_has_port(l, i, NTS_TCP, p))
+			continue; /* TLS later; 443 last; each port once */
+		if (api_has_port(l, n, NTS_UDP, p))
+			api_ice_add(u, "turn", host, p, "udp");
+		if (api_has_port(l, n, NTS_TCP, p))
+			api_ice_add(u, "turn", host, p, "tcp");
+	}
+	/* Twilio lists port 443 last and TCP only: that port is for clients behind strict
+	 * firewalls, which pass TCP 443 and little else. */
+	if (api_has_port(l, n, NTS_TCP, 443))
+		api_ice_add(u, "turn", host, 443, "tcp");
+	for (size_t i = 0; i < n; i++)
+		if (l[i].transport == NTS_TLS && !api_has_port(l, i, NTS_TLS, l[i].port))
+			api_ice_add(u, "turns", host, l[i].port, "tcp");
 }
 
 void api_ice_urls_from_config(const struct nts_config *cfg, struct api_ice_urls *u)
 {
-	const char *host = cfg->ice_host[0] ? cfg->ice_host : "127.0.0.1";
-	uint16_t ports[NTS_MAX_LISTEN], tls[NTS_MAX_LISTEN];
-	unsigned np = api_distinct_ports(cfg->listen, cfg->nlisten, ports);
-	unsigned nt = api_distinct_ports(cfg->tls_listen, cfg->ntls_listen, tls);
-	bool has443 = false;
+	struct api_listener l[3 * NTS_MAX_LISTEN];
+	size_t n = 0;
 
-	u->n = 0;
-	if (np == 0)
-		ports[np++] = 3478;
-	api_ice_add(u, "stun", host, ports[0] == 443 && np > 1 ? ports[1] : ports[0], NULL);
-	/* Twilio lists port 443 last and TCP only: that port is for clients behind strict
-	 * firewalls, which pass TCP 443 and little else. */
-	for (unsigned i = 0; i < np; i++) {
-		if (ports[i] == 443) {
-			has443 = true;
-			continue;
-		}
-		api_ice_add(u, "turn", host, ports[i], "udp");
-		api_ice_add(u, "turn", host, ports[i], "tcp");
+	for (unsigned i = 0; i < cfg->nlisten; i++) {
+		l[n++] = (struct api_listener){ NTS_UDP, cfg->listen[i].port };
+		l[n++] = (struct api_listener){ NTS_TCP, cfg->listen[i].port };
 	}
-	if (has443)
-		api_ice_add(u, "turn", host, 443, "tcp");
-	for (unsigned i = 0; i < nt; i++)
-		api_ice_add(u, "turns", host, tls[i], "tcp");
+	if (cfg->nlisten == 0) {
+		l[n++] = (struct api_listener){ NTS_UDP, 3478 };
+		l[n++] = (struct api_listener){ NTS_TCP, 3478 };
+	}
+	for (unsigned i = 0; i < cfg->ntls_listen; i++)
+		l[n++] = (struct api_listener){ NTS_TLS, cfg->tls_listen[i].port };
+	api_ice_urls_from_listeners(cfg->ice_host, l, n, u);
 }
 
 char *api_ice_urls_dump(const struct api_ice_urls *u)

@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "net/daemon.h"
+#include "net/net.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -45,16 +46,37 @@ static int wire_api_secret(struct ntsd *d)
 }
 
 /* Publishes the ICE URLs so `ntsctl --db token create` lists the same servers when ntsd is down. */
-static void wire_api_publish_ice(struct ntsd *d)
+static void wire_api_publish_ice(struct ntsd *d, const struct api_ice_urls *u)
 {
-	struct api_ice_urls u;
-	char *text;
+	char *text = api_ice_urls_dump(u);
 
-	api_ice_urls_from_config(&d->cfg, &u);
-	text = api_ice_urls_dump(&u);
 	if (text && store_setting_set(d->store, "ice_urls", text) != 0)
 		log_warn("api: cannot record the ICE URLs in the database");
 	free(text);
+}
+
+/* Once (first loop iteration, after net_listen()): tokens list the sockets actually open, so a
+ * configured listener that did not come up (or a transport not served) is not advertised. */
+static void wire_api_listeners(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+	struct net_listener_info li[3 * NTS_MAX_LISTEN];
+	struct api_listener l[3 * NTS_MAX_LISTEN];
+	struct api_ice_urls u;
+	size_t n;
+
+	if (!d->api || !d->net || api_ice_is_set(d->api))
+		return;
+	n = net_listeners(d->net, li, sizeof(li) / sizeof(li[0]));
+	if (n == 0)
+		return;
+	if (n > sizeof(li) / sizeof(li[0]))
+		n = sizeof(li) / sizeof(li[0]);
+	for (size_t i = 0; i < n; i++)
+		l[i] = (struct api_listener){ li[i].transport, li[i].addr.port };
+	api_ice_urls_from_listeners(d->cfg.ice_host, l, n, &u);
+	api_set_ice_urls(d->api, &u);
+	wire_api_publish_ice(d, &u);
 }
 
 /* "<dir of db>/demo-account". */
@@ -145,6 +167,7 @@ static int wire_api_demo(struct ntsd *d)
 
 int ntsd_wire_api(struct ntsd *d)
 {
+	struct api_ice_urls ice;
 	int err = store_open(d->cfg.db, &d->store);
 
 	if (err) {
@@ -159,7 +182,8 @@ int ntsd_wire_api(struct ntsd *d)
 	d->api = api_create(&d->cfg, d->store, d->auth, &d->stats);
 	if (!d->api)
 		return -ENOMEM;
-	wire_api_publish_ice(d);
+	api_ice_urls_from_config(&d->cfg, &ice);
+	wire_api_publish_ice(d, &ice);
 	if (!d->cfg.api_off) {
 		err = api_http_start(d->api, d->loop);
 		if (err)
@@ -171,6 +195,8 @@ int ntsd_wire_api(struct ntsd *d)
 			return err;
 	}
 	err = loop_add_tick(d->loop, WIRE_API_FLUSH_MS, wire_api_flush, d);
+	if (!err)
+		err = loop_add_flush(d->loop, wire_api_listeners, d);
 	if (err)
 		return err;
 	if (d->demo) {
