@@ -55,12 +55,13 @@ int lg_cpu_sample(uint64_t *busy, uint64_t *total);
  * whole path precisely (ns) and ignores unrelated load on a shared machine. */
 #define LG_MAX_PIDS 32
 struct lg_cpu_tasks {
-	unsigned n;
+	unsigned n, nrelay; /* pid[0] is this process, pid[1..nrelay] the relay's */
 	int pid[LG_MAX_PIDS];
 };
 int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids);
-/* Sum of the tasks' run time in nanoseconds (/proc/PID/task/TID/schedstat). */
-uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t);
+/* Sum of the tasks' run time in nanoseconds (/proc/PID/task/TID/schedstat); *relay_ns gets the
+ * relay processes' share (may be NULL). */
+uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t, uint64_t *relay_ns);
 /* VmRSS of pid in kB, or -errno. */
 long lg_rss_kb(int pid);
 
@@ -95,6 +96,8 @@ struct lg_session {
 	uint64_t expiry; /* of the ephemeral username */
 	uint64_t sent_ns;
 	int error; /* last STUN error code or -errno */
+	uint16_t last_len;      /* sizeof(last) == sizeof(struct lg_msg.b) */
+	uint8_t last[512]; /* the last request, for retransmission */
 };
 
 /* Opens n UDP sockets in the current namespace bound to o->client_ip. 0 or -errno. */

@@ -123,6 +123,17 @@ static void lg_session_key(struct lg_session *s, const struct lg_opts *o, char *
 	EVP_Digest(buf, strlen(buf), s->key, NULL, EVP_md5(), NULL);
 }
 
+/* Retransmits the last request unchanged (same transaction id, RFC 8489 §6.2.1), so a server that
+ * already acted on it answers from its cache instead of with 437. */
+static int lg_session_resend(struct lg_session *s)
+{
+	s->sent_ns = lg_now_ns();
+	s->tries++;
+	if (send(s->fd, s->last, s->last_len, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static int lg_session_send(struct lg_session *s, const struct lg_opts *o)
 {
 	uint8_t transport[4] = {17, 0, 0, 0};
@@ -148,11 +159,9 @@ static int lg_session_send(struct lg_session *s, const struct lg_opts *o)
 		lg_msg_attr(&m, LG_A_NONCE, s->nonce, strlen(s->nonce));
 		lg_msg_integrity(&m, s->key, 16);
 	}
-	s->sent_ns = lg_now_ns();
-	s->tries++;
-	if (send(s->fd, m.b, m.len, 0) < 0)
-		return -errno;
-	return 0;
+	memcpy(s->last, m.b, m.len);
+	s->last_len = (uint16_t)m.len;
+	return lg_session_resend(s);
 }
 
 static void lg_copy_str(char *dst, size_t cap, const uint8_t *v, size_t len)
@@ -292,7 +301,7 @@ unsigned lg_sessions_setup(struct lg_session *s, unsigned n, const struct lg_opt
 				epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
 				active--, failed++;
 			} else {
-				lg_session_send(x, o);
+				lg_session_resend(x);
 			}
 		}
 	}

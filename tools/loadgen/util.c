@@ -201,6 +201,7 @@ int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids)
 	t->pid[t->n++] = getpid();
 	for (const char *p = pids; p && *p && t->n < LG_MAX_PIDS;) {
 		t->pid[t->n++] = atoi(p);
+		t->nrelay++;
 		p = strchr(p, ',');
 		p = p ? p + 1 : NULL;
 	}
@@ -224,11 +225,18 @@ int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids)
 	return 0;
 }
 
-uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t)
+uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t, uint64_t *relay_ns)
 {
-	uint64_t sum = 0;
+	uint64_t sum = 0, relay = 0;
 
-	for (unsigned i = 0; i < t->n; i++)
-		sum += lg_pid_runtime(t->pid[i]);
+	for (unsigned i = 0; i < t->n; i++) {
+		uint64_t ns = lg_pid_runtime(t->pid[i]);
+
+		sum += ns;
+		if (i >= 1 && i <= t->nrelay)
+			relay += ns;
+	}
+	if (relay_ns)
+		*relay_ns = relay;
 	return sum;
 }

@@ -37,7 +37,7 @@ struct lg_xdp {
 /* One paced (or flat-out) sending run and what the sink saw. */
 struct lg_run {
 	double rate, secs;
-	uint64_t sent, pkts, bad, busy, total, task_ns;
+	uint64_t sent, pkts, bad, busy, total, task_ns, relay_ns;
 };
 
 static int lg_sink_read(struct lg_xdp *x, struct bench_sink_stats *sum)
@@ -140,7 +140,7 @@ static int lg_gen_user(struct lg_xdp *x, double rate, double secs, uint64_t *sen
 static int lg_xdp_run(struct lg_xdp *x, bool live, double rate, double secs, struct lg_run *r)
 {
 	struct bench_sink_stats a, b;
-	uint64_t busy0, total0, start, task0;
+	uint64_t busy0, total0, start, task0, relay0;
 	uint32_t key = 0;
 	int e;
 
@@ -149,7 +149,7 @@ static int lg_xdp_run(struct lg_xdp *x, bool live, double rate, double secs, str
 	if (bpf_map_update_elem(x->hist_fd, &key, &x->hist, BPF_ANY) || lg_sink_read(x, &a) ||
 	    lg_cpu_sample(&busy0, &total0))
 		return -EIO;
-	task0 = lg_cpu_tasks_ns(&x->tasks);
+	task0 = lg_cpu_tasks_ns(&x->tasks, &relay0);
 	start = lg_now_ns();
 	e = live ? lg_gen_live(x, rate, secs, &r->sent) : lg_gen_user(x, rate, secs, &r->sent);
 	if (e)
@@ -160,7 +160,8 @@ static int lg_xdp_run(struct lg_xdp *x, bool live, double rate, double secs, str
 	if (lg_sink_read(x, &b) || lg_cpu_sample(&r->busy, &r->total) ||
 	    bpf_map_lookup_elem(x->hist_fd, &key, &x->hist))
 		return -EIO;
-	r->task_ns = lg_cpu_tasks_ns(&x->tasks) - task0;
+	r->task_ns = lg_cpu_tasks_ns(&x->tasks, &r->relay_ns) - task0;
+	r->relay_ns -= relay0;
 	r->busy -= busy0, r->total -= total0;
 	r->pkts = b.pkts - a.pkts;
 	r->bad = b.bad - a.bad;
@@ -337,6 +338,8 @@ static void lg_xdp_report(struct lg_xdp *x, double flat_off, double flat_del, do
 		lg_json_num("cpu_stat_ns_per_pkt",
 			    fr->pkts ? (double)fr->busy * (1e9 / LG_USER_HZ) / (double)fr->pkts : -1);
 		lg_json_num("cpu_task_ns", (double)fr->task_ns);
+		lg_json_num("cpu_relay_process_ns_per_pkt",
+			    fr->pkts ? (double)fr->relay_ns / (double)fr->pkts : -1);
 		lg_json_num("cpu_ns_per_pkt", fr->pkts ? (double)fr->task_ns / (double)fr->pkts : -1);
 		lg_json_num("lat_p50_us", lg_hist_pct(&x->hist, 0.5));
 		lg_json_num("lat_p99_us", lg_hist_pct(&x->hist, 0.99));

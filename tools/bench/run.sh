@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# `make bench`: relay throughput, CPU per relayed packet, latency, allocation rate, memory and token API
+# rate of coturn, ntsd (userspace), ntsd + XDP and the wire ceiling, interleaved over repetitions in a
+# client/server/peer namespace topology. Writes results.json, report.md and throughput.svg.
+# usage: run.sh BUILD [--quick] [--profile] [--out DIR]
+set -u
+BUILD=$(cd "${1:-build}" && pwd) || exit 2
+shift
+QUICK=0 PROFILE=0 OUT="$BUILD/bench"
+while [ $# -gt 0 ]; do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--profile) PROFILE=1 ;;
+	--out) OUT=$2; shift ;;
+	*) echo "usage: run.sh BUILD [--quick] [--profile] [--out DIR]" >&2; exit 2 ;;
+	esac
+	shift
+done
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+. "$TOP/tools/bench/topo.sh"
+. "$TOP/tools/bench/contenders.sh"
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: needs root (namespaces, XDP)" >&2; exit 1; }
+LG="$BUILD/nts-loadgen"
+[ -x "$LG" ] || { echo "bench: $LG not built" >&2; exit 1; }
+
+if [ "$QUICK" = 1 ]; then
+	REPS=1 STEP=0.2 FIXED_SECS=0.5 RELAY_SECS=0.5 ALLOCS=1000 API_SECS=1
+else
+	REPS=3 STEP=0.4 FIXED_SECS=2 RELAY_SECS=1 ALLOCS=10000 API_SECS=2
+fi
+SIZES="100 1000"
+FLOWS=8                 # allocations carrying the load
+FIXED_RATE=50000        # packets/s every contender sustains: CPU and latency are measured here
+RELAY_RATE=20000        # packets/s each way for the two-way userspace run (full payload checks)
+CONTENDERS="coturn ntsd ntsd-xdp ceiling"
+SECRET=bench-secret-$RANDOM$RANDOM
+TAG=$$
+BUDGET_END=$(( $(date +%s) + (QUICK ? 85 : 590) ))
+
+mkdir -p "$OUT"
+TMP=$(mktemp -d /tmp/nts-bench.XXXXXX)
+RAW="$OUT/raw.jsonl"
+: >"$RAW"
+: >"$OUT/status.tsv"
+: >"$OUT/loadgen.err"
+rm -f "$OUT/profile.txt" "$OUT/perf.data"
+PIN_DIR="$TMP/bpffs/nts"
+SRV_PID=""
+PERF_PID=""
+
+cleanup() {
+	[ -n "$PERF_PID" ] && kill -INT "$PERF_PID" 2>/dev/null
+	stop_server
+	topo_down
+	umount "$TMP/bpffs" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { printf '[bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+
+over_budget() { [ "$(date +%s)" -ge "$BUDGET_END" ]; }
+
+# Appends loadgen's JSON line tagged with contender/size/rep to the raw file.
+record() { # contender size rep json
+	[ -n "$4" ] || return 1
+	printf '{"contender": "%s", "size": %s, "rep": %s, "data": %s}\n' "$1" "$2" "$3" "$4" >>"$RAW"
+}
+
+set_status() { # contender status command
+	grep -q "^$1	" "$OUT/status.tsv" 2>/dev/null && return 0
+	printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$OUT/status.tsv"
+}
+
+LGA=(--client-ns "" --server-ns "" --peer-ns "" --server "$TOPO_S_IP:$TURN_PORT"
+	--client-ip "$TOPO_C_IP" --peer "$TOPO_P_IP:9000" --secret "" --realm nts --account ACbench)
+
+lg_args() {
+	LGA[1]=$NS_C LGA[3]=$NS_S LGA[5]=$NS_P LGA[13]=$SECRET
+}
+
+# Throughput search, then CPU and latency at FIXED_RATE, through the path of mode.
+run_xdp() { # contender mode size rep
+	local pids="" out
+	[ -n "$SRV_PID" ] && pids=$SRV_PID
+	out=$(timeout 60 taskset -c 0 "$LG" xdp "${LGA[@]}" --mode "$2" --size "$3" --allocs $FLOWS \
+		--client-dev c0 --server-dev s0 --server-out-dev s1 --peer-dev p0 \
+		--bpf-dir "$BUILD/bpf" --search-step $STEP --rate $FIXED_RATE --duration $FIXED_SECS \
+		${pids:+--cpu-pids $pids} 2>>"$OUT/loadgen.err")
+	record "$1" "$3" "$4" "$out" || log "$1 $3 B: xdp run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+}
+
+# Two-way userspace load with byte-exact payload checks and latency both ways.
+run_relay() { # contender size rep
+	local out
+	out=$(timeout 30 "$LG" relay "${LGA[@]}" --size "$2" --allocs $FLOWS --rate $RELAY_RATE \
+		--duration $RELAY_SECS 2>>"$OUT/loadgen.err")
+	record "$1" "$2" "$3" "$out" || log "$1 $2 B: relay run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+}
+
+run_alloc() { # contender rep
+	local out
+	out=$(timeout 60 "$LG" alloc "${LGA[@]}" --allocs $ALLOCS --window 256 --duration 30 \
+		--rss-pid "$SRV_PID" 2>>"$OUT/loadgen.err")
+	record "$1" 0 "$2" "$out" || log "$1: alloc run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+}
+
+# Token API: an account made through the control socket, then keep-alive POSTs.
+run_api() { # rep
+	local acct sid tok out
+	acct=$(ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" \
+		--db "$TMP/ntsd/nts.db" account create bench 2>&1)
+	sid=$(echo "$acct" | sed -n 's/^AccountSid: *//p' | head -1)
+	tok=$(echo "$acct" | sed -n 's/^AuthToken: *//p' | head -1)
+	if [ -z "$sid" ] || [ -z "$tok" ]; then
+		log "api: cannot create an account: $acct"
+		return 1
+	fi
+	out=$(timeout 30 "$LG" api --client-ns "$NS_C" --server "$TOPO_S_IP:8080" --conns 8 \
+		--path "/2010-04-01/Accounts/$sid/Tokens.json" --auth "$sid:$tok" --body "Ttl=3600" \
+		--duration $API_SECS 2>>"$OUT/loadgen.err")
+	record ntsd 0 "$1" "$out" || log "api run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+}
+
+profile_start() {
+	[ "$PROFILE" = 1 ] && [ -n "$SRV_PID" ] && command -v perf >/dev/null || return 0
+	perf record -F 999 -g -p "$SRV_PID" -o "$OUT/perf.data" -- sleep 30 >/dev/null 2>&1 &
+	PERF_PID=$!
+}
+
+profile_stop() {
+	[ -n "$PERF_PID" ] || return 0
+	kill -INT "$PERF_PID" 2>/dev/null
+	wait "$PERF_PID" 2>/dev/null
+	PERF_PID=""
+	perf report -i "$OUT/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -25 >"$OUT/profile.txt"
+}
+
+run_contender() { # name rep
+	local c=$1 rep=$2 size mode=turn
+	case $c in
+	coturn) start_coturn ;;
+	ntsd) start_ntsd ;;
+	ntsd-xdp) start_ntsd xdp ;;
+	ceiling) start_ceiling; mode=ceiling ;;
+	routed) start_routed; mode=routed ;;
+	esac
+	local rc=$?
+	set_status "$c" "$SRV_STATUS" "${SRV_CMD:-}"
+	if [ $rc -ne 0 ]; then
+		log "$c: $SRV_STATUS"
+		return 0
+	fi
+	log "$c (rep $rep)"
+	for size in $SIZES; do
+		[ "$c" = ntsd ] && [ "$rep" = 1 ] && [ "$size" = 100 ] && profile_start
+		run_xdp "$c" "$mode" "$size" "$rep"
+		profile_stop
+		[ "$mode" = turn ] && run_relay "$c" "$size" "$rep"
+	done
+	case $c in
+	coturn) run_alloc coturn "$rep" ;;
+	ntsd) run_api "$rep"; run_alloc ntsd "$rep" ;;
+	esac
+	if [ "$c" = ntsd-xdp ]; then
+		ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" --pin-dir "$PIN_DIR" \
+			stats --json >"$TMP/fpstats.json" 2>/dev/null &&
+			record ntsd-xdp 0 "$rep" "{\"test\": \"fpstats\", \"stats\": $(tr -d '\n' <"$TMP/fpstats.json")}"
+	fi
+	stop_server
+}
+
+log "topology up (namespaces nb-{c,s,p}-$TAG)"
+topo_up "$TAG" || { log "cannot build the topology"; exit 1; }
+mkdir -p "$TMP/bpffs" && mount -t bpf bpf "$TMP/bpffs" && mkdir -p "$PIN_DIR"
+lg_args
+START=$(date +%s)
+for rep in $(seq "$REPS"); do
+	for c in routed $CONTENDERS; do
+		if over_budget; then
+			log "time budget reached: skipping the rest"
+			break 2
+		fi
+		run_contender "$c" "$rep"
+	done
+done
+ELAPSED=$(( $(date +%s) - START ))
+
+# Machine and versions for the report.
+{
+	printf '{"quick": %s, "reps": %s, "elapsed_s": %s, "fixed_rate": %s, "relay_rate": %s,' \
+		"$QUICK" "$REPS" "$ELAPSED" "$FIXED_RATE" "$RELAY_RATE"
+	printf ' "flows": %s, "allocs": %s, "step_s": %s, "fixed_s": %s,' "$FLOWS" "$ALLOCS" "$STEP" "$FIXED_SECS"
+	printf ' "cpu": "%s", "cores": %s, "mem": "%s", "kernel": "%s", "os": "%s",' \
+		"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
+		"$(free -g | awk '/^Mem/ {print $2" GiB"}')" "$(uname -r)" \
+		"$(. /etc/os-release && echo "$PRETTY_NAME")"
+	printf ' "coturn": "%s", "ntsd": "%s", "commit": "%s", "date": "%s"}\n' \
+		"$(dpkg-query -W -f='${Version}' coturn 2>/dev/null)" \
+		"$("$BUILD/ntsd" --version 2>/dev/null | head -1)" \
+		"$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)" "$(date -u +%FT%TZ)"
+} >"$OUT/meta.json"
+python3_bin=/usr/bin/python3
+"$python3_bin" "$TOP/tools/bench/report.py" "$OUT" || { log "report failed"; exit 1; }
+log "done in ${ELAPSED}s: $OUT/report.md"
