@@ -37,7 +37,8 @@ static void test_form_absent_key_is_enoent(void **state)
 	char v[32];
 
 	assert_int_equal(form("", "Ttl", v, sizeof(v)), -ENOENT);
-	assert_int_equal(form("ttl=5", "Ttl", v, sizeof(v)), -ENOENT); /* names are case-sensitive */
+	assert_int_equal(form("ttl=5", "Ttl", v, sizeof(v)),
+			 -ENOENT); /* names are case-sensitive */
 	assert_int_equal(form("&&Ttlx=5&xTtl=5", "Ttl", v, sizeof(v)), -ENOENT);
 }
 
@@ -71,7 +72,7 @@ static void test_form_value_longer_than_buffer_is_enospc(void **state)
 static void test_form_body_is_length_bounded_not_nul_terminated(void **state)
 {
 	char v[32];
-	const char body[] = { 'T', 't', 'l', '=', '7', '9' };
+	const char body[] = {'T', 't', 'l', '=', '7', '9'};
 
 	assert_int_equal(api_form_get(body, 5, "Ttl", v, sizeof(v)), 0);
 	assert_string_equal(v, "7");
@@ -113,7 +114,8 @@ static void test_basic_auth_decodes_user_and_password(void **state)
 	assert_int_equal(api_parse_basic("Basic QUNhYmM6dG9rOmVu", u, sizeof(u), p, sizeof(p)), 0);
 	assert_string_equal(u, "ACabc");
 	assert_string_equal(p, "tok:en");
-	assert_int_equal(api_parse_basic("basic  QUNhYmM6dG9rOmVu ", u, sizeof(u), p, sizeof(p)), 0);
+	assert_int_equal(api_parse_basic("basic  QUNhYmM6dG9rOmVu ", u, sizeof(u), p, sizeof(p)),
+			 0);
 	/* base64("a:b") without its padding */
 	assert_int_equal(api_parse_basic("Basic YTpi", u, sizeof(u), p, sizeof(p)), 0);
 	assert_string_equal(p, "b");
@@ -127,7 +129,8 @@ static void test_basic_auth_rejects_malformed(void **state)
 	assert_int_equal(api_parse_basic("Bearer abc", u, sizeof(u), p, sizeof(p)), -EINVAL);
 	assert_int_equal(api_parse_basic("Basic !!!!", u, sizeof(u), p, sizeof(p)), -EINVAL);
 	/* base64("nocolon") */
-	assert_int_equal(api_parse_basic("Basic bm9jb2xvbg==", u, sizeof(u), p, sizeof(p)), -EINVAL);
+	assert_int_equal(api_parse_basic("Basic bm9jb2xvbg==", u, sizeof(u), p, sizeof(p)),
+			 -EINVAL);
 	/* base64("a\0:b") */
 	assert_int_equal(api_parse_basic("Basic YQA6Yg==", u, sizeof(u), p, sizeof(p)), -EINVAL);
 	/* user longer than the buffer */
@@ -141,7 +144,8 @@ static void test_date_is_rfc2822_utc(void **state)
 	/* The example in Twilio's documentation. */
 	assert_string_equal(api_fmt_rfc2822(1588297377, buf, sizeof(buf)),
 			    "Fri, 01 May 2020 01:42:57 +0000");
-	assert_string_equal(api_fmt_rfc2822(0, buf, sizeof(buf)), "Thu, 01 Jan 1970 00:00:00 +0000");
+	assert_string_equal(api_fmt_rfc2822(0, buf, sizeof(buf)),
+			    "Thu, 01 Jan 1970 00:00:00 +0000");
 	assert_string_equal(api_fmt_rfc2822(1709164800, buf, sizeof(buf)),
 			    "Thu, 29 Feb 2024 00:00:00 +0000");
 }
@@ -149,18 +153,18 @@ static void test_date_is_rfc2822_utc(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_form_finds_key_among_others),
-		cmocka_unit_test(test_form_percent_and_plus_decode),
-		cmocka_unit_test(test_form_absent_key_is_enoent),
-		cmocka_unit_test(test_form_key_without_value_is_empty),
-		cmocka_unit_test(test_form_rejects_bad_encoding_and_duplicates),
-		cmocka_unit_test(test_form_value_longer_than_buffer_is_enospc),
-		cmocka_unit_test(test_form_body_is_length_bounded_not_nul_terminated),
-		cmocka_unit_test(test_ttl_bounds),
-		cmocka_unit_test(test_ttl_rejects_non_digits),
-		cmocka_unit_test(test_basic_auth_decodes_user_and_password),
-		cmocka_unit_test(test_basic_auth_rejects_malformed),
-		cmocka_unit_test(test_date_is_rfc2822_utc),
+	    cmocka_unit_test(test_form_finds_key_among_others),
+	    cmocka_unit_test(test_form_percent_and_plus_decode),
+	    cmocka_unit_test(test_form_absent_key_is_enoent),
+	    cmocka_unit_test(test_form_key_without_value_is_empty),
+	    cmocka_unit_test(test_form_rejects_bad_encoding_and_duplicates),
+	    cmocka_unit_test(test_form_value_longer_than_buffer_is_enospc),
+	    cmocka_unit_test(test_form_body_is_length_bounded_not_nul_terminated),
+	    cmocka_unit_test(test_ttl_bounds),
+	    cmocka_unit_test(test_ttl_rejects_non_digits),
+	    cmocka_unit_test(test_basic_auth_decodes_user_and_password),
+	    cmocka_unit_test(test_basic_auth_rejects_malformed),
+	    cmocka_unit_test(test_date_is_rfc2822_utc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

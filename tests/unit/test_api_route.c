@@ -46,7 +46,7 @@ static void set_basic(char *out, size_t len, const char *user, const char *pass)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *secrets[] = { SECRET };
+	const char *secrets[] = {SECRET};
 	char db[128];
 
 	strcpy(f->dir, "/tmp/nts-api-XXXXXX");
@@ -90,12 +90,12 @@ static json_t *call(struct fixture *f, const char *method, const char *path, con
 		    const char *body, struct api_response *rs)
 {
 	struct api_request rq = {
-		.method = method,
-		.path = path,
-		.authorization = auth,
-		.content_type = body ? "application/x-www-form-urlencoded" : NULL,
-		.body = body,
-		.body_len = body ? strlen(body) : 0,
+	    .method = method,
+	    .path = path,
+	    .authorization = auth,
+	    .content_type = body ? "application/x-www-form-urlencoded" : NULL,
+	    .body = body,
+	    .body_len = body ? strlen(body) : 0,
 	};
 	json_t *j;
 
@@ -106,8 +106,7 @@ static json_t *call(struct fixture *f, const char *method, const char *path, con
 }
 
 /* Checks Twilio's error body: exactly code, message, more_info, status. */
-static void assert_twilio_error(json_t *j, const struct api_response *rs, unsigned status,
-				int code)
+static void assert_twilio_error(json_t *j, const struct api_response *rs, unsigned status, int code)
 {
 	char more[64];
 
@@ -137,8 +136,9 @@ static const char *str(json_t *o, const char *key)
 static void test_token_has_exactly_twilios_fields_and_types(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const keys[] = { "account_sid", "date_created", "date_updated",
-					    "ice_servers", "password", "ttl", "username" };
+	static const char *const keys[] = {"account_sid", "date_created", "date_updated",
+					   "ice_servers", "password",	  "ttl",
+					   "username"};
 	struct api_response rs;
 	json_t *j = call(f, "POST", f->path, f->basic, "", &rs);
 
@@ -166,11 +166,12 @@ static void test_credentials_follow_the_turn_rest_scheme(void **state)
 	json_t *j = call(f, "POST", f->path, f->basic, "Ttl=600", &rs);
 
 	assert_int_equal(rs.status, 201);
-	/* DESIGN.md: username "<unix-expiry>:<AccountSid>", password base64(HMAC-SHA1(secret, u)). */
+	/* DESIGN.md: username "<unix-expiry>:<AccountSid>", password base64(HMAC-SHA1(secret, u)).
+	 */
 	snprintf(want_user, sizeof(want_user), "%" PRIu64 ":%s", NOW + 600, f->acct.sid);
 	assert_string_equal(str(j, "username"), want_user);
-	HMAC(EVP_sha1(), SECRET, strlen(SECRET), (const unsigned char *)want_user, strlen(want_user),
-	     mac, &mac_len);
+	HMAC(EVP_sha1(), SECRET, strlen(SECRET), (const unsigned char *)want_user,
+	     strlen(want_user), mac, &mac_len);
 	EVP_EncodeBlock(want_pass, mac, (int)mac_len);
 	assert_string_equal(str(j, "password"), (const char *)want_pass);
 	assert_string_equal(str(j, "ttl"), "600");
@@ -180,16 +181,17 @@ static void test_credentials_follow_the_turn_rest_scheme(void **state)
 static void test_ice_servers_in_twilio_order_with_url_and_urls(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const want[] = { "stun:turn.example.test:3478",
-					    "turn:turn.example.test:3478?transport=udp",
-					    "turn:turn.example.test:3478?transport=tcp" };
+	static const char *const want[] = {"stun:turn.example.test:3478",
+					   "turn:turn.example.test:3478?transport=udp",
+					   "turn:turn.example.test:3478?transport=tcp"};
 	struct api_response rs;
 	json_t *j = call(f, "POST", f->path, f->basic, NULL, &rs), *servers, *e;
 	size_t i;
 
 	servers = json_object_get(j, "ice_servers");
 	assert_int_equal(json_array_size(servers), 3); /* no 443, no TLS listener configured */
-	json_array_foreach(servers, i, e) {
+	json_array_foreach(servers, i, e)
+	{
 		assert_string_equal(str(e, "url"), want[i]);
 		assert_string_equal(str(e, "urls"), want[i]);
 		if (i == 0) {
@@ -232,8 +234,8 @@ static void test_ice_urls_follow_the_open_sockets(void **state)
 	/* UDP-only 3478, TCP+UDP 3479, UDP-only 443 (not listed: Twilio's 443 is TCP), two TLS
 	 * sockets on one port (listed once). */
 	static const struct api_listener l[] = {
-		{ NTS_UDP, 3478 }, { NTS_UDP, 3479 }, { NTS_TCP, 3479 }, { NTS_UDP, 443 },
-		{ NTS_TLS, 5349 }, { NTS_TLS, 5349 },
+	    {NTS_UDP, 3478}, {NTS_UDP, 3479}, {NTS_TCP, 3479},
+	    {NTS_UDP, 443},  {NTS_TLS, 5349}, {NTS_TLS, 5349},
 	};
 	struct api_ice_urls u;
 
@@ -249,7 +251,7 @@ static void test_ice_urls_follow_the_open_sockets(void **state)
 static void test_set_ice_urls_replaces_what_tokens_list(void **state)
 {
 	struct fixture *f = *state;
-	static const struct api_listener l[] = { { NTS_UDP, 9 } };
+	static const struct api_listener l[] = {{NTS_UDP, 9}};
 	struct api_ice_urls u;
 	struct api_response rs;
 	json_t *j;
@@ -285,8 +287,8 @@ static void test_ice_urls_survive_the_settings_round_trip(void **state)
 static void test_ttl_bounds_are_enforced_with_400(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const bad[] = { "Ttl=0", "Ttl=86401", "Ttl=abc", "Ttl=", "Ttl=-5",
-					   "Ttl=1&Ttl=2", "Ttl=%zz" };
+	static const char *const bad[] = {
+	    "Ttl=0", "Ttl=86401", "Ttl=abc", "Ttl=", "Ttl=-5", "Ttl=1&Ttl=2", "Ttl=%zz"};
 	struct api_response rs;
 	json_t *j;
 
@@ -339,16 +341,19 @@ static void test_sid_in_path_must_be_the_authenticated_one(void **state)
 	char path[128];
 
 	snprintf(path, sizeof(path), "/2010-04-01/Accounts/%s/Tokens.json", f->other.sid);
-	assert_twilio_error(call(f, "POST", path, f->basic, NULL, &rs), &rs, 404, API_ERR_NOT_FOUND);
+	assert_twilio_error(call(f, "POST", path, f->basic, NULL, &rs), &rs, 404,
+			    API_ERR_NOT_FOUND);
 }
 
 static void test_unknown_paths_get_404_naming_the_path(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const paths[] = { "/", "/2010-04-01/Accounts", "/2010-04-01/Accounts/",
-					     "/2010-04-01/Accounts//Tokens.json",
-					     "/2010-04-01/Accounts/AC1/Calls.json",
-					     "/2010-04-01/Accounts/AC1/Tokens.json/x" };
+	static const char *const paths[] = {"/",
+					    "/2010-04-01/Accounts",
+					    "/2010-04-01/Accounts/",
+					    "/2010-04-01/Accounts//Tokens.json",
+					    "/2010-04-01/Accounts/AC1/Calls.json",
+					    "/2010-04-01/Accounts/AC1/Tokens.json/x"};
 	struct api_response rs;
 	json_t *j;
 
@@ -373,7 +378,7 @@ static void test_tokens_without_json_suffix_is_the_same_resource(void **state)
 static void test_other_methods_get_405_with_allow(void **state)
 {
 	struct fixture *f = *state;
-	static const char *const methods[] = { "GET", "PUT", "DELETE", "PATCH", "HEAD" };
+	static const char *const methods[] = {"GET", "PUT", "DELETE", "PATCH", "HEAD"};
 	struct api_response rs;
 
 	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
@@ -388,7 +393,7 @@ static void test_other_methods_get_405_with_allow(void **state)
 static void test_oversized_body_gets_413(void **state)
 {
 	struct fixture *f = *state;
-	struct api_request rq = { .method = "POST", .path = "/x", .body_too_large = true };
+	struct api_request rq = {.method = "POST", .path = "/x", .body_too_large = true};
 	struct api_response rs;
 	json_t *j;
 
@@ -431,9 +436,12 @@ static void test_options_preflight_answers_cors_without_auth(void **state)
 static void test_non_form_body_leaves_default_ttl(void **state)
 {
 	struct fixture *f = *state;
-	struct api_request rq = { .method = "POST", .path = f->path, .authorization = f->basic,
-				  .content_type = "application/json", .body = "{\"Ttl\":5}",
-				  .body_len = 9 };
+	struct api_request rq = {.method = "POST",
+				 .path = f->path,
+				 .authorization = f->basic,
+				 .content_type = "application/json",
+				 .body = "{\"Ttl\":5}",
+				 .body_len = 9};
 	struct api_response rs;
 	json_t *j;
 
@@ -449,7 +457,7 @@ static void test_metrics_count_tokens_without_account_labels(void **state)
 {
 	struct fixture *f = *state;
 	struct api_response rs;
-	struct api_request rq = { .method = "GET", .path = "/metrics" };
+	struct api_request rq = {.method = "GET", .path = "/metrics"};
 	char *line, *save = NULL;
 
 	json_decref(call(f, "POST", f->path, f->basic, NULL, &rs));
@@ -528,26 +536,26 @@ int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_token_has_exactly_twilios_fields_and_types),
-		T(test_credentials_follow_the_turn_rest_scheme),
-		T(test_ice_servers_in_twilio_order_with_url_and_urls),
-		cmocka_unit_test(test_ice_urls_list_443_and_turns_only_when_listening),
-		cmocka_unit_test(test_ice_urls_follow_the_open_sockets),
-		T(test_set_ice_urls_replaces_what_tokens_list),
-		T(test_ice_urls_survive_the_settings_round_trip),
-		T(test_ttl_bounds_are_enforced_with_400),
-		T(test_missing_or_malformed_credentials_get_401),
-		T(test_wrong_token_or_unknown_sid_gets_401),
-		T(test_sid_in_path_must_be_the_authenticated_one),
-		T(test_unknown_paths_get_404_naming_the_path),
-		T(test_tokens_without_json_suffix_is_the_same_resource),
-		T(test_other_methods_get_405_with_allow),
-		T(test_oversized_body_gets_413),
-		T(test_suspended_account_cannot_issue_tokens),
-		T(test_options_preflight_answers_cors_without_auth),
-		T(test_non_form_body_leaves_default_ttl),
-		T(test_metrics_count_tokens_without_account_labels),
-		T(test_commands_create_list_suspend_and_issue),
+	    T(test_token_has_exactly_twilios_fields_and_types),
+	    T(test_credentials_follow_the_turn_rest_scheme),
+	    T(test_ice_servers_in_twilio_order_with_url_and_urls),
+	    cmocka_unit_test(test_ice_urls_list_443_and_turns_only_when_listening),
+	    cmocka_unit_test(test_ice_urls_follow_the_open_sockets),
+	    T(test_set_ice_urls_replaces_what_tokens_list),
+	    T(test_ice_urls_survive_the_settings_round_trip),
+	    T(test_ttl_bounds_are_enforced_with_400),
+	    T(test_missing_or_malformed_credentials_get_401),
+	    T(test_wrong_token_or_unknown_sid_gets_401),
+	    T(test_sid_in_path_must_be_the_authenticated_one),
+	    T(test_unknown_paths_get_404_naming_the_path),
+	    T(test_tokens_without_json_suffix_is_the_same_resource),
+	    T(test_other_methods_get_405_with_allow),
+	    T(test_oversized_body_gets_413),
+	    T(test_suspended_account_cannot_issue_tokens),
+	    T(test_options_preflight_answers_cors_without_auth),
+	    T(test_non_form_body_leaves_default_ttl),
+	    T(test_metrics_count_tokens_without_account_labels),
+	    T(test_commands_create_list_suspend_and_issue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

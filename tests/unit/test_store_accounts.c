@@ -88,18 +88,19 @@ static void test_migrates_a_version_1_database(void **state)
 	/* Build a version-1 file by hand, as an older ntsd left it. */
 	snprintf(path, sizeof(path), "%s/old.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db,
-				      "CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
-				      " NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
-				      " status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
-				      " NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
-				      " INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
-				      " updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
-				      " PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
-				      " INSERT INTO secrets (secret, created) VALUES ('old', 1);"
-				      " PRAGMA user_version = 1;",
-				      NULL, NULL, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_exec(db,
+			 "CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
+			 " NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
+			 " status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
+			 " NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
+			 " INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+			 " updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
+			 " PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
+			 " INSERT INTO secrets (secret, created) VALUES ('old', 1);"
+			 " PRAGMA user_version = 1;",
+			 NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &s), 0);
 	assert_int_equal(store_schema_version(s), STORE_SCHEMA_VERSION);
@@ -184,8 +185,11 @@ static void test_token_is_stored_only_as_salted_hash(void **state)
 	assert_false(file_contains(f->path, tb) || file_contains(wal, tb));
 	/* Salts differ per account. */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT token_salt, token_hash FROM accounts"
-					    " ORDER BY rowid", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT token_salt, token_hash FROM accounts"
+					    " ORDER BY rowid",
+					    -1, &st, NULL),
+			 SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_bytes(st, 0), 16);
 	assert_int_equal(sqlite3_column_bytes(st, 1), 32);
@@ -209,8 +213,8 @@ static void test_verify_accepts_right_token_only(void **state)
 	wrong[0] = wrong[0] == '0' ? '1' : '0';
 	assert_int_equal(store_account_verify(f->s, a.sid, wrong, NULL), -EACCES);
 	assert_int_equal(store_account_verify(f->s, a.sid, "", NULL), -EACCES);
-	assert_int_equal(store_account_verify(f->s, "AC00000000000000000000000000000000", token, NULL),
-			 -EACCES);
+	assert_int_equal(
+	    store_account_verify(f->s, "AC00000000000000000000000000000000", token, NULL), -EACCES);
 	assert_int_equal(store_account_verify(f->s, "not-a-sid", token, NULL), -EACCES);
 }
 
@@ -230,8 +234,8 @@ static void test_suspend_and_activate_change_status(void **state)
 	assert_int_equal(store_account_set_suspended(f->s, a.sid, false), 0);
 	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
 	assert_false(got.suspended);
-	assert_int_equal(store_account_set_suspended(f->s, "AC00000000000000000000000000000000", true),
-			 -ENOENT);
+	assert_int_equal(
+	    store_account_set_suspended(f->s, "AC00000000000000000000000000000000", true), -ENOENT);
 }
 
 static void test_bad_names_are_refused(void **state)
@@ -274,7 +278,7 @@ static void test_usage_accumulates_and_persists_for_known_accounts(void **state)
 	store_usage_add(f->s, a.sid, 1, 100);
 	store_usage_add(f->s, a.sid, 0, 50);
 	store_usage_add(f->s, "AC11111111111111111111111111111111", 5, 5); /* unknown: dropped */
-	store_usage_add(f->s, "", 1, 1);                                    /* static user */
+	store_usage_add(f->s, "", 1, 1);				   /* static user */
 	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
 	assert_int_equal(got.allocations, 0); /* not flushed yet */
 	assert_int_equal(store_usage_flush(f->s), 0);
@@ -328,27 +332,27 @@ static void test_sid_syntax(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_migrates_to_current_schema_with_wal, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_created_account_has_sid_syntax_and_hex_token,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_accounts_get_distinct_sids_and_tokens, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_token_is_stored_only_as_salted_hash, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_verify_accepts_right_token_only, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_suspend_and_activate_change_status, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_bad_names_are_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreach_lists_every_account, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_usage_accumulates_and_persists_for_known_accounts,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_secret_is_created_once_and_kept, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_settings_round_trip, setup, teardown),
-		cmocka_unit_test(test_sid_syntax),
+	    cmocka_unit_test_setup_teardown(test_open_migrates_to_current_schema_with_wal, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_keeps_data_and_version, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_a_version_1_database, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refuses_a_newer_schema, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_created_account_has_sid_syntax_and_hex_token,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_two_accounts_get_distinct_sids_and_tokens, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_token_is_stored_only_as_salted_hash, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_verify_accepts_right_token_only, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_suspend_and_activate_change_status, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_names_are_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_foreach_lists_every_account, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_usage_accumulates_and_persists_for_known_accounts,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secret_is_created_once_and_kept, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_settings_round_trip, setup, teardown),
+	    cmocka_unit_test(test_sid_syntax),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,6 @@
-/* Twilio-compatible token API (POST /2010-04-01/Accounts/{Sid}/Tokens.json) and Prometheus /metrics,
- * served by libmicrohttpd inside ntsd's epoll loop; plus the account/token logic shared by the
- * control commands and ntsctl --db. Request handling (api_handle) is pure, so tests need no sockets.
+/* Twilio-compatible token API (POST /2010-04-01/Accounts/{Sid}/Tokens.json) and /metrics, served
+ * by libmicrohttpd inside ntsd's loop; plus the account/token commands shared with ntsctl --db.
+ * Request handling (api_handle) is a pure function, so tests need no sockets. See README.md.
  */
 #ifndef NTS_API_API_H
 #define NTS_API_API_H
@@ -21,46 +21,46 @@ struct ctl_server;
 struct store_account;
 struct api_server;
 
-#define API_MAX_BODY 4096        /* request bodies above this get 413 */
-#define API_TTL_DEFAULT 86400    /* Twilio: default and maximum Ttl, seconds */
+#define API_MAX_BODY 4096     /* request bodies above this get 413 */
+#define API_TTL_DEFAULT 86400 /* Twilio: default and maximum Ttl, seconds */
 #define API_TTL_MAX 86400
 #define API_MAX_ICE_URLS 16
 #define API_ICE_URL_LEN 300
 
 /* Twilio error codes used (https://www.twilio.com/docs/errors/CODE). */
 enum api_error_code {
-	API_ERR_INVALID_PARAM = 20001,   /* 400: bad Ttl or malformed form body */
-	API_ERR_AUTHENTICATE = 20003,    /* 401: missing or wrong AccountSid/AuthToken */
-	API_ERR_METHOD = 20004,          /* 405 */
-	API_ERR_NOT_ACTIVE = 20005,      /* 403: the account is suspended */
-	API_ERR_NOT_FOUND = 20404,       /* 404: unknown path, or a Sid not the authenticated one */
-	API_ERR_TOO_LARGE = 20413,       /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
-	API_ERR_INTERNAL = 20500,        /* 500 */
+	API_ERR_INVALID_PARAM = 20001, /* 400: bad Ttl or malformed form body */
+	API_ERR_AUTHENTICATE = 20003,  /* 401: missing or wrong AccountSid/AuthToken */
+	API_ERR_METHOD = 20004,	       /* 405 */
+	API_ERR_NOT_ACTIVE = 20005,    /* 403: the account is suspended */
+	API_ERR_NOT_FOUND = 20404,     /* 404: unknown path, or a Sid not the authenticated one */
+	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
+	API_ERR_INTERNAL = 20500,      /* 500 */
 };
 
 /* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
 struct api_request {
 	const char *method;
-	const char *path;                /* without the query string */
-	const char *authorization;       /* Authorization header */
+	const char *path;	   /* without the query string */
+	const char *authorization; /* Authorization header */
 	const char *content_type;
-	const char *body;                /* may contain NULs: use body_len */
+	const char *body; /* may contain NULs: use body_len */
 	size_t body_len;
-	bool body_too_large;             /* the transport cut the body at API_MAX_BODY */
+	bool body_too_large; /* the transport cut the body at API_MAX_BODY */
 };
 
 enum api_response_flags {
 	API_RESP_WWW_AUTHENTICATE = 1 << 0, /* add WWW-Authenticate: Basic realm="Twilio API" */
-	API_RESP_ALLOW = 1 << 1,            /* add Allow: (405) */
-	API_RESP_CORS = 1 << 2,             /* add the Access-Control-* headers */
+	API_RESP_ALLOW = 1 << 1,	    /* add Allow: (405) */
+	API_RESP_CORS = 1 << 2,		    /* add the Access-Control-* headers */
 };
 
 struct api_response {
 	unsigned status;
-	char *body;                      /* malloc'ed, may be NULL (empty body) */
+	char *body; /* malloc'ed, may be NULL (empty body) */
 	size_t body_len;
-	const char *content_type;        /* static string or NULL */
-	const char *allow;               /* with API_RESP_ALLOW */
+	const char *content_type; /* static string or NULL */
+	const char *allow;	  /* with API_RESP_ALLOW */
 	unsigned flags;
 };
 
@@ -100,7 +100,8 @@ int api_parse_basic(const char *header, char *user, size_t ulen, char *pass, siz
 /* Formats unix time t as RFC 2822 in UTC: "Fri, 01 May 2020 01:42:57 +0000". Returns buf. */
 const char *api_fmt_rfc2822(uint64_t t, char *buf, size_t len);
 
-/* Token construction, shared by the HTTP route, the token-create control command and ntsctl --db. */
+/* Token construction, shared by the HTTP route, the token-create control command and ntsctl --db.
+ */
 /* A socket ntsd listens on, as the ICE URL list needs it. */
 struct api_listener {
 	enum nts_transport transport;

@@ -1,5 +1,5 @@
-/* Account and token commands over a store: the control socket's handlers and ntsctl --db call these,
- * so both paths give the same answers.
+/* Account and token commands over a store: the control socket's handlers and ntsctl --db call
+ * these, so both paths give the same answers.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,8 +17,8 @@ json_t *api_account_json(const struct store_account *a)
 	api_fmt_rfc2822((uint64_t)a->updated, updated, sizeof(updated));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "sid", a->sid, "friendly_name",
 			 a->name, "status", a->suspended ? "suspended" : "active", "date_created",
-			 created, "date_updated", updated, "allocations", (json_int_t)a->allocations,
-			 "bytes", (json_int_t)a->bytes);
+			 created, "date_updated", updated, "allocations",
+			 (json_int_t)a->allocations, "bytes", (json_int_t)a->bytes);
 }
 
 static const char *api_arg_string(json_t *args, const char *key)
@@ -42,8 +42,8 @@ json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, si
 	}
 	rc = store_account_create(st, name, &a, token);
 	if (rc) {
-		snprintf(err, errlen, "%s", rc == -EINVAL ? "invalid name (1-127 printable bytes)"
-							  : strerror(-rc));
+		snprintf(err, errlen, "%s",
+			 rc == -EINVAL ? "invalid name (1-127 printable bytes)" : strerror(-rc));
 		return NULL;
 	}
 	j = api_account_json(&a);

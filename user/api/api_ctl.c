@@ -45,11 +45,11 @@ int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 		const char *name;
 		ctl_cmd_fn fn;
 	} cmds[] = {
-		{ "account-create", api_ctl_account_create },
-		{ "account-list", api_ctl_account_list },
-		{ "account-suspend", api_ctl_account_suspend },
-		{ "account-activate", api_ctl_account_activate },
-		{ "token-create", api_ctl_token_create },
+	    {"account-create", api_ctl_account_create},
+	    {"account-list", api_ctl_account_list},
+	    {"account-suspend", api_ctl_account_suspend},
+	    {"account-activate", api_ctl_account_activate},
+	    {"token-create", api_ctl_token_create},
 	};
 	int err;
 

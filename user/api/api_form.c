@@ -179,9 +179,9 @@ int api_parse_basic(const char *header, char *user, size_t ulen, char *pass, siz
 const char *api_fmt_rfc2822(uint64_t t, char *buf, size_t len)
 {
 	/* Fixed English names: strftime's %a/%b would follow the locale. */
-	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
-	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-					    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 	time_t tt = (time_t)t;
 	struct tm tm;
 
@@ -189,7 +189,8 @@ const char *api_fmt_rfc2822(uint64_t t, char *buf, size_t len)
 		snprintf(buf, len, "Thu, 01 Jan 1970 00:00:00 +0000");
 		return buf;
 	}
-	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7], tm.tm_mday,
-		 months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d +0000", days[tm.tm_wday % 7],
+		 tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec);
 	return buf;
 }

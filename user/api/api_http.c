@@ -86,7 +86,7 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 {
 	struct api_server *s = cls;
 	struct api_http_req *q = *con_cls;
-	struct api_request rq = { 0 };
+	struct api_request rq = {0};
 	struct api_response rs;
 
 	if (!q) {
@@ -108,7 +108,8 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 	}
 	if (*upload_data_size) {
 		if (q->len + *upload_data_size > API_MAX_BODY)
-			q->too_large = true; /* keep reading (and dropping) to answer 413 at the end */
+			q->too_large =
+			    true; /* keep reading (and dropping) to answer 413 at the end */
 		else {
 			memcpy(q->body + q->len, upload_data, *upload_data_size);
 			q->len += *upload_data_size;
@@ -222,18 +223,18 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 		if (err)
 			return err;
 		flags |= MHD_USE_TLS;
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert };
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->key };
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
 	}
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
-					     (intptr_t)api_http_completed, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-					     API_HTTP_MAX_CONNECTIONS, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, API_HTTP_IDLE_TIMEOUT,
-					     NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+					    (intptr_t)api_http_completed, NULL};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, API_HTTP_MAX_CONNECTIONS, NULL};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, API_HTTP_IDLE_TIMEOUT, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	/* The logger goes first so MHD routes even option errors through it. */
 	h->mhd = MHD_start_daemon(flags, cfg->api_listen.port, NULL, NULL, api_http_access, s,
 				  MHD_OPTION_EXTERNAL_LOGGER, api_http_logger, NULL,
@@ -273,7 +274,8 @@ void api_destroy(struct api_server *s)
 	h = s->http;
 	if (h) {
 		/* Stop watching before MHD closes its epoll fd. The tick cannot be removed from
-		 * the loop: ntsd unwires only after loop_run() returned, so it never fires again. */
+		 * the loop: ntsd unwires only after loop_run() returned, so it never fires again.
+		 */
 		if (h->epfd >= 0)
 			loop_del(h->loop, h->epfd);
 		if (h->mhd)

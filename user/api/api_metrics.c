@@ -8,15 +8,15 @@
 #include "api/api.h"
 
 static const char *const api_method_names[NTS_M_COUNT] = {
-	[NTS_M_BINDING] = "binding",
-	[NTS_M_ALLOCATE] = "allocate",
-	[NTS_M_REFRESH] = "refresh",
-	[NTS_M_SEND] = "send",
-	[NTS_M_CREATE_PERMISSION] = "create_permission",
-	[NTS_M_CHANNEL_BIND] = "channel_bind",
-	[NTS_M_CONNECT] = "connect",
-	[NTS_M_CONNECTION_BIND] = "connection_bind",
-	[NTS_M_OTHER] = "other",
+    [NTS_M_BINDING] = "binding",
+    [NTS_M_ALLOCATE] = "allocate",
+    [NTS_M_REFRESH] = "refresh",
+    [NTS_M_SEND] = "send",
+    [NTS_M_CREATE_PERMISSION] = "create_permission",
+    [NTS_M_CHANNEL_BIND] = "channel_bind",
+    [NTS_M_CONNECT] = "connect",
+    [NTS_M_CONNECTION_BIND] = "connection_bind",
+    [NTS_M_OTHER] = "other",
 };
 
 static void api_metric_head(FILE *f, const char *name, const char *type, const char *help)
@@ -36,8 +36,10 @@ static void api_metric_relayed(FILE *f, const char *name, const char *help, uint
 	api_metric_head(f, name, "counter", help);
 	fprintf(f, "%s{direction=\"client_to_peer\",path=\"user\"} %" PRIu64 "\n", name, user_c2p);
 	fprintf(f, "%s{direction=\"peer_to_client\",path=\"user\"} %" PRIu64 "\n", name, user_p2c);
-	fprintf(f, "%s{direction=\"client_to_peer\",path=\"kernel\"} %" PRIu64 "\n", name, kernel_c2p);
-	fprintf(f, "%s{direction=\"peer_to_client\",path=\"kernel\"} %" PRIu64 "\n", name, kernel_p2c);
+	fprintf(f, "%s{direction=\"client_to_peer\",path=\"kernel\"} %" PRIu64 "\n", name,
+		kernel_c2p);
+	fprintf(f, "%s{direction=\"peer_to_client\",path=\"kernel\"} %" PRIu64 "\n", name,
+		kernel_p2c);
 }
 
 char *api_metrics_render(const struct nts_stats *st, size_t *len)
@@ -54,14 +56,16 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 	api_metric_head(f, "nts_stun_requests_total", "counter",
 			"STUN/TURN requests and indications received, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
-		fprintf(f, "nts_stun_requests_total{method=\"%s\"} %" PRIu64 "\n", api_method_names[m],
-			st->requests[m]);
-	api_metric_head(f, "nts_stun_errors_total", "counter", "STUN error responses sent, by method.");
+		fprintf(f, "nts_stun_requests_total{method=\"%s\"} %" PRIu64 "\n",
+			api_method_names[m], st->requests[m]);
+	api_metric_head(f, "nts_stun_errors_total", "counter",
+			"STUN error responses sent, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
-		fprintf(f, "nts_stun_errors_total{method=\"%s\"} %" PRIu64 "\n", api_method_names[m],
-			st->errors[m]);
+		fprintf(f, "nts_stun_errors_total{method=\"%s\"} %" PRIu64 "\n",
+			api_method_names[m], st->errors[m]);
 	api_metric(f, "nts_auth_failures_total", "counter",
-		   "Requests answered 401 for bad credentials (not first challenges).", st->auth_failures);
+		   "Requests answered 401 for bad credentials (not first challenges).",
+		   st->auth_failures);
 	api_metric(f, "nts_stale_nonces_total", "counter", "Requests answered 438 Stale Nonce.",
 		   st->stale_nonces);
 	api_metric(f, "nts_unauth_rate_limited_total", "counter",
@@ -71,7 +75,8 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 		   "Malformed or non-STUN datagrams dropped on listen sockets.",
 		   st->udp_dropped_malformed);
 	api_metric(f, "nts_tcp_closed_bad_framing_total", "counter",
-		   "TCP/TLS client connections closed for bad framing.", st->tcp_closed_bad_framing);
+		   "TCP/TLS client connections closed for bad framing.",
+		   st->tcp_closed_bad_framing);
 	api_metric(f, "nts_allocations_created_total", "counter", "TURN allocations created.",
 		   st->allocations_created);
 	api_metric(f, "nts_allocations_deleted_total", "counter",
@@ -90,7 +95,8 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 			   "Relayed application bytes by direction and path.", st->user_c2p_bytes,
 			   st->user_p2c_bytes, st->kernel_c2p_bytes, st->kernel_p2c_bytes);
 	api_metric(f, "nts_peer_dropped_no_permission_total", "counter",
-		   "Peer packets dropped for lack of a permission.", st->peer_dropped_no_permission);
+		   "Peer packets dropped for lack of a permission.",
+		   st->peer_dropped_no_permission);
 	api_metric(f, "nts_peer_denied_by_policy_total", "counter",
 		   "Client sends to peers the address policy denies.", st->peer_denied_by_policy);
 	if (fclose(f) != 0) {

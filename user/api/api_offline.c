@@ -14,8 +14,8 @@
 static json_t *api_offline_token(struct nts_store *st, json_t *args, char *err, size_t errlen)
 {
 	char secret[STORE_SECRET_LEN + 1], text[API_MAX_ICE_URLS * API_ICE_URL_LEN];
-	const char *secrets[1] = { secret };
-	struct api_ice_urls u = { .n = 0 };
+	const char *secrets[1] = {secret};
+	struct api_ice_urls u = {.n = 0};
 	struct auth_ctx *auth;
 	json_t *tok;
 	int rc = store_secret_get_or_create(st, secret, sizeof(secret));

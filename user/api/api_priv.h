@@ -13,9 +13,9 @@ struct api_server {
 	struct nts_store *store;
 	struct auth_ctx *auth;
 	struct nts_stats *stats;
-	struct api_ice_urls ice;   /* from cfg, then from the open listeners */
-	bool ice_set;              /* api_set_ice_urls() was called */
-	struct api_http *http;     /* NULL until api_http_start() */
+	struct api_ice_urls ice; /* from cfg, then from the open listeners */
+	bool ice_set;		 /* api_set_ice_urls() was called */
+	struct api_http *http;	 /* NULL until api_http_start() */
 };
 
 #endif

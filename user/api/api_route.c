@@ -1,5 +1,6 @@
-/* Request routing and Twilio-style answers; see api.h. Order of checks: body size (413), path (404),
- * method (405), credentials (401), AccountSid in the path (404), account status (403), Ttl (400).
+/* Request routing and Twilio-style answers; see api.h. Order of checks: body size (413), path
+ * (404), method (405), credentials (401), AccountSid in the path (404), account status (403), Ttl
+ * (400).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,14 +16,18 @@
 
 /* Twilio's API answers every request with these (its CORS policy is global, not per resource). */
 const char *const api_cors_headers[] = {
-	"Access-Control-Allow-Origin", "*",
-	"Access-Control-Allow-Headers",
-	"Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
-	"If-Unmodified-Since, Idempotency-Key",
-	"Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS",
-	"Access-Control-Expose-Headers", "ETag",
-	"Access-Control-Allow-Credentials", "true",
-	NULL,
+    "Access-Control-Allow-Origin",
+    "*",
+    "Access-Control-Allow-Headers",
+    "Accept, Authorization, Content-Type, If-Match, If-Modified-Since, If-None-Match, "
+    "If-Unmodified-Since, Idempotency-Key",
+    "Access-Control-Allow-Methods",
+    "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Expose-Headers",
+    "ETag",
+    "Access-Control-Allow-Credentials",
+    "true",
+    NULL,
 };
 
 static const char api_json_type[] = "application/json; charset=utf-8";

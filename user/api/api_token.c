@@ -8,14 +8,14 @@
 #include "api/api.h"
 #include "auth/auth.h"
 
-static void api_ice_add(struct api_ice_urls *u, const char *scheme, const char *host,
-			unsigned port, const char *transport)
+static void api_ice_add(struct api_ice_urls *u, const char *scheme, const char *host, unsigned port,
+			const char *transport)
 {
 	if (u->n >= API_MAX_ICE_URLS)
 		return;
 	if (transport)
-		snprintf(u->url[u->n++], API_ICE_URL_LEN, "%s:%s:%u?transport=%s", scheme, host, port,
-			 transport);
+		snprintf(u->url[u->n++], API_ICE_URL_LEN, "%s:%s:%u?transport=%s", scheme, host,
+			 port, transport);
 	else
 		snprintf(u->url[u->n++], API_ICE_URL_LEN, "%s:%s:%u", scheme, host, port);
 }
@@ -70,15 +70,15 @@ void api_ice_urls_from_config(const struct nts_config *cfg, struct api_ice_urls 
 	size_t n = 0;
 
 	for (unsigned i = 0; i < cfg->nlisten; i++) {
-		l[n++] = (struct api_listener){ NTS_UDP, cfg->listen[i].port };
-		l[n++] = (struct api_listener){ NTS_TCP, cfg->listen[i].port };
+		l[n++] = (struct api_listener){NTS_UDP, cfg->listen[i].port};
+		l[n++] = (struct api_listener){NTS_TCP, cfg->listen[i].port};
 	}
 	if (cfg->nlisten == 0) {
-		l[n++] = (struct api_listener){ NTS_UDP, 3478 };
-		l[n++] = (struct api_listener){ NTS_TCP, 3478 };
+		l[n++] = (struct api_listener){NTS_UDP, 3478};
+		l[n++] = (struct api_listener){NTS_TCP, 3478};
 	}
 	for (unsigned i = 0; i < cfg->ntls_listen; i++)
-		l[n++] = (struct api_listener){ NTS_TLS, cfg->tls_listen[i].port };
+		l[n++] = (struct api_listener){NTS_TLS, cfg->tls_listen[i].port};
 	api_ice_urls_from_listeners(cfg->ice_host, l, n, u);
 }
 
@@ -107,7 +107,8 @@ int api_ice_urls_load(const char *text, struct api_ice_urls *u)
 		json_decref(a);
 		return -EINVAL;
 	}
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		if (!json_is_string(v) || u->n >= API_MAX_ICE_URLS ||
 		    json_string_length(v) >= API_ICE_URL_LEN) {
 			json_decref(a);
@@ -119,7 +120,8 @@ int api_ice_urls_load(const char *text, struct api_ice_urls *u)
 	return 0;
 }
 
-/* One ice_servers entry: Twilio's legacy "url" beside "urls" (both strings), credentials on TURN. */
+/* One ice_servers entry: Twilio's legacy "url" beside "urls" (both strings), credentials on TURN.
+ */
 static json_t *api_ice_entry(const char *url, const char *username, const char *credential)
 {
 	json_t *o = json_object();

@@ -33,7 +33,7 @@ static void wire_api_flush(void *arg, uint64_t now_ms)
 static int wire_api_secret(struct ntsd *d)
 {
 	char secret[STORE_SECRET_LEN + 1];
-	const char *list[1] = { secret };
+	const char *list[1] = {secret};
 	int err;
 
 	if (d->cfg.nsecrets > 0)
@@ -73,7 +73,7 @@ static void wire_api_listeners(void *arg, uint64_t now_ms)
 	if (n > sizeof(li) / sizeof(li[0]))
 		n = sizeof(li) / sizeof(li[0]);
 	for (size_t i = 0; i < n; i++)
-		l[i] = (struct api_listener){ li[i].transport, li[i].addr.port };
+		l[i] = (struct api_listener){li[i].transport, li[i].addr.port};
 	api_ice_urls_from_listeners(d->cfg.ice_host, l, n, &u);
 	api_set_ice_urls(d->api, &u);
 	wire_api_publish_ice(d, &u);
@@ -128,8 +128,10 @@ static int wire_api_demo_create(struct ntsd *d, const char *path, char *sid, cha
 		return 0;
 	}
 	fchmod(fd, 0600);
-	fprintf(f, "# nts demo account (make run): a convenience for trying nts, not for production.\n"
-		   "AccountSid=%s\nAuthToken=%s\n", sid, token);
+	fprintf(f,
+		"# nts demo account (make run): a convenience for trying nts, not for production.\n"
+		"AccountSid=%s\nAuthToken=%s\n",
+		sid, token);
 	fclose(f);
 	return 0;
 }
@@ -158,7 +160,8 @@ static int wire_api_demo(struct ntsd *d)
 	nts_addr_fmt(&a, host, sizeof(host), true);
 	printf("\nnts demo account (kept in %s, 0600, for later `make run`s):\n"
 	       "  AccountSid: %s\n  AuthToken:  %s\n\n"
-	       "Fetch a token:\n  curl -s -X POST -u %s:%s %s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n",
+	       "Fetch a token:\n  curl -s -X POST -u %s:%s "
+	       "%s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n",
 	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "");
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));

@@ -14,13 +14,14 @@
 
 static void account_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl account create NAME [--json]\n"
-		   "       ntsctl account list [--json]\n"
-		   "       ntsctl account suspend SID [--json]\n"
-		   "       ntsctl account activate SID [--json]\n\n"
-		   "create prints the new AccountSid and its AuthToken; the AuthToken is shown only\n"
-		   "once (nts keeps only a salted hash). Suspended accounts cannot issue tokens.\n"
-		   "Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running.\n");
+	fprintf(
+	    f, "usage: ntsctl account create NAME [--json]\n"
+	       "       ntsctl account list [--json]\n"
+	       "       ntsctl account suspend SID [--json]\n"
+	       "       ntsctl account activate SID [--json]\n\n"
+	       "create prints the new AccountSid and its AuthToken; the AuthToken is shown only\n"
+	       "once (nts keeps only a salted hash). Suspended accounts cannot issue tokens.\n"
+	       "Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running.\n");
 }
 
 static const char *account_field(json_t *a, const char *key)
@@ -41,8 +42,8 @@ static void account_print(json_t *a)
 
 static void account_print_header(void)
 {
-	printf("%-34s  %-9s  %-31s  %8s  %12s  %s\n", "SID", "STATUS", "CREATED", "ALLOCS",
-	       "BYTES", "NAME");
+	printf("%-34s  %-9s  %-31s  %8s  %12s  %s\n", "SID", "STATUS", "CREATED", "ALLOCS", "BYTES",
+	       "NAME");
 }
 
 static int account_show(json_t *r, const char *action, bool json)
@@ -65,8 +66,7 @@ static int account_show(json_t *r, const char *action, bool json)
 	}
 	account_print_header();
 	if (json_is_array(r)) {
-		json_array_foreach(r, i, a)
-			account_print(a);
+		json_array_foreach(r, i, a) account_print(a);
 	} else {
 		account_print(r);
 	}
@@ -76,9 +76,9 @@ static int account_show(json_t *r, const char *action, bool json)
 int cmd_account(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *action, *cmd;
 	char err[256] = "";
@@ -94,9 +94,15 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 	optind = 0; /* re-initialise getopt for the action's own options */
 	while ((o = getopt_long(argc - 1, argv + 1, "jh", opts, NULL)) != -1) {
 		switch (o) {
-		case 'j': json = true; break;
-		case 'h': account_usage(stdout); return 0;
-		default: account_usage(stderr); return 2;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			account_usage(stdout);
+			return 0;
+		default:
+			account_usage(stderr);
+			return 2;
 		}
 	}
 	argc -= 1 + optind;

@@ -13,11 +13,13 @@
 
 static void token_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl token create --account SID [--ttl N] [--json]\n\n"
-		   "Issues ephemeral TURN credentials for the account, valid N seconds (1..%d,\n"
-		   "default %d), and the ICE servers to use them with. --json prints the object the\n"
-		   "token API returns. Suspended accounts cannot issue tokens.\n"
-		   "Talks to ntsd on --ctl-socket, or signs with --db's secret when ntsd is not running.\n",
+	fprintf(f,
+		"usage: ntsctl token create --account SID [--ttl N] [--json]\n\n"
+		"Issues ephemeral TURN credentials for the account, valid N seconds (1..%d,\n"
+		"default %d), and the ICE servers to use them with. --json prints the object the\n"
+		"token API returns. Suspended accounts cannot issue tokens.\n"
+		"Talks to ntsd on --ctl-socket, or signs with --db's secret when ntsd is not "
+		"running.\n",
 		API_TTL_MAX, API_TTL_DEFAULT);
 }
 
@@ -44,18 +46,17 @@ static void token_print(json_t *tok, bool json)
 	       "password:     %s\nice_servers:\n",
 	       token_field(tok, "account_sid"), token_field(tok, "date_created"),
 	       token_field(tok, "ttl"), token_field(tok, "username"), token_field(tok, "password"));
-	json_array_foreach(servers, i, e)
-		printf("  %s\n", token_field(e, "urls"));
+	json_array_foreach(servers, i, e) printf("  %s\n", token_field(e, "urls"));
 }
 
 int cmd_token(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "account", required_argument, NULL, 'a' },
-		{ "ttl", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"account", required_argument, NULL, 'a'},
+	    {"ttl", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	const char *account = NULL;
 	uint32_t ttl = API_TTL_DEFAULT;
@@ -76,7 +77,9 @@ int cmd_token(struct ntsctl *c, int argc, char **argv)
 	optind = 0; /* re-initialise getopt for the action's options */
 	while ((o = getopt_long(argc - 1, argv + 1, "a:t:jh", opts, NULL)) != -1) {
 		switch (o) {
-		case 'a': account = optarg; break;
+		case 'a':
+			account = optarg;
+			break;
 		case 't':
 			if (api_parse_ttl(optarg, &ttl) != 0) {
 				fprintf(stderr, "ntsctl token: --ttl must be 1..%d seconds\n",
@@ -84,9 +87,15 @@ int cmd_token(struct ntsctl *c, int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'j': json = true; break;
-		case 'h': token_usage(stdout); return 0;
-		default: token_usage(stderr); return 2;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			token_usage(stdout);
+			return 0;
+		default:
+			token_usage(stderr);
+			return 2;
 		}
 	}
 	if (!account || optind != argc - 1) {

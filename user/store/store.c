@@ -12,47 +12,57 @@
 
 /* Migration i takes the schema from version i to i + 1. Append only; never edit a shipped step. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
-	/* 0 -> 1: accounts, their usage, signing secrets. */
-	"CREATE TABLE accounts ("
-	" sid TEXT PRIMARY KEY,"
-	" friendly_name TEXT NOT NULL,"
-	" token_salt BLOB NOT NULL,"
-	" token_hash BLOB NOT NULL," /* HMAC-SHA256(salt, AuthToken) */
-	" status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),"
-	" created INTEGER NOT NULL,"
-	" updated INTEGER NOT NULL);"
-	"CREATE TABLE usage ("
-	" sid TEXT PRIMARY KEY REFERENCES accounts(sid),"
-	" allocations INTEGER NOT NULL DEFAULT 0,"
-	" bytes INTEGER NOT NULL DEFAULT 0,"
-	" updated INTEGER NOT NULL);"
-	"CREATE TABLE secrets ("
-	" id INTEGER PRIMARY KEY,"
-	" secret TEXT NOT NULL,"
-	" created INTEGER NOT NULL);",
-	/* 1 -> 2: settings published by ntsd for offline tools. */
-	"CREATE TABLE settings ("
-	" key TEXT PRIMARY KEY,"
-	" value TEXT NOT NULL);",
+    /* 0 -> 1: accounts, their usage, signing secrets. */
+    "CREATE TABLE accounts ("
+    " sid TEXT PRIMARY KEY,"
+    " friendly_name TEXT NOT NULL,"
+    " token_salt BLOB NOT NULL,"
+    " token_hash BLOB NOT NULL," /* HMAC-SHA256(salt, AuthToken) */
+    " status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE usage ("
+    " sid TEXT PRIMARY KEY REFERENCES accounts(sid),"
+    " allocations INTEGER NOT NULL DEFAULT 0,"
+    " bytes INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL);"
+    "CREATE TABLE secrets ("
+    " id INTEGER PRIMARY KEY,"
+    " secret TEXT NOT NULL,"
+    " created INTEGER NOT NULL);",
+    /* 1 -> 2: settings published by ntsd for offline tools. */
+    "CREATE TABLE settings ("
+    " key TEXT PRIMARY KEY,"
+    " value TEXT NOT NULL);",
 };
 
 int store_errno(int rc)
 {
 	switch (rc & 0xff) {
-	case SQLITE_OK: return 0;
+	case SQLITE_OK:
+		return 0;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED: return -EBUSY;
-	case SQLITE_NOMEM: return -ENOMEM;
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
 	case SQLITE_READONLY:
 	case SQLITE_PERM:
-	case SQLITE_AUTH: return -EACCES;
-	case SQLITE_FULL: return -ENOSPC;
-	case SQLITE_CANTOPEN: return -ENOENT;
-	case SQLITE_CONSTRAINT: return -EEXIST;
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_CONSTRAINT:
+		return -EEXIST;
 	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT: return -EPROTO;
-	case SQLITE_TOOBIG: return -E2BIG;
-	default: return -EIO;
+	case SQLITE_CORRUPT:
+		return -EPROTO;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	default:
+		return -EIO;
 	}
 }
 
@@ -164,10 +174,11 @@ int store_open(const char *path, struct nts_store **out)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				 SQLITE_OPEN_NOMUTEX, NULL);
+	rc = sqlite3_open_v2(
+	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
-		log_error("store: %s: %s", path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		log_error("store: %s: %s", path,
+			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		err = store_errno(rc);
 		goto fail;
 	}
@@ -247,8 +258,10 @@ int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen)
 int store_setting_set(struct nts_store *s, const char *key, const char *value)
 {
 	sqlite3_stmt *st;
-	int err = store_prepare(s, "INSERT INTO settings (key, value) VALUES (?, ?)"
-				   " ON CONFLICT(key) DO UPDATE SET value = excluded.value", &st);
+	int err = store_prepare(s,
+				"INSERT INTO settings (key, value) VALUES (?, ?)"
+				" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+				&st);
 
 	if (err)
 		return err;

@@ -22,7 +22,7 @@ struct store_account {
 	char sid[STORE_SID_LEN + 1];
 	char name[STORE_NAME_MAX];
 	bool suspended;
-	int64_t created, updated;  /* unix seconds */
+	int64_t created, updated;    /* unix seconds */
 	uint64_t allocations, bytes; /* persisted usage (pending, unflushed usage not included) */
 };
 
@@ -43,8 +43,8 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 /* Looks sid up. 0, -ENOENT or -errno. */
 int store_account_get(struct nts_store *s, const char *sid, struct store_account *out);
 /* Calls fn for each account, oldest first; fn returns non-zero to stop. 0 or -errno. */
-int store_account_foreach(struct nts_store *s,
-			  int (*fn)(void *arg, const struct store_account *a), void *arg);
+int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
+			  void *arg);
 /* Sets the status; 0, -ENOENT or -errno. */
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended);
 /* Checks sid's AuthToken in constant time (unknown sids cost the same). 0 when it matches (the
@@ -57,7 +57,8 @@ int store_account_verify(struct nts_store *s, const char *sid, const char *token
 int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen);
 
 /* Adds usage for account (an AccountSid; others, e.g. "" for static users, are ignored), kept in
- * memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped at flush. */
+ * memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped at flush.
+ */
 void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations,
 		     uint64_t bytes);
 /* Writes pending usage in one transaction. 0 or -errno (pending counts are kept on failure). */

@@ -47,7 +47,8 @@ static int store_token_hash(const uint8_t *salt, size_t salt_len, const char *to
 	unsigned int len = STORE_HASH_LEN;
 
 	if (!HMAC(EVP_sha256(), salt, (int)salt_len, (const unsigned char *)token, strlen(token),
-		  out, &len) || len != STORE_HASH_LEN)
+		  out, &len) ||
+	    len != STORE_HASH_LEN)
 		return -EIO;
 	return 0;
 }
@@ -105,9 +106,11 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 	if (!err)
 		err = store_token_hash(salt, sizeof(salt), token, hash);
 	if (!err)
-		err = store_prepare(s, "INSERT INTO accounts (sid, friendly_name, token_salt,"
-				       " token_hash, status, created, updated)"
-				       " VALUES (?, ?, ?, ?, 'active', ?, ?)", &st);
+		err = store_prepare(s,
+				    "INSERT INTO accounts (sid, friendly_name, token_salt,"
+				    " token_hash, status, created, updated)"
+				    " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+				    &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
@@ -140,16 +143,22 @@ int store_account_get(struct nts_store *s, const char *sid, struct store_account
 		return err;
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
-	case SQLITE_ROW: store_account_from_row(st, out); break;
-	case SQLITE_DONE: err = -ENOENT; break;
-	default: err = store_errno(sqlite3_errcode(s->db)); break;
+	case SQLITE_ROW:
+		store_account_from_row(st, out);
+		break;
+	case SQLITE_DONE:
+		err = -ENOENT;
+		break;
+	default:
+		err = store_errno(sqlite3_errcode(s->db));
+		break;
 	}
 	sqlite3_finalize(st);
 	return err;
 }
 
-int store_account_foreach(struct nts_store *s,
-			  int (*fn)(void *arg, const struct store_account *a), void *arg)
+int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
+			  void *arg)
 {
 	struct store_account a;
 	sqlite3_stmt *st;
@@ -171,7 +180,8 @@ int store_account_foreach(struct nts_store *s,
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended)
 {
 	sqlite3_stmt *st;
-	int err = store_prepare(s, "UPDATE accounts SET status = ?, updated = ? WHERE sid = ?", &st);
+	int err =
+	    store_prepare(s, "UPDATE accounts SET status = ?, updated = ? WHERE sid = ?", &st);
 
 	if (err)
 		return err;
@@ -192,7 +202,7 @@ int store_account_verify(struct nts_store *s, const char *sid, const char *token
 	/* An unknown sid is checked against a fixed salt and an impossible hash, so it costs the
 	 * same work as a wrong token. */
 	static const uint8_t dummy_salt[STORE_SALT_LEN];
-	uint8_t want[STORE_HASH_LEN] = { 0 }, got[STORE_HASH_LEN];
+	uint8_t want[STORE_HASH_LEN] = {0}, got[STORE_HASH_LEN];
 	const uint8_t *salt = dummy_salt;
 	size_t salt_len = sizeof(dummy_salt);
 	bool known = false;

@@ -6,8 +6,7 @@
 #include "store/store_priv.h"
 #include "util/log.h"
 
-void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations,
-		     uint64_t bytes)
+void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations, uint64_t bytes)
 {
 	struct store_usage_pending *u = NULL;
 
@@ -35,10 +34,10 @@ int store_usage_flush(struct nts_store *s)
 	/* Only accounts that exist get a row: ephemeral credentials signed with a --secret may
 	 * name ids that are not accounts here. */
 	static const char sql[] =
-		"INSERT INTO usage (sid, allocations, bytes, updated)"
-		" SELECT sid, ?2, ?3, ?4 FROM accounts WHERE sid = ?1"
-		" ON CONFLICT(sid) DO UPDATE SET allocations = allocations + excluded.allocations,"
-		" bytes = bytes + excluded.bytes, updated = excluded.updated";
+	    "INSERT INTO usage (sid, allocations, bytes, updated)"
+	    " SELECT sid, ?2, ?3, ?4 FROM accounts WHERE sid = ?1"
+	    " ON CONFLICT(sid) DO UPDATE SET allocations = allocations + excluded.allocations,"
+	    " bytes = bytes + excluded.bytes, updated = excluded.updated";
 	sqlite3_stmt *st = NULL;
 	int err;
 
