@@ -2,7 +2,7 @@
 # curl against ntsd's token API: each error answer the way Twilio gives it (status, JSON
 # {code, message, more_info, status}, headers), CORS preflight, /metrics format.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 start_ntsd || { not_ok "ntsd starts with the token API"; tap_done; }
 ok "ntsd starts with the token API"

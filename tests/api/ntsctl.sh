@@ -2,7 +2,7 @@
 # ntsctl account/token against a running ntsd (control socket) and on --db with ntsd stopped;
 # usage attribution to accounts; the --demo account that `make run` prints.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 # fails CMD...: the command exits non-zero.
 fails() { ! "$@" >/dev/null 2>&1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The token API over HTTPS (--api-cert/--api-key), and turns: URLs exactly when ntsd listens on TLS.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 tmp=$(mktemp -d /tmp/nts-api-test.XXXXXX)
 trap api_cleanup EXIT

@@ -2,7 +2,7 @@
 # The npm `twilio` package, unmodified, against ntsd: tokens.create with and without a ttl, every
 # field read back; then its TURN credentials allocate a relay and an expired token's get 401.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 export NODE_PATH="$NTS_TOP/build/npm/node_modules"
 if ! command -v node >/dev/null || [ ! -d "$NODE_PATH/twilio" ]; then

@@ -2,7 +2,7 @@
 # Debian's python3-twilio, unmodified, against ntsd: tokens.create with and without a ttl, every
 # field read back, the TURN credentials allocate a relay, an expired token's credentials get 401.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib.bash"
 
 if ! "$PY" -c 'import twilio' 2>/dev/null; then
 	echo "ok 1 - python3-twilio # SKIP not installed (tools/deps.sh installs it)"

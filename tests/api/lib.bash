@@ -1,5 +1,6 @@
-# Shared by tests/api/*.sh (sourced, not run): TAP helpers and a throwaway ntsd on loopback with its
-# own database, control socket and free ports, killed and removed on exit.
+# Shared by tests/api/*.sh, sourced (named .bash so tests/run.sh does not run it as a suite):
+# TAP helpers and a throwaway ntsd on loopback with its own database, control socket and free
+# ports, killed and removed on exit.
 # Needs NTS_BUILD (tests/run.sh sets it); NTS_TOP defaults to the repository root.
 
 NTS_TOP=${NTS_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
