@@ -333,6 +333,25 @@ static void test_allocate_dual_stack_gets_two_relayed_addresses(void **state)
 	h_free(h);
 }
 
+static void h_add_dual_draft(struct stun_builder *b, const void *arg)
+{
+	static const uint8_t v6[4] = { 0x02 };
+
+	stun_put_transport(b, 17);
+	stun_put_attr(b, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT, v6, sizeof(v6));
+}
+
+/* coturn's clients send ADDITIONAL-ADDRESS-FAMILY under the draft code point 0x8032: same result. */
+static void test_allocate_dual_stack_with_the_draft_code_point(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:40024", NULL);
+
+	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_dual_draft, NULL), 0);
+	assert_int_equal(turn_alloc_find(h->t, &o)->nrelay, 2);
+	h_free(h);
+}
+
 struct h_combo {
 	bool raf, aaf, even, reserve, token;
 	uint8_t aaf_value;
@@ -448,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_allocate_ipv6_relay),
 		cmocka_unit_test(test_allocate_unsupported_family_gets_440),
 		cmocka_unit_test(test_allocate_dual_stack_gets_two_relayed_addresses),
+		cmocka_unit_test(test_allocate_dual_stack_with_the_draft_code_point),
 		cmocka_unit_test(test_allocate_conflicting_attributes_get_400),
 		cmocka_unit_test(test_even_port_reservation_then_token_gets_the_reserved_port),
 		cmocka_unit_test(test_reservation_expires),

@@ -250,7 +250,8 @@ static void test_channel_bind_binds_and_installs_the_permission(void **state)
 	h_free(h);
 }
 
-/* RFC 8656 §11.2: numbers outside 0x4000-0x4FFF, or a missing attribute, get 400. */
+/* RFC 8656 §11.2: numbers below 0x4000 or past the RFC 5766 range 0x7FFF (accepted for deployed
+ * clients, see TURN_CHANNEL_MAX), or a missing attribute, get 400. */
 static void test_channel_bind_bad_number_gets_400(void **state)
 {
 	struct harness *h = h_new(true);
@@ -260,9 +261,11 @@ static void test_channel_bind_bad_number_gets_400(void **state)
 	h_allocate(h, &o);
 	h_addr(&peer, "127.0.0.7:5000");
 	assert_int_equal(h_channel_bind(h, &o, 0x3FFF, &peer), 400);
-	assert_int_equal(h_channel_bind(h, &o, 0x5000, &peer), 400);
+	assert_int_equal(h_channel_bind(h, &o, 0x8000, &peer), 400);
+	assert_int_equal(h_channel_bind(h, &o, 0xFFFF, &peer), 400);
 	assert_int_equal(h_request(h, &o, TURN_CHANNEL_BIND, h_add_peer, &peer), 400);
 	assert_int_equal(h->stats.channels_current, 0);
+	assert_int_equal(h_channel_bind(h, &o, 0x7FFF, &peer), 0);
 	h_free(h);
 }
 

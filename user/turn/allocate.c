@@ -88,6 +88,8 @@ static int turn_allocate_parse(struct turn_server *t, const struct stun_msg *m,
 	uint8_t proto, fam;
 	int err;
 
+	if (!aaf)
+		aaf = stun_find(m, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT);
 	memset(q, 0, sizeof(*q));
 	q->family = AF_INET;
 	if (!rt || stun_attr_get_transport(rt, &proto) < 0)
@@ -220,6 +222,17 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o, cons
 		turn_alloc_delete(t, a, false);
 		turn_answer_error(t, o, m, r, 500);
 		return 0;
+	}
+	if (t->cfg->verbose) {
+		char c[NTS_ADDRSTRLEN], r0[NTS_ADDRSTRLEN], r1[NTS_ADDRSTRLEN] = "";
+
+		if (a->nrelay > 1)
+			nts_addr_fmt(&a->relay[1].local, r1, sizeof(r1), true);
+		log_debug("turn: allocation %llu for %s %s (%s): relay %s %s%s",
+			  (unsigned long long)a->id, nts_transport_name(o->transport),
+			  nts_addr_fmt(&o->client, c, sizeof(c), true), r->username,
+			  nts_addr_fmt(&a->relay[0].local, r0, sizeof(r0), true), r1,
+			  addr_err ? " (no IPv6 relay)" : "");
 	}
 	a->last_resp = malloc((size_t)n);
 	if (a->last_resp) {

@@ -32,6 +32,13 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 	if (n < 0)
 		return;
 	t->stats->errors[nts_method_idx(m->method)]++;
+	if (r) {
+		char cbuf[NTS_ADDRSTRLEN];
+
+		log_debug("turn: %s from %s %s: %d", stun_method_name(m->method),
+			  nts_transport_name(o->transport),
+			  nts_addr_fmt(&o->client, cbuf, sizeof(cbuf), true), code);
+	}
 	turn_send_client(t, o, buf, (size_t)n);
 }
 
@@ -208,8 +215,10 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	int err;
 
 	if (stun_attr_get_channel(stun_find(m, STUN_ATTR_CHANNEL_NUMBER), &num) < 0 ||
-	    num < STUN_CHANNEL_MIN || num > STUN_CHANNEL_MAX)
+	    num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
+		log_debug("turn: ChannelBind with a missing or invalid CHANNEL-NUMBER");
 		return turn_answer_error(t, o, m, r, 400);
+	}
 	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, false, &peer);
 	if (err)
 		return turn_answer_error(t, o, m, r, err);
@@ -218,8 +227,13 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	by_num = turn_chan_find_num(t, a, num);
 	by_peer = turn_chan_find_peer(t, a, &peer);
 	if ((by_num && !nts_addr_equal(&by_num->peer, &peer, true)) ||
-	    (by_peer && by_peer->num != num))
+	    (by_peer && by_peer->num != num)) {
+		char pbuf[NTS_ADDRSTRLEN];
+
+		log_debug("turn: channel 0x%04x or peer %s already bound otherwise", num,
+			  nts_addr_fmt(&peer, pbuf, sizeof(pbuf), true));
 		return turn_answer_error(t, o, m, r, 400);
+	}
 	if ((!by_num && a->nchans >= TURN_MAX_CHANNELS) ||
 	    (!turn_perm_find(t, a, &peer) && a->nperms >= TURN_MAX_PERMS))
 		return turn_answer_error(t, o, m, r, 508);

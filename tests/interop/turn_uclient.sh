@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Interop with coturn's turnutils_uclient and turnutils_peer against ntsd on loopback (issue 4):
+# channels, Send/Data, padded channels, IPv6 relay, dual allocation, TCP transport, ephemeral (-W)
+# and static (-u/-w) credentials. Each run must lose nothing and move exactly the expected bytes.
+set -u
+B=${NTS_BUILD:-$(pwd)/build}
+N=${UCLIENT_MSGS:-20}   # messages per client
+M=${UCLIENT_CLIENTS:-2} # clients per run
+L=120                   # message length
+tmp=$(mktemp -d /tmp/nts-uclient.XXXXXX)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if ! command -v turnutils_uclient >/dev/null || ! command -v turnutils_peer >/dev/null; then
+	echo "not ok 1 - coturn's turnutils_uclient/turnutils_peer are installed (tools/deps.sh)"
+	exit 1
+fi
+
+# Ports unique to this run: a free-looking base in 21000-29999 and a relay range above it.
+port_free() { ! ss -Hlun "sport = :$1" | grep -q . && ! ss -Hltn "sport = :$1" | grep -q .; }
+for _ in $(seq 1 50); do
+	PORT=$((21000 + (RANDOM % 4500) * 2))
+	PEER=$((PORT + 1))
+	port_free "$PORT" && port_free "$PEER" && break
+done
+RMIN=$((30000 + (RANDOM % 300) * 100))
+RMAX=$((RMIN + 99))
+
+"$B/ntsd" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" --relay-ports "$RMIN-$RMAX" \
+	--allow-peer 127.0.0.0/8 --allow-peer ::1/128 --user alice:wonderland --secret interop-secret \
+	--max-allocations-per-user 1000 --realm nts.interop --no-api --db "$tmp/nts.db" --ctl-socket "$tmp/ctl.sock" \
+	--pin-dir "$tmp/pin" --verbose >"$tmp/ntsd.log" 2>&1 &
+pids+=($!)
+turnutils_peer -p "$PEER" -L 127.0.0.1 >"$tmp/peer4.log" 2>&1 &
+pids+=($!)
+turnutils_peer -p "$PEER" -L ::1 >"$tmp/peer6.log" 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 50); do
+	grep -q "started" "$tmp/ntsd.log" 2>/dev/null && break
+	sleep 0.1
+done
+if ! grep -q "started" "$tmp/ntsd.log"; then
+	echo "not ok 1 - ntsd starts"
+	sed 's/^/# /' "$tmp/ntsd.log"
+	exit 1
+fi
+
+n=0 failed=0
+# run NAME EXPECTED_MSGS_FACTOR UCLIENT_ARGS...: runs one uclient session, checks its summary.
+run() {
+	local name=$1 factor=$2 log
+	shift 2
+	n=$((n + 1))
+	log="$tmp/run$n.log"
+	timeout 60 turnutils_uclient -p "$PORT" -n "$N" -m "$M" -l "$L" -z 5 "$@" >"$log" 2>&1
+	local rc=$? want=$((N * M * factor)) lost sm rm sb rb
+	lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$log" | tail -1)
+	sm=$(sed -n 's/.*tot_send_msgs=\([0-9]*\), tot_recv_msgs=.*/\1/p' "$log" | tail -1)
+	rm=$(sed -n 's/.*tot_send_msgs=[0-9]*, tot_recv_msgs=\([0-9]*\).*/\1/p' "$log" | tail -1)
+	sb=$(sed -n 's/.*tot_send_bytes ~ \([0-9]*\), tot_recv_bytes.*/\1/p' "$log" | tail -1)
+	rb=$(sed -n 's/.*tot_send_bytes ~ [0-9]*, tot_recv_bytes ~ \([0-9]*\).*/\1/p' "$log" | tail -1)
+	if [ "$rc" -eq 0 ] && [ "${lost:-x}" = 0 ] && [ "${sm:-x}" = "$want" ] &&
+		[ "${rm:-x}" = "$want" ] && [ "${sb:-x}" = $((want * L)) ] &&
+		[ "${rb:-x}" = $((want * L)) ]; then
+		echo "ok $n - uclient $name: $rm/$want messages, $rb bytes back, 0 lost"
+	else
+		echo "not ok $n - uclient $name: rc=$rc lost=${lost:-?} sent=${sm:-?} recv=${rm:-?}" \
+			"bytes=${sb:-?}/${rb:-?} (want $want messages, $((want * L)) bytes)"
+		tail -n 15 "$log" | sed 's/^/#   /'
+		failed=$((failed + 1))
+	fi
+}
+
+STATIC=(-u alice -w wonderland)
+run "channels (static user)" 1 "${STATIC[@]}" -e 127.0.0.1 -r "$PEER" 127.0.0.1
+run "Send/Data indications (-s)" 1 "${STATIC[@]}" -s -e 127.0.0.1 -r "$PEER" 127.0.0.1
+run "padded channels (-D)" 1 "${STATIC[@]}" -D -e 127.0.0.1 -r "$PEER" 127.0.0.1
+run "IPv6 relay (-x)" 1 "${STATIC[@]}" -x -e ::1 -r "$PEER" 127.0.0.1
+run "IPv6 relay with Send (-x -s)" 1 "${STATIC[@]}" -x -s -e ::1 -r "$PEER" 127.0.0.1
+run "dual allocation (-Z)" 1 "${STATIC[@]}" -Z -e 127.0.0.1 -r "$PEER" 127.0.0.1
+run "ephemeral credentials (-W)" 1 -u AC0123456789abcdef -W interop-secret -e 127.0.0.1 -r "$PEER" \
+	127.0.0.1
+run "channels over TCP (-t)" 1 "${STATIC[@]}" -t -e 127.0.0.1 -r "$PEER" 127.0.0.1
+run "padded channels over TCP (-t -D)" 1 "${STATIC[@]}" -t -D -e 127.0.0.1 -r "$PEER" 127.0.0.1
+
+# Wrong credentials must not get through.
+n=$((n + 1))
+timeout 30 turnutils_uclient -p "$PORT" -n 2 -m 1 -u alice -w wrong -e 127.0.0.1 -r "$PEER" \
+	127.0.0.1 >"$tmp/wrong.log" 2>&1
+if grep -q "tot_recv_msgs=[1-9]" "$tmp/wrong.log"; then
+	echo "not ok $n - uclient with a wrong password relays nothing"
+	failed=$((failed + 1))
+else
+	echo "ok $n - uclient with a wrong password relays nothing"
+fi
+
+n=$((n + 1))
+if kill -0 "${pids[0]}" 2>/dev/null; then
+	echo "ok $n - ntsd is still running"
+else
+	echo "not ok $n - ntsd is still running"
+	tail -n 20 "$tmp/ntsd.log" | sed 's/^/#   /'
+	failed=$((failed + 1))
+fi
+echo "1..$n"
+[ "$failed" -eq 0 ]
