@@ -2,6 +2,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <linux/magic.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -17,13 +18,21 @@
 #include "fastpath/fastpath.h"
 #include "fastpath/loader.h"
 
+/* Reuses the map pinned under pin_dir, or has libbpf pin it there after creating it. Reuse goes
+ * through the fd because libbpf's own check rejects the flags the kernel adds to a devmap. */
 static int set_pin(struct bpf_map *map, const char *pin_dir)
 {
 	char path[512];
+	int fd, rc;
 
 	if (snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(map)) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	return bpf_map__set_pin_path(map, path);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return bpf_map__set_pin_path(map, path);
+	rc = bpf_map__reuse_fd(map, fd);
+	close(fd);
+	return rc;
 }
 
 struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, const char *pin_dir)
@@ -49,6 +58,24 @@ struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, cons
 		return NULL;
 	}
 	return skel;
+}
+
+/* libbpf and libxdp narrate every fallback on stderr; ntsctl reports outcomes itself. Their
+ * messages come back with NTS_BPF_VERBOSE=1 in the environment. */
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return getenv("NTS_BPF_VERBOSE") ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static int quiet_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	return getenv("NTS_BPF_VERBOSE") ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+static void quiet(void)
+{
+	libbpf_set_print(quiet_libbpf);
+	libxdp_set_print(quiet_libxdp);
 }
 
 static bool is_bpffs(const char *path)
@@ -80,10 +107,12 @@ static const char *mode_name(enum xdp_attach_mode m)
 
 int fastpath_attached_info(int ifindex, struct fastpath_attach_info *info)
 {
-	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	struct xdp_multiprog *mp;
 	struct xdp_program *p = NULL;
 	int rc = -ENOENT;
 
+	quiet();
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
 	if (libxdp_get_error(mp))
 		return -ENOENT;
 	memset(info, 0, sizeof(*info));
@@ -143,6 +172,7 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 	uint32_t idx;
 	int rc;
 
+	quiet();
 	if (!ifindex) {
 		snprintf(err, errlen, "no interface %s", ifname);
 		return -ENODEV;
@@ -204,6 +234,7 @@ int fastpath_detach(const char *pin_dir, const char *ifname, char *err, size_t e
 	int rc = -ENOENT, fd;
 	uint32_t idx;
 
+	quiet();
 	if (!ifindex) {
 		snprintf(err, errlen, "no interface %s", ifname);
 		return -ENODEV;

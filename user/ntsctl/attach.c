@@ -96,6 +96,7 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 	char err[512];
 	int o, rc;
 
+	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'm':

@@ -23,6 +23,7 @@ int cmd_detach(struct ntsctl *c, int argc, char **argv)
 	char err[512];
 	int o;
 
+	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'h': detach_usage(stdout); return 0;

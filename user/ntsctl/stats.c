@@ -30,6 +30,7 @@ int cmd_stats(struct ntsctl *c, int argc, char **argv)
 	bool json = false;
 	int o, rc;
 
+	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': json = true; break;

@@ -151,6 +151,7 @@ int cmd_status(struct ntsctl *c, int argc, char **argv)
 	json_t *d, *f;
 	int o;
 
+	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': json = true; break;
