@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# A real WebRTC stack through ntsd (issue 4): two aiortc peers in one process, relay-only ICE with ntsd
+# as the only ICE server, a data channel carrying 120 messages and their echoes, the selected pair
+# relay <-> relay on both sides; once with ephemeral credentials, once with a static user. ntsd's
+# own counters must show the traffic relayed in userspace.
+set -u
+B=${NTS_BUILD:-$(pwd)/build}
+TOP=${NTS_TOP:-$(pwd)}
+PY=/usr/bin/python3
+tmp=$(mktemp -d /tmp/nts-aiortc.XXXXXX)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+if ! "$PY" -c 'import aiortc' 2>/dev/null; then
+	echo "not ok 1 - python3-aiortc is installed (tools/deps.sh)"
+	exit 1
+fi
+port_free() { ! ss -Hlun "sport = :$1" | grep -q . && ! ss -Hltn "sport = :$1" | grep -q .; }
+for _ in $(seq 1 50); do
+	PORT=$((31001 + (RANDOM % 4000) * 2))
+	port_free "$PORT" && break
+done
+RMIN=$((40000 + (RANDOM % 90) * 100))
+
+"$B/ntsd" --listen "127.0.0.1:$PORT" --relay-ports "$RMIN-$((RMIN + 99))" \
+	--allow-peer 127.0.0.0/8 --user webrtc:rtc-pass --secret aiortc-secret --realm nts.aiortc \
+	--no-api --db "$tmp/nts.db" --ctl-socket "$tmp/ctl.sock" --pin-dir "$tmp/pin" \
+	>"$tmp/ntsd.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 50); do
+	grep -q "started" "$tmp/ntsd.log" 2>/dev/null && break
+	sleep 0.1
+done
+if ! grep -q "started" "$tmp/ntsd.log"; then
+	echo "not ok 1 - ntsd starts"
+	sed 's/^/# /' "$tmp/ntsd.log"
+	exit 1
+fi
+
+n=0 failed=0
+# Renumbers the Python script's TAP lines into this script's sequence.
+run_py() {
+	local label=$1 line
+	shift
+	timeout 90 "$PY" "$TOP/tests/interop/turn_aiortc.py" 127.0.0.1 "$PORT" "$@" >"$tmp/py.log" 2>&1
+	local rc=$?
+	while IFS= read -r line; do
+		case "$line" in
+		"ok "*) n=$((n + 1)); echo "ok $n - $label: ${line#* - }" ;;
+		"not ok "*) n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $label: ${line#* - }" ;;
+		esac
+	done <"$tmp/py.log"
+	if [ "$rc" -ne 0 ]; then
+		n=$((n + 1)) failed=$((failed + 1))
+		echo "not ok $n - $label: the aiortc run exited with $rc"
+		grep -v '^ok\|^not ok' "$tmp/py.log" | tail -n 15 | sed 's/^/#   /'
+	fi
+}
+run_py "ephemeral" --secret aiortc-secret --messages 120
+run_py "static user" --user webrtc:rtc-pass --messages 120
+
+# Both sessions crossed ntsd: 2 x (120 messages + 120 echoes) at least, each way, in userspace.
+n=$((n + 1))
+c2p=$("$B/ntsctl" --ctl-socket "$tmp/ctl.sock" status --json 2>/dev/null |
+	"$PY" -c 'import json,sys; s=json.load(sys.stdin)["ntsd"]["stats"]; print(s["user_c2p_packets"], s["user_p2c_packets"], s["allocations_created"])')
+read -r c p a <<<"${c2p:-0 0 0}"
+if [ "$c" -ge 480 ] && [ "$p" -ge 480 ] && [ "$a" -ge 4 ]; then
+	echo "ok $n - ntsd relayed the sessions: $c packets client->peer, $p peer->client, $a allocations"
+else
+	echo "not ok $n - ntsd relayed the sessions: c2p=$c p2c=$p allocations=$a"
+	failed=$((failed + 1))
+fi
+echo "1..$n"
+[ "$failed" -eq 0 ]
