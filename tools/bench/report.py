@@ -189,18 +189,23 @@ def targets(C, sizes):
     def line(what, got, want, unit="×"):
         if got is None:
             return f"- {what}: not measured"
-        verdict = "met" if got >= want else f"missed by {want / got:.1f}×" if got > 0 else "missed"
+        verdict = "met" if got >= want else f"missed by {want / got:.2f}×" if got > 0 else "missed"
         return f"- {what}: {got:.2f}{unit} (target ≥ {want}{unit}) — {verdict}"
 
     L.append(line(f"ntsd userspace, less CPU per relayed packet than coturn ({s} B)",
                   cc / cu if cc and cu and cu > 0 else None, 2))
-    L.append(line(f"ntsd + XDP, less CPU per relayed packet than coturn ({s} B)",
-                  cc / cx if cc and cx and cx > 0 else None, 20))
+    if cc and cx is not None and cx <= 0:
+        L.append(f"- ntsd + XDP, less CPU per relayed packet than coturn ({s} B): met — the XDP relay's cost "
+                 f"is at or below the routed baseline ({cx:.0f} ns vs coturn's {cc:.0f} ns above it): relaying "
+                 "in XDP costs less than the kernel forwarding the same packets, so the ratio is unbounded")
+    else:
+        L.append(line(f"ntsd + XDP, less CPU per relayed packet than coturn ({s} B)",
+                      cc / cx if cc and cx and cx > 0 else None, 20))
     mx, mc = mp("ntsd-xdp"), mp("ceiling")
     if mx and mc:
         got = mx / mc
         L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({s} B): {got * 100:.0f}% (target ≥ 70%) — "
-                 + ("met" if got >= 0.7 else f"missed by {0.7 / got:.1f}×"))
+                 + ("met" if got >= 0.7 else f"missed by {0.7 / got:.2f}×"))
     else:
         L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({s} B): not measured")
     if cx is not None and cx <= 0:
@@ -275,25 +280,27 @@ def chart(res, out):
     sizes = res["sizes"]
     dat = os.path.join(out, "throughput.dat")
     with open(dat, "w") as f:
-        f.write("contender " + " ".join(f"{s}B" for s in sizes) + "\n")
+        f.write("# contender " + " ".join(f"{s}B" for s in sizes) + " (Mpps)\n")
         for c in ORDER:
             if C[c]["status"] != "ok":
                 continue
             vals = [med(C[c]["sizes"][str(s)]["max_pps"]) for s in sizes]
-            f.write('"%s" %s\n' % (LABEL[c], " ".join(f"{(v or 0) / 1e6:.4f}" for v in vals)))
+            f.write('"%s" %s\n' % (LABEL[c], " ".join(f"{v / 1e6:.4f}" if v else "NaN" for v in vals)))
     gp = os.path.join(out, "throughput.gp")
     cols = " , ".join(f"'{dat}' using {i + 2}:xtic(1) title '{s} B payload'" for i, s in enumerate(sizes))
     with open(gp, "w") as f:
         f.write(f"""set terminal svg size 900,480 dynamic font 'sans,11'
 set output '{os.path.join(out, "throughput.svg")}'
 set title 'Relayed ChannelData, max delivered packets/s with < 0.1% loss ({res["meta"]["cores"]} cores)'
-set ylabel 'Mpps'
+set ylabel 'Mpps (log scale)'
+set logscale y
+set format y '%g'
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
 set grid ytics
-set yrange [0:*]
+set yrange [0.005:*]
 set key top left
 set xtics rotate by -15
 plot {cols}
@@ -302,7 +309,7 @@ plot {cols}
 
 
 def main():
-    out = sys.argv[1]
+    out = os.path.abspath(sys.argv[1])
     raw, meta, status = load(out)
     res = aggregate(raw, meta, status)
     json.dump(res, open(os.path.join(out, "results.json"), "w"), indent=1)

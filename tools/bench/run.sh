@@ -2,17 +2,19 @@
 # `make bench`: relay throughput, CPU per relayed packet, latency, allocation rate, memory and token API
 # rate of coturn, ntsd (userspace), ntsd + XDP and the wire ceiling, interleaved over repetitions in a
 # client/server/peer namespace topology. Writes results.json, report.md and throughput.svg.
-# usage: run.sh BUILD [--quick] [--profile] [--out DIR]
+# usage: run.sh BUILD [--quick] [--profile] [--out DIR] [--contenders LIST] (the routed baseline always runs)
 set -u
 BUILD=$(cd "${1:-build}" && pwd) || exit 2
 shift
-QUICK=0 PROFILE=0 OUT="$BUILD/bench"
+QUICK=0 PROFILE=0 OUT="$BUILD/bench" ONLY=""
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--profile) PROFILE=1 ;;
 	--out) OUT=$2; shift ;;
-	*) echo "usage: run.sh BUILD [--quick] [--profile] [--out DIR]" >&2; exit 2 ;;
+	--contenders) ONLY=$2; shift ;;
+	*) echo "usage: run.sh BUILD [--quick] [--profile] [--out DIR] [--contenders 'coturn ntsd ...']" >&2
+	   exit 2 ;;
 	esac
 	shift
 done
@@ -33,7 +35,7 @@ SIZES="100 1000"
 FLOWS=8                 # allocations carrying the load
 FIXED_RATE=50000        # packets/s every contender sustains: CPU and latency are measured here
 RELAY_RATE=20000        # packets/s each way for the two-way userspace run (full payload checks)
-CONTENDERS="coturn ntsd ntsd-xdp ceiling"
+CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling}
 SECRET=bench-secret-$RANDOM$RANDOM
 TAG=$$
 BUDGET_END=$(( $(date +%s) + (QUICK ? 85 : 590) ))

@@ -192,7 +192,8 @@ static double lg_xdp_search(struct lg_xdp *x, double *flat_offered, double *flat
 	hi = r.rate < o->max_rate ? r.rate : o->max_rate;
 	double rate = *flat_delivered * 0.95;
 
-	for (int i = 0; i < 7 && rate > 1000; i++) {
+	/* Bisect; until a lossless rate is found, keep quartering (bounded: 10 steps, >= 1 kpps). */
+	for (int i = 0; i < 10 && rate >= 1000; i++) {
 		if (lg_xdp_run(x, true, rate, step, &r))
 			return -1;
 		if (used < logcap)
@@ -205,7 +206,7 @@ static double lg_xdp_search(struct lg_xdp *x, double *flat_offered, double *flat
 		} else {
 			hi = rate;
 		}
-		if (hi - lo < hi * 0.03)
+		if (lo > 0 && hi - lo < hi * 0.03)
 			break;
 		rate = lo > 0 ? (lo + hi) / 2 : hi / 4;
 	}
