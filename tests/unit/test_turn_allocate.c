@@ -352,6 +352,89 @@ static void test_allocate_dual_stack_with_the_draft_code_point(void **state)
 	h_free(h);
 }
 
+static void h_add_udp_df(struct stun_builder *b, const void *arg)
+{
+	stun_put_transport(b, 17);
+	stun_put_attr(b, STUN_ATTR_DONT_FRAGMENT, NULL, 0);
+}
+
+/* RFC 8656 §7.2: DONT-FRAGMENT sets the DF bit (path MTU discovery "do") on the relay socket. */
+static void test_allocate_dont_fragment_sets_df_on_the_relay_socket(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o1 = h_origin("127.0.0.1:40025", NULL);
+	struct nts_origin o2 = h_origin("127.0.0.1:40026", NULL);
+	struct nts_addr r1, r2;
+	int v = -1;
+	socklen_t vl = sizeof(v);
+
+	assert_int_equal(h_request(h, &o1, TURN_ALLOCATE, h_add_udp_df, NULL), 0);
+	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
+						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
+						&r1),
+			 0);
+	assert_int_equal(getsockopt(turn_alloc_find_by_relay(h->t, &r1)->fd, IPPROTO_IP,
+				    IP_MTU_DISCOVER, &v, &vl),
+			 0);
+	assert_int_equal(v, IP_PMTUDISC_DO);
+	r2 = h_allocate(h, &o2);
+	assert_int_equal(getsockopt(turn_alloc_find_by_relay(h->t, &r2)->fd, IPPROTO_IP,
+				    IP_MTU_DISCOVER, &v, &vl),
+			 0);
+	assert_int_not_equal(v, IP_PMTUDISC_DO);
+	h_free(h);
+}
+
+/* --relay-ip picks the relay socket address; --external-ip is what XOR-RELAYED-ADDRESS says. */
+static void test_allocate_uses_relay_ip_and_advertises_external_ip(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct nts_origin o = h_origin("198.18.0.9:40027", "198.18.0.1:3478");
+	struct nts_addr relay, ext;
+	struct turn_relay *r;
+
+	h_config(&h->cfg, true);
+	h_addr(&h->cfg.relay_ip[0], "127.0.0.1:0");
+	h->cfg.nrelay_ip = 1;
+	h_addr(&h->cfg.external_ip[0], "198.51.100.7:0");
+	h->cfg.nexternal_ip = 1;
+	h_start(h);
+	relay = h_allocate(h, &o);
+	h_addr(&ext, "198.51.100.7:0");
+	assert_true(nts_addr_equal(&relay, &ext, false));
+	r = turn_alloc_find(h->t, &o)->relay;
+	assert_int_equal(r->local.port, relay.port);
+	assert_int_equal(r->local.ip[0], 127);
+	assert_non_null(turn_alloc_find_by_relay(h->t, &r->local));
+	h_free(h);
+}
+
+/* RFC 8656 §7.2: when the additional IPv6 relay cannot be had, the IPv4 one is still granted with
+ * ADDRESS-ERROR-CODE 440 for IPv6. */
+static void test_dual_stack_without_ipv6_gets_address_error_code(void **state)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+	struct nts_origin o = h_origin("198.18.0.9:40028", "198.18.0.1:3478");
+	const struct stun_attr *ae;
+	uint8_t fam;
+	int code;
+	const char *reason;
+	size_t rlen;
+
+	h_config(&h->cfg, true);
+	h_addr(&h->cfg.relay_ip[0], "127.0.0.1:0");
+	h->cfg.nrelay_ip = 1;
+	h_start(h);
+	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_dual, NULL), 0);
+	ae = stun_find(&h->resp, STUN_ATTR_ADDRESS_ERROR_CODE);
+	assert_non_null(ae);
+	assert_int_equal(stun_attr_get_address_error(ae, &fam, &code, &reason, &rlen), 0);
+	assert_int_equal(fam, AF_INET6);
+	assert_int_equal(code, 440);
+	assert_int_equal(turn_alloc_find(h->t, &o)->nrelay, 1);
+	h_free(h);
+}
+
 struct h_combo {
 	bool raf, aaf, even, reserve, token;
 	uint8_t aaf_value;
@@ -468,6 +551,9 @@ int main(void)
 		cmocka_unit_test(test_allocate_unsupported_family_gets_440),
 		cmocka_unit_test(test_allocate_dual_stack_gets_two_relayed_addresses),
 		cmocka_unit_test(test_allocate_dual_stack_with_the_draft_code_point),
+		cmocka_unit_test(test_allocate_dont_fragment_sets_df_on_the_relay_socket),
+		cmocka_unit_test(test_allocate_uses_relay_ip_and_advertises_external_ip),
+		cmocka_unit_test(test_dual_stack_without_ipv6_gets_address_error_code),
 		cmocka_unit_test(test_allocate_conflicting_attributes_get_400),
 		cmocka_unit_test(test_even_port_reservation_then_token_gets_the_reserved_port),
 		cmocka_unit_test(test_reservation_expires),

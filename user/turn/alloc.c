@@ -53,11 +53,12 @@ struct turn_alloc *turn_alloc_find(struct turn_server *t, const struct nts_origi
 
 struct turn_alloc *turn_alloc_find_by_id(struct turn_server *t, uint64_t id)
 {
-	/* Listings and kernel counters only; ids are not a packet-path key. */
-	for (struct turn_list *l = t->allocs.next; l != &t->allocs; l = l->next) {
-		struct turn_alloc *a = turn_container_of(l, struct turn_alloc, link);
+	uint64_t h = turn_mix64(id ^ t->seed);
 
-		if (a->id == id)
+	for (struct turn_hnode *n = turn_htab_chain(&t->by_id, h); n; n = n->next) {
+		struct turn_alloc *a = turn_container_of(n, struct turn_alloc, by_id);
+
+		if (n->hash == h && a->id == id)
 			return a;
 	}
 	return NULL;
@@ -183,6 +184,7 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	a->timer.kind = TURN_T_ALLOC;
 	turn_list_add(&t->allocs, &a->link);
 	turn_htab_insert(&t->by_5tuple, &a->by_5tuple, turn_5tuple_hash(t, o));
+	turn_htab_insert(&t->by_id, &a->by_id, turn_mix64(a->id ^ t->seed));
 	if (o->stream)
 		turn_htab_insert(&t->by_stream, &a->by_stream, turn_stream_hash(t, o->stream));
 	for (i = 0; i < nrelay; i++) {
@@ -229,6 +231,7 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 		turn_htab_remove(&t->by_relay, &a->relay[i].node);
 	}
 	turn_htab_remove(&t->by_5tuple, &a->by_5tuple);
+	turn_htab_remove(&t->by_id, &a->by_id);
 	if (a->origin.stream)
 		turn_htab_remove(&t->by_stream, &a->by_stream);
 	turn_list_del(&a->link);

@@ -101,7 +101,7 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 
 	if (!a)
 		return;
-	c = a ? turn_chan_find_num(t, a, channel) : NULL;
+	c = turn_chan_find_num(t, a, channel);
 	/* RFC 8656 §12.4: data on an unbound channel is discarded; the binding implies a permission
 	 * that the client keeps fresh (ChannelBind refreshes it). */
 	if (!c || c->cooling || !turn_perm_find(t, a, &c->peer))

@@ -155,7 +155,7 @@ struct turn_alloc {
 	uint64_t id;
 	struct turn_server *server;
 	struct nts_origin origin;
-	struct turn_hnode by_5tuple, by_stream;
+	struct turn_hnode by_5tuple, by_stream, by_id;
 	struct turn_list link;      /* server->allocs */
 	struct turn_list dirty;     /* server->dirty when usage is to be reported */
 	struct turn_relay relay[2];
@@ -221,7 +221,7 @@ struct turn_server {
 	uint64_t next_tid;          /* Data indication transaction ids */
 	struct turn_alloc *busy;    /* being served by a relay read: deletion deferred */
 	bool busy_dead;
-	struct turn_htab by_5tuple, by_stream, by_relay, perms, chan_num, chan_peer, resv, users;
+	struct turn_htab by_5tuple, by_stream, by_id, by_relay, perms, chan_num, chan_peer, resv, users;
 	struct turn_list allocs, dirty;
 	struct turn_wheel *wheel;
 	struct turn_tx *tx;
