@@ -18,8 +18,8 @@ static void test_allocate_without_credentials_gets_401_with_realm_and_nonce(void
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:40001", NULL);
 	uint8_t buf[256];
-	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp, NULL,
-			     NULL, NULL, 0);
+	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp,
+			     NULL, NULL, NULL, 0);
 	const struct stun_attr *realm;
 
 	assert_int_equal(h_deliver(h, &o, buf, len), 0);
@@ -43,8 +43,8 @@ static void test_unauthenticated_answer_is_not_larger_than_request_plus_challeng
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:40002", NULL);
 	uint8_t buf[256];
-	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp, NULL,
-			     NULL, NULL, 0);
+	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp,
+			     NULL, NULL, NULL, 0);
 	size_t challenge = 0;
 
 	assert_int_equal(h_deliver(h, &o, buf, len), 0);
@@ -60,8 +60,8 @@ static void test_unauthenticated_answer_is_not_larger_than_request_plus_challeng
 	assert_true(challenge > 0);
 	assert_true(h->cap[0].len <= len + challenge);
 
-	len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, NULL, NULL, NULL, NULL,
-		      0);
+	len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, NULL, NULL, NULL,
+		      NULL, 0);
 	assert_int_equal(len, STUN_HEADER_LEN);
 	assert_int_equal(h_deliver(h, &o, buf, len), 0);
 	assert_int_equal(h->ncap, 1);
@@ -136,9 +136,8 @@ static void test_allocate_success_has_relayed_mapped_lifetime_and_integrity(void
 	assert_int_equal(relay.family, AF_INET);
 	assert_true(relay.port >= h->cfg.relay_port_min && relay.port <= h->cfg.relay_port_max);
 	assert_int_equal(relay.ip[0], 127);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_MAPPED_ADDRESS),
-						&mapped),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped),
 			 0);
 	assert_true(nts_addr_equal(&mapped, &o.client, true));
 	assert_int_equal(stun_attr_get_u32(stun_find(&h->resp, STUN_ATTR_LIFETIME), &lifetime), 0);
@@ -177,7 +176,8 @@ static void test_allocate_lifetime_is_clamped_between_default_and_max(void **sta
 	h_free(h);
 }
 
-/* RFC 8656 §7.2: a retransmitted Allocate (same transaction id, same 5-tuple) gets the same answer. */
+/* RFC 8656 §7.2: a retransmitted Allocate (same transaction id, same 5-tuple) gets the same answer.
+ */
 static void test_allocate_retransmission_gets_the_same_answer(void **state)
 {
 	struct harness *h = h_new(true);
@@ -272,15 +272,14 @@ static void test_allocate_with_the_port_range_exhausted_gets_508(void **state)
 /* RFC 8656 §7.2: REQUESTED-ADDRESS-FAMILY IPv6 gets an IPv6 relay (::1 for a loopback server). */
 static void test_allocate_ipv6_relay(void **state)
 {
-	static const uint8_t v6[4] = { 0x02 };
+	static const uint8_t v6[4] = {0x02};
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:40015", NULL);
 	struct nts_addr relay;
 
 	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_raw_family, v6), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
-						&relay),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &relay),
 			 0);
 	assert_int_equal(relay.family, AF_INET6);
 	assert_int_equal(relay.ip[15], 1);
@@ -290,7 +289,7 @@ static void test_allocate_ipv6_relay(void **state)
 /* RFC 8656 §7.2: an unknown family, or one the server cannot relay, gets 440. */
 static void test_allocate_unsupported_family_gets_440(void **state)
 {
-	static const uint8_t bogus[4] = { 0x03 }, v6[4] = { 0x02 };
+	static const uint8_t bogus[4] = {0x03}, v6[4] = {0x02};
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:40016", NULL);
 	struct nts_origin far = h_origin("198.18.0.9:40016", "198.18.0.1:3478");
@@ -335,13 +334,14 @@ static void test_allocate_dual_stack_gets_two_relayed_addresses(void **state)
 
 static void h_add_dual_draft(struct stun_builder *b, const void *arg)
 {
-	static const uint8_t v6[4] = { 0x02 };
+	static const uint8_t v6[4] = {0x02};
 
 	stun_put_transport(b, 17);
 	stun_put_attr(b, TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT, v6, sizeof(v6));
 }
 
-/* coturn's clients send ADDITIONAL-ADDRESS-FAMILY under the draft code point 0x8032: same result. */
+/* coturn's clients send ADDITIONAL-ADDRESS-FAMILY under the draft code point 0x8032: same result.
+ */
 static void test_allocate_dual_stack_with_the_draft_code_point(void **state)
 {
 	struct harness *h = h_new(true);
@@ -369,9 +369,8 @@ static void test_allocate_dont_fragment_sets_df_on_the_relay_socket(void **state
 	socklen_t vl = sizeof(v);
 
 	assert_int_equal(h_request(h, &o1, TURN_ALLOCATE, h_add_udp_df, NULL), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
-						&r1),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &r1),
 			 0);
 	assert_int_equal(getsockopt(turn_alloc_find_by_relay(h->t, &r1)->fd, IPPROTO_IP,
 				    IP_MTU_DISCOVER, &v, &vl),
@@ -442,7 +441,7 @@ struct h_combo {
 static void h_add_combo(struct stun_builder *b, const void *arg)
 {
 	const struct h_combo *c = arg;
-	uint8_t v[4] = { c->aaf_value };
+	uint8_t v[4] = {c->aaf_value};
 
 	stun_put_transport(b, 17);
 	if (c->raf)
@@ -460,13 +459,13 @@ static void test_allocate_conflicting_attributes_get_400(void **state)
 {
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:40018", NULL);
-	const struct h_combo raf_aaf = { .raf = true, .aaf = true, .aaf_value = 2 };
-	const struct h_combo token_even = { .token = true, .even = true };
-	const struct h_combo token_raf = { .token = true, .raf = true };
-	const struct h_combo reserve_aaf = { .even = true, .reserve = true, .aaf = true,
-					     .aaf_value = 2 };
-	const struct h_combo aaf_v4 = { .aaf = true, .aaf_value = 1 };
-	const struct h_combo token_only = { .token = true };
+	const struct h_combo raf_aaf = {.raf = true, .aaf = true, .aaf_value = 2};
+	const struct h_combo token_even = {.token = true, .even = true};
+	const struct h_combo token_raf = {.token = true, .raf = true};
+	const struct h_combo reserve_aaf = {
+	    .even = true, .reserve = true, .aaf = true, .aaf_value = 2};
+	const struct h_combo aaf_v4 = {.aaf = true, .aaf_value = 1};
+	const struct h_combo token_only = {.token = true};
 
 	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_combo, &raf_aaf), 400);
 	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_combo, &token_even), 400);
@@ -488,7 +487,7 @@ static void h_add_token(struct stun_builder *b, const void *arg)
  * token gets the next (odd) port; the token works once. */
 static void test_even_port_reservation_then_token_gets_the_reserved_port(void **state)
 {
-	const struct h_combo even_r = { .even = true, .reserve = true };
+	const struct h_combo even_r = {.even = true, .reserve = true};
 	struct harness *h = h_new(true);
 	struct nts_origin o1 = h_origin("127.0.0.1:40019", NULL);
 	struct nts_origin o2 = h_origin("127.0.0.1:40020", NULL);
@@ -497,17 +496,15 @@ static void test_even_port_reservation_then_token_gets_the_reserved_port(void **
 	uint64_t token;
 
 	assert_int_equal(h_request(h, &o1, TURN_ALLOCATE, h_add_combo, &even_r), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
-						&r1),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &r1),
 			 0);
 	assert_int_equal(r1.port % 2, 0);
-	assert_int_equal(stun_attr_get_u64(stun_find(&h->resp, STUN_ATTR_RESERVATION_TOKEN), &token),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_u64(stun_find(&h->resp, STUN_ATTR_RESERVATION_TOKEN), &token), 0);
 	assert_int_equal(h_request(h, &o2, TURN_ALLOCATE, h_add_token, &token), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
-						&r2),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &r2),
 			 0);
 	assert_int_equal(r2.port, r1.port + 1);
 	assert_int_equal(h_request(h, &o3, TURN_ALLOCATE, h_add_token, &token), 508);
@@ -517,15 +514,15 @@ static void test_even_port_reservation_then_token_gets_the_reserved_port(void **
 /* RFC 8656 §7.2: a reservation is held for about 30 s, then its port is released. */
 static void test_reservation_expires(void **state)
 {
-	const struct h_combo even_r = { .even = true, .reserve = true };
+	const struct h_combo even_r = {.even = true, .reserve = true};
 	struct harness *h = h_new(true);
 	struct nts_origin o1 = h_origin("127.0.0.1:40022", NULL);
 	struct nts_origin o2 = h_origin("127.0.0.1:40023", NULL);
 	uint64_t token;
 
 	assert_int_equal(h_request(h, &o1, TURN_ALLOCATE, h_add_combo, &even_r), 0);
-	assert_int_equal(stun_attr_get_u64(stun_find(&h->resp, STUN_ATTR_RESERVATION_TOKEN), &token),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_u64(stun_find(&h->resp, STUN_ATTR_RESERVATION_TOKEN), &token), 0);
 	assert_int_equal(h->t->resv.n, 1);
 	turn_tick(h->t, turn_now_ms(h->t) + (TURN_RESERVATION_LIFETIME + 2) * 1000);
 	assert_int_equal(h->t->resv.n, 0);
@@ -536,27 +533,27 @@ static void test_reservation_expires(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allocate_without_credentials_gets_401_with_realm_and_nonce),
-		cmocka_unit_test(test_unauthenticated_answer_is_not_larger_than_request_plus_challenge),
-		cmocka_unit_test(test_unauthenticated_requests_past_the_rate_limit_are_dropped),
-		cmocka_unit_test(test_spoofed_allocate_flood_creates_no_state),
-		cmocka_unit_test(test_allocate_success_has_relayed_mapped_lifetime_and_integrity),
-		cmocka_unit_test(test_allocate_lifetime_is_clamped_between_default_and_max),
-		cmocka_unit_test(test_allocate_retransmission_gets_the_same_answer),
-		cmocka_unit_test(test_second_allocate_on_the_same_5tuple_gets_437),
-		cmocka_unit_test(test_allocate_transport_missing_gets_400_and_tcp_gets_442),
-		cmocka_unit_test(test_allocate_past_the_user_quota_gets_486),
-		cmocka_unit_test(test_allocate_with_the_port_range_exhausted_gets_508),
-		cmocka_unit_test(test_allocate_ipv6_relay),
-		cmocka_unit_test(test_allocate_unsupported_family_gets_440),
-		cmocka_unit_test(test_allocate_dual_stack_gets_two_relayed_addresses),
-		cmocka_unit_test(test_allocate_dual_stack_with_the_draft_code_point),
-		cmocka_unit_test(test_allocate_dont_fragment_sets_df_on_the_relay_socket),
-		cmocka_unit_test(test_allocate_uses_relay_ip_and_advertises_external_ip),
-		cmocka_unit_test(test_dual_stack_without_ipv6_gets_address_error_code),
-		cmocka_unit_test(test_allocate_conflicting_attributes_get_400),
-		cmocka_unit_test(test_even_port_reservation_then_token_gets_the_reserved_port),
-		cmocka_unit_test(test_reservation_expires),
+	    cmocka_unit_test(test_allocate_without_credentials_gets_401_with_realm_and_nonce),
+	    cmocka_unit_test(test_unauthenticated_answer_is_not_larger_than_request_plus_challenge),
+	    cmocka_unit_test(test_unauthenticated_requests_past_the_rate_limit_are_dropped),
+	    cmocka_unit_test(test_spoofed_allocate_flood_creates_no_state),
+	    cmocka_unit_test(test_allocate_success_has_relayed_mapped_lifetime_and_integrity),
+	    cmocka_unit_test(test_allocate_lifetime_is_clamped_between_default_and_max),
+	    cmocka_unit_test(test_allocate_retransmission_gets_the_same_answer),
+	    cmocka_unit_test(test_second_allocate_on_the_same_5tuple_gets_437),
+	    cmocka_unit_test(test_allocate_transport_missing_gets_400_and_tcp_gets_442),
+	    cmocka_unit_test(test_allocate_past_the_user_quota_gets_486),
+	    cmocka_unit_test(test_allocate_with_the_port_range_exhausted_gets_508),
+	    cmocka_unit_test(test_allocate_ipv6_relay),
+	    cmocka_unit_test(test_allocate_unsupported_family_gets_440),
+	    cmocka_unit_test(test_allocate_dual_stack_gets_two_relayed_addresses),
+	    cmocka_unit_test(test_allocate_dual_stack_with_the_draft_code_point),
+	    cmocka_unit_test(test_allocate_dont_fragment_sets_df_on_the_relay_socket),
+	    cmocka_unit_test(test_allocate_uses_relay_ip_and_advertises_external_ip),
+	    cmocka_unit_test(test_dual_stack_without_ipv6_gets_address_error_code),
+	    cmocka_unit_test(test_allocate_conflicting_attributes_get_400),
+	    cmocka_unit_test(test_even_port_reservation_then_token_gets_the_reserved_port),
+	    cmocka_unit_test(test_reservation_expires),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -37,7 +37,7 @@ static void test_send_indication_reaches_the_permitted_peer_from_the_relay(void 
 {
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:42001", NULL);
-	struct h_send_ind s = { .data = "hello peer", .len = 10 };
+	struct h_send_ind s = {.data = "hello peer", .len = 10};
 	struct nts_addr relay = h_allocate(h, &o), from;
 	int peer = h_peer_socket(&s.peer);
 	uint8_t buf[2048];
@@ -61,7 +61,7 @@ static void test_send_without_permission_is_dropped(void **state)
 {
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:42002", NULL);
-	struct h_send_ind s = { .data = "x", .len = 1 };
+	struct h_send_ind s = {.data = "x", .len = 1};
 	int peer = h_peer_socket(&s.peer);
 	unsigned before;
 
@@ -81,8 +81,8 @@ static void test_send_to_denied_peer_or_without_data_is_dropped(void **state)
 {
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:42003", NULL);
-	struct h_send_ind denied = { .data = "x", .len = 1 };
-	struct h_send_ind no_data = { .no_data = true };
+	struct h_send_ind denied = {.data = "x", .len = 1};
+	struct h_send_ind no_data = {.no_data = true};
 	int peer = h_peer_socket(&no_data.peer);
 
 	h_addr(&denied.peer, "10.0.0.1:5000");
@@ -136,10 +136,9 @@ static void test_peer_packet_with_permission_becomes_a_data_indication(void **st
 	h_parse(h, before);
 	assert_int_equal(h->resp.method, TURN_DATA);
 	assert_int_equal(h->resp.cls, STUN_INDICATION);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_PEER_ADDRESS),
-						&got),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&h->resp, stun_find(&h->resp, STUN_ATTR_XOR_PEER_ADDRESS), &got),
+	    0);
 	assert_true(nts_addr_equal(&got, &peer_addr, true));
 	data = stun_find(&h->resp, STUN_ATTR_DATA);
 	assert_non_null(data);
@@ -297,16 +296,16 @@ static void test_kernel_counters_are_folded_into_listing_and_usage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_send_indication_reaches_the_permitted_peer_from_the_relay),
-		cmocka_unit_test(test_send_without_permission_is_dropped),
-		cmocka_unit_test(test_send_to_denied_peer_or_without_data_is_dropped),
-		cmocka_unit_test(test_peer_packet_without_permission_is_dropped_and_counted),
-		cmocka_unit_test(test_peer_packet_with_permission_becomes_a_data_indication),
-		cmocka_unit_test(test_channeldata_both_ways_over_udp),
-		cmocka_unit_test(test_channeldata_over_a_stream_is_padded_and_dies_with_it),
-		cmocka_unit_test(test_channeldata_on_an_unbound_channel_is_dropped),
-		cmocka_unit_test(test_many_sends_are_batched_in_order_and_usage_reported),
-		cmocka_unit_test(test_kernel_counters_are_folded_into_listing_and_usage),
+	    cmocka_unit_test(test_send_indication_reaches_the_permitted_peer_from_the_relay),
+	    cmocka_unit_test(test_send_without_permission_is_dropped),
+	    cmocka_unit_test(test_send_to_denied_peer_or_without_data_is_dropped),
+	    cmocka_unit_test(test_peer_packet_without_permission_is_dropped_and_counted),
+	    cmocka_unit_test(test_peer_packet_with_permission_becomes_a_data_indication),
+	    cmocka_unit_test(test_channeldata_both_ways_over_udp),
+	    cmocka_unit_test(test_channeldata_over_a_stream_is_padded_and_dies_with_it),
+	    cmocka_unit_test(test_channeldata_on_an_unbound_channel_is_dropped),
+	    cmocka_unit_test(test_many_sends_are_batched_in_order_and_usage_reported),
+	    cmocka_unit_test(test_kernel_counters_are_folded_into_listing_and_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

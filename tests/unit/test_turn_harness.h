@@ -128,12 +128,12 @@ static inline void h_hook_usage(void *arg, const char *account, uint64_t allocs,
 }
 
 static const struct turn_hooks h_hooks = {
-	.channel_set = h_hook_channel_set,
-	.channel_del = h_hook_channel_del,
-	.permission_set = h_hook_perm_set,
-	.permission_del = h_hook_perm_del,
-	.alloc_del = h_hook_alloc_del,
-	.usage = h_hook_usage,
+    .channel_set = h_hook_channel_set,
+    .channel_del = h_hook_channel_del,
+    .permission_set = h_hook_perm_set,
+    .permission_del = h_hook_perm_del,
+    .alloc_del = h_hook_alloc_del,
+    .usage = h_hook_usage,
 };
 
 /* Index of the first hook event named what at or after from, or -1. */
@@ -175,8 +175,8 @@ static inline void h_config(struct nts_config *cfg, bool allow_loopback)
 /* Creates the server from h->cfg (call h_config first and adjust). */
 static inline void h_start(struct harness *h)
 {
-	const char *users[] = { H_USER ":" H_PASS, "bob:builder" };
-	const char *secrets[] = { "s3cret" };
+	const char *users[] = {H_USER ":" H_PASS, "bob:builder"};
+	const char *secrets[] = {"s3cret"};
 
 	h->loop = loop_create();
 	assert_non_null(h->loop);
@@ -223,8 +223,8 @@ typedef void (*h_add_fn)(struct stun_builder *b, const void *arg);
 struct h_creds {
 	const char *user, *pass;
 };
-static const struct h_creds h_alice = { H_USER, H_PASS };
-static const struct h_creds h_bob = { "bob", "builder" };
+static const struct h_creds h_alice = {H_USER, H_PASS};
+static const struct h_creds h_bob = {"bob", "builder"};
 
 static inline void h_tid(struct harness *h, uint8_t tid[STUN_TID_LEN])
 {
@@ -251,7 +251,8 @@ static inline int h_error_code(const struct stun_msg *m)
 	return code;
 }
 
-/* Builds a message (tid given or fresh), optionally authenticated with creds and nonce, into buf. */
+/* Builds a message (tid given or fresh), optionally authenticated with creds and nonce, into buf.
+ */
 static inline size_t h_build(struct harness *h, uint8_t *buf, size_t cap, uint16_t method,
 			     uint16_t cls, const uint8_t *tid, h_add_fn add, const void *arg,
 			     const struct h_creds *creds, const uint8_t *nonce, size_t nonce_len)
@@ -301,8 +302,8 @@ static inline void h_add_udp(struct stun_builder *b, const void *arg)
 static inline size_t h_nonce(struct harness *h, const struct nts_origin *o, uint8_t *nonce)
 {
 	uint8_t buf[256];
-	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp, NULL,
-			     NULL, NULL, 0);
+	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp,
+			     NULL, NULL, NULL, 0);
 	const struct stun_attr *n;
 	unsigned before = h->ncap;
 
@@ -329,10 +330,9 @@ static inline int h_request_tid(struct harness *h, const struct nts_origin *o, u
 	if (h->ncap > H_MAX_CAP - 4)
 		h->ncap = 0; /* long tests: keep room for the next answers */
 	nlen = h_nonce(h, o, nonce);
-	size_t len = h_build(h, buf, sizeof(buf), method, STUN_REQUEST, tid, add, arg, creds, nonce,
-			     nlen);
+	size_t len =
+	    h_build(h, buf, sizeof(buf), method, STUN_REQUEST, tid, add, arg, creds, nonce, nlen);
 	unsigned before = h->ncap;
-
 
 	assert_int_equal(h_deliver(h, o, buf, len), 0);
 	assert_int_equal(h->ncap, before + 1);
@@ -355,9 +355,8 @@ static inline struct nts_addr h_allocate(struct harness *h, const struct nts_ori
 	struct nts_addr relay;
 
 	assert_int_equal(h_request(h, o, TURN_ALLOCATE, h_add_udp, NULL), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS),
-						&relay),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &relay),
 			 0);
 	return relay;
 }
@@ -390,7 +389,7 @@ static inline int h_permit(struct harness *h, const struct nts_origin *o, const 
 static inline int h_channel_bind(struct harness *h, const struct nts_origin *o, uint16_t ch,
 				 const struct nts_addr *peer)
 {
-	struct h_bind c = { .channel = ch, .peer = *peer };
+	struct h_bind c = {.channel = ch, .peer = *peer};
 
 	return h_request(h, o, TURN_CHANNEL_BIND, h_add_bind, &c);
 }
@@ -398,7 +397,7 @@ static inline int h_channel_bind(struct harness *h, const struct nts_origin *o, 
 /* A UDP socket on 127.0.0.1 (a peer); its address in *a. */
 static inline int h_peer_socket(struct nts_addr *a)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 
@@ -412,7 +411,7 @@ static inline int h_peer_socket(struct nts_addr *a)
 /* Receives one datagram on fd (bounded wait of 2 s); returns its length or -1 (nothing came). */
 static inline ssize_t h_recv(int fd, uint8_t *buf, size_t cap, struct nts_addr *from)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	ssize_t n;
@@ -428,7 +427,7 @@ static inline ssize_t h_recv(int fd, uint8_t *buf, size_t cap, struct nts_addr *
 /* True when nothing is waiting on fd right now (loopback delivery is synchronous). */
 static inline bool h_nothing(int fd)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct pollfd p = {.fd = fd, .events = POLLIN};
 
 	return poll(&p, 1, 0) == 0;
 }

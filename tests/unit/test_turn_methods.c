@@ -129,9 +129,9 @@ static void test_create_permission_installs_every_peer_before_answering(void **s
 /* Issue 4 item 5 / RFC 8656 §9.2: peers denied by policy get 403, all or nothing. */
 static void test_create_permission_for_denied_peers_gets_403(void **state)
 {
-	static const char *denied[] = { "10.0.0.1:9", "169.254.169.254:80", "0.0.0.0:9",
-					"192.168.1.1:9", "100.64.0.1:9", "224.0.0.1:9",
-					"255.255.255.255:9", "10.0.0.1:0" };
+	static const char *denied[] = {"10.0.0.1:9",	    "169.254.169.254:80", "0.0.0.0:9",
+				       "192.168.1.1:9",	    "100.64.0.1:9",	  "224.0.0.1:9",
+				       "255.255.255.255:9", "10.0.0.1:0"};
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:41007", NULL);
 	struct nts_addr peers[2];
@@ -161,8 +161,9 @@ static void h_add_v6_family(struct stun_builder *b, const void *arg)
 /* Issue 4 item 5: without --allow-peer, loopback in any spelling is denied (IPv6 relay). */
 static void test_loopback_forms_denied_without_allow_peer(void **state)
 {
-	static const char *v6_denied[] = { "[::1]:9", "[::ffff:127.0.0.1]:9", "[::]:9",
-					   "[fc00::1]:9", "[fe80::1]:9", "[64:ff9b::7f00:1]:9" };
+	static const char *v6_denied[] = {"[::1]:9",	 "[::ffff:127.0.0.1]:9",
+					  "[::]:9",	 "[fc00::1]:9",
+					  "[fe80::1]:9", "[64:ff9b::7f00:1]:9"};
 	struct harness *h = h_new(false);
 	struct nts_origin o4 = h_origin("127.0.0.1:41008", NULL);
 	struct nts_origin o6 = h_origin("127.0.0.1:41009", NULL);
@@ -334,22 +335,22 @@ static void test_errors_after_authentication_are_signed(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refresh_with_lifetime_zero_deletes_the_allocation),
-		cmocka_unit_test(test_refresh_extends_the_lifetime),
-		cmocka_unit_test(test_requests_without_an_allocation_get_437),
-		cmocka_unit_test(test_refresh_with_another_family_gets_443),
-		cmocka_unit_test(test_request_with_other_credentials_gets_441),
-		cmocka_unit_test(test_create_permission_installs_every_peer_before_answering),
-		cmocka_unit_test(test_create_permission_for_denied_peers_gets_403),
-		cmocka_unit_test(test_loopback_forms_denied_without_allow_peer),
-		cmocka_unit_test(test_create_permission_family_mismatch_gets_443),
-		cmocka_unit_test(test_create_permission_without_peer_gets_400),
-		cmocka_unit_test(test_permissions_are_capped_per_allocation),
-		cmocka_unit_test(test_channel_bind_binds_and_installs_the_permission),
-		cmocka_unit_test(test_channel_bind_bad_number_gets_400),
-		cmocka_unit_test(test_channel_bind_conflicts_get_400_and_same_pair_refreshes),
-		cmocka_unit_test(test_channel_bind_denied_peer_gets_403_and_family_mismatch_443),
-		cmocka_unit_test(test_errors_after_authentication_are_signed),
+	    cmocka_unit_test(test_refresh_with_lifetime_zero_deletes_the_allocation),
+	    cmocka_unit_test(test_refresh_extends_the_lifetime),
+	    cmocka_unit_test(test_requests_without_an_allocation_get_437),
+	    cmocka_unit_test(test_refresh_with_another_family_gets_443),
+	    cmocka_unit_test(test_request_with_other_credentials_gets_441),
+	    cmocka_unit_test(test_create_permission_installs_every_peer_before_answering),
+	    cmocka_unit_test(test_create_permission_for_denied_peers_gets_403),
+	    cmocka_unit_test(test_loopback_forms_denied_without_allow_peer),
+	    cmocka_unit_test(test_create_permission_family_mismatch_gets_443),
+	    cmocka_unit_test(test_create_permission_without_peer_gets_400),
+	    cmocka_unit_test(test_permissions_are_capped_per_allocation),
+	    cmocka_unit_test(test_channel_bind_binds_and_installs_the_permission),
+	    cmocka_unit_test(test_channel_bind_bad_number_gets_400),
+	    cmocka_unit_test(test_channel_bind_conflicts_get_400_and_same_pair_refreshes),
+	    cmocka_unit_test(test_channel_bind_denied_peer_gets_403_and_family_mismatch_443),
+	    cmocka_unit_test(test_errors_after_authentication_are_signed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,12 +166,12 @@ static void h_fire(void *arg, struct turn_timer *tm)
 static void test_timer_wheel_fires_once_never_early(void **state)
 {
 	struct turn_wheel *w = calloc(1, sizeof(*w));
-	struct turn_timer a = { 0 }, b = { 0 }, c = { 0 };
-	struct h_fired f = { 0 };
+	struct turn_timer a = {0}, b = {0}, c = {0};
+	struct h_fired f = {0};
 
 	turn_wheel_init(w, 1000000);
-	turn_timer_arm(w, &a, 1000000 + 5500);                 /* due at second 1006 */
-	turn_timer_arm(w, &b, 1000000 + 3000 * 1000ULL);       /* far: 3000 s */
+	turn_timer_arm(w, &a, 1000000 + 5500);		 /* due at second 1006 */
+	turn_timer_arm(w, &b, 1000000 + 3000 * 1000ULL); /* far: 3000 s */
 	turn_timer_arm(w, &c, 1000000 + 10 * 1000ULL);
 	turn_timer_cancel(&c);
 	turn_wheel_advance(w, 1000000 + 5000, h_fire, &f);
@@ -181,7 +181,7 @@ static void test_timer_wheel_fires_once_never_early(void **state)
 	assert_ptr_equal(f.last, &a);
 	turn_wheel_advance(w, 1000000 + 2999 * 1000ULL, h_fire, &f);
 	assert_int_equal(f.n, 1);
-	turn_timer_arm(w, &b, 1000000 + 9000 * 1000ULL);       /* re-armed beyond one lap */
+	turn_timer_arm(w, &b, 1000000 + 9000 * 1000ULL); /* re-armed beyond one lap */
 	turn_wheel_advance(w, 1000000 + 5000 * 1000ULL, h_fire, &f);
 	assert_int_equal(f.n, 1);
 	turn_wheel_advance(w, 1000000 + 9001 * 1000ULL, h_fire, &f);
@@ -206,7 +206,7 @@ static void test_replay_hooks_and_foreach_perm_cover_live_state(void **state)
 	struct harness *h = h_new(true);
 	struct nts_origin o = h_origin("127.0.0.1:43006", NULL);
 	struct nts_addr p1, p2;
-	unsigned counts[2] = { 0 }, from;
+	unsigned counts[2] = {0}, from;
 	struct turn_alloc *a;
 
 	h_allocate(h, &o);
@@ -229,13 +229,13 @@ static void test_replay_hooks_and_foreach_perm_cover_live_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_permission_expires_after_300_seconds),
-		cmocka_unit_test(test_channel_expires_after_600_seconds_and_is_held_5_minutes),
-		cmocka_unit_test(test_held_channel_can_be_rebound_to_the_same_peer),
-		cmocka_unit_test(test_allocation_expires_with_its_permissions_and_channels),
-		cmocka_unit_test(test_refresh_postpones_expiry),
-		cmocka_unit_test(test_timer_wheel_fires_once_never_early),
-		cmocka_unit_test(test_replay_hooks_and_foreach_perm_cover_live_state),
+	    cmocka_unit_test(test_permission_expires_after_300_seconds),
+	    cmocka_unit_test(test_channel_expires_after_600_seconds_and_is_held_5_minutes),
+	    cmocka_unit_test(test_held_channel_can_be_rebound_to_the_same_peer),
+	    cmocka_unit_test(test_allocation_expires_with_its_permissions_and_channels),
+	    cmocka_unit_test(test_refresh_postpones_expiry),
+	    cmocka_unit_test(test_timer_wheel_fires_once_never_early),
+	    cmocka_unit_test(test_replay_hooks_and_foreach_perm_cover_live_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* The Allocate method (RFC 8656 §7.2): the checks in the RFC's order, relay address selection,
- * relay sockets (even ports, reservations, dual stack), the success answer kept for retransmissions.
+ * relay sockets (even ports, reservations, dual stack), the success answer kept for
+ * retransmissions.
  *
  * Relay address per family: --relay-ip of that family; else the server address the client reached
  * when it has that family; else, when the client reached us on loopback, 127.0.0.1 / ::1 (tests and
@@ -23,8 +24,8 @@ static bool turn_addr_unspecified(const struct nts_addr *a)
 
 static bool turn_addr_loopback(const struct nts_addr *a)
 {
-	static const uint8_t v6_loop[16] = { [15] = 1 };
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v6_loop[16] = {[15] = 1};
+	static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
 
 	if (a->family == AF_INET)
 		return a->ip[0] == 127;
@@ -51,8 +52,8 @@ static int turn_relay_ip(struct turn_server *t, const struct nts_origin *o, uint
 	}
 	if (turn_addr_loopback(&o->server))
 		return nts_addr_parse(ip, family == AF_INET ? "127.0.0.1" : "::1", true) < 0
-			       ? -EAFNOSUPPORT
-			       : 0;
+			   ? -EAFNOSUPPORT
+			   : 0;
 	return -EAFNOSUPPORT;
 }
 
@@ -69,7 +70,8 @@ static void turn_set_advertised(struct turn_server *t, struct turn_relay *r)
 	}
 }
 
-/* Checks the attributes in RFC 8656 §7.2 order; fills the request's options or returns the error. */
+/* Checks the attributes in RFC 8656 §7.2 order; fills the request's options or returns the error.
+ */
 struct turn_alloc_req {
 	bool dont_fragment, even, reserve, has_token, dual;
 	uint8_t family;
@@ -143,7 +145,8 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[i].advertised);
 	if (addr_err)
 		stun_put_address_error(&b, AF_INET6, addr_err, NULL);
-	stun_put_u32(&b, STUN_ATTR_LIFETIME, (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000));
+	stun_put_u32(&b, STUN_ATTR_LIFETIME,
+		     (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000));
 	if (has_token)
 		stun_put_u64(&b, STUN_ATTR_RESERVATION_TOKEN, token);
 	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
@@ -151,8 +154,8 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 	return stun_build_finish(&b);
 }
 
-int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
-			 const struct auth_result *r)
+int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
+			 const struct stun_msg *m, const struct auth_result *r)
 {
 	struct turn_alloc *a = turn_alloc_find(t, o);
 	struct turn_relay relay[2];
@@ -166,7 +169,8 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o, cons
 	uint32_t lifetime;
 
 	if (a) {
-		/* §7.2: a retransmission gets the same answer; another Allocate on the 5-tuple a 437. */
+		/* §7.2: a retransmission gets the same answer; another Allocate on the 5-tuple a
+		 * 437. */
 		if (a->last_resp && !memcmp(a->last_tid, m->tid, STUN_TID_LEN) &&
 		    !strcmp(a->user->name, r->username))
 			turn_send_client(t, o, a->last_resp, a->last_resp_len);

@@ -1,6 +1,6 @@
-/* TURN message dispatch: credentials first (RFC 8489 §9.2, no state before they pass), the per-source
- * limit on unauthenticated answers, then Refresh (RFC 8656 §8), CreatePermission (§9), ChannelBind
- * (§12) and Send indications (§10). Allocate lives in allocate.c.
+/* TURN message dispatch: credentials first (RFC 8489 §9.2, no state before they pass), the
+ * per-source limit on unauthenticated answers, then Refresh (RFC 8656 §8), CreatePermission (§9),
+ * ChannelBind (§12) and Send indications (§10). Allocate lives in allocate.c.
  */
 #include <errno.h>
 #include <string.h>
@@ -12,7 +12,7 @@
 void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
 		      size_t len)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 
 	t->send(t->send_arg, o, &iov, 1);
 }
@@ -44,7 +44,8 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 
 /* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
  * request plus the challenge (REALM, NONCE, PASSWORD-ALGORITHMS): the reason phrase is dropped when
- * it would make it so, and a bare header gets no answer at all (issue 4 item 6, no amplification). */
+ * it would make it so, and a bare header gets no answer at all (issue 4 item 6, no amplification).
+ */
 static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o,
 			       const struct stun_msg *m, const struct auth_result *r)
 {
@@ -222,8 +223,8 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, false, &peer);
 	if (err)
 		return turn_answer_error(t, o, m, r, err);
-	/* RFC 8656 §11.2: the number bound to another peer, or the peer to another number (also while
-	 * an expired binding cools down, §12), is a 400. */
+	/* RFC 8656 §11.2: the number bound to another peer, or the peer to another number (also
+	 * while an expired binding cools down, §12), is a 400. */
 	by_num = turn_chan_find_num(t, a, num);
 	by_peer = turn_chan_find_peer(t, a, &peer);
 	if ((by_num && !nts_addr_equal(&by_num->peer, &peer, true)) ||

@@ -97,7 +97,8 @@ void turn_perm_expired(struct turn_server *t, struct turn_perm *p)
 	turn_perm_delete(t, p);
 }
 
-struct turn_chan *turn_chan_find_num(struct turn_server *t, const struct turn_alloc *a, uint16_t num)
+struct turn_chan *turn_chan_find_num(struct turn_server *t, const struct turn_alloc *a,
+				     uint16_t num)
 {
 	uint64_t h = turn_chan_num_hash(t, a->id, num);
 
@@ -209,7 +210,8 @@ void turn_chan_expired(struct turn_server *t, struct turn_chan *c)
 		turn_chan_delete(t, c);
 		return;
 	}
-	/* RFC 8656 §12: the number and the peer stay unavailable to other bindings for 5 minutes. */
+	/* RFC 8656 §12: the number and the peer stay unavailable to other bindings for 5 minutes.
+	 */
 	turn_chan_unbind(t, c);
 	c->timer.kind = TURN_T_CHAN_COOL;
 	turn_timer_arm(t->wheel, &c->timer, c->expires_ms + TURN_CHANNEL_COOLDOWN * 1000ULL);

@@ -1,6 +1,6 @@
-/* Relay ports: UDP sockets bound at random within --relay-ports (RFC 8656 §7.2 asks for unpredictable
- * ports), even ports with the next one held under a RESERVATION-TOKEN (EVEN-PORT with R), and the
- * reservations themselves (30 s on the timer wheel).
+/* Relay ports: UDP sockets bound at random within --relay-ports (RFC 8656 §7.2 asks for
+ * unpredictable ports), even ports with the next one held under a RESERVATION-TOKEN (EVEN-PORT with
+ * R), and the reservations themselves (30 s on the timer wheel).
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,7 +24,8 @@ static uint64_t turn_random64(void)
 
 static int turn_set_dont_fragment(int fd, uint8_t family)
 {
-	/* RFC 8656 §7.2 DONT-FRAGMENT: send to peers with DF set (IPv4) / no fragmentation (IPv6). */
+	/* RFC 8656 §7.2 DONT-FRAGMENT: send to peers with DF set (IPv4) / no fragmentation (IPv6).
+	 */
 	int v4 = IP_PMTUDISC_DO, v6 = IPV6_PMTUDISC_DO;
 
 	if (family == AF_INET)

@@ -39,7 +39,8 @@ void turn_relay_flush(struct turn_server *t)
 			off += (unsigned)sent;
 		} else if (sent < 0 && errno == EINTR) {
 			continue;
-		} else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+		} else if (sent < 0 &&
+			   (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
 			break; /* socket buffer full: drop the rest, as a router would */
 		} else {
 			off++; /* this datagram failed (EMSGSIZE with DONT-FRAGMENT...): skip it */
@@ -54,7 +55,8 @@ static void turn_relay_sendto(int fd, const struct nts_addr *peer, const uint8_t
 	struct sockaddr_storage ss;
 	socklen_t sl = nts_addr_to_sockaddr(peer, &ss);
 
-	while (sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 && errno == EINTR)
+	while (sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 &&
+	       errno == EINTR)
 		;
 }
 
@@ -73,7 +75,7 @@ void turn_relay_send(struct turn_server *t, struct turn_relay *r, const struct n
 	i = tx->n++;
 	tx->fd = r->fd;
 	memcpy(tx->buf[i], data, len);
-	tx->iov[i] = (struct iovec){ .iov_base = tx->buf[i], .iov_len = len };
+	tx->iov[i] = (struct iovec){.iov_base = tx->buf[i], .iov_len = len};
 	memset(&tx->msg[i], 0, sizeof(tx->msg[i]));
 	tx->msg[i].msg_hdr.msg_name = &tx->dst[i];
 	tx->msg[i].msg_hdr.msg_namelen = nts_addr_to_sockaddr(peer, &tx->dst[i]);
@@ -132,13 +134,14 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 	int n;
 
 	if (c && !c->cooling && len <= 0xFFFF) {
-		/* RFC 8656 §12.5: over streams ChannelData is padded to 4; over UDP it need not be. */
+		/* RFC 8656 §12.5: over streams ChannelData is padded to 4; over UDP it need not be.
+		 */
 		size_t pad = a->origin.transport != NTS_UDP ? (4 - (len & 3)) & 3 : 0;
 
 		stun_channeldata_header(hdr, c->num, (uint16_t)len);
-		iov[0] = (struct iovec){ .iov_base = hdr, .iov_len = sizeof(hdr) };
-		iov[1] = (struct iovec){ .iov_base = (void *)data, .iov_len = len };
-		iov[2] = (struct iovec){ .iov_base = (void *)zeros, .iov_len = pad };
+		iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(hdr)};
+		iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
+		iov[2] = (struct iovec){.iov_base = (void *)zeros, .iov_len = pad};
 		t->send(t->send_arg, &a->origin, iov, pad ? 3 : 2);
 	} else {
 		/* RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA. */
@@ -153,7 +156,7 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 		n = stun_build_finish(&b);
 		if (n < 0)
 			return;
-		iov[0] = (struct iovec){ .iov_base = t->scratch, .iov_len = (size_t)n };
+		iov[0] = (struct iovec){.iov_base = t->scratch, .iov_len = (size_t)n};
 		t->send(t->send_arg, &a->origin, iov, 1);
 	}
 	a->p2c_packets++;
@@ -190,7 +193,8 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 		int n;
 
 		for (int i = 0; i < TURN_RECV_BATCH; i++) {
-			rx->iov[i] = (struct iovec){ .iov_base = rx->buf[i], .iov_len = sizeof(rx->buf[i]) };
+			rx->iov[i] =
+			    (struct iovec){.iov_base = rx->buf[i], .iov_len = sizeof(rx->buf[i])};
 			memset(&rx->msg[i].msg_hdr, 0, sizeof(rx->msg[i].msg_hdr));
 			rx->msg[i].msg_hdr.msg_name = &rx->src[i];
 			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->src[i]);

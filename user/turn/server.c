@@ -73,9 +73,9 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 
 static int turn_tables_init(struct turn_server *t)
 {
-	struct turn_htab *tabs[] = { &t->by_5tuple, &t->by_stream, &t->by_id,     &t->by_relay,
-				     &t->perms,     &t->chan_num,  &t->chan_peer, &t->resv,
-				     &t->users };
+	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
+				    &t->by_relay,  &t->perms,	  &t->chan_num,
+				    &t->chan_peer, &t->resv,	  &t->users};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		if (turn_htab_init(tabs[i]) < 0)
@@ -85,9 +85,9 @@ static int turn_tables_init(struct turn_server *t)
 
 static void turn_tables_free(struct turn_server *t)
 {
-	struct turn_htab *tabs[] = { &t->by_5tuple, &t->by_stream, &t->by_id,     &t->by_relay,
-				     &t->perms,     &t->chan_num,  &t->chan_peer, &t->resv,
-				     &t->users };
+	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
+				    &t->by_relay,  &t->perms,	  &t->chan_num,
+				    &t->chan_peer, &t->resv,	  &t->users};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		turn_htab_free(tabs[i]);
@@ -127,7 +127,8 @@ struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *
 	t->rl = ratelimit_create(cfg->unauth_rate, 0, 0, 0);
 	if (!t->rl)
 		goto fail;
-	if (loop_add_tick(loop, 1000, turn_tick_cb, t) < 0 || loop_add_flush(loop, turn_flush_cb, t) < 0)
+	if (loop_add_tick(loop, 1000, turn_tick_cb, t) < 0 ||
+	    loop_add_flush(loop, turn_flush_cb, t) < 0)
 		goto fail;
 	return t;
 fail:

@@ -7,9 +7,9 @@
  *   username copy                <= 513 B (AUTH_MAX_USERNAME)
  *   last success answer (§7.2)   <= TURN_MAX_RESPONSE (512 B)
  *   permissions                  TURN_MAX_PERMS (64) x ~ 112 B  = ~ 7 KiB
- *   channels                     TURN_MAX_CHANNELS (64) x ~ 136 B = ~ 8.5 KiB (cooling ones included)
- *   kernel                       one or two UDP sockets (their buffers are the kernel's defaults)
- * so at most ~ 17 KiB of heap per allocation; the hash tables add one pointer per entry.
+ *   channels                     TURN_MAX_CHANNELS (64) x ~ 136 B = ~ 8.5 KiB (cooling ones
+ * included) kernel                       one or two UDP sockets (their buffers are the kernel's
+ * defaults) so at most ~ 17 KiB of heap per allocation; the hash tables add one pointer per entry.
  */
 #ifndef NTS_TURN_TURN_INTERNAL_H
 #define NTS_TURN_TURN_INTERNAL_H
@@ -20,19 +20,19 @@
 
 #include "turn/turn.h"
 
-#define TURN_MAX_PERMS 64          /* permissions per allocation; more -> 508 */
-#define TURN_MAX_CHANNELS 64       /* channels per allocation (cooling ones count); more -> 508 */
-#define TURN_PERM_LIFETIME 300     /* s, RFC 8656 §9 */
-#define TURN_CHANNEL_LIFETIME 600  /* s, RFC 8656 §12 */
-#define TURN_CHANNEL_COOLDOWN 300  /* s a channel number and peer stay held after expiry, §12 */
+#define TURN_MAX_PERMS 64	     /* permissions per allocation; more -> 508 */
+#define TURN_MAX_CHANNELS 64	     /* channels per allocation (cooling ones count); more -> 508 */
+#define TURN_PERM_LIFETIME 300	     /* s, RFC 8656 §9 */
+#define TURN_CHANNEL_LIFETIME 600    /* s, RFC 8656 §12 */
+#define TURN_CHANNEL_COOLDOWN 300    /* s a channel number and peer stay held after expiry, §12 */
 #define TURN_RESERVATION_LIFETIME 30 /* s a RESERVATION-TOKEN stays valid, §7.2 (about 30 s) */
-#define TURN_WHEEL_SLOTS 4096      /* 1 s slots, power of two, longer than any lifetime */
-#define TURN_PORT_TRIES 128        /* bind attempts per relay socket before 508 */
-#define TURN_RECV_BATCH 32         /* recvmmsg batch on relay sockets */
-#define TURN_RECV_ROUNDS 4         /* batches per readiness event (fairness between sockets) */
-#define TURN_SEND_BATCH 32         /* sendmmsg batch towards peers */
-#define TURN_TX_SLOT 2048          /* payloads up to this are batched; larger ones are sent at once */
-#define TURN_MAX_RESPONSE 512      /* our STUN answers fit in this */
+#define TURN_WHEEL_SLOTS 4096	     /* 1 s slots, power of two, longer than any lifetime */
+#define TURN_PORT_TRIES 128	     /* bind attempts per relay socket before 508 */
+#define TURN_RECV_BATCH 32	     /* recvmmsg batch on relay sockets */
+#define TURN_RECV_ROUNDS 4	     /* batches per readiness event (fairness between sockets) */
+#define TURN_SEND_BATCH 32	     /* sendmmsg batch towards peers */
+#define TURN_TX_SLOT 2048     /* payloads up to this are batched; larger ones are sent at once */
+#define TURN_MAX_RESPONSE 512 /* our STUN answers fit in this */
 /* Channel numbers accepted in ChannelBind: RFC 8656 §12 allows 0x4000-0x4FFF, but RFC 5766 allowed
  * 0x4000-0x7FFF and deployed clients (coturn's turnutils_uclient, restund/libre) still pick from
  * there. The 0x5000-0x7FFF part matters only for DTLS-SRTP demultiplexing (RFC 7983), which a TURN
@@ -43,7 +43,7 @@
 #define TURN_CHANNEL_MIN 0x4000
 #define TURN_CHANNEL_MAX 0x7FFF
 
-#define turn_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define turn_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /* Intrusive circular doubly-linked list. */
 struct turn_list {
@@ -83,7 +83,8 @@ struct turn_htab {
 };
 int turn_htab_init(struct turn_htab *h);
 void turn_htab_free(struct turn_htab *h);
-/* Inserts node with hash (grows the table when it gets full; growth failure just keeps chains longer). */
+/* Inserts node with hash (grows the table when it gets full; growth failure just keeps chains
+ * longer). */
 void turn_htab_insert(struct turn_htab *h, struct turn_hnode *node, uint64_t hash);
 void turn_htab_remove(struct turn_htab *h, struct turn_hnode *node);
 /* First node of hash's chain; walk with ->next and compare ->hash then the key. */
@@ -118,35 +119,35 @@ struct turn_alloc;
 /* One relayed transport address: a UDP socket on the loop. */
 struct turn_relay {
 	int fd;
-	struct nts_addr local;      /* the socket's bound address */
+	struct nts_addr local;	    /* the socket's bound address */
 	struct nts_addr advertised; /* --external-ip of the family, else local */
 	struct turn_alloc *alloc;
-	struct turn_hnode node;     /* server->by_relay, keyed by local address */
+	struct turn_hnode node; /* server->by_relay, keyed by local address */
 };
 
 struct turn_perm {
 	struct turn_alloc *alloc;
-	struct nts_addr peer;       /* port 0 */
+	struct nts_addr peer; /* port 0 */
 	uint64_t expires_ms;
 	struct turn_timer timer;
-	struct turn_hnode node;     /* server->perms, keyed by (alloc id, peer ip) */
-	struct turn_list link;      /* alloc->perms */
+	struct turn_hnode node; /* server->perms, keyed by (alloc id, peer ip) */
+	struct turn_list link;	/* alloc->perms */
 };
 
 struct turn_chan {
 	struct turn_alloc *alloc;
 	struct nts_addr peer;
 	uint16_t num;
-	bool cooling;               /* expired: number and peer held for 5 min (RFC 8656 §12) */
+	bool cooling; /* expired: number and peer held for 5 min (RFC 8656 §12) */
 	uint64_t expires_ms;
 	struct turn_timer timer;
-	struct turn_hnode by_num;   /* server->chan_num, keyed by (alloc id, number) */
-	struct turn_hnode by_peer;  /* server->chan_peer, keyed by (alloc id, peer address) */
-	struct turn_list link;      /* alloc->chans */
+	struct turn_hnode by_num;  /* server->chan_num, keyed by (alloc id, number) */
+	struct turn_hnode by_peer; /* server->chan_peer, keyed by (alloc id, peer address) */
+	struct turn_list link;	   /* alloc->chans */
 };
 
 struct turn_user {
-	struct turn_hnode node;     /* server->users, keyed by username */
+	struct turn_hnode node; /* server->users, keyed by username */
 	unsigned nallocs;
 	char name[];
 };
@@ -156,19 +157,20 @@ struct turn_alloc {
 	struct turn_server *server;
 	struct nts_origin origin;
 	struct turn_hnode by_5tuple, by_stream, by_id;
-	struct turn_list link;      /* server->allocs */
-	struct turn_list dirty;     /* server->dirty when usage is to be reported */
+	struct turn_list link;	/* server->allocs */
+	struct turn_list dirty; /* server->dirty when usage is to be reported */
 	struct turn_relay relay[2];
 	unsigned nrelay;
 	struct turn_user *user;
 	char account[64];
 	uint64_t expires_ms;
 	struct turn_timer timer;
-	uint8_t last_tid[STUN_TID_LEN]; /* the Allocate that created it, answered again on retransmit */
+	uint8_t
+	    last_tid[STUN_TID_LEN]; /* the Allocate that created it, answered again on retransmit */
 	uint8_t *last_resp;
 	uint16_t last_resp_len;
 	struct turn_list perms, chans;
-	unsigned nperms, nchans;    /* nchans includes cooling channels */
+	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
 	uint64_t reported_bytes;
 };
@@ -216,17 +218,18 @@ struct turn_server {
 	struct ratelimit *rl;
 	uint64_t seed;
 	uint64_t next_id;
-	uint64_t now_ms;            /* max(loop clock, last tick): tests drive it with turn_tick() */
+	uint64_t now_ms; /* max(loop clock, last tick): tests drive it with turn_tick() */
 	uint64_t nallocs;
-	uint64_t next_tid;          /* Data indication transaction ids */
-	struct turn_alloc *busy;    /* being served by a relay read: deletion deferred */
+	uint64_t next_tid;	 /* Data indication transaction ids */
+	struct turn_alloc *busy; /* being served by a relay read: deletion deferred */
 	bool busy_dead;
-	struct turn_htab by_5tuple, by_stream, by_id, by_relay, perms, chan_num, chan_peer, resv, users;
+	struct turn_htab by_5tuple, by_stream, by_id, by_relay, perms, chan_num, chan_peer, resv,
+	    users;
 	struct turn_list allocs, dirty;
 	struct turn_wheel *wheel;
 	struct turn_tx *tx;
 	struct turn_rx *rx;
-	uint8_t *scratch;           /* Data indications: header + 64 KiB */
+	uint8_t *scratch; /* Data indications: header + 64 KiB */
 };
 
 /* --- clock and tick (server.c) --- */
@@ -263,7 +266,8 @@ struct turn_perm *turn_perm_find(struct turn_server *t, const struct turn_alloc 
 /* Installs or refreshes the permission for peer's IP (300 s) and calls permission_set. */
 int turn_perm_install(struct turn_server *t, struct turn_alloc *a, const struct nts_addr *peer);
 void turn_perm_delete(struct turn_server *t, struct turn_perm *p);
-struct turn_chan *turn_chan_find_num(struct turn_server *t, const struct turn_alloc *a, uint16_t num);
+struct turn_chan *turn_chan_find_num(struct turn_server *t, const struct turn_alloc *a,
+				     uint16_t num);
 struct turn_chan *turn_chan_find_peer(struct turn_server *t, const struct turn_alloc *a,
 				      const struct nts_addr *peer);
 /* Binds or refreshes channel num to peer (600 s) and calls channel_set. */
@@ -308,8 +312,8 @@ void turn_send_client(struct turn_server *t, const struct nts_origin *o, const u
 /* Builds and sends an error answer to m, signed when r is authenticated (r may be NULL). */
 void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
 		       const struct auth_result *r, int code);
-int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
-			 const struct auth_result *r);
+int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
+			 const struct stun_msg *m, const struct auth_result *r);
 /* Lifetime to grant for m's LIFETIME (m may be NULL: the default); *zero when it asked for 0. */
 uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero);
 bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer);
