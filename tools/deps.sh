@@ -7,7 +7,7 @@ PKGS=(
 	libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
-	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl
+	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
 	python3 python3-aiortc python3-twilio
 	gnuplot linux-perf
 )
