@@ -214,6 +214,32 @@ static void test_channeldata_over_a_stream_is_padded_and_dies_with_it(void **sta
 	h_free(h);
 }
 
+/* A stream that closes while peer data is being delivered to it (net closes a stream whose queue
+ * overflows, from inside the send) takes its allocation with it once the relay read is done. */
+static void test_stream_closing_during_delivery_deletes_the_allocation_safely(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:42011", NULL);
+	struct nts_addr relay, peer_addr;
+	int peer = h_peer_socket(&peer_addr);
+
+	o.transport = NTS_TCP;
+	o.stream = (struct net_stream *)&o;
+	relay = h_allocate(h, &o);
+	assert_int_equal(h_permit(h, &o, "127.0.0.1:0"), 0);
+	for (int i = 0; i < 5; i++)
+		h_sendto(peer, &relay, "data", 4);
+	h->close_stream_on_send = true;
+	h->send_attempts = 0;
+	h_relay_readable(h, &relay);
+	assert_int_equal(h->send_attempts, 1);
+	assert_null(turn_alloc_find(h->t, &o));
+	assert_null(turn_alloc_find_by_relay(h->t, &relay));
+	assert_int_equal(h->stats.allocations_current, 0);
+	close(peer);
+	h_free(h);
+}
+
 /* RFC 8656 §12.4: ChannelData on a channel that is not bound is discarded. */
 static void test_channeldata_on_an_unbound_channel_is_dropped(void **state)
 {
@@ -303,6 +329,7 @@ int main(void)
 	    cmocka_unit_test(test_peer_packet_with_permission_becomes_a_data_indication),
 	    cmocka_unit_test(test_channeldata_both_ways_over_udp),
 	    cmocka_unit_test(test_channeldata_over_a_stream_is_padded_and_dies_with_it),
+	    cmocka_unit_test(test_stream_closing_during_delivery_deletes_the_allocation_safely),
 	    cmocka_unit_test(test_channeldata_on_an_unbound_channel_is_dropped),
 	    cmocka_unit_test(test_many_sends_are_batched_in_order_and_usage_reported),
 	    cmocka_unit_test(test_kernel_counters_are_folded_into_listing_and_usage),

@@ -57,6 +57,8 @@ struct harness {
 	unsigned nev;
 	uint64_t usage_allocs, usage_bytes;
 	uint32_t tid_counter;
+	bool close_stream_on_send; /* act as net does when a stream's queue overflows */
+	unsigned send_attempts;
 };
 
 static inline int h_send(void *arg, const struct nts_origin *o, const struct iovec *iov, int iovcnt)
@@ -64,6 +66,11 @@ static inline int h_send(void *arg, const struct nts_origin *o, const struct iov
 	struct harness *h = arg;
 	struct h_capture *c;
 
+	h->send_attempts++;
+	if (h->close_stream_on_send && o->stream) {
+		turn_stream_closed(h->t, o->stream);
+		return -ENOBUFS;
+	}
 	if (h->ncap == H_MAX_CAP)
 		return -ENOBUFS;
 	c = &h->cap[h->ncap++];

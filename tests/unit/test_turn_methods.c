@@ -78,6 +78,29 @@ static void test_refresh_with_another_family_gets_443(void **state)
 	h_free(h);
 }
 
+static void h_add_dual(struct stun_builder *b, const void *arg)
+{
+	stun_put_transport(b, 17);
+	stun_put_family(b, STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY, AF_INET6);
+}
+
+/* RFC 8656 §8.2: on a dual-stack allocation either family may be named in a Refresh, and
+ * permissions may be created for peers of both families. */
+static void test_dual_stack_allocation_refreshes_and_permits_both_families(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:41018", NULL);
+	uint8_t v6 = AF_INET6, v4 = AF_INET;
+
+	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_dual, NULL), 0);
+	assert_int_equal(h_request(h, &o, TURN_REFRESH, h_add_refresh_family, &v6), 0);
+	assert_int_equal(h_request(h, &o, TURN_REFRESH, h_add_refresh_family, &v4), 0);
+	assert_int_equal(h_permit(h, &o, "[::1]:0"), 0);
+	assert_int_equal(h_permit(h, &o, "127.0.0.1:0"), 0);
+	assert_int_equal(h->stats.permissions_current, 2);
+	h_free(h);
+}
+
 /* RFC 8656 §5: requests on an allocation must carry the credentials that created it (441). */
 static void test_request_with_other_credentials_gets_441(void **state)
 {
@@ -339,6 +362,7 @@ int main(void)
 	    cmocka_unit_test(test_refresh_extends_the_lifetime),
 	    cmocka_unit_test(test_requests_without_an_allocation_get_437),
 	    cmocka_unit_test(test_refresh_with_another_family_gets_443),
+	    cmocka_unit_test(test_dual_stack_allocation_refreshes_and_permits_both_families),
 	    cmocka_unit_test(test_request_with_other_credentials_gets_441),
 	    cmocka_unit_test(test_create_permission_installs_every_peer_before_answering),
 	    cmocka_unit_test(test_create_permission_for_denied_peers_gets_403),
