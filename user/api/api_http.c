@@ -16,6 +16,7 @@
 
 #define API_HTTP_TICK_MS 100
 #define API_HTTP_MAX_CONNECTIONS 256
+#define API_HTTP_MAX_PER_IP 64
 #define API_HTTP_IDLE_TIMEOUT 30 /* seconds */
 #define API_HTTP_MAX_PEM (64 * 1024)
 
@@ -234,6 +235,9 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, API_HTTP_IDLE_TIMEOUT, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 32 * 1024, NULL};
+	/* One client cannot take every slot (slow-loris style). */
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, API_HTTP_MAX_PER_IP, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 	/* The logger goes first so MHD routes even option errors through it. */
 	h->mhd = MHD_start_daemon(flags, cfg->api_listen.port, NULL, NULL, api_http_access, s,
