@@ -71,6 +71,34 @@ static void test_channel_expires_after_600_seconds_and_is_held_5_minutes(void **
 	h_free(h);
 }
 
+/* RFC 8656 §12.4/§9: past the permission's 300 s a bound channel still carries client data to the
+ * peer, but the peer's answers need the permission (a client refreshes it with ChannelBind). */
+static void test_channel_without_permission_relays_only_towards_the_peer(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:43007", NULL);
+	struct nts_addr relay = h_allocate(h, &o), peer_addr;
+	int peer = h_peer_socket(&peer_addr);
+	uint8_t buf[64];
+	uint64_t t0 = h_base(h);
+	unsigned before;
+
+	assert_int_equal(h_channel_bind(h, &o, 0x4000, &peer_addr), 0);
+	turn_tick(h->t, t0 + (TURN_PERM_LIFETIME + 1) * 1000ULL);
+	assert_int_equal(h->stats.permissions_current, 0);
+	assert_int_equal(h->stats.channels_current, 1);
+	turn_handle_channeldata(h->t, &o, 0x4000, (const uint8_t *)"ping", 4);
+	turn_relay_flush(h->t);
+	assert_int_equal(h_recv(peer, buf, sizeof(buf), NULL), 4);
+	before = h->ncap;
+	h_sendto(peer, &relay, "pong", 4);
+	h_relay_readable(h, &relay);
+	assert_int_equal(h->ncap, before);
+	assert_int_equal(h->stats.peer_dropped_no_permission, 1);
+	close(peer);
+	h_free(h);
+}
+
 /* RFC 8656 §12: rebinding the same pair while it is held revives it. */
 static void test_held_channel_can_be_rebound_to_the_same_peer(void **state)
 {
@@ -231,6 +259,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_permission_expires_after_300_seconds),
 	    cmocka_unit_test(test_channel_expires_after_600_seconds_and_is_held_5_minutes),
+	    cmocka_unit_test(test_channel_without_permission_relays_only_towards_the_peer),
 	    cmocka_unit_test(test_held_channel_can_be_rebound_to_the_same_peer),
 	    cmocka_unit_test(test_allocation_expires_with_its_permissions_and_channels),
 	    cmocka_unit_test(test_refresh_postpones_expiry),

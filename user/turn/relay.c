@@ -104,9 +104,9 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 	if (!a)
 		return;
 	c = turn_chan_find_num(t, a, channel);
-	/* RFC 8656 §12.4: data on an unbound channel is discarded; the binding implies a permission
-	 * that the client keeps fresh (ChannelBind refreshes it). */
-	if (!c || c->cooling || !turn_perm_find(t, a, &c->peer))
+	/* RFC 8656 §12.4: data on an unbound channel is discarded; a bound one is relayed (the
+	 * permission is checked on the way back, §9, as the fast path does too). */
+	if (!c || c->cooling)
 		return;
 	r = turn_alloc_relay(a, c->peer.family);
 	if (!r)
