@@ -9,6 +9,9 @@ PY=/usr/bin/python3
 tap_n=0
 tap_failed=0
 
+# Every HTTP request is bounded in time.
+curl() { command curl --max-time 20 "$@"; }
+
 ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $*"; }
 not_ok() { tap_n=$((tap_n + 1)); tap_failed=1; echo "not ok $tap_n - $*"; }
 # check DESCRIPTION COMMAND...: ok when the command succeeds.

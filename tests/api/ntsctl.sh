@@ -84,7 +84,7 @@ demo_sid=$(sed -n 's/^  AccountSid: //p' "$ntsd_out")
 check "--demo prints an AccountSid" [ "${#demo_sid}" = 34 ]
 check "--demo prints the AuthToken" grep -Eq '^  AuthToken:  [0-9a-f]{32}$' "$ntsd_out"
 cmd=$(grep -m1 '^  curl ' "$ntsd_out")
-check "--demo's curl command fetches a token" bash -c "$cmd -o /dev/null -w '%{http_code}' | grep -q 201"
+check "--demo's curl command fetches a token" bash -c "$cmd --max-time 20 -o /dev/null -w '%{http_code}' | grep -q 201"
 check "the demo credentials are kept 0600 next to the database" \
 	[ "$(stat -c %a "$tmp/var/demo-account" 2>/dev/null)" = 600 ]
 stop_ntsd
@@ -92,5 +92,5 @@ start_ntsd --demo || not_ok "ntsd --demo restarts"
 check "a later --demo start prints the same account" \
 	[ "$(sed -n 's/^  AccountSid: //p' "$ntsd_out")" = "$demo_sid" ]
 cmd=$(grep -m1 '^  curl ' "$ntsd_out")
-check "and its curl command still works" bash -c "$cmd -o /dev/null -w '%{http_code}' | grep -q 201"
+check "and its curl command still works" bash -c "$cmd --max-time 20 -o /dev/null -w '%{http_code}' | grep -q 201"
 tap_done

@@ -11,7 +11,7 @@ fi
 start_ntsd || { not_ok "ntsd starts with the token API"; tap_done; }
 ok "ntsd starts with the token API"
 check "ntsctl account create makes an account" new_account "python client"
-"$PY" "$NTS_TOP/tests/api/twilio_client.py" "$api_url" "$sid" "$auth_token" 127.0.0.1 \
+timeout 120 "$PY" "$NTS_TOP/tests/api/twilio_client.py" "$api_url" "$sid" "$auth_token" 127.0.0.1 \
 	"$turn_port" $((tap_n + 1)) >"$tmp/client.out" 2>"$tmp/client.err"
 rc=$?
 cat "$tmp/client.out"
