@@ -71,11 +71,11 @@ setup() {
 start_ntsd() {
 	# nsenter execs (no fork for --net), so $! is ntsd itself and SIGKILL reaches it.
 	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --user fp:fp-secret --realm nts \
-		--relay-ports 50000-50999 --max-allocations-per-user 1000 --ctl-socket "$ctl" --pin-dir "$pin" --db "$tmp/nts.db" \
+		--relay-ports 50000-50999 --max-allocations-per-user 1000 --fastpath-channels 4096 --max-allocations 1024 --ctl-socket "$ctl" --pin-dir "$pin" --db "$tmp/nts.db" \
 		--no-api --verbose >>"$tmp/ntsd.log" 2>&1 &
 	ntsd_pid=$!
 	for _ in $(seq 1 100); do
-		[ -S "$ctl" ] && ntsctl status >/dev/null 2>&1 && return 0
+		ntsctl status 2>/dev/null | grep -q '^ntsd: running' && return 0
 		sleep 0.1
 	done
 	return 1
@@ -106,6 +106,10 @@ attach_adopted() { ntsctl attach sc0 --mode native | tee "$tmp/attach.out" | gre
 check "ntsctl attach sc0 (native) loads the fast path and a running ntsd adopts it" attach_adopted
 check "ntsctl attach sp0 (native) reuses the pinned maps" ntsctl attach sp0 --mode native
 grep -o 'legacy single-program[^;]*\|libxdp multiprog dispatcher' "$tmp/attach.out" | sed 's/^/# attach mode: /'
+sized_by_ntsd() { ntsctl status | grep -qE '^  map client +[0-9]+ / 4096 entries'; }
+check "the maps are sized from ntsd's --fastpath-channels" sized_by_ntsd
+bpftool_named() { bpftool map dump pinned "$pin/nts_fp_stats" | grep -q '"drop_no_permission"'; }
+check "bpftool prints the counters with their field names (BTF)" bpftool_named
 both_attached() { [ "$(ntsctl status | grep -cE '^  s[cp]0: native mode')" -eq 2 ]; }
 check "ntsctl status shows both interfaces attached" both_attached
 
@@ -152,7 +156,7 @@ check "after SIGKILL of ntsd the kernel kept relaying the bound channels" test $
 check "uclient saw zero loss across the SIGKILL" uclient_lossless kill
 
 # --- 4. a restarted ntsd adopts the pinned maps at start
-start_ntsd
+check "ntsd restarts after the SIGKILL" start_ntsd
 adopted_at_start() { ntsctl status | grep -q 'maps adopted'; }
 check "restarted ntsd adopts the pinned maps" adopted_at_start
 

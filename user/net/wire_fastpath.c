@@ -126,7 +126,9 @@ static int wire_fp_adopt(struct ntsd *d)
 
 static json_t *wire_fp_state(struct ntsd *d)
 {
-	return json_pack("{s:b, s:s}", "adopted", d->fastpath != NULL, "pin_dir", d->cfg.pin_dir);
+	return json_pack("{s:b, s:s, s:I, s:I}", "adopted", d->fastpath != NULL, "pin_dir",
+			 d->cfg.pin_dir, "channels", (json_int_t)d->cfg.fastpath_channels,
+			 "allocations", (json_int_t)d->cfg.max_allocations);
 }
 
 /* "fastpath-adopt": sent by ntsctl attach once the maps are pinned. */
@@ -144,7 +146,8 @@ static json_t *cmd_fastpath_adopt(void *arg, json_t *args, char *err, size_t err
 	return wire_fp_state(d);
 }
 
-/* "fastpath-status": whether this ntsd mirrors its state into the maps. */
+/* "fastpath-status": whether this ntsd mirrors its state into the maps, and the map sizes its
+ * configuration asks for (--fastpath-channels, --max-allocations), which ntsctl attach uses. */
 static json_t *cmd_fastpath_status(void *arg, json_t *args, char *err, size_t errlen)
 {
 	return wire_fp_state(arg);

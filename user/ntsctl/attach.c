@@ -18,8 +18,10 @@ static void attach_usage(FILE *f)
 		   "Loads the XDP fast path on DEV (shared with other XDP programs through the libxdp\n"
 		   "dispatcher), pins its maps under --pin-dir and tells a running ntsd to use them.\n"
 		   "  --mode         native (driver XDP, default) or skb (generic XDP, any driver)\n"
-		   "  --channels     channel map size (default %u; an existing pin keeps its size)\n"
-		   "  --allocations  relay/allocation map size (default %u)\n",
+		   "  --channels     channel map size (default: a running ntsd's --fastpath-channels,\n"
+		   "                 else %u; maps already pinned keep their size)\n"
+		   "  --allocations  relay/allocation map size (default: ntsd's --max-allocations,\n"
+		   "                 else %u)\n",
 		NTS_FP_DEFAULT_CHANNELS, NTS_FP_DEFAULT_ALLOCS);
 }
 
@@ -57,6 +59,24 @@ static void warn_forwarding(const char *dev)
 	}
 }
 
+/* Map sizes from a running ntsd's configuration (--fastpath-channels, --max-allocations). */
+static void sizes_from_ntsd(struct ntsctl *c, uint32_t *channels, uint32_t *allocs)
+{
+	json_t *res = NULL;
+	char err[256];
+	json_int_t v;
+
+	if (ctl_call(c->ctl_socket, "fastpath-status", NULL, 5000, &res, err, sizeof(err)))
+		return;
+	v = json_integer_value(json_object_get(res, "channels"));
+	if (v > 0 && v <= (1 << 26))
+		*channels = (uint32_t)v;
+	v = json_integer_value(json_object_get(res, "allocations"));
+	if (v > 0 && v <= (1 << 26))
+		*allocs = (uint32_t)v;
+	json_decref(res);
+}
+
 /* Tells a running ntsd to adopt the maps. */
 static void notify_ntsd(struct ntsctl *c)
 {
@@ -92,7 +112,7 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 	};
 	uint32_t channels = NTS_FP_DEFAULT_CHANNELS, allocs = NTS_FP_DEFAULT_ALLOCS;
 	struct fastpath_attach_info info;
-	bool skb = false;
+	bool skb = false, sized = false;
 	char err[512];
 	int o, rc;
 
@@ -112,6 +132,7 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 				attach_usage(stderr);
 				return 2;
 			}
+			sized = true;
 			break;
 		case 'h': attach_usage(stdout); return 0;
 		default: attach_usage(stderr); return 2;
@@ -121,6 +142,8 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 		attach_usage(stderr);
 		return 2;
 	}
+	if (!sized)
+		sizes_from_ntsd(c, &channels, &allocs);
 	rc = fastpath_attach(c->pin_dir, argv[optind], skb, channels, allocs, &info, err,
 			     sizeof(err));
 	if (rc) {
