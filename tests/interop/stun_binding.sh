@@ -56,7 +56,8 @@ started=0
 for _ in 1 2 3 4 5; do
 	port=$((20000 + RANDOM % 30000))
 	if start_ntsd "$sock" "$tmp/ntsd.log" --listen "127.0.0.1:$port" --listen "[::1]:$port" \
-		--ctl-socket "$sock" --db "$tmp/nts.db" --pin-dir "$tmp/bpf" --no-api --software nts-test; then
+		--ctl-socket "$sock" --db "$tmp/nts.db" --pin-dir "$tmp/bpf" --no-api --software nts-test \
+		--user alice:wonderland --allow-peer 127.0.0.0/8; then
 		started=1
 		break
 	fi
@@ -103,6 +104,37 @@ after=$($CLIENT status "$sock" stats.udp_dropped_malformed)
 reqs=$($CLIENT status "$sock" stats.requests.binding)
 [ "$reqs" -ge 10 ] && pass "Binding requests are counted ($reqs)" ||
 	fail "Binding requests are counted" "requests.binding=$reqs"
+
+# ntsctl allocations: a UDP allocation with a permission and a channel, made by hand, is listed.
+NTSCTL="$NTS_BUILD/ntsctl --ctl-socket $sock"
+if client=$($CLIENT allocate 127.0.0.1 "$port" alice wonderland 127.0.0.1 9 2>&1); then
+	pass "a hand-built client allocates, permits and binds a channel (from $client)"
+else
+	fail "a hand-built client allocates, permits and binds a channel" "$client"
+fi
+check_alloc_json() {
+	$NTSCTL allocations --json | /usr/bin/python3 -c '
+import json, sys
+doc = json.load(sys.stdin)
+a = [x for x in doc["allocations"] if x["client"] == sys.argv[1]]
+assert len(a) == 1, doc
+a = a[0]
+assert a["transport"] == "udp" and a["username"] == "alice", a
+assert a["server"] == "127.0.0.1:" + sys.argv[2], a
+assert len(a["relay"]) == 1 and a["relay"][0].startswith("127.0.0.1:"), a
+assert a["expires"] > doc["now"], a
+assert [p["peer"] for p in a["permissions"]] == ["127.0.0.1"], a
+assert [(c["channel"], c["peer"]) for c in a["channels"]] == [(0x4000, "127.0.0.1:9")], a
+assert a["c2p_packets"] >= 1 and a["c2p_bytes"] >= 5, a
+' "$client" "$port"
+}
+check "ntsctl allocations --json lists its 5-tuple, user, relay, permission, channel and traffic" check_alloc_json
+out=$($NTSCTL allocations 2>&1)
+echo "$out" | grep -q "$client -> 127.0.0.1:$port" && echo "$out" | grep -q alice &&
+	echo "$out" | grep -q "channel 0x4000 -> 127.0.0.1:9" &&
+	pass "ntsctl allocations prints a table for people" || fail "ntsctl allocations prints a table for people" "$out"
+allocs=$($CLIENT status "$sock" allocations)
+[ "$allocs" = 1 ] && pass "status counts the allocation" || fail "status counts the allocation" "allocations=$allocs"
 
 # Usage errors: exit status 2 and a message naming the problem.
 out=$("$NTSD" --no-such-option 2>&1); rc=$?
@@ -168,6 +200,10 @@ stop_ntsd "$main_pid"; rc=$?
 [ "$rc" = 0 ] && pass "ntsd stops on SIGTERM with status 0" || fail "ntsd stops on SIGTERM with status 0" "rc=$rc"
 grep -q "stopped" "$tmp/ntsd.log" && pass "the stop is logged" || fail "the stop is logged" "$(tail -5 "$tmp/ntsd.log")"
 [ ! -e "$sock" ] && pass "the control socket is removed on stop" || fail "the control socket is removed on stop"
+out=$($NTSCTL allocations 2>&1); rc=$?
+[ "$rc" = 1 ] && echo "$out" | grep -q "not running" &&
+	pass "ntsctl allocations says so when ntsd is not running" ||
+	fail "ntsctl allocations says so when ntsd is not running" "rc=$rc $out"
 
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Hand-built STUN Binding client for tests/interop/stun_binding.sh (RFC 8489): UDP and TCP requests,
 framing edge cases, garbage input, and control-socket status reads. Prints one line; exits 1 on failure."""
-import json, os, socket, struct, sys, zlib
+import hashlib, hmac, json, os, socket, struct, sys, zlib
 
 COOKIE = 0x2112A442
 
@@ -39,6 +39,41 @@ def parse_response(data, tid):
     assert mapped, "no XOR-MAPPED-ADDRESS"
     assert fp_ok, "FINGERPRINT missing or wrong"
     return mapped
+
+
+def attrs_of(data):
+    out, off = {}, 20
+    while off + 4 <= len(data):
+        atype, alen = struct.unpack("!HH", data[off:off + 4])
+        out.setdefault(atype, data[off + 4:off + 4 + alen])
+        off += 4 + ((alen + 3) & ~3)
+    return out
+
+
+def attr(atype, value):
+    return struct.pack("!HH", atype, len(value)) + value + b"\0" * (-len(value) % 4)
+
+
+def xor_addr(ip, port):
+    raw = socket.inet_pton(socket.AF_INET, ip)
+    key = struct.pack("!I", COOKIE)
+    return struct.pack("!BBH", 0, 1, port ^ (COOKIE >> 16)) + bytes(a ^ b for a, b in zip(raw, key))
+
+
+def signed(method, body, user, realm, nonce, key):
+    """A request with USERNAME, REALM, NONCE and MESSAGE-INTEGRITY (RFC 8489 §14.5)."""
+    tid = os.urandom(12)
+    body += attr(0x0006, user) + attr(0x0014, realm) + attr(0x0015, nonce)
+    hdr = struct.pack("!HHI", method, len(body) + 24, COOKIE) + tid
+    mac = hmac.new(key, hdr + body, hashlib.sha1).digest()
+    return tid, hdr + body + attr(0x0008, mac)
+
+
+def transact(s, tid, msg):
+    s.send(msg)
+    data = s.recv(2048)
+    assert data[8:20] == tid, "transaction id mismatch"
+    return struct.unpack("!H", data[:2])[0], attrs_of(data)
 
 
 def recv_frame(s):
@@ -146,6 +181,35 @@ def main():
         assert closed, "garbage connection was not closed"
         tcp_binding(good)  # the other connection is still served
         print("garbage connection closed, other one served")
+    elif cmd == "allocate":
+        # UDP allocation with long-term credentials, one permission and one channel; the
+        # allocation outlives this process (600 s lifetime) for ntsctl allocations to list.
+        host, port, user, password, peer_ip, peer_port = args[0], int(args[1]), args[2].encode(), \
+            args[3].encode(), args[4], int(args[5])
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(5)
+        s.connect((host, port))
+        transport = attr(0x0019, bytes([17, 0, 0, 0]))
+        tid = os.urandom(12)
+        mtype, a = transact(s, tid, struct.pack("!HHI", 0x0003, len(transport), COOKIE) + tid + transport)
+        assert mtype == 0x0113 and 0x0014 in a and 0x0015 in a, "no 401 challenge: 0x%04x" % mtype
+        realm, nonce = a[0x0014], a[0x0015]
+        key = hashlib.md5(user + b":" + realm + b":" + password).digest()
+        tid, msg = signed(0x0003, transport, user, realm, nonce, key)
+        mtype, a = transact(s, tid, msg)
+        assert mtype == 0x0103, "Allocate failed: 0x%04x %r" % (mtype, a.get(0x0009))
+        tid, msg = signed(0x0008, attr(0x0012, xor_addr(peer_ip, peer_port)), user, realm, nonce, key)
+        mtype, a = transact(s, tid, msg)
+        assert mtype == 0x0108, "CreatePermission failed: 0x%04x %r" % (mtype, a.get(0x0009))
+        body = attr(0x000C, struct.pack("!HH", 0x4000, 0)) + attr(0x0012, xor_addr(peer_ip, peer_port))
+        tid, msg = signed(0x0009, body, user, realm, nonce, key)
+        mtype, a = transact(s, tid, msg)
+        assert mtype == 0x0109, "ChannelBind failed: 0x%04x %r" % (mtype, a.get(0x0009))
+        s.send(struct.pack("!HH", 0x4000, 5) + b"hello\0\0\0")
+        tid = os.urandom(12)  # answered only after the ChannelData before it was handled
+        s.send(request(tid))
+        parse_response(s.recv(2048), tid)
+        print("%s:%d" % local(s))
     elif cmd == "status":
         s = socket.socket(socket.AF_UNIX)
         s.settimeout(5)
