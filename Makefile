@@ -73,6 +73,7 @@ $(BUILD)/%.o: %.c
 
 # Userspace objects that embed a BPF skeleton need it generated first.
 $(foreach m,$(MODULES),$(OBJ_$(m))) $(NTSCTL_OBJ): | $(BPF_SKEL)
+$(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%.o,$(BPFT_SRC)): | $(BPF_SKEL)
 
 # BPF objects and skeletons; fuzz targets always use build/bpf, so SAN builds make both.
 define bpf_rules

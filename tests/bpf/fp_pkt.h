@@ -15,10 +15,13 @@
 #include <stdint.h>
 #include <string.h>
 
+/* buf starts 2 bytes into an 8-aligned struct so that the IP header after the 14-byte Ethernet
+ * header is 4-aligned, as the kernel lays out packets (NET_IP_ALIGN). */
 struct fp_frame {
+	uint8_t ip_align[2];
 	uint8_t buf[4096];
 	size_t len;
-};
+} __attribute__((aligned(8)));
 
 /* What to put in a crafted frame. */
 struct fp_spec {
