@@ -19,7 +19,7 @@
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
 #define NTS_FP_DEFAULT_ALLOCS 65536    /* relay and per-allocation counter map size */
-#define NTS_FP_TX_PORTS 64             /* interfaces the program may redirect to */
+#define NTS_FP_TX_PORTS 64	       /* interfaces the program may redirect to */
 #define NTS_FP_CHANNELDATA_HDR 4
 
 /* An IP address: 16 bytes, IPv4 mapped into ::ffff:0:0/96. */
@@ -99,24 +99,24 @@ struct nts_fp_alloc_counters {
 /* Global counters (one PERCPU_ARRAY slot; user space sums over CPUs). pass_*: handed to the
  * kernel stack untouched, by reason; drop_*: dropped. */
 struct nts_fp_stats {
-	__u64 c2p_packets, c2p_bytes;   /* client -> peer forwarded */
-	__u64 p2c_packets, p2c_bytes;   /* peer -> client forwarded */
-	__u64 tx, redirect;             /* how forwarded packets left: XDP_TX or devmap redirect */
-	__u64 pass_not_udp;             /* not IPv4/IPv6 UDP (ARP, TCP, ICMP, VLAN...) */
-	__u64 pass_fragment;            /* IPv4 fragment or IPv6 extension header */
-	__u64 pass_ip_options;          /* IPv4 header with options */
-	__u64 pass_malformed;           /* lengths that do not add up */
-	__u64 pass_no_match;            /* UDP that is neither a bound channel nor to a relay */
-	__u64 pass_channel_length;      /* ChannelData length not exactly the UDP payload (padding) */
-	__u64 pass_expired;             /* entry found but expired */
-	__u64 pass_permission;          /* peer with a permission but no channel: Data indication */
-	__u64 pass_ttl;                 /* TTL / hop limit would reach 0 */
-	__u64 pass_family;              /* client and peer of different families */
-	__u64 pass_fib;                 /* no route, no neighbour, forwarding disabled */
-	__u64 pass_too_big;             /* over the egress MTU */
-	__u64 pass_no_tx_port;          /* egress interface not in the devmap */
-	__u64 pass_adjust;              /* bpf_xdp_adjust_head/tail failed */
-	__u64 drop_no_permission;       /* peer traffic to a relay with neither channel nor permission */
+	__u64 c2p_packets, c2p_bytes; /* client -> peer forwarded */
+	__u64 p2c_packets, p2c_bytes; /* peer -> client forwarded */
+	__u64 tx, redirect;	      /* how forwarded packets left: XDP_TX or devmap redirect */
+	__u64 pass_not_udp;	      /* not IPv4/IPv6 UDP (ARP, TCP, ICMP, VLAN...) */
+	__u64 pass_fragment;	      /* IPv4 fragment or IPv6 extension header */
+	__u64 pass_ip_options;	      /* IPv4 header with options */
+	__u64 pass_malformed;	      /* lengths that do not add up */
+	__u64 pass_no_match;	      /* UDP that is neither a bound channel nor to a relay */
+	__u64 pass_channel_length;    /* ChannelData length not exactly the UDP payload (padding) */
+	__u64 pass_expired;	      /* entry found but expired */
+	__u64 pass_permission;	      /* peer with a permission but no channel: Data indication */
+	__u64 pass_ttl;		      /* TTL / hop limit would reach 0 */
+	__u64 pass_family;	      /* client and peer of different families */
+	__u64 pass_fib;		      /* no route, no neighbour, forwarding disabled */
+	__u64 pass_too_big;	      /* over the egress MTU */
+	__u64 pass_no_tx_port;	      /* egress interface not in the devmap */
+	__u64 pass_adjust;	      /* bpf_xdp_adjust_head/tail failed */
+	__u64 drop_no_permission; /* peer traffic to a relay with neither channel nor permission */
 };
 
 #endif

@@ -41,10 +41,10 @@ struct net {
 	bool v6;
 	const char *client, *server, *peer, *peer_b, *no_neigh, *no_route;
 };
-static const struct net net4 = { false, "198.18.0.2", "198.18.0.1", "198.18.0.3", "198.18.1.2",
-				 "198.18.0.9", "198.19.9.9" };
-static const struct net net6 = { true, "2001:2::2", "2001:2::1", "2001:2::3", "2001:2:0:1::2",
-				 "2001:2::9", "2001:2:0:9::9" };
+static const struct net net4 = {false,	      "198.18.0.2", "198.18.0.1", "198.18.0.3",
+				"198.18.1.2", "198.18.0.9", "198.19.9.9"};
+static const struct net net6 = {
+    true, "2001:2::2", "2001:2::1", "2001:2::3", "2001:2:0:1::2", "2001:2::9", "2001:2:0:9::9"};
 #define CLIENT_PORT 40000
 #define SERVER_PORT 3478
 #define RELAY_PORT 50000
@@ -114,10 +114,10 @@ static int group_setup(void **state)
 	}
 	fx.prog_fd = bpf_program__fd(fx.skel->progs.nts_fastpath);
 	fds = (struct fastpath_fds){
-		bpf_map__fd(fx.skel->maps.nts_fp_client), bpf_map__fd(fx.skel->maps.nts_fp_peer),
-		bpf_map__fd(fx.skel->maps.nts_fp_perm), bpf_map__fd(fx.skel->maps.nts_fp_relay),
-		bpf_map__fd(fx.skel->maps.nts_fp_alloc), bpf_map__fd(fx.skel->maps.nts_fp_stats),
-		bpf_map__fd(fx.skel->maps.nts_fp_tx),
+	    bpf_map__fd(fx.skel->maps.nts_fp_client), bpf_map__fd(fx.skel->maps.nts_fp_peer),
+	    bpf_map__fd(fx.skel->maps.nts_fp_perm),   bpf_map__fd(fx.skel->maps.nts_fp_relay),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),  bpf_map__fd(fx.skel->maps.nts_fp_stats),
+	    bpf_map__fd(fx.skel->maps.nts_fp_tx),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;
@@ -150,7 +150,7 @@ static int setup(void **state)
 	struct fx *fx = *state;
 	const struct fastpath_fds *f = fastpath_fds(fx->fp);
 	struct fastpath *fresh;
-	uint8_t zero[4096] = { 0 };
+	uint8_t zero[4096] = {0};
 	uint32_t k = 0, b = fx->if_b;
 
 	map_clear(f->client);
@@ -170,7 +170,7 @@ static int setup(void **state)
 
 static uint32_t run(struct fx *fx, const struct fp_frame *in, struct fp_frame *out)
 {
-	struct xdp_md ctx = { .data_end = in->len, .ingress_ifindex = fx->if_a };
+	struct xdp_md ctx = {.data_end = in->len, .ingress_ifindex = fx->if_a};
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in->buf, .data_size_in = in->len,
 		    .data_out = out->buf, .data_size_out = sizeof(out->buf), .ctx_in = &ctx,
 		    .ctx_size_in = sizeof(ctx), .repeat = 1);
@@ -215,8 +215,7 @@ static void client_frame(struct fp_frame *f, const struct net *n, uint16_t chann
 }
 
 /* A UDP frame from peer to the relay address. */
-static void peer_frame(struct fp_frame *f, const struct net *n, const char *peer,
-		       struct fp_spec *s)
+static void peer_frame(struct fp_frame *f, const struct net *n, const char *peer, struct fp_spec *s)
 {
 	s->v6 = n->v6;
 	s->src = peer;

@@ -30,14 +30,14 @@ struct fp_spec {
 	uint16_t sport, dport;
 	const uint8_t *payload;
 	size_t payload_len;
-	uint8_t ttl;           /* default 64 */
-	uint8_t tos;           /* IPv4 TOS / IPv6 traffic class */
-	bool zero_csum;        /* IPv4 UDP without checksum */
-	bool more_frags;       /* IPv4 MF bit */
-	bool ip_options;       /* IPv4 header with 4 bytes of options (NOPs) */
-	bool v6_frag_hdr;      /* IPv6 fragment extension header before UDP */
-	size_t trailer;        /* link-layer padding after the IP packet */
-	uint8_t proto;         /* default UDP */
+	uint8_t ttl;	  /* default 64 */
+	uint8_t tos;	  /* IPv4 TOS / IPv6 traffic class */
+	bool zero_csum;	  /* IPv4 UDP without checksum */
+	bool more_frags;  /* IPv4 MF bit */
+	bool ip_options;  /* IPv4 header with 4 bytes of options (NOPs) */
+	bool v6_frag_hdr; /* IPv6 fragment extension header before UDP */
+	size_t trailer;	  /* link-layer padding after the IP packet */
+	uint8_t proto;	  /* default UDP */
 };
 
 static inline uint32_t fp_sum(const void *p, size_t len, uint32_t sum)
@@ -96,7 +96,8 @@ static inline void fp_build(struct fp_frame *f, const struct fp_spec *s)
 		ip6->flow_lbl[1] = 0x23;
 		ip6->flow_lbl[2] = 0x45;
 		ip6->payload_len = htons((uint16_t)(udp_len + ext));
-		ip6->nexthdr = s->v6_frag_hdr ? IPPROTO_FRAGMENT : (s->proto ? s->proto : IPPROTO_UDP);
+		ip6->nexthdr =
+		    s->v6_frag_hdr ? IPPROTO_FRAGMENT : (s->proto ? s->proto : IPPROTO_UDP);
 		ip6->hop_limit = s->ttl ? s->ttl : 64;
 		memcpy(&ip6->saddr, src, 16);
 		memcpy(&ip6->daddr, dst, 16);
@@ -139,8 +140,8 @@ static inline void fp_build(struct fp_frame *f, const struct fp_spec *s)
 }
 
 /* Builds a ChannelData message (RFC 8656 §12.4) with pad bytes after the data. */
-static inline size_t fp_channeldata(uint8_t *out, uint16_t channel, const uint8_t *data,
-				    size_t len, size_t pad)
+static inline size_t fp_channeldata(uint8_t *out, uint16_t channel, const uint8_t *data, size_t len,
+				    size_t pad)
 {
 	out[0] = channel >> 8;
 	out[1] = channel & 0xff;

@@ -9,7 +9,7 @@
 static void c2p_forwards_by_tx(const struct net *n, void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .tos = 0xb8 };
+	struct fp_spec s = {.tos = 0xb8};
 	struct fp_frame in, out;
 	struct nts_fp_alloc_counters d;
 	uint64_t k = ALLOC;
@@ -17,8 +17,8 @@ static void c2p_forwards_by_tx(const struct net *n, void **state)
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
 	client_frame(&in, n, CHANNEL, 0, &s);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
-	check_out(&out, n->v6, n->server, n->peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC, 0xb8,
-		  false);
+	check_out(&out, n->v6, n->server, n->peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC,
+		  0xb8, false);
 	assert_int_equal(stats(fx).c2p_packets, 1);
 	assert_int_equal(stats(fx).c2p_bytes, DLEN);
 	assert_int_equal(stats(fx).tx, 1);
@@ -41,7 +41,7 @@ static void test_c2p_ipv6_forwarded_by_xdp_tx(void **state)
 static void p2c_forwards_by_tx(const struct net *n, void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .tos = 0x2e };
+	struct fp_spec s = {.tos = 0x2e};
 	struct fp_frame in, out;
 	uint8_t cd[256];
 	size_t cdlen = fp_channeldata(cd, CHANNEL, data, DLEN, 0);
@@ -49,8 +49,8 @@ static void p2c_forwards_by_tx(const struct net *n, void **state)
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
 	peer_frame(&in, n, n->peer, &s);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
-	check_out(&out, n->v6, n->server, n->client, SERVER_PORT, CLIENT_PORT, cd, cdlen, CLIENT_MAC,
-		  0x2e, false);
+	check_out(&out, n->v6, n->server, n->client, SERVER_PORT, CLIENT_PORT, cd, cdlen,
+		  CLIENT_MAC, 0x2e, false);
 	assert_int_equal(stats(fx).p2c_packets, 1);
 	assert_int_equal(stats(fx).p2c_bytes, DLEN);
 }
@@ -69,7 +69,7 @@ static void test_p2c_ipv6_forwarded_with_channeldata_header(void **state)
 static void c2p_redirects(const struct net *n, void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in, out;
 
 	bind_channel(fx, n, n->peer_b, now_ns() + FAR);
@@ -94,7 +94,7 @@ static void test_c2p_ipv6_to_other_interface_redirected(void **state)
 static void test_c2p_egress_not_in_devmap_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 	uint32_t b = fx->if_b;
 
@@ -109,7 +109,7 @@ static void test_c2p_egress_not_in_devmap_passes_untouched(void **state)
 static void test_ipv4_zero_udp_checksum_stays_zero(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .zero_csum = true };
+	struct fp_spec s = {.zero_csum = true};
 	struct fp_frame in, out;
 	uint8_t cd[256];
 	size_t cdlen = fp_channeldata(cd, CHANNEL, data, DLEN, 0);
@@ -117,9 +117,9 @@ static void test_ipv4_zero_udp_checksum_stays_zero(void **state)
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
 	client_frame(&in, &net4, CHANNEL, 0, &s);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
-	check_out(&out, false, net4.server, net4.peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC, 0,
-		  true);
-	s = (struct fp_spec){ .zero_csum = true };
+	check_out(&out, false, net4.server, net4.peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC,
+		  0, true);
+	s = (struct fp_spec){.zero_csum = true};
 	peer_frame(&in, &net4, net4.peer, &s);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
 	check_out(&out, false, net4.server, net4.client, SERVER_PORT, CLIENT_PORT, cd, cdlen,
@@ -138,20 +138,24 @@ static void test_checksums_match_recomputation_for_many_payloads(void **state)
 	for (unsigned i = 0; i < 64; i++) {
 		const struct net *n = i & 1 ? &net6 : &net4;
 		size_t len = 1 + (i * 37) % 280;
-		struct fp_spec s = { 0 };
+		struct fp_spec s = {0};
 		size_t cdlen;
 
 		for (size_t j = 0; j < len; j++)
 			payload[j] = (uint8_t)(i * 131 + j * 7 + (j >> 3));
 		cdlen = fp_channeldata(cd, CHANNEL, payload, len, 0);
-		s = (struct fp_spec){ .v6 = n->v6, .src = n->client, .dst = n->server,
-				      .sport = CLIENT_PORT, .dport = SERVER_PORT, .payload = cd,
-				      .payload_len = cdlen };
+		s = (struct fp_spec){.v6 = n->v6,
+				     .src = n->client,
+				     .dst = n->server,
+				     .sport = CLIENT_PORT,
+				     .dport = SERVER_PORT,
+				     .payload = cd,
+				     .payload_len = cdlen};
 		fp_build(&in, &s);
 		assert_int_equal(run(fx, &in, &out), XDP_TX);
 		check_out(&out, n->v6, n->server, n->peer, RELAY_PORT, PEER_PORT, payload, len,
 			  PEER_MAC, 0, false);
-		s = (struct fp_spec){ .payload = payload, .payload_len = len };
+		s = (struct fp_spec){.payload = payload, .payload_len = len};
 		peer_frame(&in, n, n->peer, &s);
 		assert_int_equal(run(fx, &in, &out), XDP_TX);
 		check_out(&out, n->v6, n->server, n->client, SERVER_PORT, CLIENT_PORT, cd, cdlen,
@@ -163,27 +167,27 @@ static void test_checksums_match_recomputation_for_many_payloads(void **state)
 static void test_ethernet_trailer_is_trimmed(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .trailer = 6 };
+	struct fp_spec s = {.trailer = 6};
 	struct fp_frame in, out;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
 	client_frame(&in, &net4, CHANNEL, 0, &s);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
-	check_out(&out, false, net4.server, net4.peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC, 0,
-		  false);
+	check_out(&out, false, net4.server, net4.peer, RELAY_PORT, PEER_PORT, data, DLEN, PEER_MAC,
+		  0, false);
 }
 
 /* Channels are refreshed by ntsd; an entry past its expiry is left to userspace. */
 static void test_expired_channel_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, 1);
 	client_frame(&in, &net4, CHANNEL, 0, &s);
 	assert_passed(fx, &in);
-	s = (struct fp_spec){ 0 };
+	s = (struct fp_spec){0};
 	peer_frame(&in, &net4, net4.peer, &s);
 	assert_passed(fx, &in);
 	assert_int_equal(stats(fx).pass_expired, 2);
@@ -192,7 +196,7 @@ static void test_expired_channel_passes_untouched(void **state)
 static void test_unbound_channel_number_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
@@ -205,7 +209,7 @@ static void test_unbound_channel_number_passes_untouched(void **state)
 static void test_padded_channeldata_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -217,8 +221,8 @@ static void test_padded_channeldata_passes_untouched(void **state)
 static void test_stun_to_listen_address_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	static const uint8_t binding[20] = { 0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42 };
-	struct fp_spec s = { .payload = binding, .payload_len = sizeof(binding) };
+	static const uint8_t binding[20] = {0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42};
+	struct fp_spec s = {.payload = binding, .payload_len = sizeof(binding)};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -231,7 +235,7 @@ static void test_stun_to_listen_address_passes_untouched(void **state)
 static void test_ipv4_fragment_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .more_frags = true };
+	struct fp_spec s = {.more_frags = true};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -243,7 +247,7 @@ static void test_ipv4_fragment_passes_untouched(void **state)
 static void test_ipv6_fragment_header_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .v6_frag_hdr = true };
+	struct fp_spec s = {.v6_frag_hdr = true};
 	struct fp_frame in;
 
 	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
@@ -255,7 +259,7 @@ static void test_ipv6_fragment_header_passes_untouched(void **state)
 static void test_ipv4_options_pass_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .ip_options = true };
+	struct fp_spec s = {.ip_options = true};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -267,7 +271,7 @@ static void test_ipv4_options_pass_untouched(void **state)
 static void test_tcp_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .proto = IPPROTO_TCP };
+	struct fp_spec s = {.proto = IPPROTO_TCP};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -279,7 +283,7 @@ static void test_tcp_passes_untouched(void **state)
 static void test_ttl_one_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { .ttl = 1 };
+	struct fp_spec s = {.ttl = 1};
 	struct fp_frame in;
 
 	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
@@ -293,7 +297,7 @@ static void too_big_passes(const struct net *n, void **state)
 {
 	struct fx *fx = *state;
 	static uint8_t big[1500];
-	struct fp_spec s = { .payload = big, .payload_len = 1500 - (n->v6 ? 40 : 20) - 8 };
+	struct fp_spec s = {.payload = big, .payload_len = 1500 - (n->v6 ? 40 : 20) - 8};
 	struct fp_frame in;
 
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
@@ -316,7 +320,7 @@ static void test_p2c_ipv6_over_mtu_passes_untouched(void **state)
 static void fib_failure_passes(const struct net *n, const char *peer, void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	bind_channel(fx, n, peer, now_ns() + FAR);
@@ -350,7 +354,7 @@ static void test_peer_with_permission_but_no_channel_passes(void **state)
 {
 	struct fx *fx = *state;
 	struct nts_addr r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, 0);
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	assert_int_equal(fastpath_permission_set(fx->fp, ALLOC, &r, &p, now_ns() + FAR), 0);
@@ -363,7 +367,7 @@ static void test_peer_with_permission_but_no_channel_passes(void **state)
 static void no_permission_drops(const struct net *n, void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in, out;
 
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
@@ -386,12 +390,17 @@ static void test_ipv6_peer_without_permission_dropped(void **state)
 static void test_udp_to_unknown_port_passes_untouched(void **state)
 {
 	struct fx *fx = *state;
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
-	s = (struct fp_spec){ .v6 = false, .src = net4.peer_b, .dst = net4.server, .sport = 53,
-			      .dport = RELAY_PORT + 1, .payload = data, .payload_len = DLEN };
+	s = (struct fp_spec){.v6 = false,
+			     .src = net4.peer_b,
+			     .dst = net4.server,
+			     .sport = 53,
+			     .dport = RELAY_PORT + 1,
+			     .payload = data,
+			     .payload_len = DLEN};
 	fp_build(&in, &s);
 	assert_passed(fx, &in);
 	assert_int_equal(stats(fx).pass_no_match, 1);
@@ -402,7 +411,7 @@ static void test_alloc_delete_removes_every_entry(void **state)
 {
 	struct fx *fx = *state;
 	const struct fastpath_fds *f = fastpath_fds(fx->fp);
-	struct fp_spec s = { 0 };
+	struct fp_spec s = {0};
 	struct fp_frame in;
 	uint32_t count, max;
 
@@ -436,8 +445,8 @@ static void count_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_
 static void test_fold_reports_deltas_once(void **state)
 {
 	struct fx *fx = *state;
-	struct nts_fp_alloc_counters sum = { 0 };
-	struct fp_spec s = { 0 };
+	struct nts_fp_alloc_counters sum = {0};
+	struct fp_spec s = {0};
 	struct fp_frame in, out;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -472,38 +481,38 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(t) cmocka_unit_test_setup(t, setup)
-		T(test_c2p_ipv4_forwarded_by_xdp_tx),
-		T(test_c2p_ipv6_forwarded_by_xdp_tx),
-		T(test_p2c_ipv4_forwarded_with_channeldata_header),
-		T(test_p2c_ipv6_forwarded_with_channeldata_header),
-		T(test_c2p_ipv4_to_other_interface_redirected),
-		T(test_c2p_ipv6_to_other_interface_redirected),
-		T(test_c2p_egress_not_in_devmap_passes_untouched),
-		T(test_ipv4_zero_udp_checksum_stays_zero),
-		T(test_checksums_match_recomputation_for_many_payloads),
-		T(test_ethernet_trailer_is_trimmed),
-		T(test_expired_channel_passes_untouched),
-		T(test_unbound_channel_number_passes_untouched),
-		T(test_padded_channeldata_passes_untouched),
-		T(test_stun_to_listen_address_passes_untouched),
-		T(test_ipv4_fragment_passes_untouched),
-		T(test_ipv6_fragment_header_passes_untouched),
-		T(test_ipv4_options_pass_untouched),
-		T(test_tcp_passes_untouched),
-		T(test_ttl_one_passes_untouched),
-		T(test_p2c_ipv4_over_mtu_passes_untouched),
-		T(test_p2c_ipv6_over_mtu_passes_untouched),
-		T(test_c2p_ipv4_without_neighbour_passes_untouched),
-		T(test_c2p_ipv6_without_neighbour_passes_untouched),
-		T(test_c2p_ipv4_without_route_passes_untouched),
-		T(test_c2p_ipv6_without_route_passes_untouched),
-		T(test_peer_with_permission_but_no_channel_passes),
-		T(test_ipv4_peer_without_permission_dropped),
-		T(test_ipv6_peer_without_permission_dropped),
-		T(test_udp_to_unknown_port_passes_untouched),
-		T(test_alloc_delete_removes_every_entry),
-		T(test_fold_reports_deltas_once),
-		T(test_gc_deletes_expired_entries_only),
+	    T(test_c2p_ipv4_forwarded_by_xdp_tx),
+	    T(test_c2p_ipv6_forwarded_by_xdp_tx),
+	    T(test_p2c_ipv4_forwarded_with_channeldata_header),
+	    T(test_p2c_ipv6_forwarded_with_channeldata_header),
+	    T(test_c2p_ipv4_to_other_interface_redirected),
+	    T(test_c2p_ipv6_to_other_interface_redirected),
+	    T(test_c2p_egress_not_in_devmap_passes_untouched),
+	    T(test_ipv4_zero_udp_checksum_stays_zero),
+	    T(test_checksums_match_recomputation_for_many_payloads),
+	    T(test_ethernet_trailer_is_trimmed),
+	    T(test_expired_channel_passes_untouched),
+	    T(test_unbound_channel_number_passes_untouched),
+	    T(test_padded_channeldata_passes_untouched),
+	    T(test_stun_to_listen_address_passes_untouched),
+	    T(test_ipv4_fragment_passes_untouched),
+	    T(test_ipv6_fragment_header_passes_untouched),
+	    T(test_ipv4_options_pass_untouched),
+	    T(test_tcp_passes_untouched),
+	    T(test_ttl_one_passes_untouched),
+	    T(test_p2c_ipv4_over_mtu_passes_untouched),
+	    T(test_p2c_ipv6_over_mtu_passes_untouched),
+	    T(test_c2p_ipv4_without_neighbour_passes_untouched),
+	    T(test_c2p_ipv6_without_neighbour_passes_untouched),
+	    T(test_c2p_ipv4_without_route_passes_untouched),
+	    T(test_c2p_ipv6_without_route_passes_untouched),
+	    T(test_peer_with_permission_but_no_channel_passes),
+	    T(test_ipv4_peer_without_permission_dropped),
+	    T(test_ipv6_peer_without_permission_dropped),
+	    T(test_udp_to_unknown_port_passes_untouched),
+	    T(test_alloc_delete_removes_every_entry),
+	    T(test_fold_reports_deltas_once),
+	    T(test_gc_deletes_expired_entries_only),
 #undef T
 	};
 

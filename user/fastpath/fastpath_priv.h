@@ -29,8 +29,8 @@ struct fp_alloc {
 	struct nts_fp_perm_key *perms;
 	unsigned nperms, capperms;
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
-	bool counters;                     /* its entry exists in the alloc map */
-	bool no_drop;                      /* a permission could not be written: never drop */
+	bool counters;			   /* its entry exists in the alloc map */
+	bool no_drop;			   /* a permission could not be written: never drop */
 };
 
 struct fastpath {

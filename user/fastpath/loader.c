@@ -1,4 +1,5 @@
-/* Loads the embedded XDP object (bpftool skeleton) through libxdp and pins its maps. See loader.h. */
+/* Loads the embedded XDP object (bpftool skeleton) through libxdp and pins its maps. See loader.h.
+ */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -48,10 +49,13 @@ struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, cons
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_perm, channels);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_relay, allocs);
 	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
-	if (pin_dir)
+	if (pin_dir) {
 		bpf_object__for_each_map(map, skel->obj)
+		{
 			if (!rc)
 				rc = set_pin(map, pin_dir);
+		}
+	}
 	if (rc) {
 		fastpath_bpf__destroy(skel);
 		errno = -rc;
@@ -98,10 +102,14 @@ int fastpath_bpffs_ensure(const char *pin_dir)
 static const char *mode_name(enum xdp_attach_mode m)
 {
 	switch (m) {
-	case XDP_MODE_NATIVE: return "native";
-	case XDP_MODE_SKB: return "skb";
-	case XDP_MODE_HW: return "hw";
-	default: return "unknown";
+	case XDP_MODE_NATIVE:
+		return "native";
+	case XDP_MODE_SKB:
+		return "skb";
+	case XDP_MODE_HW:
+		return "hw";
+	default:
+		return "unknown";
 	}
 }
 
@@ -143,7 +151,7 @@ int fastpath_attached_info(int ifindex, struct fastpath_attach_info *info)
 /* Sizes of maps already pinned under pin_dir, so that a second attach reuses them. */
 static void pinned_sizes(const char *pin_dir, uint32_t *channels, uint32_t *allocs)
 {
-	struct bpf_map_info info = { 0 };
+	struct bpf_map_info info = {0};
 	uint32_t len = sizeof(info);
 	char path[512];
 	int fd;
@@ -178,8 +186,8 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 		return -ENODEV;
 	}
 	if (fastpath_attached_info(ifindex, info) == 0) {
-		snprintf(err, errlen, "the fast path is already attached to %s (program %u)", ifname,
-			 info->prog_id);
+		snprintf(err, errlen, "the fast path is already attached to %s (program %u)",
+			 ifname, info->prog_id);
 		return -EEXIST;
 	}
 	rc = fastpath_bpffs_ensure(pin_dir);

@@ -13,7 +13,8 @@
 struct fastpath_bpf; /* the bpftool skeleton (build/bpf/fastpath.skel.h) */
 
 /* Opens the embedded BPF object with its maps sized (channels: client, peer and permission maps;
- * allocs: relay and per-allocation maps) and, if pin_dir is set, pinned/reused there. Not loaded. */
+ * allocs: relay and per-allocation maps) and, if pin_dir is set, pinned/reused there. Not loaded.
+ */
 struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, const char *pin_dir);
 
 /* Makes sure pin_dir exists on a bpffs (mounting bpffs on /sys/fs/bpf if missing). 0 or -errno. */
@@ -23,9 +24,9 @@ struct fastpath_attach_info {
 	char ifname[IF_NAMESIZE];
 	int ifindex;
 	uint32_t prog_id;
-	const char *mode;   /* "native", "skb", "hw" or "unknown" */
-	bool legacy;        /* attached without the libxdp dispatcher */
-	uint32_t channels;  /* map size in use */
+	const char *mode;  /* "native", "skb", "hw" or "unknown" */
+	bool legacy;	   /* attached without the libxdp dispatcher */
+	uint32_t channels; /* map size in use */
 };
 
 /* Loads and attaches the fast path on ifname (skb_mode: generic XDP), pinning maps under pin_dir

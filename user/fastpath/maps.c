@@ -1,4 +1,5 @@
-/* Opening the pinned maps, reading counters back, and collecting expired entries. See fastpath.h. */
+/* Opening the pinned maps, reading counters back, and collecting expired entries. See fastpath.h.
+ */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -11,6 +12,7 @@
 
 #include "fastpath/fastpath_priv.h"
 
+/* clang-format off */
 #define STAT(f) { #f, offsetof(struct nts_fp_stats, f) }
 const struct fastpath_stat_field fastpath_stat_fields[] = {
 	STAT(c2p_packets), STAT(c2p_bytes), STAT(p2c_packets), STAT(p2c_bytes),
@@ -22,10 +24,11 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 	STAT(drop_no_permission),
 	{ NULL, 0 },
 };
+/* clang-format on */
 
 static void fds_close(struct fastpath_fds *f)
 {
-	int *all[] = { &f->client, &f->peer, &f->perm, &f->relay, &f->alloc, &f->stats, &f->tx };
+	int *all[] = {&f->client, &f->peer, &f->perm, &f->relay, &f->alloc, &f->stats, &f->tx};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
@@ -40,7 +43,7 @@ static struct fastpath *fp_new(void)
 
 	if (!fp)
 		return NULL;
-	fp->fds = (struct fastpath_fds){ -1, -1, -1, -1, -1, -1, -1 };
+	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
 	if (fp->ncpus <= 0) {
 		free(fp);
@@ -83,10 +86,10 @@ int fastpath_open(const char *pin_dir, struct fastpath **out)
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 {
 	struct fastpath *fp = fp_new();
-	const int in[] = { fds->client, fds->peer, fds->perm, fds->relay, fds->alloc, fds->stats,
-			   fds->tx };
-	int *dst[] = { &fp->fds.client, &fp->fds.peer, &fp->fds.perm, &fp->fds.relay,
-		       &fp->fds.alloc, &fp->fds.stats, &fp->fds.tx };
+	const int in[] = {fds->client, fds->peer,  fds->perm, fds->relay,
+			  fds->alloc,  fds->stats, fds->tx};
+	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm, &fp->fds.relay,
+		      &fp->fds.alloc,  &fp->fds.stats, &fp->fds.tx};
 
 	if (!fp)
 		return -ENOMEM;
@@ -191,14 +194,14 @@ int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum)
 static const struct {
 	size_t fd_off, key_size, val_size, expires_off;
 } gc_maps[] = {
-	{ offsetof(struct fastpath_fds, client), sizeof(struct nts_fp_client_key),
-	  sizeof(struct nts_fp_client_val), offsetof(struct nts_fp_client_val, expires_ns) },
-	{ offsetof(struct fastpath_fds, peer), sizeof(struct nts_fp_peer_key),
-	  sizeof(struct nts_fp_peer_val), offsetof(struct nts_fp_peer_val, expires_ns) },
-	{ offsetof(struct fastpath_fds, perm), sizeof(struct nts_fp_perm_key),
-	  sizeof(struct nts_fp_perm_val), offsetof(struct nts_fp_perm_val, expires_ns) },
-	{ offsetof(struct fastpath_fds, relay), sizeof(struct nts_fp_relay_key),
-	  sizeof(struct nts_fp_relay_val), offsetof(struct nts_fp_relay_val, expires_ns) },
+    {offsetof(struct fastpath_fds, client), sizeof(struct nts_fp_client_key),
+     sizeof(struct nts_fp_client_val), offsetof(struct nts_fp_client_val, expires_ns)},
+    {offsetof(struct fastpath_fds, peer), sizeof(struct nts_fp_peer_key),
+     sizeof(struct nts_fp_peer_val), offsetof(struct nts_fp_peer_val, expires_ns)},
+    {offsetof(struct fastpath_fds, perm), sizeof(struct nts_fp_perm_key),
+     sizeof(struct nts_fp_perm_val), offsetof(struct nts_fp_perm_val, expires_ns)},
+    {offsetof(struct fastpath_fds, relay), sizeof(struct nts_fp_relay_key),
+     sizeof(struct nts_fp_relay_val), offsetof(struct nts_fp_relay_val, expires_ns)},
 };
 
 int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
@@ -229,7 +232,7 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 
 int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries)
 {
-	struct bpf_map_info info = { 0 };
+	struct bpf_map_info info = {0};
 	uint32_t len = sizeof(info), n = 0;
 	uint8_t key[64], next[64];
 	void *prev = NULL;

@@ -27,7 +27,7 @@ struct fp_alloc *fp_alloc_find(struct fastpath *fp, uint64_t id)
 /* Finds or creates the allocation's record and its kernel counters entry. */
 static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 {
-	struct nts_fp_alloc_counters zero = { 0 };
+	struct nts_fp_alloc_counters zero = {0};
 	struct fp_alloc *a = fp_alloc_find(fp, id);
 	struct fp_alloc **b;
 
@@ -82,7 +82,7 @@ void fastpath_ip_from_addr(struct nts_fp_ip *ip, const struct nts_addr *a)
 
 void fastpath_ip_to_addr(struct nts_addr *a, const struct nts_fp_ip *ip, uint16_t port)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	memset(a, 0, sizeof(*a));
 	if (memcmp(ip->addr, mapped, sizeof(mapped)) == 0) {
@@ -100,8 +100,8 @@ void fastpath_ip_to_addr(struct nts_addr *a, const struct nts_fp_ip *ip, uint16_
 static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_addr *relay,
 		      uint64_t expires_ns)
 {
-	struct nts_fp_relay_key k = { 0 };
-	struct nts_fp_relay_val v = { .alloc_id = a->id };
+	struct nts_fp_relay_key k = {0};
+	struct nts_fp_relay_val v = {.alloc_id = a->id};
 	unsigned i;
 
 	if (a->no_drop)
@@ -134,7 +134,8 @@ static void relay_disable(struct fastpath *fp, struct fp_alloc *a)
 
 	a->no_drop = true;
 	for (unsigned i = 0; i < a->nrelay; i++)
-		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 && v.alloc_id == a->id)
+		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
+		    v.alloc_id == a->id)
 			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
 	a->nrelay = 0;
 }
@@ -151,7 +152,7 @@ static void perm_key(struct nts_fp_perm_key *k, const struct nts_addr *relay,
 static int perm_write(struct fastpath *fp, struct fp_alloc *a, const struct nts_fp_perm_key *k,
 		      uint64_t expires_ns)
 {
-	struct nts_fp_perm_val v = { .expires_ns = expires_ns, .alloc_id = a->id };
+	struct nts_fp_perm_val v = {.expires_ns = expires_ns, .alloc_id = a->id};
 	unsigned i;
 
 	if (bpf_map_update_elem(fp->fds.perm, k, &v, BPF_ANY))
@@ -212,7 +213,8 @@ void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struc
 
 static void channel_keys(struct nts_fp_client_key *ck, struct nts_fp_peer_key *pk,
 			 const struct nts_addr *client, const struct nts_addr *server,
-			 const struct nts_addr *relay, const struct nts_addr *peer, uint16_t channel)
+			 const struct nts_addr *relay, const struct nts_addr *peer,
+			 uint16_t channel)
 {
 	memset(ck, 0, sizeof(*ck));
 	memset(pk, 0, sizeof(*pk));
@@ -254,8 +256,8 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	struct fp_alloc *a = alloc_get(fp, alloc_id);
 	struct nts_fp_client_key ck;
 	struct nts_fp_peer_key pk;
-	struct nts_fp_client_val cv = { .expires_ns = expires_ns, .alloc_id = alloc_id };
-	struct nts_fp_peer_val pv = { .expires_ns = expires_ns, .alloc_id = alloc_id };
+	struct nts_fp_client_val cv = {.expires_ns = expires_ns, .alloc_id = alloc_id};
+	struct nts_fp_peer_val pv = {.expires_ns = expires_ns, .alloc_id = alloc_id};
 	struct nts_fp_perm_key permk;
 	int rc;
 
@@ -335,7 +337,8 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 		struct nts_fp_relay_val v;
 
 		/* The port may already serve a newer allocation: only remove our own entry. */
-		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 && v.alloc_id == a->id)
+		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
+		    v.alloc_id == a->id)
 			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
 	}
 	if (a->counters)

@@ -1,7 +1,8 @@
 /* XDP fast-path wiring for ntsd: adopts the maps pinned under --pin-dir (at start, or later when
  * `ntsctl attach` sends "fastpath-adopt"), mirrors channels and permissions into them through the
  * TURN hooks, folds kernel counters into allocations and d->stats, and collects stale entries.
- * Without pinned maps ntsd works exactly as before; any map failure only sends traffic to userspace.
+ * Without pinned maps ntsd works exactly as before; any map failure only sends traffic to
+ * userspace.
  */
 #include <errno.h>
 #include <string.h>
@@ -84,12 +85,12 @@ static void fp_account_usage(void *arg, const char *account, uint64_t allocation
 }
 
 static const struct turn_hooks wire_fp_hooks = {
-	.channel_set = fp_channel_set,
-	.channel_del = fp_channel_del,
-	.permission_set = fp_permission_set,
-	.permission_del = fp_permission_del,
-	.alloc_del = fp_alloc_del,
-	.usage = fp_account_usage,
+    .channel_set = fp_channel_set,
+    .channel_del = fp_channel_del,
+    .permission_set = fp_permission_set,
+    .permission_del = fp_permission_del,
+    .alloc_del = fp_alloc_del,
+    .usage = fp_account_usage,
 };
 
 static void wire_fp_tick(void *arg, uint64_t now_ms)

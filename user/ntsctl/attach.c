@@ -14,15 +14,17 @@
 
 static void attach_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl attach DEV [--mode native|skb] [--channels N] [--allocations N]\n"
-		   "Loads the XDP fast path on DEV (shared with other XDP programs through the libxdp\n"
-		   "dispatcher), pins its maps under --pin-dir and tells a running ntsd to use them.\n"
-		   "  --mode         native (driver XDP, default) or skb (generic XDP, any driver)\n"
-		   "  --channels     channel map size (default: a running ntsd's --fastpath-channels,\n"
-		   "                 else %u; maps already pinned keep their size)\n"
-		   "  --allocations  relay/allocation map size (default: ntsd's --max-allocations,\n"
-		   "                 else %u)\n",
-		NTS_FP_DEFAULT_CHANNELS, NTS_FP_DEFAULT_ALLOCS);
+	fprintf(
+	    f,
+	    "usage: ntsctl attach DEV [--mode native|skb] [--channels N] [--allocations N]\n"
+	    "Loads the XDP fast path on DEV (shared with other XDP programs through the libxdp\n"
+	    "dispatcher), pins its maps under --pin-dir and tells a running ntsd to use them.\n"
+	    "  --mode         native (driver XDP, default) or skb (generic XDP, any driver)\n"
+	    "  --channels     channel map size (default: a running ntsd's --fastpath-channels,\n"
+	    "                 else %u; maps already pinned keep their size)\n"
+	    "  --allocations  relay/allocation map size (default: ntsd's --max-allocations,\n"
+	    "                 else %u)\n",
+	    NTS_FP_DEFAULT_CHANNELS, NTS_FP_DEFAULT_ALLOCS);
 }
 
 static int parse_u32(const char *s, uint32_t *out)
@@ -41,7 +43,7 @@ static int parse_u32(const char *s, uint32_t *out)
 /* bpf_fib_lookup answers only where forwarding is on; say so rather than relay nothing. */
 static void warn_forwarding(const char *dev)
 {
-	const char *fam[] = { "ipv4", "ipv6" };
+	const char *fam[] = {"ipv4", "ipv6"};
 
 	for (int i = 0; i < 2; i++) {
 		char path[128], v = '0';
@@ -52,9 +54,10 @@ static void warn_forwarding(const char *dev)
 		if (!f)
 			continue;
 		if (fread(&v, 1, 1, f) == 1 && v == '0')
-			printf("note: %s forwarding is off on %s: the fast path passes %s packets to "
-			       "ntsd (sysctl -w net.%s.conf.%s.forwarding=1 enables it)\n",
-			       fam[i], dev, fam[i], fam[i], dev);
+			printf(
+			    "note: %s forwarding is off on %s: the fast path passes %s packets to "
+			    "ntsd (sysctl -w net.%s.conf.%s.forwarding=1 enables it)\n",
+			    fam[i], dev, fam[i], fam[i], dev);
 		fclose(f);
 	}
 }
@@ -104,11 +107,11 @@ static void notify_ntsd(struct ntsctl *c)
 int cmd_attach(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "channels", required_argument, NULL, 'c' },
-		{ "allocations", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"mode", required_argument, NULL, 'm'},
+	    {"channels", required_argument, NULL, 'c'},
+	    {"allocations", required_argument, NULL, 'a'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	uint32_t channels = NTS_FP_DEFAULT_CHANNELS, allocs = NTS_FP_DEFAULT_ALLOCS;
 	struct fastpath_attach_info info;
@@ -134,8 +137,12 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 			}
 			sized = true;
 			break;
-		case 'h': attach_usage(stdout); return 0;
-		default: attach_usage(stderr); return 2;
+		case 'h':
+			attach_usage(stdout);
+			return 0;
+		default:
+			attach_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {
@@ -150,11 +157,12 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 		fprintf(stderr, "ntsctl attach: %s\n", err);
 		return 1;
 	}
-	printf("attached %s to %s: %s mode, program id %u, %s; maps pinned under %s (%u channels)\n",
-	       NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
-	       info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable)"
-			   : "libxdp multiprog dispatcher",
-	       c->pin_dir, info.channels);
+	printf(
+	    "attached %s to %s: %s mode, program id %u, %s; maps pinned under %s (%u channels)\n",
+	    NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
+	    info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable)"
+			: "libxdp multiprog dispatcher",
+	    c->pin_dir, info.channels);
 	warn_forwarding(info.ifname);
 	notify_ntsd(c);
 	return 0;

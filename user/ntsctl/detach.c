@@ -17,8 +17,8 @@ static void detach_usage(FILE *f)
 int cmd_detach(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	char err[512];
 	int o;
@@ -26,8 +26,12 @@ int cmd_detach(struct ntsctl *c, int argc, char **argv)
 	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'h': detach_usage(stdout); return 0;
-		default: detach_usage(stderr); return 2;
+		case 'h':
+			detach_usage(stdout);
+			return 0;
+		default:
+			detach_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc - 1) {

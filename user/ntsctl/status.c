@@ -15,10 +15,12 @@
 
 static void status_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl status [--json]\n"
-		   "Shows whether ntsd runs (version, uptime, listeners, allocations) and the XDP fast\n"
-		   "path: interfaces it is attached to (mode, program id), map fill, and whether ntsd\n"
-		   "mirrors its channels into the maps.\n");
+	fprintf(
+	    f,
+	    "usage: ntsctl status [--json]\n"
+	    "Shows whether ntsd runs (version, uptime, listeners, allocations) and the XDP fast\n"
+	    "path: interfaces it is attached to (mode, program id), map fill, and whether ntsd\n"
+	    "mirrors its channels into the maps.\n");
 }
 
 /* The daemon part: "status" and "fastpath-status" over the control socket, or null. */
@@ -57,7 +59,7 @@ static int add_port(void *arg, int ifindex)
 /* The fast-path part: attached interfaces and map fill, from the pinned maps. */
 static json_t *fastpath_status(struct ntsctl *c)
 {
-	static const char *names[] = { "client", "peer", "perm", "relay", "alloc" };
+	static const char *names[] = {"client", "peer", "perm", "relay", "alloc"};
 	json_t *res = json_object(), *ports = json_array(), *maps = json_object();
 	struct fastpath *fp;
 	uint32_t count, max;
@@ -72,7 +74,7 @@ static json_t *fastpath_status(struct ntsctl *c)
 	json_object_set_new(res, "pinned", json_true());
 	fastpath_foreach_port(c->pin_dir, add_port, ports);
 	const struct fastpath_fds *f = fastpath_fds(fp);
-	const int fds[] = { f->client, f->peer, f->perm, f->relay, f->alloc };
+	const int fds[] = {f->client, f->peer, f->perm, f->relay, f->alloc};
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fastpath_map_fill(fds[i], &count, &max) == 0)
 			json_object_set_new(maps, names[i],
@@ -97,15 +99,14 @@ static void print_daemon(struct ntsctl *c, json_t *d)
 	       json_string_value(json_object_get(d, "version")) ?: "?",
 	       (long long)json_integer_value(json_object_get(d, "uptime")),
 	       (long long)json_integer_value(json_object_get(d, "allocations")));
-	json_array_foreach(json_object_get(d, "listen"), i, l)
-		printf("  listening: %s %s\n",
-		       json_string_value(json_object_get(l, "transport")) ?: "?",
-		       json_string_value(json_object_get(l, "addr")) ?: "?");
+	json_array_foreach(json_object_get(d, "listen"), i, l) printf(
+	    "  listening: %s %s\n", json_string_value(json_object_get(l, "transport")) ?: "?",
+	    json_string_value(json_object_get(l, "addr")) ?: "?");
 	fp = json_object_get(d, "fastpath");
 	if (fp)
 		printf("  fast path: %s\n", json_is_true(json_object_get(fp, "adopted"))
-						    ? "maps adopted, channels mirrored into the kernel"
-						    : "no maps adopted (userspace relay only)");
+						? "maps adopted, channels mirrored into the kernel"
+						: "no maps adopted (userspace relay only)");
 }
 
 static void print_fastpath(json_t *f)
@@ -119,10 +120,12 @@ static void print_fastpath(json_t *f)
 		       json_string_value(json_object_get(f, "pin_dir")));
 		return;
 	}
-	printf("fast path: maps pinned under %s\n", json_string_value(json_object_get(f, "pin_dir")));
+	printf("fast path: maps pinned under %s\n",
+	       json_string_value(json_object_get(f, "pin_dir")));
 	if (!json_array_size(json_object_get(f, "interfaces")))
 		printf("  attached to no interface\n");
-	json_array_foreach(json_object_get(f, "interfaces"), i, p) {
+	json_array_foreach(json_object_get(f, "interfaces"), i, p)
+	{
 		if (json_is_null(json_object_get(p, "mode")))
 			printf("  %s: not attached (still in the redirect map)\n",
 			       json_string_value(json_object_get(p, "interface")));
@@ -135,17 +138,17 @@ static void print_fastpath(json_t *f)
 									  : "libxdp dispatcher");
 	}
 	json_object_foreach(json_object_get(f, "maps"), name, m)
-		printf("  map %-7s %8lld / %lld entries\n", name,
-		       (long long)json_integer_value(json_object_get(m, "entries")),
-		       (long long)json_integer_value(json_object_get(m, "max_entries")));
+	    printf("  map %-7s %8lld / %lld entries\n", name,
+		   (long long)json_integer_value(json_object_get(m, "entries")),
+		   (long long)json_integer_value(json_object_get(m, "max_entries")));
 }
 
 int cmd_status(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	bool json = false;
 	json_t *d, *f;
@@ -154,9 +157,15 @@ int cmd_status(struct ntsctl *c, int argc, char **argv)
 	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'j': json = true; break;
-		case 'h': status_usage(stdout); return 0;
-		default: status_usage(stderr); return 2;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return 0;
+		default:
+			status_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
