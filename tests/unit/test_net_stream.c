@@ -169,6 +169,32 @@ static void test_idle_connection_is_closed(void **state)
 	stop(f);
 }
 
+static void test_stream_that_used_turn_outlives_the_idle_timeout(void **state)
+{
+	struct fixture *f = start(100, 64, 1); /* max_lifetime stays 3600 s */
+	int plain, turn = tcp_connect(f);
+	uint8_t req[64], resp[256];
+	struct stun_builder b;
+	uint8_t tid[STUN_TID_LEN] = { 9 };
+	int n;
+
+	/* An Allocate (answered 400 here, without a TURN server) marks the stream as a TURN client:
+	 * closing it on idle would delete its allocation (RFC 8656 §3.1). */
+	stun_build_init(&b, req, sizeof(req), TURN_ALLOCATE, STUN_REQUEST, tid);
+	n = stun_build_finish(&b);
+	assert_int_equal(send(turn, req, (size_t)n, 0), n);
+	assert_true(recv(turn, resp, sizeof(resp), 0) >= 20);
+	/* The plain stream is active after the TURN one, so without the mark the TURN stream would
+	 * be closed no later than it. */
+	plain = tcp_connect(f);
+	assert_true(tcp_binding_answered(plain));
+	assert_true(closed_by_server(plain));
+	assert_true(tcp_binding_answered(turn));
+	close(plain);
+	close(turn);
+	stop(f);
+}
+
 static void test_client_that_never_reads_is_dropped_when_its_queue_is_full(void **state)
 {
 	struct fixture *f = start(100, 64, 300);
@@ -251,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_connections_beyond_the_per_source_cap_are_closed),
 		cmocka_unit_test(test_connections_beyond_the_total_cap_are_closed),
 		cmocka_unit_test(test_idle_connection_is_closed),
+		cmocka_unit_test(test_stream_that_used_turn_outlives_the_idle_timeout),
 		cmocka_unit_test(test_client_that_never_reads_is_dropped_when_its_queue_is_full),
 		cmocka_unit_test(test_udp_burst_larger_than_a_batch_is_all_answered),
 	};

@@ -3,6 +3,7 @@
  * here, before TURN sees the message. See net.h.
  */
 #include "net/net.h"
+#include "net/net_priv.h"
 
 #include <errno.h>
 #include <string.h>
@@ -138,6 +139,8 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_binding(d, o, &m);
 		return;
 	}
+	if (o->stream)
+		o->stream->turn_used = true; /* see net_stream_idle_tick() */
 	rc = d->turn ? turn_handle_message(d->turn, o, &m) : -ENOENT;
 	if (rc == -ENOENT)
 		dispatch_error(d, o, &m, 400);

@@ -55,6 +55,7 @@ struct net_stream {
 	uint64_t last_active_ms;
 	bool dead;                      /* closed; freed after the loop iteration */
 	bool want_out;                  /* EPOLLOUT armed */
+	bool turn_used;                 /* sent a TURN request: may own an allocation */
 	struct net_stream *prev, *next; /* live list, or dead list once closed */
 };
 

@@ -270,14 +270,20 @@ fail:
 	return NULL;
 }
 
+/* Closes streams idle in both directions. A stream that used TURN may own an allocation, which
+ * lives until its lifetime runs out without a Refresh (RFC 8656 §7); closing the stream earlier
+ * would delete it (§3.1), so such streams get at least the longest lifetime. */
 void net_stream_idle_tick(void *arg, uint64_t now_ms)
 {
 	struct net_server *n = arg;
 	uint64_t limit = (uint64_t)n->cfg->tcp_idle_timeout * 1000;
+	uint64_t turn_limit = (uint64_t)n->cfg->max_lifetime * 1000;
 
+	if (turn_limit < limit)
+		turn_limit = limit;
 	for (struct net_stream *s = n->streams, *next; s; s = next) {
 		next = s->next;
-		if (now_ms - s->last_active_ms >= limit)
+		if (now_ms - s->last_active_ms >= (s->turn_used ? turn_limit : limit))
 			net_stream_close(s, "idle");
 	}
 }
