@@ -148,6 +148,13 @@ out=$("$NTSD" --config "$tmp/bad.conf" 2>&1); rc=$?
 	pass "an unknown config-file option exits 2 naming file and line" ||
 	fail "an unknown config-file option exits 2 naming file and line" "rc=$rc $out"
 
+touch "$tmp/notadir"
+out=$("$NTSD" --listen "127.0.0.1:$((port + 2))" --ctl-socket "$tmp/notadir/ntsd.sock" --db "$tmp/x.db" \
+	--pin-dir "$tmp/bpf" --no-api 2>&1); rc=$?
+[ "$rc" = 1 ] && echo "$out" | grep -q "control socket $tmp/notadir/ntsd.sock: cannot create its directory" &&
+	pass "a control socket directory that cannot be created fails the start with status 1" ||
+	fail "a control socket directory that cannot be created fails the start with status 1" "rc=$rc $out"
+
 # --config: the file alone sets listen (wildcard this time), ctl socket and db.
 sock2="$tmp/cfg/ctl.sock"
 started=0

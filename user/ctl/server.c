@@ -241,6 +241,7 @@ static void ctl_on_accept(void *arg, int fd, uint32_t events)
 static int ctl_make_parent(const char *path)
 {
 	char dir[PATH_MAX];
+	struct stat st;
 	char *slash;
 
 	if (strlen(path) >= sizeof(dir))
@@ -260,7 +261,9 @@ static int ctl_make_parent(const char *path)
 	}
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return -errno;
-	return 0;
+	if (stat(dir, &st) < 0)
+		return -errno;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
 }
 
 struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
