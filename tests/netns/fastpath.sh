@@ -52,6 +52,11 @@ setup() {
 	ip -n "$S" addr add 198.18.0.1/24 dev sc0
 	ip -n "$S" addr add 198.19.0.1/24 dev sp0
 	ip -n "$P" addr add 198.19.0.2/24 dev ps0
+	# IPv6 from the benchmarking prefix 2001:2::/48 (RFC 5180), without duplicate detection delays.
+	ip -n "$C" addr add 2001:2::2/64 dev cs0 nodad
+	ip -n "$S" addr add 2001:2::1/64 dev sc0 nodad
+	ip -n "$S" addr add 2001:2:0:1::1/64 dev sp0 nodad
+	ip -n "$P" addr add 2001:2:0:1::2/64 dev ps0 nodad
 	for d in "$C cs0" "$S sc0" "$S sp0" "$P ps0"; do
 		set -- $d
 		ip -n "$1" link set "$2" up
@@ -61,16 +66,21 @@ setup() {
 	done
 	ip -n "$P" route add 198.18.0.0/24 via 198.19.0.1
 	ip -n "$C" route add 198.19.0.0/24 via 198.18.0.1
-	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1 # bpf_fib_lookup needs it
+	ip -n "$P" -6 route add 2001:2::/64 via 2001:2:0:1::1
+	ip -n "$C" -6 route add 2001:2:0:1::/64 via 2001:2::1
+	# bpf_fib_lookup answers only where forwarding is on
+	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
 	# Resolve both neighbours now: without them the first packets go to userspace (pass_fib).
 	in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
 	in_ns "$S" ping -c1 -W2 198.19.0.2 >/dev/null
+	in_ns "$S" ping -6 -c1 -W2 2001:2::2 >/dev/null
+	in_ns "$S" ping -6 -c1 -W2 2001:2:0:1::2 >/dev/null
 	set +e
 }
 
 start_ntsd() {
 	# nsenter execs (no fork for --net), so $! is ntsd itself and SIGKILL reaches it.
-	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --user fp:fp-secret --realm nts \
+	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --listen '[2001:2::1]:3478' --user fp:fp-secret --realm nts \
 		--relay-ports 50000-50999 --max-allocations-per-user 1000 --fastpath-channels 4096 --max-allocations 1024 --ctl-socket "$ctl" --pin-dir "$pin" --db "$tmp/nts.db" \
 		--no-api --verbose >>"$tmp/ntsd.log" 2>&1 &
 	ntsd_pid=$!
@@ -87,9 +97,10 @@ ustat() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; s=json.loa
 
 # Runs uclient: clients, messages each, interval ms. Saves its output as $tmp/uclient.$1.
 uclient() {
-	local tag=$1 clients=$2 msgs=$3 interval=$4
-	in_ns "$C" timeout 60 turnutils_uclient -u fp -w fp-secret -e 198.19.0.2 -r 3480 -c \
-		-m "$clients" -n "$msgs" -l 172 -z "$interval" 198.18.0.1 >"$tmp/uclient.$tag" 2>&1
+	local tag=$1 clients=$2 msgs=$3 interval=$4 peer=198.19.0.2 server=198.18.0.1
+	if [ "${5:-}" = 6 ]; then peer=2001:2:0:1::2 server=2001:2::1; fi
+	in_ns "$C" timeout 60 turnutils_uclient -u fp -w fp-secret -e "$peer" -r 3480 -c \
+		-m "$clients" -n "$msgs" -l 172 -z "$interval" "$server" >"$tmp/uclient.$tag" 2>&1
 }
 # uclient's own verdict: packets it sent came back (through the relay and the echo peer) intact.
 uclient_lossless() {
@@ -99,7 +110,8 @@ uclient_lossless() {
 uclient_sent() { sed -n 's/.*Total send messages[^0-9]*\([0-9]*\).*/\1/p' "$tmp/uclient.$1" | tail -1; }
 
 setup || { echo "not ok 1 - set up namespaces"; exit 1; }
-nsenter --net=/var/run/netns/"$P" turnutils_peer -L 198.19.0.2 -p 3480 >"$tmp/peer.log" 2>&1 &
+nsenter --net=/var/run/netns/"$P" turnutils_peer -L 198.19.0.2 -L 2001:2:0:1::2 -p 3480 \
+	>"$tmp/peer.log" 2>&1 &
 peer_pid=$!
 check "ntsd starts without pinned maps (userspace only)" start_ntsd
 attach_adopted() { ntsctl attach sc0 --mode native | tee "$tmp/attach.out" | grep -q 'ntsd adopted'; }
@@ -121,6 +133,15 @@ k1=$(kstat) u1=$(ustat)
 kd=$((k1 - k0)) ud=$((u1 - u0))
 echo "# XDP phase: kernel relayed $kd, userspace relayed $ud packets"
 check ">= 99% of ChannelData relayed by XDP ($kd kernel, $ud userspace)" \
+	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
+
+# --- 1b. the same over IPv6 (client, relay and peer all IPv6)
+k0=$(kstat) u0=$(ustat)
+check "uclient over IPv6 channels with XDP: zero loss" run_lossless xdp6 2 300 5 6
+k1=$(kstat) u1=$(ustat)
+kd=$((k1 - k0)) ud=$((u1 - u0))
+echo "# IPv6 XDP phase: kernel relayed $kd, userspace relayed $ud packets"
+check ">= 99% of IPv6 ChannelData relayed by XDP ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
 
 # --- 2. detached: userspace relays everything
