@@ -29,7 +29,7 @@ LG="$BUILD/nts-loadgen"
 if [ "$QUICK" = 1 ]; then
 	REPS=1 STEP=0.2 FIXED_SECS=0.5 RELAY_SECS=0.5 ALLOCS=1000 API_SECS=1
 else
-	REPS=3 STEP=0.4 FIXED_SECS=2 RELAY_SECS=1 ALLOCS=10000 API_SECS=2
+	REPS=5 STEP=0.4 FIXED_SECS=2 RELAY_SECS=1 ALLOCS=10000 API_SECS=2
 fi
 SIZES="100 1000"
 FLOWS=8                 # allocations carrying the load
@@ -163,9 +163,11 @@ run_contender() { # name rep
 		profile_stop
 		[ "$mode" = turn ] && run_relay "$c" "$size" "$rep"
 	done
+	# Allocation rate and memory on a freshly started server: a clean RSS baseline and no
+	# allocation left over from the throughput runs.
 	case $c in
-	coturn) run_alloc coturn "$rep" ;;
-	ntsd) run_api "$rep"; run_alloc ntsd "$rep" ;;
+	coturn) stop_server; start_coturn && run_alloc coturn "$rep" ;;
+	ntsd) run_api "$rep"; stop_server; start_ntsd && run_alloc ntsd "$rep" ;;
 	esac
 	if [ "$c" = ntsd-xdp ]; then
 		ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" --pin-dir "$PIN_DIR" \

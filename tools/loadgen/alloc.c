@@ -33,8 +33,8 @@ int lg_cmd_alloc(const struct lg_opts *o)
 	}
 	for (unsigned i = 0; i < o->allocs; i++)
 		if (s[i].state != LG_DONE) {
-			fprintf(stderr, "nts-loadgen: allocation %u: state %d error %d\n", i, s[i].state,
-				s[i].error);
+			fprintf(stderr, "nts-loadgen: allocation %u failed in state %d: response 0x%04x, error %d\n",
+				i, s[i].fail_state, s[i].fail_type, s[i].error);
 			break;
 		}
 	lg_json_begin();
@@ -52,7 +52,7 @@ int lg_cmd_alloc(const struct lg_opts *o)
 	lg_json_end();
 	rc = done == o->allocs ? 0 : -EIO;
 out:
-	lg_sessions_close(s, o->allocs);
+	lg_sessions_close(s, o->allocs, o);
 	free(s);
 	return rc;
 }

@@ -93,6 +93,9 @@ struct lg_session {
 	char realm[64];
 	unsigned tries;
 	unsigned stale;
+	bool resent; /* the outstanding request was retransmitted */
+	enum lg_state fail_state; /* state and response type that failed the session */
+	uint16_t fail_type;
 	uint64_t expiry; /* of the ephemeral username */
 	uint64_t sent_ns;
 	int error; /* last STUN error code or -errno */
@@ -106,7 +109,8 @@ int lg_sessions_open(struct lg_session *s, unsigned n, const struct lg_opts *o);
  * time, retransmitting after 500 ms up to 5 times, within deadline_ns. Returns sessions done. */
 unsigned lg_sessions_setup(struct lg_session *s, unsigned n, const struct lg_opts *o,
 			   uint64_t deadline_ns);
-void lg_sessions_close(struct lg_session *s, unsigned n);
+/* Deletes the allocations (when o is given) and closes the sockets. */
+void lg_sessions_close(struct lg_session *s, unsigned n, const struct lg_opts *o);
 
 /* Subcommands. */
 int lg_cmd_relay(const struct lg_opts *o);

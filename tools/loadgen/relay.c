@@ -288,7 +288,7 @@ out:
 	if (ep >= 0)
 		close(ep);
 	if (r.s)
-		lg_sessions_close(r.s, n);
+		lg_sessions_close(r.s, n, o);
 	for (unsigned f = 0; r.peer_fd && f < n; f++)
 		if (r.peer_fd[f] > 0)
 			close(r.peer_fd[f]);

@@ -26,6 +26,7 @@ enum {
 	LG_BIND_REQ = 0x0009,
 	LG_BIND_OK = 0x0109,
 	LG_BIND_ERR = 0x0119,
+	LG_REFRESH_REQ = 0x0004,
 	LG_A_USERNAME = 0x0006,
 	LG_A_INTEGRITY = 0x0008,
 	LG_A_ERROR = 0x0009,
@@ -127,6 +128,7 @@ static void lg_session_key(struct lg_session *s, const struct lg_opts *o, char *
  * already acted on it answers from its cache instead of with 437. */
 static int lg_session_resend(struct lg_session *s)
 {
+	s->resent = s->tries > 0;
 	s->sent_ns = lg_now_ns();
 	s->tries++;
 	if (send(s->fd, s->last, s->last_len, 0) < 0)
@@ -172,24 +174,23 @@ static void lg_copy_str(char *dst, size_t cap, const uint8_t *v, size_t len)
 	dst[len] = 0;
 }
 
-/* Handles a response on session s; advances its state. */
-static void lg_session_input(struct lg_session *s, const struct lg_opts *o, const uint8_t *b,
-			     size_t len)
+/* Reads a response's ERROR-CODE, REALM, NONCE and XOR-RELAYED-ADDRESS into s; returns the error
+ * code (0 if none) or -1 when the message is not a response to s's outstanding request. */
+static int lg_session_attrs(struct lg_session *s, const uint8_t *b, size_t len)
 {
-	uint16_t type, alen;
+	uint16_t alen;
 	size_t off;
 	int err = 0;
 
 	if (len < 20 || memcmp(b + 8, s->tid, 12) != 0)
-		return;
-	type = lg_get16(b);
+		return -1;
 	for (off = 20; off + 4 <= len; off += 4 + ((alen + 3u) & ~3u)) {
 		uint16_t at = lg_get16(b + off);
 		const uint8_t *v = b + off + 4;
 
 		alen = lg_get16(b + off + 2);
 		if (off + 4 + alen > len)
-			return;
+			return -1;
 		if (at == LG_A_ERROR && alen >= 4)
 			err = (v[2] & 7) * 100 + v[3];
 		else if (at == LG_A_REALM)
@@ -205,9 +206,29 @@ static void lg_session_input(struct lg_session *s, const struct lg_opts *o, cons
 			s->relay.sin_addr.s_addr = ip ^ htonl(LG_COOKIE);
 		}
 	}
+	return err;
+}
+
+/* Handles a response on session s; advances its state. */
+static void lg_session_input(struct lg_session *s, const struct lg_opts *o, const uint8_t *b,
+			     size_t len)
+{
+	int err = lg_session_attrs(s, b, len);
+	bool was_resent = s->resent;
+	uint16_t type;
+
+	if (err < 0)
+		return;
+	type = lg_get16(b);
+
 	s->tries = 0;
 	if (type == LG_ALLOCATE_ERR && err == 401 && s->state == LG_ALLOC1 && s->nonce[0]) {
 		s->state = LG_ALLOC2;
+		lg_session_send(s, o);
+	} else if (type == LG_ALLOCATE_ERR && err == 437 && s->state == LG_ALLOC2 && was_resent) {
+		/* Our retransmitted Allocate met the allocation its first copy made (a server that does
+		 * not replay the cached answer): the 5-tuple is allocated, go on to ChannelBind. */
+		s->state = LG_BIND;
 		lg_session_send(s, o);
 	} else if (err == 438 && s->state != LG_ALLOC1 && s->stale++ < 2) {
 		lg_session_send(s, o); /* stale nonce: retry with the new one (RFC 8489 §9.2.4) */
@@ -218,6 +239,8 @@ static void lg_session_input(struct lg_session *s, const struct lg_opts *o, cons
 		s->state = LG_DONE;
 	} else {
 		s->error = err ? err : -EPROTO;
+		s->fail_state = s->state;
+		s->fail_type = type;
 		s->state = LG_FAILED;
 	}
 }
@@ -309,8 +332,65 @@ unsigned lg_sessions_setup(struct lg_session *s, unsigned n, const struct lg_opt
 	return done;
 }
 
-void lg_sessions_close(struct lg_session *s, unsigned n)
+/* Sends Refresh with LIFETIME 0 (RFC 8656 §7.3) on session s. */
+static void lg_session_refresh0(struct lg_session *s, const struct lg_opts *o)
 {
+	uint8_t zero[4] = {0};
+	struct lg_msg m;
+	char user[160];
+
+	lg_session_key(s, o, user, sizeof(user));
+	lg_msg_init(&m, LG_REFRESH_REQ, s->tid);
+	lg_msg_attr(&m, LG_A_LIFETIME, zero, 4);
+	lg_msg_attr(&m, LG_A_USERNAME, user, strlen(user));
+	lg_msg_attr(&m, LG_A_REALM, s->realm, strlen(s->realm));
+	lg_msg_attr(&m, LG_A_NONCE, s->nonce, strlen(s->nonce));
+	lg_msg_integrity(&m, s->key, 16);
+	send(s->fd, m.b, m.len, 0);
+}
+
+/* Deletes every allocation made, so a later run whose socket gets the same local port does not
+ * meet a stale allocation (437). Three rounds of 300 ms at most; a 438 answer carries the new nonce
+ * for the next round. */
+static void lg_sessions_release(struct lg_session *s, unsigned n, const struct lg_opts *o)
+{
+	uint8_t buf[1500];
+
+	for (int round = 0; round < 3; round++) {
+		unsigned pending = 0;
+
+		for (unsigned i = 0; i < n; i++)
+			if (s[i].fd > 0 && (s[i].state == LG_DONE || s[i].state == LG_BIND)) {
+				lg_session_refresh0(&s[i], o);
+				pending++;
+			}
+		for (uint64_t end = lg_now_ns() + 300000000ull; pending && lg_now_ns() < end;) {
+			for (unsigned i = 0; i < n; i++) {
+				ssize_t r;
+
+				while (s[i].fd > 0 && (r = recv(s[i].fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
+					uint16_t type = lg_get16(buf);
+
+					if ((s[i].state != LG_DONE && s[i].state != LG_BIND) ||
+					    lg_session_attrs(&s[i], buf, (size_t)r) < 0)
+						continue;
+					/* Success, or an error: a 438 leaves the new nonce for the next round. */
+					if (type == 0x0104)
+						s[i].state = LG_IDLE;
+					pending--;
+				}
+			}
+			lg_sleep_until(lg_now_ns() + 2000000ull);
+		}
+		if (!pending)
+			break;
+	}
+}
+
+void lg_sessions_close(struct lg_session *s, unsigned n, const struct lg_opts *o)
+{
+	if (o)
+		lg_sessions_release(s, n, o);
 	for (unsigned i = 0; i < n; i++)
 		if (s[i].fd > 0)
 			close(s[i].fd);

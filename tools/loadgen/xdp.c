@@ -421,7 +421,7 @@ out:
 	if (ceil)
 		lg_xdp_detach(&x.sdev);
 	if (s)
-		lg_sessions_close(s, x.nflows);
+		lg_sessions_close(s, x.nflows, o);
 	else
 		for (unsigned f = 0; x.tx_fd && f < x.nflows; f++)
 			if (x.tx_fd[f] > 0)
