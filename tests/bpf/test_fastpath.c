@@ -386,6 +386,43 @@ static void test_ipv6_peer_without_permission_dropped(void **state)
 	no_permission_drops(&net6, state);
 }
 
+/* RFC 8656 §9: a channel whose permission has run out is not relayed by userspace either. */
+static void test_channel_past_its_permission_passes(void **state)
+{
+	struct fx *fx = *state;
+	struct nts_addr r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, 0);
+	struct fp_spec s = {0};
+	struct fp_frame in;
+
+	assert_int_equal(fastpath_permission_set(fx->fp, ALLOC, &r, &p, 1), 0);
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	client_frame(&in, &net4, CHANNEL, 0, &s);
+	assert_passed(fx, &in);
+	assert_int_equal(stats(fx).pass_expired, 1);
+}
+
+/* Deleting the permission stops the kernel relaying the channel (to userspace, not dropped);
+ * installing it again resumes. */
+static void test_permission_delete_and_reinstall_of_bound_peer(void **state)
+{
+	struct fx *fx = *state;
+	struct nts_addr r = addr(net6.server, RELAY_PORT), p = addr(net6.peer, 0);
+	struct fp_spec s = {0};
+	struct fp_frame in, out;
+
+	assert_int_equal(fastpath_permission_set(fx->fp, ALLOC, &r, &p, now_ns() + FAR), 0);
+	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
+	peer_frame(&in, &net6, net6.peer, &s);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	fastpath_permission_del(fx->fp, ALLOC, &r, &p);
+	assert_passed(fx, &in);
+	client_frame(&in, &net6, CHANNEL, 0, &s);
+	assert_passed(fx, &in);
+	assert_int_equal(fastpath_permission_set(fx->fp, ALLOC, &r, &p, now_ns() + FAR), 0);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	assert_int_equal(stats(fx).drop_no_permission, 0);
+}
+
 /* Traffic to a port that is no known relay is never dropped. */
 static void test_udp_to_unknown_port_passes_untouched(void **state)
 {
@@ -509,6 +546,8 @@ int main(void)
 	    T(test_peer_with_permission_but_no_channel_passes),
 	    T(test_ipv4_peer_without_permission_dropped),
 	    T(test_ipv6_peer_without_permission_dropped),
+	    T(test_channel_past_its_permission_passes),
+	    T(test_permission_delete_and_reinstall_of_bound_peer),
 	    T(test_udp_to_unknown_port_passes_untouched),
 	    T(test_alloc_delete_removes_every_entry),
 	    T(test_fold_reports_deltas_once),

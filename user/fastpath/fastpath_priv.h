@@ -13,9 +13,21 @@
 #define FP_BUCKETS (1u << FP_BUCKET_BITS)
 #define FP_MAX_RELAYS 2 /* one relayed address per family (RFC 8656 §7.2) */
 
+/* A channel as written to the kernel, with its own expiry: the entries carry the earlier of the
+ * channel's and its permission's expiry, so the kernel never relays what userspace would drop. */
 struct fp_chan {
 	struct nts_fp_client_key ck;
+	struct nts_fp_client_val cv;
 	struct nts_fp_peer_key pk;
+	struct nts_fp_peer_val pv;
+	uint64_t expires;
+	bool perm_gone; /* its permission was deleted while the channel stayed bound */
+};
+
+/* A permission: expires is TURN's (0 when it is only implied by a channel binding). */
+struct fp_perm {
+	struct nts_fp_perm_key k;
+	uint64_t expires;
 };
 
 struct fp_alloc {
@@ -26,7 +38,7 @@ struct fp_alloc {
 	unsigned nrelay;
 	struct fp_chan *chans;
 	unsigned nchans, capchans;
-	struct nts_fp_perm_key *perms;
+	struct fp_perm *perms;
 	unsigned nperms, capperms;
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
 	bool counters;			   /* its entry exists in the alloc map */

@@ -149,28 +149,93 @@ static void perm_key(struct nts_fp_perm_key *k, const struct nts_addr *relay,
 	k->relay_port = relay->port;
 }
 
-static int perm_write(struct fastpath *fp, struct fp_alloc *a, const struct nts_fp_perm_key *k,
-		      uint64_t expires_ns)
+static struct fp_perm *perm_find(struct fp_alloc *a, const struct nts_fp_perm_key *k)
 {
-	struct nts_fp_perm_val v = {.expires_ns = expires_ns, .alloc_id = a->id};
-	unsigned i;
+	for (unsigned i = 0; i < a->nperms; i++)
+		if (memcmp(&a->perms[i].k, k, sizeof(*k)) == 0)
+			return &a->perms[i];
+	return NULL;
+}
+
+/* Writes the kernel's permission entry (until map_expires) and records it; turn_expires is
+ * TURN's own expiry, 0 when the permission is only implied by a channel binding. */
+static int perm_write(struct fastpath *fp, struct fp_alloc *a, const struct nts_fp_perm_key *k,
+		      uint64_t map_expires, uint64_t turn_expires)
+{
+	struct nts_fp_perm_val v = {.expires_ns = map_expires, .alloc_id = a->id};
+	struct fp_perm *p;
 
 	if (bpf_map_update_elem(fp->fds.perm, k, &v, BPF_ANY))
 		return errno == E2BIG ? -ENOSPC : -errno;
-	for (i = 0; i < a->nperms; i++)
-		if (memcmp(&a->perms[i], k, sizeof(*k)) == 0)
-			return 0;
-	if (a->nperms == a->capperms) {
-		unsigned cap = a->capperms ? a->capperms * 2 : 4;
-		struct nts_fp_perm_key *n = realloc(a->perms, cap * sizeof(*n));
+	p = perm_find(a, k);
+	if (!p) {
+		if (a->nperms == a->capperms) {
+			unsigned cap = a->capperms ? a->capperms * 2 : 4;
+			struct fp_perm *n = realloc(a->perms, cap * sizeof(*n));
 
-		if (!n)
-			return -ENOMEM;
-		a->perms = n;
-		a->capperms = cap;
+			if (!n)
+				return -ENOMEM;
+			a->perms = n;
+			a->capperms = cap;
+		}
+		p = &a->perms[a->nperms++];
+		p->k = *k;
+		p->expires = 0;
 	}
-	a->perms[a->nperms++] = *k;
+	if (turn_expires)
+		p->expires = turn_expires;
 	return 0;
+}
+
+static void perm_key_of_chan(struct nts_fp_perm_key *k, const struct fp_chan *c)
+{
+	memset(k, 0, sizeof(*k));
+	k->relay_ip = c->pk.relay_ip;
+	k->peer_ip = c->pk.peer_ip;
+	k->relay_port = c->pk.relay_port;
+}
+
+/* RFC 8656 §9/§12: relaying on a channel needs both the binding and the peer's permission. */
+static uint64_t chan_effective(struct fp_alloc *a, const struct fp_chan *c)
+{
+	struct nts_fp_perm_key k;
+	struct fp_perm *p;
+
+	perm_key_of_chan(&k, c);
+	p = perm_find(a, &k);
+	if (p && p->expires)
+		return p->expires < c->expires ? p->expires : c->expires;
+	return c->perm_gone ? 0 : c->expires;
+}
+
+static int chan_write(struct fastpath *fp, struct fp_alloc *a, struct fp_chan *c)
+{
+	int rc;
+
+	c->cv.expires_ns = c->pv.expires_ns = chan_effective(a, c);
+	if (bpf_map_update_elem(fp->fds.client, &c->ck, &c->cv, BPF_ANY))
+		return errno == E2BIG ? -ENOSPC : -errno;
+	if (bpf_map_update_elem(fp->fds.peer, &c->pk, &c->pv, BPF_ANY)) {
+		rc = errno == E2BIG ? -ENOSPC : -errno;
+		bpf_map_delete_elem(fp->fds.client, &c->ck);
+		return rc;
+	}
+	return 0;
+}
+
+/* Rewrites the channels to the peer of permission k after its expiry changed or it went away. */
+static void chans_of_perm_update(struct fastpath *fp, struct fp_alloc *a,
+				 const struct nts_fp_perm_key *k, bool gone)
+{
+	struct nts_fp_perm_key ck;
+
+	for (unsigned i = 0; i < a->nchans; i++) {
+		perm_key_of_chan(&ck, &a->chans[i]);
+		if (memcmp(&ck, k, sizeof(ck)) != 0)
+			continue;
+		a->chans[i].perm_gone = gone;
+		chan_write(fp, a, &a->chans[i]);
+	}
 }
 
 int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
@@ -185,12 +250,15 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 	perm_key(&k, relay, peer);
 	/* The permission goes in before the relay entry: a relay known without its permission would
 	 * drop the permitted peer's traffic. */
-	rc = perm_write(fp, a, &k, expires_ns);
+	rc = perm_write(fp, a, &k, expires_ns, expires_ns);
 	if (rc == 0)
 		rc = relay_note(fp, a, relay, expires_ns);
-	if (rc)
+	if (rc) {
 		relay_disable(fp, a);
-	return rc;
+		return rc;
+	}
+	chans_of_perm_update(fp, a, &k, false);
+	return 0;
 }
 
 void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
@@ -198,17 +266,35 @@ void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struc
 {
 	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
 	struct nts_fp_perm_key k;
+	struct fp_perm *p;
 
 	perm_key(&k, relay, peer);
 	bpf_map_delete_elem(fp->fds.perm, &k);
 	if (!a)
 		return;
-	for (unsigned i = 0; i < a->nperms; i++) {
-		if (memcmp(&a->perms[i], &k, sizeof(k)) == 0) {
-			a->perms[i] = a->perms[--a->nperms];
-			break;
-		}
+	p = perm_find(a, &k);
+	if (p)
+		*p = a->perms[--a->nperms];
+	/* A channel outliving its permission is no longer relayed (userspace drops its data). */
+	chans_of_perm_update(fp, a, &k, true);
+}
+
+static struct fp_chan *chan_get(struct fp_alloc *a, const struct nts_fp_client_key *ck)
+{
+	for (unsigned i = 0; i < a->nchans; i++)
+		if (memcmp(&a->chans[i].ck, ck, sizeof(*ck)) == 0)
+			return &a->chans[i];
+	if (a->nchans == a->capchans) {
+		unsigned cap = a->capchans ? a->capchans * 2 : 4;
+		struct fp_chan *n = realloc(a->chans, cap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		a->chans = n;
+		a->capchans = cap;
 	}
+	memset(&a->chans[a->nchans], 0, sizeof(a->chans[0]));
+	return &a->chans[a->nchans++];
 }
 
 static void channel_keys(struct nts_fp_client_key *ck, struct nts_fp_peer_key *pk,
@@ -229,26 +315,6 @@ static void channel_keys(struct nts_fp_client_key *ck, struct nts_fp_peer_key *p
 	pk->peer_port = peer->port;
 }
 
-static int chan_note(struct fp_alloc *a, const struct nts_fp_client_key *ck,
-		     const struct nts_fp_peer_key *pk)
-{
-	for (unsigned i = 0; i < a->nchans; i++)
-		if (memcmp(&a->chans[i].ck, ck, sizeof(*ck)) == 0)
-			return 0;
-	if (a->nchans == a->capchans) {
-		unsigned cap = a->capchans ? a->capchans * 2 : 4;
-		struct fp_chan *n = realloc(a->chans, cap * sizeof(*n));
-
-		if (!n)
-			return -ENOMEM;
-		a->chans = n;
-		a->capchans = cap;
-	}
-	a->chans[a->nchans].ck = *ck;
-	a->chans[a->nchans++].pk = *pk;
-	return 0;
-}
-
 int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *client,
 			 const struct nts_addr *server, const struct nts_addr *relay,
 			 const struct nts_addr *peer, uint16_t channel, uint64_t expires_ns)
@@ -256,9 +322,8 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	struct fp_alloc *a = alloc_get(fp, alloc_id);
 	struct nts_fp_client_key ck;
 	struct nts_fp_peer_key pk;
-	struct nts_fp_client_val cv = {.expires_ns = expires_ns, .alloc_id = alloc_id};
-	struct nts_fp_peer_val pv = {.expires_ns = expires_ns, .alloc_id = alloc_id};
 	struct nts_fp_perm_key permk;
+	struct fp_chan *c;
 	int rc;
 
 	if (!a)
@@ -267,7 +332,7 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	 * here too guarantees the kernel never drops a bound peer's traffic; an extra permission
 	 * only ever sends packets to userspace, which decides. */
 	perm_key(&permk, relay, peer);
-	rc = perm_write(fp, a, &permk, expires_ns);
+	rc = perm_write(fp, a, &permk, expires_ns, 0);
 	if (rc == 0)
 		rc = relay_note(fp, a, relay, expires_ns);
 	if (rc) {
@@ -278,26 +343,25 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	    relay->family != peer->family)
 		return 0; /* no header-size changes in the kernel: userspace relays these */
 	channel_keys(&ck, &pk, client, server, relay, peer, channel);
-	cv.relay_ip = pk.relay_ip;
-	cv.peer_ip = pk.peer_ip;
-	cv.relay_port = relay->port;
-	cv.peer_port = peer->port;
-	pv.client_ip = ck.client_ip;
-	pv.server_ip = ck.server_ip;
-	pv.client_port = client->port;
-	pv.server_port = server->port;
-	pv.channel = channel;
-	rc = chan_note(a, &ck, &pk);
-	if (rc)
-		return rc;
-	if (bpf_map_update_elem(fp->fds.client, &ck, &cv, BPF_ANY))
-		return errno == E2BIG ? -ENOSPC : -errno;
-	if (bpf_map_update_elem(fp->fds.peer, &pk, &pv, BPF_ANY)) {
-		rc = errno == E2BIG ? -ENOSPC : -errno;
-		bpf_map_delete_elem(fp->fds.client, &ck);
-		return rc;
-	}
-	return 0;
+	c = chan_get(a, &ck);
+	if (!c)
+		return -ENOMEM;
+	c->ck = ck;
+	c->pk = pk;
+	c->cv = (struct nts_fp_client_val){.relay_ip = pk.relay_ip,
+					   .peer_ip = pk.peer_ip,
+					   .relay_port = relay->port,
+					   .peer_port = peer->port,
+					   .alloc_id = alloc_id};
+	c->pv = (struct nts_fp_peer_val){.client_ip = ck.client_ip,
+					 .server_ip = ck.server_ip,
+					 .client_port = client->port,
+					 .server_port = server->port,
+					 .channel = channel,
+					 .alloc_id = alloc_id};
+	c->expires = expires_ns;
+	c->perm_gone = false;
+	return chan_write(fp, a, c);
 }
 
 void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *client,
@@ -332,7 +396,7 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 		bpf_map_delete_elem(fp->fds.peer, &a->chans[i].pk);
 	}
 	for (unsigned i = 0; i < a->nperms; i++)
-		bpf_map_delete_elem(fp->fds.perm, &a->perms[i]);
+		bpf_map_delete_elem(fp->fds.perm, &a->perms[i].k);
 	for (unsigned i = 0; i < a->nrelay; i++) {
 		struct nts_fp_relay_val v;
 
