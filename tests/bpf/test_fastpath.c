@@ -423,6 +423,23 @@ static void test_permission_delete_and_reinstall_of_bound_peer(void **state)
 	assert_int_equal(stats(fx).drop_no_permission, 0);
 }
 
+/* A relay bound to 0.0.0.0 sends from whatever address routing picks: not for the kernel. */
+static void test_wildcard_relay_is_left_to_userspace(void **state)
+{
+	struct fx *fx = *state;
+	const struct fastpath_fds *f = fastpath_fds(fx->fp);
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), sv = addr(net4.server, SERVER_PORT),
+			r = addr("0.0.0.0", RELAY_PORT), p = addr(net4.peer, PEER_PORT);
+	uint32_t count, max;
+
+	assert_int_equal(
+	    fastpath_channel_set(fx->fp, ALLOC, &c, &sv, &r, &p, CHANNEL, now_ns() + FAR), 0);
+	assert_int_equal(fastpath_map_fill(f->client, &count, &max), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(fastpath_map_fill(f->relay, &count, &max), 0);
+	assert_int_equal(count, 0);
+}
+
 /* Traffic to a port that is no known relay is never dropped. */
 static void test_udp_to_unknown_port_passes_untouched(void **state)
 {
@@ -548,6 +565,7 @@ int main(void)
 	    T(test_ipv6_peer_without_permission_dropped),
 	    T(test_channel_past_its_permission_passes),
 	    T(test_permission_delete_and_reinstall_of_bound_peer),
+	    T(test_wildcard_relay_is_left_to_userspace),
 	    T(test_udp_to_unknown_port_passes_untouched),
 	    T(test_alloc_delete_removes_every_entry),
 	    T(test_fold_reports_deltas_once),

@@ -122,6 +122,15 @@ static int wire_fp_adopt(struct ntsd *d)
 	fastpath_close(d->fastpath);
 	d->fastpath = fp;
 	turn_replay_hooks(d->turn);
+	for (unsigned i = 0; i < d->cfg.nrelay_ip; i++) {
+		static const uint8_t zero[16];
+		const struct nts_addr *r = &d->cfg.relay_ip[i];
+
+		if (memcmp(r->ip, zero, nts_addr_iplen(r)) == 0)
+			log_warn("fast path: relays on the wildcard address %s are relayed in "
+				 "userspace; give --relay-ip (or a concrete --listen) to accelerate",
+				 r->family == AF_INET ? "0.0.0.0" : "::");
+	}
 	return 0;
 }
 
