@@ -72,7 +72,7 @@ run() {
 	else
 		echo "not ok $n - uclient $name: rc=$rc lost=${lost:-?} sent=${sm:-?} recv=${rm:-?}" \
 			"bytes=${sb:-?}/${rb:-?} (want $want messages, $((want * L)) bytes)"
-		tail -n 15 "$log" | sed 's/^/#   /'
+		tail -n 15 "$log" | tr -cd '[:print:]\t\n' | sed 's/^/#   /'
 		failed=$((failed + 1))
 	fi
 }
