@@ -288,6 +288,32 @@ static void test_many_sends_are_batched_in_order_and_usage_reported(void **state
 	h_free(h);
 }
 
+/* Datagrams too big for a batch slot go out at once, after what was queued before them. */
+static void test_big_datagrams_keep_their_order_with_batched_ones(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:42012", NULL);
+	struct nts_addr peer_addr;
+	int peer = h_peer_socket(&peer_addr);
+	static uint8_t big[TURN_TX_SLOT + 1000], buf[sizeof(big)];
+
+	memset(big, 'B', sizeof(big));
+	h_allocate(h, &o);
+	assert_int_equal(h_channel_bind(h, &o, 0x4000, &peer_addr), 0);
+	turn_handle_channeldata(h->t, &o, 0x4000, (const uint8_t *)"a", 1);
+	turn_handle_channeldata(h->t, &o, 0x4000, big, sizeof(big));
+	turn_handle_channeldata(h->t, &o, 0x4000, (const uint8_t *)"b", 1);
+	turn_relay_flush(h->t);
+	assert_int_equal(h_recv(peer, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(buf[0], 'a');
+	assert_int_equal(h_recv(peer, buf, sizeof(buf), NULL), sizeof(big));
+	assert_memory_equal(buf, big, sizeof(big));
+	assert_int_equal(h_recv(peer, buf, sizeof(buf), NULL), 1);
+	assert_int_equal(buf[0], 'b');
+	close(peer);
+	h_free(h);
+}
+
 /* Kernel-relayed traffic folded in shows in the listing and in usage. */
 static int h_count_allocs(void *arg, const struct turn_alloc_info *ai)
 {
@@ -332,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_closing_during_delivery_deletes_the_allocation_safely),
 	    cmocka_unit_test(test_channeldata_on_an_unbound_channel_is_dropped),
 	    cmocka_unit_test(test_many_sends_are_batched_in_order_and_usage_reported),
+	    cmocka_unit_test(test_big_datagrams_keep_their_order_with_batched_ones),
 	    cmocka_unit_test(test_kernel_counters_are_folded_into_listing_and_usage),
 	};
 

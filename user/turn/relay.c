@@ -144,7 +144,10 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 		iov[2] = (struct iovec){.iov_base = (void *)zeros, .iov_len = pad};
 		t->send(t->send_arg, &a->origin, iov, pad ? 3 : 2);
 	} else {
-		/* RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA. */
+		/* RFC 8656 §10.3: a Data indication with XOR-PEER-ADDRESS and DATA (whose 16-bit
+		 * message length leaves room for a little less than 64 KiB of data). */
+		if (len > 0xFFFF - 32)
+			return;
 		uint64_t r1 = turn_mix64(t->seed ^ ++t->next_tid), r2 = turn_mix64(r1);
 
 		memcpy(tid, &r1, 8);
