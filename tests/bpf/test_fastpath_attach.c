@@ -1,0 +1,155 @@
+/* Loading the fast path onto interfaces (user/fastpath/loader.c, behind ntsctl attach/detach) in a
+ * private network namespace with two veth pairs: pins, reuse of pinned maps by a second interface,
+ * the devmap of attached interfaces, generic and native modes, double attach, detach.
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "fastpath/fastpath.h"
+#include "fastpath/loader.h"
+
+struct fx {
+	char pin_dir[64];
+};
+
+static int group_setup(void **state)
+{
+	static struct fx fx;
+
+	if (unshare(CLONE_NEWNET)) {
+		perror("unshare(CLONE_NEWNET) (needs root)");
+		return -1;
+	}
+	if (system("set -e; ip link add fpa0 type veth peer name fpa1;"
+		   "ip link add fpb0 type veth peer name fpb1;"
+		   "for d in fpa0 fpa1 fpb0 fpb1; do ip link set $d up; done") != 0)
+		return -1;
+	snprintf(fx.pin_dir, sizeof(fx.pin_dir), "/sys/fs/bpf/nts-test-attach-%d", (int)getpid());
+	*state = &fx;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[128];
+
+	if (fx) {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", fx->pin_dir);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static uint32_t map_id(const char *pin_dir, const char *name)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	bpf_obj_get_info_by_fd(fd, &info, &len);
+	close(fd);
+	return info.id;
+}
+
+static int count_port(void *arg, int ifindex)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+/* ntsctl attach DEV --mode skb, then a second interface in native mode sharing the same maps. */
+static void test_attach_pins_maps_and_second_interface_reuses_them(void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_attach_info info;
+	struct fastpath *fp;
+	char err[256];
+	uint32_t id;
+	int ports = 0;
+
+	assert_int_equal(
+	    fastpath_attach(fx->pin_dir, "fpa0", true, 1024, 128, &info, err, sizeof(err)), 0);
+	assert_string_equal(info.mode, "skb");
+	assert_true(info.prog_id > 0);
+	assert_int_equal(info.channels, 1024);
+	id = map_id(fx->pin_dir, NTS_FP_MAP_CLIENT);
+	assert_true(id > 0);
+	/* A second attach asks for other sizes: the pinned maps win. */
+	assert_int_equal(
+	    fastpath_attach(fx->pin_dir, "fpb0", false, 4096, 512, &info, err, sizeof(err)), 0);
+	assert_string_equal(info.mode, "native");
+	assert_int_equal(info.channels, 1024);
+	assert_int_equal(map_id(fx->pin_dir, NTS_FP_MAP_CLIENT), id);
+	assert_int_equal(fastpath_foreach_port(fx->pin_dir, count_port, &ports), 0);
+	assert_int_equal(ports, 2);
+	assert_int_equal(fastpath_open(fx->pin_dir, &fp), 0);
+	fastpath_close(fp);
+}
+
+static void test_second_attach_to_same_interface_is_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_attach_info info;
+	char err[256];
+
+	assert_int_equal(
+	    fastpath_attach(fx->pin_dir, "fpa0", true, 1024, 128, &info, err, sizeof(err)),
+	    -EEXIST);
+}
+
+static void test_detach_removes_program_and_port_keeps_maps(void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_attach_info info;
+	char err[256];
+	int ports = 0;
+
+	assert_int_equal(fastpath_detach(fx->pin_dir, "fpa0", err, sizeof(err)), 0);
+	assert_int_equal(fastpath_attached_info(if_nametoindex("fpa0"), &info), -ENOENT);
+	assert_int_equal(fastpath_attached_info(if_nametoindex("fpb0"), &info), 0);
+	assert_int_equal(fastpath_detach(fx->pin_dir, "fpb0", err, sizeof(err)), 0);
+	assert_int_equal(fastpath_detach(fx->pin_dir, "fpb0", err, sizeof(err)), -ENOENT);
+	assert_int_equal(fastpath_foreach_port(fx->pin_dir, count_port, &ports), 0);
+	assert_int_equal(ports, 0);
+	assert_true(map_id(fx->pin_dir, NTS_FP_MAP_CLIENT) > 0);
+}
+
+static void test_attach_to_missing_interface_fails(void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_attach_info info;
+	char err[256];
+
+	assert_int_equal(
+	    fastpath_attach(fx->pin_dir, "nosuch0", false, 1024, 128, &info, err, sizeof(err)),
+	    -ENODEV);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_attach_pins_maps_and_second_interface_reuses_them),
+	    cmocka_unit_test(test_second_attach_to_same_interface_is_refused),
+	    cmocka_unit_test(test_detach_removes_program_and_port_keeps_maps),
+	    cmocka_unit_test(test_attach_to_missing_interface_fails),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
