@@ -46,7 +46,7 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 			    const struct nts_addr *peer, uint64_t expires_ns);
 void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
 			     const struct nts_addr *peer);
-/* Removes everything the allocation put in the maps (after a last fold of its counters). */
+/* Removes everything the allocation put in the maps (fold its counters first if they matter). */
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id);
 
 /* Reports, per allocation with kernel traffic since the last call, the increase of its counters. */
