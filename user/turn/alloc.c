@@ -10,6 +10,9 @@
 #include "turn/turn_internal.h"
 #include "util/log.h"
 
+/* The per-allocation memory documented in turn_internal.h (x86-64). */
+_Static_assert(sizeof(struct turn_alloc) <= 568, "update the memory notes in turn_internal.h");
+
 static uint64_t turn_5tuple_hash(const struct turn_server *t, const struct nts_origin *o)
 {
 	uint64_t h = nts_addr_hash(&o->client, true, t->seed);

@@ -9,6 +9,10 @@
 #include "turn/turn_internal.h"
 #include "util/log.h"
 
+/* The per-allocation memory documented in turn_internal.h (x86-64). */
+_Static_assert(sizeof(struct turn_perm) <= 112 && sizeof(struct turn_chan) <= 136,
+	       "update the memory notes in turn_internal.h");
+
 static uint64_t turn_perm_hash(const struct turn_server *t, uint64_t id, const struct nts_addr *p)
 {
 	return nts_addr_hash(p, false, t->seed) ^ turn_mix64(id);

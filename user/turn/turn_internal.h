@@ -2,14 +2,15 @@
  * structs, the seeded hash tables, the 1 s timer wheel, relay ports and the data path.
  * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
  *
- * Memory per allocation is bounded (x86-64, approximate):
- *   struct turn_alloc            ~ 560 B (two relay sockets, counters, list and table links)
- *   username copy                <= 513 B (AUTH_MAX_USERNAME)
- *   last success answer (§7.2)   <= TURN_MAX_RESPONSE (512 B)
- *   permissions                  TURN_MAX_PERMS (64) x ~ 112 B  = ~ 7 KiB
- *   channels                     TURN_MAX_CHANNELS (64) x ~ 136 B = ~ 8.5 KiB (cooling ones
- * included) kernel                       one or two UDP sockets (their buffers are the kernel's
- * defaults) so at most ~ 17 KiB of heap per allocation; the hash tables add one pointer per entry.
+ * Memory per allocation is bounded (x86-64 sizes):
+ *   struct turn_alloc: 568 B (relay sockets, counters, list and table links);
+ *   its user's entry: 32 B + username (< AUTH_MAX_USERNAME), shared by that user's allocations;
+ *   the kept Allocate answer (RFC 8656 §7.2): at most TURN_MAX_RESPONSE = 512 B;
+ *   permissions: at most TURN_MAX_PERMS = 64 x 112 B = 7 KiB;
+ *   channels: at most TURN_MAX_CHANNELS = 64 x 136 B = 8.5 KiB (cooling ones included);
+ *   one or two kernel UDP sockets (default buffer sizes).
+ * That is at most about 17 KiB of heap per allocation, plus a table pointer per entry.
+ * Server-wide: the timer wheel (32 KiB), the sendmmsg batch (71 KiB), recvmmsg buffers (2 MiB).
  */
 #ifndef NTS_TURN_TURN_INTERNAL_H
 #define NTS_TURN_TURN_INTERNAL_H
