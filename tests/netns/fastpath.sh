@@ -132,6 +132,15 @@ check "uclient over channels with XDP: zero loss" run_lossless xdp 4 300 5
 k1=$(kstat) u1=$(ustat)
 kd=$((k1 - k0)) ud=$((u1 - u0))
 echo "# XDP phase: kernel relayed $kd, userspace relayed $ud packets"
+# ntsd's own counters (status, /metrics) pick the kernel's up within a tick (bounded wait).
+kernel_in_ntsd_stats() {
+	for _ in $(seq 1 40); do
+		ntsctl status --json 2>/dev/null | $PY -c "import json,sys; s=json.load(sys.stdin)['ntsd']['stats']; sys.exit(0 if s['kernel_c2p_packets']+s['kernel_p2c_packets'] >= $k1 else 1)" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "ntsd's stats include the kernel's relayed packets" kernel_in_ntsd_stats
 check ">= 99% of ChannelData relayed by XDP ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
 
@@ -161,11 +170,18 @@ check "re-attach sc0 and sp0" reattach
 k0=$(kstat)
 uclient kill 2 400 10 &
 uc_pid=$!
-# Kill once the kernel is relaying this run's channels (bounded wait).
-for _ in $(seq 1 100); do
-	[ "$(kstat)" -gt $((k0 + 50)) ] && break
+# While it runs, ntsd folds the kernel's per-allocation counters (every second) into its
+# allocations; then SIGKILL it (bounded waits).
+alloc_kernel_pkts() {
+	"$B/ntsctl" --ctl-socket "$ctl" allocations --json 2>/dev/null | $PY -c \
+		"import json,sys; print(sum(a.get('c2p_packets',0)+a.get('p2c_packets',0) for a in json.load(sys.stdin)['allocations']))" 2>/dev/null || echo 0
+}
+folded=0
+for _ in $(seq 1 60); do
+	[ "$(kstat)" -gt $((k0 + 50)) ] && [ "$(alloc_kernel_pkts)" -gt 0 ] && folded=1 && break
 	sleep 0.05
 done
+check "ntsd folds kernel-relayed packets into its allocations' counters" test "$folded" -eq 1
 kill -9 "$ntsd_pid"
 wait "$ntsd_pid" 2>/dev/null
 ntsd_pid=
