@@ -177,6 +177,46 @@ static void test_refresh_postpones_expiry(void **state)
 	h_free(h);
 }
 
+/* Many allocations with permissions and channels (the tables grow past their first size) all
+ * expire on the wheel and leave every table empty. */
+static void test_many_allocations_expire_and_leave_nothing_behind(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_addr peer;
+	char src[32];
+	uint64_t t0 = h_base(h);
+	const unsigned n = 90; /* within the harness's 100 relay ports */
+
+	h->cfg.max_allocations_per_user = 1000;
+	for (unsigned i = 0; i < n; i++) {
+		struct nts_origin o;
+
+		snprintf(src, sizeof(src), "127.0.%u.%u:%u", i / 200, i % 200 + 1, 44000 + i);
+		o = h_origin(src, NULL);
+		h_allocate(h, &o);
+		snprintf(src, sizeof(src), "127.1.0.%u:%u", i % 250 + 1, 6000 + i);
+		h_addr(&peer, src);
+		assert_int_equal(h_channel_bind(h, &o, (uint16_t)(0x4000 + i), &peer), 0);
+	}
+	assert_int_equal(h->stats.allocations_current, n);
+	assert_int_equal(h->stats.channels_current, n);
+	assert_int_equal(h->t->by_5tuple.n, n);
+	assert_true(h->t->by_5tuple.mask + 1 >= n);
+	turn_tick(h->t, t0 + 601 * 1000ULL);
+	assert_int_equal(h->stats.allocations_current, 0);
+	assert_int_equal(h->stats.allocations_expired, n);
+	assert_int_equal(h->stats.channels_current, 0);
+	assert_int_equal(h->stats.permissions_current, 0);
+	assert_int_equal(h->t->by_5tuple.n, 0);
+	assert_int_equal(h->t->by_relay.n, 0);
+	assert_int_equal(h->t->by_id.n, 0);
+	assert_int_equal(h->t->perms.n, 0);
+	assert_int_equal(h->t->chan_num.n, 0);
+	assert_int_equal(h->t->chan_peer.n, 0);
+	assert_int_equal(h->t->users.n, 0);
+	h_free(h);
+}
+
 /* The wheel fires each timer once, in the first tick at or after its second, never early, also
  * across big jumps and when re-armed or cancelled. */
 struct h_fired {
@@ -263,6 +303,7 @@ int main(void)
 	    cmocka_unit_test(test_held_channel_can_be_rebound_to_the_same_peer),
 	    cmocka_unit_test(test_allocation_expires_with_its_permissions_and_channels),
 	    cmocka_unit_test(test_refresh_postpones_expiry),
+	    cmocka_unit_test(test_many_allocations_expire_and_leave_nothing_behind),
 	    cmocka_unit_test(test_timer_wheel_fires_once_never_early),
 	    cmocka_unit_test(test_replay_hooks_and_foreach_perm_cover_live_state),
 	};
