@@ -197,6 +197,28 @@ check "ntsd restarts after the SIGKILL" start_ntsd
 adopted_at_start() { ntsctl status | grep -q 'maps adopted'; }
 check "restarted ntsd adopts the pinned maps" adopted_at_start
 
+# --- 5. floods from a peer without permission die in the kernel; other traffic is never dropped
+relay_port=$(bpftool -j map dump pinned "$pin/nts_fp_relay" 2>/dev/null | $PY -c \
+	"import json,sys; e=json.load(sys.stdin)[0]; print(e.get('formatted', e)['key']['relay_port'])" 2>/dev/null)
+ip -n "$P" addr add 198.19.0.3/24 dev ps0
+send_udp() { # from, to, port, count
+	in_ns "$P" $PY -c "import socket,sys; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('$1',0))
+for i in range($4): s.sendto(b'x'*64, ('$2',$3))"
+}
+stat_of() { ntsctl stats --json | $PY -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+if [ -n "$relay_port" ]; then
+	d0=$(stat_of drop_no_permission) m0=$(stat_of pass_no_match)
+	send_udp 198.19.0.3 198.18.0.1 "$relay_port" 200
+	send_udp 198.19.0.3 198.18.0.1 40000 50
+	sleep 0.2
+	d1=$(stat_of drop_no_permission) m1=$(stat_of pass_no_match)
+	echo "# flood: dropped $((d1 - d0)) at relay port $relay_port, passed $((m1 - m0)) elsewhere"
+	check "a peer without permission is dropped in the kernel at a relay port" test $((d1 - d0)) -eq 200
+	check "UDP to a port that is no relay is passed, not dropped" test $((m1 - m0)) -ge 50
+else
+	not_ok "a relay address is in the relay map"
+fi
+
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
 	echo "# fast-path counters:"; ntsctl stats 2>/dev/null | grep -v ' 0$' | sed 's/^/#   /'
