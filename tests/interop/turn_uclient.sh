@@ -6,7 +6,7 @@ set -u
 B=${NTS_BUILD:-$(pwd)/build}
 N=${UCLIENT_MSGS:-20}   # messages per client
 M=${UCLIENT_CLIENTS:-2} # clients per run
-L=120                   # message length
+L=121                   # message length (not a multiple of 4: streams need padding)
 tmp=$(mktemp -d /tmp/nts-uclient.XXXXXX)
 pids=()
 cleanup() {
