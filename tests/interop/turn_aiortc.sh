@@ -8,38 +8,16 @@ B=${NTS_BUILD:-$(pwd)/build}
 TOP=${NTS_TOP:-$(pwd)}
 PY=/usr/bin/python3
 tmp=$(mktemp -d /tmp/nts-aiortc.XXXXXX)
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/turn_lib.bash"
+trap turn_cleanup EXIT
 
 if ! "$PY" -c 'import aiortc' 2>/dev/null; then
 	echo "not ok 1 - python3-aiortc is installed (tools/deps.sh)"
 	exit 1
 fi
-port_free() { ! ss -Hlun "sport = :$1" | grep -q . && ! ss -Hltn "sport = :$1" | grep -q .; }
-for _ in $(seq 1 50); do
-	PORT=$((31001 + (RANDOM % 4000) * 2))
-	port_free "$PORT" && break
-done
-RMIN=$((40000 + (RANDOM % 90) * 100))
-
-"$B/ntsd" --listen "127.0.0.1:$PORT" --relay-ports "$RMIN-$((RMIN + 99))" \
-	--allow-peer 127.0.0.0/8 --user webrtc:rtc-pass --secret aiortc-secret --realm nts.aiortc \
-	--no-api --db "$tmp/nts.db" --ctl-socket "$tmp/ctl.sock" --pin-dir "$tmp/pin" \
-	>"$tmp/ntsd.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 50); do
-	grep -q "started" "$tmp/ntsd.log" 2>/dev/null && break
-	sleep 0.1
-done
-if ! grep -q "started" "$tmp/ntsd.log"; then
-	echo "not ok 1 - ntsd starts"
-	sed 's/^/# /' "$tmp/ntsd.log"
-	exit 1
-fi
+turn_pick_ports 31001 4000
+turn_start_ntsd --listen "127.0.0.1:$PORT" --allow-peer 127.0.0.0/8 --user webrtc:rtc-pass \
+	--secret aiortc-secret --realm nts.aiortc || exit 1
 
 n=0 failed=0
 # Renumbers the Python script's TAP lines into this script's sequence.

@@ -8,48 +8,23 @@ N=${UCLIENT_MSGS:-20}   # messages per client
 M=${UCLIENT_CLIENTS:-2} # clients per run
 L=121                   # message length (not a multiple of 4: streams need padding)
 tmp=$(mktemp -d /tmp/nts-uclient.XXXXXX)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. "$(dirname "$0")/turn_lib.bash"
+trap turn_cleanup EXIT
 
 if ! command -v turnutils_uclient >/dev/null || ! command -v turnutils_peer >/dev/null; then
 	echo "not ok 1 - coturn's turnutils_uclient/turnutils_peer are installed (tools/deps.sh)"
 	exit 1
 fi
 
-# Ports unique to this run: a free-looking base in 21000-29999 and a relay range above it.
-port_free() { ! ss -Hlun "sport = :$1" | grep -q . && ! ss -Hltn "sport = :$1" | grep -q .; }
-for _ in $(seq 1 50); do
-	PORT=$((21000 + (RANDOM % 4500) * 2))
-	PEER=$((PORT + 1))
-	port_free "$PORT" && port_free "$PEER" && break
-done
-RMIN=$((30000 + (RANDOM % 300) * 100))
-RMAX=$((RMIN + 99))
-
-"$B/ntsd" --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" --relay-ports "$RMIN-$RMAX" \
-	--allow-peer 127.0.0.0/8 --allow-peer ::1/128 --user alice:wonderland --secret interop-secret \
-	--max-allocations-per-user 1000 --realm nts.interop --no-api --db "$tmp/nts.db" --ctl-socket "$tmp/ctl.sock" \
-	--pin-dir "$tmp/pin" --verbose >"$tmp/ntsd.log" 2>&1 &
-pids+=($!)
+turn_pick_ports 21000 4500
+PEER=$((PORT + 1))
+turn_start_ntsd --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" --allow-peer 127.0.0.0/8 \
+	--allow-peer ::1/128 --user alice:wonderland --secret interop-secret \
+	--max-allocations-per-user 1000 --realm nts.interop --verbose || exit 1
 turnutils_peer -p "$PEER" -L 127.0.0.1 >"$tmp/peer4.log" 2>&1 &
-pids+=($!)
+turn_pids+=($!)
 turnutils_peer -p "$PEER" -L ::1 >"$tmp/peer6.log" 2>&1 &
-pids+=($!)
-
-for _ in $(seq 1 50); do
-	grep -q "started" "$tmp/ntsd.log" 2>/dev/null && break
-	sleep 0.1
-done
-if ! grep -q "started" "$tmp/ntsd.log"; then
-	echo "not ok 1 - ntsd starts"
-	sed 's/^/# /' "$tmp/ntsd.log"
-	exit 1
-fi
+turn_pids+=($!)
 
 n=0 failed=0
 # run NAME EXPECTED_MSGS_FACTOR UCLIENT_ARGS...: runs one uclient session, checks its summary.
@@ -101,7 +76,7 @@ else
 fi
 
 n=$((n + 1))
-if kill -0 "${pids[0]}" 2>/dev/null; then
+if kill -0 "${turn_pids[0]}" 2>/dev/null; then
 	echo "ok $n - ntsd is still running"
 else
 	echo "not ok $n - ntsd is still running"
