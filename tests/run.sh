@@ -48,12 +48,17 @@ for t in "$NTS_BUILD"/tests/bpf/test_*; do
 done
 # Fuzz smoke: every target replays its seed corpus and runs a few thousand mutations (not in SAN builds:
 # fuzz targets always carry ASan+UBSan themselves).
+fuzzwork=$(mktemp -d)
 for f in "$NTS_TOP"/build/fuzz/fuzz_*; do
 	[ -x "$f" ] || continue
 	n=$(basename "$f")
-	corpus="$NTS_TOP/tests/fuzz/corpus/$n"; [ -d "$corpus" ] || corpus=""
-	run_suite "fuzz/$n" 120 bash -c "'$f' -runs=20000 -seed=1 $corpus >/dev/null 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash'; exit 1; }"
+	corpus="$NTS_TOP/tests/fuzz/corpus/$n"
+	[ -d "$corpus" ] || corpus=""
+	mkdir -p "$fuzzwork/$n"
+	# New inputs go to the first (scratch) corpus directory, never into the source tree.
+	run_suite "fuzz/$n" 120 bash -c "'$f' -runs=20000 -seed=1 '$fuzzwork/$n' $corpus >/dev/null 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash'; exit 1; }"
 done
+rm -rf "$fuzzwork"
 for dir in interop netns api bench; do
 	for t in "$NTS_TOP"/tests/$dir/*.sh; do
 		[ -f "$t" ] || continue
