@@ -137,8 +137,14 @@ profile_stop() {
 	kill -INT "$PERF_PID" 2>/dev/null
 	wait "$PERF_PID" 2>/dev/null
 	PERF_PID=""
-	perf report -i "$OUT/perf.data" --stdio --no-children --sort symbol 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -25 >"$OUT/profile.txt"
+	{
+		echo "by object:"
+		perf report -i "$OUT/perf.data" --stdio --no-children --sort dso 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -6
+		echo "top symbols:"
+		perf report -i "$OUT/perf.data" --stdio --no-children --sort dso,symbol 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -25 | sed 's/ *- *- *$//'
+	} >"$OUT/profile.txt"
 }
 
 run_contender() { # name rep
