@@ -95,9 +95,24 @@ check "preflight allows the Authorization header" \
 	grep -qi "^Access-Control-Allow-Headers: .*Authorization" "$tmp/options.h"
 check "error answers carry the CORS headers too" header noauth Access-Control-Allow-Origin "\*"
 
+# Two requests on one kept-alive connection, then 20 clients at once: MHD inside ntsd's loop
+# serves them all.
+codes=$(curl -s -o /dev/null -o /dev/null -w '%{http_code} %{num_connects}\n' -X POST \
+	-u "$good_sid:$good_token" "$tokens" "$tokens")
+check "two requests on one connection both get 201 ($(tr '\n' ' ' <<<"$codes"))" \
+	[ "$(tr '\n' ' ' <<<"$codes")" = "201 1 201 0 " ]
+pids=()
+for i in $(seq 1 20); do
+	curl -s -o /dev/null -w '%{http_code}\n' -X POST -u "$good_sid:$good_token" "$tokens" \
+		>"$tmp/par.$i" &
+	pids+=($!)
+done
+wait "${pids[@]}" # not a bare wait: ntsd is a child too
+check "20 concurrent clients all get 201" [ "$(cat "$tmp"/par.* | grep -c '^201$')" = 20 ]
+
 req metrics "$api_url/metrics"
 check "/metrics: 200 text/plain version 0.0.4" header metrics Content-Type "text/plain; version=0.0.4"
-check "/metrics counts tokens issued" grep -q "^nts_tokens_issued_total 2$" "$tmp/metrics.b"
+check "/metrics counts tokens issued" grep -q "^nts_tokens_issued_total 24$" "$tmp/metrics.b"
 check "/metrics carries no AccountSid" bash -c '! grep -q -e "$1" -e "$2" "$3"' _ "$good_sid" \
 	"$other_sid" "$tmp/metrics.b"
 check "/metrics has relayed bytes by direction and path" \
