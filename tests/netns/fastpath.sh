@@ -168,7 +168,7 @@ check "without XDP the kernel relays nothing and userspace everything" \
 reattach() { ntsctl attach sc0 >/dev/null && ntsctl attach sp0 >/dev/null; }
 check "re-attach sc0 and sp0" reattach
 k0=$(kstat)
-uclient kill 2 400 10 &
+uclient kill 2 600 10 &
 uc_pid=$!
 # While it runs, ntsd folds the kernel's per-allocation counters (every second) into its
 # allocations; then SIGKILL it (bounded waits).
@@ -177,10 +177,11 @@ alloc_kernel_pkts() {
 		"import json,sys; print(sum(a.get('c2p_packets',0)+a.get('p2c_packets',0) for a in json.load(sys.stdin)['allocations']))" 2>/dev/null || echo 0
 }
 folded=0
-for _ in $(seq 1 60); do
+for _ in $(seq 1 100); do
 	[ "$(kstat)" -gt $((k0 + 50)) ] && [ "$(alloc_kernel_pkts)" -gt 0 ] && folded=1 && break
 	sleep 0.05
 done
+echo "# allocations counted $(alloc_kernel_pkts) packets; $(($(kstat) - k0)) in the kernel"
 check "ntsd folds kernel-relayed packets into its allocations' counters" test "$folded" -eq 1
 kill -9 "$ntsd_pid"
 wait "$ntsd_pid" 2>/dev/null
