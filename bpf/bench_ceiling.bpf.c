@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Bench "wire ceiling": the least an in-kernel relay must do for ChannelData (RFC 8656 §12.4) — strip
- * the 4-byte header, write fresh Ethernet/IPv4/UDP headers towards the peer and redirect to the
- * peer-facing device — with no lookup, no policy and no counters. Shows the topology's packet limit. */
+/* Bench "wire ceiling": the least an in-kernel relay must do for ChannelData (RFC 8656 §12.4) —
+ * strip the 4-byte header, write fresh Ethernet/IPv4/UDP headers towards the peer and redirect to
+ * the peer-facing device — with no lookup, no policy and no counters. Shows the topology's packet
+ * limit. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>

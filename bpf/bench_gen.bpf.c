@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Bench traffic generator: run by nts-loadgen through BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on the
- * client namespace's veth. Each frame gets its flow's template bytes back (pages are recycled as the path
- * left them), a sequence number and a send timestamp, and is transmitted (XDP_TX becomes a redirect out
- * of the ingress device in live-frames mode). Pacing: frames ahead of schedule are dropped unsent. */
+/* Bench traffic generator: run by nts-loadgen through BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
+ * on the client namespace's veth. Each frame gets its flow's template bytes back (pages are
+ * recycled as the path left them), a sequence number and a send timestamp, and is transmitted
+ * (XDP_TX becomes a redirect out of the ingress device in live-frames mode). Pacing: frames ahead
+ * of schedule are dropped unsent. */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 

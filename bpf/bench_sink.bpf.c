@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Bench sink on the peer namespace's veth: counts benchmark datagrams that arrive correctly relayed
- * (right destination, length, magic and payload pattern), records their one-way latency and drops them,
- * so the peer's own stack is not what is measured. Everything else goes to the stack. */
+ * (right destination, length, magic and payload pattern), records their one-way latency and drops
+ * them, so the peer's own stack is not what is measured. Everything else goes to the stack. */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
 #include <linux/in.h>

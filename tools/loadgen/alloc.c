@@ -1,5 +1,5 @@
-/* `nts-loadgen alloc`: allocation set-up rate (authenticated Allocate + ChannelBind per second, with a
- * window of set-ups in flight) and the server's resident memory per open allocation. */
+/* `nts-loadgen alloc`: allocation set-up rate (authenticated Allocate + ChannelBind per second,
+ * with a window of set-ups in flight) and the server's resident memory per open allocation. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 int lg_cmd_alloc(const struct lg_opts *o)
 {
 	struct lg_session *s = calloc(o->allocs, sizeof(*s));
+	struct lg_json j;
 	long rss0 = -1, rss1 = -1;
 	uint64_t t0, t1;
 	unsigned done;
@@ -28,28 +29,32 @@ int lg_cmd_alloc(const struct lg_opts *o)
 	done = lg_sessions_setup(s, o->allocs, o, t0 + (uint64_t)(o->duration * 1e9));
 	t1 = lg_now_ns();
 	if (o->rss_pid > 0) {
-		lg_sleep_until(lg_now_ns() + 300000000ull); /* let the server finish its bookkeeping */
+		lg_sleep_until(lg_now_ns() +
+			       300000000ull); /* let the server finish its bookkeeping */
 		rss1 = lg_rss_kb(o->rss_pid);
 	}
 	for (unsigned i = 0; i < o->allocs; i++)
 		if (s[i].state != LG_DONE) {
-			fprintf(stderr, "nts-loadgen: allocation %u failed in state %d: response 0x%04x, error %d\n",
+			fprintf(stderr,
+				"nts-loadgen: allocation %u failed in state %d: response 0x%04x, "
+				"error %d\n",
 				i, s[i].fail_state, s[i].fail_type, s[i].error);
 			break;
 		}
-	lg_json_begin();
-	lg_json_str("test", "alloc");
-	lg_json_num("allocs", o->allocs);
-	lg_json_num("done", done);
-	lg_json_num("secs", (double)(t1 - t0) / 1e9);
-	lg_json_num("allocs_per_s", done ? done / ((double)(t1 - t0) / 1e9) : 0);
+	lg_json_begin(&j);
+	lg_json_str(&j, "test", "alloc");
+	lg_json_num(&j, "allocs", o->allocs);
+	lg_json_num(&j, "done", done);
+	lg_json_num(&j, "secs", (double)(t1 - t0) / 1e9);
+	lg_json_num(&j, "allocs_per_s", done ? done / ((double)(t1 - t0) / 1e9) : 0);
 	if (o->rss_pid > 0) {
-		lg_json_num("rss_before_kb", (double)rss0);
-		lg_json_num("rss_after_kb", (double)rss1);
-		lg_json_num("rss_per_alloc_bytes",
-			    done && rss0 > 0 && rss1 > 0 ? (double)(rss1 - rss0) * 1024.0 / done : -1);
+		lg_json_num(&j, "rss_before_kb", (double)rss0);
+		lg_json_num(&j, "rss_after_kb", (double)rss1);
+		lg_json_num(&j, "rss_per_alloc_bytes",
+			    done && rss0 > 0 && rss1 > 0 ? (double)(rss1 - rss0) * 1024.0 / done
+							 : -1);
 	}
-	lg_json_end();
+	lg_json_end(&j);
 	rc = done == o->allocs ? 0 : -EIO;
 out:
 	lg_sessions_close(s, o->allocs, o);

@@ -86,6 +86,7 @@ static int lg_conn_input(struct lg_api *a, struct lg_conn *c)
 int lg_cmd_api(const struct lg_opts *o)
 {
 	struct lg_api a = {.o = o};
+	struct lg_json j;
 	struct lg_conn *c = calloc(o->conns, sizeof(*c));
 	struct epoll_event evs[64];
 	unsigned char b64[512] = "";
@@ -95,17 +96,20 @@ int lg_cmd_api(const struct lg_opts *o)
 	if (!c || ep < 0 || (o->basic_auth && strlen(o->basic_auth) > 300))
 		goto out;
 	if (o->basic_auth)
-		EVP_EncodeBlock(b64, (const unsigned char *)o->basic_auth, (int)strlen(o->basic_auth));
-	a.req_len = (size_t)snprintf(a.req, sizeof(a.req),
-				     "POST %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic %s\r\n"
-				     "Content-Type: application/x-www-form-urlencoded\r\n"
-				     "Content-Length: %zu\r\n\r\n%s",
-				     o->url_path, b64, strlen(o->body), o->body);
+		EVP_EncodeBlock(b64, (const unsigned char *)o->basic_auth,
+				(int)strlen(o->basic_auth));
+	a.req_len =
+	    (size_t)snprintf(a.req, sizeof(a.req),
+			     "POST %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic %s\r\n"
+			     "Content-Type: application/x-www-form-urlencoded\r\n"
+			     "Content-Length: %zu\r\n\r\n%s",
+			     o->url_path, b64, strlen(o->body), o->body);
 	if (a.req_len >= sizeof(a.req) || lg_netns_enter(o->client_ns))
 		goto out;
 	for (unsigned i = 0; i < o->conns; i++)
 		if (lg_conn_open(&a, &c[i], ep, i)) {
-			fprintf(stderr, "nts-loadgen: cannot connect to the API: %s\n", strerror(errno));
+			fprintf(stderr, "nts-loadgen: cannot connect to the API: %s\n",
+				strerror(errno));
 			goto out;
 		}
 	start = lg_now_ns();
@@ -118,7 +122,8 @@ int lg_cmd_api(const struct lg_opts *o)
 
 			if (lg_conn_input(&a, x) == 0)
 				continue;
-			/* Server closed or garbled: count it and reconnect (bounded by the run time). */
+			/* Server closed or garbled: count it and reconnect (bounded by the run
+			 * time). */
 			a.errors++, a.reconnects++;
 			close(x->fd);
 			lg_conn_open(&a, x, ep, evs[i].data.u32);
@@ -126,17 +131,17 @@ int lg_cmd_api(const struct lg_opts *o)
 	}
 	double secs = (double)(lg_now_ns() - start) / 1e9;
 
-	lg_json_begin();
-	lg_json_str("test", "api");
-	lg_json_num("conns", o->conns);
-	lg_json_num("secs", secs);
-	lg_json_num("ok", (double)a.ok);
-	lg_json_num("errors", (double)a.errors);
-	lg_json_num("reconnects", (double)a.reconnects);
-	lg_json_num("req_per_s", (double)a.ok / secs);
-	lg_json_num("lat_p50_us", lg_hist_pct(&a.hist, 0.5));
-	lg_json_num("lat_p99_us", lg_hist_pct(&a.hist, 0.99));
-	lg_json_end();
+	lg_json_begin(&j);
+	lg_json_str(&j, "test", "api");
+	lg_json_num(&j, "conns", o->conns);
+	lg_json_num(&j, "secs", secs);
+	lg_json_num(&j, "ok", (double)a.ok);
+	lg_json_num(&j, "errors", (double)a.errors);
+	lg_json_num(&j, "reconnects", (double)a.reconnects);
+	lg_json_num(&j, "req_per_s", (double)a.ok / secs);
+	lg_json_num(&j, "lat_p50_us", lg_hist_pct(&a.hist, 0.5));
+	lg_json_num(&j, "lat_p99_us", lg_hist_pct(&a.hist, 0.99));
+	lg_json_end(&j);
 	rc = a.ok > 0 ? 0 : -EIO;
 out:
 	for (unsigned i = 0; c && i < o->conns; i++)

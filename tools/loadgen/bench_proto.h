@@ -17,17 +17,18 @@ typedef uint32_t bench_u32;
 typedef uint64_t bench_u64;
 #endif
 
-#define BENCH_MAGIC_KERNEL 0x4b53544eu /* "NTSK" little-endian: frames from the in-kernel generator */
-#define BENCH_MAGIC_USER 0x5553544eu   /* "NTSU": datagrams from the userspace generator */
-#define BENCH_HDR_LEN 24               /* struct bench_hdr on the wire */
-#define BENCH_TAIL_LEN 8               /* the sink checks the last 8 payload bytes against the pattern */
+#define BENCH_MAGIC_KERNEL                                                                         \
+	0x4b53544eu		     /* "NTSK" little-endian: frames from the in-kernel generator */
+#define BENCH_MAGIC_USER 0x5553544eu /* "NTSU": datagrams from the userspace generator */
+#define BENCH_HDR_LEN 24	     /* struct bench_hdr on the wire */
+#define BENCH_TAIL_LEN 8 /* the sink checks the last 8 payload bytes against the pattern */
 
 /* Leads every benchmark payload (host byte order: sender and receiver share the machine). */
 struct bench_hdr {
 	bench_u32 magic;
 	bench_u32 flow; /* allocation index */
-	bench_u64 seq;  /* per-flow (userspace) or global (in-kernel) sequence number */
-	bench_u64 ts;   /* CLOCK_MONOTONIC nanoseconds at send */
+	bench_u64 seq;	/* per-flow (userspace) or global (in-kernel) sequence number */
+	bench_u64 ts;	/* CLOCK_MONOTONIC nanoseconds at send */
 };
 
 /* Payload byte i (i >= BENCH_HDR_LEN) of an in-kernel frame; userspace adds the sequence number. */
@@ -36,7 +37,8 @@ static inline bench_u8 bench_pattern(bench_u32 i, bench_u64 seq)
 	return (bench_u8)(i * 7u + 3u + (bench_u8)seq);
 }
 
-/* Latency histogram: 100 ns buckets up to 204.8 us, then 10 us buckets up to 20.48 ms, then overflow. */
+/* Latency histogram: 100 ns buckets up to 204.8 us, then 10 us buckets up to 20.48 ms, then
+ * overflow. */
 #define BENCH_LAT_FINE 2048
 #define BENCH_LAT_FINE_NS 100
 #define BENCH_LAT_COARSE 2048
@@ -49,17 +51,17 @@ struct bench_hist {
 
 /* Counters of the peer-side sink (one per CPU). */
 struct bench_sink_stats {
-	bench_u64 pkts;   /* correctly relayed benchmark datagrams, dropped after counting */
+	bench_u64 pkts;	  /* correctly relayed benchmark datagrams, dropped after counting */
 	bench_u64 bytes;  /* their UDP payload bytes */
-	bench_u64 bad;    /* benchmark datagrams (right magic) whose length or pattern was wrong */
+	bench_u64 bad;	  /* benchmark datagrams (right magic) whose length or pattern was wrong */
 	bench_u64 passed; /* everything else, handed to the stack */
 };
 
 /* Sink configuration: what a correctly relayed datagram looks like (addresses in network order). */
 struct bench_sink_cfg {
 	bench_u32 dst_ip;
-	bench_u32 src_ip;      /* 0: any source */
-	bench_u16 port_lo;     /* host order, inclusive */
+	bench_u32 src_ip;  /* 0: any source */
+	bench_u16 port_lo; /* host order, inclusive */
 	bench_u16 port_hi;
 	bench_u16 payload_len; /* expected UDP payload length */
 	bench_u16 pad;
@@ -87,8 +89,9 @@ struct bench_gen_state {
 	bench_u64 seq;
 };
 
-/* Wire ceiling: rewrite ChannelData arriving for listen_ip:listen_port into UDP relay_ip:relay_port ->
- * peer_ip:(peer_port + channel - 0x4000) and redirect it out of ifindex (addresses in network order). */
+/* Wire ceiling: rewrite ChannelData arriving for listen_ip:listen_port into UDP relay_ip:relay_port
+ * -> peer_ip:(peer_port + channel - 0x4000) and redirect it out of ifindex (addresses in network
+ * order). */
 struct bench_ceiling_cfg {
 	bench_u32 listen_ip;
 	bench_u32 relay_ip;

@@ -1,6 +1,6 @@
-/* nts-loadgen internals: options, TURN client sessions, timing, histograms and JSON output shared by
- * the subcommands (relay: userspace load both ways; xdp: in-kernel generator; alloc; api).
- * Every run is bounded in time and count; results go to stdout as one JSON object. */
+/* nts-loadgen internals: options, TURN client sessions, timing, histograms and JSON output shared
+ * by the subcommands (relay: userspace load both ways; xdp: in-kernel generator; alloc; api). Every
+ * run is bounded in time and count; results go to stdout as one JSON object. */
 #ifndef NTS_LOADGEN_LG_H
 #define NTS_LOADGEN_LG_H
 
@@ -12,25 +12,29 @@
 
 #include "bench_proto.h"
 
+struct auth_ctx;
+
 #define LG_MAX_ALLOCS 20000
 
 /* Options shared by every subcommand (see lg_usage()). */
 struct lg_opts {
-	const char *client_ns, *server_ns, *peer_ns; /* network namespaces (names under /run/netns) */
-	struct sockaddr_in server;                   /* TURN server */
-	struct sockaddr_in client_ip;                /* local address of client sockets (port 0) */
-	struct sockaddr_in peer;                     /* first peer address; allocation i uses port + i */
+	const char *client_ns, *server_ns,
+	    *peer_ns;		      /* network namespaces (names under /run/netns) */
+	struct sockaddr_in server;    /* TURN server */
+	struct sockaddr_in client_ip; /* local address of client sockets (port 0) */
+	struct sockaddr_in peer;      /* first peer address; allocation i uses port + i */
 	const char *secret, *realm, *account;
-	unsigned allocs;    /* allocations (flows) */
-	unsigned size;      /* payload bytes */
-	double rate;        /* packets/s per direction in total; 0 = flat out (xdp) */
-	double duration;    /* seconds of measured sending */
-	unsigned window;    /* allocations in flight during set-up */
-	int rss_pid;        /* alloc: process whose VmRSS is sampled */
-	const char *cpu_pids; /* xdp: relay processes whose CPU time is charged to the packets */
-	bool reverse;       /* relay: also send peer -> client */
+	struct auth_ctx *auth; /* signs ephemeral credentials with secret */
+	unsigned allocs;       /* allocations (flows) */
+	unsigned size;	       /* payload bytes */
+	double rate;	       /* packets/s per direction in total; 0 = flat out (xdp) */
+	double duration;       /* seconds of measured sending */
+	unsigned window;       /* allocations in flight during set-up */
+	int rss_pid;	       /* alloc: process whose VmRSS is sampled */
+	const char *cpu_pids;  /* xdp: relay processes whose CPU time is charged to the packets */
+	bool reverse;	       /* relay: also send peer -> client */
 	/* xdp */
-	const char *mode;   /* "turn" (through a relay), "routed" (plain forwarding), "ceiling" */
+	const char *mode; /* "turn" (through a relay), "routed" (plain forwarding), "ceiling" */
 	const char *client_dev, *server_dev, *server_out_dev, *peer_dev;
 	const char *bpf_dir;
 	double search_step; /* seconds per rate-search step; 0: fixed rate only */
@@ -51,8 +55,8 @@ int lg_netns_enter(const char *name);
 /* Busy CPU jiffies (user+nice+system+irq+softirq) and all jiffies, system-wide, from /proc/stat. */
 int lg_cpu_sample(uint64_t *busy, uint64_t *total);
 /* Tasks whose CPU time is charged to the packets: this process, the relay's processes, ksoftirqd.
- * Without IRQ time accounting, softirq work is charged to the task it interrupts, so this counts the
- * whole path precisely (ns) and ignores unrelated load on a shared machine. */
+ * Without IRQ time accounting, softirq work is charged to the task it interrupts, so this counts
+ * the whole path precisely (ns) and ignores unrelated load on a shared machine. */
 #define LG_MAX_PIDS 32
 struct lg_cpu_tasks {
 	unsigned n, nrelay; /* pid[0] is this process, pid[1..nrelay] the relay's */
@@ -71,13 +75,17 @@ void lg_hist_add(struct bench_hist *h, uint64_t ns);
 double lg_hist_pct(const struct bench_hist *h, double q);
 uint64_t lg_hist_count(const struct bench_hist *h);
 
-/* --- JSON output to stdout --- */
-void lg_json_begin(void);
-void lg_json_num(const char *key, double v);
-void lg_json_str(const char *key, const char *v);
-void lg_json_end(void);
+/* --- one flat JSON object on stdout --- */
+struct lg_json {
+	int fields;
+};
+void lg_json_begin(struct lg_json *j);
+void lg_json_num(struct lg_json *j, const char *key, double v);
+void lg_json_str(struct lg_json *j, const char *key, const char *v);
+void lg_json_end(struct lg_json *j);
 
-/* --- TURN client sessions (RFC 8656 Allocate + ChannelBind with long-term ephemeral credentials) --- */
+/* --- TURN client sessions (RFC 8656 Allocate + ChannelBind with long-term ephemeral credentials)
+ * --- */
 enum lg_state { LG_IDLE, LG_ALLOC1, LG_ALLOC2, LG_BIND, LG_DONE, LG_FAILED };
 
 struct lg_session {
@@ -88,18 +96,19 @@ struct lg_session {
 	struct sockaddr_in relay; /* XOR-RELAYED-ADDRESS */
 	struct sockaddr_in peer;
 	uint8_t tid[12];
-	uint8_t key[16];
+	uint8_t key[32];
+	char user[128]; /* ephemeral username, fixed for the session */
 	char nonce[128];
 	char realm[64];
 	unsigned tries;
 	unsigned stale;
-	bool resent; /* the outstanding request was retransmitted */
+	bool resent;		  /* the outstanding request was retransmitted */
 	enum lg_state fail_state; /* state and response type that failed the session */
 	uint16_t fail_type;
 	uint64_t expiry; /* of the ephemeral username */
 	uint64_t sent_ns;
 	int error; /* last STUN error code or -errno */
-	uint16_t last_len;      /* sizeof(last) == sizeof(struct lg_msg.b) */
+	uint16_t last_len;
 	uint8_t last[512]; /* the last request, for retransmission */
 };
 

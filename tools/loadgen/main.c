@@ -1,6 +1,7 @@
-/* nts-loadgen: TURN relay load generator for `make bench`. Subcommands: relay (userspace ChannelData
- * both ways at a fixed rate, full payload checks), xdp (in-kernel generator + XDP sink: rate search,
- * CPU per packet, latency), alloc (allocation set-up rate, RSS per allocation), api (token API req/s). */
+/* nts-loadgen: TURN relay load generator for `make bench`. Subcommands: relay (userspace
+ * ChannelData both ways at a fixed rate, full payload checks), xdp (in-kernel generator + XDP sink:
+ * rate search, CPU per packet, latency), alloc (allocation set-up rate, RSS per allocation), api
+ * (token API req/s). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "lg.h"
 
 static void lg_usage(FILE *f)
@@ -33,7 +35,8 @@ static void lg_usage(FILE *f)
 	      "  --search-step S       xdp: seconds per rate-search step (0: fixed rate only)\n"
 	      "  --max-rate PPS        xdp: upper bound of the search (default 4000000)\n"
 	      "  --batch N             xdp: frames per BPF_PROG_RUN call (default 64)\n"
-	      "  --cpu-pids P,P        xdp: relay processes whose CPU time is charged to the packets\n"
+	      "  --cpu-pids P,P        xdp: relay processes whose CPU time is charged to the "
+	      "packets\n"
 	      "  --path P --auth USER:PASS --body B --conns N   api: POST target and concurrency\n",
 	      f);
 }
@@ -55,18 +58,22 @@ static int lg_parse_addr(struct sockaddr_in *a, const char *s)
 }
 
 static const struct option lg_longopts[] = {
-	{"client-ns", 1, 0, 1},   {"server-ns", 1, 0, 2},  {"peer-ns", 1, 0, 3},
-	{"server", 1, 0, 4},      {"client-ip", 1, 0, 5},  {"peer", 1, 0, 6},
-	{"secret", 1, 0, 7},      {"realm", 1, 0, 8},      {"account", 1, 0, 9},
-	{"allocs", 1, 0, 10},     {"size", 1, 0, 11},      {"rate", 1, 0, 12},
-	{"duration", 1, 0, 13},   {"window", 1, 0, 14},    {"rss-pid", 1, 0, 15},
-	{"no-reverse", 0, 0, 16}, {"mode", 1, 0, 17},      {"client-dev", 1, 0, 18},
-	{"server-dev", 1, 0, 19}, {"server-out-dev", 1, 0, 20}, {"peer-dev", 1, 0, 21},
-	{"bpf-dir", 1, 0, 22},    {"search-step", 1, 0, 23}, {"max-rate", 1, 0, 24},
-	{"batch", 1, 0, 25},      {"path", 1, 0, 26},      {"auth", 1, 0, 27},
-	{"body", 1, 0, 28},       {"conns", 1, 0, 29},     {"cpu-pids", 1, 0, 30},
-	{"help", 0, 0, 'h'},
-	{0, 0, 0, 0},
+    {"client-ns", 1, 0, 1},    {"server-ns", 1, 0, 2},
+    {"peer-ns", 1, 0, 3},      {"server", 1, 0, 4},
+    {"client-ip", 1, 0, 5},    {"peer", 1, 0, 6},
+    {"secret", 1, 0, 7},       {"realm", 1, 0, 8},
+    {"account", 1, 0, 9},      {"allocs", 1, 0, 10},
+    {"size", 1, 0, 11},	       {"rate", 1, 0, 12},
+    {"duration", 1, 0, 13},    {"window", 1, 0, 14},
+    {"rss-pid", 1, 0, 15},     {"no-reverse", 0, 0, 16},
+    {"mode", 1, 0, 17},	       {"client-dev", 1, 0, 18},
+    {"server-dev", 1, 0, 19},  {"server-out-dev", 1, 0, 20},
+    {"peer-dev", 1, 0, 21},    {"bpf-dir", 1, 0, 22},
+    {"search-step", 1, 0, 23}, {"max-rate", 1, 0, 24},
+    {"batch", 1, 0, 25},       {"path", 1, 0, 26},
+    {"auth", 1, 0, 27},	       {"body", 1, 0, 28},
+    {"conns", 1, 0, 29},       {"cpu-pids", 1, 0, 30},
+    {"help", 0, 0, 'h'},       {0, 0, 0, 0},
 };
 
 static int lg_parse(struct lg_opts *o, int argc, char **argv)
@@ -75,45 +82,109 @@ static int lg_parse(struct lg_opts *o, int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", lg_longopts, NULL)) != -1) {
 		switch (c) {
-		case 1: o->client_ns = optarg; break;
-		case 2: o->server_ns = optarg; break;
-		case 3: o->peer_ns = optarg; break;
-		case 4: bad |= lg_parse_addr(&o->server, optarg); break;
-		case 5: bad |= lg_parse_addr(&o->client_ip, optarg); break;
-		case 6: bad |= lg_parse_addr(&o->peer, optarg); break;
-		case 7: o->secret = optarg; break;
-		case 8: o->realm = optarg; break;
-		case 9: o->account = optarg; break;
-		case 10: o->allocs = (unsigned)atoi(optarg); break;
-		case 11: o->size = (unsigned)atoi(optarg); break;
-		case 12: o->rate = atof(optarg); break;
-		case 13: o->duration = atof(optarg); break;
-		case 14: o->window = (unsigned)atoi(optarg); break;
-		case 15: o->rss_pid = atoi(optarg); break;
-		case 16: o->reverse = false; break;
-		case 17: o->mode = optarg; break;
-		case 18: o->client_dev = optarg; break;
-		case 19: o->server_dev = optarg; break;
-		case 20: o->server_out_dev = optarg; break;
-		case 21: o->peer_dev = optarg; break;
-		case 22: o->bpf_dir = optarg; break;
-		case 23: o->search_step = atof(optarg); break;
-		case 24: o->max_rate = atof(optarg); break;
-		case 25: o->batch = (unsigned)atoi(optarg); break;
-		case 26: o->url_path = optarg; break;
-		case 27: o->basic_auth = optarg; break;
-		case 28: o->body = optarg; break;
-		case 29: o->conns = (unsigned)atoi(optarg); break;
-		case 30: o->cpu_pids = optarg; break;
-		case 'h': lg_usage(stdout); exit(0);
-		default: return -EINVAL;
+		case 1:
+			o->client_ns = optarg;
+			break;
+		case 2:
+			o->server_ns = optarg;
+			break;
+		case 3:
+			o->peer_ns = optarg;
+			break;
+		case 4:
+			bad |= lg_parse_addr(&o->server, optarg);
+			break;
+		case 5:
+			bad |= lg_parse_addr(&o->client_ip, optarg);
+			break;
+		case 6:
+			bad |= lg_parse_addr(&o->peer, optarg);
+			break;
+		case 7:
+			o->secret = optarg;
+			break;
+		case 8:
+			o->realm = optarg;
+			break;
+		case 9:
+			o->account = optarg;
+			break;
+		case 10:
+			o->allocs = (unsigned)atoi(optarg);
+			break;
+		case 11:
+			o->size = (unsigned)atoi(optarg);
+			break;
+		case 12:
+			o->rate = atof(optarg);
+			break;
+		case 13:
+			o->duration = atof(optarg);
+			break;
+		case 14:
+			o->window = (unsigned)atoi(optarg);
+			break;
+		case 15:
+			o->rss_pid = atoi(optarg);
+			break;
+		case 16:
+			o->reverse = false;
+			break;
+		case 17:
+			o->mode = optarg;
+			break;
+		case 18:
+			o->client_dev = optarg;
+			break;
+		case 19:
+			o->server_dev = optarg;
+			break;
+		case 20:
+			o->server_out_dev = optarg;
+			break;
+		case 21:
+			o->peer_dev = optarg;
+			break;
+		case 22:
+			o->bpf_dir = optarg;
+			break;
+		case 23:
+			o->search_step = atof(optarg);
+			break;
+		case 24:
+			o->max_rate = atof(optarg);
+			break;
+		case 25:
+			o->batch = (unsigned)atoi(optarg);
+			break;
+		case 26:
+			o->url_path = optarg;
+			break;
+		case 27:
+			o->basic_auth = optarg;
+			break;
+		case 28:
+			o->body = optarg;
+			break;
+		case 29:
+			o->conns = (unsigned)atoi(optarg);
+			break;
+		case 30:
+			o->cpu_pids = optarg;
+			break;
+		case 'h':
+			lg_usage(stdout);
+			exit(0);
+		default:
+			return -EINVAL;
 		}
 	}
 	if (bad)
 		fprintf(stderr, "nts-loadgen: bad address\n");
-	if (o->allocs < 1 || o->allocs > LG_MAX_ALLOCS || o->size < BENCH_HDR_LEN + BENCH_TAIL_LEN ||
-	    o->size > 1400 || o->duration <= 0 || o->duration > 120 || o->window < 1 ||
-	    o->batch < 1 || o->batch > 4096 || o->conns < 1 || o->conns > 1024) {
+	if (o->allocs < 1 || o->allocs > LG_MAX_ALLOCS ||
+	    o->size < BENCH_HDR_LEN + BENCH_TAIL_LEN || o->size > 1400 || o->duration <= 0 ||
+	    o->duration > 120 || o->window < 1 || o->batch < 1 || o->batch > 4096 || o->conns < 1 ||
+	    o->conns > 1024) {
 		fprintf(stderr, "nts-loadgen: option out of range\n");
 		return -EINVAL;
 	}
@@ -123,9 +194,20 @@ static int lg_parse(struct lg_opts *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	struct lg_opts o = {
-		.realm = "nts", .secret = "bench-secret", .account = "ACbench", .allocs = 4,
-		.size = 100, .duration = 2, .window = 64, .reverse = true, .mode = "turn",
-		.max_rate = 4e6, .batch = 64, .conns = 8, .url_path = "/", .body = "",
+	    .realm = "nts",
+	    .secret = "bench-secret",
+	    .account = "ACbench",
+	    .allocs = 4,
+	    .size = 100,
+	    .duration = 2,
+	    .window = 64,
+	    .reverse = true,
+	    .mode = "turn",
+	    .max_rate = 4e6,
+	    .batch = 64,
+	    .conns = 8,
+	    .url_path = "/",
+	    .body = "",
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *cmd;
@@ -140,15 +222,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
+	o.auth = auth_create(o.realm, &o.secret, 1, NULL, 0);
+	if (!o.auth) {
+		fprintf(stderr, "nts-loadgen: cannot create the credential context\n");
+		return 1;
+	}
 	srand((unsigned)time(NULL) ^ (unsigned)lg_now_ns());
+	int rc = 2;
+
 	if (!strcmp(cmd, "relay"))
-		return lg_cmd_relay(&o) ? 1 : 0;
-	if (!strcmp(cmd, "xdp"))
-		return lg_cmd_xdp(&o) ? 1 : 0;
-	if (!strcmp(cmd, "alloc"))
-		return lg_cmd_alloc(&o) ? 1 : 0;
-	if (!strcmp(cmd, "api"))
-		return lg_cmd_api(&o) ? 1 : 0;
-	lg_usage(stderr);
-	return 2;
+		rc = lg_cmd_relay(&o) ? 1 : 0;
+	else if (!strcmp(cmd, "xdp"))
+		rc = lg_cmd_xdp(&o) ? 1 : 0;
+	else if (!strcmp(cmd, "alloc"))
+		rc = lg_cmd_alloc(&o) ? 1 : 0;
+	else if (!strcmp(cmd, "api"))
+		rc = lg_cmd_api(&o) ? 1 : 0;
+	else
+		lg_usage(stderr);
+	auth_destroy(o.auth);
+	return rc;
 }

@@ -1,6 +1,7 @@
-/* `nts-loadgen relay`: N allocations, then ChannelData client -> peer and UDP peer -> client (through
- * the relayed address) at a fixed offered rate from one process holding sockets in both namespaces.
- * Every payload is checked byte for byte; loss, reordering and one-way latency per direction. */
+/* `nts-loadgen relay`: N allocations, then ChannelData client -> peer and UDP peer -> client
+ * (through the relayed address) at a fixed offered rate from one process holding sockets in both
+ * namespaces. Every payload is checked byte for byte; loss, reordering and one-way latency per
+ * direction. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "lg.h"
+#include "stun/stun.h"
 
 #define LG_BATCH 32
 #define LG_DRAIN_NS 300000000ull
@@ -28,6 +30,8 @@ struct lg_relay {
 	int *peer_fd;
 	uint64_t *c2p_seq, *p2c_seq; /* next sequence number to send, per flow */
 	struct lg_dir c2p, p2c;
+	uint8_t txbuf[LG_BATCH][1408];
+	uint8_t rxbuf[LG_BATCH][1500];
 };
 
 /* Writes header and pattern for flow/seq into p (size bytes). */
@@ -74,7 +78,7 @@ static void lg_check(struct lg_dir *d, const uint8_t *p, size_t len, unsigned si
 /* Sends n packets of flow f in both directions (n each), in batches. */
 static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
 {
-	static uint8_t bufs[LG_BATCH][1408];
+	uint8_t(*bufs)[1408] = r->txbuf;
 	struct mmsghdr mm[LG_BATCH];
 	struct iovec iov[LG_BATCH];
 	const struct lg_opts *o = r->o;
@@ -91,12 +95,12 @@ static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
 				size_t len = o->size;
 
 				if (!dir) {
-					p[0] = r->s[f].channel >> 8;
-					p[1] = (uint8_t)r->s[f].channel;
-					p[2] = (uint8_t)(o->size >> 8);
-					p[3] = (uint8_t)o->size;
-					lg_fill(p + 4, o->size, f, r->c2p_seq[f]++);
-					len += 4; /* over UDP no padding (RFC 8656 §12.5) */
+					stun_channeldata_header(p, r->s[f].channel,
+								(uint16_t)o->size);
+					lg_fill(p + STUN_CHANNELDATA_HDR, o->size, f,
+						r->c2p_seq[f]++);
+					len += STUN_CHANNELDATA_HDR; /* no padding over UDP (RFC
+									8656 §12.5) */
 				} else {
 					lg_fill(p, o->size, f, r->p2c_seq[f]++);
 					mm[i].msg_hdr.msg_name = &r->s[f].relay;
@@ -110,7 +114,8 @@ static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
 			sent = sendmmsg(fd, mm, k, 0);
 			if (sent < 0)
 				sent = 0;
-			(void)sent; /* a full socket buffer drops the rest: offered, not delivered */
+			(void)
+			    sent; /* a full socket buffer drops the rest: offered, not delivered */
 			(dir ? &r->p2c : &r->c2p)->sent += k;
 			left -= k;
 		}
@@ -120,7 +125,7 @@ static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
 /* Reads everything pending on fd; client sockets carry ChannelData, peer sockets plain UDP. */
 static void lg_drain(struct lg_relay *r, unsigned f, bool peer_side)
 {
-	static uint8_t bufs[LG_BATCH][1500];
+	uint8_t(*bufs)[1500] = r->rxbuf;
 	struct mmsghdr mm[LG_BATCH];
 	struct iovec iov[LG_BATCH];
 	const struct lg_opts *o = r->o;
@@ -137,36 +142,38 @@ static void lg_drain(struct lg_relay *r, unsigned f, bool peer_side)
 		}
 		k = recvmmsg(fd, mm, LG_BATCH, MSG_DONTWAIT, NULL);
 		for (int i = 0; i < k; i++) {
-			const uint8_t *p = bufs[i];
-			size_t len = mm[i].msg_len;
+			const uint8_t *p = bufs[i], *data;
+			size_t len = mm[i].msg_len, flen;
+			uint16_t ch, dlen;
 
 			if (peer_side) {
 				lg_check(&r->c2p, p, len, o->size, f);
 				continue;
 			}
-			/* ChannelData: channel, length, data (RFC 8656 §12.4). */
-			if (len < 4 || (p[0] << 8 | p[1]) != r->s[f].channel ||
-			    (size_t)(p[2] << 8 | p[3]) + 4 > len) {
+			/* ChannelData on the bound channel (RFC 8656 §12.4). */
+			if (stun_channeldata_parse(p, len, false, &ch, &data, &dlen, &flen) ||
+			    ch != r->s[f].channel) {
 				r->p2c.bad++;
 				continue;
 			}
-			lg_check(&r->p2c, p + 4, (size_t)(p[2] << 8 | p[3]), o->size, f);
+			lg_check(&r->p2c, data, dlen, o->size, f);
 		}
 	} while (k == LG_BATCH);
 }
 
-static void lg_dir_json(const char *pfx, const struct lg_dir *d)
+static void lg_dir_json(struct lg_json *j, const char *pfx, const struct lg_dir *d)
 {
 	char k[64];
 
 #define LG_F(name, v)                                                                              \
 	do {                                                                                       \
 		snprintf(k, sizeof(k), "%s_%s", pfx, name);                                        \
-		lg_json_num(k, v);                                                                 \
+		lg_json_num(j, k, v);                                                              \
 	} while (0)
 	LG_F("sent", (double)d->sent);
 	LG_F("recv", (double)d->recv);
-	LG_F("loss", d->sent ? (double)(d->sent - (d->recv < d->sent ? d->recv : d->sent)) / d->sent : 0);
+	LG_F("loss",
+	     d->sent ? (double)(d->sent - (d->recv < d->sent ? d->recv : d->sent)) / d->sent : 0);
 	LG_F("bad", (double)d->bad);
 	LG_F("reorder", (double)d->reorder);
 	LG_F("dup", (double)d->dup);
@@ -192,11 +199,13 @@ static void lg_relay_run(struct lg_relay *r, int ep)
 			uint64_t n = due - due_sent;
 
 			for (unsigned f = 0; n && f < o->allocs; f++) {
-				/* Spread the due packets over the flows, remainder to the first ones. */
+				/* Spread the due packets over the flows, remainder to the first
+				 * ones. */
 				uint64_t share = n / o->allocs + (f < n % o->allocs);
 
 				if (share)
-					lg_send_flow(r, (f + (unsigned)due_sent) % o->allocs, (unsigned)share);
+					lg_send_flow(r, (f + (unsigned)due_sent) % o->allocs,
+						     (unsigned)share);
 			}
 			due_sent = due;
 		} else if (now - last_rx > LG_DRAIN_NS || now - end > 3 * LG_DRAIN_NS ||
@@ -218,6 +227,7 @@ static void lg_relay_run(struct lg_relay *r, int ep)
 int lg_cmd_relay(const struct lg_opts *o)
 {
 	struct lg_relay r = {.o = o};
+	struct lg_json j;
 	unsigned n = o->allocs, done;
 	uint64_t t0, t1;
 	int ep = -1, rc = -1;
@@ -258,7 +268,8 @@ int lg_cmd_relay(const struct lg_opts *o)
 	if (done < n) {
 		for (unsigned f = 0; f < n; f++)
 			if (r.s[f].state != LG_DONE) {
-				fprintf(stderr, "nts-loadgen: allocation %u failed: state %d error %d\n", f,
+				fprintf(stderr,
+					"nts-loadgen: allocation %u failed: state %d error %d\n", f,
 					r.s[f].state, r.s[f].error);
 				break;
 			}
@@ -272,17 +283,17 @@ int lg_cmd_relay(const struct lg_opts *o)
 		epoll_ctl(ep, EPOLL_CTL_ADD, r.peer_fd[f], &ev);
 	}
 	lg_relay_run(&r, ep);
-	lg_json_begin();
-	lg_json_str("test", "relay");
-	lg_json_num("allocs", n);
-	lg_json_num("size", o->size);
-	lg_json_num("rate", o->rate);
-	lg_json_num("duration", o->duration);
-	lg_json_num("setup_s", (double)(t1 - t0) / 1e9);
-	lg_dir_json("c2p", &r.c2p);
+	lg_json_begin(&j);
+	lg_json_str(&j, "test", "relay");
+	lg_json_num(&j, "allocs", n);
+	lg_json_num(&j, "size", o->size);
+	lg_json_num(&j, "rate", o->rate);
+	lg_json_num(&j, "duration", o->duration);
+	lg_json_num(&j, "setup_s", (double)(t1 - t0) / 1e9);
+	lg_dir_json(&j, "c2p", &r.c2p);
 	if (o->reverse)
-		lg_dir_json("p2c", &r.p2c);
-	lg_json_end();
+		lg_dir_json(&j, "p2c", &r.p2c);
+	lg_json_end(&j);
 	rc = 0;
 out:
 	if (ep >= 0)

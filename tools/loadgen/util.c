@@ -112,7 +112,8 @@ static double lg_hist_edge_us(int i)
 		return (BENCH_LAT_FINE * BENCH_LAT_FINE_NS +
 			(double)(i - BENCH_LAT_FINE + 1) * BENCH_LAT_COARSE_NS) /
 		       1000.0;
-	return (BENCH_LAT_FINE * BENCH_LAT_FINE_NS + (double)BENCH_LAT_COARSE * BENCH_LAT_COARSE_NS) /
+	return (BENCH_LAT_FINE * BENCH_LAT_FINE_NS +
+		(double)BENCH_LAT_COARSE * BENCH_LAT_COARSE_NS) /
 	       1000.0;
 }
 
@@ -133,22 +134,20 @@ double lg_hist_pct(const struct bench_hist *h, double q)
 	return lg_hist_edge_us(BENCH_LAT_BUCKETS - 1);
 }
 
-static int lg_json_fields;
-
-void lg_json_begin(void)
+void lg_json_begin(struct lg_json *j)
 {
-	lg_json_fields = 0;
+	j->fields = 0;
 	fputc('{', stdout);
 }
 
-void lg_json_num(const char *key, double v)
+void lg_json_num(struct lg_json *j, const char *key, double v)
 {
-	printf("%s\"%s\": %.6g", lg_json_fields++ ? ", " : "", key, v);
+	printf("%s\"%s\": %.6g", j->fields++ ? ", " : "", key, v);
 }
 
-void lg_json_str(const char *key, const char *v)
+void lg_json_str(struct lg_json *j, const char *key, const char *v)
 {
-	printf("%s\"%s\": \"", lg_json_fields++ ? ", " : "", key);
+	printf("%s\"%s\": \"", j->fields++ ? ", " : "", key);
 	for (; *v; v++)
 		if (*v == '"' || *v == '\\')
 			printf("\\%c", *v);
@@ -157,8 +156,9 @@ void lg_json_str(const char *key, const char *v)
 	fputc('"', stdout);
 }
 
-void lg_json_end(void)
+void lg_json_end(struct lg_json *j)
 {
+	(void)j;
 	fputs("}\n", stdout);
 	fflush(stdout);
 }

@@ -1,7 +1,8 @@
-/* `nts-loadgen xdp`: crafted ChannelData (or plain UDP for the routed baseline) sent from the client
- * veth by BPF_PROG_RUN in live-frames mode, counted by the XDP sink on the peer veth. Searches the
- * highest offered rate delivered with < 0.1% loss, then measures CPU per packet and latency at a fixed
- * rate. Modes: turn (through the relay under test), routed (server forwards), ceiling (bench XDP). */
+/* `nts-loadgen xdp`: crafted ChannelData (or plain UDP for the routed baseline) sent from the
+ * client veth by BPF_PROG_RUN in live-frames mode, counted by the XDP sink on the peer veth.
+ * Searches the highest offered rate delivered with < 0.1% loss, then measures CPU per packet and
+ * latency at a fixed rate. Modes: turn (through the relay under test), routed (server forwards),
+ * ceiling (bench XDP). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@ struct lg_xdp {
 	size_t *lens;
 	struct bench_hist hist;
 	struct lg_cpu_tasks tasks;
+	uint8_t txbuf[32][1500]; /* userspace sender */
 };
 
 /* One paced (or flat-out) sending run and what the sink saw. */
@@ -62,16 +64,18 @@ static void lg_alarm(int sig)
 	(void)sig; /* only interrupts BPF_PROG_RUN */
 }
 
-/* In-kernel generator at rate (0: flat out) for secs: one BPF_PROG_RUN call with a huge repeat count,
- * interrupted by a timer signal (the kernel checks for signals between batches). */
+/* In-kernel generator at rate (0: flat out) for secs: one BPF_PROG_RUN call with a huge repeat
+ * count, interrupted by a timer signal (the kernel checks for signals between batches). */
 static int lg_gen_live(struct lg_xdp *x, double rate, double secs, uint64_t *sent)
 {
 	struct xdp_md ctx = {.data_end = (uint32_t)x->lens[0],
 			     .ingress_ifindex = (uint32_t)x->cdev.ifindex};
 	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = x->frames[0],
-		    .data_size_in = (uint32_t)x->lens[0], .ctx_in = &ctx, .ctx_size_in = sizeof(ctx),
-		    .repeat = 1 << 30, .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
-	struct bench_gen_cfg gc = {.hdr_off = x->hdr_off, .nflows = x->nflows,
+		    .data_size_in = (uint32_t)x->lens[0], .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = 1 << 30,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	struct bench_gen_cfg gc = {.hdr_off = x->hdr_off,
+				   .nflows = x->nflows,
 				   .interval_ns = rate > 0 ? (uint64_t)(1e9 / rate) : 0};
 	struct bench_gen_state st = {0};
 	struct sigaction sa = {.sa_handler = lg_alarm};
@@ -101,7 +105,7 @@ static int lg_gen_live(struct lg_xdp *x, double rate, double secs, uint64_t *sen
  * CPU idle between sends, so /proc/stat counts only the work the packets cause. */
 static int lg_gen_user(struct lg_xdp *x, double rate, double secs, uint64_t *sent)
 {
-	static uint8_t bufs[32][1500];
+	uint8_t(*bufs)[1500] = x->txbuf;
 	struct mmsghdr mm[32];
 	struct iovec iov[32];
 	uint64_t start = lg_now_ns(), end = start + (uint64_t)(secs * 1e9), seq = 0;
@@ -116,7 +120,8 @@ static int lg_gen_user(struct lg_xdp *x, double rate, double secs, uint64_t *sen
 			unsigned f = (unsigned)(seq % x->nflows), k = 0;
 
 			memset(mm, 0, sizeof(mm));
-			/* A batch per flow: consecutive sequence numbers of one flow go out together. */
+			/* A batch per flow: consecutive sequence numbers of one flow go out
+			 * together. */
 			for (; k < 32 && seq + k < due; k++) {
 				struct bench_hdr h = {BENCH_MAGIC_KERNEL, f, seq + k, lg_now_ns()};
 
@@ -192,7 +197,8 @@ static double lg_xdp_search(struct lg_xdp *x, double *flat_offered, double *flat
 	hi = r.rate < o->max_rate ? r.rate : o->max_rate;
 	double rate = *flat_delivered * 0.95;
 
-	/* Bisect; until a lossless rate is found, keep quartering (bounded: 10 steps, >= 1 kpps). */
+	/* Bisect; until a lossless rate is found, keep quartering (bounded: 10 steps, >= 1 kpps).
+	 */
 	for (int i = 0; i < 10 && rate >= 1000; i++) {
 		if (lg_xdp_run(x, true, rate, step, &r))
 			return -1;
@@ -225,13 +231,14 @@ static int lg_xdp_frames(struct lg_xdp *x, struct lg_session *s)
 
 		if (!strcmp(o->mode, "routed"))
 			x->lens[f] = lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
-					      (uint16_t)(40000 + f), o->peer.sin_addr.s_addr, pport, 0,
-					      o->size, f, &off);
+					      (uint16_t)(40000 + f), o->peer.sin_addr.s_addr, pport,
+					      0, o->size, f, &off);
 		else
-			x->lens[f] = lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
-					      s ? s[f].local_port : (uint16_t)(40000 + f),
-					      o->server.sin_addr.s_addr, ntohs(o->server.sin_port),
-					      s ? s[f].channel : (uint16_t)(0x4000 + f), o->size, f, &off);
+			x->lens[f] =
+			    lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
+				     s ? s[f].local_port : (uint16_t)(40000 + f),
+				     o->server.sin_addr.s_addr, ntohs(o->server.sin_port),
+				     s ? s[f].channel : (uint16_t)(0x4000 + f), o->size, f, &off);
 	}
 	x->hdr_off = off;
 	for (uint32_t f = 0; f < x->nflows; f++)
@@ -275,10 +282,10 @@ static int lg_xdp_attach_all(struct lg_xdp *x, struct bpf_object *sink, int sink
 	const struct lg_opts *o = x->o;
 	uint32_t key = 0;
 	struct bench_sink_cfg sc = {
-		.dst_ip = o->peer.sin_addr.s_addr,
-		.port_lo = ntohs(o->peer.sin_port),
-		.port_hi = (uint16_t)(ntohs(o->peer.sin_port) + x->nflows - 1),
-		.payload_len = (uint16_t)o->size,
+	    .dst_ip = o->peer.sin_addr.s_addr,
+	    .port_lo = ntohs(o->peer.sin_port),
+	    .port_hi = (uint16_t)(ntohs(o->peer.sin_port) + x->nflows - 1),
+	    .payload_len = (uint16_t)o->size,
 	};
 
 	if (!strcmp(o->mode, "routed"))
@@ -291,13 +298,13 @@ static int lg_xdp_attach_all(struct lg_xdp *x, struct bpf_object *sink, int sink
 		return -errno;
 	if (ceil) {
 		struct bench_ceiling_cfg cc = {
-			.listen_ip = o->server.sin_addr.s_addr,
-			.relay_ip = x->odev.ip,
-			.peer_ip = o->peer.sin_addr.s_addr,
-			.ifindex = (uint32_t)x->odev.ifindex,
-			.listen_port = ntohs(o->server.sin_port),
-			.relay_port = 50000,
-			.peer_port = ntohs(o->peer.sin_port),
+		    .listen_ip = o->server.sin_addr.s_addr,
+		    .relay_ip = x->odev.ip,
+		    .peer_ip = o->peer.sin_addr.s_addr,
+		    .ifindex = (uint32_t)x->odev.ifindex,
+		    .listen_port = ntohs(o->server.sin_port),
+		    .relay_port = 50000,
+		    .peer_port = ntohs(o->peer.sin_port),
 		};
 
 		memcpy(cc.src_mac, x->odev.mac, 6);
@@ -306,8 +313,9 @@ static int lg_xdp_attach_all(struct lg_xdp *x, struct bpf_object *sink, int sink
 		    lg_xdp_attach(&x->sdev, ceil_fd))
 			return -EIO;
 	}
-	/* Live frames need the ingress device's XDP rxq registered: veth does that when a program is
-	 * attached, so the client veth carries the sink too (it passes everything arriving there). */
+	/* Live frames need the ingress device's XDP rxq registered: veth does that when a program
+	 * is attached, so the client veth carries the sink too (it passes everything arriving
+	 * there). */
 	return lg_xdp_attach(&x->pdev, sink_fd) || lg_xdp_attach(&x->cdev, sink_fd) ? -EIO : 0;
 }
 
@@ -315,38 +323,41 @@ static void lg_xdp_report(struct lg_xdp *x, double flat_off, double flat_del, do
 			  const char *log, const struct lg_run *fr)
 {
 	const struct lg_opts *o = x->o;
+	struct lg_json j;
 
-	lg_json_begin();
-	lg_json_str("test", "xdp");
-	lg_json_str("mode", o->mode);
-	lg_json_num("allocs", x->nflows);
-	lg_json_num("size", o->size);
+	lg_json_begin(&j);
+	lg_json_str(&j, "test", "xdp");
+	lg_json_str(&j, "mode", o->mode);
+	lg_json_num(&j, "allocs", x->nflows);
+	lg_json_num(&j, "size", o->size);
 	if (o->search_step > 0) {
-		lg_json_num("flat_offered_pps", flat_off);
-		lg_json_num("flat_delivered_pps", flat_del);
-		lg_json_num("max_pps", maxpps);
-		lg_json_str("search", log);
+		lg_json_num(&j, "flat_offered_pps", flat_off);
+		lg_json_num(&j, "flat_delivered_pps", flat_del);
+		lg_json_num(&j, "max_pps", maxpps);
+		lg_json_str(&j, "search", log);
 	}
 	if (fr) {
-		lg_json_num("fixed_rate", o->rate);
-		lg_json_num("fixed_offered_pps", fr->rate);
-		lg_json_num("fixed_sent", (double)fr->sent);
-		lg_json_num("fixed_delivered", (double)fr->pkts);
-		lg_json_num("fixed_loss", lg_loss(fr));
-		lg_json_num("fixed_bad", (double)fr->bad);
-		lg_json_num("cpu_busy_jiffies", (double)fr->busy);
-		lg_json_num("cpu_total_jiffies", (double)fr->total);
-		lg_json_num("cpu_stat_ns_per_pkt",
-			    fr->pkts ? (double)fr->busy * (1e9 / LG_USER_HZ) / (double)fr->pkts : -1);
-		lg_json_num("cpu_task_ns", (double)fr->task_ns);
-		lg_json_num("cpu_relay_process_ns_per_pkt",
+		lg_json_num(&j, "fixed_rate", o->rate);
+		lg_json_num(&j, "fixed_offered_pps", fr->rate);
+		lg_json_num(&j, "fixed_sent", (double)fr->sent);
+		lg_json_num(&j, "fixed_delivered", (double)fr->pkts);
+		lg_json_num(&j, "fixed_loss", lg_loss(fr));
+		lg_json_num(&j, "fixed_bad", (double)fr->bad);
+		lg_json_num(&j, "cpu_busy_jiffies", (double)fr->busy);
+		lg_json_num(&j, "cpu_total_jiffies", (double)fr->total);
+		lg_json_num(&j, "cpu_stat_ns_per_pkt",
+			    fr->pkts ? (double)fr->busy * (1e9 / LG_USER_HZ) / (double)fr->pkts
+				     : -1);
+		lg_json_num(&j, "cpu_task_ns", (double)fr->task_ns);
+		lg_json_num(&j, "cpu_relay_process_ns_per_pkt",
 			    fr->pkts ? (double)fr->relay_ns / (double)fr->pkts : -1);
-		lg_json_num("cpu_ns_per_pkt", fr->pkts ? (double)fr->task_ns / (double)fr->pkts : -1);
-		lg_json_num("lat_p50_us", lg_hist_pct(&x->hist, 0.5));
-		lg_json_num("lat_p99_us", lg_hist_pct(&x->hist, 0.99));
-		lg_json_num("lat_p999_us", lg_hist_pct(&x->hist, 0.999));
+		lg_json_num(&j, "cpu_ns_per_pkt",
+			    fr->pkts ? (double)fr->task_ns / (double)fr->pkts : -1);
+		lg_json_num(&j, "lat_p50_us", lg_hist_pct(&x->hist, 0.5));
+		lg_json_num(&j, "lat_p99_us", lg_hist_pct(&x->hist, 0.99));
+		lg_json_num(&j, "lat_p999_us", lg_hist_pct(&x->hist, 0.999));
 	}
-	lg_json_end();
+	lg_json_end(&j);
 }
 
 int lg_cmd_xdp(const struct lg_opts *o)
@@ -383,7 +394,9 @@ int lg_cmd_xdp(const struct lg_opts *o)
 	    lg_dev_info(o->server_ns, o->server_dev, &x.sdev) ||
 	    lg_dev_info(o->server_ns, o->server_out_dev, &x.odev) ||
 	    lg_dev_info(o->peer_ns, o->peer_dev, &x.pdev)) {
-		fprintf(stderr, "nts-loadgen: need --client-dev, --server-dev, --server-out-dev, --peer-dev\n");
+		fprintf(
+		    stderr,
+		    "nts-loadgen: need --client-dev, --server-dev, --server-out-dev, --peer-dev\n");
 		goto out;
 	}
 	gen = lg_bpf_load(dir, "bench_gen", &x.gen_fd);

@@ -1,5 +1,5 @@
-/* `nts-loadgen xdp` set-up: loads the bench XDP objects, attaches the sink (peer) and the wire ceiling
- * (server), looks up devices in their namespaces and crafts one Ethernet frame per flow. */
+/* `nts-loadgen xdp` set-up: loads the bench XDP objects, attaches the sink (peer) and the wire
+ * ceiling (server), looks up devices in their namespaces and crafts one Ethernet frame per flow. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_link.h>
@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "stun/stun.h"
 #include "xdp.h"
 
 /* MAC, IPv4 address (network order, 0 if none) and ifindex of dev in namespace ns. */
@@ -138,10 +139,8 @@ size_t lg_frame(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6], uint32
 	lg_put16be(udp + 2, dport);
 	lg_put16be(udp + 4, (uint16_t)udp_len);
 	lg_put16be(udp + 6, 0); /* no checksum (RFC 768): the frames are rewritten in flight */
-	if (cd) {
-		lg_put16be(udp + 8, channel);
-		lg_put16be(udp + 10, (uint16_t)size);
-	}
+	if (cd)
+		stun_channeldata_header(udp + 8, channel, (uint16_t)size);
 	memcpy(pl, &h, sizeof(h));
 	for (unsigned i = BENCH_HDR_LEN; i < size; i++)
 		pl[i] = bench_pattern(i, 0);
