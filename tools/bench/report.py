@@ -169,6 +169,8 @@ def report(res, out):
     for c in ORDER:
         if C[c]["command"]:
             L.append(f"- {LABEL[c]}: `{C[c]['command']}`")
+    for cmd in m.get("loadgen", []):
+        L.append(f"- load: `{cmd}`")
     L.append("")
     L += method(m)
     prof = os.path.join(out, "profile.txt")

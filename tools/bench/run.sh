@@ -208,6 +208,11 @@ ELAPSED=$(( $(date +%s) - START ))
 		"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
 		"$(free -g | awk '/^Mem/ {print $2" GiB"}')" "$(uname -r)" \
 		"$(. /etc/os-release && echo "$PRETTY_NAME")"
+	printf ' "loadgen": ["%s", "%s", "%s", "%s"],' \
+		"nts-loadgen xdp --mode turn|routed|ceiling --size B --allocs $FLOWS --search-step $STEP --rate $FIXED_RATE --duration $FIXED_SECS --cpu-pids RELAY (taskset -c 0)" \
+		"nts-loadgen relay --size B --allocs $FLOWS --rate $RELAY_RATE --duration $RELAY_SECS" \
+		"nts-loadgen alloc --allocs $ALLOCS --window 256 --rss-pid RELAY" \
+		"nts-loadgen api --conns 8 --path /2010-04-01/Accounts/SID/Tokens.json --auth SID:TOKEN --body Ttl=3600 --duration $API_SECS"
 	printf ' "coturn": "%s", "ntsd": "%s", "commit": "%s", "date": "%s"}\n' \
 		"$(dpkg-query -W -f='${Version}' coturn 2>/dev/null)" \
 		"$("$BUILD/ntsd" --version 2>/dev/null | head -1)" \

@@ -24,7 +24,7 @@ static void lg_usage(FILE *f)
 	      "  --secret S --realm R --account ID   ephemeral credentials <expiry>:<ID>\n"
 	      "  --allocs N            allocations / flows (default 4)\n"
 	      "  --size B              payload bytes, 32..1400 (default 100)\n"
-	      "  --rate PPS            offered packets/s per direction (relay, xdp fixed run)\n"
+	      "  --rate PPS            offered packets/s per direction (relay: 0 = flat out; xdp fixed run)\n"
 	      "  --duration S          measured seconds (default 2)\n"
 	      "  --window N            allocations in flight during set-up (default 64)\n"
 	      "  --rss-pid PID         alloc: server process whose VmRSS is sampled\n"

@@ -195,7 +195,10 @@ static void lg_relay_run(struct lg_relay *r, int ep)
 		uint64_t now = lg_now_ns();
 
 		if (now < end) {
-			uint64_t due = (uint64_t)((double)(now - start) * o->rate / 1e9);
+			/* Flat out (rate 0): one batch per flow and direction per turn of the loop. */
+			uint64_t due = o->rate > 0
+					       ? (uint64_t)((double)(now - start) * o->rate / 1e9)
+					       : due_sent + (uint64_t)o->allocs * LG_BATCH;
 			uint64_t n = due - due_sent;
 
 			for (unsigned f = 0; n && f < o->allocs; f++) {
@@ -213,7 +216,7 @@ static void lg_relay_run(struct lg_relay *r, int ep)
 			    r->p2c.recv + r->p2c.bad >= r->p2c.sent)) {
 			break;
 		}
-		int k = epoll_wait(ep, evs, 64, 1);
+		int k = epoll_wait(ep, evs, 64, o->rate > 0 || now >= end ? 1 : 0);
 
 		for (int i = 0; i < k; i++) {
 			uint32_t id = evs[i].data.u32;
