@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "net/net.h"
+#include "net/net_priv.h"
 #include "stun/stun.h"
 
 struct capture {
@@ -248,15 +249,36 @@ static void test_responses_from_clients_are_dropped_silently(void **state)
 	assert_int_equal(e->stats.requests[NTS_M_BINDING], 0);
 }
 
-static void test_channeldata_with_bad_channel_is_dropped(void **state)
+static void test_channeldata_longer_than_its_datagram_is_dropped(void **state)
 {
 	struct env *e = env_new(NTS_UDP, "198.18.5.6:40000");
-	/* 0x7000 is outside 0x4000-0x4FFF (RFC 8656 §12). */
-	const uint8_t cd[] = { 0x70, 0x00, 0x00, 0x04, 1, 2, 3, 4 };
+	/* Says 8 bytes of data, carries 4 (RFC 8656 §12.4). */
+	const uint8_t cd[] = { 0x40, 0x00, 0x00, 0x08, 1, 2, 3, 4 };
 
 	net_dispatch(&e->d, &e->o, cd, sizeof(cd));
+	net_dispatch(&e->d, &e->o, cd, 3);
 	assert_int_equal(e->cap.count, 0);
-	assert_int_equal(e->stats.udp_dropped_malformed, 1);
+	assert_int_equal(e->stats.udp_dropped_malformed, 2);
+}
+
+static void test_channeldata_on_rfc5766_channels_is_not_malformed(void **state)
+{
+	struct env *e = env_new(NTS_UDP, "198.18.5.6:40000");
+	/* 0x61d2 (RFC 5766's range, which coturn's uclient picks from), odd length, no padding. */
+	uint8_t cd[4 + 121] = { 0x61, 0xd2, 0x00, 121 };
+
+	net_dispatch(&e->d, &e->o, cd, sizeof(cd));
+	assert_int_equal(e->stats.udp_dropped_malformed, 0);
+}
+
+static void test_stream_channeldata_frames_are_padded_to_four(void **state)
+{
+	const uint8_t hdr[] = { 0x7f, 0xff, 0x00, 0x05 };
+
+	/* RFC 8656 §12.5 */
+	assert_int_equal(net_channeldata_frame_len(hdr, 4, true), 12);
+	assert_int_equal(net_channeldata_frame_len(hdr, 4, false), 9);
+	assert_int_equal(net_channeldata_frame_len(hdr, 3, true), 0);
 }
 
 int main(void)
@@ -272,7 +294,9 @@ int main(void)
 		cmocka_unit_test(test_wrong_fingerprint_is_dropped_and_counted),
 		cmocka_unit_test(test_non_stun_udp_is_dropped_and_counted),
 		cmocka_unit_test(test_responses_from_clients_are_dropped_silently),
-		cmocka_unit_test(test_channeldata_with_bad_channel_is_dropped),
+		cmocka_unit_test(test_channeldata_longer_than_its_datagram_is_dropped),
+		cmocka_unit_test(test_channeldata_on_rfc5766_channels_is_not_malformed),
+		cmocka_unit_test(test_stream_channeldata_frames_are_padded_to_four),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -179,7 +179,12 @@ static void stream_process_input(struct net_stream *s)
 	size_t off = 0;
 
 	while (!s->dead && off < s->in_len) {
-		long fl = stun_stream_frame_len(s->in + off, s->in_len - off);
+		const uint8_t *p = s->in + off;
+		/* ChannelData framing is ours (RFC 5766 channel range, see dispatch.c); STUN's is the
+		 * codec's. */
+		long fl = stun_is_channeldata(p, s->in_len - off)
+				  ? net_channeldata_frame_len(p, s->in_len - off, true)
+				  : stun_stream_frame_len(p, s->in_len - off);
 		if (fl < 0 || fl > NET_STREAM_IN_MAX) {
 			s->n->stats->tcp_closed_bad_framing++;
 			net_stream_close(s, "bad framing");
