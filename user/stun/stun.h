@@ -251,8 +251,13 @@ const char *stun_reason(int code);
 /* --- ChannelData (RFC 8656 §12) --- */
 
 #define STUN_CHANNELDATA_HDR 4
+/* RFC 8656 §12 narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed 0x4000-0x7FFF and deployed
+ * clients (coturn's turnutils_uclient among them) still pick from there; the codec accepts the whole
+ * RFC 5766 range so TURN's ChannelBind and the framing agree. 0x5000-0x7FFF only matters for
+ * DTLS-SRTP demultiplexing (RFC 7983), which a TURN port never does. */
 #define STUN_CHANNEL_MIN 0x4000
-#define STUN_CHANNEL_MAX 0x4FFF
+#define STUN_CHANNEL_MAX 0x7FFF
+#define STUN_CHANNEL_MAX_RFC8656 0x4FFF
 
 /* True when the first byte says ChannelData (0b01). */
 static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
@@ -262,7 +267,7 @@ static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
 /* Parses ChannelData at buf: channel, payload and the frame length consumed (header + data, plus
  * padding to 4 when stream is true, RFC 8656 §12.5). Over UDP, padding after the data is accepted.
  * Returns 0, STUN_ERR_TRUNCATED when more bytes are needed, or STUN_ERR_BAD_ATTR for a channel outside
- * 0x4000-0x4FFF. */
+ * STUN_CHANNEL_MIN..STUN_CHANNEL_MAX. */
 int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t *channel,
 			   const uint8_t **data, uint16_t *data_len, size_t *frame_len);
 /* Writes the 4-byte header for channel and data_len into hdr. */
