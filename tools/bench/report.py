@@ -110,11 +110,11 @@ def fmt_spread(x, f):
     return f"{f(x['median'])} [{f(x['min'])}–{f(x['max'])}]"
 
 
-def ratio(a, b, inverse=False):
+def ratio(a, b, inverse=False, suffix=""):
     if a is None or b is None or a <= 0 or b <= 0:
         return ""
     r = b / a if inverse else a / b
-    return f" (×{r:.2f})" if r < 10 else f" (×{r:.0f})"
+    return f" (×{r:.2f}{suffix})" if r < 10 else f" (×{r:.0f}{suffix})"
 
 
 def report(res, out):
@@ -147,14 +147,14 @@ def report(res, out):
             if c == "routed":
                 row.append(f"{cpu:.0f} (baseline, total)" if cpu is not None else "—")
             else:
-                row.append((f"{cpu:.0f}" + (ratio(cpu, cpuc, inverse=True) + " less" if c != "coturn" and ratio(cpu, cpuc, True) else "")) if ok and cpu is not None else ("—" if ok else ""))
+                row.append((f"{cpu:.0f}" + (ratio(cpu, cpuc, True, " less") if c != "coturn" else "")) if ok and cpu is not None else ("—" if ok else ""))
         z = e["sizes"][str(sizes[0])]
         p50, p99 = med(z["lat_p50_us"]), med(z["lat_p99_us"])
         row.append(f"{p50:.0f} / {p99:.0f}" if ok and p50 is not None and p99 is not None else ("—" if ok else ""))
         a, ac = med(e["alloc_per_s"]), med(cot.get("alloc_per_s"))
         row.append((f"{a:.0f}" + (ratio(a, ac) if c != "coturn" else "")) if a else ("—" if ok and c in ("coturn", "ntsd") else ""))
         r, rc = med(e["rss_per_alloc_bytes"]), med(cot.get("rss_per_alloc_bytes"))
-        row.append((f"{r / 1024:.1f} KiB" + (ratio(r, rc, inverse=True) + " less" if c != "coturn" and ratio(r, rc, True) else "")) if r else ("—" if ok and c in ("coturn", "ntsd") else ""))
+        row.append((f"{r / 1024:.1f} KiB" + (ratio(r, rc, True, " less") if c != "coturn" else "")) if r else ("—" if ok and c in ("coturn", "ntsd") else ""))
         api = med(e["api_req_per_s"])
         row.append(f"{api:.0f}" if api else ("n/a" if c == "coturn" else ("—" if ok and c == "ntsd" else "")))
         L.append("| " + " | ".join(row) + " |")
@@ -264,7 +264,9 @@ def method(m):
             "transmits ChannelData from c0, paced in the program; an XDP sink on p0 counts datagrams that "
             "arrive with the right addresses, length, magic and payload pattern, records latency and drops "
             f"them. Flat-out first, then bisection of the offered rate ({m['step_s']} s steps) for < 0.1% loss. "
-            "The generator is pinned to CPU 0; relays are not pinned.",
+            "The generator is pinned to CPU 0; relays are not pinned. For the in-kernel paths (XDP relay, "
+            "wire ceiling, routed) generator, relay and sink all run in the generator's context on CPU 0, "
+            "so their rate is the whole path's limit on one core; userspace relays get the other core.",
             f"- CPU: at {m['fixed_rate']} pps from a paced userspace sender (idle between sends) for "
             f"{m['fixed_s']} s, the run time of every task the packets touch (loadgen, relay process, "
             "ksoftirqd; softirq work is charged to the task it interrupts) from /proc/PID/task/*/schedstat, "
