@@ -43,11 +43,11 @@ int net_listen(struct net_server *n)
 	char buf[NTS_ADDRSTRLEN];
 	int rc;
 
-	if (n->cfg->ntls_listen) {
-		/* The stream layer has the seam (struct net_stream_ops); the TLS layer is not here yet. */
-		log_error("--tls-listen: STUN/TURN over TLS is not available in this version");
-		return -EPROTONOSUPPORT;
-	}
+	if (n->cfg->ntls_listen)
+		/* The stream layer has the seam (struct net_stream_ops); the TLS layer is not here yet.
+		 * Say so rather than look like a TLS listener (the API may still advertise turns:). */
+		log_warn("--tls-listen: STUN/TURN over TLS is not served by this version; no TLS "
+			 "listener opened");
 	if (!n->hooks_added) {
 		if ((rc = loop_add_flush(n->loop, net_on_flush, n)) < 0 ||
 		    (rc = loop_add_tick(n->loop, 1000, net_stream_idle_tick, n)) < 0)
