@@ -61,7 +61,8 @@ static int ntsd_signals(struct ntsd *d)
 static struct auth_ctx *ntsd_auth(const struct nts_config *cfg)
 {
 	const char *secrets[NTS_MAX_SECRETS], *users[NTS_MAX_USERS];
-	char userbuf[NTS_MAX_USERS][sizeof(cfg->users[0].name) + sizeof(cfg->users[0].password) + 1];
+	char userbuf[NTS_MAX_USERS]
+		    [sizeof(cfg->users[0].name) + sizeof(cfg->users[0].password) + 1];
 	struct auth_ctx *a;
 
 	for (unsigned i = 0; i < cfg->nsecrets; i++)

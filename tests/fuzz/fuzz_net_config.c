@@ -7,7 +7,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct nts_config cfg;
-	struct nts_options opts = { 0 };
+	struct nts_options opts = {0};
 	char err[256];
 
 	nts_config_defaults(&cfg);

@@ -90,11 +90,11 @@ static int teardown(void **state)
 /* Sends raw bytes and reads until n newlines or EOF; returns what was read. */
 static char *raw_exchange(const char *path, const char *req, size_t reqlen, int lines)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	static char buf[4096];
 	size_t n = 0;
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = {.tv_sec = 10};
 
 	strcpy(sun.sun_path, path);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
@@ -200,7 +200,7 @@ static void test_client_without_server_gets_enoent_or_econnrefused(void **state)
 {
 	char dir[] = "/tmp/nts-ctl-XXXXXX", path[64];
 	json_t *res = NULL;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	int fd;
 
 	assert_non_null(mkdtemp(dir));
@@ -224,18 +224,19 @@ static void test_client_without_server_gets_enoent_or_econnrefused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_registered_command_gets_its_args_back, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_unknown_command_is_an_error_reply, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_handler_error_reaches_the_client, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-			test_malformed_line_gets_error_and_connection_stays_usable, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_oversized_request_is_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_socket_is_private_and_parent_created, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_second_server_on_a_live_socket_fails, setup,
-						teardown),
-		cmocka_unit_test(test_client_without_server_gets_enoent_or_econnrefused),
+	    cmocka_unit_test_setup_teardown(test_registered_command_gets_its_args_back, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_unknown_command_is_an_error_reply, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_handler_error_reaches_the_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_malformed_line_gets_error_and_connection_stays_usable, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_oversized_request_is_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socket_is_private_and_parent_created, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_second_server_on_a_live_socket_fails, setup,
+					    teardown),
+	    cmocka_unit_test(test_client_without_server_gets_enoent_or_econnrefused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

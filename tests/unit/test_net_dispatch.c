@@ -1,5 +1,6 @@
-/* Dispatch of client input (user/net/dispatch.c): Binding answers, error answers for unknown methods
- * and attributes, silent drops, and the counters, with the answers captured instead of sent.
+/* Dispatch of client input (user/net/dispatch.c): Binding answers, error answers for unknown
+ * methods and attributes, silent drops, and the counters, with the answers captured instead of
+ * sent.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -46,8 +47,8 @@ static struct env *env_new(enum nts_transport t, const char *client)
 	static struct env e;
 
 	memset(&e, 0, sizeof(e));
-	e.d = (struct net_dispatch){ .stats = &e.stats, .software = "nts/test", .send = capture_send,
-				     .send_arg = &e.cap };
+	e.d = (struct net_dispatch){
+	    .stats = &e.stats, .software = "nts/test", .send = capture_send, .send_arg = &e.cap};
 	e.o.transport = t;
 	assert_int_equal(nts_addr_parse(&e.o.client, client, false), 0);
 	nts_addr_parse(&e.o.server, e.o.client.family == AF_INET ? "198.18.0.1:3478" : "[::1]:3478",
@@ -55,7 +56,7 @@ static struct env *env_new(enum nts_transport t, const char *client)
 	return &e;
 }
 
-static const uint8_t tid[STUN_TID_LEN] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
+static const uint8_t tid[STUN_TID_LEN] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
 
 /* Builds a request of method with an optional extra attribute, and FINGERPRINT if asked. */
 static size_t build(uint8_t *buf, size_t cap, uint16_t method, uint16_t cls, uint16_t extra_type,
@@ -90,9 +91,8 @@ static void test_binding_request_gets_xor_mapped_address_software_fingerprint(vo
 	assert_int_equal(m.cls, STUN_SUCCESS);
 	assert_memory_equal(m.tid, tid, STUN_TID_LEN);
 	/* RFC 8489 §7.3.1: the reflexive transport address, XORed. */
-	assert_int_equal(stun_attr_get_xor_addr(&m, stun_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS),
-						&mapped),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&m, stun_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped), 0);
 	assert_true(nts_addr_equal(&mapped, &e->o.client, true));
 	sw = stun_find(&m, STUN_ATTR_SOFTWARE);
 	assert_non_null(sw);
@@ -114,9 +114,8 @@ static void test_binding_over_tcp_ipv6_maps_the_ipv6_source(void **state)
 	net_dispatch(&e->d, &e->o, req, n);
 	assert_int_equal(e->cap.count, 1);
 	assert_int_equal(stun_parse(&m, e->cap.buf, e->cap.len), 0);
-	assert_int_equal(stun_attr_get_xor_addr(&m, stun_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS),
-						&mapped),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&m, stun_find(&m, STUN_ATTR_XOR_MAPPED_ADDRESS), &mapped), 0);
 	assert_int_equal(mapped.family, AF_INET6);
 	assert_true(nts_addr_equal(&mapped, &e->o.client, true));
 }
@@ -147,14 +146,12 @@ static void test_unknown_comprehension_required_attribute_gets_420_listing_it(vo
 	assert_int_equal(e->cap.count, 1);
 	assert_int_equal(stun_parse(&m, e->cap.buf, e->cap.len), 0);
 	assert_int_equal(m.cls, STUN_ERROR);
-	assert_int_equal(stun_attr_get_error(stun_find(&m, STUN_ATTR_ERROR_CODE), &code, &reason,
-					     &rlen),
-			 0);
+	assert_int_equal(
+	    stun_attr_get_error(stun_find(&m, STUN_ATTR_ERROR_CODE), &code, &reason, &rlen), 0);
 	/* RFC 8489 §6.3.1.1 */
 	assert_int_equal(code, 420);
-	assert_int_equal(stun_attr_get_unknown(stun_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), unknown,
-					       4),
-			 1);
+	assert_int_equal(
+	    stun_attr_get_unknown(stun_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), unknown, 4), 1);
 	assert_int_equal(unknown[0], 0x7ffe);
 	assert_int_equal(e->stats.errors[NTS_M_BINDING], 1);
 }
@@ -253,7 +250,7 @@ static void test_channeldata_longer_than_its_datagram_is_dropped(void **state)
 {
 	struct env *e = env_new(NTS_UDP, "198.18.5.6:40000");
 	/* Says 8 bytes of data, carries 4 (RFC 8656 §12.4). */
-	const uint8_t cd[] = { 0x40, 0x00, 0x00, 0x08, 1, 2, 3, 4 };
+	const uint8_t cd[] = {0x40, 0x00, 0x00, 0x08, 1, 2, 3, 4};
 
 	net_dispatch(&e->d, &e->o, cd, sizeof(cd));
 	net_dispatch(&e->d, &e->o, cd, 3);
@@ -265,7 +262,7 @@ static void test_channeldata_on_rfc5766_channels_is_not_malformed(void **state)
 {
 	struct env *e = env_new(NTS_UDP, "198.18.5.6:40000");
 	/* 0x61d2 (RFC 5766's range, which coturn's uclient picks from), odd length, no padding. */
-	uint8_t cd[4 + 121] = { 0x61, 0xd2, 0x00, 121 };
+	uint8_t cd[4 + 121] = {0x61, 0xd2, 0x00, 121};
 
 	net_dispatch(&e->d, &e->o, cd, sizeof(cd));
 	assert_int_equal(e->stats.udp_dropped_malformed, 0);
@@ -273,7 +270,7 @@ static void test_channeldata_on_rfc5766_channels_is_not_malformed(void **state)
 
 static void test_stream_channeldata_frames_are_padded_to_four(void **state)
 {
-	const uint8_t hdr[] = { 0x7f, 0xff, 0x00, 0x05 };
+	const uint8_t hdr[] = {0x7f, 0xff, 0x00, 0x05};
 
 	/* RFC 8656 §12.5 */
 	assert_int_equal(net_channeldata_frame_len(hdr, 4, true), 12);
@@ -284,19 +281,19 @@ static void test_stream_channeldata_frames_are_padded_to_four(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_binding_request_gets_xor_mapped_address_software_fingerprint),
-		cmocka_unit_test(test_binding_over_tcp_ipv6_maps_the_ipv6_source),
-		cmocka_unit_test(test_binding_indication_is_counted_but_not_answered),
-		cmocka_unit_test(test_unknown_comprehension_required_attribute_gets_420_listing_it),
-		cmocka_unit_test(test_unknown_comprehension_optional_attribute_is_ignored),
-		cmocka_unit_test(test_unknown_method_request_gets_400_no_larger_than_needed),
-		cmocka_unit_test(test_turn_method_without_turn_gets_400),
-		cmocka_unit_test(test_wrong_fingerprint_is_dropped_and_counted),
-		cmocka_unit_test(test_non_stun_udp_is_dropped_and_counted),
-		cmocka_unit_test(test_responses_from_clients_are_dropped_silently),
-		cmocka_unit_test(test_channeldata_longer_than_its_datagram_is_dropped),
-		cmocka_unit_test(test_channeldata_on_rfc5766_channels_is_not_malformed),
-		cmocka_unit_test(test_stream_channeldata_frames_are_padded_to_four),
+	    cmocka_unit_test(test_binding_request_gets_xor_mapped_address_software_fingerprint),
+	    cmocka_unit_test(test_binding_over_tcp_ipv6_maps_the_ipv6_source),
+	    cmocka_unit_test(test_binding_indication_is_counted_but_not_answered),
+	    cmocka_unit_test(test_unknown_comprehension_required_attribute_gets_420_listing_it),
+	    cmocka_unit_test(test_unknown_comprehension_optional_attribute_is_ignored),
+	    cmocka_unit_test(test_unknown_method_request_gets_400_no_larger_than_needed),
+	    cmocka_unit_test(test_turn_method_without_turn_gets_400),
+	    cmocka_unit_test(test_wrong_fingerprint_is_dropped_and_counted),
+	    cmocka_unit_test(test_non_stun_udp_is_dropped_and_counted),
+	    cmocka_unit_test(test_responses_from_clients_are_dropped_silently),
+	    cmocka_unit_test(test_channeldata_longer_than_its_datagram_is_dropped),
+	    cmocka_unit_test(test_channeldata_on_rfc5766_channels_is_not_malformed),
+	    cmocka_unit_test(test_stream_channeldata_frames_are_padded_to_four),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* ntsd option parsing: command line, config file, precedence, defaults and errors (user/net/options.c). */
+/* ntsd option parsing: command line, config file, precedence, defaults and errors
+ * (user/net/options.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,7 +24,7 @@ struct parsed {
 static struct parsed *parse(const char *first, ...)
 {
 	static struct parsed p;
-	char *argv[64] = { "ntsd" };
+	char *argv[64] = {"ntsd"};
 	int argc = 1;
 	va_list ap;
 
@@ -58,11 +59,13 @@ static void test_defaults_match_design(void **state)
 	assert_int_equal(p->rc, 0);
 	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), 0);
 	assert_int_equal(p->cfg.nlisten, 1);
-	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true), "0.0.0.0:3478");
+	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true),
+			    "0.0.0.0:3478");
 	assert_int_equal(p->cfg.relay_port_min, 49152);
 	assert_int_equal(p->cfg.relay_port_max, 65535);
 	assert_string_equal(p->cfg.realm, "nts");
-	assert_string_equal(nts_addr_fmt(&p->cfg.api_listen, buf, sizeof(buf), true), "127.0.0.1:8080");
+	assert_string_equal(nts_addr_fmt(&p->cfg.api_listen, buf, sizeof(buf), true),
+			    "127.0.0.1:8080");
 	assert_string_equal(p->cfg.db, "var/nts.db");
 	assert_string_equal(p->cfg.ctl_socket, "/run/nts/ntsd.sock");
 	assert_string_equal(p->cfg.pin_dir, "/sys/fs/bpf/nts");
@@ -90,17 +93,18 @@ static void test_relay_ip_and_ice_host_default_to_listen_addresses(void **state)
 	assert_int_equal(nts_options_resolve(&p->cfg, p->err, sizeof(p->err)), 0);
 	assert_int_equal(p->cfg.nrelay_ip, 2);
 	assert_string_equal(nts_addr_fmt(&p->cfg.relay_ip[0], buf, sizeof(buf), false), "::1");
-	assert_string_equal(nts_addr_fmt(&p->cfg.relay_ip[1], buf, sizeof(buf), false), "127.0.0.1");
+	assert_string_equal(nts_addr_fmt(&p->cfg.relay_ip[1], buf, sizeof(buf), false),
+			    "127.0.0.1");
 	assert_string_equal(p->cfg.ice_host, "[::1]");
 }
 
 static void test_every_limit_has_a_long_option(void **state)
 {
-	struct parsed *p = parse("--max-allocations-per-user", "3", "--max-allocations", "100",
-				 "--default-lifetime", "120", "--max-lifetime", "900", "--unauth-rate",
-				 "7", "--max-tcp-connections", "11", "--max-tcp-per-source", "2",
-				 "--tcp-idle-timeout", "30", "--fastpath-channels", "1024", "--software",
-				 "x/1", "--verbose", "--demo", "--no-api", NULL);
+	struct parsed *p = parse(
+	    "--max-allocations-per-user", "3", "--max-allocations", "100", "--default-lifetime",
+	    "120", "--max-lifetime", "900", "--unauth-rate", "7", "--max-tcp-connections", "11",
+	    "--max-tcp-per-source", "2", "--tcp-idle-timeout", "30", "--fastpath-channels", "1024",
+	    "--software", "x/1", "--verbose", "--demo", "--no-api", NULL);
 
 	assert_int_equal(p->rc, 0);
 	assert_int_equal(p->cfg.max_allocations_per_user, 3);
@@ -199,15 +203,16 @@ static void test_command_line_overrides_config_file(void **state)
 	const char *path = write_tmp("listen = 127.0.0.1:4000\nlisten = 127.0.0.1:4001\n"
 				     "realm = file.example\nsecret = a\n");
 	/* --config after the options it is overridden by: the file is read first regardless. */
-	struct parsed *p = parse("--realm", "cli.example", "--listen", "127.0.0.1:5000", "--config",
-				 path, NULL);
+	struct parsed *p =
+	    parse("--realm", "cli.example", "--listen", "127.0.0.1:5000", "--config", path, NULL);
 	char buf[NTS_ADDRSTRLEN];
 
 	unlink(path);
 	assert_int_equal(p->rc, 0);
 	assert_string_equal(p->cfg.realm, "cli.example");
 	assert_int_equal(p->cfg.nlisten, 1); /* the command line's list replaces the file's */
-	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true), "127.0.0.1:5000");
+	assert_string_equal(nts_addr_fmt(&p->cfg.listen[0], buf, sizeof(buf), true),
+			    "127.0.0.1:5000");
 	assert_int_equal(p->cfg.nsecrets, 1); /* kept from the file */
 }
 
@@ -215,19 +220,21 @@ static void test_config_file_errors_name_file_and_line(void **state)
 {
 	struct nts_config cfg;
 	char err[256];
-	const char *bad[] = { "realm = a\nbogus = 1\n", "realm\n", "config = x\n",
-			      "realm = a\nrealm = b\n", "max-lifetime = 1e3\n", "help\n" };
+	const char *bad[] = {"realm = a\nbogus = 1\n", "realm\n",
+			     "config = x\n",	       "realm = a\nrealm = b\n",
+			     "max-lifetime = 1e3\n",   "help\n"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		nts_config_defaults(&cfg);
 		err[0] = 0;
-		assert_int_equal(nts_config_parse_buffer(&cfg, NULL, bad[i], strlen(bad[i]), "f.conf",
-							 err, sizeof(err)),
+		assert_int_equal(nts_config_parse_buffer(&cfg, NULL, bad[i], strlen(bad[i]),
+							 "f.conf", err, sizeof(err)),
 				 -EINVAL);
 		assert_non_null(strstr(err, "f.conf:"));
 	}
 	nts_config_defaults(&cfg);
-	nts_config_parse_buffer(&cfg, NULL, "realm = a\nbogus = 1\n", 20, "f.conf", err, sizeof(err));
+	nts_config_parse_buffer(&cfg, NULL, "realm = a\nbogus = 1\n", 20, "f.conf", err,
+				sizeof(err));
 	assert_non_null(strstr(err, "f.conf:2: unknown option 'bogus'"));
 }
 
@@ -242,19 +249,19 @@ static void test_missing_config_file_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_match_design),
-		cmocka_unit_test(test_repeatable_listen_accepts_ipv4_and_ipv6),
-		cmocka_unit_test(test_relay_ip_and_ice_host_default_to_listen_addresses),
-		cmocka_unit_test(test_every_limit_has_a_long_option),
-		cmocka_unit_test(test_credentials_and_peer_rules_are_repeatable),
-		cmocka_unit_test(test_unknown_option_is_an_error_naming_it),
-		cmocka_unit_test(test_bad_values_are_errors),
-		cmocka_unit_test(test_inconsistent_options_fail_resolution),
-		cmocka_unit_test(test_help_and_version_are_reported),
-		cmocka_unit_test(test_config_file_sets_options_with_comments_and_blanks),
-		cmocka_unit_test(test_command_line_overrides_config_file),
-		cmocka_unit_test(test_config_file_errors_name_file_and_line),
-		cmocka_unit_test(test_missing_config_file_is_an_error),
+	    cmocka_unit_test(test_defaults_match_design),
+	    cmocka_unit_test(test_repeatable_listen_accepts_ipv4_and_ipv6),
+	    cmocka_unit_test(test_relay_ip_and_ice_host_default_to_listen_addresses),
+	    cmocka_unit_test(test_every_limit_has_a_long_option),
+	    cmocka_unit_test(test_credentials_and_peer_rules_are_repeatable),
+	    cmocka_unit_test(test_unknown_option_is_an_error_naming_it),
+	    cmocka_unit_test(test_bad_values_are_errors),
+	    cmocka_unit_test(test_inconsistent_options_fail_resolution),
+	    cmocka_unit_test(test_help_and_version_are_reported),
+	    cmocka_unit_test(test_config_file_sets_options_with_comments_and_blanks),
+	    cmocka_unit_test(test_command_line_overrides_config_file),
+	    cmocka_unit_test(test_config_file_errors_name_file_and_line),
+	    cmocka_unit_test(test_missing_config_file_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

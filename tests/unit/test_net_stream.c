@@ -84,7 +84,7 @@ static void stop(struct fixture *f)
 
 static size_t binding_request(uint8_t *buf, size_t cap, uint8_t id)
 {
-	uint8_t tid[STUN_TID_LEN] = { id, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11 };
+	uint8_t tid[STUN_TID_LEN] = {id, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
 	struct stun_builder b;
 
 	stun_build_init(&b, buf, cap, STUN_BINDING, STUN_REQUEST, tid);
@@ -94,7 +94,7 @@ static size_t binding_request(uint8_t *buf, size_t cap, uint8_t id)
 static int tcp_connect(struct fixture *f)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = {.tv_sec = 10};
 
 	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -175,7 +175,7 @@ static void test_stream_that_used_turn_outlives_the_idle_timeout(void **state)
 	int plain, turn = tcp_connect(f);
 	uint8_t req[64], resp[256];
 	struct stun_builder b;
-	uint8_t tid[STUN_TID_LEN] = { 9 };
+	uint8_t tid[STUN_TID_LEN] = {9};
 	int n;
 
 	/* An Allocate (answered 400 here, without a TURN server) marks the stream as a TURN client:
@@ -215,7 +215,7 @@ static void test_client_that_never_reads_is_dropped_when_its_queue_is_full(void 
 	for (int round = 0; round < 2000 && !closed; round++) {
 		size_t off = 0;
 		while (off < n * 1024) {
-			struct pollfd p = { .fd = a, .events = POLLOUT };
+			struct pollfd p = {.fd = a, .events = POLLOUT};
 			ssize_t w;
 			if (poll(&p, 1, 10000) <= 0)
 				break;
@@ -230,7 +230,7 @@ static void test_client_that_never_reads_is_dropped_when_its_queue_is_full(void 
 	if (!closed) {
 		/* Drain: the stream must end with EOF/reset, not hang. */
 		uint8_t buf[65536];
-		struct timeval tv = { .tv_sec = 10 };
+		struct timeval tv = {.tv_sec = 10};
 		ssize_t r;
 		setsockopt(a, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		while ((r = recv(a, buf, sizeof(buf), 0)) > 0)
@@ -247,9 +247,9 @@ static void test_udp_burst_larger_than_a_batch_is_all_answered(void **state)
 {
 	struct fixture *f = start(100, 64, 300);
 	int u = socket(AF_INET, SOCK_DGRAM, 0), big = 1 << 20;
-	struct timeval tv = { .tv_sec = 10 };
+	struct timeval tv = {.tv_sec = 10};
 	uint8_t req[64], resp[256];
-	bool seen[100] = { 0 };
+	bool seen[100] = {0};
 	unsigned answered = 0;
 
 	setsockopt(u, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
@@ -275,12 +275,12 @@ static void test_udp_burst_larger_than_a_batch_is_all_answered(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_connections_beyond_the_per_source_cap_are_closed),
-		cmocka_unit_test(test_connections_beyond_the_total_cap_are_closed),
-		cmocka_unit_test(test_idle_connection_is_closed),
-		cmocka_unit_test(test_stream_that_used_turn_outlives_the_idle_timeout),
-		cmocka_unit_test(test_client_that_never_reads_is_dropped_when_its_queue_is_full),
-		cmocka_unit_test(test_udp_burst_larger_than_a_batch_is_all_answered),
+	    cmocka_unit_test(test_connections_beyond_the_per_source_cap_are_closed),
+	    cmocka_unit_test(test_connections_beyond_the_total_cap_are_closed),
+	    cmocka_unit_test(test_idle_connection_is_closed),
+	    cmocka_unit_test(test_stream_that_used_turn_outlives_the_idle_timeout),
+	    cmocka_unit_test(test_client_that_never_reads_is_dropped_when_its_queue_is_full),
+	    cmocka_unit_test(test_udp_burst_larger_than_a_batch_is_all_answered),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

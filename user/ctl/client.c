@@ -1,5 +1,5 @@
-/* Control socket client (ntsctl, tests): one request line out, one reply line back, within a deadline.
- * See ctl.h.
+/* Control socket client (ntsctl, tests): one request line out, one reply line back, within a
+ * deadline. See ctl.h.
  */
 #include "ctl/ctl.h"
 
@@ -20,7 +20,7 @@ static int ctl_wait(int fd, short events, uint64_t deadline)
 {
 	for (;;) {
 		uint64_t now = nts_monotonic_ms();
-		struct pollfd p = { .fd = fd, .events = events };
+		struct pollfd p = {.fd = fd, .events = events};
 		int n;
 
 		if (now >= deadline)
@@ -98,7 +98,7 @@ static int ctl_read_line(int fd, char **line, size_t *len, uint64_t deadline)
 int ctl_call(const char *path, const char *cmd, json_t *args, int timeout_ms, json_t **result,
 	     char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	uint64_t deadline = nts_monotonic_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	json_t *req, *reply, *res;
 	json_error_t jerr;

@@ -15,7 +15,7 @@
 
 #include "util/log.h"
 
-#define CTL_MAX_REQUEST (64 * 1024)      /* one request line */
+#define CTL_MAX_REQUEST (64 * 1024)	  /* one request line */
 #define CTL_MAX_OUTPUT (64 * 1024 * 1024) /* queued replies to one client */
 #define CTL_MAX_CMDS 64
 #define CTL_MAX_CONNS 64
@@ -69,7 +69,8 @@ static void conn_close(struct ctl_conn *c)
 static bool conn_flush(struct ctl_conn *c)
 {
 	while (c->out_len) {
-		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t w =
+		    send(c->fd, c->out + c->out_off, c->out_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR))
 			break;
 		if (w <= 0) {
@@ -191,7 +192,8 @@ static void conn_on_event(void *arg, int fd, uint32_t events)
 		char *nl = memchr(c->in + start, '\n', c->in_len - start);
 		if (!nl)
 			break;
-		if (conn_reply(c, ctl_run(c->s, c->in + start, (size_t)(nl - (c->in + start)))) < 0) {
+		if (conn_reply(c, ctl_run(c->s, c->in + start, (size_t)(nl - (c->in + start)))) <
+		    0) {
 			conn_close(c);
 			return;
 		}
@@ -268,7 +270,7 @@ static int ctl_make_parent(const char *path)
 
 struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct ctl_server *s;
 	int rc, probe;
 
@@ -280,7 +282,8 @@ struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
 	strcpy(sun.sun_path, path);
 	rc = ctl_make_parent(path);
 	if (rc) {
-		log_error("control socket %s: cannot create its directory: %s", path, strerror(-rc));
+		log_error("control socket %s: cannot create its directory: %s", path,
+			  strerror(-rc));
 		errno = -rc;
 		return NULL;
 	}

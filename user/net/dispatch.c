@@ -1,6 +1,6 @@
 /* Dispatch of client input: ChannelData to TURN, STUN requests to Binding, TURN or an error answer.
- * Checks common to every method (fingerprint, class, unknown attributes, unknown method) are done once
- * here, before TURN sees the message. See net.h.
+ * Checks common to every method (fingerprint, class, unknown attributes, unknown method) are done
+ * once here, before TURN sees the message. See net.h.
  */
 #include "net/net.h"
 #include "net/net_priv.h"
@@ -11,7 +11,8 @@
 #include "stun/stun.h"
 #include "turn/turn.h"
 
-/* Headroom for small answers: header, XOR-MAPPED-ADDRESS (IPv6), SOFTWARE, ERROR-CODE, FINGERPRINT. */
+/* Headroom for small answers: header, XOR-MAPPED-ADDRESS (IPv6), SOFTWARE, ERROR-CODE, FINGERPRINT.
+ */
 #define DISPATCH_ANSWER_MAX 512
 
 static bool dispatch_method_known(uint16_t method)
@@ -34,7 +35,7 @@ static bool dispatch_method_known(uint16_t method)
 static void dispatch_send(const struct net_dispatch *d, const struct nts_origin *o,
 			  const uint8_t *buf, int len)
 {
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = (size_t)len };
+	struct iovec iov = {.iov_base = (void *)buf, .iov_len = (size_t)len};
 
 	if (len > 0)
 		d->send(d->send_arg, o, &iov, 1);
@@ -125,7 +126,8 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_malformed(d, o);
 		return;
 	}
-	/* RFC 8489 §7.3: a wrong FINGERPRINT means the message is not STUN (e.g. multiplexed media). */
+	/* RFC 8489 §7.3: a wrong FINGERPRINT means the message is not STUN (e.g. multiplexed
+	 * media). */
 	if (m.fingerprint >= 0 && !stun_check_fingerprint(&m)) {
 		dispatch_malformed(d, o);
 		return;

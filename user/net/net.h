@@ -1,6 +1,6 @@
 /* Client-facing network: UDP listeners (recvmmsg/sendmmsg batches, IP_PKTINFO for wildcard binds),
- * TCP listeners and streams (framing, bounded output, idle timeout, connection caps), and the dispatch
- * of each datagram or frame to Binding, TURN or an error answer.
+ * TCP listeners and streams (framing, bounded output, idle timeout, connection caps), and the
+ * dispatch of each datagram or frame to Binding, TURN or an error answer.
  */
 #ifndef NTS_NET_NET_H
 #define NTS_NET_NET_H
@@ -43,7 +43,8 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 			      struct nts_stats *stats);
 /* Sets where TURN messages go (before net_listen; may stay NULL). */
 void net_set_turn(struct net_server *n, struct turn_server *turn);
-/* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address). */
+/* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address).
+ */
 int net_listen(struct net_server *n);
 /* Closes every listener and stream. */
 void net_destroy(struct net_server *n);

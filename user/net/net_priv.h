@@ -1,5 +1,6 @@
 /* Internals of user/net shared by server.c, udp.c, stream.c and tcp.c: the server, its UDP sockets
- * with their send batches, and client streams with a pluggable transport layer (plain TCP now, TLS later).
+ * with their send batches, and client streams with a pluggable transport layer (plain TCP now, TLS
+ * later).
  */
 #ifndef NTS_NET_NET_PRIV_H
 #define NTS_NET_NET_PRIV_H
@@ -10,11 +11,12 @@
 
 #include "net/net.h"
 
-#define NET_UDP_BATCH 32              /* datagrams per recvmmsg / sendmmsg */
-#define NET_UDP_BUF 16384             /* largest datagram read; longer ones are truncated and dropped */
-#define NET_UDP_SENDQ 64              /* replies queued per socket before a forced flush */
-#define NET_UDP_QBUF 2048             /* a queued reply's room; larger ones are sent at once */
-#define NET_STREAM_IN_MAX (65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
+#define NET_UDP_BATCH 32  /* datagrams per recvmmsg / sendmmsg */
+#define NET_UDP_BUF 16384 /* largest datagram read; longer ones are truncated and dropped */
+#define NET_UDP_SENDQ 64  /* replies queued per socket before a forced flush */
+#define NET_UDP_QBUF 2048 /* a queued reply's room; larger ones are sent at once */
+#define NET_STREAM_IN_MAX                                                                          \
+	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
 #define NET_MAX_TCP_LISTEN NTS_MAX_LISTEN
@@ -29,14 +31,14 @@ struct net_udp {
 	struct net_server *n;
 	int fd;
 	struct nts_addr local;
-	bool wildcard;            /* bound to 0.0.0.0 or ::: use and set packet info */
+	bool wildcard; /* bound to 0.0.0.0 or ::: use and set packet info */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
-	uint8_t *rx;               /* NET_UDP_BATCH * NET_UDP_BUF */
+	uint8_t *rx;		   /* NET_UDP_BATCH * NET_UDP_BUF */
 };
 
-/* The byte-moving layer of a stream: plain TCP now; TLS will provide its own. Both return bytes moved,
- * 0 on orderly EOF (read), or -errno (-EAGAIN when it would block). */
+/* The byte-moving layer of a stream: plain TCP now; TLS will provide its own. Both return bytes
+ * moved, 0 on orderly EOF (read), or -errno (-EAGAIN when it would block). */
 struct net_stream_ops {
 	ssize_t (*read)(struct net_stream *s, void *buf, size_t len);
 	ssize_t (*write)(struct net_stream *s, const void *buf, size_t len);
@@ -45,17 +47,17 @@ struct net_stream_ops {
 
 struct net_stream {
 	struct net_server *n;
-	struct nts_origin origin;       /* origin.stream points back here */
+	struct nts_origin origin; /* origin.stream points back here */
 	const struct net_stream_ops *ops;
-	void *layer;                    /* the layer's state (TLS session) */
+	void *layer; /* the layer's state (TLS session) */
 	uint8_t *in;
 	size_t in_len, in_cap;
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	uint64_t last_active_ms;
-	bool dead;                      /* closed; freed after the loop iteration */
-	bool want_out;                  /* EPOLLOUT armed */
-	bool turn_used;                 /* sent a TURN request: may own an allocation */
+	bool dead;			/* closed; freed after the loop iteration */
+	bool want_out;			/* EPOLLOUT armed */
+	bool turn_used;			/* sent a TURN request: may own an allocation */
 	struct net_stream *prev, *next; /* live list, or dead list once closed */
 };
 
@@ -87,7 +89,8 @@ long net_channeldata_frame_len(const uint8_t *buf, size_t len, bool stream);
 /* udp.c */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
 void net_udp_close(struct net_udp *u);
-int net_udp_send(struct net_udp *u, const struct nts_origin *o, const struct iovec *iov, int iovcnt);
+int net_udp_send(struct net_udp *u, const struct nts_origin *o, const struct iovec *iov,
+		 int iovcnt);
 void net_udp_flush(struct net_udp *u);
 struct net_udp *net_udp_by_fd(struct net_server *n, int fd);
 

@@ -10,15 +10,15 @@
 #include "util/loop.h"
 
 static const char *const method_names[NTS_M_COUNT] = {
-	[NTS_M_BINDING] = "binding",
-	[NTS_M_ALLOCATE] = "allocate",
-	[NTS_M_REFRESH] = "refresh",
-	[NTS_M_SEND] = "send",
-	[NTS_M_CREATE_PERMISSION] = "create_permission",
-	[NTS_M_CHANNEL_BIND] = "channel_bind",
-	[NTS_M_CONNECT] = "connect",
-	[NTS_M_CONNECTION_BIND] = "connection_bind",
-	[NTS_M_OTHER] = "other",
+    [NTS_M_BINDING] = "binding",
+    [NTS_M_ALLOCATE] = "allocate",
+    [NTS_M_REFRESH] = "refresh",
+    [NTS_M_SEND] = "send",
+    [NTS_M_CREATE_PERMISSION] = "create_permission",
+    [NTS_M_CHANNEL_BIND] = "channel_bind",
+    [NTS_M_CONNECT] = "connect",
+    [NTS_M_CONNECTION_BIND] = "connection_bind",
+    [NTS_M_OTHER] = "other",
 };
 
 static json_t *per_method(const uint64_t *v)
@@ -90,9 +90,9 @@ json_t *ntsd_ctl_status(struct ntsd *d)
 	if (d->turn)
 		turn_foreach_alloc(d->turn, count_alloc, &nalloc);
 	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:I}", "version", NTS_VERSION, "uptime",
-			 (json_int_t)((uint64_t)time(NULL) - d->start_unix), "listen", listen, "stats",
-			 ntsd_ctl_stats_json(&d->stats), "allocations", nalloc, "tcp_connections",
-			 (json_int_t)(d->net ? net_stream_count(d->net) : 0));
+			 (json_int_t)((uint64_t)time(NULL) - d->start_unix), "listen", listen,
+			 "stats", ntsd_ctl_stats_json(&d->stats), "allocations", nalloc,
+			 "tcp_connections", (json_int_t)(d->net ? net_stream_count(d->net) : 0));
 }
 
 static json_t *cmd_status(void *arg, json_t *args, char *err, size_t errlen)
@@ -110,14 +110,16 @@ struct alloc_walk {
 static int add_perm(void *arg, const struct turn_perm_info *p)
 {
 	struct alloc_walk *w = arg;
-	json_int_t left = p->expires_ns > w->now_ns ? (json_int_t)((p->expires_ns - w->now_ns) / 1000000000ULL) : 0;
+	json_int_t left = p->expires_ns > w->now_ns
+			      ? (json_int_t)((p->expires_ns - w->now_ns) / 1000000000ULL)
+			      : 0;
 	char ip[NTS_ADDRSTRLEN];
 
 	if (p->channel)
-		json_array_append_new(w->chans, json_pack("{s:i, s:o, s:o, s:I}", "channel",
-							  (int)p->channel, "peer", addr_json(&p->peer),
-							  "relay", addr_json(&p->relay),
-							  "expires_in", left));
+		json_array_append_new(w->chans,
+				      json_pack("{s:i, s:o, s:o, s:I}", "channel", (int)p->channel,
+						"peer", addr_json(&p->peer), "relay",
+						addr_json(&p->relay), "expires_in", left));
 	else
 		json_array_append_new(w->perms,
 				      json_pack("{s:s, s:I}", "peer",
@@ -136,15 +138,14 @@ static int add_alloc(void *arg, const struct turn_alloc_info *a)
 	w->perms = json_array();
 	w->chans = json_array();
 	turn_foreach_perm(w->turn, a->id, add_perm, w);
-	o = json_pack("{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
-		      (json_int_t)a->id, "transport", nts_transport_name(a->origin.transport),
-		      "client", addr_json(&a->origin.client), "server", addr_json(&a->origin.server),
-		      "relay", relays, "username", a->username ? a->username : "", "account",
-		      a->account ? a->account : "", "expires", (json_int_t)a->expires_unix,
-		      "permissions", w->perms, "channels", w->chans, "c2p_packets",
-		      (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,
-		      "p2c_packets", (json_int_t)a->p2c_packets, "p2c_bytes",
-		      (json_int_t)a->p2c_bytes);
+	o = json_pack(
+	    "{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
+	    (json_int_t)a->id, "transport", nts_transport_name(a->origin.transport), "client",
+	    addr_json(&a->origin.client), "server", addr_json(&a->origin.server), "relay", relays,
+	    "username", a->username ? a->username : "", "account", a->account ? a->account : "",
+	    "expires", (json_int_t)a->expires_unix, "permissions", w->perms, "channels", w->chans,
+	    "c2p_packets", (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,
+	    "p2c_packets", (json_int_t)a->p2c_packets, "p2c_bytes", (json_int_t)a->p2c_bytes);
 	if (o)
 		json_array_append_new(w->list, o);
 	return 0;
@@ -153,7 +154,7 @@ static int add_alloc(void *arg, const struct turn_alloc_info *a)
 static json_t *cmd_allocations(void *arg, json_t *args, char *err, size_t errlen)
 {
 	struct ntsd *d = arg;
-	struct alloc_walk w = { .turn = d->turn, .list = json_array(), .now_ns = nts_monotonic_ns() };
+	struct alloc_walk w = {.turn = d->turn, .list = json_array(), .now_ns = nts_monotonic_ns()};
 
 	if (d->turn)
 		turn_foreach_alloc(d->turn, add_alloc, &w);

@@ -1,6 +1,7 @@
 /* ntsd option parsing: the long options of DESIGN.md plus the limits of struct nts_config, from the
  * command line and from `--config FILE` (`name = value` lines, same names without the dashes).
- * The command line overrides the file; a repeatable option given on the command line replaces the file's list.
+ * The command line overrides the file; a repeatable option given on the command line replaces the
+ * file's list.
  */
 #ifndef NTS_NET_OPTIONS_H
 #define NTS_NET_OPTIONS_H
@@ -14,7 +15,7 @@
 /* What the command line asked for besides the configuration. */
 struct nts_options {
 	bool help, version; /* --help / --version: print and exit 0 */
-	bool demo;          /* --demo */
+	bool demo;	    /* --demo */
 	char config[256];   /* --config FILE, "" if none */
 };
 
@@ -23,7 +24,8 @@ struct nts_options {
 int nts_options_parse(struct nts_config *cfg, struct nts_options *opts, int argc, char **argv,
 		      char *err, size_t errlen);
 /* Applies `name = value` lines from buf[0..len) (no NUL needed) to cfg and opts (may be NULL);
- * # starts a comment; a flag may stand alone or take true/false. origin names the source in messages
+ * # starts a comment; a flag may stand alone or take true/false. origin names the source in
+ * messages
  * ("FILE:LINE: ..."). 0 or -EINVAL with err filled. */
 int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, const char *buf,
 			    size_t len, const char *origin, char *err, size_t errlen);
@@ -32,9 +34,10 @@ int nts_config_parse_file(struct nts_config *cfg, struct nts_options *opts, cons
 			  char *err, size_t errlen);
 /* Fills what was left to defaults after parsing and checks consistency (0 or -EINVAL with err):
  *  - listen: 0.0.0.0:3478 when none was given;
- *  - relay ip: per family, the first concrete (non-wildcard) listen address of that family. A wildcard
- *    listen leaves it unset: TURN then binds the relay to the concrete local address the client reached
- *    (nts_origin.server, filled from IP_PKTINFO), so relays always advertise a concrete address;
+ *  - relay ip: per family, the first concrete (non-wildcard) listen address of that family. A
+ * wildcard listen leaves it unset: TURN then binds the relay to the concrete local address the
+ * client reached (nts_origin.server, filled from IP_PKTINFO), so relays always advertise a concrete
+ * address;
  *  - ice host: the first concrete listen address (IPv6 in brackets, URL-ready), else the host name;
  *  - software: "nts/<version>". */
 int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen);

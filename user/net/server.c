@@ -28,8 +28,8 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 	n->loop = loop;
 	n->cfg = cfg;
 	n->stats = stats;
-	n->dispatch = (struct net_dispatch){ .stats = stats, .software = cfg->software,
-					     .send = net_send, .send_arg = n };
+	n->dispatch = (struct net_dispatch){
+	    .stats = stats, .software = cfg->software, .send = net_send, .send_arg = n};
 	return n;
 }
 
@@ -44,8 +44,9 @@ int net_listen(struct net_server *n)
 	int rc;
 
 	if (n->cfg->ntls_listen)
-		/* The stream layer has the seam (struct net_stream_ops); the TLS layer is not here yet.
-		 * Say so rather than look like a TLS listener (the API may still advertise turns:). */
+		/* The stream layer has the seam (struct net_stream_ops); the TLS layer is not here
+		 * yet. Say so rather than look like a TLS listener (the API may still advertise
+		 * turns:). */
 		log_warn("--tls-listen: STUN/TURN over TLS is not served by this version; no TLS "
 			 "listener opened");
 	if (!n->hooks_added) {
@@ -92,10 +93,10 @@ size_t net_listeners(const struct net_server *n, struct net_listener_info *out, 
 
 	for (unsigned i = 0; i < n->nudp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){ NTS_UDP, n->udp[i]->local };
+			out[k] = (struct net_listener_info){NTS_UDP, n->udp[i]->local};
 	for (unsigned i = 0; i < n->ntcp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){ n->tcp[i]->transport, n->tcp[i]->local };
+			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local};
 	return k;
 }
 

@@ -1,6 +1,6 @@
-/* Client streams (TCP now, TLS through the same ops later): input framing with partial reads and many
- * frames per read (RFC 8489 §6.2.2, RFC 8656 §12.5), a bounded output queue, idle timeout, and closing
- * deferred to the end of the loop iteration so no handler ever sees a freed stream.
+/* Client streams (TCP now, TLS through the same ops later): input framing with partial reads and
+ * many frames per read (RFC 8489 §6.2.2, RFC 8656 §12.5), a bounded output queue, idle timeout, and
+ * closing deferred to the end of the loop iteration so no handler ever sees a freed stream.
  */
 #include "net/net_priv.h"
 
@@ -29,7 +29,7 @@ static ssize_t tcp_write(struct net_stream *s, const void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
-const struct net_stream_ops net_stream_tcp_ops = { .read = tcp_read, .write = tcp_write };
+const struct net_stream_ops net_stream_tcp_ops = {.read = tcp_read, .write = tcp_write};
 
 static void stream_set_out(struct net_stream *s, bool want)
 {
@@ -62,7 +62,8 @@ void net_stream_close(struct net_stream *s, const char *why)
 		  nts_addr_fmt(&s->origin.client, buf, sizeof(buf), true), why);
 }
 
-/* Frees closed streams; TURN drops the allocations they owned (RFC 8656 §3.1) before the memory goes. */
+/* Frees closed streams; TURN drops the allocations they owned (RFC 8656 §3.1) before the memory
+ * goes. */
 void net_stream_reap(struct net_server *n)
 {
 	while (n->dead) {
@@ -130,7 +131,8 @@ int net_stream_send(struct net_stream *s, const struct iovec *iov, int iovcnt)
 	for (int i = 0; i < iovcnt && !rc; i++) {
 		const uint8_t *p = iov[i].iov_base;
 		size_t len = iov[i].iov_len;
-		/* Write straight through while nothing is queued, so order is kept and copies are rare. */
+		/* Write straight through while nothing is queued, so order is kept and copies are
+		 * rare. */
 		while (len && !s->out_len) {
 			ssize_t w = s->ops->write(s, p, len);
 			if (w == -EAGAIN || w == -EWOULDBLOCK || w == -EINTR)
@@ -180,11 +182,11 @@ static void stream_process_input(struct net_stream *s)
 
 	while (!s->dead && off < s->in_len) {
 		const uint8_t *p = s->in + off;
-		/* ChannelData framing is ours (RFC 5766 channel range, see dispatch.c); STUN's is the
-		 * codec's. */
+		/* ChannelData framing is ours (RFC 5766 channel range, see dispatch.c); STUN's is
+		 * the codec's. */
 		long fl = stun_is_channeldata(p, s->in_len - off)
-				  ? net_channeldata_frame_len(p, s->in_len - off, true)
-				  : stun_stream_frame_len(p, s->in_len - off);
+			      ? net_channeldata_frame_len(p, s->in_len - off, true)
+			      : stun_stream_frame_len(p, s->in_len - off);
 		if (fl < 0 || fl > NET_STREAM_IN_MAX) {
 			s->n->stats->tcp_closed_bad_framing++;
 			net_stream_close(s, "bad framing");
@@ -220,7 +222,8 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 	for (int round = 0; round < 8 && !s->dead; round++) {
 		ssize_t r;
 		if (s->in_len == s->in_cap && stream_grow_in(s, s->in_cap + 1) < 0) {
-			/* Only possible if a frame claims more than NET_STREAM_IN_MAX: framing error. */
+			/* Only possible if a frame claims more than NET_STREAM_IN_MAX: framing
+			 * error. */
 			s->n->stats->tcp_closed_bad_framing++;
 			net_stream_close(s, "bad framing");
 			return;
@@ -250,7 +253,7 @@ struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_tran
 	s->n = n;
 	s->ops = ops;
 	s->layer = layer;
-	s->origin = (struct nts_origin){ .transport = t, .fd = fd, .stream = s };
+	s->origin = (struct nts_origin){.transport = t, .fd = fd, .stream = s};
 	s->in = malloc(NET_STREAM_IN_MIN);
 	s->in_cap = NET_STREAM_IN_MIN;
 	if (!s->in || getpeername(fd, (struct sockaddr *)&ss, &sl) < 0 ||

@@ -41,7 +41,8 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 		if (c < 0) {
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 				log_warn("tcp accept on %s: %s",
-					 nts_addr_fmt(&l->local, buf, sizeof(buf), true), strerror(errno));
+					 nts_addr_fmt(&l->local, buf, sizeof(buf), true),
+					 strerror(errno));
 			return;
 		}
 		if (nts_addr_from_sockaddr(&client, (struct sockaddr *)&ss) < 0) {

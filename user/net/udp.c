@@ -1,6 +1,6 @@
-/* UDP listeners: recvmmsg batches in, replies queued per socket and sent with sendmmsg when the loop
- * iteration ends. Wildcard binds use IP_PKTINFO / IPV6_RECVPKTINFO so each message knows the concrete
- * local address it reached, and the reply leaves from that same address.
+/* UDP listeners: recvmmsg batches in, replies queued per socket and sent with sendmmsg when the
+ * loop iteration ends. Wildcard binds use IP_PKTINFO / IPV6_RECVPKTINFO so each message knows the
+ * concrete local address it reached, and the reply leaves from that same address.
  */
 #include "net/net_priv.h"
 
@@ -14,7 +14,8 @@
 
 #include "util/log.h"
 
-#define UDP_CMSG_SPACE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+#define UDP_CMSG_SPACE                                                                             \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
 
 static bool udp_addr_is_wildcard(const struct nts_addr *a)
 {
@@ -44,7 +45,7 @@ static void udp_local_from_cmsg(const struct net_udp *u, struct msghdr *mh, stru
 static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *from, uint8_t *ctl,
 			       size_t cap)
 {
-	struct msghdr mh = { .msg_control = ctl, .msg_controllen = cap };
+	struct msghdr mh = {.msg_control = ctl, .msg_controllen = cap};
 	struct cmsghdr *c;
 
 	if (!u->wildcard || from->family != u->local.family || udp_addr_is_wildcard(from))
@@ -52,7 +53,7 @@ static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *f
 	memset(ctl, 0, cap);
 	c = CMSG_FIRSTHDR(&mh);
 	if (from->family == AF_INET) {
-		struct in_pktinfo pi = { 0 };
+		struct in_pktinfo pi = {0};
 		memcpy(&pi.ipi_spec_dst, from->ip, 4);
 		c->cmsg_level = IPPROTO_IP;
 		c->cmsg_type = IP_PKTINFO;
@@ -60,7 +61,7 @@ static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *f
 		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
 		return CMSG_SPACE(sizeof(pi));
 	}
-	struct in6_pktinfo pi6 = { 0 };
+	struct in6_pktinfo pi6 = {0};
 	memcpy(&pi6.ipi6_addr, from->ip, 16);
 	c->cmsg_level = IPPROTO_IPV6;
 	c->cmsg_type = IPV6_PKTINFO;
@@ -82,13 +83,14 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 		int n;
 
 		for (int i = 0; i < NET_UDP_BATCH; i++) {
-			iovs[i] = (struct iovec){ u->rx + (size_t)i * NET_UDP_BUF, NET_UDP_BUF };
-			msgs[i].msg_hdr = (struct msghdr){ .msg_name = &peers[i],
-							   .msg_namelen = sizeof(peers[i]),
-							   .msg_iov = &iovs[i],
-							   .msg_iovlen = 1,
-							   .msg_control = u->wildcard ? ctl[i] : NULL,
-							   .msg_controllen = u->wildcard ? sizeof(ctl[i]) : 0 };
+			iovs[i] = (struct iovec){u->rx + (size_t)i * NET_UDP_BUF, NET_UDP_BUF};
+			msgs[i].msg_hdr =
+			    (struct msghdr){.msg_name = &peers[i],
+					    .msg_namelen = sizeof(peers[i]),
+					    .msg_iov = &iovs[i],
+					    .msg_iovlen = 1,
+					    .msg_control = u->wildcard ? ctl[i] : NULL,
+					    .msg_controllen = u->wildcard ? sizeof(ctl[i]) : 0};
 		}
 		n = recvmmsg(fd, msgs, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
@@ -97,7 +99,7 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 			return;
 		}
 		for (int i = 0; i < n; i++) {
-			struct nts_origin o = { .transport = NTS_UDP, .fd = fd };
+			struct nts_origin o = {.transport = NTS_UDP, .fd = fd};
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 			    nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&peers[i])) {
 				u->n->stats->udp_dropped_malformed++;
@@ -114,12 +116,12 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 	}
 }
 
-static int udp_sendmsg_now(struct net_udp *u, const struct nts_addr *to, const struct nts_addr *from,
-			   const struct iovec *iov, int iovcnt)
+static int udp_sendmsg_now(struct net_udp *u, const struct nts_addr *to,
+			   const struct nts_addr *from, const struct iovec *iov, int iovcnt)
 {
 	struct sockaddr_storage ss;
 	uint8_t ctl[UDP_CMSG_SPACE] __attribute__((aligned(8)));
-	struct msghdr mh = { .msg_name = &ss, .msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt };
+	struct msghdr mh = {.msg_name = &ss, .msg_iov = (struct iovec *)iov, .msg_iovlen = iovcnt};
 
 	mh.msg_namelen = nts_addr_to_sockaddr(to, &ss);
 	mh.msg_controllen = udp_put_src_cmsg(u, from, ctl, sizeof(ctl));
@@ -142,20 +144,22 @@ void net_udp_flush(struct net_udp *u)
 	for (unsigned i = 0; i < u->nq; i++) {
 		struct net_udp_pending *p = &u->q[i];
 		size_t cl = udp_put_src_cmsg(u, &p->from, ctl[i], sizeof(ctl[i]));
-		iovs[i] = (struct iovec){ p->data, p->len };
-		msgs[i].msg_hdr = (struct msghdr){ .msg_name = &to[i],
-						   .msg_namelen = nts_addr_to_sockaddr(&p->to, &to[i]),
-						   .msg_iov = &iovs[i],
-						   .msg_iovlen = 1,
-						   .msg_control = cl ? ctl[i] : NULL,
-						   .msg_controllen = cl };
+		iovs[i] = (struct iovec){p->data, p->len};
+		msgs[i].msg_hdr =
+		    (struct msghdr){.msg_name = &to[i],
+				    .msg_namelen = nts_addr_to_sockaddr(&p->to, &to[i]),
+				    .msg_iov = &iovs[i],
+				    .msg_iovlen = 1,
+				    .msg_control = cl ? ctl[i] : NULL,
+				    .msg_controllen = cl};
 	}
 	while (done < u->nq) {
 		int n = sendmmsg(u->fd, msgs + done, u->nq - done, MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			/* A full socket buffer or an unreachable client: UDP may lose it; skip one. */
+			/* A full socket buffer or an unreachable client: UDP may lose it; skip one.
+			 */
 			log_debug("udp sendmmsg: %s", strerror(errno));
 			n = 1;
 		}

@@ -11,9 +11,11 @@
 
 static void allocations_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl allocations [--json]\n"
-		   "Lists the TURN allocations of the running ntsd: client 5-tuple, relayed addresses,\n"
-		   "user, time left, permissions, channels and relayed traffic each way.\n");
+	fprintf(
+	    f,
+	    "usage: ntsctl allocations [--json]\n"
+	    "Lists the TURN allocations of the running ntsd: client 5-tuple, relayed addresses,\n"
+	    "user, time left, permissions, channels and relayed traffic each way.\n");
 }
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
@@ -41,7 +43,8 @@ static void print_table(json_t *res)
 	printf("%-6s %-4s %-44s %-44s %-24s %6s %5s %5s %20s %20s\n", "ID", "TRAN",
 	       "CLIENT -> SERVER", "RELAY", "USER", "LEFT", "PERMS", "CHANS", "C2P PKTS/BYTES",
 	       "P2C PKTS/BYTES");
-	json_array_foreach(list, i, a) {
+	json_array_foreach(list, i, a)
+	{
 		char tuple[96], relay[96] = "", c2p[48], p2c[48];
 		json_t *r, *p;
 		size_t j;
@@ -49,31 +52,33 @@ static void print_table(json_t *res)
 		snprintf(tuple, sizeof(tuple), "%s -> %s", str_or(a, "client", "?"),
 			 str_or(a, "server", "?"));
 		json_array_foreach(json_object_get(a, "relay"), j, r)
-			snprintf(relay + strlen(relay), sizeof(relay) - strlen(relay), "%s%s",
-				 j ? "," : "", json_string_value(r) ? json_string_value(r) : "?");
-		snprintf(c2p, sizeof(c2p), "%lld/%lld", int_of(a, "c2p_packets"), int_of(a, "c2p_bytes"));
-		snprintf(p2c, sizeof(p2c), "%lld/%lld", int_of(a, "p2c_packets"), int_of(a, "p2c_bytes"));
+		    snprintf(relay + strlen(relay), sizeof(relay) - strlen(relay), "%s%s",
+			     j ? "," : "", json_string_value(r) ? json_string_value(r) : "?");
+		snprintf(c2p, sizeof(c2p), "%lld/%lld", int_of(a, "c2p_packets"),
+			 int_of(a, "c2p_bytes"));
+		snprintf(p2c, sizeof(p2c), "%lld/%lld", int_of(a, "p2c_packets"),
+			 int_of(a, "p2c_bytes"));
 		long long left = int_of(a, "expires") - now;
-		printf("%-6lld %-4s %-44s %-44s %-24s %5llds %5zu %5zu %20s %20s\n", int_of(a, "id"),
-		       str_or(a, "transport", "?"), tuple, relay[0] ? relay : "-",
+		printf("%-6lld %-4s %-44s %-44s %-24s %5llds %5zu %5zu %20s %20s\n",
+		       int_of(a, "id"), str_or(a, "transport", "?"), tuple, relay[0] ? relay : "-",
 		       str_or(a, "username", "-"), left > 0 ? left : 0,
 		       json_array_size(json_object_get(a, "permissions")),
 		       json_array_size(json_object_get(a, "channels")), c2p, p2c);
 		json_array_foreach(json_object_get(a, "permissions"), j, p)
-			printf("       permission %s (%llds left)\n", str_or(p, "peer", "?"),
-			       int_of(p, "expires_in"));
+		    printf("       permission %s (%llds left)\n", str_or(p, "peer", "?"),
+			   int_of(p, "expires_in"));
 		json_array_foreach(json_object_get(a, "channels"), j, p)
-			printf("       channel 0x%04llx -> %s (%llds left)\n", int_of(p, "channel"),
-			       str_or(p, "peer", "?"), int_of(p, "expires_in"));
+		    printf("       channel 0x%04llx -> %s (%llds left)\n", int_of(p, "channel"),
+			   str_or(p, "peer", "?"), int_of(p, "expires_in"));
 	}
 }
 
 int cmd_allocations(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	bool json = false;
 	json_t *res = NULL;
@@ -82,9 +87,15 @@ int cmd_allocations(struct ntsctl *c, int argc, char **argv)
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'j': json = true; break;
-		case 'h': allocations_usage(stdout); return 0;
-		default: allocations_usage(stderr); return 2;
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			allocations_usage(stdout);
+			return 0;
+		default:
+			allocations_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {
