@@ -75,6 +75,12 @@ const struct nts_opt_def nts_opt_defs[O_COUNT] = {
 	[O_FP_CHANNELS] = { "fastpath-channels", F_ARG, "N",
 		"fast-path channel map size (default 262144)",
 		U32_OPT(fastpath_channels, 1, 16777216) },
+	[O_UDP_BUFFER] = { "udp-buffer", F_ARG, "BYTES",
+		"receive/send buffer of UDP listen sockets, 0: kernel default (default 8388608)",
+		U32_OPT(udp_buffer, 0, 1073741824) },
+	[O_RELAY_BUFFER] = { "relay-buffer", F_ARG, "BYTES",
+		"receive/send buffer of each relay socket, 0: kernel default (default 1048576)",
+		U32_OPT(relay_buffer, 0, 1073741824) },
 	[O_SOFTWARE] = { "software", F_ARG, "TEXT",
 		"SOFTWARE attribute (default nts/" NTS_VERSION ")", STR_OPT(software) },
 	[O_VERBOSE] = { "verbose", 0, NULL,
@@ -109,6 +115,8 @@ void nts_config_defaults(struct nts_config *cfg)
 	cfg->max_tcp_per_source = 64;
 	cfg->tcp_idle_timeout = 300;
 	cfg->fastpath_channels = 262144;
+	cfg->udp_buffer = 8 << 20;
+	cfg->relay_buffer = 1 << 20;
 }
 
 int nts_opt_fail(char *err, size_t errlen, const char *fmt, ...)

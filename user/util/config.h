@@ -54,6 +54,8 @@ struct nts_config {
 	uint32_t max_tcp_connections, max_tcp_per_source;
 	uint32_t tcp_idle_timeout;               /* seconds */
 	uint32_t fastpath_channels;              /* map size; default 262144 */
+	uint32_t udp_buffer;                     /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
+	uint32_t relay_buffer;                   /* same for each relay socket */
 	char software[64];                       /* SOFTWARE attribute; default "nts/<version>" */
 	int verbose;                             /* 0 info, 1 debug */
 };
