@@ -4,6 +4,8 @@
  */
 #include "test_turn_harness.h"
 
+#include "auth/auth_priv.h"
+
 static void h_add_raw_family(struct stun_builder *b, const void *arg)
 {
 	const uint8_t *v = arg;
@@ -193,6 +195,41 @@ static void test_allocate_retransmission_gets_the_same_answer(void **state)
 	assert_int_equal(h->cap[h->ncap - 1].len, first_len);
 	assert_memory_equal(h->cap[h->ncap - 1].buf, first, first_len);
 	assert_int_equal(h->stats.allocations_created, 1);
+	h_free(h);
+}
+
+/* RFC 8656 §7.2: a retransmission whose nonce went stale after its first copy made the allocation
+ * still gets the kept success answer, not 438 (then 437 for the client's next transaction). */
+static void test_allocate_retransmission_with_a_stale_nonce_gets_the_same_answer(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:40017", NULL);
+	char fresh[AUTH_NONCE_LEN + 1], stale[AUTH_NONCE_LEN + 1];
+	uint8_t tid[STUN_TID_LEN], req[1024], first[2048];
+	uint64_t now = turn_unix_now();
+	size_t flen = auth_nonce_make(h->auth, &o.client, now, fresh);
+	size_t slen = auth_nonce_make(h->auth, &o.client, now - AUTH_NONCE_LIFETIME - 5, stale);
+	size_t len, first_len;
+
+	memset(tid, 0x37, sizeof(tid));
+	len = h_build(h, req, sizeof(req), TURN_ALLOCATE, STUN_REQUEST, tid, h_add_udp, NULL,
+		      &h_alice, (const uint8_t *)fresh, flen);
+	assert_int_equal(h_deliver(h, &o, req, len), 0);
+	assert_int_equal(h->ncap, 1);
+	h_parse(h, 0);
+	assert_int_equal(h->resp.cls, STUN_SUCCESS);
+	first_len = h->cap[0].len;
+	memcpy(first, h->cap[0].buf, first_len);
+	/* The same transaction carrying a nonce that is stale by now. */
+	len = h_build(h, req, sizeof(req), TURN_ALLOCATE, STUN_REQUEST, tid, h_add_udp, NULL,
+		      &h_alice, (const uint8_t *)stale, slen);
+	assert_int_equal(h_deliver(h, &o, req, len), 0);
+	assert_int_equal(h->ncap, 2);
+	assert_int_equal(h->cap[1].len, first_len);
+	assert_memory_equal(h->cap[1].buf, first, first_len);
+	assert_int_equal(h->stats.allocations_created, 1);
+	/* A new transaction on the 5-tuple is still a mismatch. */
+	assert_int_equal(h_request(h, &o, TURN_ALLOCATE, h_add_udp, NULL), 437);
 	h_free(h);
 }
 
@@ -540,6 +577,7 @@ int main(void)
 	    cmocka_unit_test(test_allocate_success_has_relayed_mapped_lifetime_and_integrity),
 	    cmocka_unit_test(test_allocate_lifetime_is_clamped_between_default_and_max),
 	    cmocka_unit_test(test_allocate_retransmission_gets_the_same_answer),
+	    cmocka_unit_test(test_allocate_retransmission_with_a_stale_nonce_gets_the_same_answer),
 	    cmocka_unit_test(test_second_allocate_on_the_same_5tuple_gets_437),
 	    cmocka_unit_test(test_allocate_transport_missing_gets_400_and_tcp_gets_442),
 	    cmocka_unit_test(test_allocate_past_the_user_quota_gets_486),

@@ -154,6 +154,17 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 	return stun_build_finish(&b);
 }
 
+bool turn_allocate_replay(struct turn_server *t, const struct nts_origin *o,
+			  const struct stun_msg *m)
+{
+	struct turn_alloc *a = turn_alloc_find(t, o);
+
+	if (!a || !a->last_resp || memcmp(a->last_tid, m->tid, STUN_TID_LEN))
+		return false;
+	turn_send_client(t, o, a->last_resp, a->last_resp_len);
+	return true;
+}
+
 int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 			 const struct stun_msg *m, const struct auth_result *r)
 {
@@ -169,13 +180,9 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	uint32_t lifetime;
 
 	if (a) {
-		/* §7.2: a retransmission gets the same answer; another Allocate on the 5-tuple a
-		 * 437. */
-		if (a->last_resp && !memcmp(a->last_tid, m->tid, STUN_TID_LEN) &&
-		    !strcmp(a->user->name, r->username))
-			turn_send_client(t, o, a->last_resp, a->last_resp_len);
-		else
-			turn_answer_error(t, o, m, r, 437);
+		/* §7.2: another Allocate on the 5-tuple gets 437 (retransmissions were answered by
+		 * turn_allocate_replay() before the credentials were checked). */
+		turn_answer_error(t, o, m, r, 437);
 		return 0;
 	}
 	err = turn_allocate_parse(t, m, r, &q);

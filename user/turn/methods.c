@@ -274,6 +274,11 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 	struct auth_result r;
 	struct turn_alloc *a;
 
+	/* RFC 8656 §7.2: a retransmitted Allocate gets the answer its first copy got, even when its
+	 * nonce went stale or its credentials expired meanwhile (checking them first answered
+	 * 438/401, and the client's new transaction then met its own allocation: 437). */
+	if (m->method == TURN_ALLOCATE && turn_allocate_replay(t, o, m))
+		return;
 	/* Credentials before anything else: no state for a request that does not authenticate. */
 	auth_check(t->auth, m, &o->client, turn_unix_now(), &r);
 	if (r.error)

@@ -313,6 +313,11 @@ void turn_send_client(struct turn_server *t, const struct nts_origin *o, const u
 /* Builds and sends an error answer to m, signed when r is authenticated (r may be NULL). */
 void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
 		       const struct auth_result *r, int code);
+/* Answers a retransmitted Allocate (same 5-tuple and transaction id as the one that created the
+ * allocation) with the kept answer, before credentials are checked; false when m is no such
+ * retransmission. The answer only ever goes to the allocation's own 5-tuple (RFC 8656 §7.2). */
+bool turn_allocate_replay(struct turn_server *t, const struct nts_origin *o,
+			  const struct stun_msg *m);
 int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 			 const struct stun_msg *m, const struct auth_result *r);
 /* Lifetime to grant for m's LIFETIME (m may be NULL: the default); *zero when it asked for 0. */
