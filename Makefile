@@ -97,6 +97,8 @@ $(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,a
 
 # tests/unit/test_<module>[_more].c links <module> and what it depends on.
 test_module = $(firstword $(subst _, ,$(patsubst test_%,%,$(1))))
+# Keep intermediate objects (no "rm" after the test summary) and expand test prerequisites twice.
+.SECONDARY:
 .SECONDEXPANSION:
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(call libs_for,$$(call test_module,$$*))
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,$(call test_module,$*)) $(LDLIBS) -lcmocka
