@@ -1,5 +1,5 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM. Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -27,8 +27,17 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			/* Reserved for reloading TLS certificates once TLS listeners exist. */
-			log_info("SIGHUP: nothing to reload");
+			/* New TLS connections get the reloaded certificate; live ones and their
+			 * allocations carry on with theirs. */
+			int rc = d->net ? net_reload_tls(d->net) : 0;
+
+			if (rc > 0)
+				log_info("SIGHUP: reloaded TLS certificate %s", d->cfg.cert);
+			else if (rc < 0)
+				log_warn("SIGHUP: TLS certificate %s not reloaded; keeping the old one",
+					 d->cfg.cert);
+			else
+				log_info("SIGHUP: nothing to reload");
 			continue;
 		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));

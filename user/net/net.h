@@ -1,5 +1,5 @@
 /* Client-facing network: UDP listeners (recvmmsg/sendmmsg batches, IP_PKTINFO for wildcard binds),
- * TCP listeners and streams (framing, bounded output, idle timeout, connection caps), and the
+ * TCP and TLS listeners and streams (framing, bounded output, idle timeout, connection caps), and the
  * dispatch of each datagram or frame to Binding, TURN or an error answer.
  */
 #ifndef NTS_NET_NET_H
@@ -46,6 +46,10 @@ void net_set_turn(struct net_server *n, struct turn_server *turn);
 /* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address).
  */
 int net_listen(struct net_server *n);
+/* Loads --cert and --key again into a new TLS context for new connections; live ones keep theirs
+ * (SIGHUP). 1 when reloaded, 0 when no TLS is served, -EINVAL (old context kept) when they do not
+ * load. */
+int net_reload_tls(struct net_server *n);
 /* Closes every listener and stream. */
 void net_destroy(struct net_server *n);
 /* Copies up to max listeners into out; returns how many there are. */

@@ -18,6 +18,7 @@
 #define NET_STREAM_IN_MAX                                                                          \
 	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
+#define NET_STREAM_GATHER (65535 + 64) /* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
 #define NET_MAX_TCP_LISTEN NTS_MAX_LISTEN
 
@@ -37,12 +38,18 @@ struct net_udp {
 	uint8_t *rx;		   /* NET_UDP_BATCH * NET_UDP_BUF */
 };
 
-/* The byte-moving layer of a stream: plain TCP now; TLS will provide its own. Both return bytes
- * moved, 0 on orderly EOF (read), or -errno (-EAGAIN when it would block). */
+/* The byte-moving layer of a stream: plain TCP, or TLS (tls.c). Both return bytes moved, 0 on
+ * orderly EOF (read), or -errno (-EAGAIN when it would block). */
 struct net_stream_ops {
 	ssize_t (*read)(struct net_stream *s, void *buf, size_t len);
 	ssize_t (*write)(struct net_stream *s, const void *buf, size_t len);
 	void (*free)(struct net_stream *s); /* releases the layer's state (may be NULL) */
+	/* The last read or write blocked on the socket being writable (a TLS handshake or record
+	 * that needs to send); may be NULL. */
+	bool (*want_write)(struct net_stream *s);
+	/* Bytes already taken off the socket wait in the layer (epoll will not say so); may be
+	 * NULL. */
+	bool (*has_pending)(struct net_stream *s);
 };
 
 struct net_stream {
@@ -77,6 +84,8 @@ struct net_server {
 	unsigned nudp;
 	struct net_tcp_listener *tcp[NET_MAX_TCP_LISTEN];
 	unsigned ntcp;
+	uint8_t *gather;	    /* NET_STREAM_GATHER: a message's pieces joined for one write */
+	struct ssl_ctx_st *tls_ctx; /* SSL_CTX for new TLS connections (swapped on reload) */
 	struct net_stream *streams, *dead; /* doubly linked live list; singly used dead list */
 	size_t nstreams;
 	bool hooks_added;
@@ -104,7 +113,8 @@ void net_stream_idle_tick(void *arg, uint64_t now_ms);
 extern const struct net_stream_ops net_stream_tcp_ops;
 
 /* tcp.c */
-int net_tcp_open(struct net_server *n, const struct nts_addr *addr);
+/* Opens a listener for transport NTS_TCP or NTS_TLS (n->tls_ctx set) on addr. */
+int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t);
 void net_tcp_close(struct net_tcp_listener *l);
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "net/tls.h"
 #include "util/log.h"
 
 static void net_on_flush(void *arg, uint64_t now_ms)
@@ -43,12 +44,14 @@ int net_listen(struct net_server *n)
 	char buf[NTS_ADDRSTRLEN];
 	int rc;
 
-	if (n->cfg->ntls_listen)
-		/* The stream layer has the seam (struct net_stream_ops); the TLS layer is not here
-		 * yet. Say so rather than look like a TLS listener (the API may still advertise
-		 * turns:). */
-		log_warn("--tls-listen: STUN/TURN over TLS is not served by this version; no TLS "
-			 "listener opened");
+	if (n->cfg->ntls_listen && !n->tls_ctx) {
+		n->tls_ctx = net_tls_ctx_load(n->cfg->cert, n->cfg->key);
+		if (!n->tls_ctx) {
+			log_error("--tls-listen: cannot load --cert %s and --key %s", n->cfg->cert,
+				  n->cfg->key);
+			return -EINVAL;
+		}
+	}
 	if (!n->hooks_added) {
 		if ((rc = loop_add_flush(n->loop, net_on_flush, n)) < 0 ||
 		    (rc = loop_add_tick(n->loop, 1000, net_stream_idle_tick, n)) < 0)
@@ -63,14 +66,38 @@ int net_listen(struct net_server *n)
 				  strerror(-rc));
 			return rc;
 		}
-		rc = net_tcp_open(n, a);
+		rc = net_tcp_open(n, a, NTS_TCP);
 		if (rc) {
 			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
 				  strerror(-rc));
 			return rc;
 		}
 	}
+	for (unsigned i = 0; i < n->cfg->ntls_listen; i++) {
+		const struct nts_addr *a = &n->cfg->tls_listen[i];
+		rc = net_tcp_open(n, a, NTS_TLS);
+		if (rc) {
+			log_error("listen tls %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
+				  strerror(-rc));
+			return rc;
+		}
+	}
 	return 0;
+}
+
+int net_reload_tls(struct net_server *n)
+{
+	SSL_CTX *ctx;
+
+	if (!n->tls_ctx)
+		return 0;
+	ctx = net_tls_ctx_load(n->cfg->cert, n->cfg->key);
+	if (!ctx)
+		return -EINVAL;
+	/* Live sessions hold their own reference to the old context. */
+	net_tls_ctx_free(n->tls_ctx);
+	n->tls_ctx = ctx;
+	return 1;
 }
 
 void net_destroy(struct net_server *n)
@@ -84,6 +111,8 @@ void net_destroy(struct net_server *n)
 		net_udp_close(n->udp[i]);
 	for (unsigned i = 0; i < n->ntcp; i++)
 		net_tcp_close(n->tcp[i]);
+	net_tls_ctx_free(n->tls_ctx);
+	free(n->gather);
 	free(n);
 }
 

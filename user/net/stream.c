@@ -1,4 +1,4 @@
-/* Client streams (TCP now, TLS through the same ops later): input framing with partial reads and
+/* Client streams (TCP, or TLS through the same ops): input framing with partial reads and
  * many frames per read (RFC 8489 §6.2.2, RFC 8656 §12.5), a bounded output queue, idle timeout, and
  * closing deferred to the end of the loop iteration so no handler ever sees a freed stream.
  */
@@ -31,8 +31,14 @@ static ssize_t tcp_write(struct net_stream *s, const void *buf, size_t len)
 
 const struct net_stream_ops net_stream_tcp_ops = {.read = tcp_read, .write = tcp_write};
 
+static bool stream_layer_wants_write(struct net_stream *s)
+{
+	return s->ops->want_write && s->ops->want_write(s);
+}
+
 static void stream_set_out(struct net_stream *s, bool want)
 {
+	want = want || stream_layer_wants_write(s);
 	if (s->want_out == want || s->dead)
 		return;
 	s->want_out = want;
@@ -124,10 +130,29 @@ static int stream_queue(struct net_stream *s, const uint8_t *p, size_t len)
 
 int net_stream_send(struct net_stream *s, const struct iovec *iov, int iovcnt)
 {
+	struct iovec one;
+	size_t total = 0;
 	int rc = 0;
 
 	if (s->dead)
 		return -EPIPE;
+	/* One message, one write: a TLS record each (clients such as coturn's read a message per
+	 * record) and one TCP segment rather than a header segment then a payload one. */
+	for (int i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (iovcnt > 1 && total <= NET_STREAM_GATHER) {
+		uint8_t *p = s->n->gather;
+
+		if (!p && !(p = s->n->gather = malloc(NET_STREAM_GATHER)))
+			return -ENOMEM;
+		for (int i = 0; i < iovcnt; i++) {
+			memcpy(p, iov[i].iov_base, iov[i].iov_len);
+			p += iov[i].iov_len;
+		}
+		one = (struct iovec){.iov_base = s->n->gather, .iov_len = total};
+		iov = &one;
+		iovcnt = 1;
+	}
 	for (int i = 0; i < iovcnt && !rc; i++) {
 		const uint8_t *p = iov[i].iov_base;
 		size_t len = iov[i].iov_len;
@@ -211,6 +236,9 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 	struct net_stream *s = arg;
 
 	if (events & EPOLLOUT) {
+		/* A TLS read (handshake) that waited for room to write goes on now. */
+		if (stream_layer_wants_write(s))
+			events |= EPOLLIN;
 		if (stream_flush_out(s) < 0) {
 			net_stream_close(s, "write failed");
 			return;
@@ -218,8 +246,10 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 	}
 	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		return;
-	/* Bounded rounds per wakeup; level-triggered epoll brings us back for the rest. */
-	for (int round = 0; round < 8 && !s->dead; round++) {
+	/* Bounded rounds per wakeup; level-triggered epoll brings us back for the rest. Bytes a
+	 * layer (TLS) already took off the socket are drained regardless: epoll cannot see them. */
+	for (int round = 0;
+	     !s->dead && (round < 8 || (s->ops->has_pending && s->ops->has_pending(s))); round++) {
 		ssize_t r;
 		if (s->in_len == s->in_cap && stream_grow_in(s, s->in_cap + 1) < 0) {
 			/* Only possible if a frame claims more than NET_STREAM_IN_MAX: framing
@@ -230,7 +260,7 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 		}
 		r = s->ops->read(s, s->in + s->in_len, s->in_cap - s->in_len);
 		if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
-			return;
+			break;
 		if (r <= 0) {
 			net_stream_close(s, r == 0 ? "closed by client" : "read failed");
 			return;
@@ -239,6 +269,9 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 		s->last_active_ms = loop_now_ms(s->n->loop);
 		stream_process_input(s);
 	}
+	/* A TLS write that waited for the peer's data (a key update) may go on now. */
+	if (!s->dead && (s->out_len || stream_layer_wants_write(s)) && stream_flush_out(s) < 0)
+		net_stream_close(s, "write failed");
 }
 
 struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_transport t,

@@ -1,5 +1,5 @@
-/* TCP listeners: accept client connections, enforce the total and per-source caps, and hand each
- * connection to a stream with the plain TCP layer (a TLS listener will pass its own layer here).
+/* TCP and TLS listeners: accept client connections, enforce the total and per-source caps, and hand
+ * each connection to a stream with the plain TCP layer or a TLS session from the current context.
  */
 #include "net/net_priv.h"
 
@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "net/tls.h"
 #include "util/log.h"
 
 #define TCP_ACCEPT_BATCH 64
@@ -57,12 +58,25 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 			continue;
 		}
 		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (l->transport == NTS_TLS) {
+			void *ts = n->tls_ctx ? net_tls_session_new(n->tls_ctx, c) : NULL;
+
+			if (!ts || !net_stream_create(n, c, NTS_TLS, &net_stream_tls_ops, ts)) {
+				if (ts) {
+					struct net_stream tmp = {.layer = ts};
+
+					net_stream_tls_ops.free(&tmp);
+				}
+				close(c);
+			}
+			continue;
+		}
 		if (!net_stream_create(n, c, l->transport, &net_stream_tcp_ops, NULL))
 			close(c);
 	}
 }
 
-int net_tcp_open(struct net_server *n, const struct nts_addr *addr)
+int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
@@ -75,7 +89,7 @@ int net_tcp_open(struct net_server *n, const struct nts_addr *addr)
 	if (!l)
 		return -ENOMEM;
 	l->n = n;
-	l->transport = NTS_TCP;
+	l->transport = t;
 	l->fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd < 0) {
 		rc = -errno;
