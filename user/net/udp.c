@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/sock.h"
 
 #define UDP_CMSG_SPACE                                                                             \
 	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
@@ -259,6 +260,9 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 		rc = -errno;
 		goto fail;
 	}
+	rc = nts_sock_set_buffers(u->fd, n->cfg->udp_buffer);
+	if (rc)
+		log_warn("udp socket buffers: %s", strerror(-rc));
 	rc = loop_add(n->loop, u->fd, EPOLLIN, udp_on_readable, u);
 	if (rc)
 		goto fail;

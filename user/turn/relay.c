@@ -10,9 +10,14 @@
 
 #include "turn/turn_internal.h"
 #include "util/log.h"
+#include "util/sock.h"
 
 int turn_relay_start(struct turn_server *t, struct turn_relay *r)
 {
+	int rc = nts_sock_set_buffers(r->fd, t->cfg->relay_buffer);
+
+	if (rc)
+		log_debug("relay socket buffers: %s", strerror(-rc));
 	return loop_add(t->loop, r->fd, EPOLLIN, turn_relay_readable, r);
 }
 
