@@ -7,18 +7,6 @@
 
 #include "api/api.h"
 
-static const char *const api_method_names[NTS_M_COUNT] = {
-    [NTS_M_BINDING] = "binding",
-    [NTS_M_ALLOCATE] = "allocate",
-    [NTS_M_REFRESH] = "refresh",
-    [NTS_M_SEND] = "send",
-    [NTS_M_CREATE_PERMISSION] = "create_permission",
-    [NTS_M_CHANNEL_BIND] = "channel_bind",
-    [NTS_M_CONNECT] = "connect",
-    [NTS_M_CONNECTION_BIND] = "connection_bind",
-    [NTS_M_OTHER] = "other",
-};
-
 static void api_metric_head(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -57,12 +45,12 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 			"STUN/TURN requests and indications received, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
 		fprintf(f, "nts_stun_requests_total{method=\"%s\"} %" PRIu64 "\n",
-			api_method_names[m], st->requests[m]);
+			nts_method_idx_name(m), st->requests[m]);
 	api_metric_head(f, "nts_stun_errors_total", "counter",
 			"STUN error responses sent, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
 		fprintf(f, "nts_stun_errors_total{method=\"%s\"} %" PRIu64 "\n",
-			api_method_names[m], st->errors[m]);
+			nts_method_idx_name(m), st->errors[m]);
 	api_metric(f, "nts_auth_failures_total", "counter",
 		   "Requests answered 401 for bad credentials (not first challenges).",
 		   st->auth_failures);

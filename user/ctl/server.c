@@ -2,6 +2,7 @@
  * line, requests bounded in size, replies queued without blocking the loop. See ctl.h.
  */
 #include "ctl/ctl.h"
+#include "util/fs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -239,35 +240,6 @@ static void ctl_on_accept(void *arg, int fd, uint32_t events)
 	}
 }
 
-/* mkdir -p of path's parent directory. */
-static int ctl_make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	struct stat st;
-	char *slash;
-
-	if (strlen(path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = 0;
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -280,7 +252,7 @@ struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
 		return NULL;
 	}
 	strcpy(sun.sun_path, path);
-	rc = ctl_make_parent(path);
+	rc = nts_mkdir_parent(path, 0755);
 	if (rc) {
 		log_error("control socket %s: cannot create its directory: %s", path,
 			  strerror(-rc));

@@ -9,24 +9,12 @@
 #include "turn/turn.h"
 #include "util/loop.h"
 
-static const char *const method_names[NTS_M_COUNT] = {
-    [NTS_M_BINDING] = "binding",
-    [NTS_M_ALLOCATE] = "allocate",
-    [NTS_M_REFRESH] = "refresh",
-    [NTS_M_SEND] = "send",
-    [NTS_M_CREATE_PERMISSION] = "create_permission",
-    [NTS_M_CHANNEL_BIND] = "channel_bind",
-    [NTS_M_CONNECT] = "connect",
-    [NTS_M_CONNECTION_BIND] = "connection_bind",
-    [NTS_M_OTHER] = "other",
-};
-
 static json_t *per_method(const uint64_t *v)
 {
 	json_t *o = json_object();
 
 	for (int i = 0; i < NTS_M_COUNT; i++)
-		json_object_set_new(o, method_names[i], json_integer((json_int_t)v[i]));
+		json_object_set_new(o, nts_method_idx_name(i), json_integer((json_int_t)v[i]));
 	return o;
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "store/store_priv.h"
+#include "util/fs.h"
 #include "util/log.h"
 
 /* Migration i takes the schema from version i to i + 1. Append only; never edit a shipped step. */
@@ -90,32 +91,6 @@ int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st)
 	return 0;
 }
 
-/* mkdir -p of path's directory part, mode 0700 for what it creates. */
-static int store_make_parent(const char *path)
-{
-	char dir[PATH_MAX];
-	char *slash;
-
-	if (strlen(path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
-	for (char *p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 int store_schema_version(struct nts_store *s)
 {
 	sqlite3_stmt *st;
@@ -168,7 +143,7 @@ int store_open(const char *path, struct nts_store **out)
 	int rc, err;
 
 	*out = NULL;
-	err = store_make_parent(path);
+	err = nts_mkdir_parent(path, 0700);
 	if (err)
 		return err;
 	s = calloc(1, sizeof(*s));

@@ -1,6 +1,23 @@
 /* Method-to-counter mapping; see stats.h. */
 #include "util/stats.h"
 
+const char *nts_method_idx_name(enum nts_method_idx idx)
+{
+	static const char *const names[NTS_M_COUNT] = {
+		[NTS_M_BINDING] = "binding",
+		[NTS_M_ALLOCATE] = "allocate",
+		[NTS_M_REFRESH] = "refresh",
+		[NTS_M_SEND] = "send",
+		[NTS_M_CREATE_PERMISSION] = "create_permission",
+		[NTS_M_CHANNEL_BIND] = "channel_bind",
+		[NTS_M_CONNECT] = "connect",
+		[NTS_M_CONNECTION_BIND] = "connection_bind",
+		[NTS_M_OTHER] = "other",
+	};
+
+	return (unsigned)idx < NTS_M_COUNT ? names[idx] : "other";
+}
+
 enum nts_method_idx nts_method_idx(uint16_t method)
 {
 	switch (method) {

@@ -33,5 +33,7 @@ struct nts_stats {
 
 /* Maps a STUN method number to its counter index. */
 enum nts_method_idx nts_method_idx(uint16_t method);
+/* Snake-case name of a counter index ("create_permission"), as /metrics and ntsctl show it. */
+const char *nts_method_idx_name(enum nts_method_idx idx);
 
 #endif
