@@ -51,8 +51,9 @@ struct {
 	__type(value, struct nts_fp_relay_val);
 } nts_fp_relay SEC(".maps");
 
+/* Per CPU: each CPU counts into its own copy, without atomics or cache-line bouncing. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, NTS_FP_DEFAULT_ALLOCS);
 	__type(key, __u64);
 	__type(value, struct nts_fp_alloc_counters);
@@ -133,15 +134,28 @@ static __always_inline __u16 csum_fold(__u64 sum)
 	return (__u16)sum;
 }
 
-/* New checksum after replacing the words in from with those in to (RFC 1624 eq. 3). */
-static __always_inline __u16 csum_replace(__u16 check, void *from, __u32 from_size, void *to,
-					  __u32 to_size)
+/* One's-complement sum of n 32-bit words, for incremental checksums (RFC 1624 eq. 3) computed
+ * inline: cheaper than the bpf_csum_diff helper for the few words a rewrite changes. */
+static __always_inline __u64 csum_add_words(__u64 sum, const __u32 *w, int n)
 {
-	__s64 diff = bpf_csum_diff(from, from_size, to, to_size, (__u16)~check);
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		sum += w[i];
+	return sum;
+}
 
-	if (diff < 0)
-		return check; /* cannot happen with valid sizes; callers never reach here */
-	return (__u16)~csum_fold((__u64)diff);
+static __always_inline __u64 csum_sub_words(__u64 sum, const __u32 *w, int n)
+{
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		sum += (__u32)~w[i];
+	return sum;
+}
+
+/* HC' = ~(~HC + ~m + m') given the sum ~m + m' of the changed words. */
+static __always_inline __u16 csum_update(__u16 check, __u64 diff)
+{
+	return (__u16)~csum_fold(diff + (__u16)~check);
 }
 
 /* Parses Ethernet + IPv4 + UDP into p: -1 to go on, or the pass action for anything else. */
@@ -175,7 +189,8 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct nts_fp_stats *s
 	p->dport = bpf_ntohs(udp->dest);
 	p->udp_len = bpf_ntohs(udp->len);
 	p->udp_csum = udp->check;
-	p->trailer = bpf_xdp_get_buff_len(ctx) - sizeof(struct ethhdr) - tot;
+	/* The program is not frags-aware: the frame is linear, data_end is its end. */
+	p->trailer = (data_end - data) - sizeof(struct ethhdr) - tot;
 	p->ttl = iph->ttl;
 	p->v6 = 0;
 	return -1;
@@ -211,7 +226,7 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct nts_fp_stats *s
 	p->dport = bpf_ntohs(udp->dest);
 	p->udp_len = plen;
 	p->udp_csum = udp->check;
-	p->trailer = bpf_xdp_get_buff_len(ctx) - sizeof(struct ethhdr) - sizeof(*ip6) - plen;
+	p->trailer = (data_end - data) - sizeof(struct ethhdr) - sizeof(*ip6) - plen;
 	p->ttl = ip6->hop_limit;
 	p->v6 = 1;
 	return -1;
@@ -304,8 +319,10 @@ static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd
 	new[3] = (__u32)bpf_htons(new_udp_len) * 0x10001;
 	new[4] = old[4];
 	if (f->to_client)
-		return udp_csum_finish(csum_replace(p->udp_csum, old, 16, new, 20));
-	return udp_csum_finish(csum_replace(p->udp_csum, old, 20, new, 16));
+		return udp_csum_finish(
+		    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 4), new, 5)));
+	return udp_csum_finish(
+	    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 5), new, 4)));
 }
 
 static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd *f,
@@ -324,8 +341,10 @@ static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd
 	new[9] = (__u32)bpf_htons(new_udp_len) * 0x10001;
 	new[10] = old[10];
 	if (f->to_client)
-		return udp_csum_finish(csum_replace(p->udp_csum, old, 40, new, 44));
-	return udp_csum_finish(csum_replace(p->udp_csum, old, 44, new, 40));
+		return udp_csum_finish(
+		    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 10), new, 11)));
+	return udp_csum_finish(
+	    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 11), new, 10)));
 }
 
 /* Counts the relayed packet globally and for its allocation. */
@@ -337,15 +356,15 @@ static __always_inline void count_forward(struct nts_fp_stats *st, const struct 
 		st->p2c_packets++;
 		st->p2c_bytes += bytes;
 		if (ac) {
-			__sync_fetch_and_add(&ac->p2c_packets, 1);
-			__sync_fetch_and_add(&ac->p2c_bytes, bytes);
+			ac->p2c_packets++;
+			ac->p2c_bytes += bytes;
 		}
 	} else {
 		st->c2p_packets++;
 		st->c2p_bytes += bytes;
 		if (ac) {
-			__sync_fetch_and_add(&ac->c2p_packets, 1);
-			__sync_fetch_and_add(&ac->c2p_bytes, bytes);
+			ac->c2p_packets++;
+			ac->c2p_bytes += bytes;
 		}
 	}
 }
@@ -376,7 +395,8 @@ static __noinline int forward_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, 
 	newh.tot_len = bpf_htons(sizeof(newh) + new_udp_len);
 	newh.saddr = ((__u32 *)f->src.addr)[3];
 	newh.daddr = ((__u32 *)f->dst.addr)[3];
-	newh.check = csum_replace(oldh.check, &oldh, sizeof(oldh), &newh, sizeof(newh));
+	newh.check = csum_update(
+	    oldh.check, csum_add_words(csum_sub_words(0, (__u32 *)&oldh, 5), (__u32 *)&newh, 5));
 	udp.source = bpf_htons(f->sport);
 	udp.dest = bpf_htons(f->dport);
 	udp.len = bpf_htons(new_udp_len);

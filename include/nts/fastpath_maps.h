@@ -22,6 +22,12 @@
 #define NTS_FP_TX_PORTS 64	       /* interfaces the program may redirect to */
 #define NTS_FP_CHANNELDATA_HDR 4
 
+/* alloc_id in the maps = generation << NTS_FP_GEN_SHIFT | TURN's allocation id. Every ntsd that
+ * opens the maps takes a generation above those already present, so entries left by a killed
+ * ntsd are told apart from the allocations of the next one (whose ids start again at 1). */
+#define NTS_FP_GEN_SHIFT 40
+#define NTS_FP_GEN_MAX 0xffffffu
+
 /* An IP address: 16 bytes, IPv4 mapped into ::ffff:0:0/96. */
 struct nts_fp_ip {
 	__u8 addr[16];
@@ -88,7 +94,8 @@ struct nts_fp_relay_val {
 	__u64 alloc_id;
 };
 
-/* Per-allocation traffic relayed in the kernel (atomically incremented; read by ntsd). */
+/* Per-allocation traffic relayed in the kernel: a PERCPU_HASH keyed by the allocation id as ntsd
+ * writes it in the entries' alloc_id (NTS_FP_GEN_SHIFT); user space sums the CPUs' copies. */
 struct nts_fp_alloc_counters {
 	__u64 c2p_packets;
 	__u64 c2p_bytes; /* application data bytes (ChannelData payload) */

@@ -12,7 +12,6 @@ static void c2p_forwards_by_tx(const struct net *n, void **state)
 	struct fp_spec s = {.tos = 0xb8};
 	struct fp_frame in, out;
 	struct nts_fp_alloc_counters d;
-	uint64_t k = ALLOC;
 
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
 	client_frame(&in, n, CHANNEL, 0, &s);
@@ -22,7 +21,7 @@ static void c2p_forwards_by_tx(const struct net *n, void **state)
 	assert_int_equal(stats(fx).c2p_packets, 1);
 	assert_int_equal(stats(fx).c2p_bytes, DLEN);
 	assert_int_equal(stats(fx).tx, 1);
-	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->alloc, &k, &d), 0);
+	assert_int_equal(fastpath_alloc_counters(fx->fp, ALLOC, &d), 0);
 	assert_int_equal(d.c2p_packets, 1);
 	assert_int_equal(d.c2p_bytes, DLEN);
 }

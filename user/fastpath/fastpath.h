@@ -19,9 +19,17 @@ struct fastpath_fds {
 	int client, peer, perm, relay, alloc, stats, tx;
 };
 
-/* Opens the maps pinned under pin_dir. 0, -ENOENT when nothing is pinned there, or -errno. */
+/* Opens the maps pinned under pin_dir to read them (counters, fill): the handle must not write
+ * entries. 0, -ENOENT when nothing is pinned there, or -errno. */
 int fastpath_open(const char *pin_dir, struct fastpath **out);
-/* Wraps map fds of a loaded object (duplicated; the caller keeps its own). 0 or -errno. */
+/* Opens them to mirror TURN's state (ntsd): with generation gen (NTS_FP_GEN_SHIFT), or 0 for a
+ * new one above those in the maps. Entries of other generations belong to an earlier (killed)
+ * ntsd: they keep relaying until they expire or one of ours takes their relay address. */
+int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out);
+/* This handle's generation. */
+uint32_t fastpath_generation(const struct fastpath *fp);
+/* Wraps map fds of a loaded object (duplicated; the caller keeps its own), with a new
+ * generation, as fastpath_open_gen. 0 or -errno. */
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out);
 void fastpath_close(struct fastpath *fp);
 /* The (borrowed) map fds. */
@@ -49,17 +57,27 @@ void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struc
 /* Removes everything the allocation put in the maps (fold its counters first if they matter). */
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id);
 
-/* Reports, per allocation with kernel traffic since the last call, the increase of its counters. */
+/* Reports, per allocation with kernel traffic since the last call, the increase of its counters.
+ * Costs one syscall when the kernel forwarded nothing since the last call. */
 typedef void (*fastpath_usage_fn)(void *arg, uint64_t alloc_id,
 				  const struct nts_fp_alloc_counters *delta);
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg);
 /* The same for one allocation. */
 int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn fn, void *arg);
+/* An allocation's kernel counters summed over CPUs. 0 or -errno. */
+int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
+			    struct nts_fp_alloc_counters *sum);
 /* Global counters summed over CPUs. 0 or -errno. */
 int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum);
-/* Deletes up to budget expired entries (left behind e.g. by an ntsd that was killed), resuming
- * where the previous call stopped. Returns the number deleted or -errno. */
+/* Deletes expired entries (left behind e.g. by an ntsd that was killed), examining up to budget
+ * entries of each map in batches and at most one pass per call, resuming where the previous call
+ * stopped. Returns the number deleted or -errno. */
 int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget);
+/* Entries of other generations the last full scan saw (0: nothing to collect). */
+uint64_t fastpath_foreign_entries(const struct fastpath *fp);
+/* fastpath_gc at most every every_ns, and only while other generations' entries remain: our
+ * own entries leave through the TURN hooks. Returns the number deleted or -errno. */
+int fastpath_gc_foreign(struct fastpath *fp, uint64_t now_ns, uint64_t every_ns, unsigned budget);
 /* Counts the entries of a hash map (bounded by its max_entries). 0 or -errno. */
 int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries);
 

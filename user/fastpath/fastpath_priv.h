@@ -50,13 +50,50 @@ struct fastpath {
 	struct fp_alloc *buckets[FP_BUCKETS];
 	unsigned nallocs;
 	int ncpus;
-	/* Incremental expiry scan: which map, and the last key visited. */
+	uint32_t gen;	    /* this handle's generation (NTS_FP_GEN_SHIFT) */
+	void *pcpu;	    /* ncpus * counters: per-CPU value buffer of the alloc map */
+	uint64_t fold_pkts; /* kernel-forwarded packets (global counters) at the last fold */
+	bool fold_seen;
+	/* Entries of other generations (a killed ntsd's): how many the last full scan saw, and the
+	 * relay addresses they use (sorted), purged when one of ours takes such an address. */
+	uint64_t foreign;
+	struct nts_fp_relay_key *foreign_relays;
+	unsigned nforeign_relays;
+	/* Incremental scan for expired entries: which map, and the batch position in it. */
 	unsigned gc_map;
-	uint8_t gc_key[64];
-	bool gc_have_key;
+	uint32_t gc_token;
+	bool gc_have_token;
+	uint64_t gc_foreign; /* foreign entries seen so far in the current pass */
+	uint64_t gc_last_ns; /* fastpath_gc_foreign's last run */
 };
+
+/* fastpath_open: a reader (ntsctl), no scan; it must not write entries. */
+#define FP_GEN_READER 0xffffffffu
+
+/* The id written into the maps for TURN allocation id, and back. */
+static inline uint64_t fp_kid(const struct fastpath *fp, uint64_t id)
+{
+	return (uint64_t)fp->gen << NTS_FP_GEN_SHIFT | (id & ((1ull << NTS_FP_GEN_SHIFT) - 1));
+}
+
+static inline uint32_t fp_gen_of(uint64_t kid)
+{
+	return (uint32_t)(kid >> NTS_FP_GEN_SHIFT);
+}
 
 struct fp_alloc *fp_alloc_find(struct fastpath *fp, uint64_t id);
 void fp_alloc_free_all(struct fastpath *fp);
+
+/* Walks a hash map in batches (bpf_map_lookup_batch) from *token (have_token false: the start),
+ * examining up to max entries; fn returns 1 to delete the entry, 0 to keep it, <0 to stop.
+ * Sets *done at the end of the map. 0 or -errno. */
+typedef int (*fp_walk_fn)(void *arg, const void *key, const void *val);
+int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk_fn fn, void *arg,
+		bool *done);
+/* Picks the generation (above any in the maps, or keep when non-zero) and records the other
+ * generations' entries and relay addresses. Only reads the maps. 0 or -errno. */
+int fp_adopt_scan(struct fastpath *fp, uint32_t keep);
+/* Deletes other generations' entries that use relay (a new allocation of ours took it). */
+void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay);
 
 #endif

@@ -45,7 +45,9 @@ static struct fastpath *fp_new(void)
 		return NULL;
 	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
-	if (fp->ncpus <= 0) {
+	if (fp->ncpus > 0)
+		fp->pcpu = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_counters));
+	if (!fp->pcpu) {
 		free(fp);
 		return NULL;
 	}
@@ -64,6 +66,11 @@ static int open_pin(const char *dir, const char *name, int *fd)
 
 int fastpath_open(const char *pin_dir, struct fastpath **out)
 {
+	return fastpath_open_gen(pin_dir, FP_GEN_READER, out);
+}
+
+int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
+{
 	struct fastpath *fp = fp_new();
 	int rc;
 
@@ -75,7 +82,8 @@ int fastpath_open(const char *pin_dir, struct fastpath **out)
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_RELAY, &fp->fds.relay)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_ALLOC, &fp->fds.alloc)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_STATS, &fp->fds.stats)) ||
-	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx))) {
+	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx)) ||
+	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
 		return rc;
 	}
@@ -91,16 +99,22 @@ int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm, &fp->fds.relay,
 		      &fp->fds.alloc,  &fp->fds.stats, &fp->fds.tx};
 
+	int rc;
+
 	if (!fp)
 		return -ENOMEM;
 	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
 		*dst[i] = in[i] >= 0 ? fcntl(in[i], F_DUPFD_CLOEXEC, 0) : -1;
 		if (in[i] >= 0 && *dst[i] < 0) {
-			int rc = -errno;
-
+			rc = -errno;
 			fastpath_close(fp);
 			return rc;
 		}
+	}
+	rc = fp_adopt_scan(fp, 0);
+	if (rc) {
+		fastpath_close(fp);
+		return rc;
 	}
 	*out = fp;
 	return 0;
@@ -112,12 +126,19 @@ void fastpath_close(struct fastpath *fp)
 		return;
 	fp_alloc_free_all(fp);
 	fds_close(&fp->fds);
+	free(fp->foreign_relays);
+	free(fp->pcpu);
 	free(fp);
 }
 
 const struct fastpath_fds *fastpath_fds(const struct fastpath *fp)
 {
 	return &fp->fds;
+}
+
+uint32_t fastpath_generation(const struct fastpath *fp)
+{
+	return fp->gen;
 }
 
 static void counters_delta(struct nts_fp_alloc_counters *d, const struct nts_fp_alloc_counters *now,
@@ -129,26 +150,93 @@ static void counters_delta(struct nts_fp_alloc_counters *d, const struct nts_fp_
 	d->p2c_bytes = now->p2c_bytes - last->p2c_bytes;
 }
 
+/* Sums the per-CPU copies of an alloc map value. */
+static void counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum,
+			 const void *pcpu)
+{
+	const struct nts_fp_alloc_counters *v = pcpu;
+
+	memset(sum, 0, sizeof(*sum));
+	for (int c = 0; c < fp->ncpus; c++) {
+		sum->c2p_packets += v[c].c2p_packets;
+		sum->c2p_bytes += v[c].c2p_bytes;
+		sum->p2c_packets += v[c].p2c_packets;
+		sum->p2c_bytes += v[c].p2c_bytes;
+	}
+}
+
+static void fold_report(struct fp_alloc *a, const struct nts_fp_alloc_counters *now,
+			fastpath_usage_fn fn, void *arg)
+{
+	struct nts_fp_alloc_counters d;
+
+	counters_delta(&d, now, &a->last);
+	if (d.c2p_packets == 0 && d.p2c_packets == 0)
+		return;
+	a->last = *now;
+	fn(arg, a->id, &d);
+}
+
 static int fold_alloc(struct fastpath *fp, struct fp_alloc *a, fastpath_usage_fn fn, void *arg)
 {
-	struct nts_fp_alloc_counters now, d;
+	struct nts_fp_alloc_counters now;
+	uint64_t kid = fp_kid(fp, a->id);
 
 	if (!a->counters)
 		return 0;
-	if (bpf_map_lookup_elem(fp->fds.alloc, &a->id, &now))
+	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
 		return -errno;
-	counters_delta(&d, &now, &a->last);
-	if (d.c2p_packets == 0 && d.p2c_packets == 0)
-		return 0;
-	a->last = now;
-	fn(arg, a->id, &d);
+	counters_sum(fp, &now, fp->pcpu);
+	fold_report(a, &now, fn, arg);
 	return 0;
 }
 
+struct fold_walk {
+	struct fastpath *fp;
+	fastpath_usage_fn fn;
+	void *arg;
+};
+
+static int fold_entry(void *arg, const void *key, const void *val)
+{
+	struct fold_walk *w = arg;
+	struct nts_fp_alloc_counters now;
+	struct fp_alloc *a;
+	uint64_t kid;
+
+	memcpy(&kid, key, sizeof(kid));
+	if (fp_gen_of(kid) != w->fp->gen)
+		return 0;
+	a = fp_alloc_find(w->fp, kid & ((1ull << NTS_FP_GEN_SHIFT) - 1));
+	if (!a || !a->counters)
+		return 0;
+	counters_sum(w->fp, &now, val);
+	fold_report(a, &now, w->fn, w->arg);
+	return 0;
+}
+
+/* Up to this many allocations, one lookup each; above, the map is read in batches. */
+#define FP_FOLD_BY_KEY 256
+
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg)
 {
+	struct fold_walk w = {fp, fn, arg};
+	struct nts_fp_stats s;
+	uint64_t pkts;
+	uint32_t token = 0;
+	bool have = false, done = false;
 	int rc = 0;
 
+	/* Nothing forwarded since the last fold (one syscall): no allocation has anything new. */
+	if (fastpath_stats_read(fp, &s) == 0) {
+		pkts = s.c2p_packets + s.p2c_packets;
+		if (fp->fold_seen && pkts == fp->fold_pkts)
+			return 0;
+		fp->fold_pkts = pkts;
+		fp->fold_seen = true;
+	}
+	if (fp->nallocs > FP_FOLD_BY_KEY)
+		return fp_map_walk(fp->fds.alloc, &token, &have, ~0u, fold_entry, &w, &done);
 	for (size_t i = 0; i < FP_BUCKETS; i++)
 		for (struct fp_alloc *a = fp->buckets[i]; a; a = a->next)
 			if (!rc)
@@ -163,6 +251,17 @@ int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn 
 	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
 
 	return a ? fold_alloc(fp, a, fn, arg) : -ENOENT;
+}
+
+int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
+			    struct nts_fp_alloc_counters *sum)
+{
+	uint64_t kid = fp_kid(fp, alloc_id);
+
+	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
+		return -errno;
+	counters_sum(fp, sum, fp->pcpu);
+	return 0;
 }
 
 int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum)
@@ -188,46 +287,6 @@ int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum)
 	}
 	free(vals);
 	return rc;
-}
-
-/* The maps with an expiry, and where it sits in their values. */
-static const struct {
-	size_t fd_off, key_size, val_size, expires_off;
-} gc_maps[] = {
-    {offsetof(struct fastpath_fds, client), sizeof(struct nts_fp_client_key),
-     sizeof(struct nts_fp_client_val), offsetof(struct nts_fp_client_val, expires_ns)},
-    {offsetof(struct fastpath_fds, peer), sizeof(struct nts_fp_peer_key),
-     sizeof(struct nts_fp_peer_val), offsetof(struct nts_fp_peer_val, expires_ns)},
-    {offsetof(struct fastpath_fds, perm), sizeof(struct nts_fp_perm_key),
-     sizeof(struct nts_fp_perm_val), offsetof(struct nts_fp_perm_val, expires_ns)},
-    {offsetof(struct fastpath_fds, relay), sizeof(struct nts_fp_relay_key),
-     sizeof(struct nts_fp_relay_val), offsetof(struct nts_fp_relay_val, expires_ns)},
-};
-
-int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
-{
-	uint8_t next[64], val[64];
-	int deleted = 0;
-
-	while (budget--) {
-		unsigned m = fp->gc_map % (sizeof(gc_maps) / sizeof(gc_maps[0]));
-		int fd = *(int *)((char *)&fp->fds + gc_maps[m].fd_off);
-		uint64_t expires;
-
-		if (bpf_map_get_next_key(fd, fp->gc_have_key ? fp->gc_key : NULL, next)) {
-			fp->gc_map++; /* end of this map: the next one from its start */
-			fp->gc_have_key = false;
-			continue;
-		}
-		memcpy(fp->gc_key, next, gc_maps[m].key_size);
-		fp->gc_have_key = true;
-		if (bpf_map_lookup_elem(fd, next, val))
-			continue;
-		memcpy(&expires, val + gc_maps[m].expires_off, sizeof(expires));
-		if (expires < now_ns && bpf_map_delete_elem(fd, next) == 0)
-			deleted++;
-	}
-	return deleted;
 }
 
 int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries)

@@ -27,8 +27,8 @@ struct fp_alloc *fp_alloc_find(struct fastpath *fp, uint64_t id)
 /* Finds or creates the allocation's record and its kernel counters entry. */
 static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 {
-	struct nts_fp_alloc_counters zero = {0};
 	struct fp_alloc *a = fp_alloc_find(fp, id);
+	uint64_t kid = fp_kid(fp, id);
 	struct fp_alloc **b;
 
 	if (a)
@@ -38,7 +38,8 @@ static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 		return NULL;
 	a->id = id;
 	/* A fresh entry: counts left by an earlier ntsd under the same id are not this one's. */
-	if (fp->fds.alloc >= 0 && bpf_map_update_elem(fp->fds.alloc, &id, &zero, BPF_ANY) == 0)
+	memset(fp->pcpu, 0, fp->ncpus * sizeof(struct nts_fp_alloc_counters));
+	if (fp->fds.alloc >= 0 && bpf_map_update_elem(fp->fds.alloc, &kid, fp->pcpu, BPF_ANY) == 0)
 		a->counters = true;
 	b = bucket_of(fp, id);
 	a->next = *b;
@@ -110,7 +111,7 @@ static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_
 		      uint64_t expires_ns)
 {
 	struct nts_fp_relay_key k = {0};
-	struct nts_fp_relay_val v = {.alloc_id = a->id};
+	struct nts_fp_relay_val v = {.alloc_id = fp_kid(fp, a->id)};
 	unsigned i;
 
 	if (a->no_drop || addr_is_any(relay))
@@ -135,6 +136,18 @@ static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_
 	return 0;
 }
 
+/* Our allocation uses relay: entries an earlier ntsd left there go (fastpath_priv.h). */
+static void relay_take(struct fastpath *fp, const struct nts_addr *relay)
+{
+	struct nts_fp_relay_key k = {0};
+
+	if (!fp->nforeign_relays)
+		return;
+	fastpath_ip_from_addr(&k.relay_ip, relay);
+	k.relay_port = relay->port;
+	fp_foreign_take(fp, &k);
+}
+
 /* A permission the kernel does not know about would have its peer's traffic dropped: stop
  * dropping anything for this allocation (userspace still applies RFC 8656 §9 itself). */
 static void relay_disable(struct fastpath *fp, struct fp_alloc *a)
@@ -144,7 +157,7 @@ static void relay_disable(struct fastpath *fp, struct fp_alloc *a)
 	a->no_drop = true;
 	for (unsigned i = 0; i < a->nrelay; i++)
 		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
-		    v.alloc_id == a->id)
+		    v.alloc_id == fp_kid(fp, a->id))
 			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
 	a->nrelay = 0;
 }
@@ -171,7 +184,7 @@ static struct fp_perm *perm_find(struct fp_alloc *a, const struct nts_fp_perm_ke
 static int perm_write(struct fastpath *fp, struct fp_alloc *a, const struct nts_fp_perm_key *k,
 		      uint64_t map_expires, uint64_t turn_expires)
 {
-	struct nts_fp_perm_val v = {.expires_ns = map_expires, .alloc_id = a->id};
+	struct nts_fp_perm_val v = {.expires_ns = map_expires, .alloc_id = fp_kid(fp, a->id)};
 	struct fp_perm *p;
 
 	if (bpf_map_update_elem(fp->fds.perm, k, &v, BPF_ANY))
@@ -256,6 +269,7 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 
 	if (!a)
 		return -ENOMEM;
+	relay_take(fp, relay);
 	perm_key(&k, relay, peer);
 	/* The permission goes in before the relay entry: a relay known without its permission would
 	 * drop the permitted peer's traffic. */
@@ -337,6 +351,7 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 
 	if (!a)
 		return -ENOMEM;
+	relay_take(fp, relay);
 	/* RFC 8656 §11.2: a channel binding also installs a permission for the peer. Recording it
 	 * here too guarantees the kernel never drops a bound peer's traffic; an extra permission
 	 * only ever sends packets to userspace, which decides. */
@@ -364,13 +379,13 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 					   .peer_ip = pk.peer_ip,
 					   .relay_port = relay->port,
 					   .peer_port = peer->port,
-					   .alloc_id = alloc_id};
+					   .alloc_id = fp_kid(fp, alloc_id)};
 	c->pv = (struct nts_fp_peer_val){.client_ip = ck.client_ip,
 					 .server_ip = ck.server_ip,
 					 .client_port = client->port,
 					 .server_port = server->port,
 					 .channel = channel,
-					 .alloc_id = alloc_id};
+					 .alloc_id = fp_kid(fp, alloc_id)};
 	c->expires = expires_ns;
 	c->perm_gone = false;
 	return chan_write(fp, a, c);
@@ -414,10 +429,13 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 
 		/* The port may already serve a newer allocation: only remove our own entry. */
 		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
-		    v.alloc_id == a->id)
+		    v.alloc_id == fp_kid(fp, a->id))
 			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
 	}
-	if (a->counters)
-		bpf_map_delete_elem(fp->fds.alloc, &a->id);
+	if (a->counters) {
+		uint64_t kid = fp_kid(fp, a->id);
+
+		bpf_map_delete_elem(fp->fds.alloc, &kid);
+	}
 	alloc_free(fp, a);
 }

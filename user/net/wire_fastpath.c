@@ -15,7 +15,17 @@
 #include "util/log.h"
 
 #define WIRE_FP_TICK_MS 1000
-#define WIRE_FP_GC_BUDGET 1024 /* map entries examined per tick */
+#define WIRE_FP_GC_EVERY_NS 10000000000ull /* an earlier ntsd's expired entries: every 10 s */
+#define WIRE_FP_GC_BUDGET 4096		   /* map entries examined per map and collection */
+
+/* Kernel-relayed traffic of one allocation since the last fold. */
+static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
+{
+	struct ntsd *d = arg;
+
+	turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
+				 delta->p2c_packets, delta->p2c_bytes);
+}
 
 static int fp_channel_set(void *arg, const struct turn_channel_info *c)
 {
@@ -31,9 +41,14 @@ static void fp_channel_del(void *arg, const struct turn_channel_info *c)
 {
 	struct ntsd *d = arg;
 
-	if (d->fastpath)
-		fastpath_channel_del(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
-				     &c->peer, c->channel);
+	if (!d->fastpath)
+		return;
+	fastpath_channel_del(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay, &c->peer,
+			     c->channel);
+	/* Only channels are counted per allocation: folding once the entries are gone catches the
+	 * last packets while TURN still knows the allocation (turn_alloc_delete deletes the
+	 * channels first and has forgotten the allocation by the time alloc_del runs). */
+	fastpath_fold_one(d->fastpath, c->alloc_id, fp_usage, d);
 }
 
 static int fp_permission_set(void *arg, uint64_t alloc_id, enum nts_transport transport,
@@ -56,23 +71,12 @@ static void fp_permission_del(void *arg, uint64_t alloc_id, const struct nts_add
 		fastpath_permission_del(d->fastpath, alloc_id, relay, peer);
 }
 
-/* Kernel-relayed traffic of one allocation since the last fold. */
-static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
-{
-	struct ntsd *d = arg;
-
-	turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
-				 delta->p2c_packets, delta->p2c_bytes);
-}
-
 static void fp_alloc_del(void *arg, uint64_t alloc_id)
 {
 	struct ntsd *d = arg;
 
-	if (!d->fastpath)
-		return;
-	fastpath_fold_one(d->fastpath, alloc_id, fp_usage, d);
-	fastpath_alloc_del(d->fastpath, alloc_id);
+	if (d->fastpath)
+		fastpath_alloc_del(d->fastpath, alloc_id);
 }
 
 /* turn_set_hooks installs one set of hooks: account usage goes to the store from here too. */
@@ -100,6 +104,7 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 
 	if (!d->fastpath)
 		return;
+	/* One syscall when the kernel forwarded nothing since the last tick. */
 	fastpath_fold(d->fastpath, fp_usage, d);
 	/* The kernel's global counters since the maps were created (they outlive ntsd). */
 	if (fastpath_stats_read(d->fastpath, &s) == 0) {
@@ -108,17 +113,23 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		d->stats.kernel_p2c_packets = s.p2c_packets;
 		d->stats.kernel_p2c_bytes = s.p2c_bytes;
 	}
-	fastpath_gc(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_BUDGET);
+	/* Our own entries leave through the TURN hooks; only an earlier ntsd's need collecting. */
+	fastpath_gc_foreign(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_EVERY_NS,
+			    WIRE_FP_GC_BUDGET);
 }
 
 /* Opens the pinned maps (replacing any open ones) and writes every live channel and permission. */
 static int wire_fp_adopt(struct ntsd *d)
 {
 	struct fastpath *fp;
-	int rc = fastpath_open(d->cfg.pin_dir, &fp);
+	/* Opening again (a second attach): same generation, so our entries stay ours. */
+	int rc = fastpath_open_gen(d->cfg.pin_dir,
+				   d->fastpath ? fastpath_generation(d->fastpath) : 0, &fp);
 
 	if (rc)
 		return rc;
+	if (d->fastpath)
+		fastpath_fold(d->fastpath, fp_usage, d);
 	fastpath_close(d->fastpath);
 	d->fastpath = fp;
 	turn_replay_hooks(d->turn);
@@ -127,9 +138,10 @@ static int wire_fp_adopt(struct ntsd *d)
 		const struct nts_addr *r = &d->cfg.relay_ip[i];
 
 		if (memcmp(r->ip, zero, nts_addr_iplen(r)) == 0)
-			log_warn("fast path: relays on the wildcard address %s are relayed in "
-				 "userspace; give --relay-ip (or a concrete --listen) to accelerate",
-				 r->family == AF_INET ? "0.0.0.0" : "::");
+			log_warn(
+			    "fast path: relays on the wildcard address %s are relayed in "
+			    "userspace; give --relay-ip (or a concrete --listen) to accelerate",
+			    r->family == AF_INET ? "0.0.0.0" : "::");
 	}
 	return 0;
 }
