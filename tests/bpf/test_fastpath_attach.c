@@ -12,8 +12,10 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <xdp/libxdp.h>
 
 #include "fastpath/fastpath.h"
 #include "fastpath/loader.h"
@@ -142,11 +144,44 @@ static void test_attach_to_missing_interface_fails(void **state)
 	    -ENODEV);
 }
 
+/* The attach is legacy exactly when the kernel refuses the dispatcher's freplace programs (this
+ * project's CI kernel does, with EPERM); elsewhere a foreign XDP program shares the interface. */
+static void test_dispatcher_used_unless_kernel_refuses_freplace(void **state)
+{
+	struct fastpath_attach_info info;
+	struct xdp_program *other;
+	struct xdp_multiprog *mp;
+	bool refused = strstr(fastpath_legacy_reason(), "refuses") != NULL;
+	int ifindex = if_nametoindex("fpa0"), n = 0;
+
+	assert_int_equal(fastpath_attached_info(ifindex, &info), 0);
+	assert_int_equal(info.legacy, refused);
+	if (refused)
+		skip();
+	/* xdp-tools' allow-all filter program, loaded the way xdp-loader would. */
+	other =
+	    xdp_program__open_file("/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o", NULL, NULL);
+	if (libxdp_get_error(other))
+		skip();
+	assert_int_equal(xdp_program__attach(other, ifindex, XDP_MODE_SKB, 0), 0);
+	assert_int_equal(fastpath_attached_info(ifindex, &info), 0);
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	assert_false(libxdp_get_error(mp));
+	for (struct xdp_program *p = NULL; (p = xdp_multiprog__next_prog(p, mp));)
+		n++;
+	assert_int_equal(n, 2);
+	xdp_multiprog__close(mp);
+	assert_int_equal(xdp_program__detach(other, ifindex, XDP_MODE_SKB, 0), 0);
+	xdp_program__close(other);
+	assert_int_equal(fastpath_attached_info(ifindex, &info), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_attach_pins_maps_and_second_interface_reuses_them),
 	    cmocka_unit_test(test_second_attach_to_same_interface_is_refused),
+	    cmocka_unit_test(test_dispatcher_used_unless_kernel_refuses_freplace),
 	    cmocka_unit_test(test_detach_removes_program_and_port_keeps_maps),
 	    cmocka_unit_test(test_attach_to_missing_interface_fails),
 	};

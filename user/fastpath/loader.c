@@ -113,6 +113,24 @@ static const char *mode_name(enum xdp_attach_mode m)
 	}
 }
 
+const char *fastpath_legacy_reason(void)
+{
+	/* An extension program without a target: a kernel that allows them answers -EINVAL from
+	 * the verifier ("Tracing programs must provide btf_id"); a policy refuses it up front. */
+	const struct bpf_insn ret0[] = {
+	    {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0},
+	    {.code = BPF_JMP | BPF_EXIT},
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_EXT, NULL, "GPL", ret0, 2, NULL);
+
+	if (fd >= 0)
+		close(fd);
+	else if (errno == EPERM)
+		return "the kernel refuses freplace (BPF_PROG_TYPE_EXT) programs with EPERM, "
+		       "which the dispatcher chains programs with";
+	return "libxdp could not load its dispatcher (NTS_BPF_VERBOSE=1 LIBXDP_DEBUG=1 tell why)";
+}
+
 int fastpath_attached_info(int ifindex, struct fastpath_attach_info *info)
 {
 	struct xdp_multiprog *mp;

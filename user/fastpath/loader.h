@@ -37,6 +37,9 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 int fastpath_detach(const char *pin_dir, const char *ifname, char *err, size_t errlen);
 /* Describes the fast path on ifindex: 0, or -ENOENT when it is not attached there. */
 int fastpath_attached_info(int ifindex, struct fastpath_attach_info *info);
+/* Why libxdp's multiprog dispatcher is not in use when an attach ended up legacy (probed:
+ * whether the kernel loads freplace programs, which the dispatcher chains programs with). */
+const char *fastpath_legacy_reason(void);
 /* Calls fn for every interface in the pinned devmap (the interfaces attach added). 0 or -errno. */
 int fastpath_foreach_port(const char *pin_dir, int (*fn)(void *arg, int ifindex), void *arg);
 

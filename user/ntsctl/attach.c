@@ -157,12 +157,13 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 		fprintf(stderr, "ntsctl attach: %s\n", err);
 		return 1;
 	}
-	printf(
-	    "attached %s to %s: %s mode, program id %u, %s; maps pinned under %s (%u channels)\n",
-	    NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
-	    info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable)"
-			: "libxdp multiprog dispatcher",
-	    c->pin_dir, info.channels);
+	printf("attached %s to %s: %s mode, program id %u, %s%s%s; maps pinned under %s (%u "
+	       "channels)\n",
+	       NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
+	       info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable: "
+			   : "libxdp multiprog dispatcher",
+	       info.legacy ? fastpath_legacy_reason() : "", info.legacy ? ")" : "", c->pin_dir,
+	       info.channels);
 	warn_forwarding(info.ifname);
 	notify_ntsd(c);
 	return 0;

@@ -46,6 +46,9 @@ static int add_port(void *arg, int ifindex)
 		o = json_pack("{s:s, s:i, s:s, s:i, s:b}", "interface", info.ifname, "ifindex",
 			      ifindex, "mode", info.mode, "prog_id", (int)info.prog_id, "legacy",
 			      info.legacy);
+		if (o && info.legacy)
+			json_object_set_new(o, "legacy_reason",
+					    json_string(fastpath_legacy_reason()));
 	} else {
 		char name[IF_NAMESIZE] = "?";
 
@@ -130,12 +133,16 @@ static void print_fastpath(json_t *f)
 			printf("  %s: not attached (still in the redirect map)\n",
 			       json_string_value(json_object_get(p, "interface")));
 		else
-			printf("  %s: %s mode, program id %lld, %s\n",
+			printf("  %s: %s mode, program id %lld, %s%s%s\n",
 			       json_string_value(json_object_get(p, "interface")),
 			       json_string_value(json_object_get(p, "mode")),
 			       (long long)json_integer_value(json_object_get(p, "prog_id")),
-			       json_is_true(json_object_get(p, "legacy")) ? "legacy attach"
-									  : "libxdp dispatcher");
+			       json_is_true(json_object_get(p, "legacy")) ? "legacy attach ("
+									  : "libxdp dispatcher",
+			       json_is_true(json_object_get(p, "legacy"))
+				   ? (json_string_value(json_object_get(p, "legacy_reason")) ?: "")
+				   : "",
+			       json_is_true(json_object_get(p, "legacy")) ? ")" : "");
 	}
 	json_object_foreach(json_object_get(f, "maps"), name, m)
 	    printf("  map %-7s %8lld / %lld entries\n", name,
