@@ -11,6 +11,8 @@
 
 #include "net/net.h"
 
+struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
+
 #define NET_UDP_BATCH 32  /* datagrams per recvmmsg / sendmmsg */
 #define NET_UDP_BUF 16384 /* largest datagram read; longer ones are truncated and dropped */
 #define NET_UDP_SENDQ 64  /* replies queued per socket before a forced flush */
@@ -65,6 +67,9 @@ struct net_stream {
 	bool dead;			/* closed; freed after the loop iteration */
 	bool want_out;			/* EPOLLOUT armed */
 	bool turn_used;			/* sent a TURN request: may own an allocation */
+	bool paused;			/* not reading (EPOLLIN off): backpressure */
+	const struct turn_raw_ops *raw; /* RFC 6062 data connection: raw bytes, no framing */
+	void *raw_arg;
 	struct net_stream *prev, *next; /* live list, or dead list once closed */
 };
 
@@ -109,6 +114,10 @@ struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_tran
 int net_stream_send(struct net_stream *s, const struct iovec *iov, int iovcnt);
 void net_stream_close(struct net_stream *s, const char *why);
 void net_stream_reap(struct net_server *n);
+/* Stops or resumes reading s. */
+void net_stream_pause(struct net_stream *s, bool paused);
+/* Hands s's later input to ops (RFC 6062 data connection). 0 or -EPIPE when s is closed. */
+int net_stream_set_raw(struct net_stream *s, const struct turn_raw_ops *ops, void *arg);
 void net_stream_idle_tick(void *arg, uint64_t now_ms);
 extern const struct net_stream_ops net_stream_tcp_ops;
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "net/tls.h"
+#include "turn/turn.h"
 #include "util/log.h"
 
 static void net_on_flush(void *arg, uint64_t now_ms)
@@ -34,9 +35,39 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 	return n;
 }
 
+static int net_hook_make_raw(void *arg, struct net_stream *s, const struct turn_raw_ops *ops,
+			     void *ops_arg)
+{
+	return net_stream_set_raw(s, ops, ops_arg);
+}
+
+static void net_hook_pause(void *arg, struct net_stream *s, bool paused)
+{
+	net_stream_pause(s, paused);
+}
+
+static size_t net_hook_queued(void *arg, const struct net_stream *s)
+{
+	return s->out_len;
+}
+
+static void net_hook_close(void *arg, struct net_stream *s)
+{
+	net_stream_close(s, "data connection ended");
+}
+
+static const struct turn_stream_hooks net_turn_stream_hooks = {
+    .make_raw = net_hook_make_raw,
+    .pause = net_hook_pause,
+    .queued = net_hook_queued,
+    .close = net_hook_close,
+};
+
 void net_set_turn(struct net_server *n, struct turn_server *turn)
 {
 	n->dispatch.turn = turn;
+	if (turn)
+		turn_set_stream_hooks(turn, &net_turn_stream_hooks, n);
 }
 
 int net_listen(struct net_server *n)

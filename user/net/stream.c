@@ -36,13 +36,36 @@ static bool stream_layer_wants_write(struct net_stream *s)
 	return s->ops->want_write && s->ops->want_write(s);
 }
 
+static void stream_update_events(struct net_stream *s)
+{
+	loop_mod(s->n->loop, s->origin.fd,
+		 (s->paused ? 0 : EPOLLIN) | (s->want_out ? EPOLLOUT : 0));
+}
+
 static void stream_set_out(struct net_stream *s, bool want)
 {
 	want = want || stream_layer_wants_write(s);
 	if (s->want_out == want || s->dead)
 		return;
 	s->want_out = want;
-	loop_mod(s->n->loop, s->origin.fd, EPOLLIN | (want ? EPOLLOUT : 0));
+	stream_update_events(s);
+}
+
+void net_stream_pause(struct net_stream *s, bool paused)
+{
+	if (s->paused == paused || s->dead)
+		return;
+	s->paused = paused;
+	stream_update_events(s);
+}
+
+int net_stream_set_raw(struct net_stream *s, const struct turn_raw_ops *ops, void *arg)
+{
+	if (s->dead)
+		return -EPIPE;
+	s->raw = ops;
+	s->raw_arg = arg;
+	return 0;
 }
 
 void net_stream_close(struct net_stream *s, const char *why)
@@ -75,6 +98,8 @@ void net_stream_reap(struct net_server *n)
 	while (n->dead) {
 		struct net_stream *s = n->dead;
 		n->dead = s->next;
+		if (s->raw && s->raw->closed)
+			s->raw->closed(s->raw_arg);
 		if (n->dispatch.turn)
 			turn_stream_closed(n->dispatch.turn, s);
 		if (s->ops->free)
@@ -89,6 +114,8 @@ void net_stream_reap(struct net_server *n)
 /* Writes queued output; 0, or -errno when the stream must close. */
 static int stream_flush_out(struct net_stream *s)
 {
+	bool had_out = s->out_len != 0;
+
 	while (s->out_len) {
 		ssize_t w = s->ops->write(s, s->out + s->out_off, s->out_len);
 		if (w == -EAGAIN || w == -EWOULDBLOCK || w == -EINTR)
@@ -101,6 +128,9 @@ static int stream_flush_out(struct net_stream *s)
 	if (!s->out_len)
 		s->out_off = 0;
 	stream_set_out(s, s->out_len != 0);
+	/* RFC 6062 data connections: the peer side reads again once the client caught up. */
+	if (had_out && !s->out_len && s->raw && s->raw->drained)
+		s->raw->drained(s->raw_arg);
 	return 0;
 }
 
@@ -207,6 +237,14 @@ static void stream_process_input(struct net_stream *s)
 
 	while (!s->dead && off < s->in_len) {
 		const uint8_t *p = s->in + off;
+		if (s->raw) {
+			/* RFC 6062 §5.4: after ConnectionBind the bytes are the application's. */
+			size_t len = s->in_len - off;
+
+			off = s->in_len;
+			s->raw->input(s->raw_arg, p, len);
+			break;
+		}
 		/* ChannelData framing is ours (RFC 5766 channel range, see dispatch.c); STUN's is
 		 * the codec's. */
 		long fl = stun_is_channeldata(p, s->in_len - off)
@@ -246,10 +284,17 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 	}
 	if (!(events & (EPOLLIN | EPOLLERR | EPOLLHUP)))
 		return;
+	if (s->paused) {
+		/* Not reading (backpressure); a reset or hang-up still ends the stream. */
+		if (events & (EPOLLERR | EPOLLHUP))
+			net_stream_close(s, "reset while paused");
+		return;
+	}
 	/* Bounded rounds per wakeup; level-triggered epoll brings us back for the rest. Bytes a
 	 * layer (TLS) already took off the socket are drained regardless: epoll cannot see them. */
-	for (int round = 0;
-	     !s->dead && (round < 8 || (s->ops->has_pending && s->ops->has_pending(s))); round++) {
+	for (int round = 0; !s->dead && !s->paused &&
+			    (round < 8 || (s->ops->has_pending && s->ops->has_pending(s)));
+	     round++) {
 		ssize_t r;
 		if (s->in_len == s->in_cap && stream_grow_in(s, s->in_cap + 1) < 0) {
 			/* Only possible if a frame claims more than NET_STREAM_IN_MAX: framing

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "turn/turn_internal.h"
+#include "turn/tcp_relay.h"
 #include "util/log.h"
 
 /* The per-allocation memory documented in turn_internal.h (x86-64). */
@@ -224,6 +224,8 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 {
 	bool counted = a->timer.kind == TURN_T_ALLOC && a->expires_ms;
 
+	if (a->tcp)
+		turn_tcp_alloc_deleted(t, a); /* RFC 6062 §5.5: its data connections go with it */
 	while (!turn_list_empty(&a->chans))
 		turn_chan_delete(t, turn_container_of(a->chans.next, struct turn_chan, link));
 	while (!turn_list_empty(&a->perms))

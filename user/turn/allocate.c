@@ -10,8 +10,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "turn/turn_internal.h"
+#include "turn/tcp_relay.h"
 #include "util/log.h"
 
 static bool turn_addr_unspecified(const struct nts_addr *a)
@@ -73,13 +74,14 @@ static void turn_set_advertised(struct turn_server *t, struct turn_relay *r)
 /* Checks the attributes in RFC 8656 §7.2 order; fills the request's options or returns the error.
  */
 struct turn_alloc_req {
-	bool dont_fragment, even, reserve, has_token, dual;
+	bool dont_fragment, even, reserve, has_token, dual, tcp;
 	uint8_t family;
 	uint64_t token;
 };
 
-static int turn_allocate_parse(struct turn_server *t, const struct stun_msg *m,
-			       const struct auth_result *r, struct turn_alloc_req *q)
+static int turn_allocate_parse(struct turn_server *t, const struct nts_origin *o,
+			       const struct stun_msg *m, const struct auth_result *r,
+			       struct turn_alloc_req *q)
 {
 	const struct stun_attr *rt = stun_find(m, STUN_ATTR_REQUESTED_TRANSPORT);
 	const struct stun_attr *tok = stun_find(m, STUN_ATTR_RESERVATION_TOKEN);
@@ -96,8 +98,17 @@ static int turn_allocate_parse(struct turn_server *t, const struct stun_msg *m,
 	q->family = AF_INET;
 	if (!rt || stun_attr_get_transport(rt, &proto) < 0)
 		return 400;
-	if (proto != 17)
-		return 442; /* UDP relays only (RFC 6062 TCP relays are not offered) */
+	if (proto == 6) {
+		/* RFC 6062 §5.1: TCP relays for TCP/TLS clients only, none of the UDP options. */
+		if (!t->shooks.make_raw)
+			return 442;
+		if (o->transport == NTS_UDP || stun_find(m, STUN_ATTR_DONT_FRAGMENT) || tok || ep ||
+		    aaf)
+			return 400;
+		q->tcp = true;
+	} else if (proto != 17) {
+		return 442;
+	}
 	q->dont_fragment = stun_find(m, STUN_ATTR_DONT_FRAGMENT) != NULL;
 	if (tok) {
 		if (ep || raf || aaf || stun_attr_get_u64(tok, &q->token) < 0)
@@ -185,7 +196,7 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 		turn_answer_error(t, o, m, r, 437);
 		return 0;
 	}
-	err = turn_allocate_parse(t, m, r, &q);
+	err = turn_allocate_parse(t, o, m, r, &q);
 	if (err) {
 		turn_answer_error(t, o, m, r, err);
 		return 0;
@@ -201,7 +212,9 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 			turn_answer_error(t, o, m, r, 440);
 			return 0;
 		}
-		err = turn_port_open(t, &ip, q.even, q.reserve, q.dont_fragment, &relay[0], &token);
+		err = q.tcp ? turn_tcp_listen(t, &ip, &relay[0])
+			    : turn_port_open(t, &ip, q.even, q.reserve, q.dont_fragment, &relay[0],
+					     &token);
 		if (err < 0) {
 			if (err != -EADDRINUSE)
 				log_warn("turn: cannot open a relay socket: %s", strerror(-err));
@@ -223,7 +236,13 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	lifetime = turn_lifetime(t, m, &zero);
 	if (zero)
 		lifetime = turn_lifetime(t, NULL, &zero);
-	a = turn_alloc_create(t, o, r->username, r->account, relay, nrelay, lifetime);
+	a = turn_alloc_create(t, o, r->username, r->account, relay, q.tcp ? 0 : nrelay, lifetime);
+	if (a && q.tcp && turn_tcp_alloc_attach(t, a, &relay[0]) < 0) {
+		turn_alloc_delete(t, a, false);
+		a = NULL;
+	} else if (!a && q.tcp) {
+		close(relay[0].fd);
+	}
 	if (!a) {
 		turn_answer_error(t, o, m, r, 500);
 		return 0;

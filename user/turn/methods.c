@@ -1,12 +1,13 @@
 /* TURN message dispatch: credentials first (RFC 8489 §9.2, no state before they pass), the
  * per-source limit on unauthenticated answers, then Refresh (RFC 8656 §8), CreatePermission (§9),
- * ChannelBind (§12) and Send indications (§10). Allocate lives in allocate.c.
+ * ChannelBind (§12) and Send indications (§10). Allocate lives in allocate.c, Connect and
+ * ConnectionBind (RFC 6062) in tcp_relay.c.
  */
 #include <errno.h>
 #include <string.h>
 
 #include "auth/ratelimit.h"
-#include "turn/turn_internal.h"
+#include "turn/tcp_relay.h"
 #include "util/log.h"
 
 void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
@@ -254,7 +255,7 @@ static void turn_handle_send(struct turn_server *t, const struct nts_origin *o,
 	struct turn_relay *relay;
 	struct nts_addr peer;
 
-	if (!a || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0)
+	if (!a || a->tcp || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0)
 		return;
 	relay = turn_alloc_relay(a, peer.family);
 	if (!relay)
@@ -287,6 +288,8 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		turn_handle_allocate(t, o, m, &r);
 		return;
 	}
+	if (m->method == TURN_CONNECTION_BIND)
+		return turn_tcp_handle_connection_bind(t, o, m, &r); /* on a new connection */
 	a = turn_alloc_find(t, o);
 	if (!a)
 		return turn_answer_error(t, o, m, &r, 437);
@@ -299,9 +302,13 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 	case TURN_CREATE_PERMISSION:
 		return turn_handle_create_permission(t, o, m, &r, a);
 	case TURN_CHANNEL_BIND:
+		/* RFC 6062 §4: TCP allocations carry no channels. */
+		if (a->tcp)
+			return turn_answer_error(t, o, m, &r, 400);
 		return turn_handle_channel_bind(t, o, m, &r, a);
+	case TURN_CONNECT:
+		return turn_tcp_handle_connect(t, o, m, &r, a);
 	default:
-		/* Connect/ConnectionBind (RFC 6062) need a TCP allocation; ours are UDP. */
 		return turn_answer_error(t, o, m, &r, 400);
 	}
 }

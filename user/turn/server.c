@@ -10,7 +10,7 @@
 
 #include "auth/ratelimit.h"
 #include "turn/policy.h"
-#include "turn/turn_internal.h"
+#include "turn/tcp_relay.h"
 #include "util/log.h"
 
 uint64_t turn_unix_now(void)
@@ -45,6 +45,9 @@ static void turn_timer_fire(void *arg, struct turn_timer *tm)
 	case TURN_T_RESV:
 		turn_resv_expired(t, turn_container_of(tm, struct turn_resv, timer));
 		break;
+	case TURN_T_TCP:
+		turn_tcp_timer_expired(t, tm);
+		break;
 	}
 }
 
@@ -75,7 +78,8 @@ static int turn_tables_init(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
 				    &t->by_relay,  &t->perms,	  &t->chan_num,
-				    &t->chan_peer, &t->resv,	  &t->users};
+				    &t->chan_peer, &t->resv,	  &t->users,
+				    &t->tcp_conns};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		if (turn_htab_init(tabs[i]) < 0)
@@ -87,7 +91,8 @@ static void turn_tables_free(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
 				    &t->by_relay,  &t->perms,	  &t->chan_num,
-				    &t->chan_peer, &t->resv,	  &t->users};
+				    &t->chan_peer, &t->resv,	  &t->users,
+				    &t->tcp_conns};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		turn_htab_free(tabs[i]);
@@ -110,6 +115,7 @@ struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *
 	t->next_id = 1;
 	turn_list_init(&t->allocs);
 	turn_list_init(&t->dirty);
+	turn_list_init(&t->tcp_list);
 	if (getrandom(&t->seed, sizeof(t->seed), 0) != sizeof(t->seed))
 		t->seed = nts_monotonic_ns() ^ (uint64_t)getpid() << 32;
 	t->now_ms = loop_now_ms(loop);
@@ -148,6 +154,8 @@ void turn_destroy(struct turn_server *t)
 
 		turn_alloc_delete(t, a, false);
 	}
+	if (t->tcp_list.next)
+		turn_tcp_free_all(t);
 	if (t->resv.b)
 		turn_resv_free_all(t);
 	turn_tables_free(t);
@@ -169,4 +177,13 @@ void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void 
 	else
 		memset(&t->hooks, 0, sizeof(t->hooks));
 	t->hooks_arg = arg;
+}
+
+void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks *h, void *arg)
+{
+	if (h)
+		t->shooks = *h;
+	else
+		memset(&t->shooks, 0, sizeof(t->shooks));
+	t->shooks_arg = arg;
 }

@@ -1,6 +1,7 @@
-/* TURN server state (RFC 8656 over UDP/TCP/TLS client transports, UDP relays): allocations, permissions,
- * channels, lifetimes on a timer wheel, peer policy, relay sockets on the loop. The userspace reference
- * for every packet path; the kernel fast path mirrors channels and permissions through turn_hooks.
+/* TURN server state (RFC 8656 over UDP/TCP/TLS client transports; UDP relays, and RFC 6062 TCP
+ * relays): allocations, permissions, channels, lifetimes on a timer wheel, peer policy, relay
+ * sockets on the loop. The userspace reference for every packet path; the kernel fast path mirrors
+ * channels and permissions through turn_hooks.
  */
 #ifndef NTS_TURN_TURN_H
 #define NTS_TURN_TURN_H
@@ -66,12 +67,36 @@ struct turn_perm_info {
 	uint64_t expires_ns;
 };
 
+/* What a client stream carries once RFC 6062 ConnectionBind made it a data connection: raw bytes
+ * both ways. TURN gets these calls for the stream from user/net. */
+struct turn_raw_ops {
+	void (*input)(void *arg, const uint8_t *buf, size_t len); /* bytes from the client */
+	void (*drained)(void *arg); /* the stream's output queue emptied: send more */
+	void (*closed)(void *arg);  /* the stream closed; called once, before it is freed */
+};
+
+/* Stream controls user/net gives TURN for data connections (every member set). */
+struct turn_stream_hooks {
+	/* Makes s raw: input after the current frame goes to ops->input. 0 or -errno. */
+	int (*make_raw)(void *arg, struct net_stream *s, const struct turn_raw_ops *ops,
+			void *ops_arg);
+	/* Stops or resumes reading s (backpressure towards the client). */
+	void (*pause)(void *arg, struct net_stream *s, bool paused);
+	/* Bytes waiting in s's output queue. */
+	size_t (*queued)(void *arg, const struct net_stream *s);
+	/* Closes s (raw ops->closed follows when it is freed). */
+	void (*close)(void *arg, struct net_stream *s);
+};
+
 /* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
 struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
 				struct auth_ctx *auth, struct nts_stats *stats,
 				nts_client_send_fn send, void *send_arg);
 void turn_destroy(struct turn_server *t);
 void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg);
+/* Gives TURN the stream controls RFC 6062 data connections need (without them TCP allocations
+ * are refused with 442). */
+void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks *h, void *arg);
 
 /* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
  * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */

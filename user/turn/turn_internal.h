@@ -97,7 +97,14 @@ static inline struct turn_hnode *turn_htab_chain(const struct turn_htab *h, uint
 uint64_t turn_mix64(uint64_t x);
 
 /* Timer wheel: 1 s slots; an entry fires in the first tick at or after its due second. */
-enum turn_timer_kind { TURN_T_ALLOC, TURN_T_PERM, TURN_T_CHAN, TURN_T_CHAN_COOL, TURN_T_RESV };
+enum turn_timer_kind {
+	TURN_T_ALLOC,
+	TURN_T_PERM,
+	TURN_T_CHAN,
+	TURN_T_CHAN_COOL,
+	TURN_T_RESV,
+	TURN_T_TCP /* RFC 6062 connect or ConnectionBind deadline (tcp_relay.c) */
+};
 struct turn_timer {
 	struct turn_timer *next, **pprev; /* pprev NULL: not armed */
 	uint64_t due_s;
@@ -170,6 +177,7 @@ struct turn_alloc {
 	    last_tid[STUN_TID_LEN]; /* the Allocate that created it, answered again on retransmit */
 	uint8_t *last_resp;
 	uint16_t last_resp_len;
+	bool tcp; /* RFC 6062 TCP allocation: relay[0] is a listening socket (tcp_relay.c) */
 	struct turn_list perms, chans;
 	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
@@ -214,6 +222,11 @@ struct turn_server {
 	nts_client_send_fn send;
 	void *send_arg;
 	struct turn_hooks hooks;
+	struct turn_stream_hooks shooks; /* RFC 6062 data connections; shooks.make_raw NULL: none */
+	void *shooks_arg;
+	struct turn_htab tcp_conns;	 /* RFC 6062 peer data connections by CONNECTION-ID */
+	struct turn_list tcp_list;	 /* the same, listed */
+	uint32_t next_conn_seq;
 	void *hooks_arg;
 	struct turn_policy *policy;
 	struct ratelimit *rl;
