@@ -197,6 +197,20 @@ check "uclient saw zero loss across the SIGKILL" uclient_lossless kill
 check "ntsd restarts after the SIGKILL" start_ntsd
 adopted_at_start() { ntsctl status | grep -q 'maps adopted'; }
 check "restarted ntsd adopts the pinned maps" adopted_at_start
+# The killed ntsd's entries carry its generation (alloc_id >> 40); the new one writes a higher one.
+gens() { bpftool -j map dump pinned "$pin/nts_fp_$1" 2>/dev/null | $PY -c \
+	"import json,sys; print(' '.join(sorted({str(e.get('formatted', e)['value']['alloc_id'] >> 40) for e in json.load(sys.stdin)})))"; }
+old_gens=$(gens relay)
+k0=$(kstat) u0=$(ustat)
+check "uclient over channels through the restarted ntsd: zero loss" run_lossless after 2 300 5
+k1=$(kstat) u1=$(ustat)
+kd=$((k1 - k0)) ud=$((u1 - u0))
+echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations before: $old_gens, now: $(gens relay)"
+check ">= 99% relayed by XDP after the restart ($kd kernel, $ud userspace)" \
+	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
+ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
+new_gen() { [ -n "$old_gens" ] && [ "$(ntsd_gen)" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ]; }
+check "the restarted ntsd writes its entries under a new generation ($(ntsd_gen))" new_gen
 
 # --- 5. floods from a peer without permission die in the kernel; other traffic is never dropped
 relay_port=$(bpftool -j map dump pinned "$pin/nts_fp_relay" 2>/dev/null | $PY -c \

@@ -148,9 +148,20 @@ static int wire_fp_adopt(struct ntsd *d)
 
 static json_t *wire_fp_state(struct ntsd *d)
 {
-	return json_pack("{s:b, s:s, s:I, s:I}", "adopted", d->fastpath != NULL, "pin_dir",
-			 d->cfg.pin_dir, "channels", (json_int_t)d->cfg.fastpath_channels,
-			 "allocations", (json_int_t)d->cfg.max_allocations);
+	json_t *o = json_pack("{s:b, s:s, s:I, s:I}", "adopted", d->fastpath != NULL, "pin_dir",
+			      d->cfg.pin_dir, "channels", (json_int_t)d->cfg.fastpath_channels,
+			      "allocations", (json_int_t)d->cfg.max_allocations);
+
+	/* Which entries are ours (alloc_id >> NTS_FP_GEN_SHIFT), and how many an earlier ntsd
+	 * left that still relay. */
+	if (o && d->fastpath) {
+		json_object_set_new(o, "generation",
+				    json_integer(fastpath_generation(d->fastpath)));
+		json_object_set_new(
+		    o, "foreign_entries",
+		    json_integer((json_int_t)fastpath_foreign_entries(d->fastpath)));
+	}
+	return o;
 }
 
 /* "fastpath-adopt": sent by ntsctl attach once the maps are pinned. */
