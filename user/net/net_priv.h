@@ -10,11 +10,12 @@
 #include <sys/types.h>
 
 #include "net/net.h"
+#include "util/sock.h"
 
 struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 
 #define NET_UDP_BATCH 32  /* datagrams per recvmmsg / sendmmsg */
-#define NET_UDP_BUF 16384 /* largest datagram read; longer ones are truncated and dropped */
+#define NET_UDP_BUF 65536 /* one read: a datagram, or a GRO batch of them (64 KiB at most) */
 #define NET_UDP_SENDQ 64  /* replies queued per socket before a forced flush */
 #define NET_UDP_QBUF 2048 /* a queued reply's room; larger ones are sent at once */
 #define NET_STREAM_IN_MAX                                                                          \
@@ -35,6 +36,7 @@ struct net_udp {
 	int fd;
 	struct nts_addr local;
 	bool wildcard; /* bound to 0.0.0.0 or ::: use and set packet info */
+	enum nts_udp_gso gso; /* runs to one client leave as one GSO message */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
 	uint8_t *rx;		   /* NET_UDP_BATCH * NET_UDP_BUF */

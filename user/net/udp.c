@@ -1,11 +1,14 @@
 /* UDP listeners: recvmmsg batches in, replies queued per socket and sent with sendmmsg when the
  * loop iteration ends. Wildcard binds use IP_PKTINFO / IPV6_RECVPKTINFO so each message knows the
- * concrete local address it reached, and the reply leaves from that same address.
+ * concrete local address it reached, and the reply leaves from that same address. UDP_GRO lets
+ * the kernel hand over a run of same-sized datagrams of one flow as one buffer, split here; a run
+ * of same-sized replies to one client leaves as one GSO message.
  */
 #include "net/net_priv.h"
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -16,7 +19,8 @@
 #include "util/sock.h"
 
 #define UDP_CMSG_SPACE                                                                             \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +         \
+	 CMSG_SPACE(sizeof(int)))
 
 static bool udp_addr_is_wildcard(const struct nts_addr *a)
 {
@@ -25,12 +29,19 @@ static bool udp_addr_is_wildcard(const struct nts_addr *a)
 	return !memcmp(a->ip, zero, nts_addr_iplen(a));
 }
 
-/* Reads the destination address of a received datagram from its packet-info control message. */
-static void udp_local_from_cmsg(const struct net_udp *u, struct msghdr *mh, struct nts_addr *local)
+/* Reads the destination address of a received datagram from its packet-info control message and
+ * the segment size of a GRO batch (0: a single datagram). */
+static void udp_parse_cmsg(const struct net_udp *u, struct msghdr *mh, struct nts_addr *local,
+			   size_t *seg)
 {
 	*local = u->local;
+	*seg = 0;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
-		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			*seg = v > 0 ? (size_t)v : 0;
+		} else if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
 			struct in_pktinfo pi;
 			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
 			memcpy(local->ip, &pi.ipi_addr, 4);
@@ -90,8 +101,8 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 					    .msg_namelen = sizeof(peers[i]),
 					    .msg_iov = &iovs[i],
 					    .msg_iovlen = 1,
-					    .msg_control = u->wildcard ? ctl[i] : NULL,
-					    .msg_controllen = u->wildcard ? sizeof(ctl[i]) : 0};
+					    .msg_control = ctl[i],
+					    .msg_controllen = sizeof(ctl[i])};
 		}
 		n = recvmmsg(fd, msgs, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
@@ -101,16 +112,25 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 		}
 		for (int i = 0; i < n; i++) {
 			struct nts_origin o = {.transport = NTS_UDP, .fd = fd};
+			const uint8_t *p = iovs[i].iov_base;
+			size_t left = msgs[i].msg_len, seg;
+
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
 			    nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&peers[i])) {
 				u->n->stats->udp_dropped_malformed++;
 				continue;
 			}
-			if (u->wildcard)
-				udp_local_from_cmsg(u, &msgs[i].msg_hdr, &o.server);
-			else
-				o.server = u->local;
-			net_dispatch(&u->n->dispatch, &o, iovs[i].iov_base, msgs[i].msg_len);
+			udp_parse_cmsg(u, &msgs[i].msg_hdr, &o.server, &seg);
+			if (!seg || seg > left)
+				seg = left;
+			/* A GRO batch: datagrams of seg bytes, the last one possibly shorter. */
+			do {
+				size_t len = left < seg ? left : seg;
+
+				net_dispatch(&u->n->dispatch, &o, p, len);
+				p += len;
+				left -= len;
+			} while (left);
 		}
 		if (n < NET_UDP_BATCH)
 			return;
@@ -138,7 +158,6 @@ void net_udp_flush(struct net_udp *u)
 	struct iovec iovs[NET_UDP_SENDQ];
 	struct sockaddr_storage to[NET_UDP_SENDQ];
 	uint8_t ctl[NET_UDP_SENDQ][UDP_CMSG_SPACE] __attribute__((aligned(8)));
-	unsigned done = 0;
 
 	if (!u->nq)
 		return;
@@ -154,18 +173,7 @@ void net_udp_flush(struct net_udp *u)
 				    .msg_control = cl ? ctl[i] : NULL,
 				    .msg_controllen = cl};
 	}
-	while (done < u->nq) {
-		int n = sendmmsg(u->fd, msgs + done, u->nq - done, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			/* A full socket buffer or an unreachable client: UDP may lose it; skip one.
-			 */
-			log_debug("udp sendmmsg: %s", strerror(errno));
-			n = 1;
-		}
-		done += (unsigned)n;
-	}
+	nts_udp_send_batch(u->fd, msgs, u->nq, &u->gso);
 	u->nq = 0;
 }
 
@@ -220,6 +228,8 @@ static int udp_socket(const struct nts_addr *addr, bool wildcard)
 	if (wildcard && addr->family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
 		goto fail;
+	/* Optional (Linux 5.0+): without it every datagram is its own read. */
+	setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		goto fail;
 	return fd;

@@ -1,8 +1,11 @@
 /* The relay data path: relay sockets on the loop, peer datagrams read with recvmmsg and checked
  * against permissions (RFC 8656 §9), delivered as ChannelData (§12) or Data indications (§10.3);
- * client data (Send, ChannelData) queued towards peers and sent with sendmmsg at the loop's flush.
+ * client data (Send, ChannelData) queued towards peers and sent with sendmmsg at the loop's flush
+ * (a run of same-sized datagrams to one peer as one GSO message).
+ * Relay sockets take UDP_GRO, so a run of same-sized datagrams from one peer is one read.
  */
 #include <errno.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -14,10 +17,12 @@
 
 int turn_relay_start(struct turn_server *t, struct turn_relay *r)
 {
-	int rc = nts_sock_set_buffers(r->fd, t->cfg->relay_buffer);
+	int rc = nts_sock_set_buffers(r->fd, t->cfg->relay_buffer), one = 1;
 
 	if (rc)
 		log_debug("relay socket buffers: %s", strerror(-rc));
+	/* Optional (Linux 5.0+): without it every datagram is its own read. */
+	setsockopt(r->fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
 	return loop_add(t->loop, r->fd, EPOLLIN, turn_relay_readable, r);
 }
 
@@ -35,22 +40,11 @@ void turn_relay_stop(struct turn_server *t, struct turn_relay *r)
 void turn_relay_flush(struct turn_server *t)
 {
 	struct turn_tx *tx = t->tx;
-	unsigned off = 0;
 
-	while (off < tx->n) {
-		int sent = sendmmsg(tx->fd, tx->msg + off, tx->n - off, MSG_DONTWAIT);
-
-		if (sent > 0) {
-			off += (unsigned)sent;
-		} else if (sent < 0 && errno == EINTR) {
-			continue;
-		} else if (sent < 0 &&
-			   (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
-			break; /* socket buffer full: drop the rest, as a router would */
-		} else {
-			off++; /* this datagram failed (EMSGSIZE with DONT-FRAGMENT...): skip it */
-		}
-	}
+	/* A full socket buffer drops the rest, as a router would; a datagram the kernel refuses
+	 * (EMSGSIZE under DONT-FRAGMENT...) is skipped. */
+	if (tx->n)
+		nts_udp_send_batch(tx->fd, tx->msg, tx->n, &tx->gso);
 	tx->n = 0;
 	tx->fd = -1;
 }
@@ -185,6 +179,20 @@ static void turn_relay_from_peer(struct turn_server *t, struct turn_relay *r,
 	turn_relay_to_client(t, r->alloc, src, data, len);
 }
 
+/* The segment size of a Linux UDP_GRO batch, 0 for a single datagram. */
+static size_t turn_relay_gro_size(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+			int v;
+
+			memcpy(&v, CMSG_DATA(c), sizeof(v));
+			return v > 0 ? (size_t)v : 0;
+		}
+	}
+	return 0;
+}
+
 void turn_relay_readable(void *arg, int fd, uint32_t events)
 {
 	struct turn_relay *r = arg;
@@ -208,16 +216,31 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->src[i]);
 			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
 			rx->msg[i].msg_hdr.msg_iovlen = 1;
+			rx->msg[i].msg_hdr.msg_control = rx->ctl[i];
+			rx->msg[i].msg_hdr.msg_controllen = sizeof(rx->ctl[i]);
 		}
 		n = recvmmsg(fd, rx->msg, TURN_RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
 		for (int i = 0; i < n && !t->busy_dead; i++) {
 			struct nts_addr src;
+			const uint8_t *p = rx->buf[i];
+			size_t left = rx->msg[i].msg_len, seg;
 
-			if (nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0)
+			if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC ||
+			    nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0)
 				continue;
-			turn_relay_from_peer(t, r, &src, rx->buf[i], rx->msg[i].msg_len);
+			seg = turn_relay_gro_size(&rx->msg[i].msg_hdr);
+			if (!seg || seg > left)
+				seg = left;
+			/* A GRO batch: datagrams of seg bytes, the last one possibly shorter. */
+			do {
+				size_t len = left < seg ? left : seg;
+
+				turn_relay_from_peer(t, r, &src, p, len);
+				p += len;
+				left -= len;
+			} while (left && !t->busy_dead);
 		}
 		if (n < TURN_RECV_BATCH)
 			break;

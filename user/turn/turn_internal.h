@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 
 #include "turn/turn.h"
+#include "util/sock.h"
 
 #define TURN_MAX_PERMS 64	     /* permissions per allocation; more -> 508 */
 #define TURN_MAX_CHANNELS 64	     /* channels per allocation (cooling ones count); more -> 508 */
@@ -197,6 +198,7 @@ struct turn_resv {
 struct turn_tx {
 	int fd;
 	unsigned n;
+	enum nts_udp_gso gso; /* runs to one peer leave as one GSO message */
 	struct mmsghdr msg[TURN_SEND_BATCH];
 	struct iovec iov[TURN_SEND_BATCH];
 	struct sockaddr_storage dst[TURN_SEND_BATCH];
@@ -208,7 +210,8 @@ struct turn_rx {
 	struct mmsghdr msg[TURN_RECV_BATCH];
 	struct iovec iov[TURN_RECV_BATCH];
 	struct sockaddr_storage src[TURN_RECV_BATCH];
-	uint8_t buf[TURN_RECV_BATCH][65536];
+	uint8_t ctl[TURN_RECV_BATCH][CMSG_SPACE(sizeof(int))] __attribute__((aligned(8))); /* GRO */
+	uint8_t buf[TURN_RECV_BATCH][65536]; /* a datagram or a GRO batch of them */
 };
 
 struct ratelimit;
