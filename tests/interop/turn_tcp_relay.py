@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""RFC 6062 checks against ntsd with a client written from the RFC (issue 7): TCP allocations,
+Connect (success, 446, 447, 403), ConnectionAttempt with and without permission, ConnectionBind
+(success, unknown id), byte-exact relaying both ways, backpressure with bounded memory, closing
+either side, deleting the allocation, and the 30 s ConnectionBind deadline.
+
+usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID
+Prints one line per check: "ok - what" or "not ok - what" (the caller numbers them).
+"""
+import hashlib
+import hmac
+import os
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+
+MAGIC = 0x2112A442
+ALLOCATE, REFRESH, CREATE_PERMISSION, CONNECT, CONNECTION_BIND, CONNECTION_ATTEMPT = (
+    0x003, 0x004, 0x008, 0x00A, 0x00B, 0x00C)
+REQUEST, INDICATION, SUCCESS, ERROR = 0x000, 0x010, 0x100, 0x110
+A_USERNAME, A_MI, A_ERROR, A_LIFETIME, A_PEER, A_REALM, A_NONCE, A_RELAYED = (
+    0x0006, 0x0008, 0x0009, 0x000D, 0x0012, 0x0014, 0x0015, 0x0016)
+A_TRANSPORT, A_CONNECTION_ID = 0x0019, 0x002A
+HOST, PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
+                                        int(sys.argv[5]))
+failed = 0
+
+
+def check(cond, what):
+    global failed
+    print(("ok - " if cond else "not ok - ") + what, flush=True)
+    failed += 0 if cond else 1
+    return cond
+
+
+def attr(t, v):
+    return struct.pack("!HH", t, len(v)) + v + b"\0" * ((4 - len(v) % 4) % 4)
+
+
+def xor_addr(host, port):
+    ip = struct.unpack("!I", socket.inet_aton(host))[0] ^ MAGIC
+    return struct.pack("!BBHI", 0, 1, port ^ (MAGIC >> 16), ip)
+
+
+def unxor_addr(v):
+    port = struct.unpack("!H", v[2:4])[0] ^ (MAGIC >> 16)
+    ip = struct.unpack("!I", v[4:8])[0] ^ MAGIC
+    return socket.inet_ntoa(struct.pack("!I", ip)), port
+
+
+class Turn:
+    """One client connection speaking STUN (TCP framing, or UDP datagrams)."""
+
+    def __init__(self, udp=False):
+        self.udp = udp
+        if udp:
+            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.s.connect((HOST, PORT))
+        else:
+            self.s = socket.create_connection((HOST, PORT), timeout=10)
+        self.s.settimeout(10)
+        self.buf = b""
+        self.realm = self.nonce = self.key = None
+        self.indications = []
+
+    def read_msg(self):
+        if self.udp:
+            return self.s.recv(65536)
+        while True:
+            if len(self.buf) >= 20:
+                n = 20 + struct.unpack("!H", self.buf[2:4])[0]
+                if len(self.buf) >= n:
+                    m, self.buf = self.buf[:n], self.buf[n:]
+                    return m
+            d = self.s.recv(65536)
+            if not d:
+                raise EOFError("server closed the connection")
+            self.buf += d
+
+    def build(self, method, attrs, tid, auth):
+        body = b"".join(attrs)
+        if auth and self.key:
+            body += attr(A_USERNAME, USER.encode()) + attr(A_REALM, self.realm) + \
+                attr(A_NONCE, self.nonce)
+            head = struct.pack("!HHI", method, len(body) + 24, MAGIC) + tid
+            body += attr(A_MI, hmac.new(self.key, head + body, hashlib.sha1).digest())
+        return struct.pack("!HHI", method, len(body), MAGIC) + tid + body
+
+    def exchange(self, method, attrs, auth):
+        tid = os.urandom(12)
+        self.s.sendall(self.build(method, attrs, tid, auth))
+        while True:
+            m = self.read_msg()
+            mtype, length = struct.unpack("!HH", m[:4])
+            a, off = {}, 20
+            while off + 4 <= 20 + length:
+                t, n = struct.unpack("!HH", m[off:off + 4])
+                a.setdefault(t, m[off + 4:off + 4 + n])
+                off += 4 + n + (4 - n % 4) % 4
+            if m[8:20] != tid:
+                self.indications.append((mtype, a))
+                continue
+            code = 0
+            if A_ERROR in a:
+                code = a[A_ERROR][2] * 100 + a[A_ERROR][3]
+            return mtype & 0x110, code, a
+
+    def request(self, method, attrs=()):
+        cls, code, a = self.exchange(method, list(attrs), True)
+        if code in (401, 438):
+            self.realm, self.nonce = a[A_REALM], a[A_NONCE]
+            self.key = hashlib.md5(USER.encode() + b":" + self.realm + b":" +
+                                   PASSWORD.encode()).digest()
+            cls, code, a = self.exchange(method, list(attrs), True)
+        return code, a
+
+    def allocate_tcp(self):
+        code, a = self.request(ALLOCATE, [attr(A_TRANSPORT, bytes([6, 0, 0, 0]))])
+        return code, (unxor_addr(a[A_RELAYED]) if A_RELAYED in a else None)
+
+    def wait_indication(self, method):
+        """Reads until an indication of method arrives (Refresh requests flush the pipe)."""
+        for _ in range(20):
+            for i, (mtype, a) in enumerate(self.indications):
+                if mtype == (method | INDICATION):
+                    del self.indications[i]
+                    return a
+            self.request(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 600))])
+            time.sleep(0.05)
+        return None
+
+
+def bind(conn_id):
+    """A new client data connection bound to conn_id: (code, Turn)."""
+    d = Turn()
+    code, _ = d.request(CONNECTION_BIND, [attr(A_CONNECTION_ID, struct.pack("!I", conn_id))])
+    return code, d
+
+
+def recv_exact(s, n):
+    out = bytearray()
+    s.settimeout(20)
+    while len(out) < n:
+        d = s.recv(min(65536, n - len(out)))
+        if not d:
+            break
+        out += d
+    return bytes(out)
+
+
+def relay_both_ways(data_conn, peer, size):
+    """size random bytes each way at once; True when both arrive intact. Bytes the data connection
+    read with its ConnectionBind answer count as relayed data (RFC 6062 §5.4)."""
+    up, down = os.urandom(size), os.urandom(size)
+    got = {}
+    t = threading.Thread(target=lambda: got.__setitem__("peer", recv_exact(peer, size)))
+    t.start()
+    data_conn.s.sendall(up)
+    peer.sendall(down)
+    early = data_conn.buf
+    data_conn.buf = b""
+    got["client"] = early + recv_exact(data_conn.s, size - len(early))
+    t.join(30)
+    return got.get("peer") == up and got.get("client") == down
+
+
+def closed_by_server(s):
+    s.settimeout(10)
+    try:
+        while s.recv(65536):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def peer_listener():
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(4)
+    ls.settimeout(10)
+    return ls
+
+
+# TCP allocations need a TCP or TLS control connection (RFC 6062 §5.1).
+u = Turn(udp=True)
+code, _ = u.allocate_tcp()
+check(code == 400, f"a TCP allocation asked over UDP gets 400 (got {code})")
+
+ctl = Turn()
+code, relay = ctl.allocate_tcp()
+check(code == 0 and relay is not None, f"a TCP allocation over TCP succeeds (relay {relay})")
+
+# The ConnectionBind deadline (§5.2): a Connect nobody binds; checked at the end.
+late_ctl = Turn()
+late_ctl.allocate_tcp()
+late_ls = peer_listener()
+code, a = late_ctl.request(CONNECT, [attr(A_PEER, xor_addr(*late_ls.getsockname()))])
+late_peer = late_ls.accept()[0] if code == 0 else None
+late_start = time.monotonic()
+check(code == 0 and A_CONNECTION_ID in a, f"Connect to a listening peer succeeds (got {code})")
+
+# Active: Connect, the peer sees the relayed address, ConnectionBind, bytes both ways.
+ls = peer_listener()
+code, a = ctl.request(CONNECT, [attr(A_PEER, xor_addr(*ls.getsockname()))])
+peer, src = ls.accept()
+check(code == 0 and src == relay,
+      f"Connect reaches the peer from the relayed address (from {src}, relay {relay})")
+code, data = bind(struct.unpack("!I", a[A_CONNECTION_ID])[0])
+check(code == 0, f"ConnectionBind on a new connection succeeds (got {code})")
+check(relay_both_ways(data, peer, 1 << 20), "1 MiB each way relays byte for byte (Connect)")
+code, _ = ctl.request(CONNECT, [attr(A_PEER, xor_addr(*ls.getsockname()))])
+check(code == 446, f"a second Connect to the same peer gets 446 (got {code})")
+free = peer_listener()
+free_addr = free.getsockname()
+free.close()
+code, _ = ctl.request(CONNECT, [attr(A_PEER, xor_addr(*free_addr))])
+check(code == 447, f"Connect to a closed port gets 447 (got {code})")
+code, _ = ctl.request(CONNECT, [attr(A_PEER, xor_addr("169.254.10.10", 80))])
+check(code == 403, f"Connect to a peer the policy denies gets 403 (got {code})")
+code, _ = bind(0x12345678)
+check(code == 400, f"ConnectionBind with an unknown CONNECTION-ID gets 400 (got {code})")
+
+# Closing the client data connection closes the peer's (§5.5).
+data.s.close()
+check(closed_by_server(peer), "closing the client data connection closes the peer connection")
+
+# Passive: a peer connects in; it needs a permission, then ConnectionAttempt, then the bind.
+nope = socket.create_connection(relay, timeout=10)
+check(closed_by_server(nope), "a peer without a permission is disconnected")
+check(ctl.wait_indication(CONNECTION_ATTEMPT) is None,
+      "no ConnectionAttempt for a peer without a permission")
+code, _ = ctl.request(CREATE_PERMISSION, [attr(A_PEER, xor_addr("127.0.0.1", 0))])
+check(code == 0, f"CreatePermission on a TCP allocation succeeds (got {code})")
+peer = socket.create_connection(relay, timeout=10)
+peer.sendall(b"sent before the bind")
+ind = ctl.wait_indication(CONNECTION_ATTEMPT)
+ok = ind is not None and A_CONNECTION_ID in ind and \
+    unxor_addr(ind.get(A_PEER, b"\0" * 8)) == peer.getsockname()
+check(ok, "an incoming peer is announced by ConnectionAttempt with its address")
+code, data = bind(struct.unpack("!I", ind[A_CONNECTION_ID])[0]) if ok else (-1, None)
+check(code == 0, f"ConnectionBind for the incoming peer succeeds (got {code})")
+if data:
+    early = data.buf + recv_exact(data.s, 20 - len(data.buf))
+    data.buf = b""
+    check(early == b"sent before the bind", "what the peer sent before the bind is delivered")
+    check(relay_both_ways(data, peer, 1 << 20), "1 MiB each way relays byte for byte (incoming)")
+
+    # Backpressure: the peer pushes while the client does not read; ntsd stops reading the peer
+    # instead of buffering, then everything arrives once the client reads.
+    rss0 = rss_kib(NTSD_PID)
+    peer.setblocking(False)
+    pushed, chunk = bytearray(), os.urandom(65536)
+    for _ in range(2000):
+        try:
+            n = peer.send(chunk)
+            pushed += chunk[:n]
+        except BlockingIOError:
+            if not select.select([], [peer], [], 0.5)[1]:
+                break
+    stalled = len(pushed) < 2000 * 65536
+    grown = rss_kib(NTSD_PID) - rss0
+    check(stalled, f"a peer flooding a client that does not read is held back ({len(pushed)} B)")
+    check(grown < 4096, f"ntsd's memory stays bounded meanwhile (grew {grown} KiB)")
+    peer.setblocking(True)
+    check(recv_exact(data.s, len(pushed)) == bytes(pushed),
+          "once the client reads, every byte arrives in order")
+
+    # The peer closing closes the client data connection (§5.5).
+    peer.close()
+    check(closed_by_server(data.s), "the peer closing closes the client data connection")
+
+# Deleting the allocation closes its data connections (§5.5).
+ls2 = peer_listener()
+code, a = ctl.request(CONNECT, [attr(A_PEER, xor_addr(*ls2.getsockname()))])
+p2 = ls2.accept()[0]
+code, d2 = bind(struct.unpack("!I", a[A_CONNECTION_ID])[0])
+code, _ = ctl.request(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 0))])
+check(code == 0 and closed_by_server(p2) and closed_by_server(d2.s),
+      "deleting the allocation closes its peer and client data connections")
+
+# The unbound connection from the start is dropped 30 s after Connect succeeded.
+if late_peer:
+    late_peer.settimeout(max(1, 45 - (time.monotonic() - late_start)))
+    try:
+        gone = late_peer.recv(1) == b""
+    except (ConnectionResetError, socket.timeout):
+        gone = False
+    waited = time.monotonic() - late_start
+    check(gone and waited >= 29, f"a peer connection never bound is closed after 30 s "
+          f"({waited:.0f} s)")
+sys.exit(1 if failed else 0)
