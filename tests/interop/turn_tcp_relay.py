@@ -7,8 +7,6 @@ either side, deleting the allocation, and the 30 s ConnectionBind deadline.
 usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID
 Prints one line per check: "ok - what" or "not ok - what" (the caller numbers them).
 """
-import hashlib
-import hmac
 import os
 import select
 import socket
@@ -17,16 +15,18 @@ import sys
 import threading
 import time
 
-MAGIC = 0x2112A442
-ALLOCATE, REFRESH, CREATE_PERMISSION, CONNECT, CONNECTION_BIND, CONNECTION_ATTEMPT = (
-    0x003, 0x004, 0x008, 0x00A, 0x00B, 0x00C)
-REQUEST, INDICATION, SUCCESS, ERROR = 0x000, 0x010, 0x100, 0x110
-A_USERNAME, A_MI, A_ERROR, A_LIFETIME, A_PEER, A_REALM, A_NONCE, A_RELAYED = (
-    0x0006, 0x0008, 0x0009, 0x000D, 0x0012, 0x0014, 0x0015, 0x0016)
-A_TRANSPORT, A_CONNECTION_ID = 0x0019, 0x002A
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from turn_stream_client import (A_CONNECTION_ID, A_LIFETIME, A_PEER, CONNECT,  # noqa: E402
+                                CONNECTION_ATTEMPT, CONNECTION_BIND, CREATE_PERMISSION, REFRESH,
+                                Turn as _Turn, attr, unxor_addr, xor_addr)
+
 HOST, PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
                                         int(sys.argv[5]))
 failed = 0
+
+
+def Turn(udp=False):
+    return _Turn(HOST, PORT, USER, PASSWORD, udp=udp)
 
 
 def check(cond, what):
@@ -34,103 +34,6 @@ def check(cond, what):
     print(("ok - " if cond else "not ok - ") + what, flush=True)
     failed += 0 if cond else 1
     return cond
-
-
-def attr(t, v):
-    return struct.pack("!HH", t, len(v)) + v + b"\0" * ((4 - len(v) % 4) % 4)
-
-
-def xor_addr(host, port):
-    ip = struct.unpack("!I", socket.inet_aton(host))[0] ^ MAGIC
-    return struct.pack("!BBHI", 0, 1, port ^ (MAGIC >> 16), ip)
-
-
-def unxor_addr(v):
-    port = struct.unpack("!H", v[2:4])[0] ^ (MAGIC >> 16)
-    ip = struct.unpack("!I", v[4:8])[0] ^ MAGIC
-    return socket.inet_ntoa(struct.pack("!I", ip)), port
-
-
-class Turn:
-    """One client connection speaking STUN (TCP framing, or UDP datagrams)."""
-
-    def __init__(self, udp=False):
-        self.udp = udp
-        if udp:
-            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.s.connect((HOST, PORT))
-        else:
-            self.s = socket.create_connection((HOST, PORT), timeout=10)
-        self.s.settimeout(10)
-        self.buf = b""
-        self.realm = self.nonce = self.key = None
-        self.indications = []
-
-    def read_msg(self):
-        if self.udp:
-            return self.s.recv(65536)
-        while True:
-            if len(self.buf) >= 20:
-                n = 20 + struct.unpack("!H", self.buf[2:4])[0]
-                if len(self.buf) >= n:
-                    m, self.buf = self.buf[:n], self.buf[n:]
-                    return m
-            d = self.s.recv(65536)
-            if not d:
-                raise EOFError("server closed the connection")
-            self.buf += d
-
-    def build(self, method, attrs, tid, auth):
-        body = b"".join(attrs)
-        if auth and self.key:
-            body += attr(A_USERNAME, USER.encode()) + attr(A_REALM, self.realm) + \
-                attr(A_NONCE, self.nonce)
-            head = struct.pack("!HHI", method, len(body) + 24, MAGIC) + tid
-            body += attr(A_MI, hmac.new(self.key, head + body, hashlib.sha1).digest())
-        return struct.pack("!HHI", method, len(body), MAGIC) + tid + body
-
-    def exchange(self, method, attrs, auth):
-        tid = os.urandom(12)
-        self.s.sendall(self.build(method, attrs, tid, auth))
-        while True:
-            m = self.read_msg()
-            mtype, length = struct.unpack("!HH", m[:4])
-            a, off = {}, 20
-            while off + 4 <= 20 + length:
-                t, n = struct.unpack("!HH", m[off:off + 4])
-                a.setdefault(t, m[off + 4:off + 4 + n])
-                off += 4 + n + (4 - n % 4) % 4
-            if m[8:20] != tid:
-                self.indications.append((mtype, a))
-                continue
-            code = 0
-            if A_ERROR in a:
-                code = a[A_ERROR][2] * 100 + a[A_ERROR][3]
-            return mtype & 0x110, code, a
-
-    def request(self, method, attrs=()):
-        cls, code, a = self.exchange(method, list(attrs), True)
-        if code in (401, 438):
-            self.realm, self.nonce = a[A_REALM], a[A_NONCE]
-            self.key = hashlib.md5(USER.encode() + b":" + self.realm + b":" +
-                                   PASSWORD.encode()).digest()
-            cls, code, a = self.exchange(method, list(attrs), True)
-        return code, a
-
-    def allocate_tcp(self):
-        code, a = self.request(ALLOCATE, [attr(A_TRANSPORT, bytes([6, 0, 0, 0]))])
-        return code, (unxor_addr(a[A_RELAYED]) if A_RELAYED in a else None)
-
-    def wait_indication(self, method):
-        """Reads until an indication of method arrives (Refresh requests flush the pipe)."""
-        for _ in range(20):
-            for i, (mtype, a) in enumerate(self.indications):
-                if mtype == (method | INDICATION):
-                    del self.indications[i]
-                    return a
-            self.request(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 600))])
-            time.sleep(0.05)
-        return None
 
 
 def bind(conn_id):
