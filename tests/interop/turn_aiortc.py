@@ -2,7 +2,10 @@
 """Two aiortc peers in one process, relay-only ICE through ntsd (issue 4): a data channel carries
 messages both ways and the nominated ICE pair must be relay <-> relay on both sides.
 
-usage: turn_aiortc.py HOST PORT (--secret S | --user NAME:PASSWORD) [--messages N] [--timeout S]
+usage: turn_aiortc.py HOST PORT (--secret S | --user NAME:PASSWORD) [--url URL] [--messages N]
+                      [--timeout S]
+--url replaces the ICE server URL turn:HOST:PORT?transport=udp (e.g. turn:...?transport=tcp, or
+turns:... whose certificate must then be trusted, e.g. through SSL_CERT_FILE).
 Prints TAP lines; exits non-zero on failure.
 """
 import argparse
@@ -67,7 +70,7 @@ class Tap:
 
 async def run(args, tap):
     user, password = credentials(args)
-    url = "turn:%s:%d?transport=udp" % (args.host, args.port)
+    url = args.url or "turn:%s:%d?transport=udp" % (args.host, args.port)
     extra = relay_only()
     config = RTCConfiguration(
         iceServers=[RTCIceServer(urls=[url], username=user, credential=password)], **extra
@@ -153,6 +156,7 @@ def main():
     p.add_argument("port", type=int)
     p.add_argument("--secret")
     p.add_argument("--user")
+    p.add_argument("--url")
     p.add_argument("--messages", type=int, default=120)
     p.add_argument("--timeout", type=int, default=30)
     args = p.parse_args()
