@@ -99,6 +99,8 @@ struct fwd {
 	__u16 cd_len;
 	__u8 to_client; /* 1: prepend the header (p2c); 0: strip it (c2p) */
 	__u64 alloc_id;
+	__u64 now;		   /* bpf_ktime_get_coarse_ns() */
+	struct nts_fp_nexthop *nh; /* the entry's next-hop cache (in the map value) */
 };
 
 #define COUNT(st, field) ((st)->field++)
@@ -232,41 +234,68 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct nts_fp_stats *s
 	return -1;
 }
 
-/* Routes the rewritten packet; returns the egress ifindex (>0) or a pass action (<=0 means pass).
- */
-static __always_inline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
-				 const struct fwd *f, __u16 new_udp_len, struct bpf_fib_lookup *fib)
+/* Fills fib for the rewritten packet of tot_len bytes (L3). */
+static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, const struct fwd *f,
+				    __u16 tot_len, struct bpf_fib_lookup *fib)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
-	__u32 ifindex;
-	long rc;
 
+	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->l4_protocol = IPPROTO_UDP;
 	fib->sport = bpf_htons(f->sport);
 	fib->dport = bpf_htons(f->dport);
 	fib->ifindex = ctx->ingress_ifindex;
+	fib->tot_len = tot_len;
 	if (p->v6) {
 		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 
 		if ((void *)(ip6 + 1) > data_end)
-			return 0;
+			return -1;
 		fib->family = AF_INET6;
 		fib->flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
-		fib->tot_len = sizeof(*ip6) + new_udp_len;
 		__builtin_memcpy(fib->ipv6_src, f->src.addr, 16);
 		__builtin_memcpy(fib->ipv6_dst, f->dst.addr, 16);
 	} else {
 		struct iphdr *iph = data + sizeof(struct ethhdr);
 
 		if ((void *)(iph + 1) > data_end)
-			return 0;
+			return -1;
 		fib->family = AF_INET;
 		fib->tos = iph->tos;
-		fib->tot_len = sizeof(*iph) + new_udp_len;
 		fib->ipv4_src = ((__u32 *)f->src.addr)[3];
 		fib->ipv4_dst = ((__u32 *)f->dst.addr)[3];
 	}
-	rc = bpf_fib_lookup(ctx, fib, sizeof(*fib), 0);
+	return 0;
+}
+
+/* Routes the rewritten packet: the entry's cached next hop while it is fresh, else
+ * bpf_fib_lookup, whose answer (with the egress MTU, probed with a maximal length) goes into the
+ * cache, where the caller reads the MACs. Returns the egress ifindex (>0) or 0 to pass. */
+static __noinline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
+			    const struct fwd *f)
+{
+	__u16 tot_len = (p->v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) +
+			(f->to_client ? p->udp_len + 4 : p->udp_len - 4);
+	struct nts_fp_nexthop *nh = f->nh;
+	struct bpf_fib_lookup fib;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__u32 ifindex;
+	__u16 mtu = 0xffff;
+	long rc;
+
+	if (!nh)
+		return 0;
+	if (nh->at_ns && f->now - nh->at_ns < NTS_FP_NEXTHOP_TTL_NS &&
+	    nh->ingress == ctx->ingress_ifindex) {
+		if (tot_len > nh->mtu) {
+			COUNT(st, pass_too_big);
+			return 0;
+		}
+		return nh->ifindex;
+	}
+	if (fib_fill(ctx, p, f, tot_len, &fib))
+		return 0;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
 		COUNT(st, pass_too_big);
 		return 0;
@@ -275,11 +304,26 @@ static __always_inline int route(struct xdp_md *ctx, struct nts_fp_stats *st, co
 		COUNT(st, pass_fib);
 		return 0;
 	}
-	ifindex = fib->ifindex;
+	ifindex = fib.ifindex;
 	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&nts_fp_tx, &ifindex)) {
 		COUNT(st, pass_no_tx_port);
 		return 0;
 	}
+	/* The MTU check comes before the neighbour in the lookup: a maximal length reports it. */
+	__builtin_memcpy(smac, fib.smac, ETH_ALEN);
+	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
+	if (fib_fill(ctx, p, f, 0xffff, &fib))
+		return 0;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		mtu = fib.mtu_result;
+	/* Other CPUs may read it meanwhile: the time goes in last, and an entry torn between two
+	 * equal answers is still right. The caller takes the MACs from here. */
+	nh->ingress = ctx->ingress_ifindex;
+	nh->ifindex = ifindex;
+	nh->mtu = mtu;
+	__builtin_memcpy(nh->smac, smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, dmac, ETH_ALEN);
+	nh->at_ns = f->now;
 	return ifindex;
 }
 
@@ -301,50 +345,46 @@ static __always_inline __u32 cd_word(const struct fwd *f)
 	return (__u32)bpf_htons(f->channel) | ((__u32)bpf_htons(f->cd_len) << 16);
 }
 
+/* The words that change outside the addresses: ports, the length (pseudo-header and header),
+ * and the ChannelData header, which only the ChannelData side's datagram holds. */
+static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struct fwd *f,
+						__u16 new_udp_len, __u64 sum)
+{
+	__u32 cd = cd_word(f);
+
+	sum += (__u32)~ports_word(p->sport, p->dport);
+	sum += (__u32) ~((__u32)bpf_htons(p->udp_len) * 0x10001);
+	sum += ports_word(f->sport, f->dport);
+	sum += (__u32)bpf_htons(new_udp_len) * 0x10001;
+	return f->to_client ? sum + cd : sum + (__u32)~cd;
+}
+
 static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd *f,
 					   __u16 new_udp_len)
 {
-	__u32 old[5], new[5];
+	__u64 sum;
 
 	if (p->udp_csum == 0)
 		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one */
-	old[0] = ((__u32 *)p->src.addr)[3];
-	old[1] = ((__u32 *)p->dst.addr)[3];
-	old[2] = ports_word(p->sport, p->dport);
-	old[3] = (__u32)bpf_htons(p->udp_len) * 0x10001; /* pseudo-header and header length */
-	old[4] = cd_word(f);
-	new[0] = ((__u32 *)f->src.addr)[3];
-	new[1] = ((__u32 *)f->dst.addr)[3];
-	new[2] = ports_word(f->sport, f->dport);
-	new[3] = (__u32)bpf_htons(new_udp_len) * 0x10001;
-	new[4] = old[4];
-	if (f->to_client)
-		return udp_csum_finish(
-		    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 4), new, 5)));
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr + 3, 1);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + 3, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr + 3, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr + 3, 1);
 	return udp_csum_finish(
-	    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 5), new, 4)));
+	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }
 
 static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd *f,
 					   __u16 new_udp_len)
 {
-	__u32 old[11], new[11];
+	__u64 sum;
 
-	__builtin_memcpy(old, p->src.addr, 16);
-	__builtin_memcpy(old + 4, p->dst.addr, 16);
-	old[8] = ports_word(p->sport, p->dport);
-	old[9] = (__u32)bpf_htons(p->udp_len) * 0x10001;
-	old[10] = cd_word(f);
-	__builtin_memcpy(new, f->src.addr, 16);
-	__builtin_memcpy(new + 4, f->dst.addr, 16);
-	new[8] = ports_word(f->sport, f->dport);
-	new[9] = (__u32)bpf_htons(new_udp_len) * 0x10001;
-	new[10] = old[10];
-	if (f->to_client)
-		return udp_csum_finish(
-		    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 10), new, 11)));
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr, 4);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, 4);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr, 4);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr, 4);
 	return udp_csum_finish(
-	    csum_update(p->udp_csum, csum_add_words(csum_sub_words(0, old, 11), new, 10)));
+	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }
 
 /* Counts the relayed packet globally and for its allocation. */
@@ -376,7 +416,6 @@ static __noinline int forward_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, 
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u16 new_udp_len = f->to_client ? p->udp_len + 4 : p->udp_len - 4;
-	struct bpf_fib_lookup fib = {};
 	struct iphdr oldh, newh;
 	struct udphdr udp;
 	struct ethhdr eth;
@@ -386,7 +425,7 @@ static __noinline int forward_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, 
 	if ((void *)data + sizeof(eth) + sizeof(oldh) > data_end)
 		return XDP_PASS;
 	__builtin_memcpy(&oldh, data + sizeof(eth), sizeof(oldh));
-	ifindex = route(ctx, st, p, f, new_udp_len, &fib);
+	ifindex = route(ctx, st, p, f);
 	if (ifindex <= 0)
 		return XDP_PASS;
 
@@ -401,8 +440,8 @@ static __noinline int forward_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, 
 	udp.dest = bpf_htons(f->dport);
 	udp.len = bpf_htons(new_udp_len);
 	udp.check = udp_csum_new4(p, f, new_udp_len);
-	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, f->nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, f->nh->smac, ETH_ALEN);
 	eth.h_proto = bpf_htons(ETH_P_IP);
 	cd = cd_word(f);
 
@@ -438,7 +477,6 @@ static __noinline int forward_ipv6(struct xdp_md *ctx, struct nts_fp_stats *st, 
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	__u16 new_udp_len = f->to_client ? p->udp_len + 4 : p->udp_len - 4;
-	struct bpf_fib_lookup fib = {};
 	struct ipv6hdr newh;
 	struct udphdr udp;
 	struct ethhdr eth;
@@ -448,7 +486,7 @@ static __noinline int forward_ipv6(struct xdp_md *ctx, struct nts_fp_stats *st, 
 	if ((void *)data + sizeof(eth) + sizeof(newh) > data_end)
 		return XDP_PASS;
 	__builtin_memcpy(&newh, data + sizeof(eth), sizeof(newh));
-	ifindex = route(ctx, st, p, f, new_udp_len, &fib);
+	ifindex = route(ctx, st, p, f);
 	if (ifindex <= 0)
 		return XDP_PASS;
 
@@ -460,8 +498,8 @@ static __noinline int forward_ipv6(struct xdp_md *ctx, struct nts_fp_stats *st, 
 	udp.dest = bpf_htons(f->dport);
 	udp.len = bpf_htons(new_udp_len);
 	udp.check = udp_csum_new6(p, f, new_udp_len);
-	__builtin_memcpy(eth.h_dest, fib.dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, fib.smac, ETH_ALEN);
+	__builtin_memcpy(eth.h_dest, f->nh->dmac, ETH_ALEN);
+	__builtin_memcpy(eth.h_source, f->nh->smac, ETH_ALEN);
 	eth.h_proto = bpf_htons(ETH_P_IPV6);
 	cd = cd_word(f);
 
@@ -535,7 +573,8 @@ static __noinline int client_to_peer(struct xdp_md *ctx, struct nts_fp_stats *st
 	 * relayed here so the peer receives exactly what userspace would send. */
 	if (len != p->udp_len - sizeof(struct udphdr) - 4)
 		return pass(&st->pass_channel_length);
-	if (v->expires_ns < bpf_ktime_get_ns())
+	f.now = bpf_ktime_get_coarse_ns();
+	if (v->expires_ns < f.now)
 		return pass(&st->pass_expired);
 	f.src = v->relay_ip;
 	f.dst = v->peer_ip;
@@ -545,6 +584,7 @@ static __noinline int client_to_peer(struct xdp_md *ctx, struct nts_fp_stats *st
 	f.cd_len = len;
 	f.to_client = 0;
 	f.alloc_id = v->alloc_id;
+	f.nh = &v->nh;
 	return forward(ctx, st, p, &f);
 }
 
@@ -589,7 +629,7 @@ static __noinline int peer_to_client(struct xdp_md *ctx, struct nts_fp_stats *st
 	key.relay_port = p->dport;
 	key.peer_port = p->sport;
 	v = bpf_map_lookup_elem(&nts_fp_peer, &key);
-	now = bpf_ktime_get_ns();
+	now = bpf_ktime_get_coarse_ns();
 	if (!v)
 		return peer_without_channel(st, p, now);
 	if (v->expires_ns < now)
@@ -604,6 +644,8 @@ static __noinline int peer_to_client(struct xdp_md *ctx, struct nts_fp_stats *st
 	f.cd_len = p->udp_len - sizeof(struct udphdr);
 	f.to_client = 1;
 	f.alloc_id = v->alloc_id;
+	f.now = now;
+	f.nh = &v->nh;
 	return forward(ctx, st, p, &f);
 }
 

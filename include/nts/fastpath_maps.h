@@ -33,6 +33,20 @@ struct nts_fp_ip {
 	__u8 addr[16];
 } __attribute__((aligned(4)));
 
+/* The next hop of an entry's forwarded packets, as bpf_fib_lookup last answered for it: written
+ * by the XDP program (ntsd writes zeros), reused for NTS_FP_NEXTHOP_TTL_NS while packets keep
+ * arriving on the same interface, so route and neighbour changes are seen within that time. */
+#define NTS_FP_NEXTHOP_TTL_NS 50000000ull
+struct nts_fp_nexthop {
+	__u64 at_ns;   /* bpf_ktime_get_coarse_ns() of the lookup; 0: none */
+	__u32 ingress; /* arrival interface it was looked up for */
+	__u32 ifindex; /* egress interface */
+	__u16 mtu;     /* egress MTU (L3) */
+	__u8 smac[6];
+	__u8 dmac[6];
+	__u16 pad;
+};
+
 /* Client -> peer: ChannelData from client to server on channel. */
 struct nts_fp_client_key {
 	struct nts_fp_ip client_ip;
@@ -50,6 +64,7 @@ struct nts_fp_client_val {
 	__u32 pad;
 	__u64 expires_ns;
 	__u64 alloc_id;
+	struct nts_fp_nexthop nh;
 };
 
 /* Peer -> client: UDP from peer to a relay address with a bound channel. */
@@ -68,6 +83,7 @@ struct nts_fp_peer_val {
 	__u16 pad;
 	__u64 expires_ns;
 	__u64 alloc_id;
+	struct nts_fp_nexthop nh;
 };
 
 /* Permissions (RFC 8656 §9): peer IP address on a relay transport address; any peer port. */
