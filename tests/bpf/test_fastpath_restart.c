@@ -190,6 +190,41 @@ static void test_fold_skips_when_kernel_forwarded_nothing(void **state)
 	assert_int_equal(sum.c2p_packets, 1);
 }
 
+static void count_one(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *d)
+{
+	uint64_t *seen = arg;
+
+	seen[0]++;
+	seen[1] = alloc_id;
+	seen[2] += d->c2p_packets;
+}
+
+/* Many allocations: the counters are read in batches; only the one with traffic reports. */
+static void test_fold_of_many_allocations_reports_each_once(void **state)
+{
+	struct fx *fx = *state;
+	struct nts_addr p = addr(net4.peer_b, PEER_PORT);
+	struct fp_spec s = {0};
+	struct fp_frame in, out;
+	uint64_t seen[3] = {0};
+
+	for (uint16_t i = 1; i <= 100; i++) {
+		struct nts_addr r = addr(net4.server, RELAY_PORT + i);
+
+		assert_int_equal(fastpath_permission_set(fx->fp, ALLOC + i, &r, &p, now_ns() + FAR),
+				 0);
+	}
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	client_frame(&in, &net4, CHANNEL, 0, &s);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	assert_int_equal(fastpath_fold(fx->fp, count_one, seen), 0);
+	assert_int_equal(fastpath_fold(fx->fp, count_one, seen), 0);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], ALLOC);
+	assert_int_equal(seen[2], 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +235,7 @@ int main(void)
 	    T(test_reopen_with_same_generation_owns_entries),
 	    T(test_fold_after_channel_delete_reports_last_packets),
 	    T(test_fold_skips_when_kernel_forwarded_nothing),
+	    T(test_fold_of_many_allocations_reports_each_once),
 #undef T
 	};
 

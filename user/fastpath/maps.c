@@ -216,7 +216,7 @@ static int fold_entry(void *arg, const void *key, const void *val)
 }
 
 /* Up to this many allocations, one lookup each; above, the map is read in batches. */
-#define FP_FOLD_BY_KEY 256
+#define FP_FOLD_BY_KEY 64
 
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg)
 {
