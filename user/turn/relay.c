@@ -1,7 +1,8 @@
 /* The relay data path: relay sockets on the loop, peer datagrams read with recvmmsg and checked
  * against permissions (RFC 8656 §9), delivered as ChannelData (§12) or Data indications (§10.3);
- * client data (Send, ChannelData) queued towards peers and sent with sendmmsg at the loop's flush
- * (a run of same-sized datagrams to one peer as one GSO message).
+ * client data (Send, ChannelData) from all allocations queued towards peers and sent at the
+ * loop's flush, with sendmmsg per relay socket (a run of same-sized datagrams to one peer as one
+ * GSO message).
  * Relay sockets take UDP_GRO, so a run of same-sized datagrams from one peer is one read.
  */
 #include <errno.h>
@@ -30,21 +31,40 @@ void turn_relay_stop(struct turn_server *t, struct turn_relay *r)
 {
 	if (r->fd < 0)
 		return;
-	if (t->tx->fd == r->fd)
-		turn_relay_flush(t);
+	if (t->tx->n)
+		turn_relay_flush(t); /* datagrams queued on r->fd leave before it closes */
 	loop_del(t->loop, r->fd);
 	close(r->fd);
 	r->fd = -1;
 }
 
+/* Sends what is queued: one batch per relay socket, each in queueing order (datagrams of one
+ * flow keep their order; distinct sockets are distinct flows). */
 void turn_relay_flush(struct turn_server *t)
 {
 	struct turn_tx *tx = t->tx;
+	struct mmsghdr msgs[TURN_SEND_BATCH];
+	struct iovec iov[TURN_SEND_BATCH];
+	bool taken[TURN_SEND_BATCH] = {false};
 
-	/* A full socket buffer drops the rest, as a router would; a datagram the kernel refuses
-	 * (EMSGSIZE under DONT-FRAGMENT...) is skipped. */
-	if (tx->n)
-		nts_udp_send_batch(tx->fd, tx->msg, tx->n, &tx->gso);
+	for (unsigned i = 0; i < tx->n; i++) {
+		unsigned k = 0;
+
+		if (taken[i])
+			continue;
+		for (unsigned j = i; j < tx->n; j++) {
+			if (taken[j] || tx->slot_fd[j] != tx->slot_fd[i])
+				continue;
+			taken[j] = true;
+			iov[k] = tx->iov[j];
+			msgs[k] = tx->msg[j];
+			msgs[k].msg_hdr.msg_iov = &iov[k];
+			k++;
+		}
+		/* A full socket buffer drops the rest, as a router would; a datagram the kernel
+		 * refuses (EMSGSIZE under DONT-FRAGMENT...) is skipped. */
+		nts_udp_send_batch(tx->slot_fd[i], msgs, k, &tx->gso);
+	}
 	tx->n = 0;
 	tx->fd = -1;
 }
@@ -65,14 +85,14 @@ void turn_relay_send(struct turn_server *t, struct turn_relay *r, const struct n
 	struct turn_tx *tx = t->tx;
 	unsigned i;
 
-	if (tx->n && (tx->fd != r->fd || len > TURN_TX_SLOT))
-		turn_relay_flush(t);
 	if (len > TURN_TX_SLOT) {
+		turn_relay_flush(t); /* keep the order of what was queued before */
 		turn_relay_sendto(r->fd, peer, data, len);
 		return;
 	}
 	i = tx->n++;
 	tx->fd = r->fd;
+	tx->slot_fd[i] = r->fd;
 	memcpy(tx->buf[i], data, len);
 	tx->iov[i] = (struct iovec){.iov_base = tx->buf[i], .iov_len = len};
 	memset(&tx->msg[i], 0, sizeof(tx->msg[i]));

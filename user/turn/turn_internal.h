@@ -32,7 +32,7 @@
 #define TURN_PORT_TRIES 128	     /* bind attempts per relay socket before 508 */
 #define TURN_RECV_BATCH 32	     /* recvmmsg batch on relay sockets */
 #define TURN_RECV_ROUNDS 4	     /* batches per readiness event (fairness between sockets) */
-#define TURN_SEND_BATCH 32	     /* sendmmsg batch towards peers */
+#define TURN_SEND_BATCH 64	     /* datagrams towards peers queued before a flush */
 #define TURN_TX_SLOT 2048     /* payloads up to this are batched; larger ones are sent at once */
 #define TURN_MAX_RESPONSE 512 /* our STUN answers fit in this */
 /* Channel numbers accepted in ChannelBind: RFC 8656 §12 allows 0x4000-0x4FFF, but RFC 5766 allowed
@@ -194,11 +194,12 @@ struct turn_resv {
 	struct turn_hnode node;
 };
 
-/* Pending datagrams towards peers for one sendmmsg. */
+/* Pending datagrams towards peers, from any relay socket: sent per socket at the flush. */
 struct turn_tx {
-	int fd;
+	int fd; /* relay socket of the last datagram queued (-1: none) */
 	unsigned n;
 	enum nts_udp_gso gso; /* runs to one peer leave as one GSO message */
+	int slot_fd[TURN_SEND_BATCH]; /* each datagram's relay socket */
 	struct mmsghdr msg[TURN_SEND_BATCH];
 	struct iovec iov[TURN_SEND_BATCH];
 	struct sockaddr_storage dst[TURN_SEND_BATCH];
