@@ -31,6 +31,8 @@ struct net_udp_pending {
 	uint8_t data[NET_UDP_QBUF];
 };
 
+struct net_udp_rx;
+
 struct net_udp {
 	struct net_server *n;
 	int fd;
@@ -39,7 +41,7 @@ struct net_udp {
 	enum nts_udp_gso gso; /* runs to one client leave as one GSO message */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
-	uint8_t *rx;		   /* NET_UDP_BATCH * NET_UDP_BUF */
+	struct net_udp_rx *rx;	   /* udp.c: the recvmmsg ring and its buffers */
 };
 
 /* The byte-moving layer of a stream: plain TCP, or TLS (tls.c). Both return bytes moved, 0 on

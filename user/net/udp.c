@@ -22,6 +22,34 @@
 	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +         \
 	 CMSG_SPACE(sizeof(int)))
 
+/* A listener's recvmmsg ring, set up once: after a read only what the kernel changed in the
+ * entries it filled is reset. */
+struct net_udp_rx {
+	struct mmsghdr msgs[NET_UDP_BATCH];
+	struct iovec iovs[NET_UDP_BATCH];
+	struct sockaddr_storage peers[NET_UDP_BATCH];
+	uint8_t ctl[NET_UDP_BATCH][UDP_CMSG_SPACE] __attribute__((aligned(8)));
+	uint8_t buf[NET_UDP_BATCH][NET_UDP_BUF];
+};
+
+static struct net_udp_rx *udp_rx_new(void)
+{
+	struct net_udp_rx *rx = malloc(sizeof(*rx));
+
+	if (!rx)
+		return NULL;
+	for (int i = 0; i < NET_UDP_BATCH; i++) {
+		rx->iovs[i] = (struct iovec){rx->buf[i], sizeof(rx->buf[i])};
+		rx->msgs[i].msg_hdr = (struct msghdr){.msg_name = &rx->peers[i],
+						      .msg_namelen = sizeof(rx->peers[i]),
+						      .msg_iov = &rx->iovs[i],
+						      .msg_iovlen = 1,
+						      .msg_control = rx->ctl[i],
+						      .msg_controllen = sizeof(rx->ctl[i])};
+	}
+	return rx;
+}
+
 static bool udp_addr_is_wildcard(const struct nts_addr *a)
 {
 	static const uint8_t zero[16];
@@ -85,26 +113,13 @@ static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *f
 static void udp_on_readable(void *arg, int fd, uint32_t events)
 {
 	struct net_udp *u = arg;
-	struct mmsghdr msgs[NET_UDP_BATCH];
-	struct iovec iovs[NET_UDP_BATCH];
-	struct sockaddr_storage peers[NET_UDP_BATCH];
-	uint8_t ctl[NET_UDP_BATCH][UDP_CMSG_SPACE] __attribute__((aligned(8)));
+	struct net_udp_rx *rx = u->rx;
+	struct mmsghdr *msgs = rx->msgs;
 
 	/* Bounded work per wakeup so one busy socket cannot starve the others (level-triggered). */
 	for (int round = 0; round < 4; round++) {
-		int n;
+		int n = recvmmsg(fd, msgs, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
 
-		for (int i = 0; i < NET_UDP_BATCH; i++) {
-			iovs[i] = (struct iovec){u->rx + (size_t)i * NET_UDP_BUF, NET_UDP_BUF};
-			msgs[i].msg_hdr =
-			    (struct msghdr){.msg_name = &peers[i],
-					    .msg_namelen = sizeof(peers[i]),
-					    .msg_iov = &iovs[i],
-					    .msg_iovlen = 1,
-					    .msg_control = ctl[i],
-					    .msg_controllen = sizeof(ctl[i])};
-		}
-		n = recvmmsg(fd, msgs, NET_UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				log_debug("udp recvmmsg: %s", strerror(errno));
@@ -112,15 +127,20 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 		}
 		for (int i = 0; i < n; i++) {
 			struct nts_origin o = {.transport = NTS_UDP, .fd = fd};
-			const uint8_t *p = iovs[i].iov_base;
+			struct msghdr *mh = &msgs[i].msg_hdr;
+			const uint8_t *p = rx->buf[i];
 			size_t left = msgs[i].msg_len, seg;
+			int bad = mh->msg_flags & MSG_TRUNC ||
+				  nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&rx->peers[i]);
 
-			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC ||
-			    nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&peers[i])) {
+			udp_parse_cmsg(u, mh, &o.server, &seg);
+			/* The kernel shrank these to what it wrote: restore them for the next read. */
+			mh->msg_namelen = sizeof(rx->peers[i]);
+			mh->msg_controllen = sizeof(rx->ctl[i]);
+			if (bad) {
 				u->n->stats->udp_dropped_malformed++;
 				continue;
 			}
-			udp_parse_cmsg(u, &msgs[i].msg_hdr, &o.server, &seg);
 			if (!seg || seg > left)
 				seg = left;
 			/* A GRO batch: datagrams of seg bytes, the last one possibly shorter. */
@@ -254,7 +274,7 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 	u->n = n;
 	u->wildcard = udp_addr_is_wildcard(addr);
 	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
-	u->rx = malloc((size_t)NET_UDP_BATCH * NET_UDP_BUF);
+	u->rx = udp_rx_new();
 	u->fd = -1;
 	if (!u->q || !u->rx) {
 		rc = -ENOMEM;

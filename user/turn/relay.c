@@ -213,6 +213,20 @@ static size_t turn_relay_gro_size(struct msghdr *mh)
 	return 0;
 }
 
+/* Sets up the shared recvmmsg ring once; reads then only restore what the kernel changed. */
+static void turn_relay_rx_init(struct turn_rx *rx)
+{
+	for (int i = 0; i < TURN_RECV_BATCH; i++) {
+		rx->iov[i] = (struct iovec){.iov_base = rx->buf[i], .iov_len = sizeof(rx->buf[i])};
+		rx->msg[i].msg_hdr = (struct msghdr){.msg_name = &rx->src[i],
+						     .msg_namelen = sizeof(rx->src[i]),
+						     .msg_iov = &rx->iov[i],
+						     .msg_iovlen = 1,
+						     .msg_control = rx->ctl[i],
+						     .msg_controllen = sizeof(rx->ctl[i])};
+	}
+}
+
 void turn_relay_readable(void *arg, int fd, uint32_t events)
 {
 	struct turn_relay *r = arg;
@@ -222,35 +236,29 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 
 	t = a->server;
 	rx = t->rx;
+	if (!rx->msg[0].msg_hdr.msg_iov)
+		turn_relay_rx_init(rx);
 	/* A failing stream send may close the stream, and with it this allocation: defer that. */
 	t->busy = a;
 	t->busy_dead = false;
 	for (int round = 0; round < TURN_RECV_ROUNDS && !t->busy_dead; round++) {
-		int n;
+		int n = recvmmsg(fd, rx->msg, TURN_RECV_BATCH, MSG_DONTWAIT, NULL);
 
-		for (int i = 0; i < TURN_RECV_BATCH; i++) {
-			rx->iov[i] =
-			    (struct iovec){.iov_base = rx->buf[i], .iov_len = sizeof(rx->buf[i])};
-			memset(&rx->msg[i].msg_hdr, 0, sizeof(rx->msg[i].msg_hdr));
-			rx->msg[i].msg_hdr.msg_name = &rx->src[i];
-			rx->msg[i].msg_hdr.msg_namelen = sizeof(rx->src[i]);
-			rx->msg[i].msg_hdr.msg_iov = &rx->iov[i];
-			rx->msg[i].msg_hdr.msg_iovlen = 1;
-			rx->msg[i].msg_hdr.msg_control = rx->ctl[i];
-			rx->msg[i].msg_hdr.msg_controllen = sizeof(rx->ctl[i]);
-		}
-		n = recvmmsg(fd, rx->msg, TURN_RECV_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		for (int i = 0; i < n && !t->busy_dead; i++) {
+		for (int i = 0; i < n; i++) {
+			struct msghdr *mh = &rx->msg[i].msg_hdr;
 			struct nts_addr src;
 			const uint8_t *p = rx->buf[i];
-			size_t left = rx->msg[i].msg_len, seg;
+			size_t left = rx->msg[i].msg_len, seg = turn_relay_gro_size(mh);
+			bool bad = mh->msg_flags & MSG_TRUNC ||
+				   nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0;
 
-			if (rx->msg[i].msg_hdr.msg_flags & MSG_TRUNC ||
-			    nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0)
+			/* The kernel shrank these to what it wrote: restore them for the next read. */
+			mh->msg_namelen = sizeof(rx->src[i]);
+			mh->msg_controllen = sizeof(rx->ctl[i]);
+			if (bad || t->busy_dead)
 				continue;
-			seg = turn_relay_gro_size(&rx->msg[i].msg_hdr);
 			if (!seg || seg > left)
 				seg = left;
 			/* A GRO batch: datagrams of seg bytes, the last one possibly shorter. */
