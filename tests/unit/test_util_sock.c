@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -165,6 +166,63 @@ static void test_a_refused_datagram_is_skipped(void **state)
 	close(tx);
 }
 
+/* A run is really one GSO message, control data (the source address a wildcard listener picks)
+ * included: a UDP_GRO receiver on loopback gets it as one buffer of equal segments. */
+static void test_a_run_with_packet_info_leaves_as_one_gso_message(void **state)
+{
+	struct sockaddr_in a, s;
+	int ra = udp_bound(&a), one = 1, seg = 0;
+	int tx = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	struct sockaddr_in any = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(s);
+	enum nts_udp_gso gso = NTS_GSO_UNKNOWN;
+	struct in_pktinfo pi = {.ipi_spec_dst.s_addr = htonl(INADDR_LOOPBACK)};
+	uint8_t ctl[5][CMSG_SPACE(sizeof(pi))] __attribute__((aligned(8)));
+	uint8_t buf[65536], rctl[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
+	struct iovec iov = {buf, sizeof(buf)};
+	struct sockaddr_in from;
+	struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
+			    .msg_iovlen = 1, .msg_control = rctl, .msg_controllen = sizeof(rctl)};
+	struct pollfd p = {.fd = ra, .events = POLLIN};
+	static struct batch bt;
+
+	assert_int_equal(setsockopt(ra, SOL_UDP, UDP_GRO, &one, sizeof(one)), 0);
+	assert_int_equal(bind(tx, (struct sockaddr *)&any, sizeof(any)), 0); /* wildcard */
+	assert_int_equal(getsockname(tx, (struct sockaddr *)&s, &sl), 0);
+	bt.n = 0;
+	for (int i = 0; i < 5; i++) {
+		struct msghdr cm = {.msg_control = ctl[i], .msg_controllen = sizeof(ctl[i])};
+		struct cmsghdr *c = CMSG_FIRSTHDR(&cm);
+
+		memset(ctl[i], 0, sizeof(ctl[i]));
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		batch_add(&bt, &a, 100, (uint8_t)(0x50 + i));
+		bt.msgs[i].msg_hdr.msg_control = ctl[i];
+		bt.msgs[i].msg_hdr.msg_controllen = sizeof(ctl[i]);
+	}
+	assert_int_equal(nts_udp_send_batch(tx, bt.msgs, bt.n, &gso), 5);
+	if (gso != NTS_GSO_YES) {
+		close(ra);
+		close(tx);
+		skip();
+	}
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(recvmsg(ra, &mh, 0), 500);
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO)
+			memcpy(&seg, CMSG_DATA(c), sizeof(seg));
+	assert_int_equal(seg, 100);
+	for (int i = 0; i < 500; i++)
+		assert_int_equal(buf[i], 0x50 + i / 100);
+	assert_int_equal(from.sin_port, s.sin_port);
+	assert_true(nothing_left(ra));
+	close(ra);
+	close(tx);
+}
+
 /* The buffer sizes asked for are what the kernel then reports (as root, past rmem_max). */
 static void test_buffers_are_sized(void **state)
 {
@@ -189,6 +247,7 @@ int main(void)
 	    cmocka_unit_test(test_without_gso_every_datagram_is_sent_alone),
 	    cmocka_unit_test(test_a_full_batch_larger_than_one_gso_message_arrives_whole),
 	    cmocka_unit_test(test_a_refused_datagram_is_skipped),
+	    cmocka_unit_test(test_a_run_with_packet_info_leaves_as_one_gso_message),
 	    cmocka_unit_test(test_buffers_are_sized),
 	};
 
