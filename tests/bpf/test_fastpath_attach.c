@@ -157,12 +157,11 @@ static void test_dispatcher_used_unless_kernel_refuses_freplace(void **state)
 	assert_int_equal(fastpath_attached_info(ifindex, &info), 0);
 	assert_int_equal(info.legacy, refused);
 	if (refused)
-		skip();
+		return; /* nothing can share the interface: see README, "Operating the fast path" */
 	/* xdp-tools' allow-all filter program, loaded the way xdp-loader would. */
 	other =
 	    xdp_program__open_file("/usr/lib/x86_64-linux-gnu/bpf/xdpfilt_alw_all.o", NULL, NULL);
-	if (libxdp_get_error(other))
-		skip();
+	assert_false(libxdp_get_error(other)); /* xdp-tools is in tools/deps.sh */
 	assert_int_equal(xdp_program__attach(other, ifindex, XDP_MODE_SKB, 0), 0);
 	assert_int_equal(fastpath_attached_info(ifindex, &info), 0);
 	mp = xdp_multiprog__get_from_ifindex(ifindex);
