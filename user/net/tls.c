@@ -52,7 +52,7 @@ SSL_CTX *net_tls_ctx_load(const char *cert, const char *key)
 		goto fail;
 	return ctx;
 fail:
-	tls_log_errors(cert);
+	tls_log_errors(key); /* the chain or the key: OpenSSL says which */
 	SSL_CTX_free(ctx);
 	return NULL;
 }
