@@ -86,6 +86,32 @@ static void test_new_allocation_on_old_relay_port_purges_old_entries(void **stat
 	fastpath_close(fp2);
 }
 
+/* A key an earlier ntsd used and the new one wrote again is the new one's: purging the old
+ * relay address leaves it alone. */
+static void test_purge_keeps_keys_rewritten_by_new_generation(void **state)
+{
+	struct fx *fx = *state;
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), sv = addr(net4.server, SERVER_PORT),
+			r2 = addr(net4.server, RELAY_PORT + 1), r = addr(net4.server, RELAY_PORT),
+			p = addr(net4.peer, PEER_PORT), pb = addr(net4.peer_b, PEER_PORT);
+	struct fp_spec s = {0};
+	struct fp_frame in, out;
+	struct fastpath *fp2;
+
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	fp2 = restarted(fx);
+	/* The same client and channel, now on another relay port of a new allocation. */
+	assert_int_equal(
+	    fastpath_channel_set(fp2, ALLOC, &c, &sv, &r2, &p, CHANNEL, now_ns() + FAR), 0);
+	/* Another new allocation takes the old relay port. */
+	assert_int_equal(fastpath_permission_set(fp2, ALLOC + 1, &r, &pb, now_ns() + FAR), 0);
+	client_frame(&in, &net4, CHANNEL, 0, &s);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	check_out(&out, false, net4.server, net4.peer, RELAY_PORT + 1, PEER_PORT, data, DLEN,
+		  PEER_MAC, 0, false);
+	fastpath_close(fp2);
+}
+
 /* Expired leftovers of an earlier generation are collected, then their counters go. */
 static void test_expired_leftovers_are_collected(void **state)
 {
@@ -231,6 +257,7 @@ int main(void)
 #define T(t) cmocka_unit_test_setup(t, setup)
 	    T(test_old_channels_keep_relaying_after_restart),
 	    T(test_new_allocation_on_old_relay_port_purges_old_entries),
+	    T(test_purge_keeps_keys_rewritten_by_new_generation),
 	    T(test_expired_leftovers_are_collected),
 	    T(test_reopen_with_same_generation_owns_entries),
 	    T(test_fold_after_channel_delete_reports_last_packets),

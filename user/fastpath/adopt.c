@@ -83,48 +83,51 @@ int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk
 	return rc;
 }
 
-/* What the adoption scan collects: every relay address with the generation that used it. */
+/* What the adoption scan collects: every entry with its relay address and generation. */
 struct scan {
 	struct fastpath *fp;
 	struct {
-		struct nts_fp_relay_key k;
+		struct fp_foreign e;
 		uint32_t gen;
-	} * relays;
+	} * ents;
 	size_t n, cap;
 	uint32_t maxgen;
-	uint64_t entries;
+	uint8_t map;
 	int err;
 };
 
-static void scan_note(struct scan *s, const struct nts_fp_ip *ip, uint16_t port, uint64_t kid)
+static void scan_note(struct scan *s, const void *key, size_t key_size, const struct nts_fp_ip *ip,
+		      uint16_t port, uint64_t kid)
 {
 	uint32_t gen = fp_gen_of(kid);
 
-	s->entries++;
 	if (gen > s->maxgen)
 		s->maxgen = gen;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 256;
-		void *n = realloc(s->relays, cap * sizeof(*s->relays));
+		void *n = realloc(s->ents, cap * sizeof(*s->ents));
 
 		if (!n) {
 			s->err = -ENOMEM;
 			return;
 		}
-		s->relays = n;
+		s->ents = n;
 		s->cap = cap;
 	}
-	memset(&s->relays[s->n], 0, sizeof(s->relays[0]));
-	s->relays[s->n].k.relay_ip = *ip;
-	s->relays[s->n].k.relay_port = port;
-	s->relays[s->n++].gen = gen;
+	memset(&s->ents[s->n], 0, sizeof(s->ents[0]));
+	s->ents[s->n].e.relay.relay_ip = *ip;
+	s->ents[s->n].e.relay.relay_port = port;
+	s->ents[s->n].e.map = s->map;
+	memcpy(s->ents[s->n].e.key, key, key_size);
+	s->ents[s->n++].gen = gen;
 }
 
 static int scan_client(void *arg, const void *key, const void *val)
 {
 	const struct nts_fp_client_val *v = val;
 
-	scan_note(arg, &v->relay_ip, v->relay_port, v->alloc_id);
+	scan_note(arg, key, sizeof(struct nts_fp_client_key), &v->relay_ip, v->relay_port,
+		  v->alloc_id);
 	return 0;
 }
 
@@ -132,7 +135,7 @@ static int scan_peer(void *arg, const void *key, const void *val)
 {
 	const struct nts_fp_peer_key *k = key;
 
-	scan_note(arg, &k->relay_ip, k->relay_port,
+	scan_note(arg, key, sizeof(*k), &k->relay_ip, k->relay_port,
 		  ((const struct nts_fp_peer_val *)val)->alloc_id);
 	return 0;
 }
@@ -141,7 +144,7 @@ static int scan_perm(void *arg, const void *key, const void *val)
 {
 	const struct nts_fp_perm_key *k = key;
 
-	scan_note(arg, &k->relay_ip, k->relay_port,
+	scan_note(arg, key, sizeof(*k), &k->relay_ip, k->relay_port,
 		  ((const struct nts_fp_perm_val *)val)->alloc_id);
 	return 0;
 }
@@ -150,7 +153,7 @@ static int scan_relay(void *arg, const void *key, const void *val)
 {
 	const struct nts_fp_relay_key *k = key;
 
-	scan_note(arg, &k->relay_ip, k->relay_port,
+	scan_note(arg, key, sizeof(*k), &k->relay_ip, k->relay_port,
 		  ((const struct nts_fp_relay_val *)val)->alloc_id);
 	return 0;
 }
@@ -180,116 +183,79 @@ static int gc_alloc(void *arg, const void *key, const void *val)
 
 int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 {
+	static const fp_walk_fn fns[FP_NMAPS] = {scan_client, scan_peer, scan_perm, scan_relay};
+	const int fds[FP_NMAPS] = {fp->fds.client, fp->fds.peer, fp->fds.perm, fp->fds.relay};
 	struct scan s = {.fp = fp};
+	struct fp_foreign *ents;
 	size_t n = 0;
-	int rc;
+	int rc = 0;
 
-	if ((rc = walk_all(fp->fds.client, scan_client, &s)) ||
-	    (rc = walk_all(fp->fds.peer, scan_peer, &s)) ||
-	    (rc = walk_all(fp->fds.perm, scan_perm, &s)) ||
-	    (rc = walk_all(fp->fds.relay, scan_relay, &s)) || (rc = s.err))
+	for (s.map = 0; s.map < FP_NMAPS && !rc; s.map++)
+		rc = walk_all(fds[s.map], fns[s.map], &s) ?: s.err;
+	if (rc)
 		goto out;
 	fp->gen = keep ? keep : (s.maxgen >= NTS_FP_GEN_MAX ? 1 : s.maxgen + 1);
-	fp->foreign = 0;
-	for (size_t i = 0; i < s.n; i++) {
-		if (s.relays[i].gen == fp->gen)
-			continue;
-		fp->foreign++;
-		memmove(&s.relays[n++], &s.relays[i].k, sizeof(struct nts_fp_relay_key));
-	}
-	if (!fp->foreign)
+	/* Keep the other generations' entries, packed in place, sorted by relay address. */
+	for (size_t i = 0; i < s.n; i++)
+		if (s.ents[i].gen != fp->gen)
+			memmove((struct fp_foreign *)s.ents + n++, &s.ents[i].e,
+				sizeof(s.ents[i].e));
+	fp->foreign = n;
+	free(fp->foreign_ents);
+	fp->foreign_ents = NULL;
+	fp->nforeign_ents = 0;
+	if (!n) {
 		walk_all(fp->fds.alloc, gc_alloc, fp);
-	/* The array now starts with n relay keys packed at the element stride: compact them. */
-	free(fp->foreign_relays);
-	fp->foreign_relays = NULL;
-	fp->nforeign_relays = 0;
-	if (n) {
-		struct nts_fp_relay_key *keys = malloc(n * sizeof(*keys));
-
-		if (!keys) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; i < n; i++)
-			memcpy(&keys[i], &s.relays[i], sizeof(keys[i]));
-		qsort(keys, n, sizeof(*keys), relay_cmp);
-		fp->nforeign_relays = 1;
-		for (size_t i = 1; i < n; i++)
-			if (relay_cmp(&keys[i], &keys[fp->nforeign_relays - 1]))
-				keys[fp->nforeign_relays++] = keys[i];
-		fp->foreign_relays = keys;
+		goto out;
 	}
+	ents = realloc(s.ents, n * sizeof(*ents));
+	if (!ents) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s.ents = NULL;
+	qsort(ents, n, sizeof(*ents), relay_cmp);
+	fp->foreign_ents = ents;
+	fp->nforeign_ents = n;
 out:
-	free(s.relays);
+	free(s.ents);
 	return rc;
 }
 
-/* Purge of one relay address: entries of other generations that use it. */
-struct purge {
-	const struct fastpath *fp;
-	const struct nts_fp_relay_key *r;
-};
-
-static bool purge_match(const struct purge *p, const struct nts_fp_ip *ip, uint16_t port,
-			uint64_t kid)
-{
-	return fp_gen_of(kid) != p->fp->gen && port == p->r->relay_port &&
-	       memcmp(ip, &p->r->relay_ip, sizeof(*ip)) == 0;
-}
-
-static int purge_client(void *arg, const void *key, const void *val)
-{
-	const struct nts_fp_client_val *v = val;
-
-	return purge_match(arg, &v->relay_ip, v->relay_port, v->alloc_id);
-}
-
-static int purge_peer(void *arg, const void *key, const void *val)
-{
-	const struct nts_fp_peer_key *k = key;
-
-	return purge_match(arg, &k->relay_ip, k->relay_port,
-			   ((const struct nts_fp_peer_val *)val)->alloc_id);
-}
-
-static int purge_perm(void *arg, const void *key, const void *val)
-{
-	const struct nts_fp_perm_key *k = key;
-
-	return purge_match(arg, &k->relay_ip, k->relay_port,
-			   ((const struct nts_fp_perm_val *)val)->alloc_id);
-}
-
-static int purge_relay(void *arg, const void *key, const void *val)
-{
-	const struct nts_fp_relay_key *k = key;
-
-	return purge_match(arg, &k->relay_ip, k->relay_port,
-			   ((const struct nts_fp_relay_val *)val)->alloc_id);
-}
+/* Where alloc_id sits in each map's values. */
+static const size_t alloc_id_off[FP_NMAPS] = {
+    offsetof(struct nts_fp_client_val, alloc_id), offsetof(struct nts_fp_peer_val, alloc_id),
+    offsetof(struct nts_fp_perm_val, alloc_id), offsetof(struct nts_fp_relay_val, alloc_id)};
 
 void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay)
 {
-	struct nts_fp_relay_key k = {0};
-	struct nts_fp_relay_key *hit;
-	struct purge p = {.fp = fp, .r = &k};
-	size_t i;
+	const int fds[FP_NMAPS] = {fp->fds.client, fp->fds.peer, fp->fds.perm, fp->fds.relay};
+	struct fp_foreign k = {0}, *hit, *lo, *hi, *end = fp->foreign_ents + fp->nforeign_ents;
+	uint8_t val[sizeof(struct nts_fp_client_val)];
+	uint64_t kid;
 
-	if (!fp->nforeign_relays)
+	if (!fp->nforeign_ents)
 		return;
-	k.relay_ip = relay->relay_ip;
-	k.relay_port = relay->relay_port;
-	hit = bsearch(&k, fp->foreign_relays, fp->nforeign_relays, sizeof(k), relay_cmp);
+	k.relay.relay_ip = relay->relay_ip;
+	k.relay.relay_port = relay->relay_port;
+	hit = bsearch(&k, fp->foreign_ents, fp->nforeign_ents, sizeof(k), relay_cmp);
 	if (!hit)
 		return;
-	/* A new allocation must never see an old client's traffic (nor the other way round). */
-	walk_all(fp->fds.relay, purge_relay, &p);
-	walk_all(fp->fds.perm, purge_perm, &p);
-	walk_all(fp->fds.peer, purge_peer, &p);
-	walk_all(fp->fds.client, purge_client, &p);
-	i = hit - fp->foreign_relays;
-	memmove(hit, hit + 1, (fp->nforeign_relays - i - 1) * sizeof(k));
-	fp->nforeign_relays--;
+	for (lo = hit; lo > fp->foreign_ents && relay_cmp(lo - 1, &k) == 0; lo--)
+		;
+	for (hi = hit; hi < end && relay_cmp(hi, &k) == 0; hi++)
+		;
+	/* A new allocation must never see an old client's traffic (nor the other way round). The
+	 * key may have been written since by one of ours: only other generations' values go. */
+	for (struct fp_foreign *e = lo; e < hi; e++) {
+		if (bpf_map_lookup_elem(fds[e->map], e->key, val))
+			continue;
+		memcpy(&kid, val + alloc_id_off[e->map], sizeof(kid));
+		if (fp_gen_of(kid) != fp->gen)
+			bpf_map_delete_elem(fds[e->map], e->key);
+	}
+	memmove(lo, hi, (end - hi) * sizeof(*lo));
+	fp->nforeign_ents -= hi - lo;
 }
 
 /* The maps with an expiry, and where it sits in their values. */
@@ -354,9 +320,9 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 			if (!fp->foreign) {
 				/* Nothing of theirs relays any more: their counters go too. */
 				walk_all(fp->fds.alloc, gc_alloc, fp);
-				free(fp->foreign_relays);
-				fp->foreign_relays = NULL;
-				fp->nforeign_relays = 0;
+				free(fp->foreign_ents);
+				fp->foreign_ents = NULL;
+				fp->nforeign_ents = 0;
 			}
 		}
 	} while (fp->gc_map - start < GC_NMAPS);

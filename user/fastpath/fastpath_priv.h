@@ -45,6 +45,14 @@ struct fp_alloc {
 	bool no_drop;			   /* a permission could not be written: never drop */
 };
 
+/* An entry of another generation, found when the maps were adopted. */
+struct fp_foreign {
+	struct nts_fp_relay_key relay; /* the relay address it uses (the sort key) */
+	uint8_t map;		       /* FP_MAP_CLIENT... */
+	uint8_t key[sizeof(struct nts_fp_client_key)];
+};
+enum { FP_MAP_CLIENT, FP_MAP_PEER, FP_MAP_PERM, FP_MAP_RELAY, FP_NMAPS };
+
 struct fastpath {
 	struct fastpath_fds fds;
 	struct fp_alloc *buckets[FP_BUCKETS];
@@ -54,11 +62,11 @@ struct fastpath {
 	void *pcpu;	    /* ncpus * counters: per-CPU value buffer of the alloc map */
 	uint64_t fold_pkts; /* kernel-forwarded packets (global counters) at the last fold */
 	bool fold_seen;
-	/* Entries of other generations (a killed ntsd's): how many the last full scan saw, and the
-	 * relay addresses they use (sorted), purged when one of ours takes such an address. */
+	/* Entries of other generations (a killed ntsd's): how many the last full scan saw, and
+	 * where they are (sorted by relay address), purged when one of ours takes the address. */
 	uint64_t foreign;
-	struct nts_fp_relay_key *foreign_relays;
-	unsigned nforeign_relays;
+	struct fp_foreign *foreign_ents;
+	size_t nforeign_ents;
 	/* Incremental scan for expired entries: which map, and the batch position in it. */
 	unsigned gc_map;
 	uint32_t gc_token;

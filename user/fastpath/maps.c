@@ -126,7 +126,7 @@ void fastpath_close(struct fastpath *fp)
 		return;
 	fp_alloc_free_all(fp);
 	fds_close(&fp->fds);
-	free(fp->foreign_relays);
+	free(fp->foreign_ents);
 	free(fp->pcpu);
 	free(fp);
 }

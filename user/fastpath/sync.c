@@ -141,7 +141,7 @@ static void relay_take(struct fastpath *fp, const struct nts_addr *relay)
 {
 	struct nts_fp_relay_key k = {0};
 
-	if (!fp->nforeign_relays)
+	if (!fp->nforeign_ents)
 		return;
 	fastpath_ip_from_addr(&k.relay_ip, relay);
 	k.relay_port = relay->port;
