@@ -107,9 +107,14 @@ static void print_daemon(struct ntsctl *c, json_t *d)
 	    json_string_value(json_object_get(l, "addr")) ?: "?");
 	fp = json_object_get(d, "fastpath");
 	if (fp)
-		printf("  fast path: %s\n", json_is_true(json_object_get(fp, "adopted"))
-						? "maps adopted, channels mirrored into the kernel"
-						: "no maps adopted (userspace relay only)");
+		printf("  fast path: %s", json_is_true(json_object_get(fp, "adopted"))
+					      ? "maps adopted, channels mirrored into the kernel"
+					      : "no maps adopted (userspace relay only)");
+	if (json_integer_value(json_object_get(fp, "generation")))
+		printf(" (generation %lld; %lld entries of an earlier ntsd still relay)",
+		       (long long)json_integer_value(json_object_get(fp, "generation")),
+		       (long long)json_integer_value(json_object_get(fp, "foreign_entries")));
+	printf("\n");
 }
 
 static void print_fastpath(json_t *f)
