@@ -17,6 +17,10 @@
 #include "turn/tcp_relay.h"
 #include "util/log.h"
 
+/* The per-connection memory documented in tcp_relay.h (x86-64). */
+_Static_assert(sizeof(struct turn_tcp_conn) <= 216, "update the memory notes in tcp_relay.h");
+_Static_assert(sizeof(struct turn_tcp_connect_req) <= 712, "update the memory notes in tcp_relay.h");
+
 static int turn_tcp_socket(const struct nts_addr *local)
 {
 	struct sockaddr_storage ss;

@@ -1,6 +1,11 @@
 /* RFC 6062 TCP relay allocations: the relayed listening socket, Connect (outgoing peer
  * connections), ConnectionAttempt (incoming ones), ConnectionBind, and the raw byte relay between a
  * client data connection and its peer data connection with bounded buffers and backpressure.
+ *
+ * Memory per TCP allocation, on top of turn_internal.h's: at most TURN_TCP_MAX_CONNS connections of
+ * sizeof(struct turn_tcp_conn) (216 B; 712 B more while a Connect is pending), each holding at
+ * most one client read (< 64 KiB) the peer socket has not taken, and each client data connection's
+ * output queue stays under TURN_TCP_CLIENT_HIGH + TURN_TCP_READ (user/net's own bound is 256 KiB).
  */
 #ifndef NTS_TURN_TCP_RELAY_H
 #define NTS_TURN_TCP_RELAY_H
