@@ -1,5 +1,6 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime
+ * failure, 2 usage error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -34,8 +35,9 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 			if (rc > 0)
 				log_info("SIGHUP: reloaded TLS certificate %s", d->cfg.cert);
 			else if (rc < 0)
-				log_warn("SIGHUP: TLS certificate %s not reloaded; keeping the old one",
-					 d->cfg.cert);
+				log_warn(
+				    "SIGHUP: TLS certificate %s not reloaded; keeping the old one",
+				    d->cfg.cert);
 			else
 				log_info("SIGHUP: nothing to reload");
 			continue;

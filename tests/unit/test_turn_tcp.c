@@ -24,7 +24,9 @@ static int hs_make_raw(void *arg, struct net_stream *s, const struct turn_raw_op
 	hs.ops_arg = ops_arg;
 	return 0;
 }
-static void hs_pause(void *arg, struct net_stream *s, bool paused) {}
+static void hs_pause(void *arg, struct net_stream *s, bool paused)
+{
+}
 static size_t hs_queued(void *arg, const struct net_stream *s)
 {
 	return 0;
@@ -254,17 +256,15 @@ static void test_incoming_peer_is_announced_and_bound(void **state)
 	h_parse(h, before);
 	assert_int_equal(h->resp.method, TURN_CONNECTION_ATTEMPT);
 	assert_int_equal(h->resp.cls, STUN_INDICATION);
-	assert_int_equal(stun_attr_get_xor_addr(&h->resp,
-						 stun_find(&h->resp, STUN_ATTR_XOR_PEER_ADDRESS),
-						 &peer),
+	assert_int_equal(stun_attr_get_xor_addr(
+			     &h->resp, stun_find(&h->resp, STUN_ATTR_XOR_PEER_ADDRESS), &peer),
 			 0);
 	assert_true(nts_addr_equal(&peer, &local, true));
 	assert_int_equal(
 	    stun_attr_get_connection_id(stun_find(&h->resp, STUN_ATTR_CONNECTION_ID), &id), 0);
 	/* Other credentials: 441; the control connection itself: 400. */
-	assert_int_equal(h_request_tid(h, &other, TURN_CONNECTION_BIND, NULL, h_add_conn_id, &id,
-				       &h_bob),
-			 441);
+	assert_int_equal(
+	    h_request_tid(h, &other, TURN_CONNECTION_BIND, NULL, h_add_conn_id, &id, &h_bob), 441);
 	assert_int_equal(h_request(h, &o, TURN_CONNECTION_BIND, h_add_conn_id, &id), 400);
 	assert_int_equal(h_request(h, &d, TURN_CONNECTION_BIND, h_add_conn_id, &id), 0);
 	assert_int_equal(hs.made_raw, 1);

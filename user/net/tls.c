@@ -37,7 +37,8 @@ SSL_CTX *net_tls_ctx_load(const char *cert, const char *key)
 		tls_log_errors("context");
 		return NULL;
 	}
-	/* TLS 1.2 and 1.3 only; no renegotiation (a client-driven CPU sink with nothing to gain). */
+	/* TLS 1.2 and 1.3 only; no renegotiation (a client-driven CPU sink with nothing to gain).
+	 */
 	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) ||
 	    !SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION))
 		goto fail;

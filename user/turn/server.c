@@ -76,10 +76,9 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 
 static int turn_tables_init(struct turn_server *t)
 {
-	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
-				    &t->by_relay,  &t->perms,	  &t->chan_num,
-				    &t->chan_peer, &t->resv,	  &t->users,
-				    &t->tcp_conns};
+	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
+				    &t->perms,	   &t->chan_num,  &t->chan_peer, &t->resv,
+				    &t->users,	   &t->tcp_conns};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		if (turn_htab_init(tabs[i]) < 0)
@@ -89,10 +88,9 @@ static int turn_tables_init(struct turn_server *t)
 
 static void turn_tables_free(struct turn_server *t)
 {
-	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,
-				    &t->by_relay,  &t->perms,	  &t->chan_num,
-				    &t->chan_peer, &t->resv,	  &t->users,
-				    &t->tcp_conns};
+	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
+				    &t->perms,	   &t->chan_num,  &t->chan_peer, &t->resv,
+				    &t->users,	   &t->tcp_conns};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		turn_htab_free(tabs[i]);

@@ -96,7 +96,8 @@ static void turn_tcp_peer_read(struct turn_tcp_conn *c)
 static void turn_tcp_peer_flush(struct turn_tcp_conn *c)
 {
 	while (c->c2p_len) {
-		ssize_t w = send(c->fd, c->c2p + c->c2p_off, c->c2p_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		ssize_t w =
+		    send(c->fd, c->c2p + c->c2p_off, c->c2p_len, MSG_DONTWAIT | MSG_NOSIGNAL);
 
 		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			break;

@@ -19,7 +19,8 @@
 
 /* The per-connection memory documented in tcp_relay.h (x86-64). */
 _Static_assert(sizeof(struct turn_tcp_conn) <= 216, "update the memory notes in tcp_relay.h");
-_Static_assert(sizeof(struct turn_tcp_connect_req) <= 712, "update the memory notes in tcp_relay.h");
+_Static_assert(sizeof(struct turn_tcp_connect_req) <= 712,
+	       "update the memory notes in tcp_relay.h");
 
 static int turn_tcp_socket(const struct nts_addr *local)
 {
@@ -151,7 +152,7 @@ static struct turn_tcp_conn *turn_tcp_conn_new(struct turn_server *t, struct tur
 	turn_timer_arm(t->wheel, &c->timer,
 		       turn_now_ms(t) + (state == TURN_TCP_CONNECTING ? TURN_TCP_CONNECT_TIMEOUT
 								      : TURN_TCP_BIND_TIMEOUT) *
-						    1000ull);
+					    1000ull);
 	return c;
 }
 
@@ -244,7 +245,8 @@ void turn_tcp_accept(void *arg, int fd, uint32_t events)
 		turn_tcp_log(c, "incoming peer connection");
 		for (int k = 0; k < STUN_TID_LEN; k++)
 			tid[k] = (uint8_t)(turn_mix64(t->seed ^ ++t->next_tid) >> 8);
-		stun_build_init(&b, buf, sizeof(buf), TURN_CONNECTION_ATTEMPT, STUN_INDICATION, tid);
+		stun_build_init(&b, buf, sizeof(buf), TURN_CONNECTION_ATTEMPT, STUN_INDICATION,
+				tid);
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, &peer);
 		stun_put_u32(&b, STUN_ATTR_CONNECTION_ID, c->id);
 		stun_put_fingerprint(&b);

@@ -13,10 +13,10 @@
 #include "turn/turn_internal.h"
 
 #define TURN_TCP_CONNECT_TIMEOUT 30 /* s, RFC 6062 §5.2: at least 30 s, then 447 */
-#define TURN_TCP_BIND_TIMEOUT 30    /* s without ConnectionBind before the peer is dropped, §5.2/3 */
-#define TURN_TCP_MAX_CONNS 32	    /* peer data connections per allocation */
-#define TURN_TCP_READ 16384	    /* peer bytes read at a time */
-#define TURN_TCP_CLIENT_HIGH 65536  /* client output queue above which the peer is not read */
+#define TURN_TCP_BIND_TIMEOUT 30 /* s without ConnectionBind before the peer is dropped, §5.2/3 */
+#define TURN_TCP_MAX_CONNS 32	 /* peer data connections per allocation */
+#define TURN_TCP_READ 16384	 /* peer bytes read at a time */
+#define TURN_TCP_CLIENT_HIGH 65536 /* client output queue above which the peer is not read */
 
 enum turn_tcp_state {
 	TURN_TCP_CONNECTING, /* Connect: outgoing connection in progress */
@@ -71,12 +71,12 @@ void turn_tcp_timer_expired(struct turn_server *t, struct turn_timer *tm);
 void turn_tcp_free_all(struct turn_server *t);
 
 /* Between tcp_relay.c and tcp_data.c. */
-void turn_tcp_accept(void *arg, int fd, uint32_t events);	 /* the listening socket's handler */
-void turn_tcp_connect_done(struct turn_tcp_conn *c, bool ok);	 /* answers Connect */
-void turn_tcp_conn_free(struct turn_tcp_conn *c);		 /* no client side left */
-void turn_tcp_conn_close(struct turn_tcp_conn *c);		 /* closes both sides */
-void turn_tcp_data_event(void *arg, int fd, uint32_t events);	 /* the peer socket's handler */
-void turn_tcp_data_start(struct turn_tcp_conn *c);		 /* after ConnectionBind */
-extern const struct turn_raw_ops turn_tcp_raw_ops;		 /* the client data connection */
+void turn_tcp_accept(void *arg, int fd, uint32_t events);     /* the listening socket's handler */
+void turn_tcp_connect_done(struct turn_tcp_conn *c, bool ok); /* answers Connect */
+void turn_tcp_conn_free(struct turn_tcp_conn *c);	      /* no client side left */
+void turn_tcp_conn_close(struct turn_tcp_conn *c);	      /* closes both sides */
+void turn_tcp_data_event(void *arg, int fd, uint32_t events); /* the peer socket's handler */
+void turn_tcp_data_start(struct turn_tcp_conn *c);	      /* after ConnectionBind */
+extern const struct turn_raw_ops turn_tcp_raw_ops;	      /* the client data connection */
 
 #endif
