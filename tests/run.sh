@@ -20,13 +20,16 @@ run_suite() { # name, timeout seconds, command...
 	local log="$logdir/${name//\//_}.log" rc p f s
 	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
 	rc=$?
-	p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
-	s=$(grep -cE '^ok [0-9]+.*# (SKIP|skip)' "$log" | head -1)
-	f=$(grep -cE '^not ok [0-9]+' "$log" | head -1)
-	p=$((p - s))
+	# A skip is "ok N ... # SKIP why" (TAP) or "not ok N # SKIP why" (cmocka's TAP); neither fails.
+	p=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
+	s=$(grep -cE '^(not )?ok [0-9]+.*# (SKIP|skip)' "$log")
+	f=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 		echo "not ok - $name exited with status $rc" >>"$log"
+	elif [ $((p + s + f)) -eq 0 ]; then
+		f=1
+		echo "not ok - $name reported no test result" >>"$log"
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	if [ "$f" -gt 0 ]; then

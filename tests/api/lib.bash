@@ -29,7 +29,7 @@ tap_done() {
 free_port() {
 	local p i
 	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768+)
 		if [ -z "$(ss -Htuln "sport = :$p" 2>/dev/null)" ]; then
 			echo "$p"
 			return 0
@@ -54,22 +54,30 @@ api_cleanup() {
 start_ntsd() {
 	[ -n "${tmp:-}" ] || tmp=$(mktemp -d /tmp/nts-api-test.XXXXXX)
 	trap api_cleanup EXIT
-	turn_port=$(free_port) && api_port=$(free_port) || { echo "# no free port"; return 1; }
-	while [ "$api_port" = "$turn_port" ]; do api_port=$(free_port); done
-	api_url="${api_scheme:-http}://127.0.0.1:$api_port"
-	ctl="$tmp/ntsd.sock"
-	db="$tmp/var/nts.db"
-	ntsd_out="$tmp/ntsd.out"
-	ntsd_err="$tmp/ntsd.err"
-	"$NTS_BUILD/ntsd" --listen "127.0.0.1:$turn_port" --api-listen "127.0.0.1:$api_port" \
-		--db "$db" --ctl-socket "$ctl" "$@" >"$ntsd_out" 2>"$ntsd_err" &
-	ntsd_pid=$!
-	for _ in $(seq 1 100); do
-		if curl -s -o /dev/null ${api_cacert:+--cacert "$api_cacert"} "$api_url/metrics"; then
-			return 0
-		fi
-		kill -0 "$ntsd_pid" 2>/dev/null || break
-		sleep 0.1
+	local attempt
+	# Another process may take a port between the check and ntsd's bind: pick again, at most 3 times.
+	for attempt in 1 2 3; do
+		turn_port=$(free_port) && api_port=$(free_port) || { echo "# no free port"; return 1; }
+		while [ "$api_port" = "$turn_port" ]; do api_port=$(free_port); done
+		api_url="${api_scheme:-http}://127.0.0.1:$api_port"
+		ctl="$tmp/ntsd.sock"
+		db="$tmp/var/nts.db"
+		ntsd_out="$tmp/ntsd.out"
+		ntsd_err="$tmp/ntsd.err"
+		"$NTS_BUILD/ntsd" --listen "127.0.0.1:$turn_port" --api-listen "127.0.0.1:$api_port" \
+			--db "$db" --ctl-socket "$ctl" "$@" >"$ntsd_out" 2>"$ntsd_err" &
+		ntsd_pid=$!
+		for _ in $(seq 1 100); do
+			if curl -s -o /dev/null ${api_cacert:+--cacert "$api_cacert"} "$api_url/metrics"; then
+				return 0
+			fi
+			kill -0 "$ntsd_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$ntsd_pid" 2>/dev/null && break
+		wait "$ntsd_pid" 2>/dev/null
+		grep -q "Address already in use" "$ntsd_err" || break
+		echo "# attempt $attempt: a port was taken meanwhile; picking others"
 	done
 	echo "# ntsd did not come up:"
 	sed 's/^/#   /' "$ntsd_err"
