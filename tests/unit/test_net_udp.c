@@ -93,8 +93,8 @@ static bool send_gso_burst(int u, unsigned n, size_t *each)
 	uint16_t seg;
 	uint8_t ctl[CMSG_SPACE(sizeof(seg))] __attribute__((aligned(8))) = {0};
 	struct iovec iov;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			    .msg_controllen = sizeof(ctl)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
 	for (unsigned i = 0; i < n; i++)

@@ -9,15 +9,17 @@
 
 /* Sends n datagrams of seg bytes (the last one last_len bytes) as one UDP_SEGMENT message; the
  * datagram i is filled with 'a' + i. False if the kernel has no GSO. */
-static bool h_peer_gso(int fd, const struct nts_addr *to, unsigned n, uint16_t seg,
-		       size_t last_len)
+static bool h_peer_gso(int fd, const struct nts_addr *to, unsigned n, uint16_t seg, size_t last_len)
 {
 	static uint8_t buf[64 * 1024];
 	struct sockaddr_storage ss;
 	uint8_t ctl[CMSG_SPACE(sizeof(seg))] __attribute__((aligned(8))) = {0};
 	struct iovec iov = {buf, (n - 1) * (size_t)seg + last_len};
-	struct msghdr mh = {.msg_name = &ss, .msg_namelen = nts_addr_to_sockaddr(to, &ss),
-			    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+	struct msghdr mh = {.msg_name = &ss,
+			    .msg_namelen = nts_addr_to_sockaddr(to, &ss),
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl,
 			    .msg_controllen = sizeof(ctl)};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
 
@@ -126,7 +128,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_peer_gso_burst_reaches_the_client_datagram_by_datagram),
-	    cmocka_unit_test(test_peer_gso_burst_without_permission_is_dropped_datagram_by_datagram),
+	    cmocka_unit_test(
+		test_peer_gso_burst_without_permission_is_dropped_datagram_by_datagram),
 	    cmocka_unit_test(test_channeldata_to_two_peers_arrives_whole_and_in_order),
 	};
 

@@ -31,7 +31,8 @@ static int udp_bound(struct sockaddr_in *sin)
 	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 
 	assert_true(fd >= 0);
-	*sin = (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	*sin =
+	    (struct sockaddr_in){.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	assert_int_equal(bind(fd, (struct sockaddr *)sin, sizeof(*sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)sin, &sl), 0);
 	return fd;
@@ -181,8 +182,12 @@ static void test_a_run_with_packet_info_leaves_as_one_gso_message(void **state)
 	uint8_t buf[65536], rctl[CMSG_SPACE(sizeof(int))] __attribute__((aligned(8)));
 	struct iovec iov = {buf, sizeof(buf)};
 	struct sockaddr_in from;
-	struct msghdr mh = {.msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov,
-			    .msg_iovlen = 1, .msg_control = rctl, .msg_controllen = sizeof(rctl)};
+	struct msghdr mh = {.msg_name = &from,
+			    .msg_namelen = sizeof(from),
+			    .msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = rctl,
+			    .msg_controllen = sizeof(rctl)};
 	struct pollfd p = {.fd = ra, .events = POLLIN};
 	static struct batch bt;
 

@@ -19,7 +19,7 @@
 #include "util/sock.h"
 
 #define UDP_CMSG_SPACE                                                                             \
-	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +         \
+	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +          \
 	 CMSG_SPACE(sizeof(int)))
 
 /* A listener's recvmmsg ring, set up once: after a read only what the kernel changed in the
@@ -130,11 +130,12 @@ static void udp_on_readable(void *arg, int fd, uint32_t events)
 			struct msghdr *mh = &msgs[i].msg_hdr;
 			const uint8_t *p = rx->buf[i];
 			size_t left = msgs[i].msg_len, seg;
-			int bad = mh->msg_flags & MSG_TRUNC ||
-				  nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&rx->peers[i]);
+			int bad =
+			    mh->msg_flags & MSG_TRUNC ||
+			    nts_addr_from_sockaddr(&o.client, (struct sockaddr *)&rx->peers[i]);
 
 			udp_parse_cmsg(u, mh, &o.server, &seg);
-			/* The kernel shrank these to what it wrote: restore them for the next read. */
+			/* The kernel shrank these to what it wrote: restore them. */
 			mh->msg_namelen = sizeof(rx->peers[i]);
 			mh->msg_controllen = sizeof(rx->ctl[i]);
 			if (bad) {

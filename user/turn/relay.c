@@ -254,7 +254,7 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 			bool bad = mh->msg_flags & MSG_TRUNC ||
 				   nts_addr_from_sockaddr(&src, (struct sockaddr *)&rx->src[i]) < 0;
 
-			/* The kernel shrank these to what it wrote: restore them for the next read. */
+			/* The kernel shrank these to what it wrote: restore them. */
 			mh->msg_namelen = sizeof(rx->src[i]);
 			mh->msg_controllen = sizeof(rx->ctl[i]);
 			if (bad || t->busy_dead)

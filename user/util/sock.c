@@ -7,9 +7,9 @@
 #include <netinet/udp.h>
 #include <string.h>
 
-#define SOCK_GSO_SEGS 64	/* UDP_MAX_SEGMENTS of older kernels */
-#define SOCK_GSO_BYTES 65000	/* a GSO message must fit one IP datagram (65535 - headers) */
-#define SOCK_CTL_MAX 64		/* caller's control data (packet info) merged into a run */
+#define SOCK_GSO_SEGS 64     /* UDP_MAX_SEGMENTS of older kernels */
+#define SOCK_GSO_BYTES 65000 /* a GSO message must fit one IP datagram (65535 - headers) */
+#define SOCK_CTL_MAX 64	     /* caller's control data (packet info) merged into a run */
 #define SOCK_CTL_OUT (SOCK_CTL_MAX + CMSG_SPACE(sizeof(uint16_t)))
 
 /* The FORCE option ignores net.core.{r,w}mem_max but needs CAP_NET_ADMIN; without it the plain
@@ -68,8 +68,8 @@ static unsigned sock_run_len(const struct mmsghdr *msgs, unsigned i, unsigned n)
 		const struct msghdr *m = &msgs[i + k].msg_hdr;
 		size_t len = m->msg_iov[0].iov_len;
 
-		if (m->msg_iov != h->msg_iov + k || len > seg || !len || total + len > SOCK_GSO_BYTES ||
-		    !sock_same_dest(h, m))
+		if (m->msg_iov != h->msg_iov + k || len > seg || !len ||
+		    total + len > SOCK_GSO_BYTES || !sock_same_dest(h, m))
 			break;
 		total += len;
 		k++;
