@@ -4,7 +4,9 @@ Connect (success, 446, 447, 403), ConnectionAttempt with and without permission,
 (success, unknown id), byte-exact relaying both ways, backpressure with bounded memory, closing
 either side, deleting the allocation, and the 30 s ConnectionBind deadline.
 
-usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID
+usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID [TLS_PORT]
+With TLS_PORT, a TCP allocation made over TLS also relays through TLS data connections, in both
+directions of backpressure.
 Prints one line per check: "ok - what" or "not ok - what" (the caller numbers them).
 """
 import os
@@ -22,11 +24,12 @@ from turn_stream_client import (A_CONNECTION_ID, A_LIFETIME, A_PEER, CONNECT,  #
 
 HOST, PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
                                         int(sys.argv[5]))
+TLS_PORT = int(sys.argv[6]) if len(sys.argv) > 6 else 0
 failed = 0
 
 
-def Turn(udp=False):
-    return _Turn(HOST, PORT, USER, PASSWORD, udp=udp)
+def Turn(udp=False, tls=False):
+    return _Turn(HOST, TLS_PORT if tls else PORT, USER, PASSWORD, udp=udp, tls=tls)
 
 
 def check(cond, what):
@@ -36,9 +39,9 @@ def check(cond, what):
     return cond
 
 
-def bind(conn_id):
+def bind(conn_id, tls=False):
     """A new client data connection bound to conn_id: (code, Turn)."""
-    d = Turn()
+    d = Turn(tls=tls)
     code, _ = d.request(CONNECTION_BIND, [attr(A_CONNECTION_ID, struct.pack("!I", conn_id))])
     return code, d
 
@@ -194,6 +197,32 @@ code, d2 = bind(struct.unpack("!I", a[A_CONNECTION_ID])[0])
 code, _ = ctl.request(REFRESH, [attr(A_LIFETIME, struct.pack("!I", 0))])
 check(code == 0 and closed_by_server(p2) and closed_by_server(d2.s),
       "deleting the allocation closes its peer and client data connections")
+
+# Over TLS: control and data connections through ntsd's TLS layer, and backpressure towards a
+# peer that does not read (the client is paused with bytes already decrypted in its TLS layer).
+if TLS_PORT:
+    tctl = Turn(tls=True)
+    code, trelay = tctl.allocate_tcp()
+    check(code == 0, f"TLS: a TCP allocation over TLS succeeds (got {code})")
+    ls3 = peer_listener()
+    code, a = tctl.request(CONNECT, [attr(A_PEER, xor_addr(*ls3.getsockname()))])
+    p3 = ls3.accept()[0]
+    code, d3 = bind(struct.unpack("!I", a[A_CONNECTION_ID])[0], tls=True) if code == 0 else \
+        (code, None)
+    check(code == 0, f"TLS: Connect and ConnectionBind over TLS succeed (got {code})")
+    if d3:
+        check(relay_both_ways(d3, p3, 1 << 20), "TLS: 1 MiB each way relays byte for byte")
+        # More than the kernel buffers between ntsd and the peer hold, so ntsd must pause the
+        # client until the peer reads.
+        blob = os.urandom(32 << 20)
+        d3.s.settimeout(60)
+        t = threading.Thread(target=lambda: d3.s.sendall(blob))
+        t.start()
+        time.sleep(1)  # the peer does not read meanwhile
+        got = recv_exact(p3, len(blob))
+        t.join(60)
+        check(got == blob, f"TLS: 32 MiB to a peer that reads late arrive whole "
+              f"({len(got)} of {len(blob)} bytes)")
 
 # The unbound connection from the start is dropped 30 s after Connect succeeded.
 if late_peer:

@@ -77,7 +77,7 @@ while read -r line; do
 	*) echo "# $line" ;;
 	esac
 done < <(timeout 120 /usr/bin/python3 "$(dirname "$0")/turn_tcp_relay.py" 127.0.0.1 "$PORT" alice \
-	wonderland "$NTSD" 2>&1)
+	wonderland "$NTSD" "$TLSPORT" 2>&1)
 
 if kill -0 "$NTSD" 2>/dev/null; then
 	pass "ntsd is still running"
@@ -85,6 +85,6 @@ else
 	fail "ntsd is still running"
 	tail -n 20 "$tmp/ntsd.log" | sed 's/^/#   /'
 fi
-[ "$n" -ge 29 ] || fail "every check ran ($n of 29)"
+[ "$n" -ge 33 ] || fail "every check ran ($n of 33)"
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -72,6 +72,8 @@ struct net_stream {
 	bool want_out;			/* EPOLLOUT armed */
 	bool turn_used;			/* sent a TURN request: may own an allocation */
 	bool paused;			/* not reading (EPOLLIN off): backpressure */
+	bool kicked;			/* on the server's kick list */
+	struct net_stream *kick_next;
 	const struct turn_raw_ops *raw; /* RFC 6062 data connection: raw bytes, no framing */
 	void *raw_arg;
 	struct net_stream *prev, *next; /* live list, or dead list once closed */
@@ -96,6 +98,7 @@ struct net_server {
 	uint8_t *gather;	    /* NET_STREAM_GATHER: a message's pieces joined for one write */
 	struct ssl_ctx_st *tls_ctx; /* SSL_CTX for new TLS connections (swapped on reload) */
 	struct net_stream *streams, *dead; /* doubly linked live list; singly used dead list */
+	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
 	size_t nstreams;
 	bool hooks_added;
 };
@@ -120,6 +123,8 @@ void net_stream_close(struct net_stream *s, const char *why);
 void net_stream_reap(struct net_server *n);
 /* Stops or resumes reading s. */
 void net_stream_pause(struct net_stream *s, bool paused);
+/* Reads the resumed streams whose layer holds bytes already (end of each loop iteration). */
+void net_stream_kick(struct net_server *n);
 /* Hands s's later input to ops (RFC 6062 data connection). 0 or -EPIPE when s is closed. */
 int net_stream_set_raw(struct net_stream *s, const struct turn_raw_ops *ops, void *arg);
 void net_stream_idle_tick(void *arg, uint64_t now_ms);

@@ -15,6 +15,7 @@ static void net_on_flush(void *arg, uint64_t now_ms)
 {
 	struct net_server *n = arg;
 
+	net_stream_kick(n);
 	for (unsigned i = 0; i < n->nudp; i++)
 		net_udp_flush(n->udp[i]);
 	net_stream_reap(n);

@@ -36,6 +36,8 @@ static bool stream_layer_wants_write(struct net_stream *s)
 	return s->ops->want_write && s->ops->want_write(s);
 }
 
+static void stream_on_event(void *arg, int fd, uint32_t events);
+
 static void stream_update_events(struct net_stream *s)
 {
 	loop_mod(s->n->loop, s->origin.fd,
@@ -57,6 +59,25 @@ void net_stream_pause(struct net_stream *s, bool paused)
 		return;
 	s->paused = paused;
 	stream_update_events(s);
+	/* Bytes the layer (TLS) already took off the socket raise no event: read them at the end of
+	 * this loop iteration (net_stream_kick). */
+	if (!paused && !s->kicked && s->ops->has_pending && s->ops->has_pending(s)) {
+		s->kicked = true;
+		s->kick_next = s->n->kicked;
+		s->n->kicked = s;
+	}
+}
+
+void net_stream_kick(struct net_server *n)
+{
+	while (n->kicked) {
+		struct net_stream *s = n->kicked;
+
+		n->kicked = s->kick_next;
+		s->kicked = false;
+		if (!s->dead && !s->paused)
+			stream_on_event(s, s->origin.fd, EPOLLIN);
+	}
 }
 
 int net_stream_set_raw(struct net_stream *s, const struct turn_raw_ops *ops, void *arg)
@@ -95,6 +116,7 @@ void net_stream_close(struct net_stream *s, const char *why)
  * goes. */
 void net_stream_reap(struct net_server *n)
 {
+	net_stream_kick(n); /* nothing freed below may still be listed there */
 	while (n->dead) {
 		struct net_stream *s = n->dead;
 		n->dead = s->next;
