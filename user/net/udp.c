@@ -18,6 +18,8 @@
 #include "util/log.h"
 #include "util/sock.h"
 
+_Static_assert(NET_UDP_SENDQ <= NTS_UDP_SEND_MAX, "a flush is one nts_udp_send_batch()");
+
 #define UDP_CMSG_SPACE                                                                             \
 	(CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)) +          \
 	 CMSG_SPACE(sizeof(int)))

@@ -16,6 +16,9 @@
 #include "util/log.h"
 #include "util/sock.h"
 
+_Static_assert(TURN_SEND_BATCH <= NTS_UDP_SEND_MAX,
+	       "a flush is one nts_udp_send_batch() per socket");
+
 int turn_relay_start(struct turn_server *t, struct turn_relay *r)
 {
 	int rc = nts_sock_set_buffers(r->fd, t->cfg->relay_buffer), one = 1;
