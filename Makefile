@@ -77,7 +77,7 @@ $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%.o,$(BPFT_SRC)): | $(BPF_SKEL)
 
 # BPF objects and skeletons; fuzz targets always use build/bpf, so SAN builds make both.
 define bpf_rules
-$(1)/bpf/%.bpf.o: bpf/%.bpf.c $$(wildcard include/nts/*.h)
+$(1)/bpf/%.bpf.o: bpf/%.bpf.c $$(wildcard include/nts/*.h) $$(wildcard bpf/*.h)
 	@mkdir -p $$(@D)
 	$$(BPF_CC) $$(BPF_CFLAGS) -c -o $$@ $$<
 

@@ -1,0 +1,100 @@
+/* XDP fast path, checksums: inline one's-complement arithmetic (RFC 1071, RFC 1624) and the
+ * incremental UDP checksum of a relayed datagram whose addresses, ports, length and ChannelData
+ * header change. Included by fastpath.bpf.c after fastpath_parse.h.
+ */
+#ifndef NTS_BPF_FASTPATH_CSUM_H
+#define NTS_BPF_FASTPATH_CSUM_H
+
+static __always_inline __u16 csum_fold(__u64 sum)
+{
+	sum = (sum & 0xffffffff) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return (__u16)sum;
+}
+
+/* One's-complement sum of n 32-bit words, for incremental checksums (RFC 1624 eq. 3) computed
+ * inline: cheaper than the bpf_csum_diff helper for the few words a rewrite changes. */
+static __always_inline __u64 csum_add_words(__u64 sum, const __u32 *w, int n)
+{
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		sum += w[i];
+	return sum;
+}
+
+static __always_inline __u64 csum_sub_words(__u64 sum, const __u32 *w, int n)
+{
+#pragma unroll
+	for (int i = 0; i < n; i++)
+		sum += (__u32)~w[i];
+	return sum;
+}
+
+/* HC' = ~(~HC + ~m + m') given the sum ~m + m' of the changed words. */
+static __always_inline __u16 csum_update(__u16 check, __u64 diff)
+{
+	return (__u16)~csum_fold(diff + (__u16)~check);
+}
+
+/* The UDP checksum after the rewrite: addresses, ports, length (pseudo-header and header) change,
+ * and the 4-byte ChannelData header leaves or joins the payload at an even offset, so the payload's
+ * 16-bit words keep their alignment. IPv4 and IPv6 differ only in the address words. */
+static __always_inline __u16 udp_csum_finish(__u16 c)
+{
+	return c ? c : 0xffff; /* RFC 768 / RFC 8200 §8.1: a computed 0 is sent as all ones */
+}
+
+static __always_inline __u32 ports_word(__u16 sport, __u16 dport)
+{
+	return (__u32)bpf_htons(sport) | ((__u32)bpf_htons(dport) << 16);
+}
+
+static __always_inline __u32 cd_word(const struct fwd *f)
+{
+	return (__u32)bpf_htons(f->channel) | ((__u32)bpf_htons(f->cd_len) << 16);
+}
+
+/* The words that change outside the addresses: ports, the length (pseudo-header and header),
+ * and the ChannelData header, which only the ChannelData side's datagram holds. */
+static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struct fwd *f,
+						__u16 new_udp_len, __u64 sum)
+{
+	__u32 cd = cd_word(f);
+
+	sum += (__u32)~ports_word(p->sport, p->dport);
+	sum += (__u32) ~((__u32)bpf_htons(p->udp_len) * 0x10001);
+	sum += ports_word(f->sport, f->dport);
+	sum += (__u32)bpf_htons(new_udp_len) * 0x10001;
+	return f->to_client ? sum + cd : sum + (__u32)~cd;
+}
+
+static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd *f,
+					   __u16 new_udp_len)
+{
+	__u64 sum;
+
+	if (p->udp_csum == 0)
+		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one */
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr + 3, 1);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + 3, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr + 3, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr + 3, 1);
+	return udp_csum_finish(
+	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
+}
+
+static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd *f,
+					   __u16 new_udp_len)
+{
+	__u64 sum;
+
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr, 4);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, 4);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr, 4);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr, 4);
+	return udp_csum_finish(
+	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
+}
+
+#endif /* NTS_BPF_FASTPATH_CSUM_H */

@@ -1,0 +1,101 @@
+/* XDP fast path, routing: bpf_fib_lookup for the rewritten packet, with the per-entry next-hop
+ * cache (egress ifindex, MACs, MTU) kept in the map value for NTS_FP_NEXTHOP_TTL_NS.
+ * Included by fastpath.bpf.c after its maps (uses nts_fp_tx) and fastpath_parse.h.
+ */
+#ifndef NTS_BPF_FASTPATH_ROUTE_H
+#define NTS_BPF_FASTPATH_ROUTE_H
+
+/* Fills fib for the rewritten packet of tot_len bytes (L3). */
+static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, const struct fwd *f,
+				    __u16 tot_len, struct bpf_fib_lookup *fib)
+{
+	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->l4_protocol = IPPROTO_UDP;
+	fib->sport = bpf_htons(f->sport);
+	fib->dport = bpf_htons(f->dport);
+	fib->ifindex = ctx->ingress_ifindex;
+	fib->tot_len = tot_len;
+	if (p->v6) {
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		if ((void *)(ip6 + 1) > data_end)
+			return -1;
+		fib->family = AF_INET6;
+		fib->flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
+		__builtin_memcpy(fib->ipv6_src, f->src.addr, 16);
+		__builtin_memcpy(fib->ipv6_dst, f->dst.addr, 16);
+	} else {
+		struct iphdr *iph = data + sizeof(struct ethhdr);
+
+		if ((void *)(iph + 1) > data_end)
+			return -1;
+		fib->family = AF_INET;
+		fib->tos = iph->tos;
+		fib->ipv4_src = ((__u32 *)f->src.addr)[3];
+		fib->ipv4_dst = ((__u32 *)f->dst.addr)[3];
+	}
+	return 0;
+}
+
+/* Routes the rewritten packet: the entry's cached next hop while it is fresh, else
+ * bpf_fib_lookup, whose answer (with the egress MTU, probed with a maximal length) goes into the
+ * cache, where the caller reads the MACs. Returns the egress ifindex (>0) or 0 to pass. */
+static __noinline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
+			    const struct fwd *f)
+{
+	__u16 tot_len = (p->v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) +
+			(f->to_client ? p->udp_len + 4 : p->udp_len - 4);
+	struct nts_fp_nexthop *nh = f->nh;
+	struct bpf_fib_lookup fib;
+	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
+	__u32 ifindex;
+	__u16 mtu = 0xffff;
+	long rc;
+
+	if (!nh)
+		return 0;
+	if (nh->at_ns && f->now - nh->at_ns < NTS_FP_NEXTHOP_TTL_NS &&
+	    nh->ingress == ctx->ingress_ifindex) {
+		if (tot_len > nh->mtu) {
+			COUNT(st, pass_too_big);
+			return 0;
+		}
+		return nh->ifindex;
+	}
+	if (fib_fill(ctx, p, f, tot_len, &fib))
+		return 0;
+	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
+	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
+		COUNT(st, pass_too_big);
+		return 0;
+	}
+	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
+		COUNT(st, pass_fib);
+		return 0;
+	}
+	ifindex = fib.ifindex;
+	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&nts_fp_tx, &ifindex)) {
+		COUNT(st, pass_no_tx_port);
+		return 0;
+	}
+	/* The MTU check comes before the neighbour in the lookup: a maximal length reports it. */
+	__builtin_memcpy(smac, fib.smac, ETH_ALEN);
+	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
+	if (fib_fill(ctx, p, f, 0xffff, &fib))
+		return 0;
+	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED)
+		mtu = fib.mtu_result;
+	/* Other CPUs may read it meanwhile: the time goes in last, and an entry torn between two
+	 * equal answers is still right. The caller takes the MACs from here. */
+	nh->ingress = ctx->ingress_ifindex;
+	nh->ifindex = ifindex;
+	nh->mtu = mtu;
+	__builtin_memcpy(nh->smac, smac, ETH_ALEN);
+	__builtin_memcpy(nh->dmac, dmac, ETH_ALEN);
+	nh->at_ns = f->now;
+	return ifindex;
+}
+
+#endif /* NTS_BPF_FASTPATH_ROUTE_H */
