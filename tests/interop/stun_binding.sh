@@ -122,6 +122,7 @@ a = a[0]
 assert a["transport"] == "udp" and a["username"] == "alice", a
 assert a["server"] == "127.0.0.1:" + sys.argv[2], a
 assert len(a["relay"]) == 1 and a["relay"][0].startswith("127.0.0.1:"), a
+assert a["relay_transport"] == "udp", a
 assert a["expires"] > doc["now"], a
 assert [p["peer"] for p in a["permissions"]] == ["127.0.0.1"], a
 assert [(c["channel"], c["peer"]) for c in a["channels"]] == [(0x4000, "127.0.0.1:9")], a
@@ -131,6 +132,7 @@ assert a["c2p_packets"] >= 1 and a["c2p_bytes"] >= 5, a
 check "ntsctl allocations --json lists its 5-tuple, user, relay, permission, channel and traffic" check_alloc_json
 out=$($NTSCTL allocations 2>&1)
 echo "$out" | grep -q "$client -> 127.0.0.1:$port" && echo "$out" | grep -q alice &&
+	echo "$out" | grep -q "udp 127.0.0.1:" &&
 	echo "$out" | grep -q "channel 0x4000 -> 127.0.0.1:9" &&
 	pass "ntsctl allocations prints a table for people" || fail "ntsctl allocations prints a table for people" "$out"
 allocs=$($CLIENT status "$sock" allocations)

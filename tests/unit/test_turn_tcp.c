@@ -136,6 +136,12 @@ static void test_tcp_allocation_without_stream_hooks_gets_442(void **state)
 	h_free(h);
 }
 
+static int relay_transport_of(void *arg, const struct turn_alloc_info *a)
+{
+	*(enum nts_transport *)arg = a->relay_transport;
+	return 0;
+}
+
 /* RFC 6062 §5.1: the relayed transport address is a listening TCP socket. */
 static void test_tcp_allocation_listens_on_its_relayed_address(void **state)
 {
@@ -143,8 +149,12 @@ static void test_tcp_allocation_listens_on_its_relayed_address(void **state)
 	struct nts_origin o = h_tcp_origin("127.0.0.1:41004", &hs);
 	struct nts_addr relay = h_tcp_allocate(h, &o);
 	int fd = h_tcp_connect_to(&relay);
+	enum nts_transport seen = NTS_UDP;
 
 	close(fd);
+	/* Listings (ntsctl allocations) say the relay is TCP. */
+	assert_int_equal(turn_foreach_alloc(h->t, relay_transport_of, &seen), 0);
+	assert_int_equal(seen, NTS_TCP);
 	h_free(h);
 }
 

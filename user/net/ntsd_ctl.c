@@ -127,9 +127,10 @@ static int add_alloc(void *arg, const struct turn_alloc_info *a)
 	w->chans = json_array();
 	turn_foreach_perm(w->turn, a->id, add_perm, w);
 	o = json_pack(
-	    "{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
+	    "{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
 	    (json_int_t)a->id, "transport", nts_transport_name(a->origin.transport), "client",
 	    addr_json(&a->origin.client), "server", addr_json(&a->origin.server), "relay", relays,
+	    "relay_transport", nts_transport_name(a->relay_transport),
 	    "username", a->username ? a->username : "", "account", a->account ? a->account : "",
 	    "expires", (json_int_t)a->expires_unix, "permissions", w->perms, "channels", w->chans,
 	    "c2p_packets", (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,

@@ -51,6 +51,7 @@ static void print_table(json_t *res)
 
 		snprintf(tuple, sizeof(tuple), "%s -> %s", str_or(a, "client", "?"),
 			 str_or(a, "server", "?"));
+		snprintf(relay, sizeof(relay), "%s ", str_or(a, "relay_transport", "?"));
 		json_array_foreach(json_object_get(a, "relay"), j, r)
 		    snprintf(relay + strlen(relay), sizeof(relay) - strlen(relay), "%s%s",
 			     j ? "," : "", json_string_value(r) ? json_string_value(r) : "?");
@@ -60,7 +61,7 @@ static void print_table(json_t *res)
 			 int_of(a, "p2c_bytes"));
 		long long left = int_of(a, "expires") - now;
 		printf("%-6lld %-4s %-44s %-44s %-24s %5llds %5zu %5zu %20s %20s\n",
-		       int_of(a, "id"), str_or(a, "transport", "?"), tuple, relay[0] ? relay : "-",
+		       int_of(a, "id"), str_or(a, "transport", "?"), tuple, relay,
 		       str_or(a, "username", "-"), left > 0 ? left : 0,
 		       json_array_size(json_object_get(a, "permissions")),
 		       json_array_size(json_object_get(a, "channels")), c2p, p2c);

@@ -31,6 +31,7 @@ int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct 
 		for (unsigned i = 0; i < a->nrelay; i++)
 			ai.relay[i] = a->relay[i].advertised;
 		ai.nrelay = a->nrelay;
+		ai.relay_transport = a->tcp ? NTS_TCP : NTS_UDP;
 		ai.username = a->user->name;
 		ai.account = a->account;
 		ai.expires_unix = turn_expires_unix(t, a->expires_ms);

@@ -53,6 +53,7 @@ struct turn_alloc_info {
 	struct nts_origin origin;   /* client 5-tuple and transport */
 	struct nts_addr relay[2];   /* relayed addresses as advertised (one or two families) */
 	unsigned nrelay;
+	enum nts_transport relay_transport; /* NTS_UDP (RFC 8656) or NTS_TCP (RFC 6062) */
 	const char *username;
 	const char *account;
 	uint64_t expires_unix;      /* wall-clock expiry, seconds */
