@@ -17,25 +17,31 @@ LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlit
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
 
-# Module dependency order, most dependent first (also the link order).
-MODULES   := net api ctl store turn fastpath auth stun util
+# Modules and what each one #includes directly (tools/check_deps.sh, run by `make test`, keeps this
+# table equal to the #include lines). Libraries link with the transitive closure, in a group.
+MODULES   := ntsd net api ctl store turn fastpath auth stun util
 DEPS_util     :=
 DEPS_stun     := util
 DEPS_auth     := stun util
 DEPS_fastpath := util
-DEPS_turn     := auth fastpath stun util
-DEPS_store    := auth util
-DEPS_api      := store turn ctl auth fastpath stun util
+DEPS_turn     := auth stun util
+DEPS_store    := util
+DEPS_api      := auth ctl store util
 DEPS_ctl      := util
-DEPS_net      := api ctl store turn auth fastpath stun util
+DEPS_net      := stun turn util
+DEPS_ntsd     := api auth ctl fastpath net store turn util
+DEPS_ntsctl   := api ctl fastpath util
 ALL_LIBS      := $(MODULES)
 
+# A module and everything it reaches through DEPS_* (the table must stay acyclic).
+closure    = $(sort $(1) $(foreach d,$(DEPS_$(1)),$(call closure,$(d))))
 lib_of     = $(BUILD)/lib/libnts_$(1).a
-libs_for   = $(foreach m,$(1) $(DEPS_$(1)),$(call lib_of,$(m)))
+libs_for   = $(foreach m,$(filter $(MODULES),$(call closure,$(1))),$(call lib_of,$(m)))
 link_libs  = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group
 
+# A module's main.c (user/ntsd/main.c) is its program's entry point, not part of its library.
 define module_rules
-SRC_$(1) := $$(wildcard user/$(1)/*.c)
+SRC_$(1) := $$(filter-out user/$(1)/main.c,$$(wildcard user/$(1)/*.c))
 OBJ_$(1) := $$(patsubst %.c,$(BUILD)/%.o,$$(SRC_$(1)))
 $(call lib_of,$(1)): $$(OBJ_$(1))
 	@mkdir -p $$(@D)
@@ -48,6 +54,7 @@ BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
 
 NTSD      := $(BUILD)/ntsd
+NTSD_OBJ  := $(BUILD)/user/ntsd/main.o
 NTSCTL    := $(BUILD)/ntsctl
 NTSCTL_SRC := $(wildcard user/ntsctl/*.c)
 NTSCTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(NTSCTL_SRC))
@@ -61,7 +68,7 @@ BPFT_BIN  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test fuzz fuzz-build bench clean format
+.PHONY: all deps run test check-deps fuzz fuzz-build bench clean format
 all: $(BPF_OBJ) $(NTSD) $(NTSCTL) $(TOOLS) $(UNIT_BIN) $(BPFT_BIN)
 
 deps:
@@ -72,7 +79,7 @@ $(BUILD)/%.o: %.c
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 # Userspace objects that embed a BPF skeleton need it generated first.
-$(foreach m,$(MODULES),$(OBJ_$(m))) $(NTSCTL_OBJ): | $(BPF_SKEL)
+$(foreach m,$(MODULES),$(OBJ_$(m))) $(NTSD_OBJ) $(NTSCTL_OBJ): | $(BPF_SKEL)
 $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%.o,$(BPFT_SRC)): | $(BPF_SKEL)
 
 # BPF objects and skeletons; fuzz targets always use build/bpf, so SAN builds make both.
@@ -86,11 +93,12 @@ $(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
 endef
 $(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
-$(NTSD): $(BUILD)/user/ntsd.o $(call libs_for,net)
-	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,net) $(LDLIBS)
+$(NTSD): $(NTSD_OBJ) $(call libs_for,ntsd)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,ntsd) $(LDLIBS)
 
-$(NTSCTL): $(NTSCTL_OBJ) $(call libs_for,net)
-	$(CC) $(LDFLAGS) -o $@ $(NTSCTL_OBJ) $(call link_libs,net) $(LDLIBS)
+# ntsctl links only the modules it includes (and theirs): none of ntsd's or net's event loop.
+$(NTSCTL): $(NTSCTL_OBJ) $(call libs_for,ntsctl)
+	$(CC) $(LDFLAGS) -o $@ $(NTSCTL_OBJ) $(call link_libs,ntsctl) $(LDLIBS)
 
 $(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,auth)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,auth) $(LDLIBS)
@@ -103,14 +111,14 @@ test_module = $(firstword $(subst _, ,$(patsubst test_%,%,$(1))))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(call libs_for,$$(call test_module,$$*))
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,$(call test_module,$*)) $(LDLIBS) -lcmocka
 
-$(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,net) $(BPF_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,net) $(LDLIBS) -lcmocka
+$(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
 FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
-build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call fuzz_module,$$*) $$(DEPS_$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))
+build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
@@ -126,7 +134,10 @@ fuzz: fuzz-build
 run: deps all
 	@bash tools/run.sh $(BUILD)
 
-test: deps all fuzz-build
+check-deps:
+	@bash tools/check_deps.sh
+
+test: deps check-deps all fuzz-build
 	@bash tests/run.sh $(BUILD)
 
 bench: deps all

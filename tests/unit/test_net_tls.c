@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include "net/net.h"
-#include "net/options.h"
 #include "stun/stun.h"
 
 struct fixture {

@@ -1,6 +1,6 @@
-/* Internals of user/net shared by server.c, udp.c, stream.c and tcp.c: the server, its UDP sockets
- * with their send batches, and client streams with a pluggable transport layer (plain TCP now, TLS
- * later).
+/* Internals of user/net shared by server.c, udp.c, stream.c, tcp.c and tls.c: the server, its UDP
+ * sockets with their send batches, and client streams with a pluggable transport layer (plain TCP,
+ * or TLS in tls.c).
  */
 #ifndef NTS_NET_NET_PRIV_H
 #define NTS_NET_NET_PRIV_H

@@ -1,5 +1,5 @@
-/* ntsd configuration: the options of DESIGN.md, from the command line and `--config FILE`.
- * Parsing lives in user/net/options.c; this header is the one definition every module reads.
+/* ntsd configuration: the options, from the command line and `--config FILE`.
+ * Parsing lives in user/ntsd/options*.c; this header is the one definition every module reads.
  */
 #ifndef NTS_UTIL_CONFIG_H
 #define NTS_UTIL_CONFIG_H

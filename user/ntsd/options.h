@@ -1,10 +1,10 @@
-/* ntsd option parsing: the long options of DESIGN.md plus the limits of struct nts_config, from the
- * command line and from `--config FILE` (`name = value` lines, same names without the dashes).
+/* ntsd option parsing: every option of struct nts_config, from the command line and from
+ * `--config FILE` (`name = value` lines, same names without the dashes).
  * The command line overrides the file; a repeatable option given on the command line replaces the
  * file's list.
  */
-#ifndef NTS_NET_OPTIONS_H
-#define NTS_NET_OPTIONS_H
+#ifndef NTS_NTSD_OPTIONS_H
+#define NTS_NTSD_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>

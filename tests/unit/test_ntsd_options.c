@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "net/options.h"
+#include "ntsd/options.h"
 
 struct parsed {
 	struct nts_config cfg;

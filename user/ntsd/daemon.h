@@ -1,8 +1,8 @@
 /* The daemon context: the one struct that holds ntsd's state, passed down explicitly (no globals).
- * ntsd.c builds it; each module's wiring lives in its own file (wire_*.c) so modules stay apart.
+ * main.c builds it; each module's wiring lives in its own file (wire_*.c) so modules stay apart.
  */
-#ifndef NTS_NET_DAEMON_H
-#define NTS_NET_DAEMON_H
+#ifndef NTS_NTSD_DAEMON_H
+#define NTS_NTSD_DAEMON_H
 
 #include <stdbool.h>
 #include <stdint.h>

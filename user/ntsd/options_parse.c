@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/options.h"
-#include "net/options_priv.h"
+#include "ntsd/options.h"
+#include "ntsd/options_priv.h"
 
 static void trim(const char **s, const char **e)
 {

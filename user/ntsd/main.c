@@ -14,10 +14,10 @@
 
 #include "auth/auth.h"
 #include "ctl/ctl.h"
-#include "net/daemon.h"
+#include "ntsd/daemon.h"
 #include "net/net.h"
-#include "net/ntsd_ctl.h"
-#include "net/options.h"
+#include "ntsd/ctl_cmds.h"
+#include "ntsd/options.h"
 #include "turn/turn.h"
 #include "util/log.h"
 

@@ -1,7 +1,7 @@
 /* Resolution of what options left unset (listen, relay ip, ice host, software) and consistency
  * checks across options; see nts_options_resolve() in options.h.
  */
-#include "net/options.h"
+#include "ntsd/options.h"
 
 #include <errno.h>
 #include <stdarg.h>

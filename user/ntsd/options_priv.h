@@ -1,14 +1,14 @@
 /* Internals of ntsd option parsing shared by options.c (the table, defaults, applying one value)
  * and options_parse.c (command line and config-file syntax).
  */
-#ifndef NTS_NET_OPTIONS_PRIV_H
-#define NTS_NET_OPTIONS_PRIV_H
+#ifndef NTS_NTSD_OPTIONS_PRIV_H
+#define NTS_NTSD_OPTIONS_PRIV_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "net/options.h"
+#include "ntsd/options.h"
 
 /* clang-format off */
 enum opt_id {

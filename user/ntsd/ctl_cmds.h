@@ -2,12 +2,12 @@
  * count) and "allocations" (every allocation with its permissions, channels and traffic).
  * Reply shapes are a contract with ntsctl status/allocations; fields are only ever added.
  */
-#ifndef NTS_NET_NTSD_CTL_H
-#define NTS_NET_NTSD_CTL_H
+#ifndef NTS_NTSD_CTL_CMDS_H
+#define NTS_NTSD_CTL_CMDS_H
 
 #include <jansson.h>
 
-#include "net/daemon.h"
+#include "ntsd/daemon.h"
 
 /* Registers "status" and "allocations" on d->ctl. 0 or -errno. */
 int ntsd_ctl_register(struct ntsd *d);

@@ -1,5 +1,5 @@
 /* ntsd's "status" and "allocations" control commands; see ntsd_ctl.h. */
-#include "net/ntsd_ctl.h"
+#include "ntsd/ctl_cmds.h"
 
 #include <errno.h>
 #include <time.h>

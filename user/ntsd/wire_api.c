@@ -14,7 +14,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
-#include "net/daemon.h"
+#include "ntsd/daemon.h"
 #include "net/net.h"
 #include "store/store.h"
 #include "util/log.h"

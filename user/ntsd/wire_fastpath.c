@@ -9,7 +9,7 @@
 
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
-#include "net/daemon.h"
+#include "ntsd/daemon.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
