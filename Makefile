@@ -33,8 +33,10 @@ DEPS_ntsd     := api auth ctl fastpath net store turn util
 DEPS_ntsctl   := api ctl fastpath util
 ALL_LIBS      := $(MODULES)
 
-# A module and everything it reaches through DEPS_* (the table must stay acyclic).
-closure    = $(sort $(1) $(foreach d,$(DEPS_$(1)),$(call closure,$(d))))
+# A module and everything it reaches through DEPS_*. The depth is bounded by the number of modules
+# so that a cycle (which tools/check_deps.sh reports) cannot make make recurse forever.
+closure    = $(call closure_n,$(1),$(MODULES))
+closure_n  = $(sort $(1) $(if $(2),$(foreach d,$(DEPS_$(1)),$(call closure_n,$(d),$(wordlist 2,99,$(2))))))
 lib_of     = $(BUILD)/lib/libnts_$(1).a
 libs_for   = $(foreach m,$(filter $(MODULES),$(call closure,$(1))),$(call lib_of,$(m)))
 link_libs  = -Wl,--start-group $(call libs_for,$(1)) -Wl,--end-group
