@@ -285,6 +285,51 @@ static void test_failed_reload_keeps_the_old_certificate(void **state)
 	stop(f);
 }
 
+/* As many --listen and --tls-listen addresses as the options accept (NTS_MAX_LISTEN each) all
+ * get their listeners: a UDP and a TCP one per --listen, a TLS one per --tls-listen. */
+static void test_every_listen_and_tls_listen_the_options_accept_is_opened(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct net_listener_info li[NET_MAX_LISTENERS + 1];
+	unsigned count[3] = {0};
+	size_t n;
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/nts-tls-unit.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	nts_config_defaults(&f->cfg);
+	for (unsigned i = 0; i < NTS_MAX_LISTEN; i++) {
+		nts_addr_parse(&f->cfg.listen[i], "127.0.0.1:0", false);
+		nts_addr_parse(&f->cfg.tls_listen[i], "127.0.0.1:0", false);
+	}
+	f->cfg.nlisten = f->cfg.ntls_listen = NTS_MAX_LISTEN;
+	snprintf(f->cfg.cert, sizeof(f->cfg.cert), "%s/cert.pem", f->dir);
+	snprintf(f->cfg.key, sizeof(f->cfg.key), "%s/key.pem", f->dir);
+	make_cert(f->cfg.cert, f->cfg.key, 0x4001);
+	f->loop = loop_create();
+	assert_non_null(f->loop);
+	f->net = net_create(f->loop, &f->cfg, &f->stats);
+	assert_non_null(f->net);
+	assert_int_equal(net_listen(f->net), 0);
+	n = net_listeners(f->net, li, NET_MAX_LISTENERS + 1);
+	assert_int_equal(n, NET_MAX_LISTENERS);
+	for (size_t i = 0; i < n; i++) {
+		assert_true(li[i].transport == NTS_UDP || li[i].transport == NTS_TCP ||
+			    li[i].transport == NTS_TLS);
+		assert_int_not_equal(li[i].addr.port, 0);
+		count[li[i].transport == NTS_UDP ? 0 : li[i].transport == NTS_TCP ? 1 : 2]++;
+	}
+	assert_int_equal(count[0], NTS_MAX_LISTEN);
+	assert_int_equal(count[1], NTS_MAX_LISTEN);
+	assert_int_equal(count[2], NTS_MAX_LISTEN);
+	net_destroy(f->net);
+	loop_destroy(f->loop);
+	unlink(f->cfg.cert);
+	unlink(f->cfg.key);
+	rmdir(f->dir);
+	free(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_only_tls_1_2_and_1_3_are_accepted),
 	    cmocka_unit_test(test_reload_serves_the_new_certificate_and_keeps_live_connections),
 	    cmocka_unit_test(test_failed_reload_keeps_the_old_certificate),
+	    cmocka_unit_test(test_every_listen_and_tls_listen_the_options_accept_is_opened),
 	};
 
 	/* As ntsd does: a peer that resets gets its EPIPE, not a signal (OpenSSL's socket BIO

@@ -32,6 +32,9 @@ struct net_dispatch {
 void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
 		  size_t len);
 
+/* Listening sockets at most: UDP and TCP for each --listen, TLS for each --tls-listen. */
+#define NET_MAX_LISTENERS (3 * NTS_MAX_LISTEN)
+
 /* One listening socket, for status listings. */
 struct net_listener_info {
 	enum nts_transport transport;

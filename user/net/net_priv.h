@@ -23,7 +23,10 @@ struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 #define NET_STREAM_IN_MIN 4096
 #define NET_STREAM_GATHER (65535 + 64) /* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
-#define NET_MAX_TCP_LISTEN NTS_MAX_LISTEN
+/* Stream listeners: one TCP per --listen and one TLS per --tls-listen, each list NTS_MAX_LISTEN. */
+#define NET_MAX_TCP_LISTEN (2 * NTS_MAX_LISTEN)
+_Static_assert(NTS_MAX_LISTEN + NET_MAX_TCP_LISTEN == NET_MAX_LISTENERS,
+	       "net_listeners() reports every UDP, TCP and TLS listener");
 
 struct net_udp_pending {
 	uint16_t len;

@@ -66,7 +66,7 @@ static int count_alloc(void *arg, const struct turn_alloc_info *a)
 
 json_t *ntsd_ctl_status(struct ntsd *d)
 {
-	struct net_listener_info li[2 * NTS_MAX_LISTEN];
+	struct net_listener_info li[NET_MAX_LISTENERS];
 	size_t n = d->net ? net_listeners(d->net, li, sizeof(li) / sizeof(li[0])) : 0;
 	json_t *listen = json_array();
 	json_int_t nalloc = 0;

@@ -91,7 +91,7 @@ static struct auth_ctx *ntsd_auth(const struct nts_config *cfg)
 /* "udp 127.0.0.1:3478, tcp 127.0.0.1:3478" for the start line. */
 static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
 {
-	struct net_listener_info li[2 * NTS_MAX_LISTEN];
+	struct net_listener_info li[NET_MAX_LISTENERS];
 	size_t n = net_listeners(d->net, li, sizeof(li) / sizeof(li[0])), off = 0;
 	char a[NTS_ADDRSTRLEN];
 

@@ -60,8 +60,8 @@ static void wire_api_publish_ice(struct ntsd *d, const struct api_ice_urls *u)
 static void wire_api_listeners(void *arg, uint64_t now_ms)
 {
 	struct ntsd *d = arg;
-	struct net_listener_info li[3 * NTS_MAX_LISTEN];
-	struct api_listener l[3 * NTS_MAX_LISTEN];
+	struct net_listener_info li[NET_MAX_LISTENERS];
+	struct api_listener l[NET_MAX_LISTENERS];
 	struct api_ice_urls u;
 	size_t n;
 
