@@ -22,31 +22,11 @@ json_t *ntsd_ctl_stats_json(const struct nts_stats *s)
 {
 	json_t *o = json_object();
 
-#define STAT(name) json_object_set_new(o, #name, json_integer((json_int_t)s->name))
 	json_object_set_new(o, "requests", per_method(s->requests));
 	json_object_set_new(o, "errors", per_method(s->errors));
-	STAT(auth_failures);
-	STAT(stale_nonces);
-	STAT(unauth_rate_limited);
-	STAT(udp_dropped_malformed);
-	STAT(tcp_closed_bad_framing);
-	STAT(allocations_created);
-	STAT(allocations_deleted);
-	STAT(allocations_expired);
-	STAT(allocations_current);
-	STAT(permissions_current);
-	STAT(channels_current);
-	STAT(tokens_issued);
-	STAT(user_c2p_packets);
-	STAT(user_c2p_bytes);
-	STAT(user_p2c_packets);
-	STAT(user_p2c_bytes);
-	STAT(peer_dropped_no_permission);
-	STAT(peer_denied_by_policy);
-	STAT(kernel_c2p_packets);
-	STAT(kernel_c2p_bytes);
-	STAT(kernel_p2c_packets);
-	STAT(kernel_p2c_bytes);
+#define STAT(field, name, type, labels, help)                                                      \
+	json_object_set_new(o, #field, json_integer((json_int_t)s->field));
+	NTS_STATS_COUNTERS(STAT)
 #undef STAT
 	return o;
 }

@@ -12,23 +12,61 @@ enum nts_method_idx {
 	NTS_M_CHANNEL_BIND, NTS_M_CONNECT, NTS_M_CONNECTION_BIND, NTS_M_OTHER, NTS_M_COUNT
 };
 
+/* Every scalar counter, once: X(field, Prometheus name, Prometheus type, labels, help). The struct
+ * fields, the control socket's "stats" object (user/ntsd/ctl_cmds.c) and /metrics
+ * (user/api/api_metrics.c) are generated from it. Rows of one Prometheus family are adjacent: the
+ * family's HELP and TYPE lines come before its first row. c2p: client -> peer, p2c: peer -> client;
+ * user_*: relayed in userspace, kernel_*: by the XDP fast path (summed from its per-CPU counters). */
+#define NTS_STATS_COUNTERS(X)                                                                      \
+	X(auth_failures, "nts_auth_failures_total", "counter", "",                                 \
+	  "Requests answered 401 for bad credentials (not first challenges).")                     \
+	X(stale_nonces, "nts_stale_nonces_total", "counter", "",                                   \
+	  "Requests answered 438 Stale Nonce.")                                                    \
+	X(unauth_rate_limited, "nts_unauth_rate_limited_total", "counter", "",                     \
+	  "Unauthenticated requests dropped by the per-source rate limit.")                        \
+	X(udp_dropped_malformed, "nts_udp_dropped_malformed_total", "counter", "",                 \
+	  "Malformed or non-STUN datagrams dropped on listen sockets.")                            \
+	X(tcp_closed_bad_framing, "nts_tcp_closed_bad_framing_total", "counter", "",               \
+	  "TCP/TLS client connections closed for bad framing.")                                    \
+	X(allocations_created, "nts_allocations_created_total", "counter", "",                     \
+	  "TURN allocations created.")                                                             \
+	X(allocations_deleted, "nts_allocations_deleted_total", "counter", "",                     \
+	  "TURN allocations deleted by the client.")                                               \
+	X(allocations_expired, "nts_allocations_expired_total", "counter", "",                     \
+	  "TURN allocations expired.")                                                             \
+	X(allocations_current, "nts_allocations", "gauge", "", "TURN allocations now.")            \
+	X(permissions_current, "nts_permissions", "gauge", "", "TURN permissions now.")            \
+	X(channels_current, "nts_channels", "gauge", "", "TURN channel bindings now.")             \
+	X(tokens_issued, "nts_tokens_issued_total", "counter", "",                                 \
+	  "Tokens issued by the token API and ntsctl token create.")                               \
+	X(user_c2p_packets, "nts_relayed_packets_total", "counter",                                \
+	  "{direction=\"client_to_peer\",path=\"user\"}", "Relayed packets by direction and path.") \
+	X(user_p2c_packets, "nts_relayed_packets_total", "counter",                                \
+	  "{direction=\"peer_to_client\",path=\"user\"}", "")                                      \
+	X(kernel_c2p_packets, "nts_relayed_packets_total", "counter",                              \
+	  "{direction=\"client_to_peer\",path=\"kernel\"}", "")                                    \
+	X(kernel_p2c_packets, "nts_relayed_packets_total", "counter",                              \
+	  "{direction=\"peer_to_client\",path=\"kernel\"}", "")                                    \
+	X(user_c2p_bytes, "nts_relayed_bytes_total", "counter",                                    \
+	  "{direction=\"client_to_peer\",path=\"user\"}",                                          \
+	  "Relayed application bytes by direction and path.")                                      \
+	X(user_p2c_bytes, "nts_relayed_bytes_total", "counter",                                    \
+	  "{direction=\"peer_to_client\",path=\"user\"}", "")                                      \
+	X(kernel_c2p_bytes, "nts_relayed_bytes_total", "counter",                                  \
+	  "{direction=\"client_to_peer\",path=\"kernel\"}", "")                                    \
+	X(kernel_p2c_bytes, "nts_relayed_bytes_total", "counter",                                  \
+	  "{direction=\"peer_to_client\",path=\"kernel\"}", "")                                    \
+	X(peer_dropped_no_permission, "nts_peer_dropped_no_permission_total", "counter", "",       \
+	  "Peer packets dropped for lack of a permission.")                                        \
+	X(peer_denied_by_policy, "nts_peer_denied_by_policy_total", "counter", "",                 \
+	  "Client sends to peers the address policy denies.")
+
 struct nts_stats {
-	uint64_t requests[NTS_M_COUNT];        /* STUN requests/indications received, by method */
-	uint64_t errors[NTS_M_COUNT];          /* error responses sent, by method */
-	uint64_t auth_failures;                /* 401 for bad credentials (not first challenges) */
-	uint64_t stale_nonces;                 /* 438 */
-	uint64_t unauth_rate_limited;          /* requests dropped by the per-source limit */
-	uint64_t udp_dropped_malformed;        /* non-STUN or malformed UDP input on a listen socket */
-	uint64_t tcp_closed_bad_framing;
-	uint64_t allocations_created, allocations_deleted, allocations_expired;
-	uint64_t allocations_current, permissions_current, channels_current;
-	uint64_t tokens_issued;
-	/* Relayed traffic handled in userspace. c2p: client -> peer, p2c: peer -> client. */
-	uint64_t user_c2p_packets, user_c2p_bytes, user_p2c_packets, user_p2c_bytes;
-	uint64_t peer_dropped_no_permission;   /* peer packets with no permission, dropped */
-	uint64_t peer_denied_by_policy;        /* Send/ChannelData to a denied peer */
-	/* Relayed traffic handled by the XDP fast path (summed from the kernel's per-CPU counters). */
-	uint64_t kernel_c2p_packets, kernel_c2p_bytes, kernel_p2c_packets, kernel_p2c_bytes;
+	uint64_t requests[NTS_M_COUNT]; /* STUN requests/indications received, by method */
+	uint64_t errors[NTS_M_COUNT];   /* error responses sent, by method */
+#define NTS_STATS_FIELD(field, name, type, labels, help) uint64_t field;
+	NTS_STATS_COUNTERS(NTS_STATS_FIELD)
+#undef NTS_STATS_FIELD
 };
 
 /* Maps a STUN method number to its counter index. */
