@@ -38,12 +38,17 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct ntsctl c = {
-		.ctl_socket = "/run/nts/ntsd.sock",
-		.pin_dir = "/sys/fs/bpf/nts",
-		.db = "var/nts.db",
-	};
+	/* The same defaults as ntsd's --ctl-socket, --pin-dir and --db (the table in util/config.c). */
+	static struct nts_config defaults;
+	struct ntsctl c;
 	int o;
+
+	nts_config_defaults(&defaults);
+	c = (struct ntsctl){
+		.ctl_socket = defaults.ctl_socket,
+		.pin_dir = defaults.pin_dir,
+		.db = defaults.db,
+	};
 
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {

@@ -7,9 +7,10 @@
 #include <stdbool.h>
 
 struct ntsctl {
-	const char *ctl_socket; /* default /run/nts/ntsd.sock */
-	const char *pin_dir;    /* default /sys/fs/bpf/nts */
-	const char *db;         /* default var/nts.db */
+	/* Defaults: ntsd's, from nts_config_defaults() (util/config.h). */
+	const char *ctl_socket;
+	const char *pin_dir;
+	const char *db;
 };
 
 /* Each subcommand: argv[0] is its name. Returns the process exit status (0 ok, 1 failure, 2 usage). */

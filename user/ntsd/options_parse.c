@@ -19,7 +19,7 @@ static void trim(const char **s, const char **e)
 int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, const char *buf,
 			    size_t len, const char *origin, char *err, size_t errlen)
 {
-	bool seen[O_COUNT] = {0};
+	bool seen[NTS_OPT_COUNT] = {0};
 	struct nts_options dummy = {0};
 	const char *p = buf, *end = buf + len;
 	unsigned lineno = 0;
@@ -49,10 +49,10 @@ int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, co
 		if (memchr(ks, 0, (size_t)(le - ks)))
 			return nts_opt_fail(err, errlen, "%s:%u: NUL byte", origin, lineno);
 		id = nts_opt_lookup(ks, (size_t)(ke - ks));
-		if (id < 0 || (nts_opt_defs[id].flags & F_CMDLINE))
+		if (id < 0 || (nts_opt_defs[id].flags & NTS_OPT_CMDLINE))
 			return nts_opt_fail(err, errlen, "%s:%u: unknown option '%.*s'", origin,
 					    lineno, (int)(ke - ks > 64 ? 64 : ke - ks), ks);
-		if ((nts_opt_defs[id].flags & F_ARG) && (!vs || vs == ve))
+		if ((nts_opt_defs[id].flags & NTS_OPT_ARG) && (!vs || vs == ve))
 			return nts_opt_fail(err, errlen, "%s:%u: %s needs a value", origin, lineno,
 					    nts_opt_defs[id].name);
 		if (vs && (size_t)(ve - vs) >= sizeof(value))
@@ -61,7 +61,7 @@ int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, co
 			memcpy(value, vs, (size_t)(ve - vs));
 			value[ve - vs] = 0;
 		}
-		if (!(nts_opt_defs[id].flags & F_REPEAT) && seen[id])
+		if (!(nts_opt_defs[id].flags & NTS_OPT_REPEAT) && seen[id])
 			return nts_opt_fail(err, errlen, "%s:%u: %s given twice", origin, lineno,
 					    nts_opt_defs[id].name);
 		rc = nts_opt_apply(cfg, opts ? opts : &dummy, id, vs ? value : NULL, !seen[id], msg,
@@ -127,11 +127,11 @@ static int cmdline_lookup(const char *arg, const char **inline_value)
 
 	*inline_value = NULL;
 	if (!strcmp(arg, "-h"))
-		return O_HELP;
+		return NTS_OPT_HELP;
 	if (!strcmp(arg, "-V"))
-		return O_VERSION;
+		return NTS_OPT_VERSION;
 	if (!strcmp(arg, "-v"))
-		return O_VERBOSE;
+		return NTS_OPT_VERBOSE;
 	if (strncmp(arg, "--", 2) != 0)
 		return -1;
 	eq = strchr(name, '=');
@@ -144,7 +144,7 @@ static int cmdline_lookup(const char *arg, const char **inline_value)
 static int cmdline_pass(struct nts_config *cfg, struct nts_options *opts, int argc, char **argv,
 			bool only_config, char *err, size_t errlen)
 {
-	bool seen[O_COUNT] = {0};
+	bool seen[NTS_OPT_COUNT] = {0};
 
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *v;
@@ -155,18 +155,18 @@ static int cmdline_pass(struct nts_config *cfg, struct nts_options *opts, int ar
 					    arg[0] == '-' ? "unknown option '%s'"
 							  : "unexpected argument '%s'",
 					    arg);
-		if ((nts_opt_defs[id].flags & F_ARG) && !v) {
+		if ((nts_opt_defs[id].flags & NTS_OPT_ARG) && !v) {
 			if (i + 1 >= argc)
 				return nts_opt_fail(err, errlen, "--%s needs a value (%s)",
 						    nts_opt_defs[id].name, nts_opt_defs[id].arg);
 			v = argv[++i];
-		} else if (!(nts_opt_defs[id].flags & F_ARG) && v) {
+		} else if (!(nts_opt_defs[id].flags & NTS_OPT_ARG) && v) {
 			return nts_opt_fail(err, errlen, "--%s takes no value",
 					    nts_opt_defs[id].name);
 		}
-		if (only_config != (id == O_CONFIG))
+		if (only_config != (id == NTS_OPT_CONFIG))
 			continue;
-		int rc = nts_opt_apply(cfg, opts, (enum opt_id)id, v, !seen[id], err, errlen);
+		int rc = nts_opt_apply(cfg, opts, (enum nts_opt_id)id, v, !seen[id], err, errlen);
 		seen[id] = true;
 		if (rc)
 			return rc;

@@ -1,27 +1,142 @@
-/* The configuration defaults; see config.h. */
+/* The option table and the defaults it gives struct nts_config; see config.h. */
 #include "util/config.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#define CFG_OFF(f) offsetof(struct nts_config, f)
+#define CFG_SIZE(f) sizeof(((struct nts_config *)0)->f)
+#define STR(f) .kind = NTS_KIND_STR, .off = CFG_OFF(f), .size = CFG_SIZE(f)
+#define STR_DEF(f, d) STR(f), .has_default = true, .def.str = (d)
+#define U32_DEF(f, lo, hi, d)                                                                      \
+	.kind = NTS_KIND_U32, .off = CFG_OFF(f), .min = (lo), .max = (hi), .has_default = true,    \
+	.def.u32 = (d)
+#define BOOL(f) .kind = NTS_KIND_BOOL, .off = CFG_OFF(f)
+#define LIST(k, f, n)                                                                              \
+	.kind = (k), .off = CFG_OFF(f), .size = CFG_SIZE(f[0]), .count_off = CFG_OFF(n),           \
+	.cap = CFG_SIZE(f) / CFG_SIZE(f[0])
+#define DAEMON .kind = NTS_KIND_DAEMON
+#define ARG NTS_OPT_ARG
+#define REPEAT (NTS_OPT_ARG | NTS_OPT_REPEAT)
+
+/* clang-format off */
+const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
+	[NTS_OPT_LISTEN] = { "listen", .flags = REPEAT, .arg = "ADDR:PORT",
+		.help = "STUN/TURN on UDP and TCP (default 0.0.0.0:3478)",
+		LIST(NTS_KIND_ADDR_LIST, listen, nlisten) },
+	[NTS_OPT_TLS_LISTEN] = { "tls-listen", .flags = REPEAT, .arg = "ADDR:PORT",
+		.help = "STUN/TURN over TLS",
+		LIST(NTS_KIND_ADDR_LIST, tls_listen, ntls_listen) },
+	[NTS_OPT_CERT] = { "cert", .flags = ARG, .arg = "FILE",
+		.help = "TLS certificate chain (PEM)", STR(cert) },
+	[NTS_OPT_KEY] = { "key", .flags = ARG, .arg = "FILE",
+		.help = "TLS private key (PEM)", STR(key) },
+	[NTS_OPT_RELAY_IP] = { "relay-ip", .flags = REPEAT, .arg = "ADDR",
+		.help = "relay address, one per family (default: listen address)",
+		LIST(NTS_KIND_FAMILY_ADDR, relay_ip, nrelay_ip) },
+	[NTS_OPT_EXTERNAL_IP] = { "external-ip", .flags = REPEAT, .arg = "ADDR",
+		.help = "advertised relay address behind 1:1 NAT",
+		LIST(NTS_KIND_FAMILY_ADDR, external_ip, nexternal_ip) },
+	[NTS_OPT_RELAY_PORTS] = { "relay-ports", .flags = ARG, .arg = "MIN-MAX",
+		.help = "relay port range", .kind = NTS_KIND_PORTS, .off = CFG_OFF(relay_port_min),
+		.count_off = CFG_OFF(relay_port_max), .has_default = true,
+		.def.ports = { 49152, 65535 } },
+	[NTS_OPT_REALM] = { "realm", .flags = ARG, .arg = "NAME",
+		.help = "realm", STR_DEF(realm, "nts") },
+	[NTS_OPT_SECRET] = { "secret", .flags = REPEAT, .arg = "S",
+		.help = "ephemeral-credential secret; first signs, all verify",
+		LIST(NTS_KIND_STR_LIST, secrets, nsecrets) },
+	[NTS_OPT_USER] = { "user", .flags = REPEAT, .arg = "NAME:PASSWORD",
+		.help = "static long-term user", LIST(NTS_KIND_USER_LIST, users, nusers) },
+	[NTS_OPT_ALLOW_PEER] = { "allow-peer", .flags = REPEAT, .arg = "CIDR",
+		.help = "allow peers in CIDR despite the default deny list",
+		LIST(NTS_KIND_CIDR_LIST, allow_peer, nallow_peer) },
+	[NTS_OPT_DENY_PEER] = { "deny-peer", .flags = REPEAT, .arg = "CIDR",
+		.help = "deny peers in CIDR", LIST(NTS_KIND_CIDR_LIST, deny_peer, ndeny_peer) },
+	[NTS_OPT_API_LISTEN] = { "api-listen", .flags = ARG, .arg = "ADDR:PORT",
+		.help = "token API and /metrics", .kind = NTS_KIND_API_LISTEN,
+		.off = CFG_OFF(api_listen), .has_default = true, .def.str = "127.0.0.1:8080" },
+	[NTS_OPT_API_CERT] = { "api-cert", .flags = ARG, .arg = "FILE",
+		.help = "serve the API over HTTPS with this certificate", STR(api_cert) },
+	[NTS_OPT_API_KEY] = { "api-key", .flags = ARG, .arg = "FILE",
+		.help = "private key for --api-cert", STR(api_key) },
+	[NTS_OPT_NO_API] = { "no-api", .help = "do not start the token API", BOOL(api_off) },
+	[NTS_OPT_ICE_HOST] = { "ice-host", .flags = ARG, .arg = "HOST",
+		.help = "host put in issued ICE server URLs (default: listen address)",
+		STR(ice_host) },
+	[NTS_OPT_DB] = { "db", .flags = ARG, .arg = "PATH",
+		.help = "SQLite database", STR_DEF(db, "var/nts.db") },
+	[NTS_OPT_CTL_SOCKET] = { "ctl-socket", .flags = ARG, .arg = "PATH",
+		.help = "control socket", STR_DEF(ctl_socket, "/run/nts/ntsd.sock") },
+	[NTS_OPT_PIN_DIR] = { "pin-dir", .flags = ARG, .arg = "DIR",
+		.help = "bpffs folder of the fast-path maps", STR_DEF(pin_dir, "/sys/fs/bpf/nts") },
+	[NTS_OPT_MAX_ALLOC_USER] = { "max-allocations-per-user", .flags = ARG, .arg = "N",
+		.help = "allocations per user",
+		U32_DEF(max_allocations_per_user, 1, 1000000, 10) },
+	[NTS_OPT_MAX_ALLOC] = { "max-allocations", .flags = ARG, .arg = "N",
+		.help = "allocations in total", U32_DEF(max_allocations, 1, 10000000, 65536) },
+	[NTS_OPT_DEFAULT_LIFETIME] = { "default-lifetime", .flags = ARG, .arg = "SECONDS",
+		.help = "allocation lifetime", U32_DEF(default_lifetime, 60, 86400, 600) },
+	[NTS_OPT_MAX_LIFETIME] = { "max-lifetime", .flags = ARG, .arg = "SECONDS",
+		.help = "largest lifetime granted", U32_DEF(max_lifetime, 60, 86400, 3600) },
+	[NTS_OPT_UNAUTH_RATE] = { "unauth-rate", .flags = ARG, .arg = "N",
+		.help = "unauthenticated requests/s per source",
+		U32_DEF(unauth_rate, 1, 10000000, 50) },
+	[NTS_OPT_MAX_TCP] = { "max-tcp-connections", .flags = ARG, .arg = "N",
+		.help = "client TCP/TLS connections",
+		U32_DEF(max_tcp_connections, 1, 1000000, 4096) },
+	[NTS_OPT_MAX_TCP_SOURCE] = { "max-tcp-per-source", .flags = ARG, .arg = "N",
+		.help = "client connections per source IP",
+		U32_DEF(max_tcp_per_source, 1, 1000000, 64) },
+	[NTS_OPT_TCP_IDLE] = { "tcp-idle-timeout", .flags = ARG, .arg = "SECONDS",
+		.help = "close idle client connections", U32_DEF(tcp_idle_timeout, 1, 86400, 300) },
+	[NTS_OPT_FP_CHANNELS] = { "fastpath-channels", .flags = ARG, .arg = "N",
+		.help = "fast-path channel map size",
+		U32_DEF(fastpath_channels, 1, 16777216, 262144) },
+	[NTS_OPT_UDP_BUFFER] = { "udp-buffer", .flags = ARG, .arg = "BYTES",
+		.help = "receive/send buffer of UDP listen sockets, 0: kernel default",
+		U32_DEF(udp_buffer, 0, 1073741824, 8u << 20) },
+	[NTS_OPT_RELAY_BUFFER] = { "relay-buffer", .flags = ARG, .arg = "BYTES",
+		.help = "receive/send buffer of each relay socket, 0: kernel default",
+		U32_DEF(relay_buffer, 0, 1073741824, 1u << 20) },
+	[NTS_OPT_SOFTWARE] = { "software", .flags = ARG, .arg = "TEXT",
+		.help = "SOFTWARE attribute", STR_DEF(software, "nts/" NTS_VERSION) },
+	[NTS_OPT_VERBOSE] = { "verbose", .help = "log debug messages", BOOL(verbose) },
+	[NTS_OPT_DEMO] = { "demo", .help = "ensure a demo account and print how to use it",
+		DAEMON },
+	[NTS_OPT_CONFIG] = { "config", .flags = NTS_OPT_ARG | NTS_OPT_CMDLINE, .arg = "FILE",
+		.help = "read `name = value` options from FILE", DAEMON },
+	[NTS_OPT_HELP] = { "help", .flags = NTS_OPT_CMDLINE, .help = "print this help", DAEMON },
+	[NTS_OPT_VERSION] = { "version", .flags = NTS_OPT_CMDLINE, .help = "print the version",
+		DAEMON },
+};
+/* clang-format on */
 
 void nts_config_defaults(struct nts_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->relay_port_min = 49152;
-	cfg->relay_port_max = 65535;
-	strcpy(cfg->realm, "nts");
-	nts_addr_parse(&cfg->api_listen, "127.0.0.1:8080", false);
-	strcpy(cfg->db, "var/nts.db");
-	strcpy(cfg->ctl_socket, "/run/nts/ntsd.sock");
-	strcpy(cfg->pin_dir, "/sys/fs/bpf/nts");
-	cfg->max_allocations_per_user = 10;
-	cfg->max_allocations = 65536;
-	cfg->default_lifetime = 600;
-	cfg->max_lifetime = 3600;
-	cfg->unauth_rate = 50;
-	cfg->max_tcp_connections = 4096;
-	cfg->max_tcp_per_source = 64;
-	cfg->tcp_idle_timeout = 300;
-	cfg->fastpath_channels = 262144;
-	cfg->udp_buffer = 8 << 20;
-	cfg->relay_buffer = 1 << 20;
+	for (int i = 0; i < NTS_OPT_COUNT; i++) {
+		const struct nts_opt_def *o = &nts_opt_defs[i];
+		char *field = (char *)cfg + o->off;
+
+		if (!o->has_default)
+			continue;
+		switch (o->kind) {
+		case NTS_KIND_STR:
+			snprintf(field, o->size, "%s", o->def.str);
+			break;
+		case NTS_KIND_U32:
+			*(uint32_t *)(void *)field = o->def.u32;
+			break;
+		case NTS_KIND_API_LISTEN:
+			nts_addr_parse((struct nts_addr *)(void *)field, o->def.str, false);
+			break;
+		case NTS_KIND_PORTS:
+			*(uint16_t *)(void *)field = o->def.ports[0];
+			*(uint16_t *)(void *)((char *)cfg + o->count_off) = o->def.ports[1];
+			break;
+		default: /* the other kinds have no default */
+			break;
+		}
+	}
 }

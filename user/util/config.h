@@ -1,10 +1,12 @@
-/* ntsd configuration: the options, from the command line and `--config FILE`.
- * Parsing lives in user/ntsd/options*.c; this header is the one definition every module reads.
+/* ntsd configuration: struct nts_config, the one definition every module reads, and the table of
+ * options (name, kind, field, bounds, default, help) that fills it. The syntax of the command line
+ * and of `--config FILE` lives in user/ntsd/options*.c; ntsctl reads its defaults from here too.
  */
 #ifndef NTS_UTIL_CONFIG_H
 #define NTS_UTIL_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "util/addr.h"
@@ -57,12 +59,70 @@ struct nts_config {
 	uint32_t udp_buffer;                     /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
 	uint32_t relay_buffer;                   /* same for each relay socket */
 	char software[64];                       /* SOFTWARE attribute; default "nts/<version>" */
-	int verbose;                             /* 0 info, 1 debug */
+	bool verbose;                            /* log debug messages */
 };
 
 #define NTS_VERSION "0.1.0"
 
-/* Fills cfg with the documented defaults (listen and relay ip left empty: resolved after parsing). */
+/* clang-format off */
+enum nts_opt_id {
+	NTS_OPT_LISTEN, NTS_OPT_TLS_LISTEN, NTS_OPT_CERT, NTS_OPT_KEY, NTS_OPT_RELAY_IP,
+	NTS_OPT_EXTERNAL_IP, NTS_OPT_RELAY_PORTS, NTS_OPT_REALM, NTS_OPT_SECRET, NTS_OPT_USER,
+	NTS_OPT_ALLOW_PEER, NTS_OPT_DENY_PEER, NTS_OPT_API_LISTEN, NTS_OPT_API_CERT, NTS_OPT_API_KEY,
+	NTS_OPT_NO_API, NTS_OPT_ICE_HOST, NTS_OPT_DB, NTS_OPT_CTL_SOCKET, NTS_OPT_PIN_DIR,
+	NTS_OPT_MAX_ALLOC_USER, NTS_OPT_MAX_ALLOC, NTS_OPT_DEFAULT_LIFETIME, NTS_OPT_MAX_LIFETIME,
+	NTS_OPT_UNAUTH_RATE, NTS_OPT_MAX_TCP, NTS_OPT_MAX_TCP_SOURCE, NTS_OPT_TCP_IDLE,
+	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
+	NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION, NTS_OPT_COUNT
+};
+/* clang-format on */
+
+/* How an option's value is read and where it goes (user/ntsd/options.c has one setter per kind). */
+enum nts_opt_kind {
+	NTS_KIND_STR,	      /* text into char[size] at off */
+	NTS_KIND_U32,	      /* uint32_t at off, within [min, max] */
+	NTS_KIND_BOOL,	      /* bool at off: bare flag, or true/false */
+	NTS_KIND_API_LISTEN,  /* ADDR:PORT at off; giving it undoes --no-api */
+	NTS_KIND_PORTS,	      /* MIN-MAX into the uint16_t at off and the one at count_off */
+	NTS_KIND_ADDR_LIST,   /* ADDR:PORT appended to the array at off */
+	NTS_KIND_FAMILY_ADDR, /* an IP (no port) appended to the array at off, one per family */
+	NTS_KIND_STR_LIST,    /* text appended to the char[][size] array at off */
+	NTS_KIND_USER_LIST,   /* NAME:PASSWORD appended to the struct nts_static_user array at off */
+	NTS_KIND_CIDR_LIST,   /* CIDR appended to the struct nts_cidr array at off */
+	NTS_KIND_DAEMON,      /* ntsd's own (--demo, --config, --help, --version): not in nts_config */
+};
+
+enum nts_opt_flag {
+	NTS_OPT_ARG = 1,     /* takes a value */
+	NTS_OPT_REPEAT = 2,  /* repeatable: values accumulate (lists) */
+	NTS_OPT_CMDLINE = 4, /* command line only (not in a config file) */
+};
+
+/* One option: the command line (--name), the config file (name = value), --help and the defaults
+ * all come from this row. */
+struct nts_opt_def {
+	const char *name;
+	enum nts_opt_kind kind;
+	unsigned flags;	  /* enum nts_opt_flag */
+	const char *arg;  /* the value's placeholder in --help; NULL for a flag */
+	const char *help; /* --help adds "(default X)" for options with a default */
+	size_t off;	  /* the field in struct nts_config (lists: the array) */
+	size_t size;	  /* STR: the field's size; lists: one element's size */
+	size_t count_off; /* lists: their unsigned count; PORTS: the upper bound's field */
+	unsigned cap;	  /* lists: how many elements the array holds */
+	uint32_t min, max; /* U32: the value's bounds */
+	bool has_default;
+	union {
+		const char *str;   /* STR; API_LISTEN as ADDR:PORT */
+		uint32_t u32;	   /* U32 */
+		uint16_t ports[2]; /* PORTS: min, max */
+	} def;
+};
+
+extern const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT];
+
+/* Fills cfg with the defaults of nts_opt_defs (listen, relay ip and ice host stay empty: they
+ * are resolved after parsing, see user/ntsd/options.h). */
 void nts_config_defaults(struct nts_config *cfg);
 
 #endif
