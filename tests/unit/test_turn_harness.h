@@ -140,7 +140,6 @@ static const struct turn_hooks h_hooks = {
     .permission_set = h_hook_perm_set,
     .permission_del = h_hook_perm_del,
     .alloc_del = h_hook_alloc_del,
-    .usage = h_hook_usage,
 };
 
 /* Index of the first hook event named what at or after from, or -1. */
@@ -192,6 +191,7 @@ static inline void h_start(struct harness *h)
 	h->t = turn_create(h->loop, &h->cfg, h->auth, &h->stats, h_send, h);
 	assert_non_null(h->t);
 	turn_set_hooks(h->t, &h_hooks, h);
+	turn_set_usage_hook(h->t, h_hook_usage, h);
 }
 
 static inline struct harness *h_new(bool allow_loopback)

@@ -38,6 +38,9 @@ struct ntsd {
  * token API and /metrics, registers the account/token control commands. 0 or -errno (logged). */
 int ntsd_wire_api(struct ntsd *d);
 void ntsd_unwire_api(struct ntsd *d);
+/* Meters account usage: TURN's usage reports go to the store (set by ntsd_wire_api()), which
+ * reaches the database every few seconds. 0 or -errno. */
+int ntsd_wire_usage(struct ntsd *d);
 /* Adopts pinned fast-path maps under --pin-dir if present, installs the TURN hooks that mirror
  * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
 int ntsd_wire_fastpath(struct ntsd *d);

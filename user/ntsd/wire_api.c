@@ -19,16 +19,6 @@
 #include "store/store.h"
 #include "util/log.h"
 
-#define WIRE_API_FLUSH_MS 10000 /* usage reaches the database at most this late */
-
-static void wire_api_flush(void *arg, uint64_t now_ms)
-{
-	struct ntsd *d = arg;
-
-	if (d->store) /* NULL after unwiring */
-		store_usage_flush(d->store);
-}
-
 /* Uses --secret when given; otherwise the database's secret, created on first start. */
 static int wire_api_secret(struct ntsd *d)
 {
@@ -197,9 +187,7 @@ int ntsd_wire_api(struct ntsd *d)
 		if (err)
 			return err;
 	}
-	err = loop_add_tick(d->loop, WIRE_API_FLUSH_MS, wire_api_flush, d);
-	if (!err)
-		err = loop_add_flush(d->loop, wire_api_listeners, d);
+	err = loop_add_flush(d->loop, wire_api_listeners, d);
 	if (err)
 		return err;
 	if (d->demo) {
@@ -217,5 +205,5 @@ void ntsd_unwire_api(struct ntsd *d)
 	api_destroy(d->api);
 	d->api = NULL;
 	store_close(d->store); /* flushes pending usage */
-	d->store = NULL;       /* usage hooks that still fire see NULL and drop */
+	d->store = NULL;       /* the usage meter (wire_usage.c) sees NULL and drops */
 }

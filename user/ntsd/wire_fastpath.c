@@ -10,7 +10,6 @@
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
 #include "ntsd/daemon.h"
-#include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -79,22 +78,12 @@ static void fp_alloc_del(void *arg, uint64_t alloc_id)
 		fastpath_alloc_del(d->fastpath, alloc_id);
 }
 
-/* turn_set_hooks installs one set of hooks: account usage goes to the store from here too. */
-static void fp_account_usage(void *arg, const char *account, uint64_t allocations, uint64_t bytes)
-{
-	struct ntsd *d = arg;
-
-	if (d->store)
-		store_usage_add(d->store, account, allocations, bytes);
-}
-
 static const struct turn_hooks wire_fp_hooks = {
     .channel_set = fp_channel_set,
     .channel_del = fp_channel_del,
     .permission_set = fp_permission_set,
     .permission_del = fp_permission_del,
     .alloc_del = fp_alloc_del,
-    .usage = fp_account_usage,
 };
 
 static void wire_fp_tick(void *arg, uint64_t now_ms)

@@ -140,8 +140,8 @@ static void turn_alloc_report(struct turn_server *t, struct turn_alloc *a)
 {
 	uint64_t total = a->c2p_bytes + a->p2c_bytes;
 
-	if (total != a->reported_bytes && t->hooks.usage)
-		t->hooks.usage(t->hooks_arg, a->account, 0, total - a->reported_bytes);
+	if (total != a->reported_bytes && t->usage)
+		t->usage(t->usage_arg, a->account, 0, total - a->reported_bytes);
 	a->reported_bytes = total;
 }
 
@@ -209,8 +209,8 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	t->nallocs++;
 	t->stats->allocations_created++;
 	t->stats->allocations_current++;
-	if (t->hooks.usage)
-		t->hooks.usage(t->hooks_arg, a->account, 1, 0);
+	if (t->usage)
+		t->usage(t->usage_arg, a->account, 1, 0);
 	return a;
 }
 

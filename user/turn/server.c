@@ -177,6 +177,12 @@ void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void 
 	t->hooks_arg = arg;
 }
 
+void turn_set_usage_hook(struct turn_server *t, turn_usage_fn usage, void *arg)
+{
+	t->usage = usage;
+	t->usage_arg = arg;
+}
+
 void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks *h, void *arg)
 {
 	if (h)

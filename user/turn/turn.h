@@ -31,8 +31,9 @@ struct turn_channel_info {
 	uint64_t expires_ns;      /* CLOCK_MONOTONIC */
 };
 
-/* Callbacks that mirror state into the kernel (user/fastpath) and report usage (user/store).
- * Every member may be NULL. *_set hooks run before the success answer is sent (DESIGN.md). */
+/* Callbacks that mirror channels and permissions into the kernel (user/fastpath). Every member may
+ * be NULL. *_set hooks run before the success answer is sent: once the client learns of a binding,
+ * the fast path relays it (tests/unit/test_turn_methods.c checks the order). */
 struct turn_hooks {
 	int (*channel_set)(void *arg, const struct turn_channel_info *c);
 	void (*channel_del)(void *arg, const struct turn_channel_info *c);
@@ -42,10 +43,12 @@ struct turn_hooks {
 	void (*permission_del)(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
 			       const struct nts_addr *peer);
 	void (*alloc_del)(void *arg, uint64_t alloc_id);
-	/* Usage of an account (AccountSid of ephemeral credentials; "" for static users): allocations
-	 * created and relayed bytes since the last report. */
-	void (*usage)(void *arg, const char *account, uint64_t allocations, uint64_t bytes);
 };
+
+/* Usage of an account (AccountSid of ephemeral credentials; "" for static users): allocations
+ * created and relayed bytes since the last report (user/store meters it). */
+typedef void (*turn_usage_fn)(void *arg, const char *account, uint64_t allocations,
+			      uint64_t bytes);
 
 /* A read-only view of one allocation for listings (ntsctl allocations, /metrics). */
 struct turn_alloc_info {
@@ -94,7 +97,10 @@ struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *
 				struct auth_ctx *auth, struct nts_stats *stats,
 				nts_client_send_fn send, void *send_arg);
 void turn_destroy(struct turn_server *t);
+/* Installs the fast-path mirror hooks (NULL: none). */
 void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg);
+/* Installs the usage meter (NULL: none). */
+void turn_set_usage_hook(struct turn_server *t, turn_usage_fn usage, void *arg);
 /* Gives TURN the stream controls RFC 6062 data connections need (without them TCP allocations
  * are refused with 442). */
 void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks *h, void *arg);

@@ -232,6 +232,8 @@ struct turn_server {
 	struct turn_list tcp_list;	 /* the same, listed */
 	uint32_t next_conn_seq;
 	void *hooks_arg;
+	turn_usage_fn usage; /* may be NULL */
+	void *usage_arg;
 	struct turn_policy *policy;
 	struct ratelimit *rl;
 	uint64_t seed;
