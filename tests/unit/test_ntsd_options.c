@@ -1,5 +1,5 @@
 /* ntsd option parsing: command line, config file, precedence, defaults and errors
- * (user/net/options.c). */
+ * (user/ntsd/options*.c over the option table in user/util/config.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -51,7 +51,7 @@ static const char *write_tmp(const char *text)
 	return path;
 }
 
-static void test_defaults_match_design(void **state)
+static void test_defaults_without_any_option(void **state)
 {
 	struct parsed *p = parse(NULL);
 	char buf[NTS_ADDRSTRLEN];
@@ -246,10 +246,96 @@ static void test_missing_config_file_is_an_error(void **state)
 	assert_non_null(strstr(p->err, "/nonexistent/nts.conf"));
 }
 
+/* The text a row's default would be given as: "600", "49152-65535", "nts". */
+static void default_text(const struct nts_opt_def *o, char *buf, size_t len)
+{
+	if (o->kind == NTS_KIND_U32)
+		snprintf(buf, len, "%u", o->def.u32);
+	else if (o->kind == NTS_KIND_PORTS)
+		snprintf(buf, len, "%u-%u", o->def.ports[0], o->def.ports[1]);
+	else
+		snprintf(buf, len, "%s", o->def.str);
+}
+
+/* One table, three uses: each default, given as that option's value in a config file, sets the
+ * field exactly as nts_config_defaults() does (and lies within the option's bounds). */
+static void test_each_default_reads_back_through_its_option(void **state)
+{
+	static struct nts_config want, got;
+	unsigned checked = 0;
+
+	nts_config_defaults(&want);
+	for (int i = 0; i < NTS_OPT_COUNT; i++) {
+		const struct nts_opt_def *o = &nts_opt_defs[i];
+		char line[512], value[256], err[256], a[NTS_ADDRSTRLEN], b[NTS_ADDRSTRLEN];
+
+		if (!o->has_default)
+			continue;
+		default_text(o, value, sizeof(value));
+		snprintf(line, sizeof(line), "%s = %s\n", o->name, value);
+		memset(&got, 0, sizeof(got));
+		assert_int_equal(
+		    nts_config_parse_buffer(&got, NULL, line, strlen(line), "t", err, sizeof(err)), 0);
+		switch (o->kind) {
+		case NTS_KIND_STR:
+			assert_string_equal((char *)&got + o->off, (char *)&want + o->off);
+			break;
+		case NTS_KIND_U32:
+			assert_memory_equal((char *)&got + o->off, (char *)&want + o->off, 4);
+			break;
+		case NTS_KIND_PORTS:
+			assert_int_equal(got.relay_port_min, want.relay_port_min);
+			assert_int_equal(got.relay_port_max, want.relay_port_max);
+			break;
+		case NTS_KIND_API_LISTEN:
+			assert_string_equal(nts_addr_fmt(&got.api_listen, a, sizeof(a), true),
+					    nts_addr_fmt(&want.api_listen, b, sizeof(b), true));
+			break;
+		default:
+			fail_msg("--%s: a default of an unexpected kind", o->name);
+		}
+		checked++;
+	}
+	assert_true(checked >= 15);
+}
+
+/* --help shows every default from the table, on the option's own line. */
+static void test_help_shows_each_default_of_the_table(void **state)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	nts_options_usage(f);
+	assert_int_equal(fclose(f), 0);
+	for (int i = 0; i < NTS_OPT_COUNT; i++) {
+		const struct nts_opt_def *o = &nts_opt_defs[i];
+		char opt[64], want[300], value[256];
+		const char *line, *eol;
+
+		snprintf(opt, sizeof(opt), "  --%s ", o->name);
+		line = strstr(text, opt);
+		if (!line) { /* a flag: "--name" then spaces, or the end of the line */
+			snprintf(opt, sizeof(opt), "  --%s", o->name);
+			line = strstr(text, opt);
+		}
+		assert_non_null(line);
+		if (!o->has_default)
+			continue;
+		eol = strchr(line, '\n');
+		default_text(o, value, sizeof(value));
+		snprintf(want, sizeof(want), "(default %s)", value);
+		assert_non_null(strstr(line, want));
+		assert_true(strstr(line, want) < eol);
+	}
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_defaults_match_design),
+	    cmocka_unit_test(test_defaults_without_any_option),
 	    cmocka_unit_test(test_repeatable_listen_accepts_ipv4_and_ipv6),
 	    cmocka_unit_test(test_relay_ip_and_ice_host_default_to_listen_addresses),
 	    cmocka_unit_test(test_every_limit_has_a_long_option),
@@ -262,6 +348,8 @@ int main(void)
 	    cmocka_unit_test(test_command_line_overrides_config_file),
 	    cmocka_unit_test(test_config_file_errors_name_file_and_line),
 	    cmocka_unit_test(test_missing_config_file_is_an_error),
+	    cmocka_unit_test(test_each_default_reads_back_through_its_option),
+	    cmocka_unit_test(test_help_shows_each_default_of_the_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

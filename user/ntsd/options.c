@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 int nts_opt_fail(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
@@ -147,8 +146,8 @@ static int set_api_listen(struct nts_config *cfg, const struct nts_opt_def *o, c
 	return 0;
 }
 
-static int set_ports(struct nts_config *cfg, const struct nts_opt_def *o, const char *v,
-		     char *err, size_t errlen)
+static int set_ports(struct nts_config *cfg, const struct nts_opt_def *o, const char *v, char *err,
+		     size_t errlen)
 {
 	if (parse_ports(v, opt_field(cfg, o->off), opt_field(cfg, o->count_off)))
 		return nts_opt_fail(err, errlen, "--%s: '%s' is not MIN-MAX within 1-65535",
@@ -162,8 +161,8 @@ static int add_addr(struct nts_config *cfg, const struct nts_opt_def *o, const c
 	struct nts_addr a, *slot;
 
 	if (nts_addr_parse(&a, v, false) || !a.port)
-		return nts_opt_fail(err, errlen,
-				    "--%s: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", o->name, v);
+		return nts_opt_fail(
+		    err, errlen, "--%s: '%s' is not ADDR:PORT (IPv6 as [ADDR]:PORT)", o->name, v);
 	slot = opt_append(cfg, o, "addresses", err, errlen);
 	if (!slot)
 		return -EINVAL;

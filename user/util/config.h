@@ -21,19 +21,20 @@ struct nts_static_user {
 	char password[128];
 };
 
+/* Defaults and bounds: the option table, nts_opt_defs in config.c. */
 struct nts_config {
-	struct nts_addr listen[NTS_MAX_LISTEN]; /* UDP+TCP; default 0.0.0.0:3478 */
+	struct nts_addr listen[NTS_MAX_LISTEN]; /* UDP+TCP; resolved to 0.0.0.0:3478 if none */
 	unsigned nlisten;
 	struct nts_addr tls_listen[NTS_MAX_LISTEN];
 	unsigned ntls_listen;
 	char cert[256], key[256];
-	struct nts_addr relay_ip[2];            /* at most one per family */
+	struct nts_addr relay_ip[2]; /* at most one per family */
 	unsigned nrelay_ip;
-	struct nts_addr external_ip[2];         /* advertised instead of relay_ip, per family */
+	struct nts_addr external_ip[2]; /* advertised instead of relay_ip, per family */
 	unsigned nexternal_ip;
-	uint16_t relay_port_min, relay_port_max; /* default 49152-65535 */
-	char realm[128];                         /* default "nts" */
-	char secrets[NTS_MAX_SECRETS][256];      /* first signs, all verify; empty: from the DB */
+	uint16_t relay_port_min, relay_port_max;
+	char realm[128];
+	char secrets[NTS_MAX_SECRETS][256]; /* first signs, all verify; empty: from the DB */
 	unsigned nsecrets;
 	struct nts_static_user users[NTS_MAX_USERS];
 	unsigned nusers;
@@ -41,25 +42,25 @@ struct nts_config {
 	unsigned nallow_peer;
 	struct nts_cidr deny_peer[NTS_MAX_PEER_RULES];
 	unsigned ndeny_peer;
-	struct nts_addr api_listen;              /* default 127.0.0.1:8080; port 0 with api_off */
+	struct nts_addr api_listen;
 	bool api_off;
 	char api_cert[256], api_key[256];
-	char ice_host[256];                      /* default: the first listen address */
-	char db[256];                            /* default var/nts.db */
-	char ctl_socket[256];                    /* default /run/nts/ntsd.sock */
-	char pin_dir[256];                       /* default /sys/fs/bpf/nts */
+	char ice_host[256]; /* resolved to the first listen address if unset */
+	char db[256];
+	char ctl_socket[256];
+	char pin_dir[256];
 	/* Limits (all have long options too). */
-	uint32_t max_allocations_per_user;       /* 486 past this; default 10 */
-	uint32_t max_allocations;                /* total; default 65536 */
-	uint32_t default_lifetime, max_lifetime; /* 600, 3600 s */
-	uint32_t unauth_rate;                    /* unauthenticated requests per second per source; 50 */
+	uint32_t max_allocations_per_user;	 /* 486 past this */
+	uint32_t max_allocations;		 /* total */
+	uint32_t default_lifetime, max_lifetime; /* seconds */
+	uint32_t unauth_rate; /* unauthenticated requests per second per source */
 	uint32_t max_tcp_connections, max_tcp_per_source;
-	uint32_t tcp_idle_timeout;               /* seconds */
-	uint32_t fastpath_channels;              /* map size; default 262144 */
-	uint32_t udp_buffer;                     /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
-	uint32_t relay_buffer;                   /* same for each relay socket */
-	char software[64];                       /* SOFTWARE attribute; default "nts/<version>" */
-	bool verbose;                            /* log debug messages */
+	uint32_t tcp_idle_timeout;  /* seconds */
+	uint32_t fastpath_channels; /* map size */
+	uint32_t udp_buffer;	    /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
+	uint32_t relay_buffer;	    /* same for each relay socket */
+	char software[64];	    /* SOFTWARE attribute */
+	bool verbose;		    /* log debug messages */
 };
 
 #define NTS_VERSION "0.1.0"
@@ -87,9 +88,9 @@ enum nts_opt_kind {
 	NTS_KIND_ADDR_LIST,   /* ADDR:PORT appended to the array at off */
 	NTS_KIND_FAMILY_ADDR, /* an IP (no port) appended to the array at off, one per family */
 	NTS_KIND_STR_LIST,    /* text appended to the char[][size] array at off */
-	NTS_KIND_USER_LIST,   /* NAME:PASSWORD appended to the struct nts_static_user array at off */
-	NTS_KIND_CIDR_LIST,   /* CIDR appended to the struct nts_cidr array at off */
-	NTS_KIND_DAEMON,      /* ntsd's own (--demo, --config, --help, --version): not in nts_config */
+	NTS_KIND_USER_LIST, /* NAME:PASSWORD appended to the struct nts_static_user array at off */
+	NTS_KIND_CIDR_LIST, /* CIDR appended to the struct nts_cidr array at off */
+	NTS_KIND_DAEMON, /* ntsd's own (--demo, --config, --help, --version): not in nts_config */
 };
 
 enum nts_opt_flag {
@@ -103,13 +104,13 @@ enum nts_opt_flag {
 struct nts_opt_def {
 	const char *name;
 	enum nts_opt_kind kind;
-	unsigned flags;	  /* enum nts_opt_flag */
-	const char *arg;  /* the value's placeholder in --help; NULL for a flag */
-	const char *help; /* --help adds "(default X)" for options with a default */
-	size_t off;	  /* the field in struct nts_config (lists: the array) */
-	size_t size;	  /* STR: the field's size; lists: one element's size */
-	size_t count_off; /* lists: their unsigned count; PORTS: the upper bound's field */
-	unsigned cap;	  /* lists: how many elements the array holds */
+	unsigned flags;	   /* enum nts_opt_flag */
+	const char *arg;   /* the value's placeholder in --help; NULL for a flag */
+	const char *help;  /* --help adds "(default X)" for options with a default */
+	size_t off;	   /* the field in struct nts_config (lists: the array) */
+	size_t size;	   /* STR: the field's size; lists: one element's size */
+	size_t count_off;  /* lists: their unsigned count; PORTS: the upper bound's field */
+	unsigned cap;	   /* lists: how many elements the array holds */
 	uint32_t min, max; /* U32: the value's bounds */
 	bool has_default;
 	union {

@@ -16,7 +16,8 @@ enum nts_method_idx {
  * fields, the control socket's "stats" object (user/ntsd/ctl_cmds.c) and /metrics
  * (user/api/api_metrics.c) are generated from it. Rows of one Prometheus family are adjacent: the
  * family's HELP and TYPE lines come before its first row. c2p: client -> peer, p2c: peer -> client;
- * user_*: relayed in userspace, kernel_*: by the XDP fast path (summed from its per-CPU counters). */
+ * user_*: relayed in userspace, kernel_*: by the XDP fast path (summed from its per-CPU counters).
+ */
 #define NTS_STATS_COUNTERS(X)                                                                      \
 	X(auth_failures, "nts_auth_failures_total", "counter", "",                                 \
 	  "Requests answered 401 for bad credentials (not first challenges).")                     \
@@ -40,7 +41,8 @@ enum nts_method_idx {
 	X(tokens_issued, "nts_tokens_issued_total", "counter", "",                                 \
 	  "Tokens issued by the token API and ntsctl token create.")                               \
 	X(user_c2p_packets, "nts_relayed_packets_total", "counter",                                \
-	  "{direction=\"client_to_peer\",path=\"user\"}", "Relayed packets by direction and path.") \
+	  "{direction=\"client_to_peer\",path=\"user\"}",                                          \
+	  "Relayed packets by direction and path.")                                                \
 	X(user_p2c_packets, "nts_relayed_packets_total", "counter",                                \
 	  "{direction=\"peer_to_client\",path=\"user\"}", "")                                      \
 	X(kernel_c2p_packets, "nts_relayed_packets_total", "counter",                              \
@@ -63,7 +65,7 @@ enum nts_method_idx {
 
 struct nts_stats {
 	uint64_t requests[NTS_M_COUNT]; /* STUN requests/indications received, by method */
-	uint64_t errors[NTS_M_COUNT];   /* error responses sent, by method */
+	uint64_t errors[NTS_M_COUNT];	/* error responses sent, by method */
 #define NTS_STATS_FIELD(field, name, type, labels, help) uint64_t field;
 	NTS_STATS_COUNTERS(NTS_STATS_FIELD)
 #undef NTS_STATS_FIELD
