@@ -1,4 +1,4 @@
-/* libFuzzer target: the ntsd config-file parser (user/net/options.c) on arbitrary bytes. */
+/* libFuzzer target: the ntsd config-file parser (user/ntsd/options_parse.c) on arbitrary bytes. */
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,4 +1,4 @@
-/* ntsd's "status" and "allocations" control commands; see ntsd_ctl.h. */
+/* ntsd's "status" and "allocations" control commands; see ctl_cmds.h. */
 #include "ntsd/ctl_cmds.h"
 
 #include <errno.h>
