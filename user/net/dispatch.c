@@ -15,23 +15,6 @@
  */
 #define DISPATCH_ANSWER_MAX 512
 
-static bool dispatch_method_known(uint16_t method)
-{
-	switch (method) {
-	case STUN_BINDING:
-	case TURN_ALLOCATE:
-	case TURN_REFRESH:
-	case TURN_SEND:
-	case TURN_CREATE_PERMISSION:
-	case TURN_CHANNEL_BIND:
-	case TURN_CONNECT:
-	case TURN_CONNECTION_BIND:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static void dispatch_send(const struct net_dispatch *d, const struct nts_origin *o,
 			  const uint8_t *buf, int len)
 {
@@ -54,7 +37,7 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 	if (code == 420)
 		stun_put_unknown(&b, m->unknown, m->nunknown);
 	stun_put_fingerprint(&b);
-	d->stats->errors[nts_method_idx(m->method)]++;
+	d->stats->errors[stun_method_stat(m->method)]++;
 	dispatch_send(d, o, buf, stun_build_finish(&b));
 }
 
@@ -115,6 +98,7 @@ static void dispatch_channeldata(const struct net_dispatch *d, const struct nts_
 void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
 		  size_t len)
 {
+	const struct stun_method_def *def;
 	struct stun_msg m;
 	int rc;
 
@@ -135,7 +119,7 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 	/* Clients send requests and indications; responses from a client are not ours to handle. */
 	if (m.cls != STUN_REQUEST && m.cls != STUN_INDICATION)
 		return;
-	d->stats->requests[nts_method_idx(m.method)]++;
+	d->stats->requests[stun_method_stat(m.method)]++;
 	if (m.cls == STUN_INDICATION) {
 		/* RFC 8489 §6.3.2: unknown comprehension-required attributes: discard silently. A
 		 * Binding indication is a keepalive and needs no answer. */
@@ -144,7 +128,8 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		turn_handle_message(d->turn, o, &m);
 		return;
 	}
-	if (!dispatch_method_known(m.method)) {
+	def = stun_method_find(m.method);
+	if (!def || !def->from_client) {
 		dispatch_error(d, o, &m, 400);
 		return;
 	}
@@ -153,7 +138,7 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_error(d, o, &m, 420);
 		return;
 	}
-	if (m.method == STUN_BINDING) {
+	if (!def->turn) { /* Binding, the one method answered here */
 		dispatch_binding(d, o, &m);
 		return;
 	}

@@ -26,19 +26,52 @@ enum stun_class {
 	STUN_ERROR = 0x0110,
 };
 
-/* Methods (RFC 8489, RFC 8656, RFC 6062). */
-enum stun_method {
-	STUN_BINDING = 0x001,
-	TURN_ALLOCATE = 0x003,
-	TURN_REFRESH = 0x004,
-	TURN_SEND = 0x006,
-	TURN_DATA = 0x007,
-	TURN_CREATE_PERMISSION = 0x008,
-	TURN_CHANNEL_BIND = 0x009,
-	TURN_CONNECT = 0x00A,
-	TURN_CONNECTION_BIND = 0x00B,
-	TURN_CONNECTION_ATTEMPT = 0x00C,
+/* The method table, the one list of STUN/TURN methods (RFC 8489 §18.2, RFC 8656 §17,
+ * RFC 6062 §6.1). Methods a client sends, in the order of their per-method counters:
+ * X(enum name, number, name in logs, counter label, the client sends an indication (else a
+ * request), handled by user/turn (else user/net answers it: Binding)). */
+#define STUN_CLIENT_METHODS(X)                                                                     \
+	X(STUN_BINDING, 0x001, "Binding", "binding", false, false)                                 \
+	X(TURN_ALLOCATE, 0x003, "Allocate", "allocate", false, true)                               \
+	X(TURN_REFRESH, 0x004, "Refresh", "refresh", false, true)                                  \
+	X(TURN_SEND, 0x006, "Send", "send", true, true)                                            \
+	X(TURN_CREATE_PERMISSION, 0x008, "CreatePermission", "create_permission", false, true)     \
+	X(TURN_CHANNEL_BIND, 0x009, "ChannelBind", "channel_bind", false, true)                    \
+	X(TURN_CONNECT, 0x00A, "Connect", "connect", false, true)                                  \
+	X(TURN_CONNECTION_BIND, 0x00B, "ConnectionBind", "connection_bind", false, true)
+/* Methods only a TURN server sends: X(enum name, number, name in logs). A client's copy is counted
+ * as "other"; TURN ignores an indication of one, and a request of one gets 400. */
+#define STUN_SERVER_METHODS(X)                                                                     \
+	X(TURN_DATA, 0x007, "Data")                                                                \
+	X(TURN_CONNECTION_ATTEMPT, 0x00C, "ConnectionAttempt")
+
+#define STUN_METHOD_ENUM_(id, num, ...) id = num,
+enum stun_method { STUN_CLIENT_METHODS(STUN_METHOD_ENUM_) STUN_SERVER_METHODS(STUN_METHOD_ENUM_) };
+#undef STUN_METHOD_ENUM_
+
+/* Slots of the per-method counters (struct nts_stats requests[] and errors[]): one per client
+ * method, then one for every other method. */
+#define STUN_METHOD_STAT_(id, ...) STUN_STAT_##id,
+enum stun_method_stat { STUN_CLIENT_METHODS(STUN_METHOD_STAT_) STUN_STAT_OTHER, STUN_STAT_COUNT };
+#undef STUN_METHOD_STAT_
+
+/* One row of the method table. */
+struct stun_method_def {
+	uint16_t method;
+	const char *name;      /* "CreatePermission" */
+	const char *stat_name; /* "create_permission", the label of its counters; "other" */
+	unsigned stat;         /* enum stun_method_stat */
+	bool from_client;      /* in STUN_CLIENT_METHODS */
+	bool indication;       /* a client sends it as an indication (Send), else as a request */
+	bool turn;             /* handled by user/turn; Binding is answered by user/net */
 };
+
+/* The row of method, or NULL for a method the table does not list. */
+const struct stun_method_def *stun_method_find(uint16_t method);
+/* Counter slot of method: its own for a client method, else STUN_STAT_OTHER. */
+unsigned stun_method_stat(uint16_t method);
+/* Label of a counter slot ("create_permission"), as /metrics and ntsctl show it; "other". */
+const char *stun_method_stat_name(unsigned stat);
 
 /* Attribute types. 0x0000-0x7FFF are comprehension-required. */
 enum stun_attr_type {
@@ -142,7 +175,8 @@ const struct stun_attr *stun_find(const struct stun_msg *m, uint16_t type);
 /* Next attribute of type after prev (NULL: the first), or NULL; for repeated XOR-PEER-ADDRESS. */
 const struct stun_attr *stun_find_next(const struct stun_msg *m, uint16_t type,
 				       const struct stun_attr *prev);
-/* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS"). */
+/* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS").
+ * An unknown method is "Unknown". */
 const char *stun_method_name(uint16_t method);
 const char *stun_attr_name(uint16_t type);
 const char *stun_parse_strerror(int err);

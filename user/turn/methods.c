@@ -32,7 +32,7 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 	n = stun_build_finish(&b);
 	if (n < 0)
 		return;
-	t->stats->errors[nts_method_idx(m->method)]++;
+	t->stats->errors[stun_method_stat(m->method)]++;
 	if (r) {
 		char cbuf[NTS_ADDRSTRLEN];
 
@@ -76,7 +76,7 @@ static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o
 	n = stun_build_finish(&b);
 	if (n < 0)
 		return;
-	t->stats->errors[nts_method_idx(m->method)]++;
+	t->stats->errors[stun_method_stat(m->method)]++;
 	turn_send_client(t, o, buf, (size_t)n);
 }
 
@@ -315,24 +315,17 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 
 int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m)
 {
-	switch (m->method) {
-	case TURN_ALLOCATE:
-	case TURN_REFRESH:
-	case TURN_CREATE_PERMISSION:
-	case TURN_CHANNEL_BIND:
-	case TURN_CONNECT:
-	case TURN_CONNECTION_BIND:
-		if (m->cls == STUN_REQUEST)
-			turn_handle_request(t, o, m);
-		return 0;
-	case TURN_SEND:
-		if (m->cls == STUN_INDICATION)
-			turn_handle_send(t, o, m);
-		return 0;
-	case TURN_DATA:
-	case TURN_CONNECTION_ATTEMPT:
-		return 0; /* server-to-client only: ignore */
-	default:
+	const struct stun_method_def *def = stun_method_find(m->method);
+
+	if (!def || !def->turn)
 		return -ENOENT;
-	}
+	/* Data and ConnectionAttempt go server-to-client only, and a method in the other class
+	 * (a Send request, an Allocate indication) is not one: ignore them. */
+	if (!def->from_client || m->cls != (def->indication ? STUN_INDICATION : STUN_REQUEST))
+		return 0;
+	if (def->indication)
+		turn_handle_send(t, o, m);
+	else
+		turn_handle_request(t, o, m);
+	return 0;
 }
