@@ -268,16 +268,6 @@ static void test_channeldata_on_rfc5766_channels_is_not_malformed(void **state)
 	assert_int_equal(e->stats.udp_dropped_malformed, 0);
 }
 
-static void test_stream_channeldata_frames_are_padded_to_four(void **state)
-{
-	const uint8_t hdr[] = {0x7f, 0xff, 0x00, 0x05};
-
-	/* RFC 8656 §12.5 */
-	assert_int_equal(net_channeldata_frame_len(hdr, 4, true), 12);
-	assert_int_equal(net_channeldata_frame_len(hdr, 4, false), 9);
-	assert_int_equal(net_channeldata_frame_len(hdr, 3, true), 0);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,7 +283,6 @@ int main(void)
 	    cmocka_unit_test(test_responses_from_clients_are_dropped_silently),
 	    cmocka_unit_test(test_channeldata_longer_than_its_datagram_is_dropped),
 	    cmocka_unit_test(test_channeldata_on_rfc5766_channels_is_not_malformed),
-	    cmocka_unit_test(test_stream_channeldata_frames_are_padded_to_four),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -275,7 +275,7 @@ static void test_channel_bind_binds_and_installs_the_permission(void **state)
 }
 
 /* RFC 8656 §11.2: numbers below 0x4000 or past the RFC 5766 range 0x7FFF (accepted for deployed
- * clients, see TURN_CHANNEL_MAX), or a missing attribute, get 400. */
+ * clients, see STUN_CHANNEL_MAX), or a missing attribute, get 400. */
 static void test_channel_bind_bad_number_gets_400(void **state)
 {
 	struct harness *h = h_new(true);

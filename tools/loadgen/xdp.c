@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "stun/stun.h"
 #include "xdp.h"
 
 #define LG_SETTLE_NS 60000000ull /* in-flight packets reach the sink within this after sending */
@@ -238,7 +239,7 @@ static int lg_xdp_frames(struct lg_xdp *x, struct lg_session *s)
 			    lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
 				     s ? s[f].local_port : (uint16_t)(40000 + f),
 				     o->server.sin_addr.s_addr, ntohs(o->server.sin_port),
-				     s ? s[f].channel : (uint16_t)(0x4000 + f), o->size, f, &off);
+				     s ? s[f].channel : (uint16_t)(STUN_CHANNEL_MIN + f), o->size, f, &off);
 	}
 	x->hdr_off = off;
 	for (uint32_t f = 0; f < x->nflows; f++)

@@ -63,36 +63,22 @@ static void dispatch_malformed(const struct net_dispatch *d, const struct nts_or
 		d->stats->udp_dropped_malformed++;
 }
 
-long net_channeldata_frame_len(const uint8_t *buf, size_t len, bool stream)
-{
-	size_t frame;
-
-	if (len < STUN_CHANNELDATA_HDR)
-		return 0;
-	frame = STUN_CHANNELDATA_HDR + (((size_t)buf[2] << 8) | buf[3]);
-	/* RFC 8656 §12.5: padded to 4 on streams; over UDP padding is optional and ignored. */
-	return (long)(stream ? (frame + 3) & ~(size_t)3 : frame);
-}
-
-/* ChannelData: the first two bits 01 put the channel in 0x4000-0x7FFF. RFC 8656 §12 narrowed valid
- * channels to 0x4000-0x4FFF, but TURN accepts RFC 5766's whole range in ChannelBind for deployed
- * clients (coturn's uclient, libre), so the codec's narrower check is not applied here: TURN
- * discards data on channels that are not bound (§12.4). */
+/* ChannelData (RFC 8656 §12.4): the codec checks the framing (a frame shorter than its header says
+ * is malformed; on streams the padding is part of it); TURN discards data on channels that are not
+ * bound. */
 static void dispatch_channeldata(const struct net_dispatch *d, const struct nts_origin *o,
 				 const uint8_t *buf, size_t len)
 {
-	bool stream = o->transport != NTS_UDP;
-	long frame = net_channeldata_frame_len(buf, len, stream);
-	uint16_t channel;
+	const uint8_t *data;
+	uint16_t channel, data_len;
 
-	if (frame <= 0 || (size_t)frame > len) {
+	if (stun_channeldata_parse(buf, len, o->transport != NTS_UDP, &channel, &data, &data_len,
+				   NULL) != 0) {
 		dispatch_malformed(d, o);
 		return;
 	}
-	channel = (uint16_t)((buf[0] << 8) | buf[1]);
 	if (d->turn)
-		turn_handle_channeldata(d->turn, o, channel, buf + STUN_CHANNELDATA_HDR,
-					(size_t)((buf[2] << 8) | buf[3]));
+		turn_handle_channeldata(d->turn, o, channel, data, data_len);
 }
 
 void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,

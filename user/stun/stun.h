@@ -210,7 +210,8 @@ int stun_attr_get_icmp(const struct stun_attr *a, uint8_t *icmp_type, uint16_t *
 /* Notes on the decoders above: addresses come back with the port in host order; a family the codec
  * does not know (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY value other than 1 or 2) gives -EAFNOSUPPORT so
  * the caller can answer 440; the family of ADDRESS-ERROR-CODE is returned as AF_INET/AF_INET6;
- * CHANNEL-NUMBER is returned as sent (range checks are the caller's: 400 outside 0x4000-0x4FFF). */
+ * CHANNEL-NUMBER is returned as sent (the range check is the caller's: TURN answers 400 outside
+ * STUN_CHANNEL_MIN..STUN_CHANNEL_MAX, 0x4000-0x7FFF). */
 
 /* --- integrity and fingerprint --- */
 
@@ -285,13 +286,13 @@ const char *stun_reason(int code);
 /* --- ChannelData (RFC 8656 §12) --- */
 
 #define STUN_CHANNELDATA_HDR 4
-/* RFC 8656 §12 narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed 0x4000-0x7FFF and deployed
- * clients (coturn's turnutils_uclient among them) still pick from there; the codec accepts the whole
- * RFC 5766 range so TURN's ChannelBind and the framing agree. 0x5000-0x7FFF only matters for
- * DTLS-SRTP demultiplexing (RFC 7983), which a TURN port never does. */
+/* The channel numbers accepted, in ChannelBind and in ChannelData framing alike. RFC 8656 §12
+ * narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed 0x4000-0x7FFF and deployed clients
+ * (coturn's turnutils_uclient, restund/libre) still pick from there. 0x5000-0x7FFF only matters for
+ * DTLS-SRTP demultiplexing (RFC 7983), which a TURN port never does, so accepting it costs nothing.
+ * Every ChannelData frame (first bits 01) carries a channel in this range. */
 #define STUN_CHANNEL_MIN 0x4000
 #define STUN_CHANNEL_MAX 0x7FFF
-#define STUN_CHANNEL_MAX_RFC8656 0x4FFF
 
 /* True when the first byte says ChannelData (0b01). */
 static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
@@ -304,8 +305,14 @@ static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
  * STUN_CHANNEL_MIN..STUN_CHANNEL_MAX. */
 int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t *channel,
 			   const uint8_t **data, uint16_t *data_len, size_t *frame_len);
-/* Writes the 4-byte header for channel and data_len into hdr. */
-void stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel, uint16_t data_len);
+/* Length of a ChannelData frame with data_len bytes of data: header + data, padded to 4 when stream
+ * is true (RFC 8656 §12.5: over TCP/TLS padding is required; over UDP we send none). */
+size_t stun_channeldata_frame_len(uint16_t data_len, bool stream);
+/* Writes the 4-byte header for channel and data_len into hdr and returns the frame length
+ * (stun_channeldata_frame_len); the caller sends data and then frame length - header - data_len
+ * zero bytes of padding. */
+size_t stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel,
+			       uint16_t data_len, bool stream);
 
 /* --- stream framing --- */
 

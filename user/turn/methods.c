@@ -217,7 +217,7 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	int err;
 
 	if (stun_attr_get_channel(stun_find(m, STUN_ATTR_CHANNEL_NUMBER), &num) < 0 ||
-	    num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
+	    num < STUN_CHANNEL_MIN || num > STUN_CHANNEL_MAX) {
 		log_debug("turn: ChannelBind with a missing or invalid CHANNEL-NUMBER");
 		return turn_answer_error(t, o, m, r, 400);
 	}

@@ -156,11 +156,10 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 	int n;
 
 	if (c && !c->cooling && len <= 0xFFFF) {
-		/* RFC 8656 §12.5: over streams ChannelData is padded to 4; over UDP it need not be.
-		 */
-		size_t pad = a->origin.transport != NTS_UDP ? (4 - (len & 3)) & 3 : 0;
+		size_t frame = stun_channeldata_header(hdr, c->num, (uint16_t)len,
+						       a->origin.transport != NTS_UDP);
+		size_t pad = frame - sizeof(hdr) - len;
 
-		stun_channeldata_header(hdr, c->num, (uint16_t)len);
 		iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(hdr)};
 		iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
 		iov[2] = (struct iovec){.iov_base = (void *)zeros, .iov_len = pad};

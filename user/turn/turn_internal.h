@@ -35,15 +35,9 @@
 #define TURN_SEND_BATCH 64	     /* datagrams towards peers queued before a flush */
 #define TURN_TX_SLOT 2048     /* payloads up to this are batched; larger ones are sent at once */
 #define TURN_MAX_RESPONSE 512 /* our STUN answers fit in this */
-/* Channel numbers accepted in ChannelBind: RFC 8656 §12 allows 0x4000-0x4FFF, but RFC 5766 allowed
- * 0x4000-0x7FFF and deployed clients (coturn's turnutils_uclient, restund/libre) still pick from
- * there. The 0x5000-0x7FFF part matters only for DTLS-SRTP demultiplexing (RFC 7983), which a TURN
- * server port never does, so accepting it costs nothing and keeps those clients working. */
 /* coturn 4.x still sends ADDITIONAL-ADDRESS-FAMILY with the code point of draft-ietf-tram-turnbis
  * (its "SSODA" attributes); Allocate accepts it as an alias of 0x8000 (RFC 8656 §18.11). */
 #define TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT 0x8032
-#define TURN_CHANNEL_MIN 0x4000
-#define TURN_CHANNEL_MAX 0x7FFF
 
 #define turn_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
