@@ -386,6 +386,39 @@ static void test_long_term_key_lengths_and_unknown_alg(void **state)
 			    16);
 }
 
+struct sent {
+	int calls;
+	size_t len;
+};
+
+static int record_send(void *arg, const struct nts_origin *o, const struct iovec *iov, int iovcnt)
+{
+	struct sent *s = arg;
+
+	s->calls++;
+	s->len = iovcnt == 1 ? iov[0].iov_len : 0;
+	return 0;
+}
+
+/* stun_build_send hands a finished message to the sender whole, and a failed build to nobody. */
+static void test_build_send_sends_finished_messages_only(void **state)
+{
+	struct nts_origin o = {.transport = NTS_UDP};
+	struct sent s = {0};
+	struct stun_builder b;
+	uint8_t buf[64];
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, tid);
+	stun_put_u32(&b, STUN_ATTR_LIFETIME, 600);
+	assert_int_equal(stun_build_send(&b, record_send, &s, &o), 28);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.len, 28);
+	stun_build_init(&b, buf, 24, STUN_BINDING, STUN_SUCCESS, tid);
+	stun_put_u32(&b, STUN_ATTR_LIFETIME, 600);
+	assert_int_equal(stun_build_send(&b, record_send, &s, &o), -ENOSPC);
+	assert_int_equal(s.calls, 1);
+}
+
 /* The method table: each client method has its own counter slot and label, server-only and unknown
  * methods share "other"; Send is the one indication, Binding the one method TURN does not handle.
  */
@@ -448,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_every_method_and_class_round_trips),
 	    cmocka_unit_test(test_decoders_reject_malformed_values),
 	    cmocka_unit_test(test_long_term_key_lengths_and_unknown_alg),
+	    cmocka_unit_test(test_build_send_sends_finished_messages_only),
 	    cmocka_unit_test(test_method_table_gives_counter_slots_and_handlers),
 	    cmocka_unit_test(test_names_and_reasons),
 	};

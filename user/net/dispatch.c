@@ -15,15 +15,6 @@
  */
 #define DISPATCH_ANSWER_MAX 512
 
-static void dispatch_send(const struct net_dispatch *d, const struct nts_origin *o,
-			  const uint8_t *buf, int len)
-{
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = (size_t)len};
-
-	if (len > 0)
-		d->send(d->send_arg, o, &iov, 1);
-}
-
 /* An error response (RFC 8489 §6.3.1.1): ERROR-CODE, UNKNOWN-ATTRIBUTES for a 420, FINGERPRINT.
  * No SOFTWARE: unauthenticated error answers stay smaller than what would be needed to amplify. */
 static void dispatch_error(const struct net_dispatch *d, const struct nts_origin *o,
@@ -38,7 +29,7 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 		stun_put_unknown(&b, m->unknown, m->nunknown);
 	stun_put_fingerprint(&b);
 	d->stats->errors[stun_method_stat(m->method)]++;
-	dispatch_send(d, o, buf, stun_build_finish(&b));
+	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
 /* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE,
@@ -54,7 +45,7 @@ static void dispatch_binding(const struct net_dispatch *d, const struct nts_orig
 	if (d->software && d->software[0])
 		stun_put_attr(&b, STUN_ATTR_SOFTWARE, d->software, strlen(d->software));
 	stun_put_fingerprint(&b);
-	dispatch_send(d, o, buf, stun_build_finish(&b));
+	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
 static void dispatch_malformed(const struct net_dispatch *d, const struct nts_origin *o)

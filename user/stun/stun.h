@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/origin.h"
 
 #define STUN_HEADER_LEN 20
 #define STUN_MAGIC_COOKIE 0x2112A442u
@@ -279,6 +280,11 @@ int stun_put_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t
 int stun_put_fingerprint(struct stun_builder *b);
 /* Finishes: returns the total length, or b->err if anything failed. */
 int stun_build_finish(struct stun_builder *b);
+/* Finishes b and hands the message to send for o: how net and TURN send every message they build.
+ * Returns its length, or the builder's error with nothing sent; what send returns is not reported
+ * (a stream whose queue is full is closed by net, util/origin.h). */
+int stun_build_send(struct stun_builder *b, nts_client_send_fn send, void *send_arg,
+		    const struct nts_origin *o);
 
 /* Standard reason phrase for an error code ("Unauthorized" for 401), or "Error". */
 const char *stun_reason(int code);

@@ -321,6 +321,11 @@ void turn_relay_readable(void *arg, int fd, uint32_t events);
 /* Sends bytes to the client of o. */
 void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
 		      size_t len);
+/* Signs b with r's key and adds FINGERPRINT (auth_sign; r NULL: b goes as built), finishes it and
+ * sends it to o: how TURN sends every STUN message it builds. The length sent, or the builder's
+ * negative error with nothing sent. */
+int turn_send_stun(struct turn_server *t, const struct nts_origin *o, struct stun_builder *b,
+		   const struct auth_result *r);
 /* Builds and sends an error answer to m, signed when r is authenticated (r may be NULL). */
 void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
 		       const struct auth_result *r, int code);
