@@ -80,16 +80,27 @@ static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o
 	t->stats->errors[stun_method_stat(m->method)]++;
 }
 
+static uint32_t turn_default_lifetime(const struct turn_server *t)
+{
+	return t->cfg->default_lifetime ? t->cfg->default_lifetime : 600;
+}
+
+uint32_t turn_max_lifetime(const struct turn_server *t)
+{
+	uint32_t def = turn_default_lifetime(t);
+	uint32_t max = t->cfg->max_lifetime ? t->cfg->max_lifetime : 3600;
+
+	return max < def ? def : max;
+}
+
 /* RFC 8656 §7.2/§8.2: min(requested, max), but never below the default; absent: the default. */
 uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero)
 {
-	uint32_t def = t->cfg->default_lifetime ? t->cfg->default_lifetime : 600;
-	uint32_t max = t->cfg->max_lifetime ? t->cfg->max_lifetime : 3600;
+	uint32_t def = turn_default_lifetime(t);
+	uint32_t max = turn_max_lifetime(t);
 	uint32_t want;
 
 	*zero = false;
-	if (max < def)
-		max = def;
 	if (!m || stun_attr_get_u32(stun_find(m, STUN_ATTR_LIFETIME), &want) < 0)
 		return def;
 	if (want == 0) {

@@ -336,6 +336,8 @@ bool turn_allocate_replay(struct turn_server *t, const struct nts_origin *o,
 			  const struct stun_msg *m);
 int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 			 const struct stun_msg *m, const struct auth_result *r);
+/* The longest lifetime an allocation gets: max-lifetime (3600 s unset), never below the default. */
+uint32_t turn_max_lifetime(const struct turn_server *t);
 /* Lifetime to grant for m's LIFETIME (m may be NULL: the default); *zero when it asked for 0. */
 uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero);
 bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer);
