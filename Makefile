@@ -10,7 +10,7 @@ BUILD     := build/san
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 endif
 CFLAGS    ?= -O2 -g
-CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE \
+CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	     -Iinclude -Iuser -I$(BUILD)/bpf -MMD -MP $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 -lm
@@ -26,7 +26,7 @@ DEPS_auth     := stun util
 DEPS_fastpath := util
 DEPS_turn     := auth stun util
 DEPS_store    := util
-DEPS_api      := auth ctl store util
+DEPS_api      := auth ctl store stun util
 DEPS_ctl      := util
 DEPS_net      := stun turn util
 DEPS_ntsd     := api auth ctl fastpath net store turn util

@@ -461,7 +461,7 @@ static void test_metrics_count_tokens_without_account_labels(void **state)
 	char *line, *save = NULL;
 
 	json_decref(call(f, "POST", f->path, f->basic, NULL, &rs));
-	f->stats.requests[NTS_M_ALLOCATE] = 7;
+	f->stats.requests[STUN_STAT_TURN_ALLOCATE] = 7;
 	f->stats.kernel_p2c_bytes = 1234;
 	api_handle(f->api, &rq, NOW, &rs);
 	assert_int_equal(rs.status, 200);

@@ -386,6 +386,67 @@ static void test_long_term_key_lengths_and_unknown_alg(void **state)
 			    16);
 }
 
+struct sent {
+	int calls;
+	size_t len;
+};
+
+static int record_send(void *arg, const struct nts_origin *o, const struct iovec *iov, int iovcnt)
+{
+	struct sent *s = arg;
+
+	s->calls++;
+	s->len = iovcnt == 1 ? iov[0].iov_len : 0;
+	return 0;
+}
+
+/* stun_build_send hands a finished message to the sender whole, and a failed build to nobody. */
+static void test_build_send_sends_finished_messages_only(void **state)
+{
+	struct nts_origin o = {.transport = NTS_UDP};
+	struct sent s = {0};
+	struct stun_builder b;
+	uint8_t buf[64];
+
+	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, tid);
+	stun_put_u32(&b, STUN_ATTR_LIFETIME, 600);
+	assert_int_equal(stun_build_send(&b, record_send, &s, &o), 28);
+	assert_int_equal(s.calls, 1);
+	assert_int_equal(s.len, 28);
+	stun_build_init(&b, buf, 24, STUN_BINDING, STUN_SUCCESS, tid);
+	stun_put_u32(&b, STUN_ATTR_LIFETIME, 600);
+	assert_int_equal(stun_build_send(&b, record_send, &s, &o), -ENOSPC);
+	assert_int_equal(s.calls, 1);
+}
+
+/* The method table: each client method has its own counter slot and label, server-only and unknown
+ * methods share "other"; Send is the one indication, Binding the one method TURN does not handle.
+ */
+static void test_method_table_gives_counter_slots_and_handlers(void **state)
+{
+	const struct stun_method_def *d = stun_method_find(TURN_CREATE_PERMISSION);
+
+	assert_non_null(d);
+	assert_string_equal(d->name, "CreatePermission");
+	assert_string_equal(stun_method_stat_name(stun_method_stat(TURN_CREATE_PERMISSION)),
+			    "create_permission");
+	assert_true(d->from_client && d->turn && !d->indication);
+	assert_true(stun_method_find(TURN_SEND)->indication);
+	assert_false(stun_method_find(STUN_BINDING)->turn);
+	assert_int_equal(stun_method_stat(STUN_BINDING), 0);
+	assert_false(stun_method_find(TURN_DATA)->from_client);
+	assert_int_equal(stun_method_stat(TURN_DATA), STUN_STAT_OTHER);
+	assert_int_equal(stun_method_stat(TURN_CONNECTION_ATTEMPT), STUN_STAT_OTHER);
+	assert_null(stun_method_find(0x123));
+	assert_int_equal(stun_method_stat(0x123), STUN_STAT_OTHER);
+	assert_string_equal(stun_method_stat_name(STUN_STAT_OTHER), "other");
+	assert_string_equal(stun_method_stat_name(STUN_STAT_COUNT + 5), "other");
+	/* Every slot has a distinct label, as /metrics needs. */
+	for (unsigned i = 0; i < STUN_STAT_COUNT; i++)
+		for (unsigned j = i + 1; j < STUN_STAT_COUNT; j++)
+			assert_string_not_equal(stun_method_stat_name(i), stun_method_stat_name(j));
+}
+
 static void test_names_and_reasons(void **state)
 {
 	static const int codes[] = {300, 400, 401, 403, 420, 437, 438, 440,
@@ -420,6 +481,8 @@ int main(void)
 	    cmocka_unit_test(test_every_method_and_class_round_trips),
 	    cmocka_unit_test(test_decoders_reject_malformed_values),
 	    cmocka_unit_test(test_long_term_key_lengths_and_unknown_alg),
+	    cmocka_unit_test(test_build_send_sends_finished_messages_only),
+	    cmocka_unit_test(test_method_table_gives_counter_slots_and_handlers),
 	    cmocka_unit_test(test_names_and_reasons),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

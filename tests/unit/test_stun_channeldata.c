@@ -96,13 +96,36 @@ static void test_header_writer_round_trips(void **state)
 	uint8_t hdr[STUN_CHANNELDATA_HDR];
 	uint16_t ch, dlen;
 
-	stun_channeldata_header(hdr, 0x4abc, 1200);
+	assert_int_equal(stun_channeldata_header(hdr, 0x4abc, 1200, false), 1204);
 	assert_memory_equal(hdr, "\x4a\xbc\x04\xb0", 4);
 	assert_int_equal(stun_channeldata_parse(hdr, 4, false, &ch, NULL, &dlen, NULL),
 			 STUN_ERR_TRUNCATED);
-	stun_channeldata_header(hdr, 0x4abc, 0);
+	assert_int_equal(stun_channeldata_header(hdr, 0x4abc, 0, true), 4);
 	assert_int_equal(stun_channeldata_parse(hdr, 4, false, &ch, NULL, &dlen, NULL), 0);
 	assert_int_equal(ch, 0x4abc);
+}
+
+/* RFC 8656 §12.5: a frame is padded to a multiple of 4 over TCP/TLS; over UDP we send none. The
+ * writer, the parser and the stream splitter agree on the length. */
+static void test_frame_is_padded_to_four_on_streams_only(void **state)
+{
+	uint8_t buf[16] = {0};
+	size_t frame;
+
+	assert_int_equal(stun_channeldata_frame_len(5, false), 9);
+	assert_int_equal(stun_channeldata_frame_len(5, true), 12);
+	assert_int_equal(stun_channeldata_frame_len(8, true), 12);
+	assert_int_equal(stun_channeldata_frame_len(0, true), 4);
+	assert_int_equal(stun_channeldata_frame_len(0xFFFF, true), 0x10004);
+	assert_int_equal(stun_channeldata_header(buf, 0x7fff, 5, true), 12);
+	assert_int_equal(stun_stream_frame_len(buf, sizeof(buf)), 12);
+	assert_int_equal(stun_channeldata_parse(buf, sizeof(buf), true, NULL, NULL, NULL, &frame),
+			 0);
+	assert_int_equal(frame, 12);
+	assert_int_equal(stun_channeldata_parse(buf, sizeof(buf), false, NULL, NULL, NULL, &frame),
+			 0);
+	assert_int_equal(frame, 9);
+	assert_int_equal(stun_channeldata_header(buf, 0x7fff, 5, false), 9);
 }
 
 static void test_first_byte_tells_stun_from_channeldata(void **state)
@@ -212,6 +235,7 @@ int main(void)
 	    cmocka_unit_test(test_stream_channeldata_needs_its_padding),
 	    cmocka_unit_test(test_channel_outside_range_is_rejected),
 	    cmocka_unit_test(test_header_writer_round_trips),
+	    cmocka_unit_test(test_frame_is_padded_to_four_on_streams_only),
 	    cmocka_unit_test(test_first_byte_tells_stun_from_channeldata),
 	    cmocka_unit_test(test_stream_frame_len_of_stun_is_header_plus_length),
 	    cmocka_unit_test(test_stream_frame_len_rejects_bad_stun),

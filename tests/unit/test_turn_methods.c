@@ -275,7 +275,7 @@ static void test_channel_bind_binds_and_installs_the_permission(void **state)
 }
 
 /* RFC 8656 §11.2: numbers below 0x4000 or past the RFC 5766 range 0x7FFF (accepted for deployed
- * clients, see TURN_CHANNEL_MAX), or a missing attribute, get 400. */
+ * clients, see STUN_CHANNEL_MAX), or a missing attribute, get 400. */
 static void test_channel_bind_bad_number_gets_400(void **state)
 {
 	struct harness *h = h_new(true);
@@ -351,7 +351,7 @@ static void test_errors_after_authentication_are_signed(void **state)
 	klen = stun_long_term_key(STUN_PWALG_MD5, H_USER, strlen(H_USER), H_REALM, strlen(H_REALM),
 				  H_PASS, strlen(H_PASS), key);
 	assert_true(stun_check_integrity(&h->resp, key, (size_t)klen));
-	assert_int_equal(h->stats.errors[NTS_M_CREATE_PERMISSION], 1);
+	assert_int_equal(h->stats.errors[STUN_STAT_TURN_CREATE_PERMISSION], 1);
 	h_free(h);
 }
 

@@ -36,6 +36,23 @@ static void test_permission_expires_after_300_seconds(void **state)
 	h_free(h);
 }
 
+/* RFC 8656 §7.2: no allocation outlives the server's maximum lifetime (3600 s in the harness),
+ * whatever the caller of turn_alloc_refresh() asks for. */
+static void test_refresh_beyond_the_maximum_lifetime_is_clamped(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:43009", NULL);
+	struct turn_alloc *a;
+
+	h_allocate(h, &o);
+	a = turn_alloc_find(h->t, &o);
+	turn_alloc_refresh(h->t, a, 100000);
+	assert_int_equal(a->expires_ms, turn_now_ms(h->t) + 3600 * 1000ULL);
+	turn_alloc_refresh(h->t, a, 700);
+	assert_int_equal(a->expires_ms, turn_now_ms(h->t) + 700 * 1000ULL);
+	h_free(h);
+}
+
 /* RFC 8656 §12: a channel lasts 600 s; after expiry its number and peer are held for 5 minutes
  * against other bindings, the same pair may be bound again, and then both are free. */
 static void test_channel_expires_after_600_seconds_and_is_held_5_minutes(void **state)
@@ -297,6 +314,7 @@ static void test_replay_hooks_and_foreach_perm_cover_live_state(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_refresh_beyond_the_maximum_lifetime_is_clamped),
 	    cmocka_unit_test(test_permission_expires_after_300_seconds),
 	    cmocka_unit_test(test_channel_expires_after_600_seconds_and_is_held_5_minutes),
 	    cmocka_unit_test(test_channel_without_permission_relays_only_towards_the_peer),

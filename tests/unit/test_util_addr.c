@@ -77,6 +77,25 @@ static void test_cidr_contains_prefix_boundaries(void **state)
 	assert_int_not_equal(nts_cidr_parse(&c, "10.0.0.0/"), 0);
 }
 
+/* The unspecified address of either family is the wildcard; any other byte set is not. */
+static void test_is_any_only_for_the_unspecified_address(void **state)
+{
+	struct nts_addr a;
+
+	assert_int_equal(nts_addr_parse(&a, "0.0.0.0:3478", false), 0);
+	assert_true(nts_addr_is_any(&a));
+	assert_int_equal(nts_addr_parse(&a, "[::]:3478", false), 0);
+	assert_true(nts_addr_is_any(&a));
+	assert_int_equal(nts_addr_parse(&a, "0.0.0.1:3478", false), 0);
+	assert_false(nts_addr_is_any(&a));
+	assert_int_equal(nts_addr_parse(&a, "[::1]:3478", false), 0);
+	assert_false(nts_addr_is_any(&a));
+	/* IPv4 looks at its four bytes only. */
+	assert_int_equal(nts_addr_parse(&a, "0.0.0.0:1", false), 0);
+	a.ip[4] = 1;
+	assert_true(nts_addr_is_any(&a));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -85,6 +104,7 @@ int main(void)
 		cmocka_unit_test(test_parse_rejects_garbage_and_bad_ports),
 		cmocka_unit_test(test_sockaddr_round_trip),
 		cmocka_unit_test(test_cidr_contains_prefix_boundaries),
+		cmocka_unit_test(test_is_any_only_for_the_unspecified_address),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -95,12 +95,10 @@ static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
 				size_t len = o->size;
 
 				if (!dir) {
-					stun_channeldata_header(p, r->s[f].channel,
-								(uint16_t)o->size);
+					len = stun_channeldata_header(p, r->s[f].channel,
+								      (uint16_t)o->size, false);
 					lg_fill(p + STUN_CHANNELDATA_HDR, o->size, f,
 						r->c2p_seq[f]++);
-					len += STUN_CHANNELDATA_HDR; /* no padding over UDP (RFC
-									8656 §12.5) */
 				} else {
 					lg_fill(p, o->size, f, r->p2c_seq[f]++);
 					mm[i].msg_hdr.msg_name = &r->s[f].relay;

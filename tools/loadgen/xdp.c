@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
 
+#include "stun/stun.h"
 #include "xdp.h"
 
 #define LG_SETTLE_NS 60000000ull /* in-flight packets reach the sink within this after sending */
@@ -70,10 +71,14 @@ static int lg_gen_live(struct lg_xdp *x, double rate, double secs, uint64_t *sen
 {
 	struct xdp_md ctx = {.data_end = (uint32_t)x->lens[0],
 			     .ingress_ifindex = (uint32_t)x->cdev.ifindex};
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = x->frames[0],
-		    .data_size_in = (uint32_t)x->lens[0], .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = 1 << 30,
-		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = 64);
+	struct bpf_test_run_opts t = {.sz = sizeof(t),
+				      .data_in = x->frames[0],
+				      .data_size_in = (uint32_t)x->lens[0],
+				      .ctx_in = &ctx,
+				      .ctx_size_in = sizeof(ctx),
+				      .repeat = 1 << 30,
+				      .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+				      .batch_size = 64};
 	struct bench_gen_cfg gc = {.hdr_off = x->hdr_off,
 				   .nflows = x->nflows,
 				   .interval_ns = rate > 0 ? (uint64_t)(1e9 / rate) : 0};
@@ -234,11 +239,11 @@ static int lg_xdp_frames(struct lg_xdp *x, struct lg_session *s)
 					      (uint16_t)(40000 + f), o->peer.sin_addr.s_addr, pport,
 					      0, o->size, f, &off);
 		else
-			x->lens[f] =
-			    lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
-				     s ? s[f].local_port : (uint16_t)(40000 + f),
-				     o->server.sin_addr.s_addr, ntohs(o->server.sin_port),
-				     s ? s[f].channel : (uint16_t)(0x4000 + f), o->size, f, &off);
+			x->lens[f] = lg_frame(x->frames[f], x->cdev.mac, x->sdev.mac, cip,
+					      s ? s[f].local_port : (uint16_t)(40000 + f),
+					      o->server.sin_addr.s_addr, ntohs(o->server.sin_port),
+					      s ? s[f].channel : (uint16_t)(STUN_CHANNEL_MIN + f),
+					      o->size, f, &off);
 	}
 	x->hdr_off = off;
 	for (uint32_t f = 0; f < x->nflows; f++)

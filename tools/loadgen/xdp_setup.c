@@ -119,7 +119,7 @@ size_t lg_frame(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6], uint32
 		uint16_t sport, uint32_t dip, uint16_t dport, uint16_t channel, unsigned size,
 		uint32_t flow, unsigned *hdr_off)
 {
-	unsigned cd = channel ? 4 : 0, udp_len = 8 + cd + size;
+	unsigned cd = channel ? STUN_CHANNELDATA_HDR : 0, udp_len = 8 + cd + size;
 	uint8_t *ip = f + 14, *udp = ip + 20, *pl = udp + 8 + cd;
 	struct bench_hdr h = {BENCH_MAGIC_KERNEL, flow, 0, 0};
 
@@ -140,7 +140,7 @@ size_t lg_frame(uint8_t *f, const uint8_t smac[6], const uint8_t dmac[6], uint32
 	lg_put16be(udp + 4, (uint16_t)udp_len);
 	lg_put16be(udp + 6, 0); /* no checksum (RFC 768): the frames are rewritten in flight */
 	if (cd)
-		stun_channeldata_header(udp + 8, channel, (uint16_t)size);
+		stun_channeldata_header(udp + 8, channel, (uint16_t)size, false);
 	memcpy(pl, &h, sizeof(h));
 	for (unsigned i = BENCH_HDR_LEN; i < size; i++)
 		pl[i] = bench_pattern(i, 0);

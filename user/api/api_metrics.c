@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "stun/stun.h"
 
 static void api_metric_head(FILE *f, const char *name, const char *type, const char *help)
 {
@@ -42,12 +43,12 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 			"STUN/TURN requests and indications received, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
 		fprintf(f, "nts_stun_requests_total{method=\"%s\"} %" PRIu64 "\n",
-			nts_method_idx_name(m), st->requests[m]);
+			stun_method_stat_name(m), st->requests[m]);
 	api_metric_head(f, "nts_stun_errors_total", "counter",
 			"STUN error responses sent, by method.");
 	for (int m = 0; m < NTS_M_COUNT; m++)
 		fprintf(f, "nts_stun_errors_total{method=\"%s\"} %" PRIu64 "\n",
-			nts_method_idx_name(m), st->errors[m]);
+			stun_method_stat_name(m), st->errors[m]);
 	for (size_t i = 0; i < sizeof(api_counters) / sizeof(api_counters[0]); i++) {
 		const struct api_counter *c = &api_counters[i];
 

@@ -31,7 +31,7 @@ int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk
 		vsize = ((vsize + 7) & ~(size_t)7) * (ncpus > 0 ? ncpus : 1);
 	while (!*done && seen < max) {
 		uint32_t count = chunk;
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		struct bpf_map_batch_opts opts = {.sz = sizeof(opts)};
 
 		if (!keys) {
 			keys = malloc((size_t)chunk * info.key_size);
@@ -190,8 +190,11 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	size_t n = 0;
 	int rc = 0;
 
-	for (s.map = 0; s.map < FP_NMAPS && !rc; s.map++)
-		rc = walk_all(fds[s.map], fns[s.map], &s) ?: s.err;
+	for (s.map = 0; s.map < FP_NMAPS && !rc; s.map++) {
+		rc = walk_all(fds[s.map], fns[s.map], &s);
+		if (!rc)
+			rc = s.err;
+	}
 	if (rc)
 		goto out;
 	fp->gen = keep ? keep : (s.maxgen >= NTS_FP_GEN_MAX ? 1 : s.maxgen + 1);

@@ -15,7 +15,11 @@
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
+/* bpftool embeds the BPF object as one string literal, longer than ISO C promises (4095). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Woverlength-strings"
 #include "fastpath.skel.h"
+#pragma GCC diagnostic pop
 #include "fastpath/fastpath.h"
 #include "fastpath/loader.h"
 
@@ -44,11 +48,16 @@ struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, cons
 
 	if (!skel)
 		return NULL;
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_client, channels);
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_peer, channels);
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_perm, channels);
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_relay, allocs);
-	rc = rc ?: bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
+	if (!rc)
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_client, channels);
+	if (!rc)
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_peer, channels);
+	if (!rc)
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_perm, channels);
+	if (!rc)
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_relay, allocs);
+	if (!rc)
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
 	if (pin_dir) {
 		bpf_object__for_each_map(map, skel->obj)
 		{

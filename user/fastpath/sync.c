@@ -96,15 +96,6 @@ void fastpath_ip_to_addr(struct nts_addr *a, const struct nts_fp_ip *ip, uint16_
 	a->port = port;
 }
 
-/* An unspecified address (0.0.0.0, ::): a relay socket bound to the wildcard address. Its packets
- * leave with a source the routing table picks, which the kernel fast path cannot reproduce. */
-static bool addr_is_any(const struct nts_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return memcmp(a->ip, zero, nts_addr_iplen(a)) == 0;
-}
-
 /* Records relay as one of the allocation's relays and extends its kernel entry to expires_ns, so
  * that traffic to it without any permission can be dropped in the kernel. */
 static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_addr *relay,
@@ -114,7 +105,9 @@ static int relay_note(struct fastpath *fp, struct fp_alloc *a, const struct nts_
 	struct nts_fp_relay_val v = {.alloc_id = fp_kid(fp, a->id)};
 	unsigned i;
 
-	if (a->no_drop || addr_is_any(relay))
+	/* A wildcard relay's packets leave from a source the routing table picks, which the kernel
+	 * fast path cannot reproduce: it stays in userspace. */
+	if (a->no_drop || nts_addr_is_any(relay))
 		return 0;
 	fastpath_ip_from_addr(&k.relay_ip, relay);
 	k.relay_port = relay->port;
@@ -366,8 +359,8 @@ int fastpath_channel_set(struct fastpath *fp, uint64_t alloc_id, const struct nt
 	/* No header-size changes in the kernel, and no source address choice: userspace relays
 	 * channels across families, over TCP (no client address) and from wildcard relays. */
 	if (client->family != peer->family || client->family != server->family ||
-	    relay->family != peer->family || addr_is_any(client) || addr_is_any(server) ||
-	    addr_is_any(relay) || addr_is_any(peer))
+	    relay->family != peer->family || nts_addr_is_any(client) || nts_addr_is_any(server) ||
+	    nts_addr_is_any(relay) || nts_addr_is_any(peer))
 		return 0;
 	channel_keys(&ck, &pk, client, server, relay, peer, channel);
 	c = chan_get(a, &ck);

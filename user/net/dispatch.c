@@ -15,32 +15,6 @@
  */
 #define DISPATCH_ANSWER_MAX 512
 
-static bool dispatch_method_known(uint16_t method)
-{
-	switch (method) {
-	case STUN_BINDING:
-	case TURN_ALLOCATE:
-	case TURN_REFRESH:
-	case TURN_SEND:
-	case TURN_CREATE_PERMISSION:
-	case TURN_CHANNEL_BIND:
-	case TURN_CONNECT:
-	case TURN_CONNECTION_BIND:
-		return true;
-	default:
-		return false;
-	}
-}
-
-static void dispatch_send(const struct net_dispatch *d, const struct nts_origin *o,
-			  const uint8_t *buf, int len)
-{
-	struct iovec iov = {.iov_base = (void *)buf, .iov_len = (size_t)len};
-
-	if (len > 0)
-		d->send(d->send_arg, o, &iov, 1);
-}
-
 /* An error response (RFC 8489 §6.3.1.1): ERROR-CODE, UNKNOWN-ATTRIBUTES for a 420, FINGERPRINT.
  * No SOFTWARE: unauthenticated error answers stay smaller than what would be needed to amplify. */
 static void dispatch_error(const struct net_dispatch *d, const struct nts_origin *o,
@@ -54,8 +28,8 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 	if (code == 420)
 		stun_put_unknown(&b, m->unknown, m->nunknown);
 	stun_put_fingerprint(&b);
-	d->stats->errors[nts_method_idx(m->method)]++;
-	dispatch_send(d, o, buf, stun_build_finish(&b));
+	d->stats->errors[stun_method_stat(m->method)]++;
+	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
 /* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE,
@@ -71,7 +45,7 @@ static void dispatch_binding(const struct net_dispatch *d, const struct nts_orig
 	if (d->software && d->software[0])
 		stun_put_attr(&b, STUN_ATTR_SOFTWARE, d->software, strlen(d->software));
 	stun_put_fingerprint(&b);
-	dispatch_send(d, o, buf, stun_build_finish(&b));
+	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
 static void dispatch_malformed(const struct net_dispatch *d, const struct nts_origin *o)
@@ -80,41 +54,28 @@ static void dispatch_malformed(const struct net_dispatch *d, const struct nts_or
 		d->stats->udp_dropped_malformed++;
 }
 
-long net_channeldata_frame_len(const uint8_t *buf, size_t len, bool stream)
-{
-	size_t frame;
-
-	if (len < STUN_CHANNELDATA_HDR)
-		return 0;
-	frame = STUN_CHANNELDATA_HDR + (((size_t)buf[2] << 8) | buf[3]);
-	/* RFC 8656 §12.5: padded to 4 on streams; over UDP padding is optional and ignored. */
-	return (long)(stream ? (frame + 3) & ~(size_t)3 : frame);
-}
-
-/* ChannelData: the first two bits 01 put the channel in 0x4000-0x7FFF. RFC 8656 §12 narrowed valid
- * channels to 0x4000-0x4FFF, but TURN accepts RFC 5766's whole range in ChannelBind for deployed
- * clients (coturn's uclient, libre), so the codec's narrower check is not applied here: TURN
- * discards data on channels that are not bound (§12.4). */
+/* ChannelData (RFC 8656 §12.4): the codec checks the framing (a frame shorter than its header says
+ * is malformed; on streams the padding is part of it); TURN discards data on channels that are not
+ * bound. */
 static void dispatch_channeldata(const struct net_dispatch *d, const struct nts_origin *o,
 				 const uint8_t *buf, size_t len)
 {
-	bool stream = o->transport != NTS_UDP;
-	long frame = net_channeldata_frame_len(buf, len, stream);
-	uint16_t channel;
+	const uint8_t *data;
+	uint16_t channel, data_len;
 
-	if (frame <= 0 || (size_t)frame > len) {
+	if (stun_channeldata_parse(buf, len, o->transport != NTS_UDP, &channel, &data, &data_len,
+				   NULL) != 0) {
 		dispatch_malformed(d, o);
 		return;
 	}
-	channel = (uint16_t)((buf[0] << 8) | buf[1]);
 	if (d->turn)
-		turn_handle_channeldata(d->turn, o, channel, buf + STUN_CHANNELDATA_HDR,
-					(size_t)((buf[2] << 8) | buf[3]));
+		turn_handle_channeldata(d->turn, o, channel, data, data_len);
 }
 
 void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
 		  size_t len)
 {
+	const struct stun_method_def *def;
 	struct stun_msg m;
 	int rc;
 
@@ -135,7 +96,7 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 	/* Clients send requests and indications; responses from a client are not ours to handle. */
 	if (m.cls != STUN_REQUEST && m.cls != STUN_INDICATION)
 		return;
-	d->stats->requests[nts_method_idx(m.method)]++;
+	d->stats->requests[stun_method_stat(m.method)]++;
 	if (m.cls == STUN_INDICATION) {
 		/* RFC 8489 §6.3.2: unknown comprehension-required attributes: discard silently. A
 		 * Binding indication is a keepalive and needs no answer. */
@@ -144,7 +105,8 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		turn_handle_message(d->turn, o, &m);
 		return;
 	}
-	if (!dispatch_method_known(m.method)) {
+	def = stun_method_find(m.method);
+	if (!def || !def->from_client) {
 		dispatch_error(d, o, &m, 400);
 		return;
 	}
@@ -153,7 +115,7 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_error(d, o, &m, 420);
 		return;
 	}
-	if (m.method == STUN_BINDING) {
+	if (!def->turn) { /* Binding, the one method answered here */
 		dispatch_binding(d, o, &m);
 		return;
 	}

@@ -106,10 +106,6 @@ struct net_server {
 	bool hooks_added;
 };
 
-/* dispatch.c: bytes a ChannelData frame at buf occupies (0: header incomplete); any channel the
- * two leading bits allow (0x4000-0x7FFF, RFC 5766), see dispatch_channeldata(). */
-long net_channeldata_frame_len(const uint8_t *buf, size_t len, bool stream);
-
 /* udp.c */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
 void net_udp_close(struct net_udp *u);

@@ -267,11 +267,7 @@ static void stream_process_input(struct net_stream *s)
 			s->raw->input(s->raw_arg, p, len);
 			break;
 		}
-		/* ChannelData framing is ours (RFC 5766 channel range, see dispatch.c); STUN's is
-		 * the codec's. */
-		long fl = stun_is_channeldata(p, s->in_len - off)
-			      ? net_channeldata_frame_len(p, s->in_len - off, true)
-			      : stun_stream_frame_len(p, s->in_len - off);
+		long fl = stun_stream_frame_len(p, s->in_len - off);
 		if (fl < 0 || fl > NET_STREAM_IN_MAX) {
 			s->n->stats->tcp_closed_bad_framing++;
 			net_stream_close(s, "bad framing");

@@ -52,13 +52,6 @@ static struct net_udp_rx *udp_rx_new(void)
 	return rx;
 }
 
-static bool udp_addr_is_wildcard(const struct nts_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return !memcmp(a->ip, zero, nts_addr_iplen(a));
-}
-
 /* Reads the destination address of a received datagram from its packet-info control message and
  * the segment size of a GRO batch (0: a single datagram). */
 static void udp_parse_cmsg(const struct net_udp *u, struct msghdr *mh, struct nts_addr *local,
@@ -90,7 +83,7 @@ static size_t udp_put_src_cmsg(const struct net_udp *u, const struct nts_addr *f
 	struct msghdr mh = {.msg_control = ctl, .msg_controllen = cap};
 	struct cmsghdr *c;
 
-	if (!u->wildcard || from->family != u->local.family || udp_addr_is_wildcard(from))
+	if (!u->wildcard || from->family != u->local.family || nts_addr_is_any(from))
 		return 0;
 	memset(ctl, 0, cap);
 	c = CMSG_FIRSTHDR(&mh);
@@ -275,7 +268,7 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 	if (!u)
 		return -ENOMEM;
 	u->n = n;
-	u->wildcard = udp_addr_is_wildcard(addr);
+	u->wildcard = nts_addr_is_any(addr);
 	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
 	u->rx = udp_rx_new();
 	u->fd = -1;

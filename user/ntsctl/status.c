@@ -13,6 +13,14 @@
 #include "fastpath/loader.h"
 #include "ntsctl/ntsctl.h"
 
+/* The string member key of o, or dflt when it is missing or not a string. */
+static const char *json_str_or(const json_t *o, const char *key, const char *dflt)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : dflt;
+}
+
 static void status_usage(FILE *f)
 {
 	fprintf(
@@ -99,12 +107,11 @@ static void print_daemon(struct ntsctl *c, json_t *d)
 		return;
 	}
 	printf("ntsd: running, version %s, up %llds, %lld allocations\n",
-	       json_string_value(json_object_get(d, "version")) ?: "?",
+	       json_str_or(d, "version", "?"),
 	       (long long)json_integer_value(json_object_get(d, "uptime")),
 	       (long long)json_integer_value(json_object_get(d, "allocations")));
 	json_array_foreach(json_object_get(d, "listen"), i, l) printf(
-	    "  listening: %s %s\n", json_string_value(json_object_get(l, "transport")) ?: "?",
-	    json_string_value(json_object_get(l, "addr")) ?: "?");
+	    "  listening: %s %s\n", json_str_or(l, "transport", "?"), json_str_or(l, "addr", "?"));
 	fp = json_object_get(d, "fastpath");
 	if (fp)
 		printf("  fast path: %s", json_is_true(json_object_get(fp, "adopted"))
@@ -145,7 +152,7 @@ static void print_fastpath(json_t *f)
 			       json_is_true(json_object_get(p, "legacy")) ? "legacy attach ("
 									  : "libxdp dispatcher",
 			       json_is_true(json_object_get(p, "legacy"))
-				   ? (json_string_value(json_object_get(p, "legacy_reason")) ?: "")
+				   ? json_str_or(p, "legacy_reason", "")
 				   : "",
 			       json_is_true(json_object_get(p, "legacy")) ? ")" : "");
 	}

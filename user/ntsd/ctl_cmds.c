@@ -14,7 +14,7 @@ static json_t *per_method(const uint64_t *v)
 	json_t *o = json_object();
 
 	for (int i = 0; i < NTS_M_COUNT; i++)
-		json_object_set_new(o, nts_method_idx_name(i), json_integer((json_int_t)v[i]));
+		json_object_set_new(o, stun_method_stat_name(i), json_integer((json_int_t)v[i]));
 	return o;
 }
 

@@ -20,13 +20,6 @@ static int resolve_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static bool addr_is_wildcard(const struct nts_addr *a)
-{
-	static const uint8_t zero[16];
-
-	return !memcmp(a->ip, zero, nts_addr_iplen(a));
-}
-
 int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen)
 {
 	const struct nts_addr *concrete = NULL;
@@ -40,7 +33,7 @@ int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen)
 		const struct nts_addr *l = &cfg->listen[i];
 		bool have = false;
 
-		if (addr_is_wildcard(l))
+		if (nts_addr_is_any(l))
 			continue;
 		if (!concrete)
 			concrete = l;

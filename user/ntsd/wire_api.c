@@ -129,7 +129,6 @@ static int wire_api_demo_create(struct ntsd *d, const char *path, char *sid, cha
 static int wire_api_demo(struct ntsd *d)
 {
 	char path[PATH_MAX], sid[STORE_SID_LEN + 1], token[STORE_TOKEN_LEN + 1];
-	static const uint8_t any[16];
 	char host[NTS_ADDRSTRLEN];
 	struct nts_addr a = d->cfg.api_listen;
 	bool tls = d->cfg.api_cert[0] != '\0';
@@ -143,7 +142,7 @@ static int wire_api_demo(struct ntsd *d)
 	}
 	if (api_http_port(d->api))
 		a.port = api_http_port(d->api);
-	if (!memcmp(a.ip, any, nts_addr_iplen(&a))) { /* wildcard: show loopback */
+	if (nts_addr_is_any(&a)) { /* wildcard: show loopback */
 		a.ip[0] = a.family == AF_INET ? 127 : 0;
 		a.ip[nts_addr_iplen(&a) - 1] = 1;
 	}

@@ -229,3 +229,15 @@ int stun_build_finish(struct stun_builder *b)
 {
 	return b->err ? b->err : (int)b->len;
 }
+
+int stun_build_send(struct stun_builder *b, nts_client_send_fn send, void *send_arg,
+		    const struct nts_origin *o)
+{
+	int n = stun_build_finish(b);
+	struct iovec iov = {.iov_base = b->buf, .iov_len = (size_t)n};
+
+	if (n < 0)
+		return n;
+	send(send_arg, o, &iov, 1);
+	return n;
+}

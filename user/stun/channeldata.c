@@ -15,11 +15,9 @@ int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t
 	if (ch < STUN_CHANNEL_MIN || ch > STUN_CHANNEL_MAX)
 		return STUN_ERR_BAD_ATTR;
 	uint16_t dlen = stun_rd16(buf + 2);
-	size_t frame = STUN_CHANNELDATA_HDR + (size_t)dlen;
-	/* RFC 8656 §12.5: over TCP/TLS the frame is padded to a multiple of 4; over UDP padding is
-	 * optional, so a datagram may carry bytes after the data, which are ignored. */
-	if (stream)
-		frame = stun_pad4(frame);
+	/* Over UDP padding is optional, so a datagram may carry bytes after the data: ignored. */
+	size_t frame = stun_channeldata_frame_len(dlen, stream);
+
 	if (len < frame)
 		return STUN_ERR_TRUNCATED;
 	if (channel)
@@ -33,10 +31,19 @@ int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t
 	return 0;
 }
 
-void stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel, uint16_t data_len)
+size_t stun_channeldata_frame_len(uint16_t data_len, bool stream)
+{
+	size_t frame = STUN_CHANNELDATA_HDR + (size_t)data_len;
+
+	return stream ? stun_pad4(frame) : frame;
+}
+
+size_t stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel,
+			       uint16_t data_len, bool stream)
 {
 	stun_wr16(hdr, channel);
 	stun_wr16(hdr + 2, data_len);
+	return stun_channeldata_frame_len(data_len, stream);
 }
 
 long stun_stream_frame_len(const uint8_t *buf, size_t len)
@@ -59,7 +66,7 @@ long stun_stream_frame_len(const uint8_t *buf, size_t len)
 			return -EPROTO;
 		if (len < 4)
 			return 0;
-		return (long)stun_pad4(STUN_CHANNELDATA_HDR + (size_t)stun_rd16(buf + 2));
+		return (long)stun_channeldata_frame_len(stun_rd16(buf + 2), true);
 	default: /* 0b10, 0b11: neither STUN nor ChannelData can start here */
 		return -EPROTO;
 	}

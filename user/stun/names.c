@@ -1,26 +1,9 @@
-/* Human-readable names for methods, attribute types, parse errors, and the standard reason phrases
+/* Human-readable names for attribute types, parse errors, and the standard reason phrases
  * of error codes (RFC 8489 §14.8, RFC 8656 §19, RFC 6062 §6.3).
  */
 #include "stun/stun.h"
 
 /* clang-format off */
-
-const char *stun_method_name(uint16_t method)
-{
-	switch (method) {
-	case STUN_BINDING: return "Binding";
-	case TURN_ALLOCATE: return "Allocate";
-	case TURN_REFRESH: return "Refresh";
-	case TURN_SEND: return "Send";
-	case TURN_DATA: return "Data";
-	case TURN_CREATE_PERMISSION: return "CreatePermission";
-	case TURN_CHANNEL_BIND: return "ChannelBind";
-	case TURN_CONNECT: return "Connect";
-	case TURN_CONNECTION_BIND: return "ConnectionBind";
-	case TURN_CONNECTION_ATTEMPT: return "ConnectionAttempt";
-	}
-	return "Unknown";
-}
 
 const char *stun_attr_name(uint16_t type)
 {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "util/addr.h"
+#include "util/origin.h"
 
 #define STUN_HEADER_LEN 20
 #define STUN_MAGIC_COOKIE 0x2112A442u
@@ -26,19 +27,52 @@ enum stun_class {
 	STUN_ERROR = 0x0110,
 };
 
-/* Methods (RFC 8489, RFC 8656, RFC 6062). */
-enum stun_method {
-	STUN_BINDING = 0x001,
-	TURN_ALLOCATE = 0x003,
-	TURN_REFRESH = 0x004,
-	TURN_SEND = 0x006,
-	TURN_DATA = 0x007,
-	TURN_CREATE_PERMISSION = 0x008,
-	TURN_CHANNEL_BIND = 0x009,
-	TURN_CONNECT = 0x00A,
-	TURN_CONNECTION_BIND = 0x00B,
-	TURN_CONNECTION_ATTEMPT = 0x00C,
+/* The method table, the one list of STUN/TURN methods (RFC 8489 §18.2, RFC 8656 §17,
+ * RFC 6062 §6.1). Methods a client sends, in the order of their per-method counters:
+ * X(enum name, number, name in logs, counter label, the client sends an indication (else a
+ * request), handled by user/turn (else user/net answers it: Binding)). */
+#define STUN_CLIENT_METHODS(X)                                                                     \
+	X(STUN_BINDING, 0x001, "Binding", "binding", false, false)                                 \
+	X(TURN_ALLOCATE, 0x003, "Allocate", "allocate", false, true)                               \
+	X(TURN_REFRESH, 0x004, "Refresh", "refresh", false, true)                                  \
+	X(TURN_SEND, 0x006, "Send", "send", true, true)                                            \
+	X(TURN_CREATE_PERMISSION, 0x008, "CreatePermission", "create_permission", false, true)     \
+	X(TURN_CHANNEL_BIND, 0x009, "ChannelBind", "channel_bind", false, true)                    \
+	X(TURN_CONNECT, 0x00A, "Connect", "connect", false, true)                                  \
+	X(TURN_CONNECTION_BIND, 0x00B, "ConnectionBind", "connection_bind", false, true)
+/* Methods only a TURN server sends: X(enum name, number, name in logs). A client's copy is counted
+ * as "other"; TURN ignores an indication of one, and a request of one gets 400. */
+#define STUN_SERVER_METHODS(X)                                                                     \
+	X(TURN_DATA, 0x007, "Data")                                                                \
+	X(TURN_CONNECTION_ATTEMPT, 0x00C, "ConnectionAttempt")
+
+#define STUN_METHOD_ENUM_(id, num, ...) id = num,
+enum stun_method { STUN_CLIENT_METHODS(STUN_METHOD_ENUM_) STUN_SERVER_METHODS(STUN_METHOD_ENUM_) };
+#undef STUN_METHOD_ENUM_
+
+/* Slots of the per-method counters (struct nts_stats requests[] and errors[]): one per client
+ * method, then one for every other method. */
+#define STUN_METHOD_STAT_(id, ...) STUN_STAT_##id,
+enum stun_method_stat { STUN_CLIENT_METHODS(STUN_METHOD_STAT_) STUN_STAT_OTHER, STUN_STAT_COUNT };
+#undef STUN_METHOD_STAT_
+
+/* One row of the method table. */
+struct stun_method_def {
+	uint16_t method;
+	const char *name;      /* "CreatePermission" */
+	const char *stat_name; /* "create_permission", the label of its counters; "other" */
+	unsigned stat;         /* enum stun_method_stat */
+	bool from_client;      /* in STUN_CLIENT_METHODS */
+	bool indication;       /* a client sends it as an indication (Send), else as a request */
+	bool turn;             /* handled by user/turn; Binding is answered by user/net */
 };
+
+/* The row of method, or NULL for a method the table does not list. */
+const struct stun_method_def *stun_method_find(uint16_t method);
+/* Counter slot of method: its own for a client method, else STUN_STAT_OTHER. */
+unsigned stun_method_stat(uint16_t method);
+/* Label of a counter slot ("create_permission"), as /metrics and ntsctl show it; "other". */
+const char *stun_method_stat_name(unsigned stat);
 
 /* Attribute types. 0x0000-0x7FFF are comprehension-required. */
 enum stun_attr_type {
@@ -142,7 +176,8 @@ const struct stun_attr *stun_find(const struct stun_msg *m, uint16_t type);
 /* Next attribute of type after prev (NULL: the first), or NULL; for repeated XOR-PEER-ADDRESS. */
 const struct stun_attr *stun_find_next(const struct stun_msg *m, uint16_t type,
 				       const struct stun_attr *prev);
-/* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS"). */
+/* Human-readable name of a method, an attribute type, or a parse error ("Binding", "XOR-PEER-ADDRESS").
+ * An unknown method is "Unknown". */
 const char *stun_method_name(uint16_t method);
 const char *stun_attr_name(uint16_t type);
 const char *stun_parse_strerror(int err);
@@ -176,7 +211,8 @@ int stun_attr_get_icmp(const struct stun_attr *a, uint8_t *icmp_type, uint16_t *
 /* Notes on the decoders above: addresses come back with the port in host order; a family the codec
  * does not know (REQUESTED-/ADDITIONAL-ADDRESS-FAMILY value other than 1 or 2) gives -EAFNOSUPPORT so
  * the caller can answer 440; the family of ADDRESS-ERROR-CODE is returned as AF_INET/AF_INET6;
- * CHANNEL-NUMBER is returned as sent (range checks are the caller's: 400 outside 0x4000-0x4FFF). */
+ * CHANNEL-NUMBER is returned as sent (the range check is the caller's: TURN answers 400 outside
+ * STUN_CHANNEL_MIN..STUN_CHANNEL_MAX, 0x4000-0x7FFF). */
 
 /* --- integrity and fingerprint --- */
 
@@ -244,6 +280,11 @@ int stun_put_integrity_sha256(struct stun_builder *b, const uint8_t *key, size_t
 int stun_put_fingerprint(struct stun_builder *b);
 /* Finishes: returns the total length, or b->err if anything failed. */
 int stun_build_finish(struct stun_builder *b);
+/* Finishes b and hands the message to send for o: how net and TURN send every message they build.
+ * Returns its length, or the builder's error with nothing sent; what send returns is not reported
+ * (a stream whose queue is full is closed by net, util/origin.h). */
+int stun_build_send(struct stun_builder *b, nts_client_send_fn send, void *send_arg,
+		    const struct nts_origin *o);
 
 /* Standard reason phrase for an error code ("Unauthorized" for 401), or "Error". */
 const char *stun_reason(int code);
@@ -251,13 +292,13 @@ const char *stun_reason(int code);
 /* --- ChannelData (RFC 8656 §12) --- */
 
 #define STUN_CHANNELDATA_HDR 4
-/* RFC 8656 §12 narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed 0x4000-0x7FFF and deployed
- * clients (coturn's turnutils_uclient among them) still pick from there; the codec accepts the whole
- * RFC 5766 range so TURN's ChannelBind and the framing agree. 0x5000-0x7FFF only matters for
- * DTLS-SRTP demultiplexing (RFC 7983), which a TURN port never does. */
+/* The channel numbers accepted, in ChannelBind and in ChannelData framing alike. RFC 8656 §12
+ * narrows channels to 0x4000-0x4FFF, but RFC 5766 allowed 0x4000-0x7FFF and deployed clients
+ * (coturn's turnutils_uclient, restund/libre) still pick from there. 0x5000-0x7FFF only matters for
+ * DTLS-SRTP demultiplexing (RFC 7983), which a TURN port never does, so accepting it costs nothing.
+ * Every ChannelData frame (first bits 01) carries a channel in this range. */
 #define STUN_CHANNEL_MIN 0x4000
 #define STUN_CHANNEL_MAX 0x7FFF
-#define STUN_CHANNEL_MAX_RFC8656 0x4FFF
 
 /* True when the first byte says ChannelData (0b01). */
 static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
@@ -270,8 +311,14 @@ static inline bool stun_is_channeldata(const uint8_t *buf, size_t len)
  * STUN_CHANNEL_MIN..STUN_CHANNEL_MAX. */
 int stun_channeldata_parse(const uint8_t *buf, size_t len, bool stream, uint16_t *channel,
 			   const uint8_t **data, uint16_t *data_len, size_t *frame_len);
-/* Writes the 4-byte header for channel and data_len into hdr. */
-void stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel, uint16_t data_len);
+/* Length of a ChannelData frame with data_len bytes of data: header + data, padded to 4 when stream
+ * is true (RFC 8656 §12.5: over TCP/TLS padding is required; over UDP we send none). */
+size_t stun_channeldata_frame_len(uint16_t data_len, bool stream);
+/* Writes the 4-byte header for channel and data_len into hdr and returns the frame length
+ * (stun_channeldata_frame_len); the caller sends data and then frame length - header - data_len
+ * zero bytes of padding. */
+size_t stun_channeldata_header(uint8_t hdr[STUN_CHANNELDATA_HDR], uint16_t channel,
+			       uint16_t data_len, bool stream);
 
 /* --- stream framing --- */
 

@@ -155,9 +155,13 @@ void turn_report_usage(struct turn_server *t)
 	}
 }
 
+/* Milliseconds an allocation lives for lifetime_s, at most the maximum lifetime. Requests get
+ * theirs from turn_lifetime(), already below it; this bounds every other caller too. */
 static uint64_t turn_clamp_lifetime(struct turn_server *t, uint32_t lifetime_s)
 {
-	return (uint64_t)lifetime_s * 1000;
+	uint32_t max = turn_max_lifetime(t);
+
+	return (uint64_t)(lifetime_s > max ? max : lifetime_s) * 1000;
 }
 
 struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_origin *o,

@@ -15,14 +15,6 @@
 #include "turn/tcp_relay.h"
 #include "util/log.h"
 
-static bool turn_addr_unspecified(const struct nts_addr *a)
-{
-	for (size_t i = 0; i < nts_addr_iplen(a); i++)
-		if (a->ip[i])
-			return false;
-	return true;
-}
-
 static bool turn_addr_loopback(const struct nts_addr *a)
 {
 	static const uint8_t v6_loop[16] = {[15] = 1};
@@ -46,7 +38,7 @@ static int turn_relay_ip(struct turn_server *t, const struct nts_origin *o, uint
 			return 0;
 		}
 	}
-	if (o->server.family == family && !turn_addr_unspecified(&o->server)) {
+	if (o->server.family == family && !nts_addr_is_any(&o->server)) {
 		*ip = o->server;
 		ip->port = 0;
 		return 0;

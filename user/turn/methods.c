@@ -18,21 +18,25 @@ void turn_send_client(struct turn_server *t, const struct nts_origin *o, const u
 	t->send(t->send_arg, o, &iov, 1);
 }
 
+int turn_send_stun(struct turn_server *t, const struct nts_origin *o, struct stun_builder *b,
+		   const struct auth_result *r)
+{
+	if (r)
+		auth_sign(r, b);
+	return stun_build_send(b, t->send, t->send_arg, o);
+}
+
 void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
 		       const struct auth_result *r, int code)
 {
 	uint8_t buf[TURN_MAX_RESPONSE];
 	struct stun_builder b;
-	int n;
 
 	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
 	stun_put_error(&b, code, NULL);
-	if (r)
-		auth_sign(r, &b);
-	n = stun_build_finish(&b);
-	if (n < 0)
+	if (turn_send_stun(t, o, &b, r) < 0)
 		return;
-	t->stats->errors[nts_method_idx(m->method)]++;
+	t->stats->errors[stun_method_stat(m->method)]++;
 	if (r) {
 		char cbuf[NTS_ADDRSTRLEN];
 
@@ -40,7 +44,6 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 			  nts_transport_name(o->transport),
 			  nts_addr_fmt(&o->client, cbuf, sizeof(cbuf), true), code);
 	}
-	turn_send_client(t, o, buf, (size_t)n);
 }
 
 /* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
@@ -54,7 +57,6 @@ static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o
 	const char *reason = stun_reason(r->error);
 	struct stun_builder b;
 	size_t err_attr;
-	int n;
 
 	if (!ratelimit_allow(t->rl, &o->client, turn_now_ms(t))) {
 		t->stats->unauth_rate_limited++;
@@ -73,23 +75,32 @@ static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o
 	stun_put_error(&b, r->error, reason);
 	if (r->challenge)
 		auth_put_challenge(t->auth, &b, &o->client, turn_unix_now());
-	n = stun_build_finish(&b);
-	if (n < 0)
+	if (turn_send_stun(t, o, &b, NULL) < 0) /* unsigned: there is no key yet */
 		return;
-	t->stats->errors[nts_method_idx(m->method)]++;
-	turn_send_client(t, o, buf, (size_t)n);
+	t->stats->errors[stun_method_stat(m->method)]++;
+}
+
+static uint32_t turn_default_lifetime(const struct turn_server *t)
+{
+	return t->cfg->default_lifetime ? t->cfg->default_lifetime : 600;
+}
+
+uint32_t turn_max_lifetime(const struct turn_server *t)
+{
+	uint32_t def = turn_default_lifetime(t);
+	uint32_t max = t->cfg->max_lifetime ? t->cfg->max_lifetime : 3600;
+
+	return max < def ? def : max;
 }
 
 /* RFC 8656 §7.2/§8.2: min(requested, max), but never below the default; absent: the default. */
 uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero)
 {
-	uint32_t def = t->cfg->default_lifetime ? t->cfg->default_lifetime : 600;
-	uint32_t max = t->cfg->max_lifetime ? t->cfg->max_lifetime : 3600;
+	uint32_t def = turn_default_lifetime(t);
+	uint32_t max = turn_max_lifetime(t);
 	uint32_t want;
 
 	*zero = false;
-	if (max < def)
-		max = def;
 	if (!m || stun_attr_get_u32(stun_find(m, STUN_ATTR_LIFETIME), &want) < 0)
 		return def;
 	if (want == 0) {
@@ -105,14 +116,10 @@ static void turn_answer_lifetime(struct turn_server *t, const struct nts_origin 
 {
 	uint8_t buf[TURN_MAX_RESPONSE];
 	struct stun_builder b;
-	int n;
 
 	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_SUCCESS, m->tid);
 	stun_put_u32(&b, STUN_ATTR_LIFETIME, lifetime);
-	auth_sign(r, &b);
-	n = stun_build_finish(&b);
-	if (n >= 0)
-		turn_send_client(t, o, buf, (size_t)n);
+	turn_send_stun(t, o, &b, r);
 }
 
 static void turn_answer_empty(struct turn_server *t, const struct nts_origin *o,
@@ -120,13 +127,9 @@ static void turn_answer_empty(struct turn_server *t, const struct nts_origin *o,
 {
 	uint8_t buf[TURN_MAX_RESPONSE];
 	struct stun_builder b;
-	int n;
 
 	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_SUCCESS, m->tid);
-	auth_sign(r, &b);
-	n = stun_build_finish(&b);
-	if (n >= 0)
-		turn_send_client(t, o, buf, (size_t)n);
+	turn_send_stun(t, o, &b, r);
 }
 
 static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *o,
@@ -139,11 +142,15 @@ static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *
 	bool zero;
 
 	if (raf) {
-		if (stun_attr_get_family(raf, &family) < 0)
-			return turn_answer_error(t, o, m, r, 400);
+		if (stun_attr_get_family(raf, &family) < 0) {
+			turn_answer_error(t, o, m, r, 400);
+			return;
+		}
 		/* RFC 8656 §8.2: a family the allocation does not have. */
-		if (!turn_alloc_relay(a, family))
-			return turn_answer_error(t, o, m, r, 443);
+		if (!turn_alloc_relay(a, family)) {
+			turn_answer_error(t, o, m, r, 443);
+			return;
+		}
 	}
 	lifetime = turn_lifetime(t, m, &zero);
 	if (zero)
@@ -185,8 +192,10 @@ static void turn_handle_create_permission(struct turn_server *t, const struct nt
 		if (m->attrs[i].type != STUN_ATTR_XOR_PEER_ADDRESS)
 			continue;
 		err = turn_check_peer(t, m, &m->attrs[i], a, true, &peers[npeers]);
-		if (err)
-			return turn_answer_error(t, o, m, r, err);
+		if (err) {
+			turn_answer_error(t, o, m, r, err);
+			return;
+		}
 		if (!turn_perm_find(t, a, &peers[npeers])) {
 			bool dup = false;
 
@@ -196,14 +205,20 @@ static void turn_handle_create_permission(struct turn_server *t, const struct nt
 		}
 		npeers++;
 	}
-	if (!npeers)
-		return turn_answer_error(t, o, m, r, 400);
+	if (!npeers) {
+		turn_answer_error(t, o, m, r, 400);
+		return;
+	}
 	/* All or nothing (RFC 8656 §9.2): check capacity before installing any. */
-	if (a->nperms + nnew > TURN_MAX_PERMS)
-		return turn_answer_error(t, o, m, r, 508);
+	if (a->nperms + nnew > TURN_MAX_PERMS) {
+		turn_answer_error(t, o, m, r, 508);
+		return;
+	}
 	for (unsigned i = 0; i < npeers; i++)
-		if (turn_perm_install(t, a, &peers[i]) < 0)
-			return turn_answer_error(t, o, m, r, 500);
+		if (turn_perm_install(t, a, &peers[i]) < 0) {
+			turn_answer_error(t, o, m, r, 500);
+			return;
+		}
 	turn_answer_empty(t, o, m, r);
 }
 
@@ -217,13 +232,16 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 	int err;
 
 	if (stun_attr_get_channel(stun_find(m, STUN_ATTR_CHANNEL_NUMBER), &num) < 0 ||
-	    num < TURN_CHANNEL_MIN || num > TURN_CHANNEL_MAX) {
+	    num < STUN_CHANNEL_MIN || num > STUN_CHANNEL_MAX) {
 		log_debug("turn: ChannelBind with a missing or invalid CHANNEL-NUMBER");
-		return turn_answer_error(t, o, m, r, 400);
+		turn_answer_error(t, o, m, r, 400);
+		return;
 	}
 	err = turn_check_peer(t, m, stun_find(m, STUN_ATTR_XOR_PEER_ADDRESS), a, false, &peer);
-	if (err)
-		return turn_answer_error(t, o, m, r, err);
+	if (err) {
+		turn_answer_error(t, o, m, r, err);
+		return;
+	}
 	/* RFC 8656 §11.2: the number bound to another peer, or the peer to another number (also
 	 * while an expired binding cools down, §12), is a 400. */
 	by_num = turn_chan_find_num(t, a, num);
@@ -234,14 +252,19 @@ static void turn_handle_channel_bind(struct turn_server *t, const struct nts_ori
 
 		log_debug("turn: channel 0x%04x or peer %s already bound otherwise", num,
 			  nts_addr_fmt(&peer, pbuf, sizeof(pbuf), true));
-		return turn_answer_error(t, o, m, r, 400);
+		turn_answer_error(t, o, m, r, 400);
+		return;
 	}
 	if ((!by_num && a->nchans >= TURN_MAX_CHANNELS) ||
-	    (!turn_perm_find(t, a, &peer) && a->nperms >= TURN_MAX_PERMS))
-		return turn_answer_error(t, o, m, r, 508);
+	    (!turn_perm_find(t, a, &peer) && a->nperms >= TURN_MAX_PERMS)) {
+		turn_answer_error(t, o, m, r, 508);
+		return;
+	}
 	/* The binding also installs or refreshes the permission (§11.2). */
-	if (turn_perm_install(t, a, &peer) < 0 || turn_chan_bind(t, a, num, &peer) < 0)
-		return turn_answer_error(t, o, m, r, 500);
+	if (turn_perm_install(t, a, &peer) < 0 || turn_chan_bind(t, a, num, &peer) < 0) {
+		turn_answer_error(t, o, m, r, 500);
+		return;
+	}
 	turn_answer_empty(t, o, m, r);
 }
 
@@ -282,57 +305,65 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		return;
 	/* Credentials before anything else: no state for a request that does not authenticate. */
 	auth_check(t->auth, m, &o->client, turn_unix_now(), &r);
-	if (r.error)
-		return turn_answer_unauth(t, o, m, &r);
+	if (r.error) {
+		turn_answer_unauth(t, o, m, &r);
+		return;
+	}
 	if (m->method == TURN_ALLOCATE) {
 		turn_handle_allocate(t, o, m, &r);
 		return;
 	}
-	if (m->method == TURN_CONNECTION_BIND)
-		return turn_tcp_handle_connection_bind(t, o, m, &r); /* on a new connection */
+	if (m->method == TURN_CONNECTION_BIND) {
+		turn_tcp_handle_connection_bind(t, o, m, &r); /* on a new connection */
+		return;
+	}
 	a = turn_alloc_find(t, o);
-	if (!a)
-		return turn_answer_error(t, o, m, &r, 437);
+	if (!a) {
+		turn_answer_error(t, o, m, &r, 437);
+		return;
+	}
 	/* RFC 8656 §5: later requests must use the credentials that created the allocation. */
-	if (strcmp(a->user->name, r.username))
-		return turn_answer_error(t, o, m, &r, 441);
+	if (strcmp(a->user->name, r.username)) {
+		turn_answer_error(t, o, m, &r, 441);
+		return;
+	}
 	switch (m->method) {
 	case TURN_REFRESH:
-		return turn_handle_refresh(t, o, m, &r, a);
+		turn_handle_refresh(t, o, m, &r, a);
+		return;
 	case TURN_CREATE_PERMISSION:
-		return turn_handle_create_permission(t, o, m, &r, a);
+		turn_handle_create_permission(t, o, m, &r, a);
+		return;
 	case TURN_CHANNEL_BIND:
 		/* RFC 6062 §4: TCP allocations carry no channels. */
-		if (a->tcp)
-			return turn_answer_error(t, o, m, &r, 400);
-		return turn_handle_channel_bind(t, o, m, &r, a);
+		if (a->tcp) {
+			turn_answer_error(t, o, m, &r, 400);
+			return;
+		}
+		turn_handle_channel_bind(t, o, m, &r, a);
+		return;
 	case TURN_CONNECT:
-		return turn_tcp_handle_connect(t, o, m, &r, a);
+		turn_tcp_handle_connect(t, o, m, &r, a);
+		return;
 	default:
-		return turn_answer_error(t, o, m, &r, 400);
+		turn_answer_error(t, o, m, &r, 400);
+		return;
 	}
 }
 
 int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m)
 {
-	switch (m->method) {
-	case TURN_ALLOCATE:
-	case TURN_REFRESH:
-	case TURN_CREATE_PERMISSION:
-	case TURN_CHANNEL_BIND:
-	case TURN_CONNECT:
-	case TURN_CONNECTION_BIND:
-		if (m->cls == STUN_REQUEST)
-			turn_handle_request(t, o, m);
-		return 0;
-	case TURN_SEND:
-		if (m->cls == STUN_INDICATION)
-			turn_handle_send(t, o, m);
-		return 0;
-	case TURN_DATA:
-	case TURN_CONNECTION_ATTEMPT:
-		return 0; /* server-to-client only: ignore */
-	default:
+	const struct stun_method_def *def = stun_method_find(m->method);
+
+	if (!def || !def->turn)
 		return -ENOENT;
-	}
+	/* Data and ConnectionAttempt go server-to-client only, and a method in the other class
+	 * (a Send request, an Allocate indication) is not one: ignore them. */
+	if (!def->from_client || m->cls != (def->indication ? STUN_INDICATION : STUN_REQUEST))
+		return 0;
+	if (def->indication)
+		turn_handle_send(t, o, m);
+	else
+		turn_handle_request(t, o, m);
+	return 0;
 }

@@ -153,14 +153,12 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 	struct stun_builder b;
 	uint8_t hdr[STUN_CHANNELDATA_HDR], tid[STUN_TID_LEN];
 	struct iovec iov[3];
-	int n;
 
 	if (c && !c->cooling && len <= 0xFFFF) {
-		/* RFC 8656 §12.5: over streams ChannelData is padded to 4; over UDP it need not be.
-		 */
-		size_t pad = a->origin.transport != NTS_UDP ? (4 - (len & 3)) & 3 : 0;
+		size_t frame = stun_channeldata_header(hdr, c->num, (uint16_t)len,
+						       a->origin.transport != NTS_UDP);
+		size_t pad = frame - sizeof(hdr) - len;
 
-		stun_channeldata_header(hdr, c->num, (uint16_t)len);
 		iov[0] = (struct iovec){.iov_base = hdr, .iov_len = sizeof(hdr)};
 		iov[1] = (struct iovec){.iov_base = (void *)data, .iov_len = len};
 		iov[2] = (struct iovec){.iov_base = (void *)zeros, .iov_len = pad};
@@ -178,11 +176,8 @@ static void turn_relay_to_client(struct turn_server *t, struct turn_alloc *a,
 				STUN_INDICATION, tid);
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, peer);
 		stun_put_attr(&b, STUN_ATTR_DATA, data, len);
-		n = stun_build_finish(&b);
-		if (n < 0)
+		if (turn_send_stun(t, &a->origin, &b, NULL) < 0)
 			return;
-		iov[0] = (struct iovec){.iov_base = t->scratch, .iov_len = (size_t)n};
-		t->send(t->send_arg, &a->origin, iov, 1);
 	}
 	a->p2c_packets++;
 	a->p2c_bytes += len;

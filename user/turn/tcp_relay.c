@@ -227,7 +227,7 @@ void turn_tcp_accept(void *arg, int fd, uint32_t events)
 		struct stun_builder b;
 		uint8_t tid[STUN_TID_LEN];
 		bool dup;
-		int n, pfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int pfd = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (pfd < 0)
 			return;
@@ -250,9 +250,7 @@ void turn_tcp_accept(void *arg, int fd, uint32_t events)
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_PEER_ADDRESS, &peer);
 		stun_put_u32(&b, STUN_ATTR_CONNECTION_ID, c->id);
 		stun_put_fingerprint(&b);
-		n = stun_build_finish(&b);
-		if (n > 0)
-			turn_send_client(t, &a->origin, buf, (size_t)n);
+		turn_send_stun(t, &a->origin, &b, NULL);
 	}
 }
 
@@ -261,15 +259,11 @@ static void turn_tcp_answer(struct turn_server *t, const struct nts_origin *o, u
 {
 	uint8_t buf[TURN_MAX_RESPONSE];
 	struct stun_builder b;
-	int n;
 
 	stun_build_init(&b, buf, sizeof(buf), method, STUN_SUCCESS, tid);
 	if (id)
 		stun_put_u32(&b, STUN_ATTR_CONNECTION_ID, id);
-	auth_sign(r, &b);
-	n = stun_build_finish(&b);
-	if (n > 0)
-		turn_send_client(t, o, buf, (size_t)n);
+	turn_send_stun(t, o, &b, r);
 }
 
 /* The outgoing connection of c came up (ok) or failed: answer its Connect (§5.2). */
@@ -307,27 +301,41 @@ void turn_tcp_handle_connect(struct turn_server *t, const struct nts_origin *o,
 	bool dup;
 	int fd;
 
-	if (!a->tcp)
-		return turn_answer_error(t, o, m, r, 400); /* §5.2: not a TCP allocation */
-	if (!pa || stun_attr_get_xor_addr(m, pa, &peer) < 0 || !peer.port)
-		return turn_answer_error(t, o, m, r, 400);
-	if (peer.family != a->relay[0].local.family)
-		return turn_answer_error(t, o, m, r, 443);
+	if (!a->tcp) {
+		turn_answer_error(t, o, m, r, 400); /* §5.2: not a TCP allocation */
+		return;
+	}
+	if (!pa || stun_attr_get_xor_addr(m, pa, &peer) < 0 || !peer.port) {
+		turn_answer_error(t, o, m, r, 400);
+		return;
+	}
+	if (peer.family != a->relay[0].local.family) {
+		turn_answer_error(t, o, m, r, 443);
+		return;
+	}
 	if (turn_policy_denies(t, &peer)) {
 		t->stats->peer_denied_by_policy++;
-		return turn_answer_error(t, o, m, r, 403);
+		turn_answer_error(t, o, m, r, 403);
+		return;
 	}
-	if (turn_tcp_count(t, a, &peer, &dup) >= TURN_TCP_MAX_CONNS)
-		return turn_answer_error(t, o, m, r, 508);
-	if (dup)
-		return turn_answer_error(t, o, m, r, 446); /* pending or active with this peer */
+	if (turn_tcp_count(t, a, &peer, &dup) >= TURN_TCP_MAX_CONNS) {
+		turn_answer_error(t, o, m, r, 508);
+		return;
+	}
+	if (dup) {
+		turn_answer_error(t, o, m, r, 446); /* pending or active with this peer */
+		return;
+	}
 	fd = turn_tcp_socket(&a->relay[0].local);
-	if (fd < 0)
-		return turn_answer_error(t, o, m, r, 447);
+	if (fd < 0) {
+		turn_answer_error(t, o, m, r, 447);
+		return;
+	}
 	sl = nts_addr_to_sockaddr(&peer, &ss);
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
 		close(fd);
-		return turn_answer_error(t, o, m, r, 447);
+		turn_answer_error(t, o, m, r, 447);
+		return;
 	}
 	c = turn_tcp_conn_new(t, a, fd, &peer, TURN_TCP_CONNECTING, EPOLLOUT);
 	if (c)
@@ -337,7 +345,8 @@ void turn_tcp_handle_connect(struct turn_server *t, const struct nts_origin *o,
 			turn_tcp_conn_free(c);
 		else
 			close(fd);
-		return turn_answer_error(t, o, m, r, 500);
+		turn_answer_error(t, o, m, r, 500);
+		return;
 	}
 	c->req->o = *o;
 	memcpy(c->req->tid, m->tid, STUN_TID_LEN);
@@ -354,11 +363,15 @@ void turn_tcp_handle_connection_bind(struct turn_server *t, const struct nts_ori
 	if (o->transport == NTS_UDP || !o->stream || !t->shooks.make_raw ||
 	    stun_attr_get_connection_id(stun_find(m, STUN_ATTR_CONNECTION_ID), &id) < 0 ||
 	    !(c = turn_tcp_find(t, id)) || c->state != TURN_TCP_PENDING || !c->alloc ||
-	    turn_alloc_find(t, o))
-		return turn_answer_error(t, o, m, r, 400);
+	    turn_alloc_find(t, o)) {
+		turn_answer_error(t, o, m, r, 400);
+		return;
+	}
 	/* RFC 8656 §5: the credentials of the allocation. */
-	if (strcmp(c->alloc->user->name, r->username))
-		return turn_answer_error(t, o, m, r, 441);
+	if (strcmp(c->alloc->user->name, r->username)) {
+		turn_answer_error(t, o, m, r, 441);
+		return;
+	}
 	turn_tcp_answer(t, o, TURN_CONNECTION_BIND, m->tid, r, 0);
 	if (t->shooks.make_raw(t->shooks_arg, o->stream, &turn_tcp_raw_ops, c) < 0) {
 		turn_tcp_conn_free(c);

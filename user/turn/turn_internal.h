@@ -35,15 +35,9 @@
 #define TURN_SEND_BATCH 64	     /* datagrams towards peers queued before a flush */
 #define TURN_TX_SLOT 2048     /* payloads up to this are batched; larger ones are sent at once */
 #define TURN_MAX_RESPONSE 512 /* our STUN answers fit in this */
-/* Channel numbers accepted in ChannelBind: RFC 8656 §12 allows 0x4000-0x4FFF, but RFC 5766 allowed
- * 0x4000-0x7FFF and deployed clients (coturn's turnutils_uclient, restund/libre) still pick from
- * there. The 0x5000-0x7FFF part matters only for DTLS-SRTP demultiplexing (RFC 7983), which a TURN
- * server port never does, so accepting it costs nothing and keeps those clients working. */
 /* coturn 4.x still sends ADDITIONAL-ADDRESS-FAMILY with the code point of draft-ietf-tram-turnbis
  * (its "SSODA" attributes); Allocate accepts it as an alias of 0x8000 (RFC 8656 §18.11). */
 #define TURN_ATTR_ADDITIONAL_ADDRESS_FAMILY_DRAFT 0x8032
-#define TURN_CHANNEL_MIN 0x4000
-#define TURN_CHANNEL_MAX 0x7FFF
 
 #define turn_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
@@ -329,6 +323,11 @@ void turn_relay_readable(void *arg, int fd, uint32_t events);
 /* Sends bytes to the client of o. */
 void turn_send_client(struct turn_server *t, const struct nts_origin *o, const uint8_t *buf,
 		      size_t len);
+/* Signs b with r's key and adds FINGERPRINT (auth_sign; r NULL: b goes as built), finishes it and
+ * sends it to o: how TURN sends every STUN message it builds. The length sent, or the builder's
+ * negative error with nothing sent. */
+int turn_send_stun(struct turn_server *t, const struct nts_origin *o, struct stun_builder *b,
+		   const struct auth_result *r);
 /* Builds and sends an error answer to m, signed when r is authenticated (r may be NULL). */
 void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m,
 		       const struct auth_result *r, int code);
@@ -339,6 +338,8 @@ bool turn_allocate_replay(struct turn_server *t, const struct nts_origin *o,
 			  const struct stun_msg *m);
 int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 			 const struct stun_msg *m, const struct auth_result *r);
+/* The longest lifetime an allocation gets: max-lifetime (3600 s unset), never below the default. */
+uint32_t turn_max_lifetime(const struct turn_server *t);
 /* Lifetime to grant for m's LIFETIME (m may be NULL: the default); *zero when it asked for 0. */
 uint32_t turn_lifetime(struct turn_server *t, const struct stun_msg *m, bool *zero);
 bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer);

@@ -126,6 +126,13 @@ bool nts_addr_equal(const struct nts_addr *a, const struct nts_addr *b, bool wit
 	return memcmp(a->ip, b->ip, nts_addr_iplen(a)) == 0;
 }
 
+bool nts_addr_is_any(const struct nts_addr *a)
+{
+	static const uint8_t zero[16];
+
+	return memcmp(a->ip, zero, nts_addr_iplen(a)) == 0;
+}
+
 uint64_t nts_addr_hash(const struct nts_addr *a, bool with_port, uint64_t seed)
 {
 	/* FNV-1a over the significant bytes, mixed with a per-process seed against hash flooding. */

@@ -29,6 +29,9 @@ socklen_t nts_addr_to_sockaddr(const struct nts_addr *a, struct sockaddr_storage
 int nts_addr_from_sockaddr(struct nts_addr *a, const struct sockaddr *sa);
 /* True when family, ip and (if with_port) port are equal. */
 bool nts_addr_equal(const struct nts_addr *a, const struct nts_addr *b, bool with_port);
+/* True for the unspecified address of a's family (0.0.0.0 or ::): a wildcard bind, whose
+ * packets leave from whatever source address the routing table picks. */
+bool nts_addr_is_any(const struct nts_addr *a);
 /* Hash of family, ip and (if with_port) port, seeded. */
 uint64_t nts_addr_hash(const struct nts_addr *a, bool with_port, uint64_t seed);
 /* Number of significant address bytes: 4 or 16. */

@@ -27,7 +27,7 @@ struct nts_origin {
 typedef int (*nts_client_send_fn)(void *arg, const struct nts_origin *o, const struct iovec *iov,
 				  int iovcnt);
 
-/* Stable id of a stream connection (for logs and allocation ownership); 0 for UDP. */
+/* Name of a transport as logs and ntsctl show it: "udp", "tcp" or "tls". */
 static inline const char *nts_transport_name(enum nts_transport t)
 {
 	return t == NTS_UDP ? "udp" : t == NTS_TCP ? "tcp" : "tls";

@@ -6,11 +6,10 @@
 
 #include <stdint.h>
 
-/* Index of a STUN/TURN method for per-method counters. */
-enum nts_method_idx {
-	NTS_M_BINDING, NTS_M_ALLOCATE, NTS_M_REFRESH, NTS_M_SEND, NTS_M_CREATE_PERMISSION,
-	NTS_M_CHANNEL_BIND, NTS_M_CONNECT, NTS_M_CONNECTION_BIND, NTS_M_OTHER, NTS_M_COUNT
-};
+/* Slots of the per-method counters below: one per method a client sends, then "other". The
+ * methods, their order and their labels are user/stun's method table (stun_method_stat()); util
+ * sits below stun, so the count is a plain constant here, checked against the table there. */
+#define NTS_M_COUNT 9
 
 /* Every scalar counter, once: X(field, Prometheus name, Prometheus type, labels, help). The struct
  * fields, the control socket's "stats" object (user/ntsd/ctl_cmds.c) and /metrics
@@ -70,10 +69,5 @@ struct nts_stats {
 	NTS_STATS_COUNTERS(NTS_STATS_FIELD)
 #undef NTS_STATS_FIELD
 };
-
-/* Maps a STUN method number to its counter index. */
-enum nts_method_idx nts_method_idx(uint16_t method);
-/* Snake-case name of a counter index ("create_permission"), as /metrics and ntsctl show it. */
-const char *nts_method_idx_name(enum nts_method_idx idx);
 
 #endif
