@@ -90,6 +90,14 @@ $(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
 endef
 $(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
+# Each bpf/*.h compiles on its own: it includes what it uses and relies on no include order.
+BPF_HDR_OK := $(patsubst bpf/%.h,$(BUILD)/bpf/%.h.ok,$(wildcard bpf/*.h))
+$(BUILD)/bpf/%.h.ok: bpf/%.h $(wildcard bpf/*.h) $(wildcard include/nts/*.h)
+	@mkdir -p $(@D)
+	$(BPF_CC) $(BPF_CFLAGS) -Wno-unused-function -fsyntax-only -include $< -x c /dev/null
+	@touch $@
+$(BPF_OBJ): | $(BPF_HDR_OK)
+
 $(BUILD)/bpf/bench_%.bpf.o: tools/loadgen/bpf/bench_%.bpf.c tools/loadgen/bench_proto.h
 	@mkdir -p $(@D)
 	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
