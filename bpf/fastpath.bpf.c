@@ -19,7 +19,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* libxdp multiprog: run before lower-priority programs; continue the chain on XDP_PASS. */
+/* libxdp multiprog: priority 20 runs before programs at libxdp's default of 50 (lower runs
+ * first); the chain continues after this program on XDP_PASS. */
 struct {
 	__uint(priority, 20);
 	__uint(XDP_PASS, 1);
