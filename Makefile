@@ -54,6 +54,10 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 BPF_SRC   := $(wildcard bpf/*.bpf.c)
 BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+# The bench's XDP programs live with nts-loadgen, which loads them from build/bpf at run time; only
+# the bench (and the tests that run it) build them.
+BENCH_BPF_SRC := $(wildcard tools/loadgen/bpf/bench_*.bpf.c)
+BENCH_BPF_OBJ := $(patsubst tools/loadgen/bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BENCH_BPF_SRC))
 
 NTSD      := $(BUILD)/ntsd
 NTSD_OBJ  := $(BUILD)/user/ntsd/main.o
@@ -70,8 +74,8 @@ BPFT_BIN  := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRC))
 FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN  := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRC))
 
-.PHONY: all deps run test check-deps fuzz fuzz-build bench clean format
-all: $(BPF_OBJ) $(NTSD) $(NTSCTL) $(TOOLS) $(UNIT_BIN) $(BPFT_BIN)
+.PHONY: all deps run test check-deps fuzz fuzz-build bench bench-build clean format
+all: $(BPF_OBJ) $(NTSD) $(NTSCTL) $(UNIT_BIN) $(BPFT_BIN)
 
 deps:
 	@bash tools/deps.sh
@@ -95,6 +99,18 @@ $(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
 endef
 $(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
+# Each bpf/*.h compiles on its own: it includes what it uses and relies on no include order.
+BPF_HDR_OK := $(patsubst bpf/%.h,$(BUILD)/bpf/%.h.ok,$(wildcard bpf/*.h))
+$(BUILD)/bpf/%.h.ok: bpf/%.h $(wildcard bpf/*.h) $(wildcard include/nts/*.h)
+	@mkdir -p $(@D)
+	$(BPF_CC) $(BPF_CFLAGS) -Wno-unused-function -fsyntax-only -include $< -x c /dev/null
+	@touch $@
+$(BPF_OBJ): | $(BPF_HDR_OK)
+
+$(BUILD)/bpf/bench_%.bpf.o: tools/loadgen/bpf/bench_%.bpf.c tools/loadgen/bench_proto.h
+	@mkdir -p $(@D)
+	$(BPF_CC) $(BPF_CFLAGS) -c -o $@ $<
+
 $(NTSD): $(NTSD_OBJ) $(call libs_for,ntsd)
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,ntsd) $(LDLIBS)
 
@@ -102,7 +118,7 @@ $(NTSD): $(NTSD_OBJ) $(call libs_for,ntsd)
 $(NTSCTL): $(NTSCTL_OBJ) $(call libs_for,ntsctl)
 	$(CC) $(LDFLAGS) -o $@ $(NTSCTL_OBJ) $(call link_libs,ntsctl) $(LDLIBS)
 
-$(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,auth)
+$(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,auth) | $(BENCH_BPF_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,auth) $(LDLIBS)
 
 # tests/unit/test_<module>[_more].c links <module> and what it depends on.
@@ -139,10 +155,11 @@ run: deps all
 check-deps:
 	@bash tools/check_deps.sh
 
-test: deps check-deps all fuzz-build
+test: deps check-deps all bench-build fuzz-build
 	@bash tests/run.sh $(BUILD)
 
-bench: deps all
+bench-build: $(TOOLS)
+bench: deps all bench-build
 	@bash tools/bench/run.sh $(BUILD) $(if $(QUICK),--quick) $(if $(PROFILE),--profile)
 
 format:

@@ -1,9 +1,15 @@
 /* XDP fast path, checksums: inline one's-complement arithmetic (RFC 1071, RFC 1624) and the
  * incremental UDP checksum of a relayed datagram whose addresses, ports, length and ChannelData
- * header change. Included by fastpath.bpf.c after fastpath_parse.h.
+ * header change.
  */
 #ifndef NTS_BPF_FASTPATH_CSUM_H
 #define NTS_BPF_FASTPATH_CSUM_H
+
+#include <linux/types.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fastpath_state.h"
 
 static __always_inline __u16 csum_fold(__u64 sum)
 {
@@ -37,9 +43,6 @@ static __always_inline __u16 csum_update(__u16 check, __u64 diff)
 	return (__u16)~csum_fold(diff + (__u16)~check);
 }
 
-/* The UDP checksum after the rewrite: addresses, ports, length (pseudo-header and header) change,
- * and the 4-byte ChannelData header leaves or joins the payload at an even offset, so the payload's
- * 16-bit words keep their alignment. IPv4 and IPv6 differ only in the address words. */
 static __always_inline __u16 udp_csum_finish(__u16 c)
 {
 	return c ? c : 0xffff; /* RFC 768 / RFC 8200 §8.1: a computed 0 is sent as all ones */
@@ -50,25 +53,36 @@ static __always_inline __u32 ports_word(__u16 sport, __u16 dport)
 	return (__u32)bpf_htons(sport) | ((__u32)bpf_htons(dport) << 16);
 }
 
+/* The ChannelData header (struct cd_hdr) as the one 32-bit word it is in the datagram. */
 static __always_inline __u32 cd_word(const struct fwd *f)
 {
 	return (__u32)bpf_htons(f->channel) | ((__u32)bpf_htons(f->cd_len) << 16);
 }
 
+/* The UDP length as a 32-bit word holding it twice: it is summed once in the pseudo-header and
+ * once in the UDP header. */
+static __always_inline __u32 udp_len_twice(__u16 udp_len)
+{
+	return (__u32)bpf_htons(udp_len) * 0x10001;
+}
+
 /* The words that change outside the addresses: ports, the length (pseudo-header and header),
- * and the ChannelData header, which only the ChannelData side's datagram holds. */
+ * and the ChannelData header, which only the ChannelData side's datagram holds. The header is
+ * 4 bytes at the start of the payload, so the payload after it keeps its 16-bit alignment and its
+ * words need no update. */
 static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struct fwd *f,
 						__u16 new_udp_len, __u64 sum)
 {
 	__u32 cd = cd_word(f);
 
 	sum += (__u32)~ports_word(p->sport, p->dport);
-	sum += (__u32) ~((__u32)bpf_htons(p->udp_len) * 0x10001);
+	sum += (__u32)~udp_len_twice(p->udp_len);
 	sum += ports_word(f->sport, f->dport);
-	sum += (__u32)bpf_htons(new_udp_len) * 0x10001;
+	sum += udp_len_twice(new_udp_len);
 	return f->to_client ? sum + cd : sum + (__u32)~cd;
 }
 
+/* The UDP checksum of the rewritten IPv4 datagram: the address words are the IPv4 addresses. */
 static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd *f,
 					   __u16 new_udp_len)
 {
@@ -76,23 +90,24 @@ static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd
 
 	if (p->udp_csum == 0)
 		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one */
-	sum = csum_sub_words(0, (const __u32 *)p->src.addr + 3, 1);
-	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + 3, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->src.addr + 3, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->dst.addr + 3, 1);
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr + IP_V4_WORD, 1);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + IP_V4_WORD, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr + IP_V4_WORD, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr + IP_V4_WORD, 1);
 	return udp_csum_finish(
 	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }
 
+/* The same for IPv6, whose pseudo-header holds the full addresses (RFC 8200 §8.1). */
 static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd *f,
 					   __u16 new_udp_len)
 {
 	__u64 sum;
 
-	sum = csum_sub_words(0, (const __u32 *)p->src.addr, 4);
-	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, 4);
-	sum = csum_add_words(sum, (const __u32 *)f->src.addr, 4);
-	sum = csum_add_words(sum, (const __u32 *)f->dst.addr, 4);
+	sum = csum_sub_words(0, (const __u32 *)p->src.addr, IP_WORDS);
+	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, IP_WORDS);
+	sum = csum_add_words(sum, (const __u32 *)f->src.addr, IP_WORDS);
+	sum = csum_add_words(sum, (const __u32 *)f->dst.addr, IP_WORDS);
 	return udp_csum_finish(
 	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }

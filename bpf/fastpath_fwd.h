@@ -1,9 +1,22 @@
 /* XDP fast path, forwarding: rewrites a routed packet's Ethernet, IP and UDP headers, adds or
  * strips the 4-byte ChannelData header, counts it and sends it (XDP_TX or redirect). One shared
- * tail serves IPv4 and IPv6 with constant header sizes. Included by fastpath.bpf.c after its maps.
+ * tail serves IPv4 and IPv6 with constant header sizes.
  */
 #ifndef NTS_BPF_FASTPATH_FWD_H
 #define NTS_BPF_FASTPATH_FWD_H
+
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fastpath_csum.h"
+#include "fastpath_maps.h"
+#include "fastpath_route.h"
+#include "fastpath_state.h"
 
 /* Counts the relayed packet globally and for its allocation. */
 static __always_inline void count_forward(struct nts_fp_stats *st, const struct fwd *f, __u16 bytes)
@@ -29,26 +42,26 @@ static __always_inline void count_forward(struct nts_fp_stats *st, const struct 
 
 /* Copies the arriving IP header (hlen bytes, a compile-time constant) into hdr, then routes
  * before anything changes. Returns the egress ifindex (>0), or <=0 to pass. */
-static __always_inline int fwd_load_route(struct xdp_md *ctx, struct nts_fp_stats *st,
-					  const struct pkt *p, const struct fwd *f, void *hdr,
-					  const __u32 hlen)
+static __always_inline int fwd_load_route(struct fp_state *s, void *hdr, const __u32 hlen)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 
 	if (data + sizeof(struct ethhdr) + hlen > data_end)
 		return 0;
 	__builtin_memcpy(hdr, data + sizeof(struct ethhdr), hlen);
-	return route(ctx, st, p, f);
+	return route(s);
 }
 
 /* Writes Ethernet (MACs from the next-hop cache), the rewritten IP header iph (hlen bytes, a
  * compile-time constant, so clang folds the copies), UDP and, towards the client, the ChannelData
- * header after moving the frame start by 4 bytes; then counts and sends the packet. */
-static __always_inline int fwd_tail(struct xdp_md *ctx, struct nts_fp_stats *st,
-				    const struct pkt *p, const struct fwd *f, int ifindex,
-				    __be16 proto, const void *iph, const __u32 hlen,
-				    __u16 new_udp_len, __u16 udp_check)
+ * header after moving the frame start by its 4 bytes; then counts and sends the packet. */
+static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 proto, const void *iph,
+				    const __u32 hlen, __u16 new_udp_len, __u16 udp_check)
 {
+	struct xdp_md *ctx = s->ctx;
+	struct nts_fp_stats *st = s->st;
+	const struct pkt *p = &s->pkt;
+	const struct fwd *f = &s->fwd;
 	void *data, *data_end;
 	struct udphdr udp;
 	struct ethhdr eth;
@@ -65,7 +78,7 @@ static __always_inline int fwd_tail(struct xdp_md *ctx, struct nts_fp_stats *st,
 
 	if (p->trailer && bpf_xdp_adjust_tail(ctx, -(int)p->trailer))
 		return pass(&st->pass_adjust);
-	if (bpf_xdp_adjust_head(ctx, f->to_client ? -4 : 4))
+	if (bpf_xdp_adjust_head(ctx, f->to_client ? -CD_HDR_LEN : CD_HDR_LEN))
 		return pass(&st->pass_adjust);
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
@@ -76,9 +89,9 @@ static __always_inline int fwd_tail(struct xdp_md *ctx, struct nts_fp_stats *st,
 	__builtin_memcpy(data + sizeof(eth), iph, hlen);
 	__builtin_memcpy(data + sizeof(eth) + hlen, &udp, sizeof(udp));
 	if (f->to_client) {
-		if (data + sizeof(eth) + hlen + sizeof(udp) + 4 > data_end)
+		if (data + sizeof(eth) + hlen + sizeof(udp) + CD_HDR_LEN > data_end)
 			return XDP_ABORTED;
-		__builtin_memcpy(data + sizeof(eth) + hlen + sizeof(udp), &cd, 4);
+		__builtin_memcpy(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
 	}
 	count_forward(st, f, f->cd_len);
 	if ((__u32)ifindex == ctx->ingress_ifindex) {
@@ -91,55 +104,58 @@ static __always_inline int fwd_tail(struct xdp_md *ctx, struct nts_fp_stats *st,
 
 /* Rewrites an IPv4 packet: routes first (no change before we know it can leave), then new
  * addresses, TTL, total length and header checksum (RFC 1624). */
-static __noinline int forward_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
-				   const struct fwd *f)
+static __noinline int forward_ipv4(struct fp_state *s)
 {
-	__u16 new_udp_len = f->to_client ? p->udp_len + 4 : p->udp_len - 4;
+	__u16 new_udp_len = fwd_udp_len(s);
+	const struct fwd *f = &s->fwd;
 	struct iphdr oldh, newh;
 	int ifindex;
 
-	ifindex = fwd_load_route(ctx, st, p, f, &oldh, sizeof(oldh));
+	ifindex = fwd_load_route(s, &oldh, sizeof(oldh));
 	if (ifindex <= 0)
 		return XDP_PASS;
 	newh = oldh;
 	newh.ttl--;
 	newh.tot_len = bpf_htons(sizeof(newh) + new_udp_len);
-	newh.saddr = ((__u32 *)f->src.addr)[3];
-	newh.daddr = ((__u32 *)f->dst.addr)[3];
-	newh.check = csum_update(
-	    oldh.check, csum_add_words(csum_sub_words(0, (__u32 *)&oldh, 5), (__u32 *)&newh, 5));
-	return fwd_tail(ctx, st, p, f, ifindex, bpf_htons(ETH_P_IP), &newh, sizeof(newh),
-			new_udp_len, udp_csum_new4(p, f, new_udp_len));
+	newh.saddr = ip_v4(&f->src);
+	newh.daddr = ip_v4(&f->dst);
+	newh.check = csum_update(oldh.check,
+				 csum_add_words(csum_sub_words(0, (__u32 *)&oldh, IPV4_HDR_WORDS),
+						(__u32 *)&newh, IPV4_HDR_WORDS));
+	return fwd_tail(s, ifindex, bpf_htons(ETH_P_IP), &newh, sizeof(newh), new_udp_len,
+			udp_csum_new4(&s->pkt, f, new_udp_len));
 }
 
 /* The same for IPv6: hop limit instead of TTL, no header checksum. */
-static __noinline int forward_ipv6(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
-				   const struct fwd *f)
+static __noinline int forward_ipv6(struct fp_state *s)
 {
-	__u16 new_udp_len = f->to_client ? p->udp_len + 4 : p->udp_len - 4;
+	__u16 new_udp_len = fwd_udp_len(s);
+	const struct fwd *f = &s->fwd;
 	struct ipv6hdr newh;
 	int ifindex;
 
-	ifindex = fwd_load_route(ctx, st, p, f, &newh, sizeof(newh));
+	ifindex = fwd_load_route(s, &newh, sizeof(newh));
 	if (ifindex <= 0)
 		return XDP_PASS;
 	newh.hop_limit--;
 	newh.payload_len = bpf_htons(new_udp_len);
-	__builtin_memcpy(&newh.saddr, f->src.addr, 16);
-	__builtin_memcpy(&newh.daddr, f->dst.addr, 16);
-	return fwd_tail(ctx, st, p, f, ifindex, bpf_htons(ETH_P_IPV6), &newh, sizeof(newh),
-			new_udp_len, udp_csum_new6(p, f, new_udp_len));
+	__builtin_memcpy(&newh.saddr, f->src.addr, sizeof(newh.saddr));
+	__builtin_memcpy(&newh.daddr, f->dst.addr, sizeof(newh.daddr));
+	return fwd_tail(s, ifindex, bpf_htons(ETH_P_IPV6), &newh, sizeof(newh), new_udp_len,
+			udp_csum_new6(&s->pkt, f, new_udp_len));
 }
 
 /* Checks TTL and address family, then rewrites by family. */
-static __always_inline int forward(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
-				   const struct fwd *f)
+static __always_inline int forward(struct fp_state *s)
 {
+	const struct pkt *p = &s->pkt;
+	const struct fwd *f = &s->fwd;
+
 	if (p->ttl <= 1)
-		return pass(&st->pass_ttl);
+		return pass(&s->st->pass_ttl);
 	if (ip_is_v4(&f->dst) == (int)p->v6 || ip_is_v4(&f->src) == (int)p->v6)
-		return pass(&st->pass_family);
-	return p->v6 ? forward_ipv6(ctx, st, p, f) : forward_ipv4(ctx, st, p, f);
+		return pass(&s->st->pass_family);
+	return p->v6 ? forward_ipv6(s) : forward_ipv4(s);
 }
 
 #endif /* NTS_BPF_FASTPATH_FWD_H */

@@ -1,76 +1,39 @@
-/* XDP fast path, parsing: what a UDP packet holds (struct pkt), where it goes (struct fwd), and the
- * Ethernet + IPv4/IPv6 + UDP parsers that fill pkt or pass the packet with a counted reason.
- * Included by fastpath.bpf.c only; needs nts/fastpath_maps.h and the linux/bpf headers first.
+/* XDP fast path, parsing: the Ethernet + IPv4/IPv6 + UDP parsers that fill the state's struct pkt
+ * or pass the packet with a counted reason. Only packets without IPv4 options, fragments or IPv6
+ * extension headers are parsed; everything else is the kernel stack's.
  */
 #ifndef NTS_BPF_FASTPATH_PARSE_H
 #define NTS_BPF_FASTPATH_PARSE_H
 
-#define AF_INET 2
-#define AF_INET6 10
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/udp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fastpath_state.h"
+
 #define IP_MF 0x2000
 #define IP_OFFMASK 0x1fff
 
-/* What the parser learned about a UDP packet; addresses as they appear in the maps. */
-struct pkt {
-	struct nts_fp_ip src, dst;
-	__u16 sport, dport; /* host order */
-	__u16 udp_len;	    /* UDP header + payload */
-	__u16 udp_csum;	    /* as on the wire */
-	__u16 trailer;	    /* link-layer padding after the IP packet */
-	__u8 ttl;
-	__u8 v6;
-};
-
-/* Where a forwarded packet goes, with the ChannelData header to add (p2c) or remove (c2p). */
-struct fwd {
-	struct nts_fp_ip src, dst;
-	__u16 sport, dport;
-	__u16 channel; /* ChannelData header fields (network order when written) */
-	__u16 cd_len;
-	__u8 to_client; /* 1: prepend the header (p2c); 0: strip it (c2p) */
-	__u64 alloc_id;
-	__u64 now;		   /* bpf_ktime_get_coarse_ns() */
-	struct nts_fp_nexthop *nh; /* the entry's next-hop cache (in the map value) */
-};
-
-#define COUNT(st, field) ((st)->field++)
-
-static __always_inline int pass(__u64 *counter)
+/* Parses Ethernet + IPv4 + UDP into s->pkt: -1 to go on, or the pass action for anything else. */
+static __always_inline int parse_ipv4(struct fp_state *s)
 {
-	(*counter)++;
-	return XDP_PASS;
-}
-
-static __always_inline void ip_from_v4(struct nts_fp_ip *ip, __be32 a)
-{
-	__u32 *w = (__u32 *)ip->addr;
-
-	w[0] = 0;
-	w[1] = 0;
-	w[2] = bpf_htonl(0xffff);
-	w[3] = a;
-}
-
-static __always_inline int ip_is_v4(const struct nts_fp_ip *ip)
-{
-	const __u32 *w = (const __u32 *)ip->addr;
-
-	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0xffff);
-}
-
-/* Parses Ethernet + IPv4 + UDP into p: -1 to go on, or the pass action for anything else. */
-static __always_inline int parse_ipv4(struct xdp_md *ctx, struct nts_fp_stats *st, struct pkt *p)
-{
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
+	struct nts_fp_stats *st = s->st;
+	struct pkt *p = &s->pkt;
 	struct iphdr *iph = data + sizeof(struct ethhdr);
 	struct udphdr *udp;
 	__u16 tot;
 
 	if ((void *)(iph + 1) > data_end)
 		return pass(&st->pass_malformed);
-	if (iph->version != 4 || iph->ihl < 5)
+	if (iph->version != 4 || iph->ihl < IPV4_HDR_WORDS)
 		return pass(&st->pass_malformed);
-	if (iph->ihl != 5)
+	if (iph->ihl != IPV4_HDR_WORDS)
 		return pass(&st->pass_ip_options);
 	if (iph->frag_off & bpf_htons(IP_MF | IP_OFFMASK))
 		return pass(&st->pass_fragment);
@@ -96,10 +59,12 @@ static __always_inline int parse_ipv4(struct xdp_md *ctx, struct nts_fp_stats *s
 	return -1;
 }
 
-/* Parses Ethernet + IPv6 + UDP (no extension headers). */
-static __always_inline int parse_ipv6(struct xdp_md *ctx, struct nts_fp_stats *st, struct pkt *p)
+/* Parses Ethernet + IPv6 + UDP (no extension headers) into s->pkt. */
+static __always_inline int parse_ipv6(struct fp_state *s)
 {
-	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
+	struct nts_fp_stats *st = s->st;
+	struct pkt *p = &s->pkt;
 	struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
 	struct udphdr *udp;
 	__u16 plen;
@@ -120,8 +85,8 @@ static __always_inline int parse_ipv6(struct xdp_md *ctx, struct nts_fp_stats *s
 	if (plen < sizeof(*udp) || (void *)udp + plen > data_end || bpf_ntohs(udp->len) != plen ||
 	    udp->check == 0)
 		return pass(&st->pass_malformed);
-	__builtin_memcpy(p->src.addr, &ip6->saddr, 16);
-	__builtin_memcpy(p->dst.addr, &ip6->daddr, 16);
+	__builtin_memcpy(p->src.addr, &ip6->saddr, sizeof(p->src.addr));
+	__builtin_memcpy(p->dst.addr, &ip6->daddr, sizeof(p->dst.addr));
 	p->sport = bpf_ntohs(udp->source);
 	p->dport = bpf_ntohs(udp->dest);
 	p->udp_len = plen;

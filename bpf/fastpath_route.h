@@ -1,15 +1,33 @@
 /* XDP fast path, routing: bpf_fib_lookup for the rewritten packet, with the per-entry next-hop
- * cache (egress ifindex, MACs, MTU) kept in the map value for NTS_FP_NEXTHOP_TTL_NS.
- * Included by fastpath.bpf.c after its maps (uses nts_fp_tx) and fastpath_parse.h.
+ * cache (egress ifindex, MACs, MTU) kept in the map value for NTS_FP_NEXTHOP_TTL_NS, and the
+ * devmap nts_fp_tx deciding which other interfaces a packet may leave by.
  */
 #ifndef NTS_BPF_FASTPATH_ROUTE_H
 #define NTS_BPF_FASTPATH_ROUTE_H
 
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fastpath_maps.h"
+#include "fastpath_state.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+
 /* Fills fib for the rewritten packet of tot_len bytes (L3). */
-static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, const struct fwd *f,
-				    __u16 tot_len, struct bpf_fib_lookup *fib)
+static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
+				    struct bpf_fib_lookup *fib)
 {
+	struct xdp_md *ctx = s->ctx;
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
+	const struct pkt *p = &s->pkt;
+	const struct fwd *f = &s->fwd;
 
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->l4_protocol = IPPROTO_UDP;
@@ -23,9 +41,10 @@ static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, con
 		if ((void *)(ip6 + 1) > data_end)
 			return -1;
 		fib->family = AF_INET6;
-		fib->flowinfo = *(__be32 *)ip6 & bpf_htonl(0x0fffffff);
-		__builtin_memcpy(fib->ipv6_src, f->src.addr, 16);
-		__builtin_memcpy(fib->ipv6_dst, f->dst.addr, 16);
+		fib->flowinfo =
+		    *(__be32 *)ip6 & bpf_htonl(IPV6_FLOWINFO_PRIORITY | IPV6_FLOWINFO_FLOWLABEL);
+		__builtin_memcpy(fib->ipv6_src, f->src.addr, sizeof(f->src.addr));
+		__builtin_memcpy(fib->ipv6_dst, f->dst.addr, sizeof(f->dst.addr));
 	} else {
 		struct iphdr *iph = data + sizeof(struct ethhdr);
 
@@ -33,8 +52,8 @@ static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, con
 			return -1;
 		fib->family = AF_INET;
 		fib->tos = iph->tos;
-		fib->ipv4_src = ((__u32 *)f->src.addr)[3];
-		fib->ipv4_dst = ((__u32 *)f->dst.addr)[3];
+		fib->ipv4_src = ip_v4(&f->src);
+		fib->ipv4_dst = ip_v4(&f->dst);
 	}
 	return 0;
 }
@@ -42,16 +61,18 @@ static __always_inline int fib_fill(struct xdp_md *ctx, const struct pkt *p, con
 /* Routes the rewritten packet: the entry's cached next hop while it is fresh, else
  * bpf_fib_lookup, whose answer (with the egress MTU, probed with a maximal length) goes into the
  * cache, where the caller reads the MACs. Returns the egress ifindex (>0) or 0 to pass. */
-static __noinline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const struct pkt *p,
-			    const struct fwd *f)
+static __noinline int route(struct fp_state *s)
 {
-	__u16 tot_len = (p->v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) +
-			(f->to_client ? p->udp_len + 4 : p->udp_len - 4);
+	struct xdp_md *ctx = s->ctx;
+	struct nts_fp_stats *st = s->st;
+	const struct fwd *f = &s->fwd;
+	__u16 tot_len =
+	    (s->pkt.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + fwd_udp_len(s);
 	struct nts_fp_nexthop *nh = f->nh;
 	struct bpf_fib_lookup fib;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
 	__u32 ifindex;
-	__u16 mtu = 0xffff;
+	__u16 mtu = IP_LEN_MAX; /* none reported */
 	long rc;
 
 	if (!nh)
@@ -64,7 +85,7 @@ static __noinline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const s
 		}
 		return nh->ifindex;
 	}
-	if (fib_fill(ctx, p, f, tot_len, &fib))
+	if (fib_fill(s, tot_len, &fib))
 		return 0;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
 	if (rc == BPF_FIB_LKUP_RET_FRAG_NEEDED) {
@@ -83,7 +104,7 @@ static __noinline int route(struct xdp_md *ctx, struct nts_fp_stats *st, const s
 	/* The MTU check comes before the neighbour in the lookup: a maximal length reports it. */
 	__builtin_memcpy(smac, fib.smac, ETH_ALEN);
 	__builtin_memcpy(dmac, fib.dmac, ETH_ALEN);
-	if (fib_fill(ctx, p, f, 0xffff, &fib))
+	if (fib_fill(s, IP_LEN_MAX, &fib))
 		return 0;
 	if (bpf_fib_lookup(ctx, &fib, sizeof(fib), 0) == BPF_FIB_LKUP_RET_FRAG_NEEDED)
 		mtu = fib.mtu_result;

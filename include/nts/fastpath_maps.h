@@ -1,6 +1,7 @@
-/* The fast path's maps: keys, values and counters, defined once for bpf/fastpath.bpf.c and user/.
- * Addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d), ports and channels in host order so that
- * `bpftool map dump pinned /sys/fs/bpf/nts/<map>` reads naturally. Expiry is CLOCK_MONOTONIC ns.
+/* The fast path's maps: keys, values and counters, defined once for bpf/ (whose map declarations
+ * are in bpf/fastpath_maps.h) and user/. Addresses are 16 bytes (IPv4 as ::ffff:a.b.c.d), ports
+ * and channels in host order so that `bpftool map dump pinned /sys/fs/bpf/nts/<map>` reads
+ * naturally. Expiry is CLOCK_MONOTONIC ns.
  */
 #ifndef NTS_FASTPATH_MAPS_H
 #define NTS_FASTPATH_MAPS_H
@@ -20,7 +21,7 @@
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
 #define NTS_FP_DEFAULT_ALLOCS 65536    /* relay and per-allocation counter map size */
 #define NTS_FP_TX_PORTS 64	       /* interfaces the program may redirect to */
-#define NTS_FP_CHANNELDATA_HDR 4
+#define NTS_FP_CHANNELDATA_HDR 4       /* RFC 8656 §12: channel number and length, 2 bytes each */
 
 /* alloc_id in the maps = generation << NTS_FP_GEN_SHIFT | TURN's allocation id. Every ntsd that
  * opens the maps takes a generation above those already present, so entries left by a killed

@@ -85,7 +85,7 @@ start_ntsd() { # [xdp]
 
 start_ceiling() { # the bench XDP program is attached by nts-loadgen itself (--mode ceiling)
 	SRV_PID="" SRV_STATUS=ok
-	SRV_CMD="nts-loadgen xdp --mode ceiling (bpf/bench_ceiling.bpf.c attached natively to s0)"
+	SRV_CMD="nts-loadgen xdp --mode ceiling (tools/loadgen/bpf/bench_ceiling.bpf.c attached natively to s0)"
 	[ -f "$BUILD/bpf/bench_ceiling.bpf.o" ] || { SRV_STATUS="not built"; return 1; }
 }
 

@@ -1,4 +1,4 @@
-/* Wire format and map layouts shared by nts-loadgen and the bench XDP programs (bpf/bench_*.bpf.c):
+/* Wire format and map layouts shared by nts-loadgen and the bench XDP programs (tools/loadgen/bpf/):
  * the payload header every benchmark datagram carries, the sink's counters and latency histogram,
  * and the configuration records of the generator, the sink and the wire-ceiling rewriter. */
 #ifndef NTS_BENCH_PROTO_H

@@ -1,4 +1,6 @@
-/* Opening the pinned maps, reading counters back, and collecting expired entries. See fastpath.h.
+/* Opening the pinned maps (or taking a loader's descriptors), folding the per-allocation counters
+ * into usage reports, and reading the global counters and a map's fill back. Expired entries are
+ * collected in adopt.c, entries written in sync.c. See fastpath.h.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>

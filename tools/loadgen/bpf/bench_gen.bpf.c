@@ -7,7 +7,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-#include "../tools/loadgen/bench_proto.h"
+#include "../bench_proto.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -11,7 +11,7 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#include "../tools/loadgen/bench_proto.h"
+#include "../bench_proto.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1,0 +1,65 @@
+/* XDP fast path, maps: the BPF declarations of the maps whose keys, values and names
+ * include/nts/fastpath_maps.h defines for both sides. Names are the pin names under the pin dir,
+ * and each map keeps its BTF (bpftool map dump and ntsctl read the entries through it).
+ */
+#ifndef NTS_BPF_FASTPATH_MAPS_H
+#define NTS_BPF_FASTPATH_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "nts/fastpath_maps.h"
+
+/* max_entries below are defaults; the loader sets them from configuration before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTS_FP_DEFAULT_CHANNELS);
+	__type(key, struct nts_fp_client_key);
+	__type(value, struct nts_fp_client_val);
+} nts_fp_client SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTS_FP_DEFAULT_CHANNELS);
+	__type(key, struct nts_fp_peer_key);
+	__type(value, struct nts_fp_peer_val);
+} nts_fp_peer SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTS_FP_DEFAULT_CHANNELS);
+	__type(key, struct nts_fp_perm_key);
+	__type(value, struct nts_fp_perm_val);
+} nts_fp_perm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, NTS_FP_DEFAULT_ALLOCS);
+	__type(key, struct nts_fp_relay_key);
+	__type(value, struct nts_fp_relay_val);
+} nts_fp_relay SEC(".maps");
+
+/* Per CPU: each CPU counts into its own copy, without atomics or cache-line bouncing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, NTS_FP_DEFAULT_ALLOCS);
+	__type(key, __u64);
+	__type(value, struct nts_fp_alloc_counters);
+} nts_fp_alloc SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nts_fp_stats);
+} nts_fp_stats SEC(".maps");
+
+/* Interfaces forwarded packets may leave by (other than the arrival one): ifindex -> ifindex. */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
+	__uint(max_entries, NTS_FP_TX_PORTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} nts_fp_tx SEC(".maps");
+
+#endif /* NTS_BPF_FASTPATH_MAPS_H */

@@ -1,0 +1,103 @@
+/* XDP fast path, per-packet state: what a UDP packet holds (struct pkt), where it goes
+ * (struct fwd), and struct fp_state, which carries both with the context and the counters through
+ * every step; plus the named sizes and the counting helpers all steps use.
+ */
+#ifndef NTS_BPF_FASTPATH_STATE_H
+#define NTS_BPF_FASTPATH_STATE_H
+
+#include <linux/bpf.h>
+#include <linux/ip.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+#include "nts/fastpath_maps.h"
+
+#define IPV4_HDR_WORDS (sizeof(struct iphdr) / sizeof(__u32)) /* ihl without options */
+#define IP_LEN_MAX 0xffff /* the largest IPv4 total length or IPv6 payload length */
+
+/* RFC 8656 §12: a ChannelData message starts with a 4-byte header, the channel number (its top
+ * two bits 01) and the length of the data that follows. */
+#define CD_HDR_LEN NTS_FP_CHANNELDATA_HDR
+#define CD_CHANNEL_MASK 0xc0 /* top bits of the first byte */
+#define CD_CHANNEL_BITS 0x40
+struct cd_hdr {
+	__be16 channel;
+	__be16 len;
+};
+_Static_assert(sizeof(struct cd_hdr) == CD_HDR_LEN, "ChannelData header is 4 bytes");
+
+/* struct nts_fp_ip as 32-bit words: IPv4 is the last one of ::ffff:a.b.c.d. */
+#define IP_WORDS (sizeof(struct nts_fp_ip) / sizeof(__u32))
+#define IP_V4_WORD 3
+#define IP_V4MAPPED_WORD 0x0000ffff /* the word before it, host order */
+
+/* What the parser learned about a UDP packet; addresses as they appear in the maps. */
+struct pkt {
+	struct nts_fp_ip src, dst;
+	__u16 sport, dport; /* host order */
+	__u16 udp_len;	    /* UDP header + payload */
+	__u16 udp_csum;	    /* as on the wire */
+	__u16 trailer;	    /* link-layer padding after the IP packet */
+	__u8 ttl;
+	__u8 v6;
+};
+
+/* Where a forwarded packet goes, with the ChannelData header to add (p2c) or remove (c2p). */
+struct fwd {
+	struct nts_fp_ip src, dst;
+	__u16 sport, dport;
+	__u16 channel; /* ChannelData header fields (network order when written) */
+	__u16 cd_len;
+	__u8 to_client; /* 1: prepend the header (p2c); 0: strip it (c2p) */
+	__u64 alloc_id;
+	__u64 now;		   /* bpf_ktime_get_coarse_ns() */
+	struct nts_fp_nexthop *nh; /* the entry's next-hop cache (in the map value) */
+};
+
+/* Everything the steps share for one packet: parse fills pkt, a lookup fills fwd, route and
+ * forward read both. Lives on the program's stack; steps get a pointer to it. */
+struct fp_state {
+	struct xdp_md *ctx;
+	struct nts_fp_stats *st; /* this CPU's global counters */
+	struct pkt pkt;
+	struct fwd fwd;
+};
+
+#define COUNT(st, field) ((st)->field++)
+
+static __always_inline int pass(__u64 *counter)
+{
+	(*counter)++;
+	return XDP_PASS;
+}
+
+static __always_inline void ip_from_v4(struct nts_fp_ip *ip, __be32 a)
+{
+	__u32 *w = (__u32 *)ip->addr;
+
+	w[0] = 0;
+	w[1] = 0;
+	w[2] = bpf_htonl(IP_V4MAPPED_WORD);
+	w[IP_V4_WORD] = a;
+}
+
+static __always_inline int ip_is_v4(const struct nts_fp_ip *ip)
+{
+	const __u32 *w = (const __u32 *)ip->addr;
+
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(IP_V4MAPPED_WORD);
+}
+
+/* The IPv4 address of a mapped address, as on the wire. */
+static __always_inline __be32 ip_v4(const struct nts_fp_ip *ip)
+{
+	return ((const __u32 *)ip->addr)[IP_V4_WORD];
+}
+
+/* The forwarded datagram's UDP length: the ChannelData header joins (p2c) or leaves (c2p). */
+static __always_inline __u16 fwd_udp_len(const struct fp_state *s)
+{
+	return s->fwd.to_client ? s->pkt.udp_len + CD_HDR_LEN : s->pkt.udp_len - CD_HDR_LEN;
+}
+
+#endif /* NTS_BPF_FASTPATH_STATE_H */
