@@ -12,6 +12,11 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "ok 1 - quick bench # SKIP needs root (namespaces, XDP)"
 	exit 0
 fi
+# Plain make leaves the bench tooling out; make bench-build (part of make test) builds it.
+if [ ! -x "$BUILD/nts-loadgen" ] || ! ls "$BUILD"/bpf/bench_*.bpf.o >/dev/null 2>&1; then
+	echo "not ok 1 - nts-loadgen and the bench's XDP programs are built (make bench-build)"
+	exit 1
+fi
 if ! timeout --kill-after=10 300 bash "$TOP/tools/bench/run.sh" "$BUILD" --quick --out "$OUT" \
 	>"$OUT/run.log" 2>&1; then
 	echo "not ok 1 - the quick bench ran to the end"
