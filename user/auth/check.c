@@ -91,7 +91,8 @@ static long find_static_by_hash(const struct auth_ctx *a, const uint8_t hash[32]
 }
 
 /* Ephemeral credentials: every secret is tried (no early exit) so timing does not tell which one
- * signed; an expired username is refused before any MAC is computed (DESIGN.md: expired -> 401). */
+ * signed; an expired username is refused before any MAC is computed (docs/architecture.md
+ * "Credentials": expired -> 401). */
 static bool verify_ephemeral(const struct auth_ctx *a, const struct stun_msg *m, uint16_t alg,
 			     uint64_t now, struct auth_result *r)
 {

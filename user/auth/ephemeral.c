@@ -1,7 +1,7 @@
-/* Ephemeral credentials, the TURN REST scheme coturn and others use (DESIGN.md "Credentials"):
- * username "<unix-expiry>:<id>", password base64(HMAC-SHA1(secret, username)). The first secret
- * signs, every secret verifies (rotation). The id may itself contain ':'; it is everything after
- * the first.
+/* Ephemeral credentials, the TURN REST scheme coturn and others use (docs/architecture.md
+ * "Credentials"): username "<unix-expiry>:<id>", password base64(HMAC-SHA1(secret, username)). The
+ * first secret signs, every secret verifies (rotation). The id may itself contain ':'; it is
+ * everything after the first.
  */
 #include <errno.h>
 #include <inttypes.h>

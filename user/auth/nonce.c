@@ -1,4 +1,4 @@
-/* Stateless nonces (RFC 8489 §9.2.1, DESIGN.md "no per-client state before authentication").
+/* Stateless nonces (RFC 8489 §9.2.1, docs/architecture.md "Security defaults").
  * nonce = "obMatJos2" base64(features, 3 bytes) base64url(expiry, 8 bytes BE || MAC, 16 bytes),
  * where MAC = HMAC-SHA256(process key, features text || expiry || family || client IP)[0..16). The
  * port is left out so a client whose NAT rebinds keeps its nonce; the features are covered so a man

@@ -1,7 +1,7 @@
-/* Per-source token buckets for unauthenticated requests (issue 4 item 6): a fixed table of slots
- * keyed by a seeded hash of the source address, so memory is bounded and nothing is allocated per
- * client. Sources whose hash collides share a bucket: a flood can only starve the few sources in
- * its slots.
+/* Per-source token buckets for unauthenticated requests (docs/architecture.md "Security defaults"):
+ * a fixed table of slots keyed by a seeded hash of the source address, so memory is bounded and
+ * nothing is allocated per client. Sources whose hash collides share a bucket: a flood can only
+ * starve the few sources in its slots.
  */
 #ifndef NTS_AUTH_RATELIMIT_H
 #define NTS_AUTH_RATELIMIT_H

@@ -48,7 +48,8 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 
 /* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
  * request plus the challenge (REALM, NONCE, PASSWORD-ALGORITHMS): the reason phrase is dropped when
- * it would make it so, and a bare header gets no answer at all (issue 4 item 6, no amplification).
+ * it would make it so, and a bare header gets no answer at all (no amplification:
+ * docs/architecture.md "Security defaults").
  */
 static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o,
 			       const struct stun_msg *m, const struct auth_result *r)
