@@ -28,14 +28,6 @@ turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
 	--user alice:wonderland --max-allocations-per-user 1000 --realm nts.interop --verbose || exit 1
 NTSD=${turn_pids[0]}
 
-n=0 failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-fail() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	failed=$((failed + 1))
-}
-
 # run NAME PORT SENT RECV ARGS...: one uclient run whose summary must show SENT messages sent,
 # RECV received, RECV*L bytes back and nothing dropped.
 run() {
@@ -70,14 +62,8 @@ c=$(grep -c "bound to a client data connection" "$tmp/ntsd.log")
 [ "$c" -ge $((2 * M + 1)) ] && pass "ntsd bound $c data connections for those runs" ||
 	fail "ntsd bound $c data connections for those runs (want at least $((2 * M + 1)))"
 
-while read -r line; do
-	case "$line" in
-	"ok - "*) pass "${line#ok - }" ;;
-	"not ok - "*) fail "${line#not ok - }" ;;
-	*) echo "# $line" ;;
-	esac
-done < <(timeout 120 /usr/bin/python3 "$(dirname "$0")/turn_tcp_relay.py" 127.0.0.1 "$PORT" alice \
-	wonderland "$NTSD" "$TLSPORT" 2>&1)
+turn_run_py "$tmp/py.log" timeout 120 /usr/bin/python3 "$(dirname "$0")/turn_tcp_relay.py" \
+	127.0.0.1 "$PORT" alice wonderland "$NTSD" "$TLSPORT"
 
 if kill -0 "$NTSD" 2>/dev/null; then
 	pass "ntsd is still running"
@@ -85,6 +71,4 @@ else
 	fail "ntsd is still running"
 	tail -n 20 "$tmp/ntsd.log" | sed 's/^/#   /'
 fi
-[ "$n" -ge 33 ] || fail "every check ran ($n of 33)"
-echo "1..$n"
-[ "$failed" -eq 0 ]
+turn_done 34
