@@ -209,8 +209,16 @@ echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations be
 check ">= 99% relayed by XDP after the restart ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
 ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
-new_gen() { [ -n "$old_gens" ] && [ "$(ntsd_gen)" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ]; }
-check "the restarted ntsd writes its entries under a new generation ($(ntsd_gen))" new_gen
+# Its generation is above every one the killed ntsd left, and the relay and client maps now hold
+# entries written under it (the allocations of the run above).
+new_gen() {
+	local g
+	g=$(ntsd_gen)
+	[ -n "$old_gens" ] && [ -n "$g" ] &&
+		[ "$g" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ] &&
+		grep -qw "$g" <<<"$(gens relay)" && grep -qw "$g" <<<"$(gens client)"
+}
+check "the restarted ntsd writes its entries under a new generation ($(ntsd_gen); relay map: $(gens relay))" new_gen
 
 # --- 5. floods from a peer without permission die in the kernel; other traffic is never dropped
 relay_port=$(bpftool -j map dump pinned "$pin/nts_fp_relay" 2>/dev/null | $PY -c \
@@ -233,6 +241,21 @@ if [ -n "$relay_port" ]; then
 else
 	not_ok "a relay address is in the relay map"
 fi
+
+# --- 6. the restarted ntsd stops cleanly: SIGTERM, status 0, no sanitizer report in either run's log
+stop_clean() {
+	local rc _
+	kill -TERM "$ntsd_pid" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$ntsd_pid" 2>/dev/null
+	wait "$ntsd_pid" 2>/dev/null
+	rc=$?
+	ntsd_pid=
+	echo "# ntsd exit status $rc"
+	[ "$rc" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp/ntsd.log"
+}
+check "ntsd exits cleanly on SIGTERM, no sanitizer report" stop_clean
+grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then
