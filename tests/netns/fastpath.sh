@@ -39,8 +39,11 @@ trap cleanup EXIT
 
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
-command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) missing"
-[ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
+# Missing tools or binaries are failures (tools/deps.sh installs them; make test builds first).
+for tool in turnutils_uclient turnutils_peer bpftool ethtool nsenter; do
+	command -v "$tool" >/dev/null || { echo "not ok 1 - $tool is installed (tools/deps.sh)"; exit 1; }
+done
+[ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || { echo "not ok 1 - $B/ntsd and ntsctl are built"; exit 1; }
 
 # --- topology: 198.18.0.0/24 client side, 198.19.0.0/24 peer side (RFC 2544 benchmarking space)
 setup() {
