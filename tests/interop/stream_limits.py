@@ -22,6 +22,7 @@ from turn_stream_client import (A_PEER, A_RELAYED, A_TRANSPORT, ALLOCATE,  # noq
 HOST, PORT, TLS_PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]),
                                                   int(sys.argv[3]), sys.argv[4], sys.argv[5],
                                                   int(sys.argv[6]))
+LIFETIME = 60  # --default-lifetime and --max-lifetime of the caller
 failed = 0
 
 
@@ -103,10 +104,14 @@ s = socket.create_connection((HOST, TLS_PORT), timeout=10)
 check(ended(s, 30), "TLS: a connection that never starts its handshake is closed by the idle timeout")
 
 if quiet_relay:
+    # RFC 8656 §3.1, §7: closing the connection would delete the allocation, so the idle timeout
+    # (2 s) must not apply to it: it goes with its lifetime (60 s), not before.
     ok = ended(quiet.s, max(1, 120 - (time.monotonic() - quiet_start)))
     waited = time.monotonic() - quiet_start
     check(ok, f"TCP: a silent connection with an allocation is closed after its lifetime "
           f"({waited:.0f} s)")
+    check(waited >= LIFETIME - 1, f"TCP: that connection outlived the idle timeout until the "
+          f"allocation's lifetime ran out ({waited:.1f} s, lifetime {LIFETIME} s)")
     check(flood_until_relay_closes(quiet_relay, 1000) is not None,
           "TCP: that allocation is gone (its relay port is closed)")
 else:

@@ -35,4 +35,4 @@ else
 	fail "ntsd is still running"
 	tail -n 20 "$tmp/ntsd.log" | sed 's/^/#   /'
 fi
-turn_done 15
+turn_done 16
