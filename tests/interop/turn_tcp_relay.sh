@@ -3,7 +3,7 @@
 # client Connects to the other's relayed address; also over TLS with -S) and with an active peer
 # (-P: the peer connects in, ConnectionAttempt, ConnectionBind), then the RFC checks of
 # turn_tcp_relay.py (error codes, permissions, byte-exact relaying, backpressure, teardown, the
-# 30 s ConnectionBind deadline).
+# ConnectionBind deadline, set to 3 s with --tcp-connect-timeout so the test does not wait 30 s).
 set -u
 B=${NTS_BUILD:-$(pwd)/build}
 N=${UCLIENT_MSGS:-20}
@@ -25,7 +25,8 @@ turn_pick_ports 27000 1000
 TLSPORT=$((PORT + 2000))
 turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
 	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 \
-	--user alice:wonderland --max-allocations-per-user 1000 --realm nts.interop --verbose || exit 1
+	--user alice:wonderland --max-allocations-per-user 1000 --realm nts.interop \
+	--tcp-connect-timeout 3 --verbose || exit 1
 NTSD=${turn_pids[0]}
 
 # run NAME PORT SENT RECV ARGS...: one uclient run whose summary must show SENT messages sent,
@@ -63,7 +64,7 @@ c=$(grep -c "bound to a client data connection" "$tmp/ntsd.log")
 	fail "ntsd bound $c data connections for those runs (want at least $((2 * M + 1)))"
 
 turn_run_py "$tmp/py.log" timeout 120 /usr/bin/python3 "$(dirname "$0")/turn_tcp_relay.py" \
-	127.0.0.1 "$PORT" alice wonderland "$NTSD" "$TLSPORT"
+	127.0.0.1 "$PORT" alice wonderland "$NTSD" "$TLSPORT" 3
 
 if kill -0 "$NTSD" 2>/dev/null; then
 	pass "ntsd is still running"

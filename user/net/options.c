@@ -72,6 +72,10 @@ const struct nts_opt_def nts_opt_defs[O_COUNT] = {
 	[O_TCP_IDLE] = { "tcp-idle-timeout", F_ARG, "SECONDS",
 		"close idle client connections (default 300)",
 		U32_OPT(tcp_idle_timeout, 1, 86400) },
+	[O_TCP_CONNECT_TIMEOUT] = { "tcp-connect-timeout", F_ARG, "SECONDS",
+		"RFC 6062 deadlines for a peer connect and its ConnectionBind (default 30; the RFC "
+		"wants 30, lower values are for tests)",
+		U32_OPT(tcp_connect_timeout, 1, 3600) },
 	[O_FP_CHANNELS] = { "fastpath-channels", F_ARG, "N",
 		"fast-path channel map size (default 262144)",
 		U32_OPT(fastpath_channels, 1, 16777216) },
@@ -114,6 +118,7 @@ void nts_config_defaults(struct nts_config *cfg)
 	cfg->max_tcp_connections = 4096;
 	cfg->max_tcp_per_source = 64;
 	cfg->tcp_idle_timeout = 300;
+	cfg->tcp_connect_timeout = 30;
 	cfg->fastpath_channels = 262144;
 	cfg->udp_buffer = 8 << 20;
 	cfg->relay_buffer = 1 << 20;

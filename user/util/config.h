@@ -53,6 +53,7 @@ struct nts_config {
 	uint32_t unauth_rate;                    /* unauthenticated requests per second per source; 50 */
 	uint32_t max_tcp_connections, max_tcp_per_source;
 	uint32_t tcp_idle_timeout;               /* seconds */
+	uint32_t tcp_connect_timeout;            /* s, RFC 6062 connect/ConnectionBind deadline; 30 */
 	uint32_t fastpath_channels;              /* map size; default 262144 */
 	uint32_t udp_buffer;                     /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
 	uint32_t relay_buffer;                   /* same for each relay socket */
