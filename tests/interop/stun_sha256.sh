@@ -9,9 +9,9 @@ tmp=$(mktemp -d /tmp/nts-sha256.XXXXXX)
 trap turn_cleanup EXIT
 
 turn_pick_ports 23000 1000
-# A static user and no --secret: the nonces then advertise USERHASH (RFC 8489 §9.2.1).
+# A static user: USERHASH resolves static users (user/auth/check.c).
 turn_start_ntsd --listen "127.0.0.1:$PORT" --allow-peer 127.0.0.0/8 --user alice:wonderland \
 	--realm nts.sha256 --verbose || exit 1
 turn_run_py "$tmp/py.log" timeout 60 /usr/bin/python3 "$(dirname "$0")/stun_sha256.py" 127.0.0.1 \
 	"$PORT" alice wonderland
-turn_done 20
+turn_done 19
