@@ -204,24 +204,37 @@ check "restarted ntsd adopts the pinned maps" adopted_at_start
 gens() { bpftool -j map dump pinned "$pin/nts_fp_$1" 2>/dev/null | $PY -c \
 	"import json,sys; print(' '.join(sorted({str(e.get('formatted', e)['value']['alloc_id'] >> 40) for e in json.load(sys.stdin)})))"; }
 old_gens=$(gens relay)
+ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
+gen=$(ntsd_gen)
+# The run's allocations are live only while uclient runs (it releases them at the end): look for
+# their entries meanwhile (bounded), in the relay and the client map.
 k0=$(kstat) u0=$(ustat)
-check "uclient over channels through the restarted ntsd: zero loss" run_lossless after 2 300 5
+uclient after 2 300 5 &
+uc_pid=$!
+new_gen_seen=0
+for _ in $(seq 1 100); do
+	grep -qw "${gen:-x}" <<<"$(gens relay)" && grep -qw "${gen:-x}" <<<"$(gens client)" &&
+		new_gen_seen=1 && break
+	kill -0 "$uc_pid" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$uc_pid"
+uc_rc=$?
+check "uclient over channels through the restarted ntsd: zero loss" \
+	eval '[ "$uc_rc" -eq 0 ] && uclient_lossless after'
 k1=$(kstat) u1=$(ustat)
 kd=$((k1 - k0)) ud=$((u1 - u0))
-echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations before: $old_gens, now: $(gens relay)"
+echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations before: $old_gens, ntsd's now: $gen"
 check ">= 99% relayed by XDP after the restart ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
-ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
-# Its generation is above every one the killed ntsd left, and the relay and client maps now hold
-# entries written under it (the allocations of the run above).
+# Its generation is above every one the killed ntsd left, and the relay and client maps held
+# entries written under it while the run above relayed.
 new_gen() {
-	local g
-	g=$(ntsd_gen)
-	[ -n "$old_gens" ] && [ -n "$g" ] &&
-		[ "$g" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ] &&
-		grep -qw "$g" <<<"$(gens relay)" && grep -qw "$g" <<<"$(gens client)"
+	[ -n "$old_gens" ] && [ -n "$gen" ] &&
+		[ "$gen" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ] &&
+		[ "$new_gen_seen" -eq 1 ]
 }
-check "the restarted ntsd writes its entries under a new generation ($(ntsd_gen); relay map: $(gens relay))" new_gen
+check "the restarted ntsd writes its entries under a new generation ($gen, seen in the maps: $new_gen_seen)" new_gen
 
 # --- 5. floods from a peer without permission die in the kernel; other traffic is never dropped
 relay_port=$(bpftool -j map dump pinned "$pin/nts_fp_relay" 2>/dev/null | $PY -c \
