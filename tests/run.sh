@@ -14,28 +14,44 @@ mkdir -p "$logdir"
 pass=0 fail=0 skip=0
 failed=()
 
-run_suite() { # name, timeout seconds, command...
+# run_suite NAME SECONDS COMMAND...: runs one suite with stdout (the TAP stream) and stderr in
+# separate logs. Only "ok N"/"not ok N" lines of stdout count. The suite fails when a line says
+# "not ok", when it exits non-zero, when it reports nothing, or when its plan ("1..N") is missing
+# or differs from the number of results; "1..0 # SKIP why" is one skip for the whole suite.
+run_suite() {
 	local name=$1 limit=$2
 	shift 2
-	local log="$logdir/${name//\//_}.log" rc p f s
-	timeout --kill-after=10 "$limit" "$@" >"$log" 2>&1
+	local log="$logdir/${name//\//_}.log" rc p f s plan results why=
+	timeout --kill-after=10 "$limit" "$@" >"$log" 2>"$log.err"
 	rc=$?
 	# A skip is "ok N ... # SKIP why" (TAP) or "not ok N # SKIP why" (cmocka's TAP); neither fails.
 	p=$(grep -E '^ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
 	s=$(grep -cE '^(not )?ok [0-9]+.*# (SKIP|skip)' "$log")
 	f=$(grep -E '^not ok [0-9]+' "$log" | grep -cvE '# (SKIP|skip)')
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-		echo "not ok - $name exited with status $rc" >>"$log"
-	elif [ $((p + s + f)) -eq 0 ]; then
-		f=1
-		echo "not ok - $name reported no test result" >>"$log"
+	results=$((p + s + f))
+	plan=$(grep -cE '^1\.\.[0-9]+' "$log")
+	if [ "$plan" -eq 1 ] && grep -qE '^1\.\.0 *# *(SKIP|skip)' "$log" && [ "$results" -eq 0 ]; then
+		[ "$rc" -eq 0 ] && s=1 || why="skipped the whole suite but exited with status $rc"
+	elif [ "$rc" -ne 0 ]; then
+		why="exited with status $rc"
+	elif [ "$results" -eq 0 ]; then
+		why="reported no test result"
+	elif [ "$plan" -ne 1 ]; then
+		why="printed $plan plan lines (want one 1..N)"
+	elif [ "$(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log")" -ne "$results" ]; then
+		why="planned $(sed -nE 's/^1\.\.([0-9]+).*/\1/p' "$log") tests but reported $results"
+	fi
+	if [ -n "$why" ]; then
+		# Counted once: the failing lines it printed, or this one when it printed none.
+		[ "$f" -gt 0 ] || f=1
+		echo "not ok - $name $why" >>"$log"
 	fi
 	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 	if [ "$f" -gt 0 ]; then
 		failed+=("$name")
 		printf '%-40s FAIL (%d passed, %d failed) — log: %s\n' "$name" "$p" "$f" "$log"
 		grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+		[ -s "$log.err" ] && tail -n 10 "$log.err" | sed 's/^/    stderr: /'
 	else
 		printf '%-40s ok   (%d passed%s)\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
 	fi
@@ -49,17 +65,22 @@ for t in "$NTS_BUILD"/tests/bpf/test_*; do
 	[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 	run_suite "bpf/$(basename "$t")" 120 "$t"
 done
-# Fuzz smoke: every target replays its seed corpus and runs a few thousand mutations (not in SAN builds:
-# fuzz targets always carry ASan+UBSan themselves).
+# Fuzz smoke: every target replays its seed corpus and runs a few thousand mutations. The targets
+# sit in the fuzz/ directory of the build in use (the Makefile builds them into build/fuzz for
+# every build: they always carry ASan+UBSan themselves); crash inputs are kept under
+# $NTS_BUILD/fuzz-crashes, never in the working directory.
+fuzzdir="$NTS_BUILD/fuzz"
+[ -d "$fuzzdir" ] || fuzzdir="$NTS_TOP/build/fuzz"
+crashes="$NTS_BUILD/fuzz-crashes"
 fuzzwork=$(mktemp -d)
-for f in "$NTS_TOP"/build/fuzz/fuzz_*; do
-	[ -x "$f" ] || continue
+for f in "$fuzzdir"/fuzz_*; do
+	[ -x "$f" ] && [ "${f%.d}" = "$f" ] && [ "${f%.o}" = "$f" ] || continue
 	n=$(basename "$f")
 	corpus="$NTS_TOP/tests/fuzz/corpus/$n"
 	[ -d "$corpus" ] || corpus=""
-	mkdir -p "$fuzzwork/$n"
+	mkdir -p "$fuzzwork/$n" "$crashes"
 	# New inputs go to the first (scratch) corpus directory, never into the source tree.
-	run_suite "fuzz/$n" 120 bash -c "'$f' -runs=20000 -seed=1 '$fuzzwork/$n' $corpus >/dev/null 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash'; exit 1; }"
+	run_suite "fuzz/$n" 120 bash -c "echo 1..1; '$f' -runs=20000 -seed=1 -artifact_prefix='$crashes/$n-' '$fuzzwork/$n' $corpus >'$logdir/fuzz_$n.out' 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash (input under $crashes, output in $logdir/fuzz_$n.out)'; exit 1; }"
 done
 rm -rf "$fuzzwork"
 for dir in interop netns api bench; do

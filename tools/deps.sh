@@ -43,7 +43,15 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 npmdir="$top/build/npm"
 if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/twilio" ]; then
 	mkdir -p "$npmdir"
-	(cd "$npmdir" && npm install --silent --no-audit --no-fund twilio@5 >/dev/null 2>&1) ||
-		echo "deps.sh: npm install twilio failed" >&2
+	if ! (cd "$npmdir" && npm install --silent --no-audit --no-fund twilio@5 >"$npmdir/install.log" 2>&1); then
+		echo "deps.sh: npm install twilio failed (log: $npmdir/install.log)" >&2
+		exit 1
+	fi
 fi
+# Every client the tests need must be there now: a missing one fails here, not as a skip later.
+for cmd in node turnutils_uclient turnutils_peer openssl curl bpftool; do
+	command -v "$cmd" >/dev/null 2>&1 || { echo "deps.sh: $cmd is missing" >&2; exit 1; }
+done
+[ -d "$npmdir/node_modules/twilio" ] || { echo "deps.sh: $npmdir/node_modules/twilio is missing" >&2; exit 1; }
+/usr/bin/python3 -c 'import aiortc, twilio' || { echo "deps.sh: python3-aiortc or python3-twilio is missing" >&2; exit 1; }
 exit 0

@@ -20,8 +20,10 @@ check() {
 	shift
 	if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# tap_done: stops ntsd (one more check), prints the plan and exits with the verdict.
 tap_done() {
 	[ -n "${ntsd_pid:-}" ] && stop_ntsd
+	echo "1..$tap_n"
 	exit "$tap_failed"
 }
 

@@ -74,7 +74,8 @@ stop_ntsd
 
 for sub in "account --help" "token --help" "account create --help" "token create --help"; do
 	# shellcheck disable=SC2086
-	check "ntsctl $sub exits 0 with usage" bash -c "\"\$@\" | grep -q usage" _ "$NTS_BUILD/ntsctl" $sub
+	check "ntsctl $sub exits 0 with usage" bash -c 'out=$("$@") && grep -q usage <<<"$out"' _ \
+		"$NTS_BUILD/ntsctl" $sub
 done
 
 # --demo (make run): creates the database and a demo account and prints a working curl command.

@@ -13,9 +13,19 @@ mac = hmac.new(sys.argv[1].encode(), t["username"].encode(), hashlib.sha1).diges
 assert base64.b64encode(mac).decode() == t["password"], t
 PYEOF
 }
-not_hmac_ok() { ! hmac_ok "$@" 2>/dev/null; }
+# other_hmac SECRET TOKEN-JSON: a token whose password is not the HMAC of its username under SECRET
+# (a missing or unreadable token is no such token).
+other_hmac() {
+	"$PY" - "$1" "$2" <<'PYEOF'
+import base64, hashlib, hmac, json, sys
+t = json.loads(sys.argv[2])
+assert t["username"] and t["password"], t
+mac = hmac.new(sys.argv[1].encode(), t["username"].encode(), hashlib.sha1).digest()
+assert base64.b64encode(mac).decode() != t["password"], t
+PYEOF
+}
 token() {
-	curl -s -X POST -u "$sid:$auth_token" -d "Ttl=${1:-600}" \
+	curl -sf -X POST -u "$sid:$auth_token" -d "Ttl=${1:-600}" \
 		"$api_url/2010-04-01/Accounts/$sid/Tokens.json"
 }
 alloc() {
@@ -34,7 +44,7 @@ stop_ntsd
 
 start_ntsd || not_ok "ntsd restarts without --secret"
 tok=$(token)
-check "without --secret the token is not signed with the old one" not_hmac_ok "s3cret-one" "$tok"
+check "without --secret the token is not signed with the old one" other_hmac "s3cret-one" "$tok"
 res=$(alloc "$tok")
 check "tokens signed with the database's secret allocate ($res)" [ "${res%% *}" = ok ]
 stop_ntsd

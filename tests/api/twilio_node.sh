@@ -6,8 +6,9 @@ set -u
 
 export NODE_PATH="$NTS_TOP/build/npm/node_modules"
 if ! command -v node >/dev/null || [ ! -d "$NODE_PATH/twilio" ]; then
-	echo "ok 1 - npm twilio # SKIP node or build/npm/node_modules/twilio missing (tools/deps.sh)"
-	exit 0
+	# A required client: its absence fails (tools/deps.sh installs it and fails when it cannot).
+	echo "not ok 1 - node and build/npm/node_modules/twilio are installed (tools/deps.sh)"
+	exit 1
 fi
 start_ntsd || { not_ok "ntsd starts with the token API"; tap_done; }
 ok "ntsd starts with the token API"

@@ -5,7 +5,7 @@ without closing (what a half-open connection looks like to the server) are close
 timeout, and an allocation on one goes when its lifetime ends.
 
 usage: stream_limits.py HOST TCP_PORT TLS_PORT USER PASSWORD NTSD_PID
-ntsd must run with --tcp-idle-timeout 2, --default-lifetime 60 and --max-lifetime 60.
+ntsd must run with --tcp-idle-timeout 2, --default-lifetime 20 and --max-lifetime 20.
 Prints one line per check: "ok - what" or "not ok - what" (the caller numbers them).
 """
 import os
@@ -22,6 +22,7 @@ from turn_stream_client import (A_PEER, A_RELAYED, A_TRANSPORT, ALLOCATE,  # noq
 HOST, PORT, TLS_PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]),
                                                   int(sys.argv[3]), sys.argv[4], sys.argv[5],
                                                   int(sys.argv[6]))
+LIFETIME = 20  # --default-lifetime and --max-lifetime of the caller
 failed = 0
 
 
@@ -77,21 +78,17 @@ def flood_until_relay_closes(relay, limit):
     return None
 
 
-# An allocation on a connection that goes silent: its lifetime (60 s) and the idle limit for
-# streams that used TURN end it; checked last.
-quiet, quiet_relay = udp_allocation(False)
-quiet_start = time.monotonic()
-
 for tls in (False, True):
     name = "TLS" if tls else "TCP"
     c, relay = udp_allocation(tls, rcvbuf=4096)
     check(relay is not None, f"{name}: a UDP relay allocation with a permission")
-    rss0 = rss_kib()
+    rss0, t0 = rss_kib(), time.monotonic()
     sent = flood_until_relay_closes(relay, 400000) if relay else None
-    grown = rss_kib() - rss0
-    check(sent is not None,
+    grown, took = rss_kib() - rss0, time.monotonic() - t0
+    # Within the lifetime: the allocation must go because the client is slow, not expire.
+    check(sent is not None and took < LIFETIME - 2,
           f"{name}: a client that never reads while its peer floods loses its allocation "
-          f"(relay closed after {sent} datagrams)")
+          f"(relay closed after {sent} datagrams, {took:.1f} s)")
     check(grown < 8192, f"{name}: ntsd's memory stays bounded meanwhile (grew {grown} KiB)")
     check(ended(c.s, 10), f"{name}: the slow client's connection is closed")
 
@@ -102,11 +99,18 @@ check(ended(s, 30), "TCP: a connection that goes silent mid-message is closed by
 s = socket.create_connection((HOST, TLS_PORT), timeout=10)
 check(ended(s, 30), "TLS: a connection that never starts its handshake is closed by the idle timeout")
 
+# An allocation on a connection that goes silent (RFC 8656 §3.1, §7): closing the connection would
+# delete the allocation, so the idle timeout (2 s) must not apply to it: it goes with its lifetime,
+# not before.
+quiet, quiet_relay = udp_allocation(False)
+quiet_start = time.monotonic()
 if quiet_relay:
-    ok = ended(quiet.s, max(1, 120 - (time.monotonic() - quiet_start)))
+    ok = ended(quiet.s, 2 * LIFETIME + 5)
     waited = time.monotonic() - quiet_start
     check(ok, f"TCP: a silent connection with an allocation is closed after its lifetime "
           f"({waited:.0f} s)")
+    check(waited >= LIFETIME - 1, f"TCP: that connection outlived the idle timeout until the "
+          f"allocation's lifetime ran out ({waited:.1f} s, lifetime {LIFETIME} s)")
     check(flood_until_relay_closes(quiet_relay, 1000) is not None,
           "TCP: that allocation is gone (its relay port is closed)")
 else:

@@ -223,5 +223,12 @@ out=$($NTSCTL allocations 2>&1); rc=$?
 	pass "ntsctl allocations says so when ntsd is not running" ||
 	fail "ntsctl allocations says so when ntsd is not running" "rc=$rc $out"
 
+# make test SAN=1: every ntsd run above must have left no sanitizer report (leaks show at exit).
+if grep -lE 'Sanitizer|runtime error' "$tmp"/ntsd*.log >/dev/null 2>&1; then
+	fail "no ntsd run logged a sanitizer report" "$(grep -hA20 -E 'Sanitizer|runtime error' "$tmp"/ntsd*.log | head -40)"
+else
+	pass "no ntsd run logged a sanitizer report"
+fi
+
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -31,7 +31,6 @@ turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
 	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 \
 	--user webrtc:rtc-pass --secret aiortc-secret --realm nts.aiortc --verbose || exit 1
 
-n=0 failed=0
 # Renumbers the Python script's TAP lines into this script's sequence.
 run_py() {
 	local label=$1 line
@@ -41,13 +40,12 @@ run_py() {
 	local rc=$?
 	while IFS= read -r line; do
 		case "$line" in
-		"ok "*) n=$((n + 1)); echo "ok $n - $label: ${line#* - }" ;;
-		"not ok "*) n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $label: ${line#* - }" ;;
+		"ok "*) pass "$label: ${line#* - }" ;;
+		"not ok "*) fail "$label: ${line#* - }" ;;
 		esac
 	done <"$tmp/py.log"
 	if [ "$rc" -ne 0 ]; then
-		n=$((n + 1)) failed=$((failed + 1))
-		echo "not ok $n - $label: the aiortc run exited with $rc"
+		fail "$label: the aiortc run exited with $rc"
 		grep -v '^ok\|^not ok' "$tmp/py.log" | tail -n 15 | sed 's/^/#   /'
 	fi
 }
@@ -60,26 +58,21 @@ CERT_ENV="SSL_CERT_FILE=$tmp/cert.pem" run_py "turns: (TLS) only" --secret aiort
 
 # The four sessions crossed ntsd: 4 x (120 messages + 120 echoes) at least, each way, in
 # userspace; the last two over client streams (counted in the stream stats).
-n=$((n + 1))
 c2p=$("$B/ntsctl" --ctl-socket "$tmp/ctl.sock" status --json 2>/dev/null |
 	"$PY" -c 'import json,sys; s=json.load(sys.stdin)["ntsd"]["stats"]; print(s["user_c2p_packets"], s["user_p2c_packets"], s["allocations_created"])')
 read -r c p a <<<"${c2p:-0 0 0}"
 if [ "$c" -ge 960 ] && [ "$p" -ge 960 ] && [ "$a" -ge 8 ]; then
-	echo "ok $n - ntsd relayed the sessions: $c packets client->peer, $p peer->client, $a allocations"
+	pass "ntsd relayed the sessions: $c packets client->peer, $p peer->client, $a allocations"
 else
-	echo "not ok $n - ntsd relayed the sessions: c2p=$c p2c=$p allocations=$a"
-	failed=$((failed + 1))
+	fail "ntsd relayed the sessions: c2p=$c p2c=$p allocations=$a"
 fi
 # The stream runs really allocated over TCP and over TLS (two peers each).
 for tr in tcp tls; do
-	n=$((n + 1))
 	k=$(grep -c "allocation [0-9]* for $tr " "$tmp/ntsd.log")
 	if [ "$k" -ge 2 ]; then
-		echo "ok $n - $k allocations were made over $tr"
+		pass "$k allocations were made over $tr"
 	else
-		echo "not ok $n - $k allocations were made over $tr (want 2)"
-		failed=$((failed + 1))
+		fail "$k allocations were made over $tr (want 2)"
 	fi
 done
-echo "1..$n"
-[ "$failed" -eq 0 ]
+turn_done

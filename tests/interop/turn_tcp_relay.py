@@ -2,17 +2,19 @@
 """RFC 6062 checks against ntsd with a client written from the RFC (issue 7): TCP allocations,
 Connect (success, 446, 447, 403), ConnectionAttempt with and without permission, ConnectionBind
 (success, unknown id), byte-exact relaying both ways, backpressure with bounded memory, closing
-either side, deleting the allocation, and the 30 s ConnectionBind deadline.
+either side, deleting the allocation, and the ConnectionBind deadline (30 s unless told).
 
-usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID [TLS_PORT]
+usage: turn_tcp_relay.py HOST PORT USER PASSWORD NTSD_PID [TLS_PORT [BIND_TIMEOUT]]
 With TLS_PORT, a TCP allocation made over TLS also relays through TLS data connections, in both
 directions of backpressure.
 Prints one line per check: "ok - what" or "not ok - what" (the caller numbers them).
 """
 import os
+import re
 import select
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -25,6 +27,7 @@ from turn_stream_client import (A_CONNECTION_ID, A_LIFETIME, A_PEER, CONNECT,  #
 HOST, PORT, USER, PASSWORD, NTSD_PID = (sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4],
                                         int(sys.argv[5]))
 TLS_PORT = int(sys.argv[6]) if len(sys.argv) > 6 else 0
+BIND_TIMEOUT = int(sys.argv[7]) if len(sys.argv) > 7 else 30
 failed = 0
 
 
@@ -93,6 +96,19 @@ def rss_kib(pid):
     return 0
 
 
+def skmem(local, remote):
+    """The receive and send buffer limits (bytes, ss -m rb/tb) of the TCP socket local -> remote."""
+    out = subprocess.run(["ss", "-tmnH", "src", "%s:%d" % local, "dst", "%s:%d" % remote],
+                         capture_output=True, text=True, timeout=10).stdout
+    m = re.search(r"rb(\d+),t\d+,tb(\d+)", out)
+    return (int(m[1]), int(m[2])) if m else (0, 0)
+
+
+# What ntsd may hold for one stream besides its sockets: the output queue (NET_STREAM_OUT_MAX in
+# user/net/net_priv.h) and one read buffer of the same size.
+NTSD_QUEUE_MAX = 2 * 256 * 1024
+
+
 def peer_listener():
     ls = socket.socket()
     ls.bind(("127.0.0.1", 0))
@@ -109,15 +125,6 @@ check(code == 400, f"a TCP allocation asked over UDP gets 400 (got {code})")
 ctl = Turn()
 code, relay = ctl.allocate_tcp()
 check(code == 0 and relay is not None, f"a TCP allocation over TCP succeeds (relay {relay})")
-
-# The ConnectionBind deadline (§5.2): a Connect nobody binds; checked at the end.
-late_ctl = Turn()
-late_ctl.allocate_tcp()
-late_ls = peer_listener()
-code, a = late_ctl.request(CONNECT, [attr(A_PEER, xor_addr(*late_ls.getsockname()))])
-late_peer = late_ls.accept()[0] if code == 0 else None
-late_start = time.monotonic()
-check(code == 0 and A_CONNECTION_ID in a, f"Connect to a listening peer succeeds (got {code})")
 
 # Active: Connect, the peer sees the relayed address, ConnectionBind, bytes both ways.
 ls = peer_listener()
@@ -177,9 +184,15 @@ if data:
         except BlockingIOError:
             if not select.select([], [peer], [], 0.5)[1]:
                 break
-    stalled = len(pushed) < 2000 * 65536
+    # Held back means: no more than the four socket buffers on the way (peer send, ntsd's receive
+    # from the peer, ntsd's send to the client, client receive) and ntsd's own bounded queue.
+    p_local, n_local = peer.getsockname(), data.s.getpeername()
+    bound = (skmem(p_local, peer.getpeername())[1] + skmem(peer.getpeername(), p_local)[0] +
+             skmem(n_local, data.s.getsockname())[1] + skmem(data.s.getsockname(), n_local)[0] +
+             NTSD_QUEUE_MAX)
     grown = rss_kib(NTSD_PID) - rss0
-    check(stalled, f"a peer flooding a client that does not read is held back ({len(pushed)} B)")
+    check(len(pushed) <= bound, "a peer flooding a client that does not read is held back "
+          f"({len(pushed)} B, at most {bound} B fit in the socket buffers and ntsd's queue)")
     check(grown < 4096, f"ntsd's memory stays bounded meanwhile (grew {grown} KiB)")
     peer.setblocking(True)
     check(recv_exact(data.s, len(pushed)) == bytes(pushed),
@@ -224,14 +237,23 @@ if TLS_PORT:
         check(got == blob, f"TLS: 32 MiB to a peer that reads late arrive whole "
               f"({len(got)} of {len(blob)} bytes)")
 
-# The unbound connection from the start is dropped 30 s after Connect succeeded.
+# The ConnectionBind deadline (§5.2): a Connect nobody binds; the peer connection is dropped
+# BIND_TIMEOUT s (ntsd's --tcp-connect-timeout, the RFC's 30 s by default) after Connect succeeded,
+# not before and not much later.
+late_ctl = Turn()
+late_ctl.allocate_tcp()
+late_ls = peer_listener()
+code, a = late_ctl.request(CONNECT, [attr(A_PEER, xor_addr(*late_ls.getsockname()))])
+late_peer = late_ls.accept()[0] if code == 0 else None
+late_start = time.monotonic()
+check(code == 0 and A_CONNECTION_ID in a, f"Connect to a listening peer succeeds (got {code})")
 if late_peer:
-    late_peer.settimeout(max(1, 45 - (time.monotonic() - late_start)))
+    late_peer.settimeout(BIND_TIMEOUT + 15)
     try:
         gone = late_peer.recv(1) == b""
     except (ConnectionResetError, socket.timeout):
         gone = False
     waited = time.monotonic() - late_start
-    check(gone and waited >= 29, f"a peer connection never bound is closed after 30 s "
-          f"({waited:.0f} s)")
+    check(gone and BIND_TIMEOUT - 1 <= waited <= BIND_TIMEOUT + 5,
+          f"a peer connection never bound is closed after {BIND_TIMEOUT} s ({waited:.1f} s)")
 sys.exit(1 if failed else 0)

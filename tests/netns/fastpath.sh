@@ -39,8 +39,11 @@ trap cleanup EXIT
 
 skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
-command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) missing"
-[ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
+# Missing tools or binaries are failures (tools/deps.sh installs them; make test builds first).
+for tool in turnutils_uclient turnutils_peer bpftool ethtool nsenter; do
+	command -v "$tool" >/dev/null || { echo "not ok 1 - $tool is installed (tools/deps.sh)"; exit 1; }
+done
+[ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || { echo "not ok 1 - $B/ntsd and ntsctl are built"; exit 1; }
 
 # --- topology: 198.18.0.0/24 client side, 198.19.0.0/24 peer side (RFC 2544 benchmarking space)
 setup() {
@@ -201,16 +204,37 @@ check "restarted ntsd adopts the pinned maps" adopted_at_start
 gens() { bpftool -j map dump pinned "$pin/nts_fp_$1" 2>/dev/null | $PY -c \
 	"import json,sys; print(' '.join(sorted({str(e.get('formatted', e)['value']['alloc_id'] >> 40) for e in json.load(sys.stdin)})))"; }
 old_gens=$(gens relay)
+ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
+gen=$(ntsd_gen)
+# The run's allocations are live only while uclient runs (it releases them at the end): look for
+# their entries meanwhile (bounded), in the relay and the client map.
 k0=$(kstat) u0=$(ustat)
-check "uclient over channels through the restarted ntsd: zero loss" run_lossless after 2 300 5
+uclient after 2 300 5 &
+uc_pid=$!
+new_gen_seen=0
+for _ in $(seq 1 100); do
+	grep -qw "${gen:-x}" <<<"$(gens relay)" && grep -qw "${gen:-x}" <<<"$(gens client)" &&
+		new_gen_seen=1 && break
+	kill -0 "$uc_pid" 2>/dev/null || break
+	sleep 0.05
+done
+wait "$uc_pid"
+uc_rc=$?
+check "uclient over channels through the restarted ntsd: zero loss" \
+	eval '[ "$uc_rc" -eq 0 ] && uclient_lossless after'
 k1=$(kstat) u1=$(ustat)
 kd=$((k1 - k0)) ud=$((u1 - u0))
-echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations before: $old_gens, now: $(gens relay)"
+echo "# after restart: kernel relayed $kd, userspace relayed $ud; generations before: $old_gens, ntsd's now: $gen"
 check ">= 99% relayed by XDP after the restart ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
-ntsd_gen() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; print(json.load(sys.stdin)['ntsd']['fastpath']['generation'])" 2>/dev/null; }
-new_gen() { [ -n "$old_gens" ] && [ "$(ntsd_gen)" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ]; }
-check "the restarted ntsd writes its entries under a new generation ($(ntsd_gen))" new_gen
+# Its generation is above every one the killed ntsd left, and the relay and client maps held
+# entries written under it while the run above relayed.
+new_gen() {
+	[ -n "$old_gens" ] && [ -n "$gen" ] &&
+		[ "$gen" -gt "$(echo $old_gens | tr ' ' '\n' | sort -n | tail -1)" ] &&
+		[ "$new_gen_seen" -eq 1 ]
+}
+check "the restarted ntsd writes its entries under a new generation ($gen, seen in the maps: $new_gen_seen)" new_gen
 
 # --- 5. floods from a peer without permission die in the kernel; other traffic is never dropped
 relay_port=$(bpftool -j map dump pinned "$pin/nts_fp_relay" 2>/dev/null | $PY -c \
@@ -225,14 +249,33 @@ if [ -n "$relay_port" ]; then
 	d0=$(stat_of drop_no_permission) m0=$(stat_of pass_no_match)
 	send_udp 198.19.0.3 198.18.0.1 "$relay_port" 200
 	send_udp 198.19.0.3 198.18.0.1 40000 50
-	sleep 0.2
-	d1=$(stat_of drop_no_permission) m1=$(stat_of pass_no_match)
+	# Wait (bounded) until the counters show every datagram, then compare exactly.
+	for _ in $(seq 1 50); do
+		d1=$(stat_of drop_no_permission) m1=$(stat_of pass_no_match)
+		[ $((d1 - d0)) -ge 200 ] && [ $((m1 - m0)) -ge 50 ] && break
+		sleep 0.05
+	done
 	echo "# flood: dropped $((d1 - d0)) at relay port $relay_port, passed $((m1 - m0)) elsewhere"
 	check "a peer without permission is dropped in the kernel at a relay port" test $((d1 - d0)) -eq 200
 	check "UDP to a port that is no relay is passed, not dropped" test $((m1 - m0)) -ge 50
 else
 	not_ok "a relay address is in the relay map"
 fi
+
+# --- 6. the restarted ntsd stops cleanly: SIGTERM, status 0, no sanitizer report in either run's log
+stop_clean() {
+	local rc _
+	kill -TERM "$ntsd_pid" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+	kill -KILL "$ntsd_pid" 2>/dev/null
+	wait "$ntsd_pid" 2>/dev/null
+	rc=$?
+	ntsd_pid=
+	echo "# ntsd exit status $rc"
+	[ "$rc" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp/ntsd.log"
+}
+check "ntsd exits cleanly on SIGTERM, no sanitizer report" stop_clean
+grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

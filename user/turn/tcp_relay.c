@@ -125,6 +125,17 @@ static unsigned turn_tcp_count(struct turn_server *t, const struct turn_alloc *a
 }
 
 /* A new connection of a with peer on fd, watched for events (0: only errors and hang-ups). */
+/* The connect (§5.2, 447 after it) or ConnectionBind (§5.2/§5.3) deadline: --tcp-connect-timeout,
+ * else the RFC's 30 s. */
+static uint64_t tcp_deadline_ms(const struct turn_server *t, int state)
+{
+	uint32_t s = t->cfg->tcp_connect_timeout;
+
+	if (!s)
+		s = state == TURN_TCP_CONNECTING ? TURN_TCP_CONNECT_TIMEOUT : TURN_TCP_BIND_TIMEOUT;
+	return s * 1000ull;
+}
+
 static struct turn_tcp_conn *turn_tcp_conn_new(struct turn_server *t, struct turn_alloc *a, int fd,
 					       const struct nts_addr *peer, uint8_t state,
 					       uint32_t events)
@@ -149,10 +160,7 @@ static struct turn_tcp_conn *turn_tcp_conn_new(struct turn_server *t, struct tur
 	c->watched = true;
 	turn_htab_insert(&t->tcp_conns, &c->node, turn_tcp_hash(t, c->id));
 	turn_list_add(&t->tcp_list, &c->link);
-	turn_timer_arm(t->wheel, &c->timer,
-		       turn_now_ms(t) + (state == TURN_TCP_CONNECTING ? TURN_TCP_CONNECT_TIMEOUT
-								      : TURN_TCP_BIND_TIMEOUT) *
-					    1000ull);
+	turn_timer_arm(t->wheel, &c->timer, turn_now_ms(t) + tcp_deadline_ms(t, state));
 	return c;
 }
 
@@ -284,7 +292,7 @@ void turn_tcp_connect_done(struct turn_tcp_conn *c, bool ok)
 	}
 	c->state = TURN_TCP_PENDING;
 	loop_mod(t->loop, c->fd, 0); /* nothing is read before ConnectionBind */
-	turn_timer_arm(t->wheel, &c->timer, turn_now_ms(t) + TURN_TCP_BIND_TIMEOUT * 1000ull);
+	turn_timer_arm(t->wheel, &c->timer, turn_now_ms(t) + tcp_deadline_ms(t, TURN_TCP_PENDING));
 	turn_tcp_answer(t, &q->o, TURN_CONNECT, q->tid, &q->r, c->id);
 	free(q);
 }

@@ -55,12 +55,13 @@ struct nts_config {
 	uint32_t default_lifetime, max_lifetime; /* seconds */
 	uint32_t unauth_rate; /* unauthenticated requests per second per source */
 	uint32_t max_tcp_connections, max_tcp_per_source;
-	uint32_t tcp_idle_timeout;  /* seconds */
-	uint32_t fastpath_channels; /* map size */
-	uint32_t udp_buffer;	    /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
-	uint32_t relay_buffer;	    /* same for each relay socket */
-	char software[64];	    /* SOFTWARE attribute */
-	bool verbose;		    /* log debug messages */
+	uint32_t tcp_idle_timeout;    /* seconds */
+	uint32_t tcp_connect_timeout; /* s, RFC 6062 connect and ConnectionBind deadline */
+	uint32_t fastpath_channels;   /* map size */
+	uint32_t udp_buffer;	      /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
+	uint32_t relay_buffer;	      /* same for each relay socket */
+	char software[64];	      /* SOFTWARE attribute */
+	bool verbose;		      /* log debug messages */
 };
 
 #define NTS_VERSION "0.1.0"
@@ -73,6 +74,7 @@ enum nts_opt_id {
 	NTS_OPT_NO_API, NTS_OPT_ICE_HOST, NTS_OPT_DB, NTS_OPT_CTL_SOCKET, NTS_OPT_PIN_DIR,
 	NTS_OPT_MAX_ALLOC_USER, NTS_OPT_MAX_ALLOC, NTS_OPT_DEFAULT_LIFETIME, NTS_OPT_MAX_LIFETIME,
 	NTS_OPT_UNAUTH_RATE, NTS_OPT_MAX_TCP, NTS_OPT_MAX_TCP_SOURCE, NTS_OPT_TCP_IDLE,
+	NTS_OPT_TCP_CONNECT_TIMEOUT,
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
 	NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION, NTS_OPT_COUNT
 };
