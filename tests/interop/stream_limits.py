@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Stream limits of TURN over TCP and TLS (issue 7): a client that never reads while its peer floods
+"""Stream limits of TURN over TCP and TLS: a client that never reads while its peer floods
 is disconnected and its allocation removed, with ntsd's memory bounded; connections that go silent
 without closing (what a half-open connection looks like to the server) are closed by the idle
 timeout, and an allocation on one goes when its lifetime ends.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stream limits over TCP and TLS (issue 7): slow readers are disconnected and lose their
+# Stream limits over TCP and TLS: slow readers are disconnected and lose their
 # allocation with bounded memory; silent (half-open looking) connections are closed by the idle
 # timeout, and allocations on them end with their lifetime. See stream_limits.py.
 set -u

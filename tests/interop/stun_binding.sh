@@ -150,7 +150,7 @@ out=$("$NTSD" --config "$tmp/bad.conf" 2>&1); rc=$?
 	pass "an unknown config-file option exits 2 naming file and line" ||
 	fail "an unknown config-file option exits 2 naming file and line" "rc=$rc $out"
 
-# TLS is served (issue 7): a certificate that does not load fails the start clearly.
+# TLS is served: a certificate that does not load fails the start clearly.
 out=$(timeout 10 "$NTSD" --listen "127.0.0.1:$((port + 2))" --tls-listen "127.0.0.1:$((port + 3))" \
 	--cert /dev/null --key /dev/null --ctl-socket "$tmp/tls.sock" --db "$tmp/tls.db" \
 	--pin-dir "$tmp/bpf" --no-api 2>&1); rc=$?

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Two aiortc peers in one process, relay-only ICE through ntsd (issue 4): a data channel carries
+"""Two aiortc peers in one process, relay-only ICE through ntsd: a data channel carries
 messages both ways and the nominated ICE pair must be relay <-> relay on both sides.
 
 usage: turn_aiortc.py HOST PORT (--secret S | --user NAME:PASSWORD) [--url URL] [--messages N]

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A real WebRTC stack through ntsd (issue 4): two aiortc peers in one process, relay-only ICE with ntsd
+# A real WebRTC stack through ntsd: two aiortc peers in one process, relay-only ICE with ntsd
 # as the only ICE server, a data channel carrying 120 messages and their echoes, the selected pair
 # relay <-> relay on both sides; once with ephemeral credentials, once with a static user, then
-# (issue 7) with only a turn:...?transport=tcp and then only a turns: ICE server (TLS, with a test
+# with only a turn:...?transport=tcp and then only a turns: ICE server (TLS, with a test
 # certificate the client is told to trust). ntsd's own counters must show the traffic relayed in
 # userspace.
 set -u

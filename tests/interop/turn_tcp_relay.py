@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""RFC 6062 checks against ntsd with a client written from the RFC (issue 7): TCP allocations,
+"""RFC 6062 checks against ntsd with a client written from the RFC: TCP allocations,
 Connect (success, 446, 447, 403), ConnectionAttempt with and without permission, ConnectionBind
 (success, unknown id), byte-exact relaying both ways, backpressure with bounded memory, closing
 either side, deleting the allocation, and the ConnectionBind deadline (30 s unless told).

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# RFC 6062 TCP relay allocations (issue 7): coturn's turnutils_uclient with TCP relays (-T: each
+# RFC 6062 TCP relay allocations: coturn's turnutils_uclient with TCP relays (-T: each
 # client Connects to the other's relayed address; also over TLS with -S) and with an active peer
 # (-P: the peer connects in, ConnectionAttempt, ConnectionBind), then the RFC checks of
 # turn_tcp_relay.py (error codes, permissions, byte-exact relaying, backpressure, teardown, the

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# TURN over TLS (issue 7): coturn's turnutils_uclient over TLS (-t -S) against ntsd's --tls-listen
+# TURN over TLS: coturn's turnutils_uclient over TLS (-t -S) against ntsd's --tls-listen
 # with a certificate made here, with channels, Send/Data and padded channels, zero loss; TLS below
 # 1.2 refused; SIGHUP reload: new handshakes see the new certificate while an allocation made
 # before keeps relaying, and a broken certificate leaves the old one in place.
@@ -71,7 +71,7 @@ for v in "channels over TLS:" "Send/Data over TLS:-s" "padded channels over TLS:
 	check_run "${v%%:*} (-t -S ${v#*:})" $((N * M)) "$tmp/run$k.log" $?
 done
 
-# RFC 8996 / issue 7: TLS 1.2 and 1.3 only. The refusal must come from ntsd: the client connected
+# RFC 8996: TLS 1.2 and 1.3 only. The refusal must come from ntsd: the client connected
 # and sent its TLS 1.1 ClientHello (a refused connection or a client that sent nothing proves
 # nothing), no certificate came back, and s_client failed.
 echo | timeout 10 openssl s_client -connect "127.0.0.1:$TLSPORT" -tls1_1 \

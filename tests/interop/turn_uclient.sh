@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interop with coturn's turnutils_uclient and turnutils_peer against ntsd on loopback (issue 4):
+# Interop with coturn's turnutils_uclient and turnutils_peer against ntsd on loopback:
 # channels, Send/Data, padded channels, IPv6 relay, dual allocation, TCP transport, ephemeral (-W)
 # and static (-u/-w) credentials. Each run must lose nothing and move exactly the expected bytes.
 set -u

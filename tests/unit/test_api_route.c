@@ -166,7 +166,8 @@ static void test_credentials_follow_the_turn_rest_scheme(void **state)
 	json_t *j = call(f, "POST", f->path, f->basic, "Ttl=600", &rs);
 
 	assert_int_equal(rs.status, 201);
-	/* DESIGN.md: username "<unix-expiry>:<AccountSid>", password base64(HMAC-SHA1(secret, u)).
+	/* docs/architecture.md "Credentials": username "<unix-expiry>:<AccountSid>", password
+	 * base64(HMAC-SHA1(secret, u)).
 	 */
 	snprintf(want_user, sizeof(want_user), "%" PRIu64 ":%s", NOW + 600, f->acct.sid);
 	assert_string_equal(str(j, "username"), want_user);

@@ -222,7 +222,7 @@ static void test_nonce_from_another_context_gets_401(void **state)
 
 /* The id is everything after the first ':' (coturn's "timestamp:user" may carry more colons). */
 /* coturn's turnutils_uclient -W sends a bare "<expiry>" username: accepted, with no account. */
-/* DESIGN.md: expired usernames get 401 (expiry <= now). */
+/* docs/architecture.md "Credentials": expired usernames get 401 (expiry <= now). */
 /* --secret is repeatable: the first signs, every one verifies (rotation). */
 /* §9.2.4 + §18.5: PASSWORD-ALGORITHM SHA-256 with the offered list -> SHA-256 key (32 bytes). */
 static void test_sha256_password_algorithm_authenticates(void **state)

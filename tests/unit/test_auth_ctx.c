@@ -71,8 +71,8 @@ static void test_nonce_is_a_pure_function_of_client_and_time(void **state)
 	auth_destroy(a);
 }
 
-/* Unauthenticated answers stay small and predictable (issue 4 item 6): the nonce has one length
- * whatever the client's family, time or the secrets configured. */
+/* Unauthenticated answers stay small and predictable (docs/architecture.md "Security defaults"):
+ * the nonce has one length whatever the client's family, time or the secrets configured. */
 static void test_nonce_length_is_fixed(void **state)
 {
 	struct auth_ctx *a = auth_create(T_REALM, secrets, 2, users, 1);
@@ -157,8 +157,8 @@ static void test_sign_refuses_a_failed_result(void **state)
 	assert_int_equal(auth_sign(&r, &b), -EINVAL);
 }
 
-/* DESIGN.md: username "<expiry>:<id>", password base64(HMAC-SHA1(first secret, username)); the
- * expected value was computed independently (Python hmac/base64). */
+/* docs/architecture.md "Credentials": username "<expiry>:<id>", password base64(HMAC-SHA1(first
+ * secret, username)); the expected value was computed independently (Python hmac/base64). */
 static void test_make_ephemeral_matches_turn_rest_scheme(void **state)
 {
 	struct auth_ctx *a = auth_create(T_REALM, secrets, 2, NULL, 0);

@@ -1,7 +1,7 @@
-/* auth_check() with ephemeral credentials (user/auth/check.c, ephemeral.c; DESIGN.md
- * "Credentials"): the TURN REST scheme "<unix-expiry>:<id>" / base64(HMAC-SHA1(secret, username)),
- * expiry, secret rotation (first signs, all verify), and results that do not depend on which secret
- * matched.
+/* auth_check() with ephemeral credentials (user/auth/check.c, ephemeral.c;
+ * docs/architecture.md "Credentials"): the TURN REST scheme "<unix-expiry>:<id>" /
+ * base64(HMAC-SHA1(secret, username)), expiry, secret rotation (first signs, all verify), and
+ * results that do not depend on which secret matched.
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>

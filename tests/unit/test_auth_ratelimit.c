@@ -1,4 +1,4 @@
-/* Per-source limit on unauthenticated requests (user/auth/ratelimit.c, issue 4 item 6): token
+/* Per-source limit on unauthenticated requests (user/auth/ratelimit.c): token
  * buckets in a fixed table. Time is passed in, so refill is tested with exact millisecond values,
  * not clocks.
  */
