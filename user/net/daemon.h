@@ -18,6 +18,7 @@ struct net_server;
 struct nts_store;
 struct api_server;
 struct fastpath;
+struct net_hostaddr;
 
 struct ntsd {
 	struct nts_config cfg;
@@ -30,6 +31,7 @@ struct ntsd {
 	struct nts_store *store;     /* user/store: set by ntsd_wire_api() */
 	struct api_server *api;      /* user/api: set by ntsd_wire_api() */
 	struct fastpath *fastpath;   /* user/fastpath: set by ntsd_wire_fastpath() */
+	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
 	bool demo;                   /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
 };
