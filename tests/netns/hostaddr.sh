@@ -62,12 +62,14 @@ check "ntsd starts in its namespace" started
 # The socket inodes of ntsd's NETLINK_ROUTE (protocol 0) sockets and their groups bitmask (group N
 # is bit N-1): RTNLGRP_IPV4_IFADDR is 5, RTNLGRP_IPV6_IFADDR 9.
 subscribed() {
-	local inodes
-	inodes=$(for f in /proc/"$ntsd_pid"/fd/*; do readlink "$f"; done |
-		sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
-	awk -v inodes=" $inodes" 'NR > 1 && $2 == 0 && index(inodes, " " $10 " ") &&
-		and(strtonum("0x" $4), 0x110) == 0x110 { found = 1 } END { exit !found }' \
-		/proc/"$ntsd_pid"/net/netlink
+	local inodes sk eth pid groups rest inode
+	inodes=" $(for f in /proc/"$ntsd_pid"/fd/*; do readlink "$f"; done |
+		sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')"
+	while read -r sk eth pid groups _ _ _ _ _ inode rest; do
+		[ "$eth" = 0 ] && [[ $inodes == *" $inode "* ]] &&
+			[ $((16#$groups & 0x110)) -eq $((0x110)) ] && return 0
+	done < <(tail -n +2 /proc/"$ntsd_pid"/net/netlink)
+	return 1
 }
 check "ntsd holds a NETLINK_ROUTE socket subscribed to IPv4 and IPv6 address notifications" subscribed
 
