@@ -49,8 +49,8 @@ setup() {
 }
 setup || { echo "not ok 1 - set up namespaces"; exit 1; }
 
-# nsenter execs (no fork for --net), so $! is ntsd itself.
-in_ns "$S" "$B/ntsd" --listen 198.18.0.1:3478 --listen '[2001:db8::1]:3478' \
+# nsenter execs (no fork for --net), so $! is ntsd itself (through in_ns it would be a subshell).
+nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --listen '[2001:db8::1]:3478' \
 	--allow-peer 198.18.0.0/15 --allow-peer 2001:db8::/32 --user alice:wonderland --realm nts.test \
 	--relay-ports 50000-50999 --no-api --db "$tmp/nts.db" --ctl-socket "$tmp/ctl.sock" \
 	--pin-dir "$tmp/pin" --verbose >"$tmp/ntsd.log" 2>&1 &
