@@ -13,7 +13,11 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
 	     -Iinclude -Iuser -I$(BUILD)/bpf -MMD -MP $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
-LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 -lm
+# libnl: user/net/hostaddr.c follows the host's addresses (route/address notifications).
+NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0)
+NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0)
+CFLAGS    += $(NL_CFLAGS)
+LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 $(NL_LIBS) -lm
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
 
@@ -133,7 +137,7 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf $(NL_CFLAGS) \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
 build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))

@@ -19,7 +19,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1"
 turn_pick_ports 29000 1000
 TLSPORT=$((PORT + 2000))
 turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
-	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 \
+	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 \
 	--user alice:wonderland --realm nts.interop --tcp-idle-timeout 2 --default-lifetime 20 \
 	--max-lifetime 20 --verbose || exit 1
 NTSD=${turn_pids[0]}

@@ -57,7 +57,7 @@ for _ in 1 2 3 4 5; do
 	port=$((20000 + RANDOM % 30000))
 	if start_ntsd "$sock" "$tmp/ntsd.log" --listen "127.0.0.1:$port" --listen "[::1]:$port" \
 		--ctl-socket "$sock" --db "$tmp/nts.db" --pin-dir "$tmp/bpf" --no-api --software nts-test \
-		--user alice:wonderland --allow-peer 127.0.0.0/8; then
+		--user alice:wonderland --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1; then
 		started=1
 		break
 	fi

@@ -28,7 +28,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=127.0.0.1 \
 turn_pick_ports 31001 4000
 TLSPORT=$((PORT + 1))
 turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
-	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 \
+	--cert "$tmp/cert.pem" --key "$tmp/key.pem" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 \
 	--user webrtc:rtc-pass --secret aiortc-secret --realm nts.aiortc --verbose || exit 1
 
 # Renumbers the Python script's TAP lines into this script's sequence.

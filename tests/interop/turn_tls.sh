@@ -39,7 +39,7 @@ turn_pick_ports 25000 2000
 PEER=$((PORT + 1))
 TLSPORT=$((PORT + 4000))
 turn_start_ntsd --listen "127.0.0.1:$PORT" --tls-listen "127.0.0.1:$TLSPORT" \
-	--cert "$tmp/server.crt" --key "$tmp/server.key" --allow-peer 127.0.0.0/8 \
+	--cert "$tmp/server.crt" --key "$tmp/server.key" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 \
 	--user alice:wonderland --max-allocations-per-user 1000 --realm nts.interop --verbose || exit 1
 NTSD=${turn_pids[0]}
 turnutils_peer -p "$PEER" -L 127.0.0.1 >"$tmp/peer.log" 2>&1 &

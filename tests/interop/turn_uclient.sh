@@ -18,7 +18,7 @@ fi
 
 turn_pick_ports 21000 4500
 PEER=$((PORT + 1))
-turn_start_ntsd --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" --allow-peer 127.0.0.0/8 \
+turn_start_ntsd --listen "127.0.0.1:$PORT" --listen "[::1]:$PORT" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 \
 	--allow-peer ::1/128 --user alice:wonderland --secret interop-secret \
 	--max-allocations-per-user 1000 --realm nts.interop --verbose || exit 1
 turnutils_peer -p "$PEER" -L 127.0.0.1 >"$tmp/peer4.log" 2>&1 &

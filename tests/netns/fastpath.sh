@@ -85,7 +85,7 @@ start_ntsd() {
 	# nsenter execs (no fork for --net), so $! is ntsd itself and SIGKILL reaches it.
 	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --listen '[2001:2::1]:3478' --user fp:fp-secret --realm nts \
 		--relay-ports 50000-50999 --max-allocations-per-user 1000 --fastpath-channels 4096 --max-allocations 1024 --ctl-socket "$ctl" --pin-dir "$pin" --db "$tmp/nts.db" \
-		--no-api --verbose >>"$tmp/ntsd.log" 2>&1 &
+		--no-api --verbose --allow-peer 198.18.0.0/15 --allow-peer 2001:2::/48 >>"$tmp/ntsd.log" 2>&1 &
 	ntsd_pid=$!
 	for _ in $(seq 1 100); do
 		ntsctl status 2>/dev/null | grep -q '^ntsd: running' && return 0

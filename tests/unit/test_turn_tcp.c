@@ -313,6 +313,38 @@ static void test_unbound_peer_is_dropped_after_30_seconds(void **state)
 	h_free(h);
 }
 
+/* The host's own address (inside the allowed 127.0.0.0/8): Connect to it is a 403, its incoming
+ * connections are closed unannounced, and a connection it had is closed once it becomes one. */
+static void test_host_address_peers_are_refused_and_dropped(void **state)
+{
+	struct harness *h = h_tcp_new();
+	struct nts_origin o = h_tcp_origin("127.0.0.1:41015", &hs);
+	struct nts_addr relay = h_tcp_allocate(h, &o), nine;
+	struct turn_alloc *a = turn_alloc_find(h->t, &o);
+	struct nts_cidr host;
+	unsigned before;
+	int fd, fd2;
+
+	assert_int_equal(h_permit(h, &o, "127.0.0.1:0"), 0);
+	fd = h_tcp_connect_to(&relay);
+	before = h->ncap;
+	turn_tcp_accept(&a->relay[0], a->relay[0].fd, EPOLLIN);
+	assert_int_equal(h->ncap, before + 1); /* ConnectionAttempt: pending ConnectionBind */
+	assert_int_equal(nts_cidr_parse(&host, "127.0.0.1"), 0);
+	assert_int_equal(turn_set_host_addrs(h->t, &host, 1), 0);
+	assert_true(h_peer_closed(fd));
+	fd2 = h_tcp_connect_to(&relay);
+	before = h->ncap;
+	turn_tcp_accept(&a->relay[0], a->relay[0].fd, EPOLLIN);
+	assert_true(h_peer_closed(fd2));
+	assert_int_equal(h->ncap, before);
+	h_addr(&nine, "127.0.0.1:9");
+	assert_int_equal(h_request(h, &o, TURN_CONNECT, h_add_peer, &nine), 403);
+	close(fd);
+	close(fd2);
+	h_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -326,6 +358,7 @@ int main(void)
 	    cmocka_unit_test(test_incoming_peer_without_permission_is_closed),
 	    cmocka_unit_test(test_incoming_peer_is_announced_and_bound),
 	    cmocka_unit_test(test_unbound_peer_is_dropped_after_30_seconds),
+	    cmocka_unit_test(test_host_address_peers_are_refused_and_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,19 +18,21 @@ struct net_server;
 struct nts_store;
 struct api_server;
 struct fastpath;
+struct net_hostaddr;
 
 struct ntsd {
 	struct nts_config cfg;
 	struct nts_loop *loop;
 	struct nts_stats stats;
-	struct auth_ctx *auth;       /* user/auth */
-	struct turn_server *turn;    /* user/turn */
-	struct ctl_server *ctl;      /* user/ctl: control socket */
-	struct net_server *net;      /* user/net: listeners and streams */
-	struct nts_store *store;     /* user/store: set by ntsd_wire_api() */
-	struct api_server *api;      /* user/api: set by ntsd_wire_api() */
-	struct fastpath *fastpath;   /* user/fastpath: set by ntsd_wire_fastpath() */
-	bool demo;                   /* --demo: ensure a demo account and print how to use it */
+	struct auth_ctx *auth;	       /* user/auth */
+	struct turn_server *turn;      /* user/turn */
+	struct ctl_server *ctl;	       /* user/ctl: control socket */
+	struct net_server *net;	       /* user/net: listeners and streams */
+	struct nts_store *store;       /* user/store: set by ntsd_wire_api() */
+	struct api_server *api;	       /* user/api: set by ntsd_wire_api() */
+	struct fastpath *fastpath;     /* user/fastpath: set by ntsd_wire_fastpath() */
+	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
+	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
 };
 

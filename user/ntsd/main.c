@@ -15,6 +15,7 @@
 #include "auth/auth.h"
 #include "ctl/ctl.h"
 #include "ntsd/daemon.h"
+#include "net/hostaddr.h"
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
 #include "ntsd/options.h"
@@ -121,6 +122,10 @@ static int ntsd_start(struct ntsd *d)
 		return -ENOMEM;
 	}
 	net_set_turn(d->net, d->turn);
+	d->hostaddr =
+	    net_hostaddr_create(d->loop, d->turn); /* the host's own addresses: no peers */
+	if (!d->hostaddr)
+		return -EIO; /* logged */
 	d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
 	if (!d->ctl)
 		return errno ? -errno : -EIO; /* logged with the path and reason */
@@ -149,6 +154,7 @@ static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
 	ntsd_unwire_api(d);
+	net_hostaddr_destroy(d->hostaddr);
 	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */
 	if (d->turn)
 		turn_destroy(d->turn);

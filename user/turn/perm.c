@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "turn/tcp_relay.h"
 #include "turn/turn_internal.h"
 #include "util/log.h"
 
@@ -219,4 +220,49 @@ void turn_chan_expired(struct turn_server *t, struct turn_chan *c)
 	turn_chan_unbind(t, c);
 	c->timer.kind = TURN_T_CHAN_COOL;
 	turn_timer_arm(t->wheel, &c->timer, c->expires_ms + TURN_CHANNEL_COOLDOWN * 1000ULL);
+}
+
+/* A permission names an IP only (RFC 8656 §9): judge it with any port. */
+static bool turn_peer_ip_denied(struct turn_server *t, const struct nts_addr *ip)
+{
+	struct nts_addr a = *ip;
+
+	if (!a.port)
+		a.port = 9;
+	return turn_policy_denies(t, &a);
+}
+
+void turn_drop_denied_peers(struct turn_server *t)
+{
+	unsigned nperm = 0, nchan = 0;
+
+	for (struct turn_list *al = t->allocs.next; al != &t->allocs; al = al->next) {
+		struct turn_alloc *a = turn_container_of(al, struct turn_alloc, link);
+		struct turn_list *l;
+
+		/* Channels first: the kernel's entry for a channel goes before its permission's. */
+		for (l = a->chans.next; l != &a->chans; l = l->next) {
+			struct turn_chan *c = turn_container_of(l, struct turn_chan, link);
+
+			if (!c->cooling && turn_policy_denies(t, &c->peer)) {
+				turn_chan_expired(t, c);
+				nchan++;
+			}
+		}
+		for (l = a->perms.next; l != &a->perms;) {
+			struct turn_perm *p = turn_container_of(l, struct turn_perm, link);
+
+			l = l->next;
+			if (turn_peer_ip_denied(t, &p->peer)) {
+				turn_perm_expired(t, p);
+				nperm++;
+			}
+		}
+	}
+	nperm += turn_tcp_drop_denied(t);
+	if (nperm || nchan)
+		log_info(
+		    "turn: peer policy changed: %u permissions or connections and %u channels to "
+		    "refused peers removed",
+		    nperm, nchan);
 }

@@ -74,6 +74,51 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 	return !turn_policy_allows(t->policy, peer);
 }
 
+/* Appends a configured address (not the wildcard) to hosts as a full-length entry. */
+static void turn_host_add(struct nts_cidr *hosts, unsigned *n, const struct nts_addr *a)
+{
+	static const uint8_t zero[16];
+
+	if ((a->family != AF_INET && a->family != AF_INET6) ||
+	    !memcmp(a->ip, zero, nts_addr_iplen(a)))
+		return;
+	hosts[*n].base = *a;
+	hosts[*n].base.port = 0;
+	hosts[*n].prefix = (uint8_t)(nts_addr_iplen(a) * 8);
+	(*n)++;
+}
+
+int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *ifaddrs, unsigned n)
+{
+	const struct nts_config *cfg = t->cfg;
+	unsigned max = n + 2 * NTS_MAX_LISTEN + 2 + 2 + 1, nh = 0;
+	struct nts_cidr *hosts = calloc(max, sizeof(*hosts));
+	int rc;
+
+	if (!hosts)
+		return -ENOMEM;
+	if (n)
+		memcpy(hosts, ifaddrs, n * sizeof(*hosts));
+	nh = n;
+	/* --external-ip may be a NAT's address, on no interface of this host, yet it is ours. */
+	for (unsigned i = 0; i < cfg->nlisten && i < NTS_MAX_LISTEN; i++)
+		turn_host_add(hosts, &nh, &cfg->listen[i]);
+	for (unsigned i = 0; i < cfg->ntls_listen && i < NTS_MAX_LISTEN; i++)
+		turn_host_add(hosts, &nh, &cfg->tls_listen[i]);
+	for (unsigned i = 0; i < cfg->nrelay_ip && i < 2; i++)
+		turn_host_add(hosts, &nh, &cfg->relay_ip[i]);
+	for (unsigned i = 0; i < cfg->nexternal_ip && i < 2; i++)
+		turn_host_add(hosts, &nh, &cfg->external_ip[i]);
+	if (!cfg->api_off)
+		turn_host_add(hosts, &nh, &cfg->api_listen);
+	rc = turn_policy_set_host_addrs(t->policy, hosts, nh);
+	free(hosts);
+	if (rc)
+		return rc;
+	turn_drop_denied_peers(t);
+	return 0;
+}
+
 static int turn_tables_init(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
@@ -126,7 +171,8 @@ struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *
 	turn_wheel_init(t->wheel, t->now_ms);
 	t->tx->fd = -1;
 	if (turn_policy_create(&t->policy, cfg->allow_peer, cfg->nallow_peer, cfg->deny_peer,
-			       cfg->ndeny_peer) < 0)
+			       cfg->ndeny_peer) < 0 ||
+	    turn_set_host_addrs(t, NULL, 0) < 0)
 		goto fail;
 	t->rl = ratelimit_create(cfg->unauth_rate, 0, 0, 0);
 	if (!t->rl)

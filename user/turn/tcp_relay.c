@@ -420,6 +420,27 @@ void turn_tcp_alloc_deleted(struct turn_server *t, struct turn_alloc *a)
 	}
 }
 
+unsigned turn_tcp_drop_denied(struct turn_server *t)
+{
+	struct turn_list *l = t->tcp_list.next;
+	unsigned n = 0;
+
+	while (l != &t->tcp_list) {
+		struct turn_tcp_conn *c = turn_container_of(l, struct turn_tcp_conn, link);
+
+		l = l->next;
+		if (!turn_policy_denies(t, &c->peer))
+			continue;
+		n++;
+		turn_tcp_log(c, "peer refused by the policy now");
+		if (c->state == TURN_TCP_CONNECTING && c->req)
+			turn_tcp_connect_done(c, false);
+		else
+			turn_tcp_conn_close(c);
+	}
+	return n;
+}
+
 void turn_tcp_free_all(struct turn_server *t)
 {
 	while (!turn_list_empty(&t->tcp_list)) {

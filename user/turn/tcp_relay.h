@@ -67,6 +67,9 @@ void turn_tcp_handle_connection_bind(struct turn_server *t, const struct nts_ori
 				     const struct stun_msg *m, const struct auth_result *r);
 /* Timer expiry of a connection (connect or ConnectionBind deadline). */
 void turn_tcp_timer_expired(struct turn_server *t, struct turn_timer *tm);
+/* Closes every peer connection (pending Connects get 447) whose peer the policy now refuses;
+ * returns how many. */
+unsigned turn_tcp_drop_denied(struct turn_server *t);
 /* Frees every connection (server teardown). */
 void turn_tcp_free_all(struct turn_server *t);
 

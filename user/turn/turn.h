@@ -105,6 +105,11 @@ void turn_set_usage_hook(struct turn_server *t, turn_usage_fn usage, void *arg);
  * are refused with 442). */
 void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks *h, void *arg);
 
+/* Replaces the host's own addresses with hosts (interface addresses; prefixes for loopback
+ * devices) plus the configured listen, relay and external addresses: peers among them are refused,
+ * and permissions, channels and RFC 6062 connections to them go as if expired. 0 or -ENOMEM. */
+int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *hosts, unsigned n);
+
 /* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
  * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */
 int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m);

@@ -292,6 +292,9 @@ void turn_chan_delete(struct turn_server *t, struct turn_chan *c);
 void turn_perm_expired(struct turn_server *t, struct turn_perm *p);
 void turn_chan_expired(struct turn_server *t, struct turn_chan *c);
 void turn_chan_info(const struct turn_chan *c, struct turn_channel_info *ci);
+/* Expires every channel, permission and RFC 6062 peer connection whose peer the policy now
+ * refuses (the host's addresses changed). */
+void turn_drop_denied_peers(struct turn_server *t);
 
 /* --- relay ports (ports.c) --- */
 /* Opens a UDP socket bound to ip (port chosen at random in the configured range; even when even,

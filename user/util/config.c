@@ -49,7 +49,7 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_USER] = { "user", .flags = REPEAT, .arg = "NAME:PASSWORD",
 		.help = "static long-term user", LIST(NTS_KIND_USER_LIST, users, nusers) },
 	[NTS_OPT_ALLOW_PEER] = { "allow-peer", .flags = REPEAT, .arg = "CIDR",
-		.help = "allow peers in CIDR despite the default deny list",
+		.help = "allow peers in CIDR despite the default deny list; own addresses need a /32, /128",
 		LIST(NTS_KIND_CIDR_LIST, allow_peer, nallow_peer) },
 	[NTS_OPT_DENY_PEER] = { "deny-peer", .flags = REPEAT, .arg = "CIDR",
 		.help = "deny peers in CIDR", LIST(NTS_KIND_CIDR_LIST, deny_peer, ndeny_peer) },
