@@ -59,7 +59,7 @@ static void canonical_is(const char *in, const char *want)
 	assert_string_equal(nts_addr_fmt(&c, buf, sizeof(buf), true), want);
 }
 
-/* The forms issue 4 names, each of which reached internal services through some TURN server. */
+/* Embedded-IPv4 forms, each of which reached internal services through some TURN server. */
 static void test_default_denies_the_forms_that_broke_other_servers(void **state)
 {
 	struct turn_policy *p = default_policy();
