@@ -131,6 +131,8 @@ static int turn_allocate_parse(struct turn_server *t, const struct nts_origin *o
 	}
 	if (max_user && turn_user_count(t, r->username) >= max_user)
 		return 486;
+	if (turn_account_full(t, r->account))
+		return 486;
 	if (t->cfg->max_allocations && t->nallocs >= t->cfg->max_allocations)
 		return 508;
 	return 0;

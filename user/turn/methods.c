@@ -305,6 +305,12 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		return;
 	/* Credentials before anything else: no state for a request that does not authenticate. */
 	auth_check(t->auth, m, &o->client, turn_unix_now(), &r);
+	/* The operator suspended or closed the account: its unexpired credentials stop working (the
+	 * in-memory table, never the database, on this path). */
+	if (!r.error && turn_account_refused(t, r.account)) {
+		r.error = 401;
+		r.challenge = true;
+	}
 	if (r.error) {
 		turn_answer_unauth(t, o, m, &r);
 		return;

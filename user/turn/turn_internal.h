@@ -155,6 +155,17 @@ struct turn_user {
 	char name[];
 };
 
+/* An account (AccountSid of ephemeral credentials) with live allocations or an operator decision
+ * (account.c). Static users belong to none. */
+struct turn_account {
+	struct turn_hnode node;	 /* server->accounts, keyed by AccountSid */
+	struct turn_list allocs; /* its allocations, by turn_alloc.acct_link */
+	unsigned nallocs;
+	bool configured; /* set by turn_account_set(): kept while it has no allocation */
+	struct turn_account_policy policy;
+	char sid[];
+};
+
 struct turn_alloc {
 	uint64_t id;
 	struct turn_server *server;
@@ -165,7 +176,8 @@ struct turn_alloc {
 	struct turn_relay relay[2];
 	unsigned nrelay;
 	struct turn_user *user;
-	char account[64];
+	struct turn_account *acct; /* NULL for static users */
+	struct turn_list acct_link; /* acct->allocs */
 	uint64_t expires_ms;
 	struct turn_timer timer;
 	uint8_t
@@ -238,7 +250,7 @@ struct turn_server {
 	struct turn_alloc *busy; /* being served by a relay read: deletion deferred */
 	bool busy_dead;
 	struct turn_htab by_5tuple, by_stream, by_id, by_relay, perms, chan_num, chan_peer, resv,
-	    users;
+	    users, accounts;
 	struct turn_list allocs, dirty;
 	struct turn_wheel *wheel;
 	struct turn_tx *tx;
@@ -267,6 +279,22 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s);
 /* Deletes an allocation: hooks, stats, sockets. expired says whether its lifetime ran out. */
 void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired);
+/* --- accounts (account.c) --- */
+struct turn_account *turn_account_find(struct turn_server *t, const char *sid);
+/* Links a new allocation to account sid ("" or NULL: none). 0 or -ENOMEM. */
+int turn_account_attach(struct turn_server *t, struct turn_alloc *a, const char *sid);
+void turn_account_detach(struct turn_server *t, struct turn_alloc *a);
+/* True when the operator suspended or closed sid: its credentials get 401. */
+bool turn_account_refused(struct turn_server *t, const char *sid);
+/* True when sid holds its quota of allocations (its own, else --max-allocations-per-account). */
+bool turn_account_full(struct turn_server *t, const char *sid);
+void turn_accounts_free(struct turn_server *t);
+/* The AccountSid a belongs to, "" for static users. */
+static inline const char *turn_alloc_account(const struct turn_alloc *a)
+{
+	return a->acct ? a->acct->sid : "";
+}
+
 /* Number of allocations owned by username. */
 unsigned turn_user_count(struct turn_server *t, const char *username);
 /* The relay of a's allocation with family af, or NULL. */
