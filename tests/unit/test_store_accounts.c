@@ -238,6 +238,46 @@ static void test_suspend_and_activate_change_status(void **state)
 	    store_account_set_suspended(f->s, "AC00000000000000000000000000000000", true), -ENOENT);
 }
 
+/* Closing is for good: the account stays closed (and not active) whatever activate says. */
+static void test_closed_account_cannot_be_activated(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, got;
+	char token[STORE_TOKEN_LEN + 1];
+
+	assert_int_equal(store_account_create(f->s, "c", &a, token), 0);
+	assert_int_equal(store_account_close(f->s, a.sid), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_true(got.closed);
+	assert_true(got.suspended);
+	assert_int_equal(store_account_set_suspended(f->s, a.sid, false), -EPERM);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_true(got.closed);
+	assert_int_equal(store_account_close(f->s, "AC00000000000000000000000000000000"), -ENOENT);
+}
+
+/* Per-account limits are kept; a negative value leaves that limit alone; 0 means the default. */
+static void test_account_limits_are_stored(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, got;
+	char token[STORE_TOKEN_LEN + 1];
+
+	assert_int_equal(store_account_create(f->s, "l", &a, token), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_int_equal(got.max_allocations, 0);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, 250, -1), 0);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, -1, 5000000), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_int_equal(got.max_allocations, 250);
+	assert_int_equal(got.max_bps, 5000000);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, 1LL << 33, -1), -EINVAL);
+	assert_int_equal(
+	    store_account_set_limits(f->s, "AC00000000000000000000000000000000", 1, -1), -ENOENT);
+}
+
 static void test_bad_names_are_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -352,6 +392,9 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secret_is_created_once_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_settings_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_account_cannot_be_activated, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_account_limits_are_stored, setup, teardown),
 	    cmocka_unit_test(test_sid_syntax),
 	};
 

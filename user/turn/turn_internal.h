@@ -3,7 +3,7 @@
  * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
  *
  * Memory per allocation is bounded (x86-64 sizes):
- *   struct turn_alloc: 568 B (relay sockets, counters, list and table links);
+ *   struct turn_alloc: 528 B (relay sockets, counters, list and table links);
  *   its user's entry: 32 B + username (< AUTH_MAX_USERNAME), shared by that user's allocations;
  *   the kept Allocate answer (RFC 8656 §7.2): at most TURN_MAX_RESPONSE = 512 B;
  *   permissions: at most TURN_MAX_PERMS = 64 x 112 B = 7 KiB;
