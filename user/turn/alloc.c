@@ -11,7 +11,7 @@
 #include "util/log.h"
 
 /* The per-allocation memory documented in turn_internal.h (x86-64). */
-_Static_assert(sizeof(struct turn_alloc) <= 528, "update the memory notes in turn_internal.h");
+_Static_assert(sizeof(struct turn_alloc) <= 536, "update the memory notes in turn_internal.h");
 
 static uint64_t turn_5tuple_hash(const struct turn_server *t, const struct nts_origin *o)
 {
@@ -222,7 +222,7 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 
 void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s)
 {
-	a->expires_ms = turn_now_ms(t) + turn_clamp_lifetime(t, lifetime_s);
+	a->expires_ms = turn_alloc_cap_ms(a, turn_now_ms(t) + turn_clamp_lifetime(t, lifetime_s));
 	turn_timer_arm(t->wheel, &a->timer, a->expires_ms);
 }
 
@@ -262,6 +262,14 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 	turn_account_detach(t, a);
 	free(a->last_resp);
 	free(a);
+}
+
+bool turn_alloc_end_if_expired(struct turn_server *t, struct turn_alloc *a)
+{
+	if (!a->cred_end_ms || turn_now_ms(t) < a->cred_end_ms)
+		return false;
+	turn_alloc_delete(t, a, true);
+	return true;
 }
 
 void turn_stream_closed(struct turn_server *t, const struct net_stream *s)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "turn/tcp_relay.h"
@@ -61,6 +62,17 @@ static void turn_set_advertised(struct turn_server *t, struct turn_relay *r)
 			r->advertised.port = r->local.port;
 		}
 	}
+}
+
+/* TURN's clock (ms) when an ephemeral credential expiring at unix second expires runs out. */
+static uint64_t turn_credential_end_ms(struct turn_server *t, uint64_t expires)
+{
+	struct timespec ts;
+	uint64_t wall_ms, now = turn_now_ms(t);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now + (expires * 1000 > wall_ms ? expires * 1000 - wall_ms : 0);
 }
 
 /* Checks the attributes in RFC 8656 §7.2 order; fills the request's options or returns the error.
@@ -240,6 +252,10 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	if (!a) {
 		turn_answer_error(t, o, m, r, 500);
 		return 0;
+	}
+	if (t->cfg->strict_expiry && r->expires) {
+		a->cred_end_ms = turn_credential_end_ms(t, r->expires);
+		turn_alloc_refresh(t, a, lifetime);
 	}
 	n = turn_allocate_build(t, m, r, o, a, addr_err, q.reserve, token, buf, sizeof(buf));
 	if (n < 0) {

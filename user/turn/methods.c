@@ -153,10 +153,13 @@ static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *
 		}
 	}
 	lifetime = turn_lifetime(t, m, &zero);
-	if (zero)
+	if (zero) {
 		turn_alloc_delete(t, a, false);
-	else
+	} else {
 		turn_alloc_refresh(t, a, lifetime);
+		/* --strict-expiry may have cut it at the credential's expiry: say what was granted. */
+		lifetime = (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000);
+	}
 	turn_answer_lifetime(t, o, m, r, lifetime);
 }
 
@@ -278,7 +281,8 @@ static void turn_handle_send(struct turn_server *t, const struct nts_origin *o,
 	struct turn_relay *relay;
 	struct nts_addr peer;
 
-	if (!a || a->tcp || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0)
+	if (!a || a->tcp || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0 ||
+	    turn_alloc_end_if_expired(t, a))
 		return;
 	relay = turn_alloc_relay(a, peer.family);
 	if (!relay)
