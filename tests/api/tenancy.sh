@@ -2,7 +2,8 @@
 # Tenancy on a running ntsd: the allocation quota is counted per account over all its tokens,
 # token minting is rate-limited per account (429, code 20429), suspending an account ends its live
 # allocations within a second (a running turnutils_uclient relay included) and its unexpired
-# tokens get 401 from then on; ntsctl allocations delete ends one allocation.
+# tokens get 401 from then on; ntsctl allocations delete ends one allocation; with --strict-expiry
+# relaying stops when the token expires.
 set -u
 . "$(dirname "$0")/lib.bash"
 
@@ -140,5 +141,21 @@ check "ntsctl allocations delete $id" ntsctl allocations delete "$id"
 check "the account holds one allocation less" [ "$(account_allocs "$a_sid")" = 19 ]
 check "deleting it again fails" fails ntsctl allocations delete "$id"
 
+stop_ntsd
+
+# 6. --strict-expiry: a token valid 5 s relays until it expires and not after (userspace path).
+start_ntsd --secret "$SECRET" --allow-peer 127.0.0.0/8 --strict-expiry ||
+	{ not_ok "ntsd --strict-expiry starts"; tap_done; }
+new_account "strict" || not_ok "account create"
+x_sid=$sid
+read -r x_user x_pass < <(ntsctl token create --account "$x_sid" --ttl 5 --json |
+	"$PY" -c 'import json,sys; t=json.load(sys.stdin); print(t["username"], t["password"])')
+res=$("$PY" "$NTS_TOP/tests/api/turn_expiry.py" 127.0.0.1 "$turn_port" "$x_user" "$x_pass")
+check "a 5-second token relays until its expiry and stops at that second ($res)" "$PY" -c '
+import sys
+f = dict(kv.split("=") for kv in sys.argv[1].split())
+e, last, n = int(f["expiry"]), float(f["last"]), int(f["received"])
+assert n > 0 and e - 0.5 <= last < e + 0.25, f' "$res"
+check "its allocation is gone" [ "$(account_allocs "$x_sid")" = 0 ]
 stop_ntsd
 tap_done

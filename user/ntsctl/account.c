@@ -31,7 +31,7 @@ static void account_usage(FILE *f)
 		"(0: ntsd's --max-allocations-per-account). --max-bps N is stored for a\n"
 		"per-account bandwidth limit that is NOT enforced yet.\n"
 		"Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running\n"
-		"(the running ntsd then learns of changes at its next start).\n");
+		"(ntsd applies such changes when it next starts).\n");
 }
 
 static const char *account_field(json_t *a, const char *key)

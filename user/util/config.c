@@ -71,7 +71,7 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_PIN_DIR] = { "pin-dir", .flags = ARG, .arg = "DIR",
 		.help = "bpffs folder of the fast-path maps", STR_DEF(pin_dir, "/sys/fs/bpf/nts") },
 	[NTS_OPT_MAX_ALLOC_USER] = { "max-allocations-per-user", .flags = ARG, .arg = "N",
-		.help = "allocations per username (one token); README \"Quotas\"",
+		.help = "allocations per username (one token); README \"Accounts and quotas\"",
 		U32_DEF(max_allocations_per_user, 1, 1000000, 32) },
 	[NTS_OPT_MAX_ALLOC] = { "max-allocations", .flags = ARG, .arg = "N",
 		.help = "allocations in total", U32_DEF(max_allocations, 1, 10000000, 65536) },
