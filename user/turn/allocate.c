@@ -156,14 +156,16 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 			       uint64_t token, uint8_t *buf, size_t cap)
 {
 	struct stun_builder b;
+	uint64_t now;
 
 	stun_build_init(&b, buf, cap, m->method, STUN_SUCCESS, m->tid);
 	for (unsigned i = 0; i < a->nrelay; i++)
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[i].advertised);
 	if (addr_err)
 		stun_put_address_error(&b, AF_INET6, addr_err, NULL);
+	now = turn_now_ms(t);
 	stun_put_u32(&b, STUN_ATTR_LIFETIME,
-		     (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000));
+		     a->expires_ms > now ? (uint32_t)((a->expires_ms - now + 500) / 1000) : 0);
 	if (has_token)
 		stun_put_u64(&b, STUN_ATTR_RESERVATION_TOKEN, token);
 	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);

@@ -156,9 +156,12 @@ static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *
 	if (zero) {
 		turn_alloc_delete(t, a, false);
 	} else {
+		uint64_t now = turn_now_ms(t);
+
 		turn_alloc_refresh(t, a, lifetime);
-		/* --strict-expiry may have cut it at the credential's expiry: say what was granted. */
-		lifetime = (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000);
+		/* --strict-expiry may have cut it at the credential's expiry: say what was granted.
+		 */
+		lifetime = a->expires_ms > now ? (uint32_t)((a->expires_ms - now + 500) / 1000) : 0;
 	}
 	turn_answer_lifetime(t, o, m, r, lifetime);
 }
