@@ -82,6 +82,7 @@ static void test_migrates_a_version_1_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160], v[16];
+	struct store_account a;
 	struct nts_store *s;
 	sqlite3 *db;
 
@@ -89,17 +90,20 @@ static void test_migrates_a_version_1_database(void **state)
 	snprintf(path, sizeof(path), "%s/old.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(db,
-			 "CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
-			 " NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
-			 " status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
-			 " NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
-			 " INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
-			 " updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
-			 " PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
-			 " INSERT INTO secrets (secret, created) VALUES ('old', 1);"
-			 " PRAGMA user_version = 1;",
-			 NULL, NULL, NULL),
+	    sqlite3_exec(
+		db,
+		"CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
+		" NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
+		" status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
+		" NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
+		" INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+		" updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
+		" PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
+		" INSERT INTO secrets (secret, created) VALUES ('old', 1);"
+		" INSERT INTO accounts VALUES ('AC0123456789abcdef0123456789abcdef', 'kept',"
+		" x'00', x'00', 'suspended', 1, 2);"
+		" PRAGMA user_version = 1;",
+		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &s), 0);
@@ -107,6 +111,13 @@ static void test_migrates_a_version_1_database(void **state)
 	assert_int_equal(store_secret_get_or_create(s, v, sizeof(v)), 0);
 	assert_string_equal(v, "old");
 	assert_int_equal(store_setting_set(s, "k", "v"), 0);
+	/* Version 3 copied the accounts table: rows keep their status, limits start at 0. */
+	assert_int_equal(store_account_get(s, "AC0123456789abcdef0123456789abcdef", &a), 0);
+	assert_string_equal(a.name, "kept");
+	assert_true(a.suspended);
+	assert_false(a.closed);
+	assert_int_equal(a.max_allocations, 0);
+	assert_int_equal(store_account_close(s, a.sid), 0);
 	store_close(s);
 }
 
