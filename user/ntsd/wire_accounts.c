@@ -36,26 +36,36 @@ static void wire_accounts_changed(void *arg, const struct store_account *a)
 			 a->closed ? "closed" : "suspended", ended, ended == 1 ? "" : "s");
 }
 
+struct wire_accounts_load {
+	struct ntsd *d;
+	int err;
+};
+
 /* Only accounts that differ from the defaults take room in TURN's table. */
 static int wire_accounts_load_one(void *arg, const struct store_account *a)
 {
-	struct ntsd *d = arg;
+	struct wire_accounts_load *l = arg;
 	struct turn_account_policy p = wire_accounts_policy(a);
+	int rc;
 
 	if (p.state == TURN_ACCOUNT_ACTIVE && !p.max_allocations && !p.max_bps)
 		return 0;
-	return turn_account_set(d->turn, a->sid, &p) < 0;
+	rc = turn_account_set(l->d->turn, a->sid, &p);
+	if (rc < 0)
+		l->err = rc;
+	return rc < 0;
 }
 
 int ntsd_wire_accounts(struct ntsd *d)
 {
+	struct wire_accounts_load l = {.d = d};
 	int err;
 
 	if (!d->store || !d->api)
 		return 0;
-	err = store_account_foreach(d->store, wire_accounts_load_one, d);
-	if (err)
-		return err;
+	err = store_account_foreach(d->store, wire_accounts_load_one, &l);
+	if (err || l.err)
+		return err ? err : l.err;
 	api_set_account_hook(d->api, wire_accounts_changed, d);
 	return 0;
 }
