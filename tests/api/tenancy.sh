@@ -146,6 +146,10 @@ stop_ntsd
 # 6. --strict-expiry: a token valid 5 s relays until it expires and not after (userspace path).
 start_ntsd --secret "$SECRET" --allow-peer 127.0.0.0/8 --strict-expiry ||
 	{ not_ok "ntsd --strict-expiry starts"; tap_done; }
+# The same database: ntsd loads the operators' decisions at start.
+res=$("$PY" "$NTS_TOP/tests/api/turn_alloc.py" 127.0.0.1 "$turn_port" "$s_user" "$s_pass")
+check "after a restart the closed account's token still gets 401 ($res)" \
+	[ "$(cut -d' ' -f2 <<<"$res")" = 401 ]
 new_account "strict" || not_ok "account create"
 x_sid=$sid
 read -r x_user x_pass < <(ntsctl token create --account "$x_sid" --ttl 5 --json |
