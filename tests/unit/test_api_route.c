@@ -417,6 +417,67 @@ static void test_suspended_account_cannot_issue_tokens(void **state)
 	assert_int_equal(rs.status, 201);
 }
 
+/* POSTs a token request for the account of path/basic at unix second now; the HTTP status. */
+static unsigned mint_at(struct fixture *f, const char *path, const char *basic, uint64_t now,
+			int *code)
+{
+	struct api_request rq = {.method = "POST", .path = path, .authorization = basic};
+	struct api_response rs;
+	json_t *j;
+	unsigned status;
+
+	api_handle(f->api, &rq, now, &rs);
+	j = rs.body ? json_loadb(rs.body, rs.body_len, 0, NULL) : NULL;
+	*code = (int)json_integer_value(json_object_get(j, "code"));
+	status = rs.status;
+	if (status == 429)
+		assert_twilio_error(json_incref(j), &rs, 429, API_ERR_TOO_MANY);
+	json_decref(j);
+	api_response_free(&rs);
+	return status;
+}
+
+/* Minting is limited per account (--token-rate per second, --token-burst deep): past it 429 with
+ * Twilio's error body, code 20429; another account keeps its own budget; a second later the rate
+ * refills. */
+static void test_token_minting_past_the_account_rate_gets_429(void **state)
+{
+	struct fixture *f = *state;
+	char other_path[128], other_basic[256];
+	int code;
+
+	api_destroy(f->api);
+	f->cfg.token_rate = 2;
+	f->cfg.token_burst = 3;
+	f->api = api_create(&f->cfg, f->store, f->auth, &f->stats);
+	assert_non_null(f->api);
+	snprintf(other_path, sizeof(other_path), "/2010-04-01/Accounts/%s/Tokens.json",
+		 f->other.sid);
+	set_basic(other_basic, sizeof(other_basic), f->other.sid, f->other_token);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(mint_at(f, f->path, f->basic, NOW, &code), 201);
+	assert_int_equal(mint_at(f, f->path, f->basic, NOW, &code), 429);
+	assert_int_equal(code, API_ERR_TOO_MANY);
+	assert_int_equal(mint_at(f, other_path, other_basic, NOW, &code), 201);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(mint_at(f, f->path, f->basic, NOW + 1, &code), 201);
+	assert_int_equal(mint_at(f, f->path, f->basic, NOW + 1, &code), 429);
+	/* Requests that fail authentication never reach the bucket: 401, not 429. */
+	assert_int_equal(mint_at(f, f->path, "Basic eDp5", NOW + 1, &code), 401);
+}
+
+/* A closed account gets 403 like a suspended one, and cannot be activated again. */
+static void test_closed_account_cannot_issue_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct api_response rs;
+
+	assert_int_equal(store_account_close(f->store, f->acct.sid), 0);
+	assert_twilio_error(call(f, "POST", f->path, f->basic, NULL, &rs), &rs, 403,
+			    API_ERR_NOT_ACTIVE);
+	assert_int_equal(store_account_set_suspended(f->store, f->acct.sid, false), -EPERM);
+}
+
 static void test_options_preflight_answers_cors_without_auth(void **state)
 {
 	struct fixture *f = *state;
@@ -553,6 +614,8 @@ int main(void)
 	    T(test_other_methods_get_405_with_allow),
 	    T(test_oversized_body_gets_413),
 	    T(test_suspended_account_cannot_issue_tokens),
+	    T(test_token_minting_past_the_account_rate_gets_429),
+	    T(test_closed_account_cannot_issue_tokens),
 	    T(test_options_preflight_answers_cors_without_auth),
 	    T(test_non_form_body_leaves_default_ttl),
 	    T(test_metrics_count_tokens_without_account_labels),

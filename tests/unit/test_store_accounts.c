@@ -82,6 +82,7 @@ static void test_migrates_a_version_1_database(void **state)
 {
 	struct fixture *f = *state;
 	char path[160], v[16];
+	struct store_account a;
 	struct nts_store *s;
 	sqlite3 *db;
 
@@ -89,17 +90,20 @@ static void test_migrates_a_version_1_database(void **state)
 	snprintf(path, sizeof(path), "%s/old.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(
-	    sqlite3_exec(db,
-			 "CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
-			 " NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
-			 " status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
-			 " NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
-			 " INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
-			 " updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
-			 " PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
-			 " INSERT INTO secrets (secret, created) VALUES ('old', 1);"
-			 " PRAGMA user_version = 1;",
-			 NULL, NULL, NULL),
+	    sqlite3_exec(
+		db,
+		"CREATE TABLE accounts (sid TEXT PRIMARY KEY, friendly_name TEXT"
+		" NOT NULL, token_salt BLOB NOT NULL, token_hash BLOB NOT NULL,"
+		" status TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER"
+		" NOT NULL); CREATE TABLE usage (sid TEXT PRIMARY KEY, allocations"
+		" INTEGER NOT NULL DEFAULT 0, bytes INTEGER NOT NULL DEFAULT 0,"
+		" updated INTEGER NOT NULL); CREATE TABLE secrets (id INTEGER"
+		" PRIMARY KEY, secret TEXT NOT NULL, created INTEGER NOT NULL);"
+		" INSERT INTO secrets (secret, created) VALUES ('old', 1);"
+		" INSERT INTO accounts VALUES ('AC0123456789abcdef0123456789abcdef', 'kept',"
+		" x'00', x'00', 'suspended', 1, 2);"
+		" PRAGMA user_version = 1;",
+		NULL, NULL, NULL),
 	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(store_open(path, &s), 0);
@@ -107,6 +111,13 @@ static void test_migrates_a_version_1_database(void **state)
 	assert_int_equal(store_secret_get_or_create(s, v, sizeof(v)), 0);
 	assert_string_equal(v, "old");
 	assert_int_equal(store_setting_set(s, "k", "v"), 0);
+	/* Version 3 copied the accounts table: rows keep their status, limits start at 0. */
+	assert_int_equal(store_account_get(s, "AC0123456789abcdef0123456789abcdef", &a), 0);
+	assert_string_equal(a.name, "kept");
+	assert_true(a.suspended);
+	assert_false(a.closed);
+	assert_int_equal(a.max_allocations, 0);
+	assert_int_equal(store_account_close(s, a.sid), 0);
 	store_close(s);
 }
 
@@ -238,6 +249,46 @@ static void test_suspend_and_activate_change_status(void **state)
 	    store_account_set_suspended(f->s, "AC00000000000000000000000000000000", true), -ENOENT);
 }
 
+/* Closing is for good: the account stays closed (and not active) whatever activate says. */
+static void test_closed_account_cannot_be_activated(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, got;
+	char token[STORE_TOKEN_LEN + 1];
+
+	assert_int_equal(store_account_create(f->s, "c", &a, token), 0);
+	assert_int_equal(store_account_close(f->s, a.sid), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_true(got.closed);
+	assert_true(got.suspended);
+	assert_int_equal(store_account_set_suspended(f->s, a.sid, false), -EPERM);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_true(got.closed);
+	assert_int_equal(store_account_close(f->s, "AC00000000000000000000000000000000"), -ENOENT);
+}
+
+/* Per-account limits are kept; a negative value leaves that limit alone; 0 means the default. */
+static void test_account_limits_are_stored(void **state)
+{
+	struct fixture *f = *state;
+	struct store_account a, got;
+	char token[STORE_TOKEN_LEN + 1];
+
+	assert_int_equal(store_account_create(f->s, "l", &a, token), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_int_equal(got.max_allocations, 0);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, 250, -1), 0);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, -1, 5000000), 0);
+	store_close(f->s);
+	assert_int_equal(store_open(f->path, &f->s), 0);
+	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
+	assert_int_equal(got.max_allocations, 250);
+	assert_int_equal(got.max_bps, 5000000);
+	assert_int_equal(store_account_set_limits(f->s, a.sid, 1LL << 33, -1), -EINVAL);
+	assert_int_equal(
+	    store_account_set_limits(f->s, "AC00000000000000000000000000000000", 1, -1), -ENOENT);
+}
+
 static void test_bad_names_are_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -352,6 +403,9 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secret_is_created_once_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_settings_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_closed_account_cannot_be_activated, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_account_limits_are_stored, setup, teardown),
 	    cmocka_unit_test(test_sid_syntax),
 	};
 

@@ -35,6 +35,7 @@ enum api_error_code {
 	API_ERR_NOT_ACTIVE = 20005,    /* 403: the account is suspended */
 	API_ERR_NOT_FOUND = 20404,     /* 404: unknown path, or a Sid not the authenticated one */
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
+	API_ERR_TOO_MANY = 20429,      /* 429: the account mints tokens faster than --token-rate */
 	API_ERR_INTERNAL = 20500,      /* 500 */
 };
 
@@ -79,7 +80,8 @@ void api_destroy(struct api_server *s);
 int api_http_start(struct api_server *s, struct nts_loop *loop);
 /* The TCP port the HTTP server listens on (after api_http_start), 0 if none. */
 uint16_t api_http_port(const struct api_server *s);
-/* Registers account-create/-list/-suspend/-activate and token-create on ctl. 0 or -errno. */
+/* Registers account-create/-list/-suspend/-activate/-close/-set and token-create on ctl. 0 or
+ * -errno. */
 int api_ctl_register(struct api_server *s, struct ctl_server *ctl);
 
 /* Routes and answers one request at unix time now. rs must be freed with api_response_free(). */
@@ -131,12 +133,21 @@ json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, si
 json_t *api_cmd_account_list(struct nts_store *st, json_t *args, char *err, size_t errlen);
 json_t *api_cmd_account_status(struct nts_store *st, json_t *args, bool suspend, char *err,
 			       size_t errlen);
+/* account-close: args {"sid"}. A closed account cannot be activated again. */
+json_t *api_cmd_account_close(struct nts_store *st, json_t *args, char *err, size_t errlen);
+/* account-set: args {"sid", "max_allocations"?, "max_bps"?} (absent: unchanged; 0: default). */
+json_t *api_cmd_account_set(struct nts_store *st, json_t *args, char *err, size_t errlen);
+/* Called after a control command changed an account (status or limits) with the account as now
+ * stored, so the running daemon applies it to live traffic. */
+typedef void (*api_account_changed_fn)(void *arg, const struct store_account *a);
+void api_set_account_hook(struct api_server *s, api_account_changed_fn fn, void *arg);
 /* token-create: args {"account": SID, "ttl": N}; counts stats->tokens_issued when stats != NULL. */
 json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,
 			     const struct api_ice_urls *u, struct nts_stats *stats, json_t *args,
 			     char *err, size_t errlen);
 /* Runs one of the commands above ("account-create", "account-list", "account-suspend",
- * "account-activate", "token-create") directly on the database at db, when no ntsd runs. */
+ * "account-activate", "account-close", "account-set", "token-create") directly on the database at
+ * db, when no ntsd runs. */
 json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err, size_t errlen);
 /* Runs cmd on the ntsd listening on ctl_socket, or api_cmd_offline() on db when none listens
  * (ctl_call() gives -ECONNREFUSED/-ENOENT). The result, or NULL with err filled. */

@@ -2,6 +2,7 @@
  * these, so both paths give the same answers.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,10 +16,15 @@ json_t *api_account_json(const struct store_account *a)
 
 	api_fmt_rfc2822((uint64_t)a->created, created, sizeof(created));
 	api_fmt_rfc2822((uint64_t)a->updated, updated, sizeof(updated));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "sid", a->sid, "friendly_name",
-			 a->name, "status", a->suspended ? "suspended" : "active", "date_created",
-			 created, "date_updated", updated, "allocations",
-			 (json_int_t)a->allocations, "bytes", (json_int_t)a->bytes);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "sid", a->sid,
+			 "friendly_name", a->name, "status",
+			 a->closed	? "closed"
+			 : a->suspended ? "suspended"
+					: "active",
+			 "date_created", created, "date_updated", updated, "allocations",
+			 (json_int_t)a->allocations, "bytes", (json_int_t)a->bytes,
+			 "max_allocations", (json_int_t)a->max_allocations, "max_bps",
+			 (json_int_t)a->max_bps);
 }
 
 static const char *api_arg_string(json_t *args, const char *key)
@@ -92,23 +98,72 @@ static const char *api_arg_sid(json_t *args, const char *key, char *err, size_t 
 	return NULL;
 }
 
+/* The account sid as stored after rc (the result of changing it), or NULL with err. */
+static json_t *api_account_after(struct nts_store *st, const char *sid, int rc, char *err,
+				 size_t errlen)
+{
+	struct store_account a;
+
+	if (!rc)
+		rc = store_account_get(st, sid, &a);
+	if (rc) {
+		snprintf(err, errlen, "%s",
+			 rc == -ENOENT	? "no such account"
+			 : rc == -EPERM ? "the account is closed"
+					: strerror(-rc));
+		return NULL;
+	}
+	return api_account_json(&a);
+}
+
 json_t *api_cmd_account_status(struct nts_store *st, json_t *args, bool suspend, char *err,
 			       size_t errlen)
 {
 	const char *sid = api_arg_sid(args, "sid", err, errlen);
-	struct store_account a;
-	int rc;
 
 	if (!sid)
 		return NULL;
-	rc = store_account_set_suspended(st, sid, suspend);
-	if (!rc)
-		rc = store_account_get(st, sid, &a);
-	if (rc) {
-		snprintf(err, errlen, "%s", rc == -ENOENT ? "no such account" : strerror(-rc));
+	return api_account_after(st, sid, store_account_set_suspended(st, sid, suspend), err,
+				 errlen);
+}
+
+json_t *api_cmd_account_close(struct nts_store *st, json_t *args, char *err, size_t errlen)
+{
+	const char *sid = api_arg_sid(args, "sid", err, errlen);
+
+	if (!sid)
+		return NULL;
+	return api_account_after(st, sid, store_account_close(st, sid), err, errlen);
+}
+
+/* An optional non-negative integer argument: 0 with *out (-1 when absent), or -EINVAL. */
+static int api_arg_limit(json_t *args, const char *key, json_int_t max, int64_t *out)
+{
+	json_t *v = json_object_get(args, key);
+
+	*out = -1;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > max)
+		return -EINVAL;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+json_t *api_cmd_account_set(struct nts_store *st, json_t *args, char *err, size_t errlen)
+{
+	const char *sid = api_arg_sid(args, "sid", err, errlen);
+	int64_t max_allocations, max_bps;
+
+	if (!sid)
+		return NULL;
+	if (api_arg_limit(args, "max_allocations", UINT32_MAX, &max_allocations) ||
+	    api_arg_limit(args, "max_bps", INT64_MAX, &max_bps)) {
+		snprintf(err, errlen, "limits must be integers from 0 (the default) up");
 		return NULL;
 	}
-	return api_account_json(&a);
+	return api_account_after(
+	    st, sid, store_account_set_limits(st, sid, max_allocations, max_bps), err, errlen);
 }
 
 json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,

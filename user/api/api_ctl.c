@@ -1,8 +1,28 @@
 /* Control-socket commands of the API module: account-create, account-list, account-suspend,
- * account-activate, token-create (args and results as api_cmd_* in api.h).
+ * account-activate, account-close, account-set, token-create (args and results as api_cmd_* in
+ * api.h). Changes to an account also go to the account hook, so the daemon applies them to live
+ * allocations at once.
  */
 #include "api/api_priv.h"
 #include "ctl/ctl.h"
+#include "store/store.h"
+
+void api_set_account_hook(struct api_server *s, api_account_changed_fn fn, void *arg)
+{
+	s->account_changed = fn;
+	s->account_changed_arg = arg;
+}
+
+/* Tells the hook about the account a command result r describes (NULL: nothing changed). */
+static json_t *api_ctl_changed(struct api_server *s, json_t *r)
+{
+	const char *sid = json_string_value(json_object_get(r, "sid"));
+	struct store_account a;
+
+	if (r && sid && s->account_changed && store_account_get(s->store, sid, &a) == 0)
+		s->account_changed(s->account_changed_arg, &a);
+	return r;
+}
 
 static json_t *api_ctl_account_create(void *arg, json_t *args, char *err, size_t errlen)
 {
@@ -22,14 +42,28 @@ static json_t *api_ctl_account_suspend(void *arg, json_t *args, char *err, size_
 {
 	struct api_server *s = arg;
 
-	return api_cmd_account_status(s->store, args, true, err, errlen);
+	return api_ctl_changed(s, api_cmd_account_status(s->store, args, true, err, errlen));
 }
 
 static json_t *api_ctl_account_activate(void *arg, json_t *args, char *err, size_t errlen)
 {
 	struct api_server *s = arg;
 
-	return api_cmd_account_status(s->store, args, false, err, errlen);
+	return api_ctl_changed(s, api_cmd_account_status(s->store, args, false, err, errlen));
+}
+
+static json_t *api_ctl_account_close(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+
+	return api_ctl_changed(s, api_cmd_account_close(s->store, args, err, errlen));
+}
+
+static json_t *api_ctl_account_set(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+
+	return api_ctl_changed(s, api_cmd_account_set(s->store, args, err, errlen));
 }
 
 static json_t *api_ctl_token_create(void *arg, json_t *args, char *err, size_t errlen)
@@ -49,6 +83,8 @@ int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 	    {"account-list", api_ctl_account_list},
 	    {"account-suspend", api_ctl_account_suspend},
 	    {"account-activate", api_ctl_account_activate},
+	    {"account-close", api_ctl_account_close},
+	    {"account-set", api_ctl_account_set},
 	    {"token-create", api_ctl_token_create},
 	};
 	int err;

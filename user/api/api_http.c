@@ -289,5 +289,6 @@ void api_destroy(struct api_server *s)
 		free(h->key);
 		free(h);
 	}
+	api_rate_destroy(s->rate);
 	free(s);
 }

@@ -56,6 +56,10 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_account_status(st, args, true, err, errlen);
 	else if (strcmp(cmd, "account-activate") == 0)
 		r = api_cmd_account_status(st, args, false, err, errlen);
+	else if (strcmp(cmd, "account-close") == 0)
+		r = api_cmd_account_close(st, args, err, errlen);
+	else if (strcmp(cmd, "account-set") == 0)
+		r = api_cmd_account_set(st, args, err, errlen);
 	else if (strcmp(cmd, "token-create") == 0)
 		r = api_offline_token(st, args, err, errlen);
 	else

@@ -1,6 +1,6 @@
 /* Request routing and Twilio-style answers; see api.h. Order of checks: body size (413), path
  * (404), method (405), credentials (401), AccountSid in the path (404), account status (403), Ttl
- * (400).
+ * (400), the account's minting rate (429).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +43,11 @@ struct api_server *api_create(const struct nts_config *cfg, struct nts_store *st
 	s->store = store;
 	s->auth = auth;
 	s->stats = stats;
+	s->rate = api_rate_create(cfg->token_rate, cfg->token_burst);
+	if (!s->rate) {
+		free(s);
+		return NULL;
+	}
 	api_ice_urls_from_config(cfg, &s->ice);
 	return s;
 }
@@ -183,6 +188,11 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 	if (api_request_ttl(rq, &ttl) != 0) {
 		api_error(rs, 400, API_ERR_INVALID_PARAM,
 			  "Invalid Ttl: must be an integer number of seconds from 1 to 86400");
+		return;
+	}
+	/* Per account, after authentication: nobody can spend another account's budget. */
+	if (!api_rate_allow(s->rate, acct.sid, now)) {
+		api_error(rs, 429, API_ERR_TOO_MANY, "Too Many Requests");
 		return;
 	}
 	tok = api_token_build(s->auth, &s->ice, acct.sid, ttl, now, &err);

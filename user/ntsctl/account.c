@@ -1,8 +1,9 @@
-/* ntsctl account create|list|suspend|activate: asks the running ntsd over the control socket, or
- * works on --db directly when no ntsd listens there.
+/* ntsctl account create|list|suspend|activate|close|set: asks the running ntsd over the control
+ * socket, or works on --db directly when no ntsd listens there.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,23 @@
 
 static void account_usage(FILE *f)
 {
-	fprintf(
-	    f, "usage: ntsctl account create NAME [--json]\n"
-	       "       ntsctl account list [--json]\n"
-	       "       ntsctl account suspend SID [--json]\n"
-	       "       ntsctl account activate SID [--json]\n\n"
-	       "create prints the new AccountSid and its AuthToken; the AuthToken is shown only\n"
-	       "once (nts keeps only a salted hash). Suspended accounts cannot issue tokens.\n"
-	       "Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running.\n");
+	fprintf(f,
+		"usage: ntsctl account create NAME [--json]\n"
+		"       ntsctl account list [--json]\n"
+		"       ntsctl account suspend SID [--json]\n"
+		"       ntsctl account activate SID [--json]\n"
+		"       ntsctl account close SID [--json]\n"
+		"       ntsctl account set SID [--max-allocations N] [--max-bps N] [--json]\n\n"
+		"create prints the new AccountSid and its AuthToken; the AuthToken is shown only\n"
+		"once (nts keeps only a salted hash).\n"
+		"suspend and close end every live allocation of the account at once (kernel\n"
+		"fast-path entries too); its unexpired tokens get 401 from then on and it cannot\n"
+		"issue new ones. activate undoes suspend; close is for good.\n"
+		"set --max-allocations N: the account's allocation quota over all its tokens\n"
+		"(0: ntsd's --max-allocations-per-account). --max-bps N is stored for a\n"
+		"per-account bandwidth limit that is NOT enforced yet.\n"
+		"Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running\n"
+		"(ntsd applies such changes when it next starts).\n");
 }
 
 static const char *account_field(json_t *a, const char *key)
@@ -73,14 +83,33 @@ static int account_show(json_t *r, const char *action, bool json)
 	return 0;
 }
 
+/* Adds key = the decimal value (NULL: absent) to args. 0 or -EINVAL. */
+static int account_set_limit(json_t *args, const char *key, const char *value)
+{
+	unsigned long long n;
+	char *end;
+
+	if (!value)
+		return 0;
+	if (*value < '0' || *value > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (errno || *end || n > INT64_MAX)
+		return -EINVAL;
+	return json_object_set_new(args, key, json_integer((json_int_t)n)) ? -ENOMEM : 0;
+}
+
 int cmd_account(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"json", no_argument, NULL, 'j'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"max-allocations", required_argument, NULL, 'm'},
+	    {"max-bps", required_argument, NULL, 'b'},
 	    {0},
 	};
-	const char *action, *cmd;
+	const char *action, *cmd, *max_alloc = NULL, *max_bps = NULL;
 	char err[256] = "";
 	json_t *args = NULL, *r;
 	bool json = false, needs_arg;
@@ -92,7 +121,7 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 	}
 	action = argv[1];
 	optind = 0; /* re-initialise getopt for the action's own options */
-	while ((o = getopt_long(argc - 1, argv + 1, "jh", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc - 1, argv + 1, "jhm:b:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
 			json = true;
@@ -100,6 +129,12 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 		case 'h':
 			account_usage(stdout);
 			return 0;
+		case 'm':
+			max_alloc = optarg;
+			break;
+		case 'b':
+			max_bps = optarg;
+			break;
 		default:
 			account_usage(stderr);
 			return 2;
@@ -115,6 +150,10 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 		cmd = "account-suspend";
 	else if (strcmp(action, "activate") == 0)
 		cmd = "account-activate";
+	else if (strcmp(action, "close") == 0)
+		cmd = "account-close";
+	else if (strcmp(action, "set") == 0)
+		cmd = "account-set";
 	else {
 		fprintf(stderr, "ntsctl account: unknown action '%s'\n", action);
 		account_usage(stderr);
@@ -125,8 +164,18 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 		account_usage(stderr);
 		return 2;
 	}
+	if ((max_alloc || max_bps) && strcmp(action, "set") != 0) {
+		account_usage(stderr);
+		return 2;
+	}
 	if (needs_arg)
 		args = json_pack("{s:s}", strcmp(action, "create") == 0 ? "name" : "sid", argv[0]);
+	if (account_set_limit(args, "max_allocations", max_alloc) ||
+	    account_set_limit(args, "max_bps", max_bps)) {
+		fprintf(stderr, "ntsctl account set: limits are non-negative integers\n");
+		json_decref(args);
+		return 2;
+	}
 	r = api_cmd_call(c->ctl_socket, c->db, cmd, args, ACCOUNT_CTL_TIMEOUT_MS, err, sizeof(err));
 	json_decref(args);
 	if (!r) {

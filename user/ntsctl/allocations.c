@@ -1,9 +1,12 @@
 /* ntsctl allocations: lists TURN allocations of the running ntsd (control command "allocations"),
- * as a table for people or, with --json, as the daemon's JSON for machines.
+ * as a table for people or, with --json, as the daemon's JSON for machines; `allocations delete
+ * ID` ends one (control command "allocation-delete").
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl/ctl.h"
@@ -14,8 +17,10 @@ static void allocations_usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: ntsctl allocations [--json]\n"
+	    "       ntsctl allocations delete ID\n"
 	    "Lists the TURN allocations of the running ntsd: client 5-tuple, relayed addresses,\n"
-	    "user, time left, permissions, channels and relayed traffic each way.\n");
+	    "user, time left, permissions, channels and relayed traffic each way.\n"
+	    "delete ends allocation ID (from the list) now, its fast-path entries with it.\n");
 }
 
 static const char *str_or(json_t *o, const char *key, const char *dflt)
@@ -74,6 +79,44 @@ static void print_table(json_t *res)
 	}
 }
 
+/* Reports a control call's failure; 1. */
+static int allocations_failed(struct ntsctl *c, const char *what, int rc, const char *err)
+{
+	if (rc == -ENOENT || rc == -ECONNREFUSED)
+		fprintf(stderr, "ntsctl: ntsd is not running (no control socket at %s)\n",
+			c->ctl_socket);
+	else
+		fprintf(stderr, "ntsctl %s: %s\n", what, rc == -EPROTO ? err : strerror(-rc));
+	return 1;
+}
+
+static int allocations_delete(struct ntsctl *c, int argc, char **argv)
+{
+	unsigned long long id;
+	json_t *args, *res = NULL;
+	char err[256], *end;
+	int rc;
+
+	if (argc != 3 || argv[2][0] < '0' || argv[2][0] > '9') {
+		allocations_usage(stderr);
+		return 2;
+	}
+	errno = 0;
+	id = strtoull(argv[2], &end, 10);
+	if (errno || *end || id == 0 || id > INT64_MAX) {
+		allocations_usage(stderr);
+		return 2;
+	}
+	args = json_pack("{s:I}", "id", (json_int_t)id);
+	rc = ctl_call(c->ctl_socket, "allocation-delete", args, 10000, &res, err, sizeof(err));
+	json_decref(args);
+	if (rc)
+		return allocations_failed(c, "allocations delete", rc, err);
+	json_decref(res);
+	printf("allocation %llu deleted\n", id);
+	return 0;
+}
+
 int cmd_allocations(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -86,6 +129,8 @@ int cmd_allocations(struct ntsctl *c, int argc, char **argv)
 	char err[256];
 	int o, rc;
 
+	if (argc > 1 && strcmp(argv[1], "delete") == 0)
+		return allocations_delete(c, argc, argv);
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
@@ -104,15 +149,8 @@ int cmd_allocations(struct ntsctl *c, int argc, char **argv)
 		return 2;
 	}
 	rc = ctl_call(c->ctl_socket, "allocations", NULL, 10000, &res, err, sizeof(err));
-	if (rc == -ENOENT || rc == -ECONNREFUSED) {
-		fprintf(stderr, "ntsctl: ntsd is not running (no control socket at %s)\n",
-			c->ctl_socket);
-		return 1;
-	}
-	if (rc) {
-		fprintf(stderr, "ntsctl allocations: %s\n", rc == -EPROTO ? err : strerror(-rc));
-		return 1;
-	}
+	if (rc)
+		return allocations_failed(c, "allocations", rc, err);
 	if (json) {
 		json_dumpf(res, stdout, JSON_INDENT(2));
 		putchar('\n');

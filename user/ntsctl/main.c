@@ -15,8 +15,8 @@ static const struct {
 	{ "detach", cmd_detach, "remove the XDP fast path from DEV" },
 	{ "status", cmd_status, "daemon and fast-path status" },
 	{ "stats", cmd_stats, "fast-path counters, summed over CPUs [--json]" },
-	{ "allocations", cmd_allocations, "list TURN allocations [--json]" },
-	{ "account", cmd_account, "create|list|suspend|activate accounts [--json]" },
+	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
+	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
 };
 

@@ -1,7 +1,8 @@
-/* ntsd's "status" and "allocations" control commands; see ctl_cmds.h. */
+/* ntsd's "status", "allocations" and "allocation-delete" control commands; see ctl_cmds.h. */
 #include "ntsd/ctl_cmds.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "ctl/ctl.h"
@@ -110,9 +111,9 @@ static int add_alloc(void *arg, const struct turn_alloc_info *a)
 	    "{s:I, s:s, s:o, s:o, s:o, s:s, s:s, s:s, s:I, s:o, s:o, s:I, s:I, s:I, s:I}", "id",
 	    (json_int_t)a->id, "transport", nts_transport_name(a->origin.transport), "client",
 	    addr_json(&a->origin.client), "server", addr_json(&a->origin.server), "relay", relays,
-	    "relay_transport", nts_transport_name(a->relay_transport),
-	    "username", a->username ? a->username : "", "account", a->account ? a->account : "",
-	    "expires", (json_int_t)a->expires_unix, "permissions", w->perms, "channels", w->chans,
+	    "relay_transport", nts_transport_name(a->relay_transport), "username",
+	    a->username ? a->username : "", "account", a->account ? a->account : "", "expires",
+	    (json_int_t)a->expires_unix, "permissions", w->perms, "channels", w->chans,
 	    "c2p_packets", (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,
 	    "p2c_packets", (json_int_t)a->p2c_packets, "p2c_bytes", (json_int_t)a->p2c_bytes);
 	if (o)
@@ -130,9 +131,29 @@ static json_t *cmd_allocations(void *arg, json_t *args, char *err, size_t errlen
 	return json_pack("{s:I, s:o}", "now", (json_int_t)time(NULL), "allocations", w.list);
 }
 
+/* allocation-delete {"id": N}: ends one allocation now, its fast-path entries with it. */
+static json_t *cmd_allocation_delete(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct ntsd *d = arg;
+	json_t *id = json_object_get(args, "id");
+
+	if (!json_is_integer(id) || json_integer_value(id) <= 0) {
+		snprintf(err, errlen, "allocation id must be a positive integer");
+		return NULL;
+	}
+	if (!d->turn || turn_alloc_delete_id(d->turn, (uint64_t)json_integer_value(id)) < 0) {
+		snprintf(err, errlen, "no allocation %" JSON_INTEGER_FORMAT,
+			 json_integer_value(id));
+		return NULL;
+	}
+	return json_pack("{s:I}", "deleted", json_integer_value(id));
+}
+
 int ntsd_ctl_register(struct ntsd *d)
 {
 	int rc = ctl_register(d->ctl, "status", cmd_status, d);
 
+	if (!rc)
+		rc = ctl_register(d->ctl, "allocation-delete", cmd_allocation_delete, d);
 	return rc ? rc : ctl_register(d->ctl, "allocations", cmd_allocations, d);
 }

@@ -40,6 +40,9 @@ struct ntsd {
  * token API and /metrics, registers the account/token control commands. 0 or -errno (logged). */
 int ntsd_wire_api(struct ntsd *d);
 void ntsd_unwire_api(struct ntsd *d);
+/* Loads the accounts' states and quotas into TURN and keeps them current as control commands
+ * change them (wire_accounts.c). 0 or -errno. */
+int ntsd_wire_accounts(struct ntsd *d);
 /* Meters account usage: TURN's usage reports go to the store (set by ntsd_wire_api()), which
  * reaches the database every few seconds. 0 or -errno. */
 int ntsd_wire_usage(struct ntsd *d);

@@ -137,6 +137,11 @@ static int ntsd_start(struct ntsd *d)
 		log_error("cannot start the token API: %s", strerror(-rc));
 		return rc;
 	}
+	rc = ntsd_wire_accounts(d);
+	if (rc) {
+		log_error("cannot load the accounts: %s", strerror(-rc));
+		return rc;
+	}
 	rc = ntsd_wire_usage(d);
 	if (rc) {
 		log_error("cannot meter usage: %s", strerror(-rc));

@@ -35,6 +35,23 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     "CREATE TABLE settings ("
     " key TEXT PRIMARY KEY,"
     " value TEXT NOT NULL);",
+    /* 2 -> 3: closed accounts and per-account limits (0: the daemon's default). SQLite cannot
+     * widen a CHECK constraint in place, so the table is copied. */
+    "CREATE TABLE accounts_v3 ("
+    " sid TEXT PRIMARY KEY,"
+    " friendly_name TEXT NOT NULL,"
+    " token_salt BLOB NOT NULL,"
+    " token_hash BLOB NOT NULL,"
+    " status TEXT NOT NULL CHECK (status IN ('active', 'suspended', 'closed')),"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL,"
+    " max_allocations INTEGER NOT NULL DEFAULT 0,"
+    " max_bps INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO accounts_v3 (sid, friendly_name, token_salt, token_hash, status, created,"
+    " updated) SELECT sid, friendly_name, token_salt, token_hash, status, created, updated"
+    " FROM accounts;"
+    "DROP TABLE accounts;"
+    "ALTER TABLE accounts_v3 RENAME TO accounts;",
 };
 
 int store_errno(int rc)

@@ -13,7 +13,7 @@
 #define STORE_TOKEN_LEN 32     /* 32 hex digits */
 #define STORE_NAME_MAX 128     /* friendly name, bytes including NUL */
 #define STORE_SECRET_LEN 64    /* generated secrets: 32 random bytes as hex */
-#define STORE_SCHEMA_VERSION 2 /* what store_open() migrates to */
+#define STORE_SCHEMA_VERSION 3 /* what store_open() migrates to */
 
 struct nts_store;
 
@@ -21,7 +21,10 @@ struct nts_store;
 struct store_account {
 	char sid[STORE_SID_LEN + 1];
 	char name[STORE_NAME_MAX];
-	bool suspended;
+	bool suspended;		     /* suspended or closed: not active */
+	bool closed;		     /* closed for good: cannot be activated again */
+	uint32_t max_allocations;    /* 0: ntsd's --max-allocations-per-account */
+	uint64_t max_bps;	     /* stored for a bandwidth limit; not enforced yet */
 	int64_t created, updated;    /* unix seconds */
 	uint64_t allocations, bytes; /* persisted usage (pending, unflushed usage not included) */
 };
@@ -45,8 +48,15 @@ int store_account_get(struct nts_store *s, const char *sid, struct store_account
 /* Calls fn for each account, oldest first; fn returns non-zero to stop. 0 or -errno. */
 int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
 			  void *arg);
-/* Sets the status; 0, -ENOENT or -errno. */
+/* Sets the status; 0, -ENOENT, -EPERM (the account is closed) or -errno. */
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended);
+/* Closes the account for good (its tokens stop working, it cannot be activated again). 0, -ENOENT
+ * or -errno. */
+int store_account_close(struct nts_store *s, const char *sid);
+/* Sets the account's limits; a negative value keeps that limit as it is. 0, -ENOENT, -EINVAL or
+ * -errno. */
+int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_allocations,
+			     int64_t max_bps);
 /* Checks sid's AuthToken in constant time (unknown sids cost the same). 0 when it matches (the
  * account, active or not, is filled into out if non-NULL), -EACCES otherwise, other -errno. */
 int store_account_verify(struct nts_store *s, const char *sid, const char *token,

@@ -65,7 +65,8 @@ static bool store_name_valid(const char *name)
 	return true;
 }
 
-/* Reads a row of (sid, friendly_name, status, created, updated, allocations, bytes). */
+/* Reads a row of (sid, friendly_name, status, created, updated, allocations, bytes,
+ * max_allocations, max_bps). */
 static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
 {
 	const char *sid = (const char *)sqlite3_column_text(st, 0);
@@ -75,16 +76,19 @@ static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
 	memset(a, 0, sizeof(*a));
 	snprintf(a->sid, sizeof(a->sid), "%s", sid ? sid : "");
 	snprintf(a->name, sizeof(a->name), "%s", name ? name : "");
-	a->suspended = status && strcmp(status, "suspended") == 0;
+	a->closed = status && strcmp(status, "closed") == 0;
+	a->suspended = a->closed || (status && strcmp(status, "suspended") == 0);
 	a->created = sqlite3_column_int64(st, 3);
 	a->updated = sqlite3_column_int64(st, 4);
 	a->allocations = (uint64_t)sqlite3_column_int64(st, 5);
 	a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
+	a->max_allocations = (uint32_t)sqlite3_column_int64(st, 7);
+	a->max_bps = (uint64_t)sqlite3_column_int64(st, 8);
 }
 
 #define STORE_ACCOUNT_COLUMNS                                                                      \
 	"SELECT a.sid, a.friendly_name, a.status, a.created, a.updated,"                           \
-	" COALESCE(u.allocations, 0), COALESCE(u.bytes, 0)"                                        \
+	" COALESCE(u.allocations, 0), COALESCE(u.bytes, 0), a.max_allocations, a.max_bps"          \
 	" FROM accounts a LEFT JOIN usage u ON u.sid = a.sid"
 
 int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
@@ -177,23 +181,63 @@ int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct
 	return err;
 }
 
-int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended)
+/* Runs an UPDATE of one account with ?1 = now, ?2 = sid, ?3 = a, ?4 = b (parameters the
+ * statement does not use are ignored). 0, -ENOENT when no row matched, or -errno. */
+static int store_account_update(struct nts_store *s, const char *sql, const char *sid, int64_t a,
+				int64_t b)
 {
 	sqlite3_stmt *st;
-	int err =
-	    store_prepare(s, "UPDATE accounts SET status = ?, updated = ? WHERE sid = ?", &st);
+	int err = store_prepare(s, sql, &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, suspended ? "suspended" : "active", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (int64_t)time(NULL));
-	sqlite3_bind_text(st, 3, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, a);
+	sqlite3_bind_int64(st, 4, b);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		err = store_errno(sqlite3_errcode(s->db));
 	else if (sqlite3_changes(s->db) == 0)
 		err = -ENOENT;
 	sqlite3_finalize(st);
 	return err;
+}
+
+int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended)
+{
+	struct store_account a;
+	int err = store_account_get(s, sid, &a);
+
+	if (err)
+		return err;
+	if (a.closed)
+		return -EPERM;
+	return store_account_update(s,
+				    "UPDATE accounts SET status = CASE ?3 WHEN 1 THEN 'suspended'"
+				    " ELSE 'active' END, updated = ?1"
+				    " WHERE sid = ?2 AND status != 'closed'",
+				    sid, suspended, 0);
+}
+
+int store_account_close(struct nts_store *s, const char *sid)
+{
+	return store_account_update(s,
+				    "UPDATE accounts SET status = 'closed', updated = ?1"
+				    " WHERE sid = ?2",
+				    sid, 0, 0);
+}
+
+int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_allocations,
+			     int64_t max_bps)
+{
+	if (max_allocations > UINT32_MAX)
+		return -EINVAL;
+	return store_account_update(
+	    s,
+	    "UPDATE accounts SET updated = ?1,"
+	    " max_allocations = CASE WHEN ?3 < 0 THEN max_allocations ELSE ?3 END,"
+	    " max_bps = CASE WHEN ?4 < 0 THEN max_bps ELSE ?4 END WHERE sid = ?2",
+	    sid, max_allocations, max_bps);
 }
 
 int store_account_verify(struct nts_store *s, const char *sid, const char *token,

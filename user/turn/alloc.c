@@ -11,7 +11,7 @@
 #include "util/log.h"
 
 /* The per-allocation memory documented in turn_internal.h (x86-64). */
-_Static_assert(sizeof(struct turn_alloc) <= 568, "update the memory notes in turn_internal.h");
+_Static_assert(sizeof(struct turn_alloc) <= 536, "update the memory notes in turn_internal.h");
 
 static uint64_t turn_5tuple_hash(const struct turn_server *t, const struct nts_origin *o)
 {
@@ -141,7 +141,7 @@ static void turn_alloc_report(struct turn_server *t, struct turn_alloc *a)
 	uint64_t total = a->c2p_bytes + a->p2c_bytes;
 
 	if (total != a->reported_bytes && t->usage)
-		t->usage(t->usage_arg, a->account, 0, total - a->reported_bytes);
+		t->usage(t->usage_arg, turn_alloc_account(a), 0, total - a->reported_bytes);
 	a->reported_bytes = total;
 }
 
@@ -172,8 +172,11 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	struct turn_alloc *a = calloc(1, sizeof(*a));
 	unsigned i;
 
-	if (a)
+	if (a && turn_account_attach(t, a, account) == 0) {
 		a->user = turn_user_get(t, username);
+		if (!a->user)
+			turn_account_detach(t, a);
+	}
 	if (!a || !a->user) {
 		free(a);
 		for (i = 0; i < nrelay; i++)
@@ -184,7 +187,6 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	a->id = t->next_id++;
 	a->server = t;
 	a->origin = *o;
-	snprintf(a->account, sizeof(a->account), "%s", account);
 	turn_list_init(&a->perms);
 	turn_list_init(&a->chans);
 	turn_list_init(&a->dirty);
@@ -214,13 +216,13 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	t->stats->allocations_created++;
 	t->stats->allocations_current++;
 	if (t->usage)
-		t->usage(t->usage_arg, a->account, 1, 0);
+		t->usage(t->usage_arg, turn_alloc_account(a), 1, 0);
 	return a;
 }
 
 void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s)
 {
-	a->expires_ms = turn_now_ms(t) + turn_clamp_lifetime(t, lifetime_s);
+	a->expires_ms = turn_alloc_cap_ms(a, turn_now_ms(t) + turn_clamp_lifetime(t, lifetime_s));
 	turn_timer_arm(t->wheel, &a->timer, a->expires_ms);
 }
 
@@ -257,8 +259,17 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 			t->stats->allocations_deleted++;
 	}
 	turn_user_put(t, a->user);
+	turn_account_detach(t, a);
 	free(a->last_resp);
 	free(a);
+}
+
+bool turn_alloc_end_if_expired(struct turn_server *t, struct turn_alloc *a)
+{
+	if (!a->cred_end_ms || turn_now_ms(t) < a->cred_end_ms)
+		return false;
+	turn_alloc_delete(t, a, true);
+	return true;
 }
 
 void turn_stream_closed(struct turn_server *t, const struct net_stream *s)

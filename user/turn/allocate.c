@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "turn/tcp_relay.h"
@@ -61,6 +62,17 @@ static void turn_set_advertised(struct turn_server *t, struct turn_relay *r)
 			r->advertised.port = r->local.port;
 		}
 	}
+}
+
+/* TURN's clock (ms) when an ephemeral credential expiring at unix second expires runs out. */
+static uint64_t turn_credential_end_ms(struct turn_server *t, uint64_t expires)
+{
+	struct timespec ts;
+	uint64_t wall_ms, now = turn_now_ms(t);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	wall_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return now + (expires * 1000 > wall_ms ? expires * 1000 - wall_ms : 0);
 }
 
 /* Checks the attributes in RFC 8656 §7.2 order; fills the request's options or returns the error.
@@ -131,6 +143,8 @@ static int turn_allocate_parse(struct turn_server *t, const struct nts_origin *o
 	}
 	if (max_user && turn_user_count(t, r->username) >= max_user)
 		return 486;
+	if (turn_account_full(t, r->account))
+		return 486;
 	if (t->cfg->max_allocations && t->nallocs >= t->cfg->max_allocations)
 		return 508;
 	return 0;
@@ -142,14 +156,16 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 			       uint64_t token, uint8_t *buf, size_t cap)
 {
 	struct stun_builder b;
+	uint64_t now;
 
 	stun_build_init(&b, buf, cap, m->method, STUN_SUCCESS, m->tid);
 	for (unsigned i = 0; i < a->nrelay; i++)
 		stun_put_xor_addr(&b, STUN_ATTR_XOR_RELAYED_ADDRESS, &a->relay[i].advertised);
 	if (addr_err)
 		stun_put_address_error(&b, AF_INET6, addr_err, NULL);
+	now = turn_now_ms(t);
 	stun_put_u32(&b, STUN_ATTR_LIFETIME,
-		     (uint32_t)((a->expires_ms - turn_now_ms(t) + 500) / 1000));
+		     a->expires_ms > now ? (uint32_t)((a->expires_ms - now + 500) / 1000) : 0);
 	if (has_token)
 		stun_put_u64(&b, STUN_ATTR_RESERVATION_TOKEN, token);
 	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
@@ -238,6 +254,10 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	if (!a) {
 		turn_answer_error(t, o, m, r, 500);
 		return 0;
+	}
+	if (t->cfg->strict_expiry && r->expires) {
+		a->cred_end_ms = turn_credential_end_ms(t, r->expires);
+		turn_alloc_refresh(t, a, lifetime);
 	}
 	n = turn_allocate_build(t, m, r, o, a, addr_err, q.reserve, token, buf, sizeof(buf));
 	if (n < 0) {

@@ -33,7 +33,7 @@ int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct 
 		ai.nrelay = a->nrelay;
 		ai.relay_transport = a->tcp ? NTS_TCP : NTS_UDP;
 		ai.username = a->user->name;
-		ai.account = a->account;
+		ai.account = turn_alloc_account(a);
 		ai.expires_unix = turn_expires_unix(t, a->expires_ms);
 		ai.npermissions = a->nperms;
 		for (struct turn_list *c = a->chans.next; c != &a->chans; c = c->next)

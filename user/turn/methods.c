@@ -154,10 +154,16 @@ static void turn_handle_refresh(struct turn_server *t, const struct nts_origin *
 		}
 	}
 	lifetime = turn_lifetime(t, m, &zero);
-	if (zero)
+	if (zero) {
 		turn_alloc_delete(t, a, false);
-	else
+	} else {
+		uint64_t now = turn_now_ms(t);
+
 		turn_alloc_refresh(t, a, lifetime);
+		/* --strict-expiry may have cut it at the credential's expiry: say what was granted.
+		 */
+		lifetime = a->expires_ms > now ? (uint32_t)((a->expires_ms - now + 500) / 1000) : 0;
+	}
 	turn_answer_lifetime(t, o, m, r, lifetime);
 }
 
@@ -279,7 +285,8 @@ static void turn_handle_send(struct turn_server *t, const struct nts_origin *o,
 	struct turn_relay *relay;
 	struct nts_addr peer;
 
-	if (!a || a->tcp || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0)
+	if (!a || a->tcp || !data || !pa || stun_attr_get_xor_addr(m, pa, &peer) < 0 ||
+	    turn_alloc_end_if_expired(t, a))
 		return;
 	relay = turn_alloc_relay(a, peer.family);
 	if (!relay)
@@ -306,6 +313,12 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		return;
 	/* Credentials before anything else: no state for a request that does not authenticate. */
 	auth_check(t->auth, m, &o->client, turn_unix_now(), &r);
+	/* The operator suspended or closed the account: its unexpired credentials stop working (the
+	 * in-memory table, never the database, on this path). */
+	if (!r.error && turn_account_refused(t, r.account)) {
+		r.error = 401;
+		r.challenge = true;
+	}
 	if (r.error) {
 		turn_answer_unauth(t, o, m, &r);
 		return;

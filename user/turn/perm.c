@@ -76,7 +76,7 @@ int turn_perm_install(struct turn_server *t, struct turn_alloc *a, const struct 
 		a->nperms++;
 		t->stats->permissions_current++;
 	}
-	p->expires_ms = turn_now_ms(t) + TURN_PERM_LIFETIME * 1000ULL;
+	p->expires_ms = turn_alloc_cap_ms(a, turn_now_ms(t) + TURN_PERM_LIFETIME * 1000ULL);
 	turn_timer_arm(t->wheel, &p->timer, p->expires_ms);
 	turn_perm_hook_set(t, p);
 	return 0;
@@ -173,7 +173,7 @@ int turn_chan_bind(struct turn_server *t, struct turn_alloc *a, uint16_t num,
 		t->stats->channels_current++;
 	}
 	c->timer.kind = TURN_T_CHAN;
-	c->expires_ms = turn_now_ms(t) + TURN_CHANNEL_LIFETIME * 1000ULL;
+	c->expires_ms = turn_alloc_cap_ms(a, turn_now_ms(t) + TURN_CHANNEL_LIFETIME * 1000ULL);
 	turn_timer_arm(t->wheel, &c->timer, c->expires_ms);
 	if (t->hooks.channel_set) {
 		turn_chan_info(c, &ci);

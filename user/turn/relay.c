@@ -123,7 +123,7 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 	struct turn_chan *c;
 	struct turn_relay *r;
 
-	if (!a)
+	if (!a || turn_alloc_end_if_expired(t, a))
 		return;
 	c = turn_chan_find_num(t, a, channel);
 	/* RFC 8656 §12.4: data on an unbound channel is discarded; a bound one is relayed (the
@@ -233,6 +233,8 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 	struct turn_rx *rx;
 
 	t = a->server;
+	if (turn_alloc_end_if_expired(t, a))
+		return;
 	rx = t->rx;
 	if (!rx->msg[0].msg_hdr.msg_iov)
 		turn_relay_rx_init(rx);

@@ -123,7 +123,7 @@ static int turn_tables_init(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
 				    &t->perms,	   &t->chan_num,  &t->chan_peer, &t->resv,
-				    &t->users,	   &t->tcp_conns};
+				    &t->users,	   &t->tcp_conns, &t->accounts};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		if (turn_htab_init(tabs[i]) < 0)
@@ -135,7 +135,7 @@ static void turn_tables_free(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
 				    &t->perms,	   &t->chan_num,  &t->chan_peer, &t->resv,
-				    &t->users,	   &t->tcp_conns};
+				    &t->users,	   &t->tcp_conns, &t->accounts};
 
 	for (size_t i = 0; i < sizeof(tabs) / sizeof(tabs[0]); i++)
 		turn_htab_free(tabs[i]);
@@ -202,6 +202,7 @@ void turn_destroy(struct turn_server *t)
 		turn_tcp_free_all(t);
 	if (t->resv.b)
 		turn_resv_free_all(t);
+	turn_accounts_free(t);
 	turn_tables_free(t);
 	if (t->policy)
 		turn_policy_destroy(t->policy);

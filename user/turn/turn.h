@@ -92,6 +92,14 @@ struct turn_stream_hooks {
 	void (*close)(void *arg, struct net_stream *s);
 };
 
+/* What the operator decided for an account (user/store keeps it, ntsd loads it into TURN). */
+enum turn_account_state { TURN_ACCOUNT_ACTIVE, TURN_ACCOUNT_SUSPENDED, TURN_ACCOUNT_CLOSED };
+struct turn_account_policy {
+	enum turn_account_state state;
+	uint32_t max_allocations; /* 0: --max-allocations-per-account */
+	uint64_t max_bps;	  /* kept for a per-account bandwidth limit; not enforced yet */
+};
+
 /* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
 struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
 				struct auth_ctx *auth, struct nts_stats *stats,
@@ -118,6 +126,15 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 			     const uint8_t *data, size_t len);
 /* A client stream closed: delete the allocations it owned (RFC 8656 §3.1). */
 void turn_stream_closed(struct turn_server *t, const struct net_stream *s);
+
+/* Sets account sid's policy. When it is no longer active, every live allocation of sid ends now
+ * (the fast path's entries with it, through alloc_del) and its credentials get 401 from then on.
+ * The number of allocations ended, or -errno. */
+int turn_account_set(struct turn_server *t, const char *sid, const struct turn_account_policy *p);
+/* Allocations account sid holds now. */
+unsigned turn_account_count(struct turn_server *t, const char *sid);
+/* Ends allocation id now (as a Refresh with lifetime 0 would). 0 or -ENOENT. */
+int turn_alloc_delete_id(struct turn_server *t, uint64_t id);
 
 /* Iterates allocations; fn returns non-zero to stop. */
 int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct turn_alloc_info *a),

@@ -3,7 +3,7 @@
  * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
  *
  * Memory per allocation is bounded (x86-64 sizes):
- *   struct turn_alloc: 568 B (relay sockets, counters, list and table links);
+ *   struct turn_alloc: 536 B (relay sockets, counters, list and table links);
  *   its user's entry: 32 B + username (< AUTH_MAX_USERNAME), shared by that user's allocations;
  *   the kept Allocate answer (RFC 8656 §7.2): at most TURN_MAX_RESPONSE = 512 B;
  *   permissions: at most TURN_MAX_PERMS = 64 x 112 B = 7 KiB;
@@ -155,6 +155,17 @@ struct turn_user {
 	char name[];
 };
 
+/* An account (AccountSid of ephemeral credentials) with live allocations or an operator decision
+ * (account.c). Static users belong to none. */
+struct turn_account {
+	struct turn_hnode node;	 /* server->accounts, keyed by AccountSid */
+	struct turn_list allocs; /* its allocations, by turn_alloc.acct_link */
+	unsigned nallocs;
+	bool configured; /* set by turn_account_set(): kept while it has no allocation */
+	struct turn_account_policy policy;
+	char sid[];
+};
+
 struct turn_alloc {
 	uint64_t id;
 	struct turn_server *server;
@@ -165,8 +176,10 @@ struct turn_alloc {
 	struct turn_relay relay[2];
 	unsigned nrelay;
 	struct turn_user *user;
-	char account[64];
+	struct turn_account *acct; /* NULL for static users */
+	struct turn_list acct_link; /* acct->allocs */
 	uint64_t expires_ms;
+	uint64_t cred_end_ms; /* --strict-expiry: its ephemeral credential's expiry (0: none) */
 	struct turn_timer timer;
 	uint8_t
 	    last_tid[STUN_TID_LEN]; /* the Allocate that created it, answered again on retransmit */
@@ -238,7 +251,7 @@ struct turn_server {
 	struct turn_alloc *busy; /* being served by a relay read: deletion deferred */
 	bool busy_dead;
 	struct turn_htab by_5tuple, by_stream, by_id, by_relay, perms, chan_num, chan_peer, resv,
-	    users;
+	    users, accounts;
 	struct turn_list allocs, dirty;
 	struct turn_wheel *wheel;
 	struct turn_tx *tx;
@@ -267,6 +280,31 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s);
 /* Deletes an allocation: hooks, stats, sockets. expired says whether its lifetime ran out. */
 void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired);
+/* --- accounts (account.c) --- */
+struct turn_account *turn_account_find(struct turn_server *t, const char *sid);
+/* Links a new allocation to account sid ("" or NULL: none). 0 or -ENOMEM. */
+int turn_account_attach(struct turn_server *t, struct turn_alloc *a, const char *sid);
+void turn_account_detach(struct turn_server *t, struct turn_alloc *a);
+/* True when the operator suspended or closed sid: its credentials get 401. */
+bool turn_account_refused(struct turn_server *t, const char *sid);
+/* True when sid holds its quota of allocations (its own, else --max-allocations-per-account). */
+bool turn_account_full(struct turn_server *t, const char *sid);
+void turn_accounts_free(struct turn_server *t);
+/* ms capped at a's credential expiry under --strict-expiry: nothing of a (the allocation, its
+ * permissions and channels, their fast-path entries) outlives the credential. */
+static inline uint64_t turn_alloc_cap_ms(const struct turn_alloc *a, uint64_t ms)
+{
+	return a->cred_end_ms && ms > a->cred_end_ms ? a->cred_end_ms : ms;
+}
+/* The AccountSid a belongs to, "" for static users. */
+static inline const char *turn_alloc_account(const struct turn_alloc *a)
+{
+	return a->acct ? a->acct->sid : "";
+}
+
+/* Under --strict-expiry, deletes a (as expired) once its credential has run out, and says so: the
+ * data path calls it so relaying stops at that moment, not at the next timer tick. */
+bool turn_alloc_end_if_expired(struct turn_server *t, struct turn_alloc *a);
 /* Number of allocations owned by username. */
 unsigned turn_user_count(struct turn_server *t, const char *username);
 /* The relay of a's allocation with family af, or NULL. */

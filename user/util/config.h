@@ -52,6 +52,9 @@ struct nts_config {
 	/* Limits (all have long options too). */
 	uint32_t max_allocations_per_user;	 /* 486 past this */
 	uint32_t max_allocations;		 /* total */
+	uint32_t max_allocations_per_account; /* 486 past this, over all the account's users */
+	uint32_t token_rate, token_burst;     /* tokens minted per second per account, bucket */
+	bool strict_expiry; /* allocations end when their ephemeral credential expires */
 	uint32_t default_lifetime, max_lifetime; /* seconds */
 	uint32_t unauth_rate; /* unauthenticated requests per second per source */
 	uint32_t max_tcp_connections, max_tcp_per_source;
@@ -72,7 +75,8 @@ enum nts_opt_id {
 	NTS_OPT_EXTERNAL_IP, NTS_OPT_RELAY_PORTS, NTS_OPT_REALM, NTS_OPT_SECRET, NTS_OPT_USER,
 	NTS_OPT_ALLOW_PEER, NTS_OPT_DENY_PEER, NTS_OPT_API_LISTEN, NTS_OPT_API_CERT, NTS_OPT_API_KEY,
 	NTS_OPT_NO_API, NTS_OPT_ICE_HOST, NTS_OPT_DB, NTS_OPT_CTL_SOCKET, NTS_OPT_PIN_DIR,
-	NTS_OPT_MAX_ALLOC_USER, NTS_OPT_MAX_ALLOC, NTS_OPT_DEFAULT_LIFETIME, NTS_OPT_MAX_LIFETIME,
+	NTS_OPT_MAX_ALLOC_USER, NTS_OPT_MAX_ALLOC, NTS_OPT_MAX_ALLOC_ACCOUNT, NTS_OPT_TOKEN_RATE,
+	NTS_OPT_TOKEN_BURST, NTS_OPT_STRICT_EXPIRY, NTS_OPT_DEFAULT_LIFETIME, NTS_OPT_MAX_LIFETIME,
 	NTS_OPT_UNAUTH_RATE, NTS_OPT_MAX_TCP, NTS_OPT_MAX_TCP_SOURCE, NTS_OPT_TCP_IDLE,
 	NTS_OPT_TCP_CONNECT_TIMEOUT,
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
