@@ -116,7 +116,7 @@ void turn_replay_hooks(struct turn_server *t)
 			struct turn_relay *r = turn_alloc_relay(a, pm->peer.family);
 
 			if (t->hooks.permission_set && r)
-				t->hooks.permission_set(t->hooks_arg, a->id, a->origin.transport,
+				t->hooks.permission_set(t->hooks_arg, a->id, a->tcp ? NTS_TCP : NTS_UDP,
 							&r->local, &pm->peer,
 							pm->expires_ms * 1000000ULL);
 		}

@@ -74,6 +74,11 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 	return !turn_policy_allows(t->policy, peer);
 }
 
+bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer)
+{
+	return !turn_policy_denies(t, peer);
+}
+
 static int turn_tables_init(struct turn_server *t)
 {
 	struct turn_htab *tabs[] = {&t->by_5tuple, &t->by_stream, &t->by_id,	 &t->by_relay,
