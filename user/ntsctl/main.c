@@ -15,6 +15,7 @@ static const struct {
 	{ "detach", cmd_detach, "remove the XDP fast path from DEV" },
 	{ "status", cmd_status, "daemon and fast-path status" },
 	{ "stats", cmd_stats, "fast-path counters, summed over CPUs [--json]" },
+	{ "fastpath", cmd_fastpath, "flush: remove every entry from the fast-path maps" },
 	{ "allocations", cmd_allocations, "list TURN allocations [--json]" },
 	{ "account", cmd_account, "create|list|suspend|activate accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
