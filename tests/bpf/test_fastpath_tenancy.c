@@ -271,6 +271,66 @@ static void test_ipv6_failed_redirect_is_dropped_and_counted(void **state)
 	redirect_failure_drops(&net6, state);
 }
 
+/* A second instance of the program on the fixture's maps, as ntsctl attach --mode skb loads it. */
+static int generic_prog(struct fx *fx, struct fastpath_bpf **out)
+{
+	struct fastpath_bpf *g = fastpath_bpf__open();
+	struct bpf_map *m;
+
+	assert_non_null(g);
+	g->rodata->nts_fp_generic = 1;
+	bpf_object__for_each_map(m, g->obj)
+	{
+		struct bpf_map *orig =
+		    bpf_object__find_map_by_name(fx->skel->obj, bpf_map__name(m));
+
+		if (bpf_map__type(m) == BPF_MAP_TYPE_ARRAY && strstr(bpf_map__name(m), ".rodata"))
+			continue;
+		assert_non_null(orig);
+		assert_int_equal(bpf_map__reuse_fd(m, bpf_map__fd(orig)), 0);
+	}
+	assert_int_equal(fastpath_bpf__load(g), 0);
+	*out = g;
+	return bpf_program__fd(g->progs.nts_fastpath);
+}
+
+/* In skb mode GRO may have merged a peer's datagrams into the one the program sees
+ * (tests/netns/xdp_gro.sh): on a channel it goes to userspace untouched and is counted; client
+ * ChannelData is still relayed, and peers without permission still dropped. */
+static void generic_leaves_peer_datagrams(const struct net *n, void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_bpf *g;
+	int native_fd = fx->prog_fd;
+	struct fp_spec s = {0};
+	struct fp_frame in, out;
+
+	fx->prog_fd = generic_prog(fx, &g);
+	bind_channel(fx, n, n->peer, now_ns() + FAR);
+	peer_frame(&in, n, n->peer, &s);
+	assert_passed(fx, &in);
+	assert_int_equal(stats(fx).pass_generic, 1);
+	assert_int_equal(stats(fx).p2c_packets, 0);
+	s = (struct fp_spec){0};
+	client_frame(&in, n, CHANNEL, 0, &s);
+	assert_int_equal(run(fx, &in, &out), XDP_TX);
+	s = (struct fp_spec){0};
+	peer_frame(&in, n, n->no_neigh, &s);
+	assert_int_equal(run(fx, &in, &out), XDP_DROP);
+	fx->prog_fd = native_fd;
+	fastpath_bpf__destroy(g);
+}
+
+static void test_ipv4_generic_instance_leaves_peer_datagrams_to_userspace(void **state)
+{
+	generic_leaves_peer_datagrams(&net4, state);
+}
+
+static void test_ipv6_generic_instance_leaves_peer_datagrams_to_userspace(void **state)
+{
+	generic_leaves_peer_datagrams(&net6, state);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +344,8 @@ int main(void)
 	    T(test_flush_removes_every_entry),
 	    T(test_ipv4_failed_redirect_is_dropped_and_counted),
 	    T(test_ipv6_failed_redirect_is_dropped_and_counted),
+	    T(test_ipv4_generic_instance_leaves_peer_datagrams_to_userspace),
+	    T(test_ipv6_generic_instance_leaves_peer_datagrams_to_userspace),
 #undef T
 	};
 

@@ -229,6 +229,8 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-rc));
 		return rc;
 	}
+	/* Generic XDP sees skbs after GRO: peer datagrams stay out of the kernel relay. */
+	skel->rodata->nts_fp_generic = skb_mode;
 	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
 	rc = libxdp_get_error(prog);
 	if (rc) {
