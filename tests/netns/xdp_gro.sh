@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Generic (skb) XDP and UDP GRO: a burst of equal peer datagrams to a relay port whose socket has
-# UDP_GRO on is merged by GRO before generic XDP runs, so the program would see one datagram where
-# the peer sent several. None may ever be relayed as one ChannelData message: an instance attached
-# in skb mode leaves peer datagrams to userspace (pass_generic), where the socket layer splits them.
+# Generic (skb) XDP and merged peer datagrams: generic XDP runs on the skb after GRO, and a GSO send
+# from a local peer (UDP_SEGMENT) reaches it as one skb as well. With UDP_GRO on the relay socket,
+# the socket reads such an skb as one buffer; the program sees one datagram where the peer sent
+# several. None may ever be relayed as one ChannelData message: an instance attached in skb mode
+# leaves peer datagrams on channels to userspace (pass_generic), where the socket layer splits them
+# for a socket without UDP_GRO. The burst of separate sends shows whether GRO itself merged (the
+# poll thread shares a CPU with the real-time sender; informational, as timing decides).
 # Peer and server namespaces joined by a veth pair; prints TAP; cleans up after itself.
 set -u
 B=${NTS_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 PY=/usr/bin/python3
 id=$$
 S=ntsgro-s-$id P=ntsgro-p-$id
+SD=gs$id PD=gp$id # interface names (the NAPI thread is napi/$SD-N)
 tmp=$(mktemp -d /tmp/nts-gro.XXXXXX)
 pin=/sys/fs/bpf/nts-gro-$id
 n=0 failed=0
@@ -19,7 +23,7 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; f
 in_ns() { local ns=$1; shift; nsenter --net=/var/run/netns/"$ns" "$@"; }
 ntsctl() { in_ns "$S" "$B/ntsctl" --pin-dir "$pin" --ctl-socket "$tmp/none.sock" "$@"; }
 cleanup() {
-	[ -e /var/run/netns/"$S" ] && ntsctl detach s0 >/dev/null 2>&1
+	[ -e /var/run/netns/"$S" ] && ntsctl detach "$SD" >/dev/null 2>&1
 	for ns in "$S" "$P"; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$pin"; [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
 }
@@ -31,18 +35,22 @@ skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 setup() {
 	set -e
 	for ns in "$S" "$P"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip link add s0 netns "$S" type veth peer name p0 netns "$P"
-	ip -n "$S" addr add 198.18.0.1/24 dev s0
-	ip -n "$P" addr add 198.18.0.2/24 dev p0
-	ip -n "$S" addr add 2001:db8::1/64 dev s0 nodad
-	ip -n "$P" addr add 2001:db8::2/64 dev p0 nodad
-	ip -n "$S" link set s0 up
-	ip -n "$P" link set p0 up
+	ip link add "$SD" netns "$S" type veth peer name "$PD" netns "$P"
+	ip -n "$S" addr add 198.18.0.1/24 dev "$SD"
+	ip -n "$P" addr add 198.18.0.2/24 dev "$PD"
+	ip -n "$S" addr add 2001:db8::1/64 dev "$SD" nodad
+	ip -n "$P" addr add 2001:db8::2/64 dev "$PD" nodad
+	ip -n "$S" link set "$SD" up
+	ip -n "$P" link set "$PD" up
 	# GRO on the receiving veth gives it a NAPI context; threaded, so that a burst queues up
 	# while the poll thread wakes and one poll sees (and GRO merges) several datagrams.
-	in_ns "$S" ethtool -K s0 gro off >/dev/null
-	in_ns "$S" ethtool -K s0 gro on >/dev/null
-	ip netns exec "$S" sh -c 'echo 1 > /sys/class/net/s0/threaded'
+	in_ns "$S" ethtool -K "$SD" gro off >/dev/null
+	in_ns "$S" ethtool -K "$SD" gro on >/dev/null
+	ip netns exec "$S" sh -c "echo 1 > /sys/class/net/$SD/threaded"
+	# The poll thread shares CPU 0 with the (real-time) sender, so it polls after the burst.
+	napi=$(ps -eo pid,comm | awk -v c="napi/$SD-" 'index($2, c) == 1 {print $1}')
+	for p in $napi; do taskset -pc 0 "$p" >/dev/null; done
+	[ -n "$napi" ]
 	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1 net.ipv6.conf.all.forwarding=1
 	in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
 	in_ns "$S" ping -6 -c1 -W2 2001:db8::2 >/dev/null
@@ -94,7 +102,7 @@ print(reads, merged, burst_reads, flush=True)
 PYEOF
 	local rpid=$!
 	for _ in $(seq 1 50); do grep -q ready "$tmp/recv.out" 2>/dev/null && break; sleep 0.05; done
-	in_ns "$P" $PY - "$relay" "$peer" <<'PYEOF'
+	in_ns "$P" chrt -f 10 taskset -c 0 $PY - "$relay" "$peer" <<'PYEOF'
 import socket, sys
 relay, peer = sys.argv[1], sys.argv[2]
 fam = socket.AF_INET6 if ":" in relay else socket.AF_INET
@@ -117,7 +125,7 @@ PYEOF
 stat_of() { ntsctl stats --json | $PY -c "import json,sys; print(json.load(sys.stdin).get('$1', 0))"; }
 
 setup || { echo "not ok 1 - set up namespaces"; exit 1; }
-check "ntsctl attach s0 --mode skb (generic XDP)" ntsctl attach s0 --mode skb
+check "ntsctl attach $SD --mode skb (generic XDP)" ntsctl attach "$SD" --mode skb
 
 for fam in 4 6; do
 	if [ $fam = 4 ]; then relay=198.18.0.1 peer=198.18.0.2; else relay=2001:db8::1 peer=2001:db8::2; fi

@@ -76,7 +76,12 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer)
 {
-	return !turn_policy_denies(t, peer);
+	struct nts_addr checked = *peer;
+
+	/* Port 0: a permission, which ignores the port (RFC 8656 §9), as CreatePermission checks. */
+	if (!checked.port)
+		checked.port = 9;
+	return !turn_policy_denies(t, &checked);
 }
 
 static int turn_tables_init(struct turn_server *t)

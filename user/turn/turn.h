@@ -125,7 +125,8 @@ int turn_foreach_perm(struct turn_server *t, uint64_t id,
 /* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation map). */
 void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
 			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
-/* Whether the peer address policy in force (--allow-peer, --deny-peer) allows relaying to peer. */
+/* Whether the peer address policy in force (--allow-peer, --deny-peer) allows relaying to peer
+ * (port 0: a permission's peer, any port). */
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);
 /* Replays every channel and permission through the hooks (after a fast path was attached). */
 void turn_replay_hooks(struct turn_server *t);
