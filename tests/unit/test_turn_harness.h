@@ -41,7 +41,7 @@ struct h_hook_event {
 	uint64_t alloc_id;
 	uint16_t channel;
 	struct nts_addr peer;
-	unsigned captured_before; /* answers captured when the hook ran */
+	unsigned captured_before;     /* answers captured when the hook ran */
 	enum nts_transport transport; /* permission_set's relay transport */
 };
 

@@ -78,7 +78,7 @@ bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer)
 {
 	struct nts_addr checked = *peer;
 
-	/* Port 0: a permission, which ignores the port (RFC 8656 §9), as CreatePermission checks. */
+	/* Port 0: a permission, which ignores the port (RFC 8656 §9); as CreatePermission. */
 	if (!checked.port)
 		checked.port = 9;
 	return !turn_policy_denies(t, &checked);
