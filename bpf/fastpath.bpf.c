@@ -26,6 +26,13 @@ struct {
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(nts_fastpath);
 
+/* Set by the loader in an instance attached in skb (generic) mode, where the program sees skbs
+ * after GRO: a burst of a peer's datagrams to a relay socket with UDP_GRO on (or a GSO send from
+ * a local peer) arrives as one datagram, which relayed here would become one ChannelData message
+ * (tests/netns/xdp_gro.sh). The socket layer splits such an skb for ntsd, so peer datagrams on
+ * channels go to userspace there; native XDP runs before GRO and relays them. */
+const volatile __u8 nts_fp_generic = 0;
+
 /* Client -> peer (RFC 8656 §12.4): ChannelData to a listen address on a bound channel.
  * Returns -1 when no channel matches (the packet may still be peer traffic). */
 static __noinline int client_to_peer(struct fp_state *s)
@@ -122,6 +129,8 @@ static __noinline int peer_to_client(struct fp_state *s)
 	f->now = bpf_ktime_get_coarse_ns();
 	if (!v)
 		return peer_without_channel(s);
+	if (nts_fp_generic)
+		return pass(&s->st->pass_generic);
 	if (v->expires_ns < f->now)
 		return pass(&s->st->pass_expired);
 	if (p->udp_len > IP_LEN_MAX - CD_HDR_LEN)

@@ -93,13 +93,20 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 			return XDP_ABORTED;
 		__builtin_memcpy(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
 	}
-	count_forward(st, f, f->cd_len);
 	if ((__u32)ifindex == ctx->ingress_ifindex) {
+		count_forward(st, f, f->cd_len);
 		COUNT(st, tx);
 		return XDP_TX;
 	}
+	/* The packet is rewritten: passing it up would hand the stack a datagram addressed to
+	 * someone else. A cached next hop may name an interface taken out of the devmap since. */
+	if (bpf_redirect_map(&nts_fp_tx, ifindex, XDP_DROP) != XDP_REDIRECT) {
+		COUNT(st, drop_redirect_failed);
+		return XDP_DROP;
+	}
+	count_forward(st, f, f->cd_len);
 	COUNT(st, redirect);
-	return bpf_redirect_map(&nts_fp_tx, ifindex, XDP_PASS);
+	return XDP_REDIRECT;
 }
 
 /* Rewrites an IPv4 packet: routes first (no change before we know it can leave), then new

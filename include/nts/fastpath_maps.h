@@ -141,6 +141,8 @@ struct nts_fp_stats {
 	__u64 pass_no_tx_port;	      /* egress interface not in the devmap */
 	__u64 pass_adjust;	      /* bpf_xdp_adjust_head/tail failed */
 	__u64 drop_no_permission; /* peer traffic to a relay with neither channel nor permission */
+	__u64 drop_redirect_failed; /* rewritten, but the egress left the devmap: never passed up */
+	__u64 pass_generic; /* peer datagram on a channel in skb mode: GRO may have merged it */
 };
 
 #endif

@@ -41,7 +41,8 @@ struct h_hook_event {
 	uint64_t alloc_id;
 	uint16_t channel;
 	struct nts_addr peer;
-	unsigned captured_before; /* answers captured when the hook ran */
+	unsigned captured_before;     /* answers captured when the hook ran */
+	enum nts_transport transport; /* permission_set's relay transport */
 };
 
 struct harness {
@@ -114,7 +115,11 @@ static inline int h_hook_perm_set(void *arg, uint64_t id, enum nts_transport tr,
 				  const struct nts_addr *relay, const struct nts_addr *peer,
 				  uint64_t expires_ns)
 {
-	h_ev(arg, "perm_set", id, 0, peer);
+	struct harness *h = arg;
+
+	h_ev(h, "perm_set", id, 0, peer);
+	if (h->nev)
+		h->ev[h->nev - 1].transport = tr;
 	return 0;
 }
 static inline void h_hook_perm_del(void *arg, uint64_t id, const struct nts_addr *relay,

@@ -345,6 +345,84 @@ static void test_host_address_peers_are_refused_and_dropped(void **state)
 	h_free(h);
 }
 
+/* The relay transport a permission was mirrored with (the last perm_set hook event). */
+static enum nts_transport h_perm_transport(struct harness *h)
+{
+	int i = -1, next;
+
+	while ((next = h_find_ev(h, "perm_set", (unsigned)(i + 1))) >= 0)
+		i = next;
+	assert_true(i >= 0);
+	return h->ev[i].transport;
+}
+
+/* The permission hook names the relay's transport, not the client's: the fast path mirrors only
+ * UDP relays' permissions, so an RFC 6062 allocation's never reach the XDP maps, and a UDP
+ * allocation made over TCP still does. */
+static void test_permission_hook_names_the_relay_transport(void **state)
+{
+	struct harness *h = h_tcp_new();
+	struct nts_origin otcp = h_tcp_origin("127.0.0.1:41020", &hs);
+	struct nts_origin oudp = h_tcp_origin("127.0.0.1:41021", h);
+	struct nts_addr peer;
+
+	h_addr(&peer, "127.0.0.1:9");
+	h_tcp_allocate(h, &otcp);
+	assert_int_equal(h_request(h, &otcp, TURN_CREATE_PERMISSION, h_add_peer, &peer), 0);
+	assert_int_equal(h_perm_transport(h), NTS_TCP);
+	h_allocate(h, &oudp);
+	assert_int_equal(h_request(h, &oudp, TURN_CREATE_PERMISSION, h_add_peer, &peer), 0);
+	assert_int_equal(h_perm_transport(h), NTS_UDP);
+	h_free(h);
+}
+
+/* A harness whose relay range is n ports from its even base. */
+static struct harness *h_tcp_new_ports(unsigned n)
+{
+	struct harness *h = calloc(1, sizeof(*h));
+
+	assert_non_null(h);
+	h_config(&h->cfg, true);
+	h->cfg.relay_port_max = h->cfg.relay_port_min + n - 1;
+	h_start(h);
+	memset(&hs, 0, sizeof(hs));
+	turn_set_stream_hooks(h->t, &hs_hooks, h);
+	return h;
+}
+
+/* One port in the range, held by a TCP relay: a UDP allocation gets 508 rather than the same
+ * number (the fast path's maps key relays by address and port alone). */
+static void test_udp_relay_never_takes_a_tcp_relays_port(void **state)
+{
+	struct harness *h = h_tcp_new_ports(1);
+	struct nts_origin otcp = h_tcp_origin("127.0.0.1:41022", &hs);
+	struct nts_origin oudp = h_origin("127.0.0.1:41023", NULL);
+
+	assert_int_equal(h_tcp_allocate(h, &otcp).port, h->cfg.relay_port_min);
+	assert_int_equal(h_request(h, &oudp, TURN_ALLOCATE, h_add_udp, NULL), 508);
+	h_free(h);
+}
+
+static void h_add_udp_even_reserve(struct stun_builder *b, const void *arg)
+{
+	stun_put_transport(b, 17);
+	stun_put_even_port(b, true);
+}
+
+/* Two ports, the second reserved (EVEN-PORT with R, RFC 8656 §7.2) for a later UDP allocation:
+ * a TCP allocation gets 508 rather than that number. */
+static void test_tcp_relay_never_takes_a_reserved_port(void **state)
+{
+	struct harness *h = h_tcp_new_ports(2);
+	struct nts_origin oudp = h_origin("127.0.0.1:41024", NULL);
+	struct nts_origin otcp = h_tcp_origin("127.0.0.1:41025", &hs);
+
+	assert_int_equal(h->cfg.relay_port_min % 2, 0);
+	assert_int_equal(h_request(h, &oudp, TURN_ALLOCATE, h_add_udp_even_reserve, NULL), 0);
+	assert_int_equal(h_request(h, &otcp, TURN_ALLOCATE, h_add_tcp, NULL), 508);
+	h_free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +437,9 @@ int main(void)
 	    cmocka_unit_test(test_incoming_peer_is_announced_and_bound),
 	    cmocka_unit_test(test_unbound_peer_is_dropped_after_30_seconds),
 	    cmocka_unit_test(test_host_address_peers_are_refused_and_dropped),
+	    cmocka_unit_test(test_permission_hook_names_the_relay_transport),
+	    cmocka_unit_test(test_udp_relay_never_takes_a_tcp_relays_port),
+	    cmocka_unit_test(test_tcp_relay_never_takes_a_reserved_port),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

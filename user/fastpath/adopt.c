@@ -1,6 +1,7 @@
 /* Entries of other generations (left by a killed ntsd): the scan when maps are adopted, their
- * removal when one of ours takes their relay address, and the batched collection of expired
- * entries. See fastpath.h and fastpath_priv.h.
+ * removal when one of ours takes their relay address or the peer policy refuses their peer, the
+ * batched collection of expired entries, and the flush of everything. See fastpath.h and
+ * fastpath_priv.h.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -343,4 +344,87 @@ int fastpath_gc_foreign(struct fastpath *fp, uint64_t now_ns, uint64_t every_ns,
 		return 0;
 	fp->gc_last_ns = now_ns;
 	return fastpath_gc(fp, now_ns, budget);
+}
+
+struct recheck {
+	struct fastpath *fp;
+	fastpath_peer_allowed_fn allowed;
+	void *arg;
+	int deleted;
+};
+
+/* 1 (delete) when kid is another generation's and the policy refuses the peer at ip:port. */
+static int recheck_peer(struct recheck *r, uint64_t kid, const struct nts_fp_ip *ip, uint16_t port)
+{
+	struct nts_addr peer;
+
+	if (fp_gen_of(kid) == r->fp->gen)
+		return 0;
+	fastpath_ip_to_addr(&peer, ip, port);
+	if (r->allowed(r->arg, &peer))
+		return 0;
+	r->deleted++;
+	return 1;
+}
+
+static int recheck_client(void *arg, const void *key, const void *val)
+{
+	const struct nts_fp_client_val *v = val;
+
+	return recheck_peer(arg, v->alloc_id, &v->peer_ip, v->peer_port);
+}
+
+static int recheck_peer_entry(void *arg, const void *key, const void *val)
+{
+	const struct nts_fp_peer_key *k = key;
+
+	return recheck_peer(arg, ((const struct nts_fp_peer_val *)val)->alloc_id, &k->peer_ip,
+			    k->peer_port);
+}
+
+static int recheck_perm(void *arg, const void *key, const void *val)
+{
+	const struct nts_fp_perm_key *k = key;
+
+	return recheck_peer(arg, ((const struct nts_fp_perm_val *)val)->alloc_id, &k->peer_ip, 0);
+}
+
+int fastpath_foreign_recheck(struct fastpath *fp, fastpath_peer_allowed_fn allowed, void *arg)
+{
+	const fp_walk_fn fns[] = {recheck_client, recheck_peer_entry, recheck_perm};
+	const int fds[] = {fp->fds.client, fp->fds.peer, fp->fds.perm};
+	struct recheck r = {.fp = fp, .allowed = allowed, .arg = arg};
+
+	/* The relay entries stay: without a permission their peers' traffic is dropped, as ours
+	 * would be (RFC 8656 §9). Our own entries were checked when TURN installed them. */
+	if (!fp->foreign)
+		return 0;
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		int rc = walk_all(fds[i], fns[i], &r);
+
+		if (rc)
+			return rc;
+	}
+	return r.deleted;
+}
+
+static int flush_entry(void *arg, const void *key, const void *val)
+{
+	(*(int *)arg)++;
+	return 1;
+}
+
+int fastpath_flush(struct fastpath *fp)
+{
+	/* The relays go first: a relay entry whose permissions are gone would drop their peers. */
+	const int fds[] = {fp->fds.relay, fp->fds.perm, fp->fds.client, fp->fds.peer};
+	int deleted = 0;
+
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		int rc = walk_all(fds[i], flush_entry, &deleted);
+
+		if (rc)
+			return rc;
+	}
+	return deleted;
 }

@@ -78,6 +78,15 @@ uint64_t fastpath_foreign_entries(const struct fastpath *fp);
 /* fastpath_gc at most every every_ns, and only while other generations' entries remain: our
  * own entries leave through the TURN hooks. Returns the number deleted or -errno. */
 int fastpath_gc_foreign(struct fastpath *fp, uint64_t now_ns, uint64_t every_ns, unsigned budget);
+/* Whether the peer policy in force allows relaying to peer (port 0 for a permission). */
+typedef bool (*fastpath_peer_allowed_fn)(void *arg, const struct nts_addr *peer);
+/* Deletes the channels and permissions of other generations (an earlier ntsd's, adopted with the
+ * maps) whose peer allowed refuses: they were checked against that ntsd's policy, not ours.
+ * Returns the number deleted or -errno. */
+int fastpath_foreign_recheck(struct fastpath *fp, fastpath_peer_allowed_fn allowed, void *arg);
+/* Deletes every channel, permission and relay entry, of every generation (ntsctl fastpath
+ * flush): their traffic goes to userspace. Counters stay. Returns the number deleted or -errno. */
+int fastpath_flush(struct fastpath *fp);
 /* Counts the entries of a hash map (bounded by its max_entries). 0 or -errno. */
 int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries);
 

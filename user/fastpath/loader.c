@@ -59,9 +59,10 @@ struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, cons
 	if (!rc)
 		rc = bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
 	if (pin_dir) {
+		/* Not the .rodata map: each instance has its own (nts_fp_generic). */
 		bpf_object__for_each_map(map, skel->obj)
 		{
-			if (!rc)
+			if (!rc && !bpf_map__is_internal(map))
 				rc = set_pin(map, pin_dir);
 		}
 	}
@@ -229,6 +230,8 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-rc));
 		return rc;
 	}
+	/* Generic XDP sees skbs after GRO: peer datagrams stay out of the kernel relay. */
+	skel->rodata->nts_fp_generic = skb_mode;
 	prog = xdp_program__from_bpf_obj(skel->obj, "xdp");
 	rc = libxdp_get_error(prog);
 	if (rc) {

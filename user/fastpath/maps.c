@@ -23,7 +23,8 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 	STAT(pass_no_match), STAT(pass_channel_length), STAT(pass_expired),
 	STAT(pass_permission), STAT(pass_ttl), STAT(pass_family), STAT(pass_fib),
 	STAT(pass_too_big), STAT(pass_no_tx_port), STAT(pass_adjust),
-	STAT(drop_no_permission),
+	STAT(drop_no_permission), STAT(drop_redirect_failed),
+	STAT(pass_generic),
 	{ NULL, 0 },
 };
 /* clang-format on */

@@ -4,6 +4,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,28 @@ void fp_alloc_free_all(struct fastpath *fp)
 		while (fp->buckets[i])
 			alloc_free(fp, fp->buckets[i]);
 }
+
+/* Deletes key from map fd if its entry still belongs to allocation kid: a key of ours may have been
+ * taken since by another allocation (a relay port reused, a TCP and a UDP relay on the same
+ * number) or by another generation, whose entries must survive our delete. Lookup then delete:
+ * the program writes only the next-hop cache of a value (never alloc_id), and ntsd is the one
+ * process that writes entries, so nothing can give the key a new owner between the two calls. */
+static void map_delete_own(int fd, const void *key, size_t alloc_off, uint64_t kid)
+{
+	uint8_t val[sizeof(struct nts_fp_client_val) > sizeof(struct nts_fp_peer_val)
+			? sizeof(struct nts_fp_client_val)
+			: sizeof(struct nts_fp_peer_val)];
+	uint64_t owner;
+
+	if (bpf_map_lookup_elem(fd, key, val))
+		return;
+	memcpy(&owner, val + alloc_off, sizeof(owner));
+	if (owner == kid)
+		bpf_map_delete_elem(fd, key);
+}
+
+#define DELETE_OWN(fp, map, key, kid)                                                              \
+	map_delete_own((fp)->fds.map, (key), offsetof(struct nts_fp_##map##_val, alloc_id), (kid))
 
 void fastpath_ip_from_addr(struct nts_fp_ip *ip, const struct nts_addr *a)
 {
@@ -145,13 +168,9 @@ static void relay_take(struct fastpath *fp, const struct nts_addr *relay)
  * dropping anything for this allocation (userspace still applies RFC 8656 §9 itself). */
 static void relay_disable(struct fastpath *fp, struct fp_alloc *a)
 {
-	struct nts_fp_relay_val v;
-
 	a->no_drop = true;
 	for (unsigned i = 0; i < a->nrelay; i++)
-		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
-		    v.alloc_id == fp_kid(fp, a->id))
-			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
+		DELETE_OWN(fp, relay, &a->relays[i], fp_kid(fp, a->id));
 	a->nrelay = 0;
 }
 
@@ -285,7 +304,7 @@ void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struc
 	struct fp_perm *p;
 
 	perm_key(&k, relay, peer);
-	bpf_map_delete_elem(fp->fds.perm, &k);
+	DELETE_OWN(fp, perm, &k, fp_kid(fp, alloc_id));
 	if (!a)
 		return;
 	p = perm_find(a, &k);
@@ -393,8 +412,8 @@ void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct n
 	struct nts_fp_peer_key pk;
 
 	channel_keys(&ck, &pk, client, server, relay, peer, channel);
-	bpf_map_delete_elem(fp->fds.client, &ck);
-	bpf_map_delete_elem(fp->fds.peer, &pk);
+	DELETE_OWN(fp, client, &ck, fp_kid(fp, alloc_id));
+	DELETE_OWN(fp, peer, &pk, fp_kid(fp, alloc_id));
 	if (!a)
 		return;
 	for (unsigned i = 0; i < a->nchans; i++) {
@@ -408,27 +427,20 @@ void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct n
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 {
 	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
+	uint64_t kid = fp_kid(fp, alloc_id);
 
 	if (!a)
 		return;
+	/* The keys may already serve a newer allocation: only our own entries go. */
 	for (unsigned i = 0; i < a->nchans; i++) {
-		bpf_map_delete_elem(fp->fds.client, &a->chans[i].ck);
-		bpf_map_delete_elem(fp->fds.peer, &a->chans[i].pk);
+		DELETE_OWN(fp, client, &a->chans[i].ck, kid);
+		DELETE_OWN(fp, peer, &a->chans[i].pk, kid);
 	}
 	for (unsigned i = 0; i < a->nperms; i++)
-		bpf_map_delete_elem(fp->fds.perm, &a->perms[i].k);
-	for (unsigned i = 0; i < a->nrelay; i++) {
-		struct nts_fp_relay_val v;
-
-		/* The port may already serve a newer allocation: only remove our own entry. */
-		if (bpf_map_lookup_elem(fp->fds.relay, &a->relays[i], &v) == 0 &&
-		    v.alloc_id == fp_kid(fp, a->id))
-			bpf_map_delete_elem(fp->fds.relay, &a->relays[i]);
-	}
-	if (a->counters) {
-		uint64_t kid = fp_kid(fp, a->id);
-
+		DELETE_OWN(fp, perm, &a->perms[i].k, kid);
+	for (unsigned i = 0; i < a->nrelay; i++)
+		DELETE_OWN(fp, relay, &a->relays[i], kid);
+	if (a->counters)
 		bpf_map_delete_elem(fp->fds.alloc, &kid);
-	}
 	alloc_free(fp, a);
 }

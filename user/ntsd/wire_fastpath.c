@@ -56,7 +56,9 @@ static int fp_permission_set(void *arg, uint64_t alloc_id, enum nts_transport tr
 {
 	struct ntsd *d = arg;
 
-	if (!d->fastpath)
+	/* The XDP program relays UDP: a TCP relay's permission (RFC 6062) would let peers' UDP to
+	 * the same port number through, or keep it from being dropped. */
+	if (!d->fastpath || transport != NTS_UDP)
 		return 0;
 	return fastpath_permission_set(d->fastpath, alloc_id, relay, peer, expires_ns);
 }
@@ -101,10 +103,18 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		d->stats.kernel_c2p_bytes = s.c2p_bytes;
 		d->stats.kernel_p2c_packets = s.p2c_packets;
 		d->stats.kernel_p2c_bytes = s.p2c_bytes;
+		d->stats.kernel_drop_redirect_failed = s.drop_redirect_failed;
 	}
 	/* Our own entries leave through the TURN hooks; only an earlier ntsd's need collecting. */
 	fastpath_gc_foreign(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_EVERY_NS,
 			    WIRE_FP_GC_BUDGET);
+}
+
+static bool fp_peer_allowed(void *arg, const struct nts_addr *peer)
+{
+	struct ntsd *d = arg;
+
+	return turn_peer_allowed(d->turn, peer);
 }
 
 /* Opens the pinned maps (replacing any open ones) and writes every live channel and permission. */
@@ -117,6 +127,17 @@ static int wire_fp_adopt(struct ntsd *d)
 
 	if (rc)
 		return rc;
+	/* An earlier ntsd's entries keep relaying until they expire: only for peers our policy
+	 * allows too (it may have been started with other --allow-peer/--deny-peer). */
+	rc = fastpath_foreign_recheck(fp, fp_peer_allowed, d);
+	if (rc > 0)
+		log_info("fast path: removed %d entries of an earlier ntsd for peers the policy "
+			 "refuses",
+			 rc);
+	else if (rc < 0 && fastpath_flush(fp) >= 0)
+		log_warn("fast path: cannot check an earlier ntsd's entries against the peer "
+			 "policy (%s); removed them all",
+			 strerror(-rc));
 	if (d->fastpath)
 		fastpath_fold(d->fastpath, fp_usage, d);
 	fastpath_close(d->fastpath);

@@ -116,9 +116,9 @@ void turn_replay_hooks(struct turn_server *t)
 			struct turn_relay *r = turn_alloc_relay(a, pm->peer.family);
 
 			if (t->hooks.permission_set && r)
-				t->hooks.permission_set(t->hooks_arg, a->id, a->origin.transport,
-							&r->local, &pm->peer,
-							pm->expires_ms * 1000000ULL);
+				t->hooks.permission_set(t->hooks_arg, a->id,
+							a->tcp ? NTS_TCP : NTS_UDP, &r->local,
+							&pm->peer, pm->expires_ms * 1000000ULL);
 		}
 		for (struct turn_list *c = a->chans.next; c != &a->chans; c = c->next) {
 			struct turn_chan *ch = turn_container_of(c, struct turn_chan, link);

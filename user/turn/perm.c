@@ -51,8 +51,8 @@ static void turn_perm_hook_set(struct turn_server *t, struct turn_perm *p)
 
 	if (!t->hooks.permission_set || !r)
 		return;
-	if (t->hooks.permission_set(t->hooks_arg, a->id, a->origin.transport, &r->local, &p->peer,
-				    p->expires_ms * 1000000ULL) < 0)
+	if (t->hooks.permission_set(t->hooks_arg, a->id, a->tcp ? NTS_TCP : NTS_UDP, &r->local,
+				    &p->peer, p->expires_ms * 1000000ULL) < 0)
 		log_debug("turn: permission hook failed for allocation %llu",
 			  (unsigned long long)a->id);
 }

@@ -1,6 +1,7 @@
 /* Relay ports: UDP sockets bound at random within --relay-ports (RFC 8656 §7.2 asks for
  * unpredictable ports), even ports with the next one held under a RESERVATION-TOKEN (EVEN-PORT with
- * R), and the reservations themselves (30 s on the timer wheel).
+ * R), the reservations themselves (30 s on the timer wheel), and which numbers our relays of
+ * either transport already hold.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -67,6 +68,24 @@ static uint64_t turn_gcd(uint64_t a, uint64_t b)
 	return a;
 }
 
+bool turn_port_taken(struct turn_server *t, const struct nts_addr *ip, uint32_t port)
+{
+	struct nts_addr a = *ip;
+
+	if (port > UINT16_MAX)
+		return true;
+	a.port = (uint16_t)port;
+	if (turn_alloc_find_by_relay(t, &a))
+		return true;
+	/* Reserved ports hold a UDP socket but no relay yet; few exist at any time. */
+	for (size_t i = 0; t->resv.n && i <= t->resv.mask; i++)
+		for (struct turn_hnode *n = t->resv.b[i]; n; n = n->next)
+			if (nts_addr_equal(&turn_container_of(n, struct turn_resv, node)->local, &a,
+					   true))
+				return true;
+	return false;
+}
+
 int turn_port_open(struct turn_server *t, const struct nts_addr *ip, bool even, bool reserve,
 		   bool dont_fragment, struct turn_relay *out, uint64_t *token)
 {
@@ -94,8 +113,12 @@ int turn_port_open(struct turn_server *t, const struct nts_addr *ip, bool even, 
 	for (unsigned i = 0; i < tries; i++) {
 		uint64_t k = (start + i * stride) % n;
 		uint16_t port = (uint16_t)(even ? lo + 2 * k : lo + k);
-		int fd = turn_sock_bind(ip, port), fd2 = -1;
+		int fd, fd2 = -1;
 
+		/* A TCP relay of ours (RFC 6062) on the number: the UDP bind would succeed. */
+		if (turn_port_taken(t, ip, port) || (reserve && turn_port_taken(t, ip, port + 1u)))
+			continue;
+		fd = turn_sock_bind(ip, port);
 		if (fd == -EADDRINUSE || fd == -EACCES)
 			continue;
 		if (fd < 0)

@@ -77,10 +77,7 @@ bool turn_policy_denies(struct turn_server *t, const struct nts_addr *peer)
 /* Appends a configured address (not the wildcard) to hosts as a full-length entry. */
 static void turn_host_add(struct nts_cidr *hosts, unsigned *n, const struct nts_addr *a)
 {
-	static const uint8_t zero[16];
-
-	if ((a->family != AF_INET && a->family != AF_INET6) ||
-	    !memcmp(a->ip, zero, nts_addr_iplen(a)))
+	if ((a->family != AF_INET && a->family != AF_INET6) || nts_addr_is_any(a))
 		return;
 	hosts[*n].base = *a;
 	hosts[*n].base.port = 0;
@@ -117,6 +114,16 @@ int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *ifaddrs, u
 		return rc;
 	turn_drop_denied_peers(t);
 	return 0;
+}
+
+bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer)
+{
+	struct nts_addr checked = *peer;
+
+	/* Port 0: a permission, which ignores the port (RFC 8656 §9); as CreatePermission. */
+	if (!checked.port)
+		checked.port = 9;
+	return !turn_policy_denies(t, &checked);
 }
 
 static int turn_tables_init(struct turn_server *t)

@@ -55,8 +55,9 @@ int turn_tcp_listen(struct turn_server *t, const struct nts_addr *ip, struct tur
 		int fd;
 
 		a.port = (uint16_t)(lo + (r + i * 7919u) % span);
-		/* SO_REUSEPORT would let a second allocation share the port: skip our own. */
-		if (turn_alloc_find_by_relay(t, &a))
+		/* SO_REUSEPORT would let a second allocation share the port, and a UDP relay or
+		 * reservation of ours may hold the number: skip them all. */
+		if (turn_port_taken(t, ip, a.port))
 			continue;
 		fd = turn_tcp_socket(&a);
 		if (fd == -EADDRINUSE)

@@ -33,7 +33,9 @@ struct turn_channel_info {
 
 /* Callbacks that mirror channels and permissions into the kernel (user/fastpath). Every member may
  * be NULL. *_set hooks run before the success answer is sent: once the client learns of a binding,
- * the fast path relays it (tests/unit/test_turn_methods.c checks the order). */
+ * the fast path relays it (tests/unit/test_turn_methods.c checks the order). permission_set's
+ * transport is the relay's: NTS_UDP, or NTS_TCP for an RFC 6062 allocation, whose permissions
+ * must stay out of the UDP fast path. */
 struct turn_hooks {
 	int (*channel_set)(void *arg, const struct turn_channel_info *c);
 	void (*channel_del)(void *arg, const struct turn_channel_info *c);
@@ -145,6 +147,9 @@ int turn_foreach_perm(struct turn_server *t, uint64_t id,
 /* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation map). */
 void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
 			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
+/* Whether the peer address policy in force (--allow-peer, --deny-peer) allows relaying to peer
+ * (port 0: a permission's peer, any port). */
+bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);
 /* Replays every channel and permission through the hooks (after a fast path was attached). */
 void turn_replay_hooks(struct turn_server *t);
 

@@ -340,6 +340,9 @@ void turn_drop_denied_peers(struct turn_server *t);
  * exhausted (508), or -errno. */
 int turn_port_open(struct turn_server *t, const struct nts_addr *ip, bool even, bool reserve,
 		   bool dont_fragment, struct turn_relay *out, uint64_t *token);
+/* True when one of our relays (UDP or TCP) or a reservation holds port on ip: UDP and TCP relays
+ * never share a number, as the fast path's maps key relays by address and port alone. */
+bool turn_port_taken(struct turn_server *t, const struct nts_addr *ip, uint32_t port);
 /* Takes the socket reserved under token. 0, or -ENOENT when unknown or expired. */
 int turn_port_take_reservation(struct turn_server *t, uint64_t token, bool dont_fragment,
 			       struct turn_relay *out);

@@ -60,7 +60,9 @@
 	X(peer_dropped_no_permission, "nts_peer_dropped_no_permission_total", "counter", "",       \
 	  "Peer packets dropped for lack of a permission.")                                        \
 	X(peer_denied_by_policy, "nts_peer_denied_by_policy_total", "counter", "",                 \
-	  "Client sends to peers the address policy denies.")
+	  "Client sends to peers the address policy denies.")                                      \
+	X(kernel_drop_redirect_failed, "nts_kernel_dropped_redirect_failed_total", "counter", "",  \
+	  "Packets the XDP fast path rewrote but could not redirect, dropped.")
 
 struct nts_stats {
 	uint64_t requests[NTS_M_COUNT]; /* STUN requests/indications received, by method */
