@@ -46,6 +46,14 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 	}
 }
 
+bool turn_unauth_allow(struct turn_server *t, const struct nts_origin *o)
+{
+	if (ratelimit_allow(t->rl, &o->client, turn_now_ms(t)))
+		return true;
+	t->stats->unauth_rate_limited++;
+	return false;
+}
+
 /* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
  * request plus the challenge (REALM, NONCE, PASSWORD-ALGORITHMS): the reason phrase is dropped when
  * it would make it so, and a bare header gets no answer at all (issue 4 item 6, no amplification).
@@ -58,10 +66,8 @@ static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o
 	struct stun_builder b;
 	size_t err_attr;
 
-	if (!ratelimit_allow(t->rl, &o->client, turn_now_ms(t))) {
-		t->stats->unauth_rate_limited++;
+	if (!turn_unauth_allow(t, o))
 		return;
-	}
 	if (r->error == 438)
 		t->stats->stale_nonces++;
 	else if (r->error == 401 && (m->integrity >= 0 || m->integrity_sha256 >= 0))
@@ -309,6 +315,8 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		turn_answer_unauth(t, o, m, &r);
 		return;
 	}
+	if (o->stream && t->shooks.authenticated)
+		t->shooks.authenticated(t->shooks_arg, o->stream);
 	if (m->method == TURN_ALLOCATE) {
 		turn_handle_allocate(t, o, m, &r);
 		return;

@@ -100,7 +100,14 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "receive/send buffer of each relay socket, 0: kernel default",
 		U32_DEF(relay_buffer, 0, 1073741824, 1u << 20) },
 	[NTS_OPT_SOFTWARE] = { "software", .flags = ARG, .arg = "TEXT",
-		.help = "SOFTWARE attribute", STR_DEF(software, "nts/" NTS_VERSION) },
+		.help = "SOFTWARE attribute in Binding answers (default: none)", STR(software) },
+	[NTS_OPT_AUTH_TIMEOUT] = { "auth-timeout", .flags = ARG, .arg = "SECONDS",
+		.help = "close client connections without an allocation or a ConnectionBind this "
+			"long after they opened or last authenticated",
+		U32_DEF(auth_timeout, 1, 86400, 10) },
+	[NTS_OPT_API_HOST] = { "api-host", .flags = REPEAT, .arg = "NAME",
+		.help = "Host header the API answers (default: the --api-listen address and "
+			"localhost)", LIST(NTS_KIND_STR_LIST, api_host, napi_host) },
 	[NTS_OPT_VERBOSE] = { "verbose", .help = "log debug messages", BOOL(verbose) },
 	[NTS_OPT_DEMO] = { "demo", .help = "ensure a demo account and print how to use it",
 		DAEMON },
