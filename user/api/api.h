@@ -36,6 +36,7 @@ enum api_error_code {
 	API_ERR_NOT_FOUND = 20404,     /* 404: unknown path, or a Sid not the authenticated one */
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
 	API_ERR_INTERNAL = 20500,      /* 500 */
+	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
 };
 
 /* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
@@ -43,6 +44,7 @@ struct api_request {
 	const char *method;
 	const char *path;	   /* without the query string */
 	const char *authorization; /* Authorization header */
+	const char *host;	   /* Host header; NULL when absent (HTTP/1.0) */
 	const char *content_type;
 	const char *body; /* may contain NULs: use body_len */
 	size_t body_len;
