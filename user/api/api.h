@@ -36,6 +36,7 @@ enum api_error_code {
 	API_ERR_NOT_FOUND = 20404,     /* 404: unknown path, or a Sid not the authenticated one */
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
 	API_ERR_INTERNAL = 20500,      /* 500 */
+	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
 	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
 };
 

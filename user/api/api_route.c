@@ -1,6 +1,6 @@
 /* Request routing and Twilio-style answers; see api.h. Order of checks: Host (421), body size
  * (413), path (404), method (405), credentials (401), AccountSid in the path (404), account status
- * (403), Ttl (400).
+ * (403), Ttl (400); a database locked by another process: 503.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -165,6 +165,13 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 	if (err == -EACCES) {
 		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
 		rs->flags |= API_RESP_WWW_AUTHENTICATE;
+		return;
+	}
+	if (err == -EBUSY) {
+		/* Another process holds the database: the loop does not wait for it (wire_api.c).
+		 */
+		api_error(rs, 503, API_ERR_UNAVAILABLE,
+			  "Service unavailable: database busy, retry");
 		return;
 	}
 	if (err) {
