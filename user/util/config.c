@@ -80,13 +80,13 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_MAX_LIFETIME] = { "max-lifetime", .flags = ARG, .arg = "SECONDS",
 		.help = "largest lifetime granted", U32_DEF(max_lifetime, 60, 86400, 3600) },
 	[NTS_OPT_UNAUTH_RATE] = { "unauth-rate", .flags = ARG, .arg = "N",
-		.help = "unauthenticated requests/s per source",
+		.help = "unauthenticated answers/s per source (IPv6: per /64), Binding included",
 		U32_DEF(unauth_rate, 1, 10000000, 50) },
 	[NTS_OPT_MAX_TCP] = { "max-tcp-connections", .flags = ARG, .arg = "N",
 		.help = "client TCP/TLS connections",
 		U32_DEF(max_tcp_connections, 1, 1000000, 4096) },
 	[NTS_OPT_MAX_TCP_SOURCE] = { "max-tcp-per-source", .flags = ARG, .arg = "N",
-		.help = "client connections per source IP",
+		.help = "client connections per source (IPv4 address or IPv6 /64)",
 		U32_DEF(max_tcp_per_source, 1, 1000000, 64) },
 	[NTS_OPT_TCP_IDLE] = { "tcp-idle-timeout", .flags = ARG, .arg = "SECONDS",
 		.help = "close idle client connections", U32_DEF(tcp_idle_timeout, 1, 86400, 300) },
@@ -102,8 +102,8 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_SOFTWARE] = { "software", .flags = ARG, .arg = "TEXT",
 		.help = "SOFTWARE attribute in Binding answers (default: none)", STR(software) },
 	[NTS_OPT_AUTH_TIMEOUT] = { "auth-timeout", .flags = ARG, .arg = "SECONDS",
-		.help = "close client connections without an allocation or a ConnectionBind this "
-			"long after they opened or last authenticated",
+		.help = "close connections owning no allocation or ConnectionBind this long "
+			"after opening or authenticating",
 		U32_DEF(auth_timeout, 1, 86400, 10) },
 	[NTS_OPT_API_HOST] = { "api-host", .flags = REPEAT, .arg = "NAME",
 		.help = "Host header the API answers (default: the --api-listen address and "
