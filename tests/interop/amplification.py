@@ -43,7 +43,7 @@ REQUESTS = [
     ("CreatePermission", msg(0x0008, [PEER])),
     ("ChannelBind", msg(0x0009, [attr(0x000C, struct.pack("!HH", 0x4000, 0)), PEER])),
     ("Connect (RFC 6062)", msg(0x000A, [PEER])),
-    ("unknown method 0x0ff", msg(0x00FF)),
+    ("unknown method 0x01f", msg(0x002F)),
     ("unknown required attribute", msg(0x0001, [attr(0x0023, b"\0\0\0\0")])),
 ]
 

@@ -89,6 +89,13 @@ static void test_unauthenticated_allocate_401_is_the_smallest_challenge(void **s
 	assert_int_equal(h_error_code(&h->resp), 401);
 	assert_int_equal(stun_find(&h->resp, STUN_ATTR_NONCE)->len, 40);
 	assert_int_equal(h->cap[0].len, STUN_HEADER_LEN + 8 + realm + 44 + 4 + 2 * 4);
+	/* A larger request (room for the reason phrase) gets the same answer. */
+	len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_raw_family,
+		      (const uint8_t[4]){1, 0, 0, 0}, NULL, NULL, 0);
+	assert_int_equal(len, 36);
+	assert_int_equal(h_deliver(h, &o, buf, len), 0);
+	assert_int_equal(h->ncap, 2);
+	assert_int_equal(h->cap[1].len, h->cap[0].len);
 	h_free(h);
 }
 
