@@ -94,6 +94,16 @@ check "preflight allows POST" grep -qi "^Access-Control-Allow-Methods: .*POST" "
 check "preflight allows the Authorization header" \
 	grep -qi "^Access-Control-Allow-Headers: .*Authorization" "$tmp/options.h"
 check "error answers carry the CORS headers too" header noauth Access-Control-Allow-Origin "\*"
+check "CORS never pairs the wildcard origin with credentials" \
+	bash -c '! grep -qi "^Access-Control-Allow-Credentials" "$1"' _ "$tmp/options.h"
+
+# DNS rebinding: a page of another name rebound to 127.0.0.1 sends its own name as Host.
+req rebind_metrics -H "Host: rebind.example:$api_port" "$api_url/metrics"
+check "/metrics with a foreign Host: 421 / 20421" twilio_error rebind_metrics 421 20421
+req rebind_tokens -X POST -u "$good_sid:$good_token" -H "Host: rebind.example" "$tokens"
+check "token API with a foreign Host: 421 / 20421" twilio_error rebind_tokens 421 20421
+req localhost_metrics -H "Host: localhost:$api_port" "$api_url/metrics"
+check "/metrics with Host localhost: 200" [ "$status" = 200 ]
 
 # Two requests on one kept-alive connection, then 20 clients at once: MHD inside ntsd's loop
 # serves them all.

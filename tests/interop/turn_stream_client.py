@@ -37,13 +37,16 @@ def unxor_addr(v):
 class Turn:
     """One client connection speaking STUN (TCP framing, or UDP datagrams)."""
 
-    def __init__(self, host, port, user, password, udp=False, tls=False, rcvbuf=0):
+    def __init__(self, host, port, user, password, udp=False, tls=False, rcvbuf=0, source=None):
         self.udp, self.user, self.password = udp, user, password
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
         if udp:
-            self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.s = socket.socket(family, socket.SOCK_DGRAM)
             self.s.connect((host, port))
         else:
-            self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.s = socket.socket(family, socket.SOCK_STREAM)
+            if source:
+                self.s.bind((source, 0))
             if rcvbuf:
                 self.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
             self.s.settimeout(10)

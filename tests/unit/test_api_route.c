@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "auth/auth.h"
@@ -495,6 +496,95 @@ static void test_options_preflight_answers_cors_without_auth(void **state)
 	assert_true(origin && methods);
 }
 
+/* Answers a request with the given Host (and no credentials); returns the status. */
+static unsigned call_host(struct fixture *f, const char *method, const char *path, const char *host,
+			  json_t **body)
+{
+	struct api_request rq = {.method = method, .path = path, .host = host};
+	struct api_response rs;
+	unsigned status;
+
+	api_handle(f->api, &rq, NOW, &rs);
+	status = rs.status;
+	*body = rs.body ? json_loadb(rs.body, rs.body_len, 0, NULL) : NULL;
+	if (status == 421)
+		assert_twilio_error(*body ? json_incref(*body) : NULL, &rs, 421, 20421);
+	api_response_free(&rs);
+	return status;
+}
+
+/* DNS rebinding: a page of another name, rebound to our address, must not read /metrics or reach
+ * the token API. */
+static void test_foreign_host_gets_421_on_metrics_and_tokens(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j;
+
+	nts_addr_parse(&f->cfg.api_listen, "127.0.0.1:8080", false);
+	assert_int_equal(call_host(f, "GET", "/metrics", "evil.example:8080", &j), 421);
+	json_decref(j);
+	assert_int_equal(call_host(f, "POST", f->path, "evil.example", &j), 421);
+	json_decref(j);
+	assert_int_equal(call_host(f, "OPTIONS", f->path, "127.0.0.2:8080", &j), 421);
+	json_decref(j);
+	assert_int_equal(call_host(f, "GET", "/metrics", "[::1]:8080", &j), 421);
+	json_decref(j);
+}
+
+static void test_listen_address_and_localhost_are_served_by_default(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j;
+
+	nts_addr_parse(&f->cfg.api_listen, "127.0.0.1:8080", false);
+	assert_int_equal(call_host(f, "GET", "/metrics", "127.0.0.1:8080", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "localhost:8080", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "LocalHost", &j), 200);
+	assert_int_equal(call_host(f, "POST", f->path, "127.0.0.1", &j), 401);
+	json_decref(j);
+	nts_addr_parse(&f->cfg.api_listen, "[::1]:8080", false);
+	assert_int_equal(call_host(f, "GET", "/metrics", "[::1]:8080", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "127.0.0.1:8080", &j), 421);
+	json_decref(j);
+	/* A wildcard listen serves any address literal, never a name. */
+	nts_addr_parse(&f->cfg.api_listen, "0.0.0.0:8080", false);
+	assert_int_equal(call_host(f, "GET", "/metrics", "198.18.0.1:8080", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "evil.example:8080", &j), 421);
+	json_decref(j);
+}
+
+static void test_api_host_names_replace_the_defaults(void **state)
+{
+	struct fixture *f = *state;
+	json_t *j;
+
+	nts_addr_parse(&f->cfg.api_listen, "127.0.0.1:8080", false);
+	strcpy(f->cfg.api_host[0], "turn.example.com");
+	strcpy(f->cfg.api_host[1], "[2001:db8::1]");
+	f->cfg.napi_host = 2;
+	assert_int_equal(call_host(f, "GET", "/metrics", "Turn.Example.com:443", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "[2001:db8::1]:443", &j), 200);
+	assert_int_equal(call_host(f, "GET", "/metrics", "localhost:8080", &j), 421);
+	json_decref(j);
+	assert_int_equal(call_host(f, "GET", "/metrics", "turn.example.com.evil:80", &j), 421);
+	json_decref(j);
+	f->cfg.napi_host = 0;
+}
+
+/* The Fetch standard: "Access-Control-Allow-Origin: *" never with Allow-Credentials. */
+static void test_cors_wildcard_origin_never_comes_with_credentials(void **state)
+{
+	bool wildcard = false, credentials = false;
+
+	for (size_t i = 0; api_cors_headers[i]; i += 2) {
+		wildcard |= strcmp(api_cors_headers[i], "Access-Control-Allow-Origin") == 0 &&
+			    strcmp(api_cors_headers[i + 1], "*") == 0;
+		credentials |=
+		    strcasecmp(api_cors_headers[i], "Access-Control-Allow-Credentials") == 0;
+	}
+	assert_false(wildcard && credentials);
+}
+
 static void test_non_form_body_leaves_default_ttl(void **state)
 {
 	struct fixture *f = *state;
@@ -617,6 +707,10 @@ int main(void)
 	    T(test_token_minting_past_the_account_rate_gets_429),
 	    T(test_closed_account_cannot_issue_tokens),
 	    T(test_options_preflight_answers_cors_without_auth),
+	    T(test_foreign_host_gets_421_on_metrics_and_tokens),
+	    T(test_listen_address_and_localhost_are_served_by_default),
+	    T(test_api_host_names_replace_the_defaults),
+	    T(test_cors_wildcard_origin_never_comes_with_credentials),
 	    T(test_non_form_body_leaves_default_ttl),
 	    T(test_metrics_count_tokens_without_account_labels),
 	    T(test_commands_create_list_suspend_and_issue),

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net/net.h"
@@ -41,7 +42,8 @@ static void wake(void *arg, uint64_t now_ms)
 	/* Keeps epoll_wait short so loop_stop() from the test thread is seen quickly. */
 }
 
-static struct fixture *start(uint32_t max_conn, uint32_t per_source, uint32_t idle_s)
+static struct fixture *start_deadline(uint32_t max_conn, uint32_t per_source, uint32_t idle_s,
+				      uint32_t auth_s)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct net_listener_info li[4];
@@ -53,6 +55,7 @@ static struct fixture *start(uint32_t max_conn, uint32_t per_source, uint32_t id
 	f->cfg.max_tcp_connections = max_conn;
 	f->cfg.max_tcp_per_source = per_source;
 	f->cfg.tcp_idle_timeout = idle_s;
+	f->cfg.auth_timeout = auth_s;
 	strcpy(f->cfg.software, "nts/test");
 	f->loop = loop_create();
 	assert_non_null(f->loop);
@@ -70,6 +73,11 @@ static struct fixture *start(uint32_t max_conn, uint32_t per_source, uint32_t id
 	}
 	assert_int_equal(pthread_create(&f->thread, NULL, run_loop, f->loop), 0);
 	return f;
+}
+
+static struct fixture *start(uint32_t max_conn, uint32_t per_source, uint32_t idle_s)
+{
+	return start_deadline(max_conn, per_source, idle_s, 60);
 }
 
 static void stop(struct fixture *f)
@@ -168,28 +176,35 @@ static void test_idle_connection_is_closed(void **state)
 	stop(f);
 }
 
-static void test_stream_that_used_turn_outlives_the_idle_timeout(void **state)
+/* A TURN request that does not authenticate (here: no TURN server, answered 400) no longer buys the
+ * stream the allocation lifetime: only an allocation does. Busy or not, the stream goes at
+ * --auth-timeout, so idle connections cannot fill the connection caps. */
+static void test_unauthenticated_stream_is_closed_at_the_auth_deadline_however_busy(void **state)
 {
-	struct fixture *f = start(100, 64, 1); /* max_lifetime stays 3600 s */
-	int plain, turn = tcp_connect(f);
+	struct fixture *f = start_deadline(100, 64, 300, 1);
+	int turn = tcp_connect(f);
 	uint8_t req[64], resp[256];
 	struct stun_builder b;
 	uint8_t tid[STUN_TID_LEN] = {9};
-	int n;
+	struct timespec t0, t1;
+	bool open = true;
+	int n, rounds;
 
-	/* An Allocate (answered 400 here, without a TURN server) marks the stream as a TURN client:
-	 * closing it on idle would delete its allocation (RFC 8656 §3.1). */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	stun_build_init(&b, req, sizeof(req), TURN_ALLOCATE, STUN_REQUEST, tid);
 	n = stun_build_finish(&b);
 	assert_int_equal(send(turn, req, (size_t)n, 0), n);
 	assert_true(recv(turn, resp, sizeof(resp), 0) >= 20);
-	/* The plain stream is active after the TURN one, so without the mark the TURN stream would
-	 * be closed no later than it. */
-	plain = tcp_connect(f);
-	assert_true(tcp_binding_answered(plain));
-	assert_true(closed_by_server(plain));
-	assert_true(tcp_binding_answered(turn));
-	close(plain);
+	/* Keep it busy with Bindings every 100 ms: activity does not extend the deadline. */
+	for (rounds = 0; rounds < 100 && open; rounds++) {
+		open = tcp_binding_answered(turn);
+		usleep(100 * 1000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_false(open);
+	/* Closed by the 1 s deadline checked each second: within 1-3 s, not the 300 s idle timeout.
+	 */
+	assert_true(t1.tv_sec - t0.tv_sec >= 1 && t1.tv_sec - t0.tv_sec <= 3);
 	close(turn);
 	stop(f);
 }
@@ -277,7 +292,8 @@ int main(void)
 	    cmocka_unit_test(test_connections_beyond_the_per_source_cap_are_closed),
 	    cmocka_unit_test(test_connections_beyond_the_total_cap_are_closed),
 	    cmocka_unit_test(test_idle_connection_is_closed),
-	    cmocka_unit_test(test_stream_that_used_turn_outlives_the_idle_timeout),
+	    cmocka_unit_test(
+		test_unauthenticated_stream_is_closed_at_the_auth_deadline_however_busy),
 	    cmocka_unit_test(test_client_that_never_reads_is_dropped_when_its_queue_is_full),
 	    cmocka_unit_test(test_udp_burst_larger_than_a_batch_is_all_answered),
 	};

@@ -69,7 +69,7 @@ static void test_defaults_without_any_option(void **state)
 	assert_string_equal(p->cfg.db, "var/nts.db");
 	assert_string_equal(p->cfg.ctl_socket, "/run/nts/ntsd.sock");
 	assert_string_equal(p->cfg.pin_dir, "/sys/fs/bpf/nts");
-	assert_string_equal(p->cfg.software, "nts/" NTS_VERSION);
+	assert_string_equal(p->cfg.software, ""); /* no SOFTWARE unless asked: amplification */
 	/* A wildcard listen leaves the relay address to the address each client reached. */
 	assert_int_equal(p->cfg.nrelay_ip, 0);
 	assert_false(p->opts.demo);

@@ -70,6 +70,35 @@ static void test_unauthenticated_answer_is_not_larger_than_request_plus_challeng
 	h_free(h);
 }
 
+/* RFC 8489 §9.2.4, §14: the 401 to a 28-byte Allocate is the header, an ERROR-CODE without reason
+ * phrase, REALM, a 40-character NONCE and two PASSWORD-ALGORITHMS: nothing more (no SOFTWARE, no
+ * FINGERPRINT), so it amplifies as little as the challenge allows. */
+static void test_unauthenticated_allocate_401_is_the_smallest_challenge(void **state)
+{
+	struct harness *h = h_new(true);
+	struct nts_origin o = h_origin("127.0.0.1:40004", NULL);
+	uint8_t buf[256];
+	size_t len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_udp,
+			     NULL, NULL, NULL, 0);
+	size_t realm = 4 + ((strlen(H_REALM) + 3) & ~(size_t)3);
+
+	assert_int_equal(len, 28);
+	assert_int_equal(h_deliver(h, &o, buf, len), 0);
+	assert_int_equal(h->ncap, 1);
+	h_parse(h, 0);
+	assert_int_equal(h_error_code(&h->resp), 401);
+	assert_int_equal(stun_find(&h->resp, STUN_ATTR_NONCE)->len, 40);
+	assert_int_equal(h->cap[0].len, STUN_HEADER_LEN + 8 + realm + 44 + 4 + 2 * 4);
+	/* A larger request (room for the reason phrase) gets the same answer. */
+	len = h_build(h, buf, sizeof(buf), TURN_ALLOCATE, STUN_REQUEST, NULL, h_add_raw_family,
+		      (const uint8_t[4]){1, 0, 0, 0}, NULL, NULL, 0);
+	assert_int_equal(len, 36);
+	assert_int_equal(h_deliver(h, &o, buf, len), 0);
+	assert_int_equal(h->ncap, 2);
+	assert_int_equal(h->cap[1].len, h->cap[0].len);
+	h_free(h);
+}
+
 /* Issue 4 item 6: past the per-source budget, unauthenticated requests are dropped silently. */
 static void test_unauthenticated_requests_past_the_rate_limit_are_dropped(void **state)
 {
@@ -571,6 +600,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_allocate_without_credentials_gets_401_with_realm_and_nonce),
+	    cmocka_unit_test(test_unauthenticated_allocate_401_is_the_smallest_challenge),
 	    cmocka_unit_test(test_unauthenticated_answer_is_not_larger_than_request_plus_challenge),
 	    cmocka_unit_test(test_unauthenticated_requests_past_the_rate_limit_are_dropped),
 	    cmocka_unit_test(test_spoofed_allocate_flood_creates_no_state),

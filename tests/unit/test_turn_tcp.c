@@ -35,7 +35,7 @@ static void hs_close(void *arg, struct net_stream *s)
 {
 	hs.closed++;
 }
-static const struct turn_stream_hooks hs_hooks = {hs_make_raw, hs_pause, hs_queued, hs_close};
+static const struct turn_stream_hooks hs_hooks = {hs_make_raw, hs_pause, hs_queued, hs_close, NULL};
 
 static struct harness *h_tcp_new(void)
 {

@@ -37,6 +37,8 @@ enum api_error_code {
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
 	API_ERR_TOO_MANY = 20429,      /* 429: the account mints tokens faster than --token-rate */
 	API_ERR_INTERNAL = 20500,      /* 500 */
+	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
+	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
 };
 
 /* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
@@ -44,6 +46,7 @@ struct api_request {
 	const char *method;
 	const char *path;	   /* without the query string */
 	const char *authorization; /* Authorization header */
+	const char *host;	   /* Host header; NULL when absent (HTTP/1.0) */
 	const char *content_type;
 	const char *body; /* may contain NULs: use body_len */
 	size_t body_len;

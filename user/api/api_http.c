@@ -122,6 +122,7 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 	rq.method = method;
 	rq.path = url;
 	rq.authorization = api_http_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
+	rq.host = api_http_header(c, MHD_HTTP_HEADER_HOST);
 	rq.content_type = api_http_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
 	rq.body = q->body;
 	rq.body_len = q->len;

@@ -1,7 +1,8 @@
-/* Request routing and Twilio-style answers; see api.h. Order of checks: body size (413), path
- * (404), method (405), credentials (401), AccountSid in the path (404), account status (403), Ttl
- * (400), the account's minting rate (429).
+/* Request routing and Twilio-style answers; see api.h. Order of checks: Host (421), body size
+ * (413), path (404), method (405), credentials (401), AccountSid in the path (404), account status
+ * (403), Ttl (400), the account's minting rate (429); a database locked by another process: 503.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,9 @@
 
 #define API_PREFIX "/2010-04-01/Accounts/"
 
-/* Twilio's API answers every request with these (its CORS policy is global, not per resource). */
+/* Twilio's API answers every request with these (its CORS policy is global, not per resource),
+ * except Access-Control-Allow-Credentials: a wildcard origin never goes with credentials (the
+ * Fetch standard forbids the pair; clients send Authorization explicitly, which needs neither). */
 const char *const api_cors_headers[] = {
     "Access-Control-Allow-Origin",
     "*",
@@ -25,8 +28,6 @@ const char *const api_cors_headers[] = {
     "GET, POST, DELETE, OPTIONS",
     "Access-Control-Expose-Headers",
     "ETag",
-    "Access-Control-Allow-Credentials",
-    "true",
     NULL,
 };
 
@@ -171,6 +172,13 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 		rs->flags |= API_RESP_WWW_AUTHENTICATE;
 		return;
 	}
+	if (err == -EBUSY) {
+		/* Another process holds the database: the loop does not wait for it (wire_api.c).
+		 */
+		api_error(rs, 503, API_ERR_UNAVAILABLE,
+			  "Service unavailable: database busy, retry");
+		return;
+	}
 	if (err) {
 		log_error("api: account lookup failed: %s", strerror(-err));
 		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
@@ -206,6 +214,69 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 		s->stats->tokens_issued++;
 }
 
+/* The name part of a Host header value ("name", "name:port", "[v6]" or "[v6]:port") into out;
+ * false when it does not fit or is malformed. */
+static bool api_host_name(const char *host, char *out, size_t len)
+{
+	const char *end;
+
+	if (host[0] == '[') {
+		end = strchr(host, ']');
+		if (!end || (end[1] && end[1] != ':'))
+			return false;
+		host++;
+	} else {
+		end = strchr(host, ':');
+		if (!end)
+			end = host + strlen(host);
+	}
+	if (end == host || (size_t)(end - host) >= len)
+		return false;
+	memcpy(out, host, (size_t)(end - host));
+	out[end - host] = 0;
+	return true;
+}
+
+static bool api_is_ip_literal(const char *name)
+{
+	uint8_t buf[16];
+
+	return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
+}
+
+/* DNS rebinding: a page of the attacker's name, rebound to this address, reaches the API with its
+ * own name in Host. Only names we serve pass: each --api-host, or by default the --api-listen
+ * address and localhost (any IP literal when listening on a wildcard: no page can be served from
+ * an address it does not own). A request without Host (HTTP/1.0) comes from no browser. */
+static bool api_host_allowed(const struct nts_config *cfg, const char *host)
+{
+	char name[256], listen[NTS_ADDRSTRLEN];
+
+	if (!host)
+		return true;
+	if (!api_host_name(host, name, sizeof(name)))
+		return false;
+	if (cfg->napi_host) {
+		for (unsigned i = 0; i < cfg->napi_host; i++) {
+			const char *h = cfg->api_host[i];
+			char bare[256];
+
+			/* "[v6]" as given on the command line matches the bare address */
+			if (h[0] == '[' && api_host_name(h, bare, sizeof(bare)))
+				h = bare;
+			if (strcasecmp(h, name) == 0)
+				return true;
+		}
+		return false;
+	}
+	if (strcasecmp(name, "localhost") == 0)
+		return true;
+	if (nts_addr_is_any(&cfg->api_listen))
+		return api_is_ip_literal(name);
+	nts_addr_fmt(&cfg->api_listen, listen, sizeof(listen), false);
+	return strcasecmp(name, listen) == 0;
+}
+
 void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
 		struct api_response *rs)
 {
@@ -214,6 +285,10 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 
 	memset(rs, 0, sizeof(*rs));
 	rs->flags = API_RESP_CORS;
+	if (!api_host_allowed(s->cfg, rq->host)) {
+		api_error(rs, 421, API_ERR_MISDIRECTED, "Misdirected request: unknown Host");
+		return;
+	}
 	if (rq->body_too_large || rq->body_len > API_MAX_BODY) {
 		api_error(rs, 413, API_ERR_TOO_LARGE, "Request body too large");
 		return;

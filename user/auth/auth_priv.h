@@ -15,9 +15,11 @@
 #define AUTH_MAX_REALM 763 /* RFC 8489 §14.9: < 128 characters, at most 763 bytes */
 #define AUTH_NONCE_COOKIE "obMatJos2"
 #define AUTH_NONCE_COOKIE_LEN 9
-/* Cookie, 4 characters of security features, base64url of expiry (8) and truncated MAC (16). */
+/* Cookie, 4 characters of security features, base64url of expiry (4) and truncated MAC (16). */
 #define AUTH_NONCE_MAC_LEN 16
-#define AUTH_NONCE_LEN (AUTH_NONCE_COOKIE_LEN + 4 + 32)
+#define AUTH_NONCE_EXPIRY_LEN 4
+#define AUTH_NONCE_B64_LEN 27 /* base64 of 20 bytes without its padding */
+#define AUTH_NONCE_LEN (AUTH_NONCE_COOKIE_LEN + 4 + AUTH_NONCE_B64_LEN)
 /* RFC 8489 §9.2.1 security feature set: 24 bits, bit 0 is the most significant. */
 #define AUTH_FEATURE_PASSWORD_ALGS 0x800000u
 #define AUTH_FEATURE_USER_ANONYMITY 0x400000u

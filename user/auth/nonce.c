@@ -1,6 +1,9 @@
 /* Stateless nonces (RFC 8489 §9.2.1, docs/architecture.md "Security defaults").
- * nonce = "obMatJos2" base64(features, 3 bytes) base64url(expiry, 8 bytes BE || MAC, 16 bytes),
- * where MAC = HMAC-SHA256(process key, features text || expiry || family || client IP)[0..16). The
+ * nonce = "obMatJos2" base64(features, 3 bytes) base64url(expiry, 4 bytes BE || MAC, 16 bytes)
+ * without its one '=' of padding, where MAC = HMAC-SHA256(process key, features text || expiry as
+ * 8 bytes BE || family || client IP)[0..16). 40 characters, a 44-byte attribute: as short as a
+ * 128-bit MAC and an expiry in seconds (until 2106) allow once padded to 4 bytes (RFC 8489 §14),
+ * which keeps the unauthenticated 401 small (no amplification). The
  * port is left out so a client whose NAT rebinds keeps its nonce; the features are covered so a man
  * in the middle cannot clear the password-algorithms bit to skip the §9.2.4 bid-down check.
  */
@@ -54,31 +57,38 @@ static void features_text(uint32_t features, char out[5])
 	auth_base64(f, 3, out);
 }
 
-size_t auth_nonce_make(const struct auth_ctx *a, const struct nts_addr *client, uint64_t now,
-		       char out[AUTH_NONCE_LEN + 1])
+/* Writes the nonce for client that expires at expiry (seconds, truncated to 32 bits). */
+static size_t nonce_format(const struct auth_ctx *a, const struct nts_addr *client, uint32_t expiry,
+			   char out[AUTH_NONCE_LEN + 1])
 {
-	uint8_t opaque[8 + AUTH_NONCE_MAC_LEN];
-	uint64_t expiry = now + AUTH_NONCE_LIFETIME;
-	char feat[5];
+	uint8_t opaque[AUTH_NONCE_EXPIRY_LEN + AUTH_NONCE_MAC_LEN];
+	char feat[5], b64[AUTH_NONCE_B64_LEN + 2];
 	char *p = out;
 
 	features_text(auth_nonce_features(a), feat);
-	for (int i = 0; i < 8; i++)
-		opaque[i] = (uint8_t)(expiry >> (8 * (7 - i)));
-	nonce_mac(a, feat, expiry, client, opaque + 8);
+	for (int i = 0; i < AUTH_NONCE_EXPIRY_LEN; i++)
+		opaque[i] = (uint8_t)(expiry >> (8 * (AUTH_NONCE_EXPIRY_LEN - 1 - i)));
+	nonce_mac(a, feat, expiry, client, opaque + AUTH_NONCE_EXPIRY_LEN);
 	memcpy(p, AUTH_NONCE_COOKIE, AUTH_NONCE_COOKIE_LEN);
 	p += AUTH_NONCE_COOKIE_LEN;
 	memcpy(p, feat, 4);
 	p += 4;
-	auth_base64(opaque, sizeof(opaque), p); /* 24 bytes: 32 characters, no padding */
-	for (; *p; p++) {
+	/* 20 bytes: 27 characters and one '=' of padding, which is left out */
+	auth_base64(opaque, sizeof(opaque), b64);
+	for (size_t i = 0; i < AUTH_NONCE_B64_LEN; i++) {
 		/* base64url keeps the nonce free of '/' and '+' for picky clients */
-		if (*p == '+')
-			*p = '-';
-		else if (*p == '/')
-			*p = '_';
+		char c = b64[i];
+
+		*p++ = c == '+' ? '-' : c == '/' ? '_' : c;
 	}
+	*p = 0;
 	return (size_t)(p - out);
+}
+
+size_t auth_nonce_make(const struct auth_ctx *a, const struct nts_addr *client, uint64_t now,
+		       char out[AUTH_NONCE_LEN + 1])
+{
+	return nonce_format(a, client, (uint32_t)(now + AUTH_NONCE_LIFETIME), out);
 }
 
 bool auth_nonce_cookie(const uint8_t *nonce, size_t len, uint32_t *features)
@@ -100,29 +110,31 @@ bool auth_nonce_cookie(const uint8_t *nonce, size_t len, uint32_t *features)
 enum auth_nonce_state auth_nonce_verify(const struct auth_ctx *a, const uint8_t *nonce, size_t len,
 					const struct nts_addr *client, uint64_t now)
 {
-	char b64[33], feat[4];
-	uint8_t opaque[24 + 3], mac[AUTH_NONCE_MAC_LEN];
-	uint64_t expiry = 0;
-	uint32_t features;
+	char b64[AUTH_NONCE_B64_LEN + 2], want[AUTH_NONCE_LEN + 1];
+	uint8_t opaque[AUTH_NONCE_EXPIRY_LEN + AUTH_NONCE_MAC_LEN + 1];
+	uint32_t expiry = 0, features;
 
 	if (len != AUTH_NONCE_LEN || !auth_nonce_cookie(nonce, len, &features))
 		return AUTH_NONCE_BAD;
 	if (client->family != AF_INET && client->family != AF_INET6)
 		return AUTH_NONCE_BAD;
-	memcpy(feat, nonce + AUTH_NONCE_COOKIE_LEN, 4);
-	for (size_t i = 0; i < 32; i++) {
+	for (size_t i = 0; i < AUTH_NONCE_B64_LEN; i++) {
 		char c = (char)nonce[AUTH_NONCE_COOKIE_LEN + 4 + i];
-		if (c == '+' || c == '/')
+		if (c == '+' || c == '/' || c == '=')
 			return AUTH_NONCE_BAD; /* we only issue the url-safe alphabet */
 		b64[i] = c == '-' ? '+' : c == '_' ? '/' : c;
 	}
-	b64[32] = 0;
-	if (EVP_DecodeBlock(opaque, (const unsigned char *)b64, 32) != 24)
+	b64[AUTH_NONCE_B64_LEN] = '=';
+	b64[AUTH_NONCE_B64_LEN + 1] = 0;
+	if (EVP_DecodeBlock(opaque, (const unsigned char *)b64, AUTH_NONCE_B64_LEN + 1) !=
+	    (int)sizeof(opaque))
 		return AUTH_NONCE_BAD;
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < AUTH_NONCE_EXPIRY_LEN; i++)
 		expiry = expiry << 8 | opaque[i];
-	nonce_mac(a, feat, expiry, client, mac);
-	if (CRYPTO_memcmp(mac, opaque + 8, AUTH_NONCE_MAC_LEN) != 0)
+	/* Issuing the nonce again for the expiry it claims checks the MAC, the features and the
+	 * encoding (one text per nonce) at once. */
+	nonce_format(a, client, expiry, want);
+	if (CRYPTO_memcmp(want, nonce, AUTH_NONCE_LEN) != 0)
 		return AUTH_NONCE_BAD;
 	return expiry <= now ? AUTH_NONCE_STALE : AUTH_NONCE_OK;
 }

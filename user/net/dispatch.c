@@ -23,6 +23,8 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 	uint8_t buf[DISPATCH_ANSWER_MAX];
 	struct stun_builder b;
 
+	if (d->turn && !turn_unauth_allow(d->turn, o))
+		return;
 	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
 	stun_put_error(&b, code, NULL);
 	if (code == 420)
@@ -32,14 +34,18 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
-/* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE,
- * FINGERPRINT. */
+/* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE only
+ * when --software asks for it, FINGERPRINT. Binding is unauthenticated: its answers share the
+ * per-source budget of the other unauthenticated answers, so a spoofed flood reflects at most
+ * --unauth-rate answers a second towards each victim. */
 static void dispatch_binding(const struct net_dispatch *d, const struct nts_origin *o,
 			     const struct stun_msg *m)
 {
 	uint8_t buf[DISPATCH_ANSWER_MAX];
 	struct stun_builder b;
 
+	if (d->turn && !turn_unauth_allow(d->turn, o))
+		return;
 	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, m->tid);
 	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
 	if (d->software && d->software[0])

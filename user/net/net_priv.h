@@ -71,6 +71,7 @@ struct net_stream {
 	uint8_t *out;
 	size_t out_off, out_len, out_cap;
 	uint64_t last_active_ms;
+	uint64_t authed_ms; /* opened, or last authenticated: --auth-timeout counts from it */
 	bool dead;			/* closed; freed after the loop iteration */
 	bool want_out;			/* EPOLLOUT armed */
 	bool turn_used;			/* sent a TURN request: may own an allocation */

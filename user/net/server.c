@@ -57,11 +57,17 @@ static void net_hook_close(void *arg, struct net_stream *s)
 	net_stream_close(s, "data connection ended");
 }
 
+static void net_hook_authenticated(void *arg, struct net_stream *s)
+{
+	s->authed_ms = loop_now_ms(s->n->loop);
+}
+
 static const struct turn_stream_hooks net_turn_stream_hooks = {
     .make_raw = net_hook_make_raw,
     .pause = net_hook_pause,
     .queued = net_hook_queued,
     .close = net_hook_close,
+    .authenticated = net_hook_authenticated,
 };
 
 void net_set_turn(struct net_server *n, struct turn_server *turn)

@@ -361,7 +361,7 @@ struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_tran
 		goto fail;
 	if (loop_add(n->loop, fd, EPOLLIN, stream_on_event, s) < 0)
 		goto fail;
-	s->last_active_ms = loop_now_ms(n->loop);
+	s->last_active_ms = s->authed_ms = loop_now_ms(n->loop);
 	s->next = n->streams;
 	if (n->streams)
 		n->streams->prev = s;
@@ -374,20 +374,30 @@ fail:
 	return NULL;
 }
 
-/* Closes streams idle in both directions. A stream that used TURN may own an allocation, which
- * lives until its lifetime runs out without a Refresh (RFC 8656 §7); closing the stream earlier
- * would delete it (§3.1), so such streams get at least the longest lifetime. */
+/* Closes streams that hold the service without a reason to. A stream owning an allocation or
+ * carrying an RFC 6062 data connection (ConnectionBind) is closed when idle in both directions, and
+ * an allocation lives until its lifetime runs out without a Refresh (RFC 8656 §7); closing the
+ * stream earlier would delete it (§3.1), so such streams get at least the longest lifetime. Any
+ * other stream (a TLS handshake, an unauthenticated client, one whose allocation is gone) is closed
+ * --auth-timeout after it opened or last passed authentication, however busy it is: idle
+ * connections cost the attacker nothing and would otherwise fill the connection caps. */
 void net_stream_idle_tick(void *arg, uint64_t now_ms)
 {
 	struct net_server *n = arg;
 	uint64_t limit = (uint64_t)n->cfg->tcp_idle_timeout * 1000;
 	uint64_t turn_limit = (uint64_t)n->cfg->max_lifetime * 1000;
+	uint64_t auth_limit = (uint64_t)n->cfg->auth_timeout * 1000;
 
 	if (turn_limit < limit)
 		turn_limit = limit;
 	for (struct net_stream *s = n->streams, *next; s; s = next) {
+		bool owns = s->raw || (s->turn_used && n->dispatch.turn &&
+				       turn_stream_owns_allocation(n->dispatch.turn, s));
+
 		next = s->next;
-		if (now_ms - s->last_active_ms >= (s->turn_used ? turn_limit : limit))
+		if (!owns && auth_limit && now_ms - s->authed_ms >= auth_limit)
+			net_stream_close(s, "no allocation within --auth-timeout");
+		else if (now_ms - s->last_active_ms >= (owns ? turn_limit : limit))
 			net_stream_close(s, "idle");
 	}
 }

@@ -17,12 +17,28 @@
 
 #define TCP_ACCEPT_BATCH 64
 
+/* True when a and b are one source for the per-source cap: the same IPv4 address (IPv4-mapped
+ * included), or the same IPv6 /64, which one subscriber holds whole (as the rate limiter keys
+ * them, user/auth/ratelimit.c). */
+static bool tcp_same_source(const struct nts_addr *a, const struct nts_addr *b)
+{
+	static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (a->family != b->family)
+		return false;
+	if (a->family == AF_INET)
+		return !memcmp(a->ip, b->ip, 4);
+	if (!memcmp(a->ip, v4mapped, 12))
+		return !memcmp(a->ip, b->ip, 16);
+	return !memcmp(a->ip, b->ip, 8);
+}
+
 static unsigned tcp_count_from(const struct net_server *n, const struct nts_addr *client)
 {
 	unsigned c = 0;
 
 	for (const struct net_stream *s = n->streams; s; s = s->next)
-		c += nts_addr_equal(&s->origin.client, client, false);
+		c += tcp_same_source(&s->origin.client, client);
 	return c;
 }
 

@@ -208,7 +208,7 @@ int main(int argc, char **argv)
 	rc = ntsd_start(&d);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
-		log_info("started %s: %s; realm %s; control socket %s", d.cfg.software, listeners,
+		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,
 			 d.cfg.realm, d.cfg.ctl_socket);
 		rc = loop_run(d.loop);
 		if (rc)

@@ -1,4 +1,4 @@
-/* Resolution of what options left unset (listen, relay ip, ice host, software) and consistency
+/* Resolution of what options left unset (listen, relay ip, ice host) and consistency
  * checks across options; see nts_options_resolve() in options.h.
  */
 #include "ntsd/options.h"
@@ -70,7 +70,5 @@ int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen)
 		else if (gethostname(cfg->ice_host, sizeof(cfg->ice_host) - 1) || !cfg->ice_host[0])
 			strcpy(cfg->ice_host, "localhost");
 	}
-	if (!cfg->software[0])
-		snprintf(cfg->software, sizeof(cfg->software), "nts/%s", NTS_VERSION);
 	return 0;
 }

@@ -196,6 +196,10 @@ int ntsd_wire_api(struct ntsd *d)
 			return err;
 		}
 	}
+	/* From now on the store is used from the event loop, which relays: another process's lock
+	 * (ntsctl --db, a backup) must delay the token API (503) and usage (next tick), never
+	 * relaying. Start-up above could wait. */
+	store_set_busy_timeout(d->store, 0);
 	return 0;
 }
 

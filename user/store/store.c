@@ -191,6 +191,11 @@ fail:
 	return err;
 }
 
+void store_set_busy_timeout(struct nts_store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
+}
+
 void store_close(struct nts_store *s)
 {
 	if (!s)

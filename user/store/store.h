@@ -32,6 +32,9 @@ struct store_account {
 /* Opens or creates the database at path (parent directory created, mode 0700), sets WAL and a busy
  * timeout, migrates the schema to STORE_SCHEMA_VERSION. 0 or -errno (-EPROTO: newer schema). */
 int store_open(const char *path, struct nts_store **out);
+/* How long a call waits for another process's lock before -EBUSY: 0 on ntsd's event loop, which
+ * must never stall on the database (usage flushes retry at the next tick). */
+void store_set_busy_timeout(struct nts_store *s, int ms);
 /* Flushes pending usage and closes. NULL is fine. */
 void store_close(struct nts_store *s);
 /* The schema version the file is at (PRAGMA user_version), or -errno. */

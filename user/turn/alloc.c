@@ -272,6 +272,19 @@ bool turn_alloc_end_if_expired(struct turn_server *t, struct turn_alloc *a)
 	return true;
 }
 
+bool turn_stream_owns_allocation(struct turn_server *t, const struct net_stream *s)
+{
+	uint64_t h = turn_stream_hash(t, s);
+
+	for (struct turn_hnode *n = turn_htab_chain(&t->by_stream, h); n; n = n->next) {
+		struct turn_alloc *a = turn_container_of(n, struct turn_alloc, by_stream);
+
+		if (a->by_stream.hash == h && a->origin.stream == s)
+			return true;
+	}
+	return false;
+}
+
 void turn_stream_closed(struct turn_server *t, const struct net_stream *s)
 {
 	uint64_t h = turn_stream_hash(t, s);

@@ -46,34 +46,35 @@ void turn_answer_error(struct turn_server *t, const struct nts_origin *o, const 
 	}
 }
 
-/* Answers a request whose credentials failed (401/438/400). The answer is never larger than the
- * request plus the challenge (REALM, NONCE, PASSWORD-ALGORITHMS): the reason phrase is dropped when
- * it would make it so, and a bare header gets no answer at all (no amplification:
- * docs/architecture.md "Security defaults").
+bool turn_unauth_allow(struct turn_server *t, const struct nts_origin *o)
+{
+	if (ratelimit_allow(t->rl, &o->client, turn_now_ms(t)))
+		return true;
+	t->stats->unauth_rate_limited++;
+	return false;
+}
+
+/* Answers a request whose credentials failed (401/438/400) with the challenge (REALM, NONCE,
+ * PASSWORD-ALGORITHMS) and nothing else: no reason phrase (RFC 8489 §14.8 lets it be empty), no
+ * FINGERPRINT, and a request smaller than an ERROR-CODE answer gets none at all, so an
+ * unauthenticated answer amplifies as little as a challenge can (README "Unauthenticated traffic").
  */
 static void turn_answer_unauth(struct turn_server *t, const struct nts_origin *o,
 			       const struct stun_msg *m, const struct auth_result *r)
 {
 	uint8_t buf[TURN_MAX_RESPONSE];
-	const char *reason = stun_reason(r->error);
 	struct stun_builder b;
-	size_t err_attr;
 
-	if (!ratelimit_allow(t->rl, &o->client, turn_now_ms(t))) {
-		t->stats->unauth_rate_limited++;
+	if (!turn_unauth_allow(t, o))
 		return;
-	}
 	if (r->error == 438)
 		t->stats->stale_nonces++;
 	else if (r->error == 401 && (m->integrity >= 0 || m->integrity_sha256 >= 0))
 		t->stats->auth_failures++;
-	err_attr = 8 + ((strlen(reason) + 3) & ~(size_t)3);
-	if (STUN_HEADER_LEN + err_attr > m->len)
-		reason = "", err_attr = 8;
-	if (STUN_HEADER_LEN + err_attr > m->len)
+	if (m->len < STUN_HEADER_LEN + 8) /* the answer would outgrow even its ERROR-CODE */
 		return;
 	stun_build_init(&b, buf, sizeof(buf), m->method, STUN_ERROR, m->tid);
-	stun_put_error(&b, r->error, reason);
+	stun_put_error(&b, r->error, "");
 	if (r->challenge)
 		auth_put_challenge(t->auth, &b, &o->client, turn_unix_now());
 	if (turn_send_stun(t, o, &b, NULL) < 0) /* unsigned: there is no key yet */
@@ -323,6 +324,8 @@ static void turn_handle_request(struct turn_server *t, const struct nts_origin *
 		turn_answer_unauth(t, o, m, &r);
 		return;
 	}
+	if (o->stream && t->shooks.authenticated)
+		t->shooks.authenticated(t->shooks_arg, o->stream);
 	if (m->method == TURN_ALLOCATE) {
 		turn_handle_allocate(t, o, m, &r);
 		return;

@@ -92,6 +92,8 @@ struct turn_stream_hooks {
 	size_t (*queued)(void *arg, const struct net_stream *s);
 	/* Closes s (raw ops->closed follows when it is freed). */
 	void (*close)(void *arg, struct net_stream *s);
+	/* A request on s passed authentication (may be NULL): its short deadline starts again. */
+	void (*authenticated)(void *arg, struct net_stream *s);
 };
 
 /* What the operator decided for an account (user/store keeps it, ntsd loads it into TURN). */
@@ -123,9 +125,14 @@ int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *hosts, uns
 /* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
  * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */
 int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m);
+/* Takes a token from o's source bucket of unauthenticated answers (--unauth-rate, keyed like
+ * user/auth/ratelimit.h); false, counted, when o must get no answer. */
+bool turn_unauth_allow(struct turn_server *t, const struct nts_origin *o);
 /* Handles ChannelData from a client (already de-framed; padding removed). */
 void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, uint16_t channel,
 			     const uint8_t *data, size_t len);
+/* True when stream s owns an allocation (its idle timeout is then the long one). */
+bool turn_stream_owns_allocation(struct turn_server *t, const struct net_stream *s);
 /* A client stream closed: delete the allocations it owned (RFC 8656 §3.1). */
 void turn_stream_closed(struct turn_server *t, const struct net_stream *s);
 

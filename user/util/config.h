@@ -15,6 +15,7 @@
 #define NTS_MAX_SECRETS 8
 #define NTS_MAX_USERS 64
 #define NTS_MAX_PEER_RULES 64
+#define NTS_MAX_API_HOSTS 8
 
 struct nts_static_user {
 	char name[128];
@@ -45,13 +46,16 @@ struct nts_config {
 	struct nts_addr api_listen;
 	bool api_off;
 	char api_cert[256], api_key[256];
+	char api_host[NTS_MAX_API_HOSTS]
+		     [256]; /* Host names the API answers; empty: see api_route.c */
+	unsigned napi_host;
 	char ice_host[256]; /* resolved to the first listen address if unset */
 	char db[256];
 	char ctl_socket[256];
 	char pin_dir[256];
 	/* Limits (all have long options too). */
-	uint32_t max_allocations_per_user;	 /* 486 past this */
-	uint32_t max_allocations;		 /* total */
+	uint32_t max_allocations_per_user;    /* 486 past this */
+	uint32_t max_allocations;	      /* total */
 	uint32_t max_allocations_per_account; /* 486 past this, over all the account's users */
 	uint32_t token_rate, token_burst;     /* tokens minted per second per account, bucket */
 	bool strict_expiry; /* allocations end when their ephemeral credential expires */
@@ -59,6 +63,7 @@ struct nts_config {
 	uint32_t unauth_rate; /* unauthenticated requests per second per source */
 	uint32_t max_tcp_connections, max_tcp_per_source;
 	uint32_t tcp_idle_timeout;    /* seconds */
+	uint32_t auth_timeout;	      /* seconds a stream may live without an allocation */
 	uint32_t tcp_connect_timeout; /* s, RFC 6062 connect and ConnectionBind deadline */
 	uint32_t fastpath_channels;   /* map size */
 	uint32_t udp_buffer;	      /* SO_RCVBUF/SO_SNDBUF of UDP listens; 0: kernel's */
@@ -80,7 +85,7 @@ enum nts_opt_id {
 	NTS_OPT_UNAUTH_RATE, NTS_OPT_MAX_TCP, NTS_OPT_MAX_TCP_SOURCE, NTS_OPT_TCP_IDLE,
 	NTS_OPT_TCP_CONNECT_TIMEOUT,
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
-	NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION, NTS_OPT_COUNT
+	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION, NTS_OPT_COUNT
 };
 /* clang-format on */
 
