@@ -20,9 +20,11 @@ static const struct {
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
 };
 
-static void usage(FILE *f)
+static void usage(FILE *f, const struct nts_config *d)
 {
-	fprintf(f, "usage: ntsctl [--ctl-socket PATH] [--pin-dir DIR] [--db PATH] SUBCOMMAND [ARGS]\n\n");
+	fprintf(f, "usage: ntsctl [--ctl-socket PATH] [--pin-dir DIR] [--db PATH] SUBCOMMAND [ARGS]\n");
+	fprintf(f, "defaults (ntsd's): --ctl-socket %s --pin-dir %s --db %s\n\n", d->ctl_socket,
+		d->pin_dir, d->db);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].summary);
 	fprintf(f, "\n'ntsctl SUBCOMMAND --help' describes each.\n");
@@ -55,13 +57,13 @@ int main(int argc, char **argv)
 		case 'c': c.ctl_socket = optarg; break;
 		case 'p': c.pin_dir = optarg; break;
 		case 'd': c.db = optarg; break;
-		case 'h': usage(stdout); return 0;
+		case 'h': usage(stdout, &defaults); return 0;
 		case 'V': printf("ntsctl %s\n", NTS_VERSION); return 0;
-		default: usage(stderr); return 2;
+		default: usage(stderr, &defaults); return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		usage(stderr, &defaults);
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
@@ -73,6 +75,6 @@ int main(int argc, char **argv)
 		}
 	}
 	fprintf(stderr, "ntsctl: unknown subcommand '%s'\n", argv[optind]);
-	usage(stderr);
+	usage(stderr, &defaults);
 	return 2;
 }
