@@ -156,9 +156,10 @@ static int ntsd_run_as(struct ntsd *d, const struct ntsd_privs *p)
 	int rc;
 
 	if (chown(d->cfg.ctl_socket, p->uid, p->gid) < 0) {
+		rc = -errno;
 		log_error("--run-as: cannot hand %s to %s: %s", d->cfg.ctl_socket, p->name,
-			  strerror(errno));
-		return -errno;
+			  strerror(-rc));
+		return rc;
 	}
 	rc = ntsd_privs_drop(p, keep);
 	ntsd_privs_caps_text(keep, caps, sizeof(caps));
