@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ntsd/options.h"
@@ -66,7 +67,7 @@ static void test_defaults_without_any_option(void **state)
 	assert_string_equal(p->cfg.realm, "nts");
 	assert_string_equal(nts_addr_fmt(&p->cfg.api_listen, buf, sizeof(buf), true),
 			    "127.0.0.1:8080");
-	assert_string_equal(p->cfg.db, "var/nts.db");
+	assert_string_equal(p->cfg.db, "/var/lib/nts/nts.db"); /* absolute: same from any cwd */
 	assert_string_equal(p->cfg.ctl_socket, "/run/nts/ntsd.sock");
 	assert_string_equal(p->cfg.pin_dir, "/sys/fs/bpf/nts");
 	assert_string_equal(p->cfg.software, ""); /* no SOFTWARE unless asked: amplification */
@@ -275,7 +276,8 @@ static void test_each_default_reads_back_through_its_option(void **state)
 		snprintf(line, sizeof(line), "%s = %s\n", o->name, value);
 		memset(&got, 0, sizeof(got));
 		assert_int_equal(
-		    nts_config_parse_buffer(&got, NULL, line, strlen(line), "t", err, sizeof(err)), 0);
+		    nts_config_parse_buffer(&got, NULL, line, strlen(line), "t", err, sizeof(err)),
+		    0);
 		switch (o->kind) {
 		case NTS_KIND_STR:
 			assert_string_equal((char *)&got + o->off, (char *)&want + o->off);
@@ -332,6 +334,99 @@ static void test_help_shows_each_default_of_the_table(void **state)
 	free(text);
 }
 
+/* Secrets in files (not in argv, where /proc/PID/cmdline shows them): one per line, blanks around
+ * a value trimmed, empty and # lines skipped; they add to --secret given on the command line. */
+static void test_secret_file_reads_one_secret_per_line(void **state)
+{
+	const char *path = write_tmp("# rotation: first signs\n  first-secret \n\nsecond#x\r\n");
+	struct parsed *p = parse("--secret", "cli", "--secret-file", path, NULL);
+
+	unlink(path);
+	assert_int_equal(p->rc, 0);
+	assert_int_equal(p->cfg.nsecrets, 3);
+	assert_string_equal(p->cfg.secrets[0], "cli");
+	assert_string_equal(p->cfg.secrets[1], "first-secret");
+	assert_string_equal(p->cfg.secrets[2], "second#x");
+	assert_true(p->opts.argv_secrets);
+}
+
+static void test_user_file_reads_name_password_lines(void **state)
+{
+	const char *path = write_tmp("alice:wonderland\n# bob:off\nbob:builder\n");
+	struct parsed *p = parse("--user-file", path, NULL);
+
+	unlink(path);
+	assert_int_equal(p->rc, 0);
+	assert_false(p->opts.argv_secrets);
+	assert_int_equal(p->cfg.nusers, 2);
+	assert_string_equal(p->cfg.users[1].name, "bob");
+	assert_string_equal(p->cfg.users[1].password, "builder");
+}
+
+/* A bad line is reported by file and line, never by its text (it may be a password). */
+static void test_user_file_errors_do_not_quote_the_line(void **state)
+{
+	const char *path = write_tmp("alice:wonderland\nno-colon-hunter2\n");
+	struct parsed *p = parse("--user-file", path, NULL);
+	char want[96];
+
+	unlink(path);
+	assert_int_equal(p->rc, -EINVAL);
+	snprintf(want, sizeof(want), "%s:2:", path);
+	assert_non_null(strstr(p->err, want));
+	assert_null(strstr(p->err, "hunter2"));
+}
+
+static void test_secret_file_readable_by_others_is_refused(void **state)
+{
+	const char *path = write_tmp("s3cret\n");
+	struct parsed *p;
+
+	assert_int_equal(chmod(path, 0644), 0);
+	p = parse("--secret-file", path, NULL);
+	unlink(path);
+	assert_int_equal(p->rc, -EINVAL);
+	assert_non_null(strstr(p->err, path));
+	assert_non_null(strstr(p->err, "chmod 600"));
+	assert_int_equal(p->cfg.nsecrets, 0);
+}
+
+/* A config file with secret or user lines must be private; one without secrets may be shared. */
+static void test_config_file_with_secrets_readable_by_group_is_refused(void **state)
+{
+	const char *path = write_tmp("realm = r\nsecret = s3cret\n");
+	struct parsed *p;
+
+	assert_int_equal(chmod(path, 0640), 0);
+	p = parse("--config", path, NULL);
+	assert_int_equal(p->rc, -EINVAL);
+	assert_non_null(strstr(p->err, path));
+	assert_non_null(strstr(p->err, "chmod 600"));
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(parse("--config", path, NULL)->rc, 0);
+	unlink(path);
+
+	path = write_tmp("realm = r\nuser = a:b\n");
+	assert_int_equal(chmod(path, 0604), 0);
+	assert_int_equal(parse("--config", path, NULL)->rc, -EINVAL);
+	unlink(path);
+
+	path = write_tmp("realm = shared\n");
+	assert_int_equal(chmod(path, 0644), 0);
+	p = parse("--config", path, NULL);
+	unlink(path);
+	assert_int_equal(p->rc, 0);
+	assert_string_equal(p->cfg.realm, "shared");
+}
+
+static void test_run_as_takes_user_and_group(void **state)
+{
+	struct parsed *p = parse("--run-as", "nobody:nogroup", NULL);
+
+	assert_int_equal(p->rc, 0);
+	assert_string_equal(p->cfg.run_as, "nobody:nogroup");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -350,6 +445,12 @@ int main(void)
 	    cmocka_unit_test(test_missing_config_file_is_an_error),
 	    cmocka_unit_test(test_each_default_reads_back_through_its_option),
 	    cmocka_unit_test(test_help_shows_each_default_of_the_table),
+	    cmocka_unit_test(test_secret_file_reads_one_secret_per_line),
+	    cmocka_unit_test(test_user_file_reads_name_password_lines),
+	    cmocka_unit_test(test_user_file_errors_do_not_quote_the_line),
+	    cmocka_unit_test(test_secret_file_readable_by_others_is_refused),
+	    cmocka_unit_test(test_config_file_with_secrets_readable_by_group_is_refused),
+	    cmocka_unit_test(test_run_as_takes_user_and_group),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -380,6 +380,30 @@ static void test_sid_syntax(void **state)
 	assert_false(store_sid_valid(NULL));
 }
 
+/* The database holds the signing secret and token hashes: it and its -wal/-shm files are 0600 from
+ * creation, whatever the umask of the process opening it (ntsctl's may be 022). */
+static void test_database_and_wal_files_are_private_from_creation(void **state)
+{
+	char dir[] = "/tmp/nts-store-mode-XXXXXX", path[128], side[160], cmd[160];
+	const char *suffix[] = {"", "-wal", "-shm"};
+	struct nts_store *s;
+	struct stat st;
+	mode_t old = umask(022);
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/nts.db", dir);
+	assert_int_equal(store_open(path, &s), 0);
+	umask(old);
+	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+		snprintf(side, sizeof(side), "%s%s", path, suffix[i]);
+		assert_int_equal(stat(side, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+	}
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +431,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_account_limits_are_stored, setup, teardown),
 	    cmocka_unit_test(test_sid_syntax),
+	    cmocka_unit_test(test_database_and_wal_files_are_private_from_creation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

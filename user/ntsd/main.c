@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
 #include "ntsd/options.h"
+#include "ntsd/privs.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -155,6 +157,32 @@ static int ntsd_start(struct ntsd *d)
 	return net_listen(d->net);
 }
 
+/* --run-as: hands the control socket to the user (root can still connect) and switches to it.
+ * The database, listeners and maps stay usable through the descriptors already open. */
+static int ntsd_run_as(struct ntsd *d, const struct ntsd_privs *p)
+{
+	uint64_t keep = ntsd_privs_needed(&d->cfg, d->fastpath != NULL);
+	char caps[96];
+	int rc;
+
+	if (chown(d->cfg.ctl_socket, p->uid, p->gid) < 0) {
+		rc = -errno;
+		log_error("--run-as: cannot hand %s to %s: %s", d->cfg.ctl_socket, p->name,
+			  strerror(-rc));
+		return rc;
+	}
+	rc = ntsd_privs_drop(p, keep);
+	ntsd_privs_caps_text(keep, caps, sizeof(caps));
+	if (rc) {
+		log_error("--run-as %s: cannot drop privileges: %s%s", p->name, strerror(-rc),
+			  rc == -EPERM ? " (ntsd must start as root)" : "");
+		return rc;
+	}
+	log_info("running as %s (uid %u gid %u); capabilities kept: %s; no_new_privs set", p->name,
+		 (unsigned)p->uid, (unsigned)p->gid, caps);
+	return 0;
+}
+
 static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
@@ -172,9 +200,12 @@ int main(int argc, char **argv)
 {
 	static struct ntsd d; /* the daemon context: large, lives for the whole process */
 	struct nts_options opts;
+	struct ntsd_privs privs;
 	char err[512], listeners[1024];
 	int rc, sigfd;
 
+	/* Nothing ntsd creates (database, control socket, demo account) is for anyone else. */
+	umask(077);
 	nts_config_defaults(&d.cfg);
 	rc = nts_options_parse(&d.cfg, &opts, argc, argv, err, sizeof(err));
 	if (!rc && opts.help) {
@@ -187,11 +218,17 @@ int main(int argc, char **argv)
 	}
 	if (!rc)
 		rc = nts_options_resolve(&d.cfg, err, sizeof(err));
+	if (!rc && d.cfg.run_as[0])
+		rc = ntsd_privs_resolve(d.cfg.run_as, &privs, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ntsd: %s\nTry 'ntsd --help'.\n", err);
 		return 2;
 	}
 	nts_log_set_level(d.cfg.verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
+	if (opts.argv_secrets)
+		log_warn(
+		    "--secret/--user on the command line: every local user can read it in "
+		    "/proc/PID/cmdline; use --secret-file/--user-file or --config (mode 0600)");
 	d.demo = opts.demo;
 	d.start_unix = (uint64_t)time(NULL);
 	d.loop = loop_create();
@@ -206,6 +243,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = ntsd_start(&d);
+	if (rc == 0 && d.cfg.run_as[0])
+		rc = ntsd_run_as(&d, &privs);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
 		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,

@@ -235,6 +235,50 @@ static int add_cidr(struct nts_config *cfg, const struct nts_opt_def *o, const c
 	return 0;
 }
 
+/* --secret-file / --user-file: each line (surrounding blanks trimmed; empty lines and lines
+ * starting with # skipped) is one value of --secret / --user. Messages never quote a value. */
+static int add_from_file(struct nts_config *cfg, const struct nts_opt_def *o, const char *path,
+			 char *err, size_t errlen)
+{
+	char what[64], line[1024], msg[256];
+	char *buf;
+	size_t len, pos = 0;
+	unsigned lineno = 0;
+	int rc;
+
+	snprintf(what, sizeof(what), "--%s", o->name);
+	rc = nts_secret_file_read(what, path, &buf, &len, err, errlen);
+	while (!rc && pos < len) {
+		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
+		const char *e = nl ? nl : buf + len;
+
+		pos = (size_t)(e - buf) + 1;
+		lineno++;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			e--;
+		if (s == e || *s == '#')
+			continue;
+		if ((size_t)(e - s) >= sizeof(line) || memchr(s, 0, (size_t)(e - s))) {
+			rc = nts_opt_fail(err, errlen, "%s:%u: line too long or holds a NUL byte",
+					  path, lineno);
+			break;
+		}
+		memcpy(line, s, (size_t)(e - s));
+		line[e - s] = 0;
+		rc = o->kind == NTS_KIND_USER_FILE ? add_user(cfg, o, line, msg, sizeof(msg))
+						   : add_str(cfg, o, line, msg, sizeof(msg));
+		if (rc)
+			nts_opt_fail(err, errlen, "%s:%u: %s", path, lineno, msg);
+	}
+	explicit_bzero(line, sizeof(line));
+	if (buf)
+		explicit_bzero(buf, len);
+	free(buf);
+	return rc;
+}
+
 typedef int (*opt_setter)(struct nts_config *cfg, const struct nts_opt_def *o, const char *v,
 			  char *err, size_t errlen);
 
@@ -249,6 +293,8 @@ static const opt_setter opt_setters[] = {
     [NTS_KIND_STR_LIST] = add_str,
     [NTS_KIND_USER_LIST] = add_user,
     [NTS_KIND_CIDR_LIST] = add_cidr,
+    [NTS_KIND_SECRET_FILE] = add_from_file,
+    [NTS_KIND_USER_FILE] = add_from_file,
 };
 
 /* --demo, --config, --help and --version go to opts, not the configuration. */
@@ -284,6 +330,17 @@ int nts_opt_apply(struct nts_config *cfg, struct nts_options *opts, enum nts_opt
 	if (fresh && (o->flags & NTS_OPT_REPEAT))
 		*opt_count(cfg, o) = 0;
 	return opt_setters[o->kind](cfg, o, v, err, errlen);
+}
+
+int nts_opt_list_key(int id)
+{
+	for (int i = 0; i < id; i++)
+		if ((nts_opt_defs[i].flags & NTS_OPT_REPEAT) &&
+		    (nts_opt_defs[id].flags & NTS_OPT_REPEAT) &&
+		    nts_opt_defs[i].off == nts_opt_defs[id].off &&
+		    nts_opt_defs[i].kind != NTS_KIND_DAEMON)
+			return i;
+	return id;
 }
 
 int nts_opt_lookup(const char *name, size_t len)

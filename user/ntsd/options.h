@@ -14,9 +14,11 @@
 
 /* What the command line asked for besides the configuration. */
 struct nts_options {
-	bool help, version; /* --help / --version: print and exit 0 */
-	bool demo;	    /* --demo */
-	char config[256];   /* --config FILE, "" if none */
+	bool help, version;  /* --help / --version: print and exit 0 */
+	bool demo;	     /* --demo */
+	char config[256];    /* --config FILE, "" if none */
+	bool argv_secrets;   /* --secret or --user on the command line (visible in /proc) */
+	bool config_secrets; /* a config file had secret or user lines */
 };
 
 /* Parses argv (argv[0] is the program) into cfg (which must hold nts_config_defaults()) and opts,
@@ -29,7 +31,8 @@ int nts_options_parse(struct nts_config *cfg, struct nts_options *opts, int argc
  * ("FILE:LINE: ..."). 0 or -EINVAL with err filled. */
 int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, const char *buf,
 			    size_t len, const char *origin, char *err, size_t errlen);
-/* Reads and applies a config file (at most 1 MiB); 0 or -errno with err filled. */
+/* Reads and applies a config file (at most 1 MiB); 0 or -errno with err filled. A file with
+ * secret or user lines that group or others may read is refused (-EINVAL). */
 int nts_config_parse_file(struct nts_config *cfg, struct nts_options *opts, const char *path,
 			  char *err, size_t errlen);
 /* Fills what was left to defaults after parsing and checks consistency (0 or -EINVAL with err):

@@ -28,7 +28,7 @@ int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, co
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end, *ks = p, *ke, *vs = NULL, *ve = NULL, *hash;
 		char value[1024], msg[256];
-		int id, rc;
+		int id, key, rc;
 
 		lineno++;
 		p = nl ? nl + 1 : end;
@@ -64,9 +64,13 @@ int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, co
 		if (!(nts_opt_defs[id].flags & NTS_OPT_REPEAT) && seen[id])
 			return nts_opt_fail(err, errlen, "%s:%u: %s given twice", origin, lineno,
 					    nts_opt_defs[id].name);
-		rc = nts_opt_apply(cfg, opts ? opts : &dummy, id, vs ? value : NULL, !seen[id], msg,
-				   sizeof(msg));
-		seen[id] = true;
+		if (id == NTS_OPT_SECRET || id == NTS_OPT_USER)
+			(opts ? opts : &dummy)->config_secrets = true;
+		key = nts_opt_list_key(id);
+		rc = nts_opt_apply(cfg, opts ? opts : &dummy, id, vs ? value : NULL, !seen[key],
+				   msg, sizeof(msg));
+		explicit_bzero(value, sizeof(value));
+		seen[key] = seen[id] = true;
 		if (rc)
 			return nts_opt_fail(err, errlen, "%s:%u: %s", origin, lineno,
 					    msg[0] == '-' ? msg + 2 : msg);
@@ -77,10 +81,11 @@ int nts_config_parse_buffer(struct nts_config *cfg, struct nts_options *opts, co
 int nts_config_parse_file(struct nts_config *cfg, struct nts_options *opts, const char *path,
 			  char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	FILE *f = fopen(path, "re");
+	struct nts_options local = {0};
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
-	int rc;
+	int rc, mode_rc;
 
 	if (!f) {
 		rc = -errno;
@@ -111,11 +116,21 @@ int nts_config_parse_file(struct nts_config *cfg, struct nts_options *opts, cons
 		len += n;
 	}
 	rc = ferror(f) ? -EIO : 0;
-	fclose(f);
+	if (!opts)
+		opts = &local;
 	if (rc)
 		snprintf(err, errlen, "--config %s: read error", path);
 	else
 		rc = nts_config_parse_buffer(cfg, opts, buf ? buf : "", len, path, err, errlen);
+	/* Checked on the open file (no race with a rename), once we know it holds secrets. */
+	if (!rc && opts->config_secrets) {
+		mode_rc = nts_secret_mode_check(fileno(f), "--config", path, err, errlen);
+		if (mode_rc)
+			rc = mode_rc;
+	}
+	fclose(f);
+	if (buf)
+		explicit_bzero(buf, len);
 	free(buf);
 	return rc;
 }
@@ -166,8 +181,11 @@ static int cmdline_pass(struct nts_config *cfg, struct nts_options *opts, int ar
 		}
 		if (only_config != (id == NTS_OPT_CONFIG))
 			continue;
-		int rc = nts_opt_apply(cfg, opts, (enum nts_opt_id)id, v, !seen[id], err, errlen);
-		seen[id] = true;
+		if (id == NTS_OPT_SECRET || id == NTS_OPT_USER)
+			opts->argv_secrets = true;
+		int key = nts_opt_list_key(id);
+		int rc = nts_opt_apply(cfg, opts, (enum nts_opt_id)id, v, !seen[key], err, errlen);
+		seen[key] = seen[id] = true;
 		if (rc)
 			return rc;
 	}

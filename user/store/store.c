@@ -1,11 +1,13 @@
 /* Store handle: open, pragmas, schema migrations, secrets and settings; see store.h. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/store_priv.h"
 #include "util/fs.h"
@@ -154,6 +156,30 @@ static int store_migrate(struct nts_store *s)
 	return 0;
 }
 
+/* Creates the database file 0600 (whatever the umask) before SQLite writes a byte: SQLite gives the
+ * -wal and -shm files the database file's mode. Files left looser by older versions are tightened.
+ */
+static int store_create_private(const char *path)
+{
+	char side[PATH_MAX];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0600) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	chmod(side, 0600);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	chmod(side, 0600);
+	return 0;
+}
+
 int store_open(const char *path, struct nts_store **out)
 {
 	struct nts_store *s;
@@ -161,6 +187,8 @@ int store_open(const char *path, struct nts_store **out)
 
 	*out = NULL;
 	err = nts_mkdir_parent(path, 0700);
+	if (!err)
+		err = store_create_private(path);
 	if (err)
 		return err;
 	s = calloc(1, sizeof(*s));
@@ -182,7 +210,6 @@ int store_open(const char *path, struct nts_store **out)
 		err = store_migrate(s);
 	if (err)
 		goto fail;
-	chmod(path, 0600);
 	*out = s;
 	return 0;
 fail:

@@ -53,6 +53,7 @@ struct nts_config {
 	char db[256];
 	char ctl_socket[256];
 	char pin_dir[256];
+	char run_as[128]; /* USER[:GROUP] to become after start; "" stays root */
 	/* Limits (all have long options too). */
 	uint32_t max_allocations_per_user;    /* 486 past this */
 	uint32_t max_allocations;	      /* total */
@@ -85,7 +86,9 @@ enum nts_opt_id {
 	NTS_OPT_UNAUTH_RATE, NTS_OPT_MAX_TCP, NTS_OPT_MAX_TCP_SOURCE, NTS_OPT_TCP_IDLE,
 	NTS_OPT_TCP_CONNECT_TIMEOUT,
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
-	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION, NTS_OPT_COUNT
+	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_SECRET_FILE, NTS_OPT_USER_FILE,
+	NTS_OPT_RUN_AS, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION,
+	NTS_OPT_COUNT
 };
 /* clang-format on */
 
@@ -101,6 +104,8 @@ enum nts_opt_kind {
 	NTS_KIND_STR_LIST,    /* text appended to the char[][size] array at off */
 	NTS_KIND_USER_LIST, /* NAME:PASSWORD appended to the struct nts_static_user array at off */
 	NTS_KIND_CIDR_LIST, /* CIDR appended to the struct nts_cidr array at off */
+	NTS_KIND_SECRET_FILE, /* a file of secrets, one per line, appended to the STR_LIST at off */
+	NTS_KIND_USER_FILE,   /* a file of NAME:PASSWORD lines, appended to the USER_LIST at off */
 	NTS_KIND_DAEMON, /* ntsd's own (--demo, --config, --help, --version): not in nts_config */
 };
 
