@@ -72,7 +72,7 @@ chmod 600 "$tmp/users"
 turnutils_peer -p "$PEER" -L 127.0.0.1 >"$tmp/peer.log" 2>&1 &
 turn_pids+=($!)
 
-turn_start_ntsd --listen "127.0.0.1:$LPORT" --allow-peer 127.0.0.0/8 --user-file "$tmp/users" \
+turn_start_ntsd --listen "127.0.0.1:$LPORT" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 --user-file "$tmp/users" \
 	--run-as nobody || exit 1
 pid=${turn_pids[-1]}
 check "ntsd logs the switch to nobody with no capability kept" \
@@ -106,7 +106,7 @@ for _ in $(seq 1 50); do
 done
 mv "$tmp/ntsd.log" "$tmp/ntsd.1.log"
 rm -f "$tmp/ctl.sock"
-turn_start_ntsd --listen "127.0.0.1:$LPORT" --allow-peer 127.0.0.0/8 --user-file "$tmp/users" \
+turn_start_ntsd --listen "127.0.0.1:$LPORT" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 --user-file "$tmp/users" \
 	--relay-ports "$RLO-$((RLO + 9))" --run-as nobody:nogroup || exit 1
 pid=${turn_pids[-1]}
 check "relay ports below 1024 keep CAP_NET_BIND_SERVICE alone" caps_are "$pid" $((1 << 10))

@@ -65,7 +65,7 @@ printf '# signing secret first\nfile-secret-1\n\n  file-secret-2  \n' >"$tmp/sec
 printf 'alice:wonderland\n' >"$tmp/users"
 chmod 600 "$tmp/secrets" "$tmp/users"
 mv "$tmp/ntsd.log" "$tmp/ntsd.1.log"
-turn_start_ntsd --listen "127.0.0.1:$PORT" --allow-peer 127.0.0.0/8 --secret-file "$tmp/secrets" \
+turn_start_ntsd --listen "127.0.0.1:$PORT" --allow-peer 127.0.0.0/8 --allow-peer 127.0.0.1 --secret-file "$tmp/secrets" \
 	--user-file "$tmp/users" || exit 1
 check "no argv warning with --secret-file and --user-file" \
 	bash -c "! grep -q 'on the command line' '$tmp/ntsd.log'"
