@@ -15,14 +15,7 @@ pin=/sys/fs/bpf/nts-test-$id
 ctl=$tmp/ntsd.sock
 n=0 failed=0 ntsd_pid= peer_pid=
 
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; failed=1; }
-check() { # description, then a command that must succeed
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-in_ns() { local ns=$1; shift; nsenter --net=/var/run/netns/"$ns" "$@"; }
+. "$(dirname "$0")/lib.bash"
 ntsctl() { in_ns "$S" "$B/ntsctl" --pin-dir "$pin" --ctl-socket "$ctl" "$@"; }
 
 cleanup() {
@@ -37,7 +30,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 # Missing tools or binaries are failures (tools/deps.sh installs them; make test builds first).
 for tool in turnutils_uclient turnutils_peer bpftool ethtool nsenter; do
@@ -263,19 +255,7 @@ else
 fi
 
 # --- 6. the restarted ntsd stops cleanly: SIGTERM, status 0, no sanitizer report in either run's log
-stop_clean() {
-	local rc _
-	kill -TERM "$ntsd_pid" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$ntsd_pid" 2>/dev/null
-	wait "$ntsd_pid" 2>/dev/null
-	rc=$?
-	ntsd_pid=
-	echo "# ntsd exit status $rc"
-	[ "$rc" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp/ntsd.log"
-}
-check "ntsd exits cleanly on SIGTERM, no sanitizer report" stop_clean
-grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
+check_ntsd_stops_clean
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

@@ -13,14 +13,7 @@ pin=/sys/fs/bpf/nts-runas-$id
 ctl=$tmp/ntsd.sock
 n=0 failed=0 ntsd_pid= peer_pid=
 
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; failed=1; }
-check() { # description, then a command that must succeed
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-in_ns() { local ns=$1; shift; nsenter --net=/var/run/netns/"$ns" "$@"; }
+. "$(dirname "$0")/lib.bash"
 ntsctl() { in_ns "$S" "$B/ntsctl" --pin-dir "$pin" --ctl-socket "$ctl" "$@"; }
 
 cleanup() {
@@ -35,7 +28,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) missing"
 [ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
@@ -131,6 +123,7 @@ kd=$((k1 - k0)) ud=$((u1 - u0))
 echo "# kernel relayed $kd, userspace relayed $ud packets"
 check ">= 99% of ChannelData relayed by XDP ($kd kernel, $ud userspace)" \
 	test "$kd" -gt 0 -a $((kd * 100)) -ge $((99 * (kd + ud)))
+check_ntsd_stops_clean
 
 echo "1..$n"
 if [ "$failed" -ne 0 ]; then

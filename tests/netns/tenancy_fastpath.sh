@@ -16,14 +16,7 @@ ctl=$tmp/ntsd.sock
 SECRET=tenancy-fp-secret
 n=0 failed=0 ntsd_pid= peer_pid= uclient_pid=
 
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $*"; failed=1; }
-check() { # description, then a command that must succeed
-	local what=$1
-	shift
-	if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
-in_ns() { local ns=$1; shift; nsenter --net=/var/run/netns/"$ns" "$@"; }
+. "$(dirname "$0")/lib.bash"
 ntsctl() { in_ns "$S" "$B/ntsctl" --pin-dir "$pin" --ctl-socket "$ctl" --db "$tmp/nts.db" "$@"; }
 now_ms() { date +%s%3N; }
 
@@ -40,7 +33,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-skip_all() { echo "1..0 # SKIP $*"; exit 0; }
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
 command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) missing"
 [ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
@@ -128,19 +120,7 @@ check "the kernel relays nothing more one second after suspension ($k1 -> $k2)" 
 check "uclient was still sending meanwhile" kill -0 "$uclient_pid"
 
 # ntsd stops cleanly: SIGTERM, status 0, no sanitizer report in its log (make test SAN=1 reads it).
-stop_clean() {
-	local rc _
-	kill -TERM "$ntsd_pid" 2>/dev/null
-	for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
-	kill -KILL "$ntsd_pid" 2>/dev/null
-	wait "$ntsd_pid" 2>/dev/null
-	rc=$?
-	ntsd_pid=
-	echo "# ntsd exit status $rc"
-	[ "$rc" -eq 0 ] && ! grep -qE 'Sanitizer|runtime error' "$tmp/ntsd.log"
-}
-check "ntsd exits cleanly on SIGTERM, no sanitizer report" stop_clean
-grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
+check_ntsd_stops_clean
 
 echo "1..$n"
 exit "$failed"
