@@ -54,6 +54,33 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " FROM accounts;"
     "DROP TABLE accounts;"
     "ALTER TABLE accounts_v3 RENAME TO accounts;",
+    /* 3 -> 4: subaccounts (owner_sid: the master that made it; NULL for a master) and API keys
+     * (sid "SK" + 32 hex digits; the secret kept only as HMAC-SHA256(salt, secret), like
+     * AuthTokens). */
+    "ALTER TABLE accounts ADD COLUMN owner_sid TEXT REFERENCES accounts(sid);"
+    "CREATE INDEX accounts_owner ON accounts(owner_sid);"
+    "CREATE TABLE api_keys ("
+    " sid TEXT PRIMARY KEY,"
+    " account_sid TEXT NOT NULL REFERENCES accounts(sid),"
+    " friendly_name TEXT NOT NULL,"
+    " secret_salt BLOB NOT NULL,"
+    " secret_hash BLOB NOT NULL,"
+    " created INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);"
+    "CREATE INDEX api_keys_account ON api_keys(account_sid);",
+    /* 4 -> 5: usage per account, per UTC day ('YYYY-MM-DD') and per region ('' for a node
+     * without one): bytes each way from both relay paths, allocations made and
+     * allocation-seconds held. The Usage Records API reads it. */
+    "CREATE TABLE usage_daily ("
+    " sid TEXT NOT NULL REFERENCES accounts(sid),"
+    " day TEXT NOT NULL,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " bytes_to_peer INTEGER NOT NULL DEFAULT 0,"
+    " bytes_to_client INTEGER NOT NULL DEFAULT 0,"
+    " allocations INTEGER NOT NULL DEFAULT 0,"
+    " allocation_seconds INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL,"
+    " PRIMARY KEY (sid, day, region));",
 };
 
 int store_errno(int rc)
