@@ -11,8 +11,12 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 logdir="$NTS_BUILD/test-logs"
 mkdir -p "$logdir"
-pass=0 fail=0 skip=0
-failed=()
+resdir=$(mktemp -d)
+trap 'rm -rf "$resdir"' EXIT
+# Script suites run side by side, NTS_TEST_JOBS at a time: they pick free ports, name their network
+# namespaces and bpffs pins uniquely and wait on events, so they do not collide. A suite whose
+# first lines say "# nts-test: exclusive" (it measures rates or loads the machine) runs alone.
+jobs=${NTS_TEST_JOBS:-3}
 
 # run_suite NAME SECONDS COMMAND...: runs one suite with stdout (the TAP stream) and stderr in
 # separate logs. Only "ok N"/"not ok N" lines of stdout count. The suite fails when a line says
@@ -46,12 +50,12 @@ run_suite() {
 		[ "$f" -gt 0 ] || f=1
 		echo "not ok - $name $why" >>"$log"
 	fi
-	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	echo "$p $f $s $name" >"$resdir/${name//\//_}"
 	if [ "$f" -gt 0 ]; then
-		failed+=("$name")
-		printf '%-40s FAIL (%d passed, %d failed) — log: %s\n' "$name" "$p" "$f" "$log"
-		grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
-		[ -s "$log.err" ] && tail -n 10 "$log.err" | sed 's/^/    stderr: /'
+		# One write, so that reports of suites running side by side do not interleave.
+		printf '%s\n' "$(printf '%-40s FAIL (%d passed, %d failed) — log: %s\n' "$name" "$p" "$f" "$log"
+			grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+			[ -s "$log.err" ] && tail -n 10 "$log.err" | sed 's/^/    stderr: /')"
 	else
 		printf '%-40s ok   (%d passed%s)\n' "$name" "$p" "$([ "$s" -gt 0 ] && echo ", $s skipped")"
 	fi
@@ -83,13 +87,30 @@ for f in "$fuzzdir"/fuzz_*; do
 	run_suite "fuzz/$n" 120 bash -c "echo 1..1; '$f' -runs=20000 -seed=1 -artifact_prefix='$crashes/$n-' '$fuzzwork/$n' $corpus >'$logdir/fuzz_$n.out' 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash (input under $crashes, output in $logdir/fuzz_$n.out)'; exit 1; }"
 done
 rm -rf "$fuzzwork"
-for dir in interop netns api bench; do
+exclusive=()
+for dir in interop netns api browser pkg bench; do
 	for t in "$NTS_TOP"/tests/$dir/*.sh; do
 		[ -f "$t" ] || continue
-		run_suite "$dir/$(basename "$t" .sh)" 600 bash "$t"
+		if head -n 20 "$t" | grep -q '^# nts-test: exclusive'; then
+			exclusive+=("$t")
+			continue
+		fi
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		run_suite "$dir/$(basename "$t" .sh)" 600 bash "$t" &
 	done
 done
+wait
+for t in "${exclusive[@]}"; do
+	run_suite "$(basename "$(dirname "$t")")/$(basename "$t" .sh)" 600 bash "$t"
+done
 
+pass=0 fail=0 skip=0
+failed=()
+for r in "$resdir"/*; do
+	read -r p f s name <"$r"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	[ "$f" -gt 0 ] && failed+=("$name")
+done
 echo
 if [ "${#failed[@]}" -gt 0 ]; then
 	echo "failed suites: ${failed[*]}"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# nts-test: exclusive (measures timing or loads both cores; runs alone, after the others)
 # A database locked by another process delays the token API and usage, never relaying: ntsd's
 # event loop keeps answering while db_stall.py holds SQLite's write lock across a usage flush.
 set -u

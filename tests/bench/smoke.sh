@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# nts-test: exclusive (measures timing or loads both cores; runs alone, after the others)
 # Smoke test of `make bench`: runs the QUICK bench once into a scratch directory and checks that every
 # figure was produced for each contender that exists and that every payload arrived intact. No timing
 # threshold: the numbers themselves are not judged. Contenders not built yet are TAP skips.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# nts-test: exclusive (measures timing or loads both cores; runs alone, after the others)
 # Generic (skb) XDP and merged peer datagrams: generic XDP runs on the skb after GRO, and a GSO send
 # from a local peer (UDP_SEGMENT) reaches it as one skb as well. With UDP_GRO on the relay socket,
 # the socket reads such an skb as one buffer; the program sees one datagram where the peer sent
