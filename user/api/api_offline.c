@@ -11,6 +11,38 @@
 #include "ctl/ctl.h"
 #include "store/store.h"
 
+/* An auth context signing with the database's secret (what ntsd uses without --secret). */
+static struct auth_ctx *api_offline_auth(struct nts_store *st, char *err, size_t errlen)
+{
+	char secret[STORE_SECRET_LEN + 1];
+	const char *secrets[1] = {secret};
+	struct auth_ctx *auth;
+	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+
+	if (rc) {
+		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));
+		return NULL;
+	}
+	auth = auth_create("nts", secrets, 1, NULL, 0);
+	explicit_bzero(secret, sizeof(secret));
+	if (!auth)
+		snprintf(err, errlen, "out of memory");
+	return auth;
+}
+
+/* Without ntsd the API's address is unknown: the default --api-listen, unless args has "base". */
+static json_t *api_offline_diag_link(struct nts_store *st, json_t *args, char *err, size_t errlen)
+{
+	struct auth_ctx *auth = api_offline_auth(st, err, errlen);
+	json_t *r;
+
+	if (!auth)
+		return NULL;
+	r = api_cmd_diag_link(st, auth, "http://127.0.0.1:8080", args, err, errlen);
+	auth_destroy(auth);
+	return r;
+}
+
 static json_t *api_offline_token(struct nts_store *st, json_t *args, char *err, size_t errlen)
 {
 	char secret[STORE_SECRET_LEN + 1], text[API_MAX_ICE_URLS * API_ICE_URL_LEN];
@@ -62,6 +94,8 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_account_set(st, args, err, errlen);
 	else if (strcmp(cmd, "token-create") == 0)
 		r = api_offline_token(st, args, err, errlen);
+	else if (strcmp(cmd, "diag-link") == 0)
+		r = api_offline_diag_link(st, args, err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);
