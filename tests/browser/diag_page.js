@@ -1,12 +1,13 @@
 // Opens the connectivity test page in Debian's chromium (headless, driven by playwright-core) and
-// prints the page's result (window.ntsDiag) as JSON on stdout once the page says it is done.
-// usage: NODE_PATH=build/npm/node_modules node diag_page.js URL [TIMEOUT_MS]
+// prints the page's result (window.ntsDiag) as one JSON line per URL once the page says it is done,
+// with what the page shows, the answer's headers and any Content-Security-Policy violation.
+// usage: NODE_PATH=build/npm/node_modules node diag_page.js URL...  (DIAG_TIMEOUT_MS: per page)
 "use strict";
 const { chromium } = require("playwright-core");
 
 async function main() {
-	const url = process.argv[2];
-	const timeout = Number(process.argv[3] || 45000);
+	const urls = process.argv.slice(2);
+	const timeout = Number(process.env.DIAG_TIMEOUT_MS || 45000);
 	const browser = await chromium.launch({
 		executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
 		headless: true,
@@ -14,9 +15,17 @@ async function main() {
 		args: ["--no-sandbox", "--ignore-certificate-errors", "--disable-gpu",
 		       "--disable-dev-shm-usage"],
 	});
-	const cspViolations = [];
 	try {
-		const page = await browser.newPage();
+		for (const url of urls) await open(browser, url, timeout);
+	} finally {
+		await browser.close();
+	}
+}
+
+async function open(browser, url, timeout) {
+	const cspViolations = [];
+	const page = await browser.newPage();
+	try {
 		page.on("console", (m) => {
 			if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
 			process.stderr.write("console: " + m.text() + "\n");
@@ -33,10 +42,10 @@ async function main() {
 			cards: document.querySelectorAll("#results .card").length,
 			canvases: document.querySelectorAll("#results canvas").length,
 		}));
-		process.stdout.write(JSON.stringify({ result, shown, headers, csp_violations:
+		process.stdout.write(JSON.stringify({ url, result, shown, headers, csp_violations:
 			cspViolations }) + "\n");
 	} finally {
-		await browser.close();
+		await page.close();
 	}
 }
 

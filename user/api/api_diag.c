@@ -151,7 +151,7 @@ json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const cha
 		rc = store_account_foreach(st, api_diag_only_fn, &only);
 		if (rc || only.n != 1) {
 			snprintf(err, errlen, "%s",
-				 rc ? strerror(-rc)
+				 rc	  ? strerror(-rc)
 				 : only.n ? "several active accounts: name one with --account"
 					  : "no active account");
 			return NULL;
@@ -230,13 +230,12 @@ static void api_diag_token(struct api_server *s, const struct api_request *rq, u
 		err = api_diag_link_check(s->auth, link, now, sid, sizeof(sid), &expiry);
 	if (err == -ETIMEDOUT) {
 		api_diag_error(rs, 403, API_ERR_FORBIDDEN,
-			       "This diag link has expired: ask for a new one (ntsctl diag-link)");
+			       "Link expired: ask for a new one (ntsctl diag-link)");
 		return;
 	}
 	if (err) {
 		api_diag_error(rs, 401, API_ERR_AUTHENTICATE,
-			       "This diag link is not valid: it was altered or not signed by this "
-			       "server");
+			       "Link not valid: it was altered or not signed by this server");
 		return;
 	}
 	err = store_account_get(s->store, sid, &acct);

@@ -14,15 +14,16 @@
 
 static void diag_link_usage(FILE *f)
 {
-	fprintf(f,
-		"usage: ntsctl diag-link [--account SID] [--ttl D] [--base URL] [--json]\n\n"
-		"Prints a link to ntsd's connectivity test page for the account (default: the only\n"
-		"active one). The link is signed with ntsd's secret and valid D (seconds, or with\n"
-		"a unit s, m or h; default %dm, at most %dh); whoever opens it gets TURN credentials\n"
-		"for the account until then, never its AuthToken. --base replaces the scheme, host\n"
-		"and port of the link (default: the address ntsd's API listens on; with --db and no\n"
-		"ntsd running, http://127.0.0.1:8080).\n",
-		API_DIAG_TTL_DEFAULT / 60, API_DIAG_TTL_MAX / 3600);
+	fprintf(
+	    f,
+	    "usage: ntsctl diag-link [--account SID] [--ttl D] [--base URL] [--json]\n\n"
+	    "Prints a link to ntsd's connectivity test page for the account (default: the only\n"
+	    "active one). The link is signed with ntsd's secret and valid D (seconds, or with\n"
+	    "a unit s, m or h; default %dm, at most %dh); whoever opens it gets TURN credentials\n"
+	    "for the account until then, never its AuthToken. --base replaces the scheme, host\n"
+	    "and port of the link (default: the address ntsd's API listens on; with --db and no\n"
+	    "ntsd running, http://127.0.0.1:8080).\n",
+	    API_DIAG_TTL_DEFAULT / 60, API_DIAG_TTL_MAX / 3600);
 }
 
 /* "90", "90s", "10m", "1h" into seconds, 1..API_DIAG_TTL_MAX. 0 or -1. */
@@ -50,12 +51,9 @@ static int diag_parse_ttl(const char *s, long *out)
 int cmd_diag_link(struct ntsctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"account", required_argument, NULL, 'a'},
-	    {"ttl", required_argument, NULL, 't'},
-	    {"base", required_argument, NULL, 'b'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},
-	    {0},
+	    {"account", required_argument, NULL, 'a'}, {"ttl", required_argument, NULL, 't'},
+	    {"base", required_argument, NULL, 'b'},    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},	       {0},
 	};
 	const char *account = NULL, *base = NULL;
 	long ttl = API_DIAG_TTL_DEFAULT;

@@ -318,8 +318,9 @@
 		} catch (e) {
 			result.error = e.message;
 			result.http_status = e.status || null;
-			return finish((e.status === 403 ? "Link expired: " : e.status === 401
-				? "Link not valid: " : "Cannot get credentials: ") + e.message, true);
+			// 401 and 403 come with the service's own words ("Link expired: ...").
+			return finish((e.status === 401 || e.status === 403 ? ""
+				: "Cannot get credentials: ") + e.message, true);
 		}
 		result.account_sid = token.account_sid;
 		const servers = (token.ice_servers || []).filter((s) => /^turns?:/i.test(s.urls));
