@@ -193,8 +193,10 @@
 				res.reason = res.candidates === 0
 					? "No relay candidate: the TURN server could not be reached over " +
 					  res.transport + " from this network (blocked, or the service is down)."
-					: "Relay candidates were gathered but the connection did not come up (" +
-					  e.message + ").";
+					: "Relay candidates were gathered but the two ends did not connect " +
+					  "through the relay (" + e.message + "). If this happens from every " +
+					  "network, the service does not accept its own relay address as a " +
+					  "peer (its operator can allow it).";
 				return;
 			}
 			res.connect_ms = Math.round(performance.now() - t0);
