@@ -129,6 +129,7 @@ json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const cha
 	struct store_account a;
 	const char *sid;
 	uint64_t expiry;
+	size_t blen;
 	int rc;
 
 	if (ttl_arg && !json_is_null(ttl_arg)) {
@@ -172,7 +173,12 @@ json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const cha
 		snprintf(err, errlen, "%s", rc == -ENOENT ? "no signing secret" : strerror(-rc));
 		return NULL;
 	}
-	snprintf(url, sizeof(url), "%s%s#%s", base ? base : "", API_DIAG_PATH, link);
+	if (!base)
+		base = "";
+	blen = strlen(base);
+	if (blen && base[blen - 1] == '/') /* "https://host/" as well as "https://host" */
+		blen--;
+	snprintf(url, sizeof(url), "%.*s%s#%s", (int)blen, base, API_DIAG_PATH, link);
 	return json_pack("{s:s, s:s, s:I, s:I}", "url", url, "account", a.sid, "expires",
 			 (json_int_t)expiry, "ttl", ttl);
 }
@@ -287,7 +293,7 @@ bool api_diag_route(struct api_server *s, const struct api_request *rq, uint64_t
 		rs->flags |= API_RESP_ALLOW;
 		rs->allow = "POST";
 	} else if (page) {
-		if (api_diag_page(s, rs) != 0)
+		if (api_diag_page(rs) != 0)
 			api_diag_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
 	} else {
 		api_diag_token(s, rq, now, rs);

@@ -23,6 +23,6 @@ bool api_diag_route(struct api_server *s, const struct api_request *rq, uint64_t
 		    struct api_response *rs);
 /* The page: HTML with its style and script inline, allowed by a Content-Security-Policy of their
  * SHA-256 hashes (set in rs->csp). 0 or -ENOMEM. */
-int api_diag_page(struct api_server *s, struct api_response *rs);
+int api_diag_page(struct api_response *rs);
 
 #endif

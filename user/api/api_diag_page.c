@@ -41,7 +41,7 @@ static const char *api_diag_find(const char *from, const char *end, const char *
 	return NULL;
 }
 
-int api_diag_page(struct api_server *s, struct api_response *rs)
+int api_diag_page(struct api_response *rs)
 {
 	const char *html = (const char *)api_diag_html, *end = html + api_diag_html_len;
 	const char *css_at = api_diag_find(html, end, API_DIAG_CSS_MARK);
@@ -76,6 +76,5 @@ int api_diag_page(struct api_server *s, struct api_response *rs)
 	rs->content_type = "text/html; charset=utf-8";
 	rs->body = page;
 	rs->body_len = len;
-	(void)s;
 	return 0;
 }

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -30,15 +31,27 @@ static struct auth_ctx *api_offline_auth(struct nts_store *st, char *err, size_t
 	return auth;
 }
 
-/* Without ntsd the API's address is unknown: the default --api-listen, unless args has "base". */
+/* Without ntsd the API's address is unknown: the default --api-listen (util/config.c), unless
+ * args has "base". */
 static json_t *api_offline_diag_link(struct nts_store *st, json_t *args, char *err, size_t errlen)
 {
-	struct auth_ctx *auth = api_offline_auth(st, err, errlen);
+	struct nts_config *defaults = malloc(sizeof(*defaults));
+	char base[NTS_ADDRSTRLEN + 16], where[NTS_ADDRSTRLEN];
+	struct auth_ctx *auth;
 	json_t *r;
 
+	if (!defaults) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	nts_config_defaults(defaults);
+	snprintf(base, sizeof(base), "http://%s",
+		 nts_addr_fmt(&defaults->api_listen, where, sizeof(where), true));
+	free(defaults);
+	auth = api_offline_auth(st, err, errlen);
 	if (!auth)
 		return NULL;
-	r = api_cmd_diag_link(st, auth, "http://127.0.0.1:8080", args, err, errlen);
+	r = api_cmd_diag_link(st, auth, base, args, err, errlen);
 	auth_destroy(auth);
 	return r;
 }
