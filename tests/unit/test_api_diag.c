@@ -264,6 +264,28 @@ static void test_token_refuses_bad_expired_and_inactive(void **state)
 	assert_int_equal(f->stats.tokens_issued, 0);
 }
 
+static void test_token_minting_is_rate_limited_per_account(void **state)
+{
+	struct fixture *f = *state;
+	struct api_server *limited;
+	struct api_response rs;
+	char body[256];
+
+	f->cfg.token_rate = 1;
+	f->cfg.token_burst = 2;
+	limited = api_create(&f->cfg, f->store, f->auth, &f->stats);
+	assert_non_null(limited);
+	api_destroy(f->api);
+	f->api = limited;
+	snprintf(body, sizeof(body), "link=%s", f->link);
+	for (int i = 0; i < 2; i++) {
+		handle(f, "POST", "/diag/token", body, &rs);
+		assert_int_equal(rs.status, 201);
+		api_response_free(&rs);
+	}
+	expect_refusal(f, body, 429, API_ERR_TOO_MANY);
+}
+
 static void test_diag_routes_allow_their_methods_only(void **state)
 {
 	struct fixture *f = *state;
@@ -316,6 +338,7 @@ int main(void)
 	    T(test_page_allows_only_its_inline_script_and_style),
 	    T(test_token_lasts_until_the_link_expires),
 	    T(test_token_refuses_bad_expired_and_inactive),
+	    T(test_token_minting_is_rate_limited_per_account),
 	    T(test_diag_routes_allow_their_methods_only),
 	    T(test_cmd_diag_link_names_the_account_when_several),
 	};
