@@ -15,6 +15,11 @@ pin=/sys/fs/bpf/nts-browser-$id
 ctl=$tmp/ntsd.sock
 MESSAGES=400 SIZE=1000
 ntsctl() { in_ns "$S" "$B/ntsctl" --pin-dir "$pin" --ctl-socket "$ctl" --db "$tmp/nts.db" "$@"; }
+# field FILE EXPR: EXPR evaluated over the JSON object in FILE (its keys as names).
+field() {
+	$PY -c 'import json,sys; print(eval(sys.argv[2], {}, json.load(open(sys.argv[1]))))' "$@" \
+		2>/dev/null
+}
 
 cleanup() {
 	[ -n "$ntsd_pid" ] && kill -9 "$ntsd_pid" 2>/dev/null
@@ -71,19 +76,29 @@ if ! wait_for 10 running; then
 	exit 1
 fi
 ok "ntsd starts in the server namespace"
-attach() { ntsctl attach sc0 --mode native >/dev/null && ntsctl attach sp0 --mode native >/dev/null; }
+attach() {
+	ntsctl attach sc0 --mode native >/dev/null && ntsctl attach sp0 --mode native >/dev/null
+}
 check "ntsctl attach loads the fast path natively on both veths" attach
 token() {
+	local sid
 	ntsctl account create browser --json >"$tmp/account.json" &&
-		ntsctl token create --ttl 600 --json \
-			--account "$($PY -c 'import json,sys; print(json.load(sys.stdin)["sid"])' <"$tmp/account.json")" \
-			>"$tmp/token.json" && grep -q '"turn:198.18.0.1:3478?transport=udp"' "$tmp/token.json"
+		sid=$(field "$tmp/account.json" sid) &&
+		ntsctl token create --ttl 600 --json --account "$sid" >"$tmp/token.json" &&
+		grep -q '"turn:198.18.0.1:3478?transport=udp"' "$tmp/token.json"
 }
 check "an account's token lists the TURN UDP server" token
 
 # Kernel and userspace relayed packets (as tests/netns/fastpath.sh reads them).
-kstat() { ntsctl stats --json 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['c2p_packets']+d['p2c_packets'])" 2>/dev/null || echo 0; }
-ustat() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; s=json.load(sys.stdin)['ntsd']['stats']; print(s['user_c2p_packets']+s['user_p2c_packets'])" 2>/dev/null || echo 0; }
+kstat() {
+	ntsctl stats --json >"$tmp/kstat.json" 2>/dev/null &&
+		field "$tmp/kstat.json" "c2p_packets + p2c_packets" || echo 0
+}
+ustat() {
+	ntsctl status --json >"$tmp/ustat.json" 2>/dev/null &&
+		field "$tmp/ustat.json" "ntsd['stats']['user_c2p_packets'] + ntsd['stats']['user_p2c_packets']" ||
+		echo 0
+}
 k0=$(kstat) u0=$(ustat)
 
 mkdir -p "$tmp/sig"
@@ -95,21 +110,23 @@ in_ns "$C" timeout 60 node "$NTS_TOP/tests/browser/call_chromium.js" "$tmp/sig" 
 rc=$?
 wait "$peer_pid"
 peer_pid=
-field() { $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2], {}, d))" "$@" 2>/dev/null; }
-echo "# chromium: $(cat "$tmp/chromium.json" 2>/dev/null) $(tail -n 3 "$tmp/chromium.err" | tr '\n' ' ')"
-echo "# aiortc: $(cat "$tmp/aiortc.json" 2>/dev/null) $(tail -n 3 "$tmp/aiortc.err" | tr '\n' ' ')"
+for end in chromium aiortc; do
+	echo "# $end: $(cat "$tmp/$end.json" 2>/dev/null) $(tail -n 3 "$tmp/$end.err" | tr '\n' ' ')"
+done
 check "the call connects and every message comes back intact ($MESSAGES of $SIZE bytes)" \
 	test "$rc" -eq 0 -a "$(field "$tmp/chromium.json" 'echoed == intact == sent')" = True
 check "aiortc echoed every message and saw the end of the call" \
 	test "$(field "$tmp/aiortc.json" "echoed == $MESSAGES and bye")" = True
 check "Chromium's selected pair: its relay on ntsd (over UDP) to aiortc's host address" \
-	test "$(field "$tmp/chromium.json" "local['type'] == 'relay' and local['relay_protocol'] == 'udp' and local['address'] == '198.18.0.1' and remote['address'] == '198.19.0.2'")" = True
+	test "$(field "$tmp/chromium.json" "(local['type'], local['relay_protocol'], local['address'],
+		remote['address']) == ('relay', 'udp', '198.18.0.1', '198.19.0.2')")" = True
 
 # The kernel's counters are per-CPU map values, read directly: no wait for ntsd's fold.
 k1=$(kstat) u1=$(ustat)
 kd=$((k1 - k0)) ud=$((u1 - u0))
 echo "# during the call: kernel relayed $kd, userspace relayed $ud packets"
-check "the fast path relayed the call: >= $MESSAGES packets in the kernel ($kd)" test "$kd" -ge "$MESSAGES"
+check "the fast path relayed the call: >= $MESSAGES packets in the kernel ($kd)" \
+	test "$kd" -ge "$MESSAGES"
 check ">= 90% of the call's relayed packets went through the kernel ($kd kernel, $ud userspace)" \
 	test $((kd * 100)) -ge $((90 * (kd + ud)))
 

@@ -1,7 +1,7 @@
 /* Control-socket commands of the API module: account-create, account-list, account-suspend,
  * account-activate, account-close, account-set, token-create, diag-link (args and results as
- * api_cmd_* in api.h). Changes to an account also go to the account hook, so the daemon applies them to live
- * allocations at once.
+ * api_cmd_* in api.h). Changes to an account also go to the account hook, so the daemon applies
+ * them to live allocations at once.
  */
 #include "api/api_diag.h"
 #include "api/api_priv.h"
