@@ -8,9 +8,8 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
-	python3 python3-aiortc python3-twilio
+	python3 python3-aiortc python3-twilio chromium
 	gnuplot linux-perf
-	chromium
 )
 # Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
