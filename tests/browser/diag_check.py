@@ -32,6 +32,7 @@ def transport_works(t):
             and local.get("relay_protocol") == RELAY_PROTOCOL[t["transport"]]
             and t["rtt_ms"] is not None and t["rtt_ms"] > 0 and t["loss"] is not None
             and t["loss"] <= 0.05 and (t["throughput_kbps"] or 0) > 0
+            and t["transfer_complete"] is True
             and sum(v is not None for v in t["rtt_samples_ms"]) > 0)
     return check(good, f"{t['transport']} {t['port']} works through the relay ({why})")
 
