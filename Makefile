@@ -11,7 +11,7 @@ SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
-	     -Iinclude -Iuser -I$(BUILD)/bpf -MMD -MP $(SANFLAGS)
+	     -Iinclude -Iuser -I$(BUILD)/bpf -I$(BUILD)/gen -MMD -MP $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 # libnl: user/net/hostaddr.c follows the host's addresses (route/address notifications).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0)
@@ -103,6 +103,18 @@ $(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
 endef
 $(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
+# The connectivity test page (user/api/diag/) becomes constant C arrays that
+# user/api/api_diag_page.c includes; fuzz targets always use build/gen, so SAN builds make both.
+DIAG_ASSETS := $(addprefix user/api/diag/page.,html css js)
+define diag_rules
+$(1)/gen/diag_assets.h: $(DIAG_ASSETS)
+	@mkdir -p $$(@D)
+	for f in html css js; do xxd -i -n api_diag_$$$$f user/api/diag/page.$$$$f; done | \
+		sed 's/^unsigned/static const unsigned/' > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach d,$(sort $(BUILD) build),$(eval $(call diag_rules,$(d))))
+$(BUILD)/user/api/api_diag_page.o: | $(BUILD)/gen/diag_assets.h
+
 # Each bpf/*.h compiles on its own: it includes what it uses and relies on no include order.
 BPF_HDR_OK := $(patsubst bpf/%.h,$(BUILD)/bpf/%.h.ok,$(wildcard bpf/*.h))
 $(BUILD)/bpf/%.h.ok: bpf/%.h $(wildcard bpf/*.h) $(wildcard include/nts/*.h)
@@ -137,10 +149,10 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf $(NL_CFLAGS) \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf -Ibuild/gen $(NL_CFLAGS) \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
-build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))
+build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC)) build/gen/diag_assets.h
 	@mkdir -p $(@D)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
@@ -170,6 +182,6 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build/lib build/user build/tests build/bpf build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
+	rm -rf build/lib build/user build/tests build/bpf build/gen build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -39,6 +39,7 @@ enum api_error_code {
 	API_ERR_INTERNAL = 20500,      /* 500 */
 	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
 	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
+	API_ERR_FORBIDDEN = 20403,     /* 403: an expired diag link */
 };
 
 /* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
@@ -66,6 +67,8 @@ struct api_response {
 	const char *content_type; /* static string or NULL */
 	const char *allow;	  /* with API_RESP_ALLOW */
 	unsigned flags;
+	const char *const *headers; /* more header pairs (name, value, ..., NULL) or NULL; static */
+	char *csp;		    /* Content-Security-Policy value, malloc'ed, or NULL */
 };
 
 /* The ICE URLs a token lists, in Twilio's order (stun, turn udp, turn tcp, turn 443 tcp, turns). */
@@ -156,6 +159,14 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
  * (ctl_call() gives -ECONNREFUSED/-ENOENT). The result, or NULL with err filled. */
 json_t *api_cmd_call(const char *ctl_socket, const char *db, const char *cmd, json_t *args,
 		     int timeout_ms, char *err, size_t errlen);
+
+/* Connectivity test page links (README.md, "Connectivity test page"). */
+#define API_DIAG_TTL_DEFAULT 600 /* seconds a diag link is valid by default, and at most */
+#define API_DIAG_TTL_MAX 3600
+/* diag-link: args {"account"?: SID (default: the only active account), "ttl"?: seconds,
+ * "base"?: URL prefix}; returns {"url", "account", "expires", "ttl"}. base: "http://host:port". */
+json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const char *base,
+			  json_t *args, char *err, size_t errlen);
 
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);

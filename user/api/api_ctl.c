@@ -1,8 +1,9 @@
 /* Control-socket commands of the API module: account-create, account-list, account-suspend,
- * account-activate, account-close, account-set, token-create (args and results as api_cmd_* in
- * api.h). Changes to an account also go to the account hook, so the daemon applies them to live
- * allocations at once.
+ * account-activate, account-close, account-set, token-create, diag-link (args and results as
+ * api_cmd_* in api.h). Changes to an account also go to the account hook, so the daemon applies
+ * them to live allocations at once.
  */
+#include "api/api_diag.h"
 #include "api/api_priv.h"
 #include "ctl/ctl.h"
 #include "store/store.h"
@@ -73,6 +74,15 @@ static json_t *api_ctl_token_create(void *arg, json_t *args, char *err, size_t e
 	return api_cmd_token_create(s->store, s->auth, &s->ice, s->stats, args, err, errlen);
 }
 
+static json_t *api_ctl_diag_link(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+	char base[API_ICE_URL_LEN];
+
+	api_diag_base_url(s, base, sizeof(base));
+	return api_cmd_diag_link(s->store, s->auth, base, args, err, errlen);
+}
+
 int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 {
 	static const struct {
@@ -86,6 +96,7 @@ int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 	    {"account-close", api_ctl_account_close},
 	    {"account-set", api_ctl_account_set},
 	    {"token-create", api_ctl_token_create},
+	    {"diag-link", api_ctl_diag_link},
 	};
 	int err;
 

@@ -70,6 +70,11 @@ static enum MHD_Result api_http_respond(struct MHD_Connection *c, struct api_res
 	if (rs->flags & API_RESP_CORS)
 		for (size_t i = 0; api_cors_headers[i]; i += 2)
 			MHD_add_response_header(r, api_cors_headers[i], api_cors_headers[i + 1]);
+	for (size_t i = 0; rs->headers && rs->headers[i]; i += 2)
+		MHD_add_response_header(r, rs->headers[i], rs->headers[i + 1]);
+	if (rs->csp)
+		MHD_add_response_header(r, "Content-Security-Policy", rs->csp);
+	api_response_free(rs);
 	ret = MHD_queue_response(c, rs->status, r);
 	MHD_destroy_response(r);
 	return ret;

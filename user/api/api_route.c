@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_diag.h"
 #include "api/api_priv.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -69,6 +70,8 @@ void api_response_free(struct api_response *rs)
 	free(rs->body);
 	rs->body = NULL;
 	rs->body_len = 0;
+	free(rs->csp);
+	rs->csp = NULL;
 }
 
 static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
@@ -293,6 +296,8 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		api_error(rs, 413, API_ERR_TOO_LARGE, "Request body too large");
 		return;
 	}
+	if (api_diag_route(s, rq, now, rs))
+		return;
 	if (strcmp(rq->path, "/metrics") == 0) {
 		if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
 			api_method_not_allowed(rs, "GET, HEAD");

@@ -53,4 +53,14 @@ int auth_sign(const struct auth_result *r, struct stun_builder *b);
 int auth_make_ephemeral(const struct auth_ctx *a, const char *id, uint64_t expiry,
 			char *username, size_t ulen, char *password, size_t plen);
 
+/* Signed links: HMAC-SHA256 under a label of its own, keyed with the first secret (sign) or any
+ * secret (verify, constant time). msg: at most AUTH_LINK_MAX_MSG bytes. sign: 0, -ENOENT without
+ * a secret, -EINVAL (too long), -EIO. */
+#define AUTH_LINK_MAC_LEN 32
+#define AUTH_LINK_MAX_MSG 256
+int auth_link_sign(const struct auth_ctx *a, const char *msg, size_t len,
+		   uint8_t mac[AUTH_LINK_MAC_LEN]);
+bool auth_link_verify(const struct auth_ctx *a, const char *msg, size_t len,
+		      const uint8_t mac[AUTH_LINK_MAC_LEN]);
+
 #endif

@@ -19,6 +19,7 @@ static const struct {
 	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
 	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
+	{ "diag-link", cmd_diag_link, "link to the connectivity test page [--account SID] [--ttl D]" },
 };
 
 static void usage(FILE *f, const struct nts_config *d)
