@@ -17,8 +17,10 @@ static const struct {
 	{ "stats", cmd_stats, "fast-path counters, summed over CPUs [--json]" },
 	{ "fastpath", cmd_fastpath, "flush: remove every entry from the fast-path maps" },
 	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
-	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
+	{ "account", cmd_account,
+	  "create [--parent SID]|list|suspend|activate|close|set accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
+	{ "key", cmd_key, "create|list --account SID, delete SID: API keys [--json]" },
 };
 
 static void usage(FILE *f, const struct nts_config *d)
