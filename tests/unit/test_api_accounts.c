@@ -279,6 +279,29 @@ static void test_bad_paging_or_status_gets_400_20001(void **state)
 				    &rs, 400, API_ERR_INVALID_PARAM);
 }
 
+static void test_largest_page_size_is_served(void **state)
+{
+	struct fixture *f = *state;
+	char secret[STORE_KEY_SECRET_LEN + 1], path[96];
+	struct api_response rs;
+	struct store_key k;
+	json_t *j = call(f, "GET", "/2010-04-01/Accounts.json", "PageSize=1000", f->master_basic,
+			 NULL, &rs);
+
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(json_integer_value(json_object_get(j, "page_size")), 1000);
+	json_decref(j);
+	/* With one row more than the page, the page knows of the next one. */
+	for (int i = 0; i < 1001; i++)
+		assert_int_equal(store_key_create(f->store, f->master.sid, "k", &k, secret), 0);
+	account_path(path, sizeof(path), f->master.sid, "/Keys.json");
+	j = call(f, "GET", path, "PageSize=1000", f->master_basic, NULL, &rs);
+	assert_int_equal(rs.status, 200);
+	assert_int_equal(json_array_size(json_object_get(j, "keys")), 1000);
+	assert_true(json_is_string(json_object_get(j, "next_page_uri")));
+	json_decref(j);
+}
+
 static void test_subaccount_sees_only_itself(void **state)
 {
 	struct fixture *f = *state;
@@ -528,6 +551,7 @@ int main(void)
 	    T(test_list_is_twilios_page_and_pages_by_token),
 	    T(test_list_filters_keep_their_encoding_in_page_uris),
 	    T(test_bad_paging_or_status_gets_400_20001),
+	    T(test_largest_page_size_is_served),
 	    T(test_subaccount_sees_only_itself),
 	    T(test_master_mints_tokens_for_its_subaccount),
 	    T(test_key_credentials_mint_tokens_but_manage_nothing),

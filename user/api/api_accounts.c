@@ -188,7 +188,7 @@ void api_accounts_list(struct api_server *s, const struct api_request *rq, const
 	f.name = name_err ? NULL : name;
 	f.after = pg.after[0] ? pg.after : NULL;
 	f.offset = f.after ? 0 : pg.number * pg.size;
-	f.limit = pg.size + 1 > STORE_PAGE_MAX ? STORE_PAGE_MAX : pg.size + 1;
+	f.limit = pg.size + 1; /* one more tells whether a next page exists */
 	col.items = json_array();
 	col.limit = pg.size;
 	err = col.items ? store_account_list(s->store, &f, api_collect_account, &col) : -ENOMEM;

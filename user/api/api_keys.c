@@ -101,8 +101,7 @@ void api_keys_list(struct api_server *s, const struct api_request *rq, const cha
 	col.items = json_array();
 	col.limit = pg.size;
 	err = col.items ? store_key_list(s->store, a.sid, pg.after[0] ? pg.after : NULL,
-					 pg.after[0] ? 0 : pg.number * pg.size,
-					 pg.size < STORE_PAGE_MAX ? pg.size + 1 : STORE_PAGE_MAX,
+					 pg.after[0] ? 0 : pg.number * pg.size, pg.size + 1,
 					 api_collect_key, &col)
 			: -ENOMEM;
 	if (err) {

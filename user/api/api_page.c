@@ -35,7 +35,7 @@ int api_page_parse(const struct api_request *rq, struct api_page *pg)
 	pg->after[0] = '\0';
 	err = api_query_get(rq, "PageSize", v, sizeof(v));
 	if (!err)
-		err = api_page_number(v, STORE_PAGE_MAX, &pg->size);
+		err = api_page_number(v, API_PAGE_SIZE_MAX, &pg->size);
 	if (!err && pg->size == 0)
 		err = -EINVAL;
 	if (err && err != -ENOENT)

@@ -70,6 +70,8 @@ void api_account_notify(struct api_server *s, const char *sid);
 
 /* Twilio's paging (api_page.c): PageSize (1..1000, default 50), Page, PageToken. */
 #define API_PAGE_SIZE_DEFAULT 50
+#define API_PAGE_SIZE_MAX 1000 /* Twilio's; one row more is read to know of a next page */
+_Static_assert(API_PAGE_SIZE_MAX < STORE_PAGE_MAX, "a page and one row fit one store listing");
 struct api_page {
 	unsigned size, number;
 	char after[STORE_SID_LEN + 1]; /* from PageToken "PA<sid>": list after this sid; "" none */

@@ -19,7 +19,7 @@ struct nts_store;
 
 #define STORE_KEY_SID_LEN 34	/* "SK" + 32 hex digits */
 #define STORE_KEY_SECRET_LEN 32 /* 32 hex digits */
-#define STORE_PAGE_MAX 1000	/* most rows one listing call returns */
+#define STORE_PAGE_MAX 1024	/* most rows one listing call returns */
 
 /* One account as listed (never carries the AuthToken). */
 struct store_account {
