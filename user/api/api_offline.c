@@ -109,6 +109,12 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_offline_token(st, args, err, errlen);
 	else if (strcmp(cmd, "diag-link") == 0)
 		r = api_offline_diag_link(st, args, err, errlen);
+	else if (strcmp(cmd, "key-create") == 0)
+		r = api_cmd_key_create(st, args, err, errlen);
+	else if (strcmp(cmd, "key-list") == 0)
+		r = api_cmd_key_list(st, args, err, errlen);
+	else if (strcmp(cmd, "key-delete") == 0)
+		r = api_cmd_key_delete(st, args, err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);

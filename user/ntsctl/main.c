@@ -11,20 +11,23 @@ static const struct {
 	int (*fn)(struct ntsctl *c, int argc, char **argv);
 	const char *summary;
 } subcommands[] = {
-	{ "attach", cmd_attach, "load the XDP fast path on DEV [--mode native|skb]" },
-	{ "detach", cmd_detach, "remove the XDP fast path from DEV" },
-	{ "status", cmd_status, "daemon and fast-path status" },
-	{ "stats", cmd_stats, "fast-path counters, summed over CPUs [--json]" },
-	{ "fastpath", cmd_fastpath, "flush: remove every entry from the fast-path maps" },
-	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
-	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
-	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
-	{ "diag-link", cmd_diag_link, "link to the connectivity test page [--account SID] [--ttl D]" },
+    {"attach", cmd_attach, "load the XDP fast path on DEV [--mode native|skb]"},
+    {"detach", cmd_detach, "remove the XDP fast path from DEV"},
+    {"status", cmd_status, "daemon and fast-path status"},
+    {"stats", cmd_stats, "fast-path counters, summed over CPUs [--json]"},
+    {"fastpath", cmd_fastpath, "flush: remove every entry from the fast-path maps"},
+    {"allocations", cmd_allocations, "list TURN allocations [--json]; delete ID"},
+    {"account", cmd_account,
+     "create [--parent SID]|list|suspend|activate|close|set accounts [--json]"},
+    {"token", cmd_token, "create --account SID [--ttl N] [--json]"},
+    {"diag-link", cmd_diag_link, "link to the connectivity test page [--account SID] [--ttl D]"},
+    {"key", cmd_key, "create|list --account SID, delete SID: API keys [--json]"},
 };
 
 static void usage(FILE *f, const struct nts_config *d)
 {
-	fprintf(f, "usage: ntsctl [--ctl-socket PATH] [--pin-dir DIR] [--db PATH] SUBCOMMAND [ARGS]\n");
+	fprintf(
+	    f, "usage: ntsctl [--ctl-socket PATH] [--pin-dir DIR] [--db PATH] SUBCOMMAND [ARGS]\n");
 	fprintf(f, "defaults (ntsd's): --ctl-socket %s --pin-dir %s --db %s\n\n", d->ctl_socket,
 		d->pin_dir, d->db);
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
@@ -35,33 +38,43 @@ static void usage(FILE *f, const struct nts_config *d)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "ctl-socket", required_argument, NULL, 'c' },
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ 0 },
+	    {"ctl-socket", required_argument, NULL, 'c'}, {"pin-dir", required_argument, NULL, 'p'},
+	    {"db", required_argument, NULL, 'd'},	  {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},	  {0},
 	};
-	/* The same defaults as ntsd's --ctl-socket, --pin-dir and --db (the table in util/config.c). */
+	/* The same defaults as ntsd's --ctl-socket, --pin-dir and --db (the table in
+	 * util/config.c). */
 	static struct nts_config defaults;
 	struct ntsctl c;
 	int o;
 
 	nts_config_defaults(&defaults);
 	c = (struct ntsctl){
-		.ctl_socket = defaults.ctl_socket,
-		.pin_dir = defaults.pin_dir,
-		.db = defaults.db,
+	    .ctl_socket = defaults.ctl_socket,
+	    .pin_dir = defaults.pin_dir,
+	    .db = defaults.db,
 	};
 
 	while ((o = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'c': c.ctl_socket = optarg; break;
-		case 'p': c.pin_dir = optarg; break;
-		case 'd': c.db = optarg; break;
-		case 'h': usage(stdout, &defaults); return 0;
-		case 'V': printf("ntsctl %s\n", NTS_VERSION); return 0;
-		default: usage(stderr, &defaults); return 2;
+		case 'c':
+			c.ctl_socket = optarg;
+			break;
+		case 'p':
+			c.pin_dir = optarg;
+			break;
+		case 'd':
+			c.db = optarg;
+			break;
+		case 'h':
+			usage(stdout, &defaults);
+			return 0;
+		case 'V':
+			printf("ntsctl %s\n", NTS_VERSION);
+			return 0;
+		default:
+			usage(stderr, &defaults);
+			return 2;
 		}
 	}
 	if (optind >= argc) {

@@ -23,5 +23,6 @@ int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);
 int cmd_token(struct ntsctl *c, int argc, char **argv);
 int cmd_diag_link(struct ntsctl *c, int argc, char **argv);
+int cmd_key(struct ntsctl *c, int argc, char **argv);
 
 #endif

@@ -17,12 +17,18 @@
 
 struct nts_store;
 
+#define STORE_KEY_SID_LEN 34	/* "SK" + 32 hex digits */
+#define STORE_KEY_SECRET_LEN 32 /* 32 hex digits */
+#define STORE_PAGE_MAX 1024	/* most rows one listing call returns */
+
 /* One account as listed (never carries the AuthToken). */
 struct store_account {
 	char sid[STORE_SID_LEN + 1];
+	char owner[STORE_SID_LEN + 1]; /* the master of a subaccount; "" for a master */
 	char name[STORE_NAME_MAX];
 	bool suspended;		     /* suspended or closed: not active */
 	bool closed;		     /* closed for good: cannot be activated again */
+	bool owner_suspended;	     /* its master is suspended or closed (so it is not active) */
 	uint32_t max_allocations;    /* 0: ntsd's --max-allocations-per-account */
 	uint64_t max_bps;	     /* stored for a bandwidth limit; not enforced yet */
 	int64_t created, updated;    /* unix seconds */
@@ -46,15 +52,43 @@ bool store_sid_valid(const char *sid);
  * the 32 hex digits + NUL: the only time it is known. 0 or -errno (-EINVAL: bad name). */
 int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
 			 char token[STORE_TOKEN_LEN + 1]);
+/* Creates an active subaccount of the master owner, as store_account_create() does. 0, -ENOENT
+ * (no such owner), -EMLINK (owner is itself a subaccount), -EPERM (owner is closed), -EINVAL or
+ * -errno. */
+int store_subaccount_create(struct nts_store *s, const char *owner, const char *name,
+			    struct store_account *out, char token[STORE_TOKEN_LEN + 1]);
+/* "active", "suspended" or "closed": the account's own status (not its master's). */
+const char *store_account_status_name(const struct store_account *a);
 /* Looks sid up. 0, -ENOENT or -errno. */
 int store_account_get(struct nts_store *s, const char *sid, struct store_account *out);
 /* Calls fn for each account, oldest first; fn returns non-zero to stop. 0 or -errno. */
 int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
 			  void *arg);
+/* What store_account_list() returns, oldest first. */
+enum store_status_filter {
+	STORE_STATUS_ANY,
+	STORE_STATUS_ACTIVE,
+	STORE_STATUS_SUSPENDED,
+	STORE_STATUS_CLOSED,
+};
+struct store_account_filter {
+	const char *family; /* NULL: every account; else this account and its subaccounts */
+	const char *name;   /* NULL, or exactly this friendly name */
+	enum store_status_filter status;
+	const char *after; /* NULL, or only accounts listed after this sid (a page token) */
+	unsigned offset;   /* rows skipped first */
+	unsigned limit;	   /* at most this many rows (1..STORE_PAGE_MAX) */
+};
+/* Calls fn for each account f selects; fn returns non-zero to stop. 0, -ENOENT (f->after is not
+ * an account), -EINVAL or -errno. */
+int store_account_list(struct nts_store *s, const struct store_account_filter *f,
+		       int (*fn)(void *arg, const struct store_account *a), void *arg);
+/* Renames the account. 0, -ENOENT, -EINVAL or -errno. */
+int store_account_rename(struct nts_store *s, const char *sid, const char *name);
 /* Sets the status; 0, -ENOENT, -EPERM (the account is closed) or -errno. */
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended);
-/* Closes the account for good (its tokens stop working, it cannot be activated again). 0, -ENOENT
- * or -errno. */
+/* Closes the account for good (its tokens stop working, it cannot be activated again), and with
+ * a master every subaccount of it. 0, -ENOENT or -errno. */
 int store_account_close(struct nts_store *s, const char *sid);
 /* Sets the account's limits; a negative value keeps that limit as it is. 0, -ENOENT, -EINVAL or
  * -errno. */
@@ -64,6 +98,35 @@ int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_a
  * account, active or not, is filled into out if non-NULL), -EACCES otherwise, other -errno. */
 int store_account_verify(struct nts_store *s, const char *sid, const char *token,
 			 struct store_account *out);
+
+/* API keys: a sid "SK" + 32 hex digits and a secret of 32 hex digits (CSPRNG) that is kept only
+ * as HMAC-SHA256(salt, secret), like AuthTokens. A key acts for the account that owns it. */
+struct store_key {
+	char sid[STORE_KEY_SID_LEN + 1];
+	char account[STORE_SID_LEN + 1];
+	char name[STORE_NAME_MAX]; /* may be empty */
+	int64_t created, updated;  /* unix seconds */
+};
+/* True when sid has the key sid syntax: "SK" followed by 32 lower-case hex digits. */
+bool store_key_sid_valid(const char *sid);
+/* Creates a key of account named name (NULL or "" for none). secret gets the 32 hex digits + NUL:
+ * the only time it is known. 0, -ENOENT (no such account), -EINVAL or -errno. */
+int store_key_create(struct nts_store *s, const char *account, const char *name,
+		     struct store_key *out, char secret[STORE_KEY_SECRET_LEN + 1]);
+/* Looks key sid up. 0, -ENOENT or -errno. */
+int store_key_get(struct nts_store *s, const char *sid, struct store_key *out);
+/* Calls fn for up to limit keys of account, oldest first, skipping offset keys or, with after,
+ * those up to the key after. 0, -ENOENT (after is not a key of account), -EINVAL or -errno. */
+int store_key_list(struct nts_store *s, const char *account, const char *after, unsigned offset,
+		   unsigned limit, int (*fn)(void *arg, const struct store_key *k), void *arg);
+/* Renames key sid ("" allowed). 0, -ENOENT, -EINVAL or -errno. */
+int store_key_rename(struct nts_store *s, const char *sid, const char *name);
+/* Deletes key sid: its secret stops working at once. 0, -ENOENT or -errno. */
+int store_key_delete(struct nts_store *s, const char *sid);
+/* Checks key sid's secret in constant time (unknown sids cost the same). 0 when it matches (the
+ * key is filled into out if non-NULL), -EACCES otherwise, other -errno. */
+int store_key_verify(struct nts_store *s, const char *sid, const char *secret,
+		     struct store_key *out);
 
 /* Loads the signing secret (the oldest row of the secrets table), creating one if there is none.
  * out gets a NUL-terminated string. 0 or -errno. */

@@ -21,6 +21,19 @@ struct nts_store {
 	unsigned nusage;
 };
 
+#define STORE_SALT_LEN 16
+#define STORE_HASH_LEN 32
+
+/* Writes nbytes (at most 32) random bytes from the CSPRNG as 2 * nbytes hex digits + NUL. */
+int store_random_hex(char *out, size_t nbytes);
+/* HMAC-SHA256(salt, secret): how AuthTokens and key secrets are kept. 0 or -EIO. */
+int store_secret_hash(const uint8_t *salt, size_t salt_len, const char *secret,
+		      uint8_t out[STORE_HASH_LEN]);
+/* A friendly name: 1..STORE_NAME_MAX - 1 bytes (0 too when empty_ok), no control characters. */
+bool store_name_valid(const char *name, bool empty_ok);
+/* True when s is prefix followed by 32 lower-case hex digits. */
+bool store_sid_syntax(const char *s, const char *prefix);
+
 /* Maps an SQLite result code to -errno (SQLITE_BUSY -> -EBUSY, SQLITE_FULL -> -ENOSPC...). */
 int store_errno(int rc);
 /* Runs one SQL statement without results. 0 or -errno (logged). */
