@@ -2,11 +2,12 @@
 # The Debian package end to end: `make deb` builds it from the binaries in build/ (lintian without
 # errors), dpkg installs it (user nts from sysusers.d, units, man pages, completion, conffile), the
 # installed units verify, and the packaged ntsd runs the way ntsd.service would run it: as nts,
-# with the unit's capabilities, umask, no_new_privs and directories, taken from the installed
-# unit file. It adopts fast-path maps pinned and handed to nts as nts-fastpath@.service does, waits
-# for READY=1 like systemd, issues a token through the API and relays a TURN session with it
-# (coturn's turnutils_uclient to a loopback echo peer). Then dpkg purges the package and nothing
-# of it is left but the system user nts, which Debian leaves (README "Install").
+# with the unit's capabilities, umask, no_new_privs and directories, read from the installed unit
+# file; the test waits for READY=1 as systemd does. nts-fastpath@.service's commands, run the same
+# way, attach the XDP program while ntsd runs, and ntsd adopts the maps with CAP_BPF alone. A
+# token from the API then relays a TURN session (coturn's turnutils_uclient to a loopback echo
+# peer). dpkg purges the package, and nothing of it is left but the system user nts, which Debian
+# leaves (README "Install").
 # systemd is not PID 1 on every test host, so the sandbox settings that only systemd can apply
 # (namespaces, seccomp, Protect*) are checked by systemd-analyze, not exercised here.
 set -u
@@ -21,6 +22,7 @@ pins=/sys/fs/bpf/nts-deb-$id
 NS=ntsdeb$id
 unit=/lib/systemd/system/ntsd.service
 ntsd_pid= peer_pid= listener_pid= user_was_there=
+bpffs_mode=$(stat -c %a /sys/fs/bpf) # nts-fastpath@ opens it for search; put back at the end
 getent passwd nts >/dev/null && user_was_there=1
 
 # dpkg_retry ARGS...: dpkg, waiting (60 s at most) while another apt or dpkg holds its lock.
@@ -45,6 +47,7 @@ cleanup() {
 	[ -z "$user_was_there" ] && getent group nts >/dev/null && groupdel nts 2>/dev/null
 	ip netns del "$NS" 2>/dev/null
 	rm -rf "$pins" "$tmp"
+	[ -n "$bpffs_mode" ] && chmod "$bpffs_mode" /sys/fs/bpf
 }
 
 [ "$(id -u)" -eq 0 ] || skip_all "installs a package: needs root"
@@ -96,15 +99,12 @@ check "ntsd.service's exposure score is 2.0 or lower (is ${score:-unknown})" \
 check "ntsd is not enabled or started by the installation" \
 	test ! -e /etc/systemd/system/multi-user.target.wants/ntsd.service
 
-# ---- the fast path as nts-fastpath@.service leaves it: attached, pins handed to nts ----
-setup_fastpath() {
+# An interface for the fast path, in a namespace of the test's own (nothing is sent on it).
+veth() {
 	ip netns add "$NS" && ip -n "$NS" link add fp0 type veth peer name fp1 &&
-		ip -n "$NS" link set fp0 up && ip -n "$NS" link set fp1 up &&
-		in_ns "$NS" ntsctl --pin-dir "$pins" attach fp0 --mode skb --channels 1024 \
-			--allocations 256 >"$tmp/attach.out" 2>&1 &&
-		chown -R nts:nts "$pins"
+		ip -n "$NS" link set fp0 up && ip -n "$NS" link set fp1 up
 }
-check "ntsctl attach pins the maps (skb mode, in a namespace) and they go to nts" setup_fastpath
+check "a veth pair in a namespace for the fast path" veth
 
 # ---- run it as ntsd.service would ----
 turn_port_free() { ! ss -Hlun "sport = :$1" | grep -q . && ! ss -Hltn "sport = :$1" | grep -q .; }
@@ -123,20 +123,39 @@ allow-peer = 127.0.0.1
 pin-dir = $pins
 CONF
 
-# unit_get KEY: the value of KEY= in the installed unit (the last one).
-unit_get() { sed -nE "s/^$1=(.*)/\1/p" "$unit" | tail -n 1; }
-# "CAP_BPF CAP_NET_BIND_SERVICE" -> "bpf,net_bind_service" for setpriv.
+# unit_get UNIT KEY: the value of KEY= in the installed UNIT (the last one).
+unit_get() { sed -nE "s/^$2=(.*)/\1/p" "$1" | tail -n 1; }
+unit_get_all() { sed -nE "s/^$2=(.*)/\1/p" "$1"; }
+# "CAP_BPF CAP_NET_ADMIN" -> "+bpf,+net_admin" for setpriv.
 caps_for_setpriv() { tr ' ' '\n' <<<"$1" | sed -E 's/^CAP_//' | tr 'A-Z' 'a-z' | grep . | sed 's/^/+/' | paste -sd,; }
-exec_start=$(unit_get ExecStart)
-user=$(unit_get User) group=$(unit_get Group) umask_v=$(unit_get UMask)
-amb=$(caps_for_setpriv "$(unit_get AmbientCapabilities)")
-bnd=$(caps_for_setpriv "$(unit_get CapabilityBoundingSet)")
-nnp=$(unit_get NoNewPrivileges)
-echo "# ntsd.service: User=$user Group=$group UMask=$umask_v caps ambient $amb bounding $bnd NoNewPrivileges=$nnp"
-echo "# ExecStart=$exec_start"
+# as_unit UNIT COMMAND...: execs COMMAND as UNIT's service would: its User= and Group= without
+# supplementary groups, its ambient and bounding capabilities, NoNewPrivileges=, UMask=, in /,
+# with a clean environment (NOTIFY_SOCKET and WATCHDOG_USEC passed through when set). It replaces
+# the shell: run it in a subshell or in the background.
+as_unit() {
+	local u=$1 amb bnd nnp=
+	shift
+	amb=$(caps_for_setpriv "$(unit_get "$u" AmbientCapabilities)")
+	bnd=$(caps_for_setpriv "$(unit_get "$u" CapabilityBoundingSet)")
+	[ "$(unit_get "$u" NoNewPrivileges)" = yes ] && nnp=--no-new-privs
+	umask "$(unit_get "$u" UMask)" && cd / && exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+		${NOTIFY_SOCKET:+NOTIFY_SOCKET=$NOTIFY_SOCKET} ${WATCHDOG_USEC:+WATCHDOG_USEC=$WATCHDOG_USEC} \
+		setpriv --reuid="$(unit_get "$u" User)" --regid="$(unit_get "$u" Group)" --clear-groups \
+		--inh-caps="-all${amb:+,$amb}" --ambient-caps="-all${amb:+,$amb}" \
+		--bounding-set="-all${bnd:+,$bnd}" $nnp -- "$@"
+}
+user=$(unit_get "$unit" User) group=$(unit_get "$unit" Group)
+read -ra exec_start <<<"$(unit_get "$unit" ExecStart)"
+echo "# ntsd.service: User=$user Group=$group UMask=$(unit_get "$unit" UMask)" \
+	"AmbientCapabilities=$(unit_get "$unit" AmbientCapabilities)" \
+	"CapabilityBoundingSet=$(unit_get "$unit" CapabilityBoundingSet)" \
+	"NoNewPrivileges=$(unit_get "$unit" NoNewPrivileges)"
+echo "# ExecStart=${exec_start[*]}"
 dirs_like_systemd() { # RuntimeDirectory= and StateDirectory= with their modes, owned by the user
-	install -d -m "$(unit_get RuntimeDirectoryMode)" -o "$user" -g "$group" "/run/$(unit_get RuntimeDirectory)" &&
-		install -d -m "$(unit_get StateDirectoryMode)" -o "$user" -g "$group" "/var/lib/$(unit_get StateDirectory)"
+	install -d -m "$(unit_get "$unit" RuntimeDirectoryMode)" -o "$user" -g "$group" \
+		"/run/$(unit_get "$unit" RuntimeDirectory)" &&
+		install -d -m "$(unit_get "$unit" StateDirectoryMode)" -o "$user" -g "$group" \
+			"/var/lib/$(unit_get "$unit" StateDirectory)"
 }
 check "RuntimeDirectory and StateDirectory made as systemd would" dirs_like_systemd
 
@@ -144,12 +163,7 @@ check "RuntimeDirectory and StateDirectory made as systemd would" dirs_like_syst
 listener_pid=$!
 for _ in $(seq 1 50); do [ -S "$tmp/notify.sock" ] && break; sleep 0.1; done
 chmod 777 "$tmp" && chmod 666 "$tmp/notify.sock"
-nnp_flag=
-[ "$nnp" = yes ] && nnp_flag=--no-new-privs
-# shellcheck disable=SC2086 # ExecStart is split into words as systemd does (no quoting in it)
-(umask "$umask_v" && cd / && exec env -i NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=20000000 \
-	setpriv --reuid="$user" --regid="$group" --clear-groups --inh-caps="-all,$amb" \
-	--ambient-caps="-all,$amb" --bounding-set="-all,$bnd" $nnp_flag -- $exec_start) \
+NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=20000000 as_unit "$unit" "${exec_start[@]}" \
 	>"$tmp/ntsd.log" 2>&1 &
 ntsd_pid=$!
 ready() {
@@ -171,8 +185,32 @@ want=$(printf '%016x' $((1 << 39))) # CAP_BPF
 check "its capabilities are CAP_BPF alone (effective, permitted, bounding, ambient)" \
 	test "$(status_field CapEff) $(status_field CapPrm) $(status_field CapBnd) $(status_field CapAmb)" = "$want $want $want $want"
 check "NoNewPrivs is set" test "$(status_field NoNewPrivs)" = 1
-check "it adopted the pinned maps as nts with CAP_BPF (ntsctl status)" \
-	bash -c "ntsctl --pin-dir '$pins' status | grep -q 'maps adopted'"
+
+# nts-fastpath@fp0.service started now, while ntsd runs (its ExecStart with the test's pin
+# folder): the maps it pins belong to nts, so the running ntsd adopts them at once.
+fp_unit=/lib/systemd/system/nts-fastpath@.service
+fp_exec() { # fp_exec Exec{Start,Stop}: that line of the unit for fp0, with --pin-dir added
+	local cmd
+	read -ra cmd <<<"$(unit_get "$fp_unit" "$1" | sed 's/%I/fp0/g; s/%i/fp0/g')"
+	(as_unit "$fp_unit" nsenter --net=/var/run/netns/"$NS" "${cmd[0]}" --pin-dir "$pins" "${cmd[@]:1}")
+}
+# Its ExecStartPre= lines marked "+" run with full privileges, as root.
+fp_pre() {
+	local line
+	while read -r line; do
+		[ "${line:0:1}" = + ] || { echo "# ExecStartPre=$line is not run as root: unexpected"; return 1; }
+		${line:1} || return 1
+	done < <(unit_get_all "$fp_unit" ExecStartPre)
+}
+attach_as_unit() {
+	fp_pre && fp_exec ExecStart >"$tmp/attach.out" 2>&1 && grep -q '^ntsd adopted the maps' "$tmp/attach.out" ||
+		{ sed 's/^/#   /' "$tmp/attach.out"; return 1; }
+}
+check "nts-fastpath@fp0 (as nts, the unit's capabilities) attaches; the running ntsd adopts the maps" \
+	attach_as_unit
+check "the pins belong to nts" bash -c "[ \"\$(stat -c %U '$pins/nts_fp_client')\" = nts ]"
+check "ntsd mirrors into the maps with CAP_BPF alone (ntsctl status)" \
+	bash -c "ntsctl --pin-dir '$pins' status | grep -q 'maps adopted, channels mirrored'"
 db_private() { [ "$(stat -c '%U %a' /var/lib/nts/nts.db)" = "nts 600" ] && [ "$(stat -c '%U %a' /run/nts/ntsd.sock)" = "nts 600" ]; }
 check "database and control socket belong to nts, mode 0600, at the default paths" db_private
 
@@ -205,7 +243,10 @@ stopped() {
 	[ "$rc" -eq 0 ] && grep -q '^STOPPING=1' "$tmp/notify.log"
 }
 check "SIGTERM stops it cleanly, STOPPING=1 sent" stopped
-in_ns "$NS" ntsctl --pin-dir "$pins" detach fp0 >/dev/null 2>&1
+detach_as_unit() {
+	fp_exec ExecStop >"$tmp/detach.out" 2>&1 || { sed 's/^/#   /' "$tmp/detach.out"; return 1; }
+}
+check "nts-fastpath@fp0's ExecStop detaches it" detach_as_unit
 
 # ---- purge ----
 dpkg-query -L nts | grep -vE '^/\.$' >"$tmp/files"
