@@ -228,6 +228,8 @@ DEB_ARCH    = $(shell dpkg-architecture -qDEB_HOST_ARCH)
 DEB_FILE    = build/nts_$(DEB_VERSION)_$(DEB_ARCH).deb
 deb: progs
 	dpkg-checkbuilddeps
-	fakeroot debian/rules binary >build/deb.log 2>&1 || { tail -n 30 build/deb.log; exit 1; }
-	lintian --fail-on error --suppress-tags-from-file /dev/null $(DEB_FILE)
+	debian/rules binary >build/deb.log 2>&1 || { tail -n 30 build/deb.log; exit 1; }
+	rm -rf debian/nts debian/.debhelper debian/files debian/*.substvars \
+		debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
+	lintian --fail-on error $(DEB_FILE)
 	@echo "built $(DEB_FILE)"

@@ -11,7 +11,7 @@ PKGS=(
 	python3 python3-aiortc python3-twilio
 	gnuplot linux-perf
 	# Packaging: sd_notify, the .deb, its checks and the man pages' lint.
-	libsystemd-dev systemd debhelper dpkg-dev fakeroot lintian mandoc bash-completion
+	libsystemd-dev systemd debhelper dpkg-dev lintian mandoc bash-completion
 )
 # Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)

@@ -2,6 +2,7 @@
  * keeps no state of its own: without the variable every call returns at once.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
