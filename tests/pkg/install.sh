@@ -16,9 +16,11 @@ check() {
 }
 tmp=$(mktemp -d /tmp/nts-install-test.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-# make_install ARGS...: `make install` of what build/ holds (BUILD follows NTS_BUILD).
+# The build to install: SAN=1 names build/san (and its flags), any other folder goes as BUILD.
+if [ "$NTS_BUILD" = "$NTS_TOP/build/san" ]; then build_arg=SAN=1; else build_arg=BUILD=$NTS_BUILD; fi
+# make_install ARGS...: `make install` of what NTS_BUILD holds.
 make_install() {
-	make -C "$NTS_TOP" -s BUILD="$NTS_BUILD" install "$@" >"$tmp/make.out" 2>&1 ||
+	make -C "$NTS_TOP" -s "$build_arg" install "$@" >"$tmp/make.out" 2>&1 ||
 		{ sed 's/^/#   /' "$tmp/make.out"; return 1; }
 }
 # tree_is ROOT MODE:PATH...: every PATH exists under ROOT as a file with MODE, and nothing else.
@@ -61,7 +63,7 @@ echo "listen = 127.0.0.1:3478 # mine" >"$d/usr/local/etc/nts/ntsd.conf"
 keeps_conf() { make_install DESTDIR="$d" && grep -q mine "$d/usr/local/etc/nts/ntsd.conf"; }
 check "make install again keeps the operator's ntsd.conf" keeps_conf
 uninstalled() {
-	make -C "$NTS_TOP" -s BUILD="$NTS_BUILD" uninstall DESTDIR="$d" >/dev/null 2>&1 &&
+	make -C "$NTS_TOP" -s "$build_arg" uninstall DESTDIR="$d" >/dev/null 2>&1 &&
 		[ "$(find "$d" -type f)" = "$d/usr/local/etc/nts/ntsd.conf" ]
 }
 check "make uninstall removes everything but the configuration" uninstalled
