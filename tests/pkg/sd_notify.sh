@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ntsd speaks systemd's readiness protocol (sd_notify(3), user/ntsd/notify.c): with NOTIFY_SOCKET
-# set it sends READY=1 only once its listeners answer, WATCHDOG=1 at half of WATCHDOG_USEC,
-# RELOADING=1 then READY=1 around a SIGHUP, and STOPPING=1 on SIGTERM. A python listener plays
+# set it sends READY=1 only once its listeners answer, WATCHDOG=1 at half of WATCHDOG_USEC with a
+# STATUS= line that counts the allocations, RELOADING=1 then READY=1 around a SIGHUP, and
+# STOPPING=1 on SIGTERM. A python listener plays
 # systemd; it probes the listeners named in READY's STATUS line the moment READY arrives.
 set -u
 . "$(dirname "$0")/../api/lib.bash"
@@ -30,7 +31,9 @@ wait_for() {
 
 # 400 ms watchdog: a keep-alive every 200 ms.
 export NOTIFY_SOCKET="$tmp/notify.sock" WATCHDOG_USEC=400000
-start_ntsd || { not_ok "ntsd starts under NOTIFY_SOCKET"; tap_done; }
+printf 'alice:wonderland\n' >"$tmp/users"
+chmod 600 "$tmp/users"
+start_ntsd --user-file "$tmp/users" || { not_ok "ntsd starts under NOTIFY_SOCKET"; tap_done; }
 trap cleanup EXIT # start_ntsd installs its own
 unset NOTIFY_SOCKET WATCHDOG_USEC
 
@@ -38,7 +41,13 @@ check "READY=1 arrives with the listeners in STATUS" wait_for '^READY=1\|STATUS=
 check "the UDP listener answered a Binding the moment READY arrived" wait_for '^probe udp ok'
 check "the TCP listener accepted the moment READY arrived" wait_for '^probe tcp ok'
 check "READY=1 is sent once at start" test "$(grep -c '^READY=1' "$log")" -eq 1
-check "WATCHDOG=1 keep-alives arrive (3 within 5 s at a 200 ms period)" wait_for '^WATCHDOG=1$' 3
+check "WATCHDOG=1 keep-alives arrive (3 within 5 s at a 200 ms period)" wait_for '^WATCHDOG=1\|' 3
+check "with them, STATUS= counts the live allocations" wait_for '^WATCHDOG=1\|STATUS=serving, allocations: 0$'
+# One allocation held (a static user; it outlives the client's socket), then its count.
+echo "alice wonderland" | "$PY" "$NTS_TOP/tests/api/turn_hold.py" 127.0.0.1 "$turn_port" >"$tmp/hold.out" 2>&1
+check "STATUS= follows the allocation count (1 once a client holds one)" \
+	wait_for 'STATUS=serving, allocations: 1$'
+grep -q '^allocated=1 ' "$tmp/hold.out" || sed 's/^/# /' "$tmp/hold.out"
 
 kill -HUP "$ntsd_pid"
 check "SIGHUP sends RELOADING=1 with MONOTONIC_USEC" wait_for '^RELOADING=1\|.*MONOTONIC_USEC=[0-9]+'

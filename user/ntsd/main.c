@@ -250,7 +250,7 @@ int main(int argc, char **argv)
 	if (rc == 0 && d.cfg.run_as[0])
 		rc = ntsd_run_as(&d, &privs);
 	if (rc == 0)
-		rc = ntsd_notify_watchdog(&d);
+		rc = ntsd_notify_start(&d);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
 		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,

@@ -7,9 +7,10 @@
 
 #include "ntsd/daemon.h"
 
-/* Sends WATCHDOG=1 from a loop tick at half of WATCHDOG_USEC when the unit sets WatchdogSec=, so
- * a stuck loop (not just a dead process) gets ntsd restarted. 0 or -errno. */
-int ntsd_notify_watchdog(struct ntsd *d);
+/* Under systemd, a loop tick sends WATCHDOG=1 at half of WATCHDOG_USEC when the unit sets
+ * WatchdogSec= (so a stuck loop, not just a dead process, gets ntsd restarted) and a STATUS= line
+ * with the live allocations, at least every 10 s. 0 or -errno. */
+int ntsd_notify_start(struct ntsd *d);
 /* READY=1 with a STATUS= line (the listeners, or what a reload did). */
 void ntsd_notify_ready(const char *status);
 /* RELOADING=1 with MONOTONIC_USEC=, as Type=notify-reload expects; READY=1 ends it. */
