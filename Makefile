@@ -187,7 +187,6 @@ MANDIR     := $(PREFIX)/share/man
 COMPDIR    := $(PREFIX)/share/bash-completion/completions
 INSTALL    ?= install
 MAN_PAGES  := man/ntsd.8 man/ntsctl.8 man/ntsd.conf.5
-UNITS      := dist/systemd/ntsd.service dist/systemd/nts-fastpath@.service
 
 .PHONY: progs install uninstall deb
 # What install ships, without the tests `make all` builds too.
@@ -199,8 +198,8 @@ install: progs
 		$(DESTDIR)$(SYSCONFDIR)/nts $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	$(INSTALL) -m 0755 $(NTSD) $(NTSCTL) $(DESTDIR)$(SBINDIR)/
 	$(INSTALL) -m 0644 $(BPF_OBJ) $(DESTDIR)$(NTSLIBDIR)/
-	$(INSTALL) -m 0644 man/ntsd.8 man/ntsctl.8 $(DESTDIR)$(MANDIR)/man8/
-	$(INSTALL) -m 0644 man/ntsd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 dist/completion/ntsctl.bash $(DESTDIR)$(COMPDIR)/ntsctl
 	sed 's|/usr/sbin/|$(SBINDIR)/|g; s|/etc/nts/|$(SYSCONFDIR)/nts/|g' \
 		dist/systemd/ntsd.service >$(DESTDIR)$(UNITDIR)/ntsd.service
@@ -215,8 +214,8 @@ install: progs
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ntsd $(DESTDIR)$(SBINDIR)/ntsctl \
 		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_OBJ))) \
-		$(DESTDIR)$(MANDIR)/man8/ntsd.8 $(DESTDIR)$(MANDIR)/man8/ntsctl.8 \
-		$(DESTDIR)$(MANDIR)/man5/ntsd.conf.5 $(DESTDIR)$(COMPDIR)/ntsctl \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+		$(DESTDIR)$(COMPDIR)/ntsctl \
 		$(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service \
 		$(DESTDIR)$(PREFIX)/lib/sysusers.d/nts.conf
 	-rmdir $(DESTDIR)$(NTSLIBDIR)
