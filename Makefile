@@ -18,6 +18,8 @@ NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0)
 NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0)
 CFLAGS    += $(NL_CFLAGS)
 LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 $(NL_LIBS) -lm
+# libsystemd: sd_notify for ntsd.service (user/ntsd/notify.c).
+LDLIBS    += -lsystemd
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
 
@@ -185,3 +187,60 @@ clean:
 	rm -rf build/lib build/user build/tests build/bpf build/gen build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Install and Debian package (README "Install") -----------------------------------------
+# `make install` copies what `make all` built; DESTDIR stages the tree (the .deb uses it).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SBINDIR    := $(PREFIX)/sbin
+NTSLIBDIR  := $(PREFIX)/lib/nts
+MANDIR     := $(PREFIX)/share/man
+COMPDIR    := $(PREFIX)/share/bash-completion/completions
+INSTALL    ?= install
+MAN_PAGES  := man/ntsd.8 man/ntsctl.8 man/ntsd.conf.5
+
+.PHONY: progs install uninstall deb
+# What install ships, without the tests `make all` builds too.
+progs: $(BPF_OBJ) $(NTSD) $(NTSCTL)
+
+install: progs
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(NTSLIBDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/nts $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	$(INSTALL) -m 0755 $(NTSD) $(NTSCTL) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(BPF_OBJ) $(DESTDIR)$(NTSLIBDIR)/
+	$(INSTALL) -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 dist/completion/ntsctl.bash $(DESTDIR)$(COMPDIR)/ntsctl
+	sed 's|/usr/sbin/|$(SBINDIR)/|g; s|/etc/nts/|$(SYSCONFDIR)/nts/|g' \
+		dist/systemd/ntsd.service >$(DESTDIR)$(UNITDIR)/ntsd.service
+	sed 's|/usr/sbin/|$(SBINDIR)/|g' dist/systemd/nts-fastpath@.service \
+		>$(DESTDIR)$(UNITDIR)/nts-fastpath@.service
+	$(INSTALL) -m 0644 dist/systemd/nts.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/nts.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service
+	@# An operator's configuration is never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/nts/ntsd.conf ] || \
+		$(INSTALL) -m 0644 dist/ntsd.conf $(DESTDIR)$(SYSCONFDIR)/nts/ntsd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ntsd $(DESTDIR)$(SBINDIR)/ntsctl \
+		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_OBJ))) \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+		$(DESTDIR)$(COMPDIR)/ntsctl \
+		$(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/nts.conf
+	-rmdir $(DESTDIR)$(NTSLIBDIR)
+
+# nts_<version>_<arch>.deb in build/ through debhelper (debian/rules), from what `make progs`
+# already built; no .changes: this is for installing, not uploading.
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version)
+DEB_ARCH    = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_FILE    = build/nts_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: progs
+	dpkg-checkbuilddeps
+	debian/rules binary >build/deb.log 2>&1 || { tail -n 30 build/deb.log; exit 1; }
+	rm -rf debian/nts debian/.debhelper debian/files debian/*.substvars \
+		debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
+	lintian --fail-on error $(DEB_FILE)
+	@echo "built $(DEB_FILE)"

@@ -10,6 +10,8 @@ PKGS=(
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
 	python3 python3-aiortc python3-twilio chromium
 	gnuplot linux-perf
+	# Packaging: sd_notify, the .deb, its checks and the man pages' lint.
+	libsystemd-dev systemd debhelper dpkg-dev lintian mandoc bash-completion
 )
 # Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)

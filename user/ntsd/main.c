@@ -1,6 +1,6 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime
- * failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate), telling systemd each step (notify.c).
+ * Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +19,7 @@
 #include "net/hostaddr.h"
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
+#include "ntsd/notify.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
 #include "turn/turn.h"
@@ -33,6 +34,7 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 		if (si.ssi_signo == SIGHUP) {
 			/* New TLS connections get the reloaded certificate; live ones and their
 			 * allocations carry on with theirs. */
+			ntsd_notify_reloading();
 			int rc = d->net ? net_reload_tls(d->net) : 0;
 
 			if (rc > 0)
@@ -43,6 +45,8 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 				    d->cfg.cert);
 			else
 				log_info("SIGHUP: nothing to reload");
+			ntsd_notify_ready(rc < 0 ? "reload refused; running with the old settings"
+						 : "reloaded");
 			continue;
 		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
@@ -245,15 +249,20 @@ int main(int argc, char **argv)
 	rc = ntsd_start(&d);
 	if (rc == 0 && d.cfg.run_as[0])
 		rc = ntsd_run_as(&d, &privs);
+	if (rc == 0)
+		rc = ntsd_notify_start(&d);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
 		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,
 			 d.cfg.realm, d.cfg.ctl_socket);
+		ntsd_notify_ready(listeners);
 		rc = loop_run(d.loop);
 		if (rc)
 			log_error("event loop failed: %s", strerror(-rc));
+		ntsd_notify_stopping(rc ? "event loop failed" : "stopping");
 	} else {
 		log_error("start failed: %s", strerror(-rc));
+		ntsd_notify_failed(rc);
 	}
 	ntsd_stop(&d);
 	close(sigfd);
