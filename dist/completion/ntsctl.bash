@@ -85,7 +85,7 @@ _ntsctl()
 		if ((nargs == 0)); then words_for="create list delete --help"; else words_for="--json"; fi
 		;;
 	usage) words_for="--account --daily --monthly --json --help" ;;
-	diag-link) words_for="--account --ttl --help" ;;
+	diag-link) words_for="--account --ttl --base --json --help" ;;
 	top) words_for="--once --help" ;;
 	reload) words_for="--help" ;;
 	esac

@@ -85,7 +85,7 @@ n=$(wc -l <"$tmp/ntsctl.cmds")
 if [ "$n" -ge 8 ]; then ok "ntsctl --help lists $n subcommands"; else not_ok "ntsctl --help lists $n subcommands"; fi
 missing=$(while read -r c; do grep -qE "^ +$c( |$)" "$tmp/ntsctl.8.txt" || echo "$c"; done <"$tmp/ntsctl.cmds")
 expect_none "every ntsctl subcommand is in ntsctl(8)" "$missing"
-missing=$(while read -r c; do grep -qE "(^|[ \"])$c( |\"|$)" "$comp" || echo "$c"; done <"$tmp/ntsctl.cmds")
+missing=$(while read -r c; do grep -qE "(^|[[:space:]\"])$c([[:space:]]|\"|$)" "$comp" || echo "$c"; done <"$tmp/ntsctl.cmds")
 expect_none "every ntsctl subcommand is in the bash completion" "$missing"
 {
 	"$NTS_BUILD/ntsctl" --help | head -n 1
@@ -99,7 +99,7 @@ done <"$tmp/ntsctl.opts")
 expect_none "every ntsctl option is in ntsctl(8)" "$missing"
 missing=$(while read -r o; do
 	grep -qxF -- "${o#--}" "$tmp/ntsd.opts" && ! grep -qE '^(--ctl-socket|--pin-dir|--db)$' <<<"$o" && continue
-	grep -qE -- "(^|[ \"])$o( |\"|$)" "$comp" || echo "$o"
+	grep -qE -- "(^|[[:space:]\"])$o([[:space:]]|\"|$)" "$comp" || echo "$o"
 done <"$tmp/ntsctl.opts")
 expect_none "every ntsctl option is in the bash completion" "$missing"
 
