@@ -1,5 +1,5 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime
+ * SIGINT/SIGTERM (SIGHUP reloads the configuration: reload.c). Exit status: 0 clean stop, 1 runtime
  * failure, 2 usage error.
  */
 #include <errno.h>
@@ -31,18 +31,9 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			/* New TLS connections get the reloaded certificate; live ones and their
-			 * allocations carry on with theirs. */
-			int rc = d->net ? net_reload_tls(d->net) : 0;
+			struct ntsd_reload_result r;
 
-			if (rc > 0)
-				log_info("SIGHUP: reloaded TLS certificate %s", d->cfg.cert);
-			else if (rc < 0)
-				log_warn(
-				    "SIGHUP: TLS certificate %s not reloaded; keeping the old one",
-				    d->cfg.cert);
-			else
-				log_info("SIGHUP: nothing to reload");
+			ntsd_reload(d, &r); /* logs its outcome */
 			continue;
 		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
@@ -224,7 +215,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ntsd: %s\nTry 'ntsd --help'.\n", err);
 		return 2;
 	}
-	nts_log_set_level(d.cfg.verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
+	d.argc = argc;
+	d.argv = argv;
+	ntsd_log_apply(&d.cfg);
 	if (opts.argv_secrets)
 		log_warn(
 		    "--secret/--user on the command line: every local user can read it in "
@@ -237,6 +230,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sigfd = ntsd_signals(&d);
+	if (sigfd >= 0 && ntsd_wire_log(&d) < 0) {
+		close(sigfd);
+		sigfd = -ENOMEM;
+	}
 	if (sigfd < 0) {
 		log_error("cannot set up signals: %s", strerror(-sigfd));
 		loop_destroy(d.loop);

@@ -45,21 +45,18 @@ static void wire_api_publish_ice(struct ntsd *d, const struct api_ice_urls *u)
 	free(text);
 }
 
-/* Once (first loop iteration, after net_listen()): tokens list the sockets actually open, so a
- * configured listener that did not come up (or a transport not served) is not advertised. */
-static void wire_api_listeners(void *arg, uint64_t now_ms)
+int ntsd_api_refresh_ice(struct ntsd *d)
 {
-	struct ntsd *d = arg;
 	struct net_listener_info li[NET_MAX_LISTENERS];
 	struct api_listener l[NET_MAX_LISTENERS];
 	struct api_ice_urls u;
 	size_t n;
 
-	if (!d->api || !d->net || api_ice_is_set(d->api))
-		return;
+	if (!d->api || !d->net)
+		return 0;
 	n = net_listeners(d->net, li, sizeof(li) / sizeof(li[0]));
 	if (n == 0)
-		return;
+		return -ENOENT;
 	if (n > sizeof(li) / sizeof(li[0]))
 		n = sizeof(li) / sizeof(li[0]);
 	for (size_t i = 0; i < n; i++)
@@ -67,6 +64,22 @@ static void wire_api_listeners(void *arg, uint64_t now_ms)
 	api_ice_urls_from_listeners(d->cfg.ice_host, l, n, &u);
 	api_set_ice_urls(d->api, &u);
 	wire_api_publish_ice(d, &u);
+	return 0;
+}
+
+/* Once (first loop iteration, after net_listen()): tokens list the sockets actually open, so a
+ * configured listener that did not come up (or a transport not served) is not advertised. */
+static void wire_api_listeners(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+
+	if (d->api && !api_ice_is_set(d->api))
+		ntsd_api_refresh_ice(d);
+}
+
+int ntsd_api_load_secret(struct ntsd *d)
+{
+	return wire_api_secret(d);
 }
 
 /* "<dir of db>/demo-account". */
