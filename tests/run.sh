@@ -83,7 +83,7 @@ for f in "$fuzzdir"/fuzz_*; do
 	run_suite "fuzz/$n" 120 bash -c "echo 1..1; '$f' -runs=20000 -seed=1 -artifact_prefix='$crashes/$n-' '$fuzzwork/$n' $corpus >'$logdir/fuzz_$n.out' 2>&1 && echo 'ok 1 - $n survives 20000 runs' || { echo 'not ok 1 - $n found a crash (input under $crashes, output in $logdir/fuzz_$n.out)'; exit 1; }"
 done
 rm -rf "$fuzzwork"
-for dir in interop netns api bench; do
+for dir in interop netns api ops bench; do
 	for t in "$NTS_TOP"/tests/$dir/*.sh; do
 		[ -f "$t" ] || continue
 		run_suite "$dir/$(basename "$t" .sh)" 600 bash "$t"

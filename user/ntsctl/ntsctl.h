@@ -22,5 +22,7 @@ int cmd_fastpath(struct ntsctl *c, int argc, char **argv);
 int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);
 int cmd_token(struct ntsctl *c, int argc, char **argv);
+int cmd_reload(struct ntsctl *c, int argc, char **argv);
+int cmd_top(struct ntsctl *c, int argc, char **argv);
 
 #endif
