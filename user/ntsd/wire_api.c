@@ -139,9 +139,28 @@ static int wire_api_demo_create(struct ntsd *d, const char *path, char *sid, cha
 	return 0;
 }
 
+/* The ntsctl command that reaches this daemon from the current directory: the ntsctl next to this
+ * ntsd, with --ctl-socket unless ntsctl finds the socket by itself (its default, or ./var/ntsd.sock
+ * where `make run` puts it: user/ntsctl/main.c). */
+static void wire_api_ntsctl_line(const struct ntsd *d, char *out, size_t len)
+{
+	struct nts_config defaults;
+	const char *slash = d->argv ? strrchr(d->argv[0], '/') : NULL;
+	int dir = slash ? (int)(slash - d->argv[0]) : 0;
+
+	nts_config_defaults(&defaults);
+	if (!strcmp(d->cfg.ctl_socket, defaults.ctl_socket) ||
+	    !strcmp(d->cfg.ctl_socket, "var/ntsd.sock"))
+		snprintf(out, len, "%.*s%sntsctl", dir, slash ? d->argv[0] : "", slash ? "/" : "");
+	else
+		snprintf(out, len, "%.*s%sntsctl --ctl-socket %s", dir, slash ? d->argv[0] : "",
+			 slash ? "/" : "", d->cfg.ctl_socket);
+}
+
 static int wire_api_demo(struct ntsd *d)
 {
 	char path[PATH_MAX], sid[STORE_SID_LEN + 1], token[STORE_TOKEN_LEN + 1];
+	char ntsctl[PATH_MAX + 300];
 	char host[NTS_ADDRSTRLEN];
 	struct nts_addr a = d->cfg.api_listen;
 	bool tls = d->cfg.api_cert[0] != '\0';
@@ -160,11 +179,14 @@ static int wire_api_demo(struct ntsd *d)
 		a.ip[nts_addr_iplen(&a) - 1] = 1;
 	}
 	nts_addr_fmt(&a, host, sizeof(host), true);
+	wire_api_ntsctl_line(d, ntsctl, sizeof(ntsctl));
 	printf("\nnts demo account (kept in %s, 0600, for later `make run`s):\n"
 	       "  AccountSid: %s\n  AuthToken:  %s\n\n"
 	       "Fetch a token:\n  curl -s -X POST -u %s:%s "
-	       "%s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n",
-	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "");
+	       "%s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n"
+	       "Watch the daemon (from this directory):\n  %s status\n  %s top\n\n",
+	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "",
+	       ntsctl, ntsctl);
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));
 	return 0;
