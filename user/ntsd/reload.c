@@ -197,8 +197,8 @@ static int reload_tls(struct ntsd *d, const struct nts_config *next, struct ntsd
 		memcpy(d->cfg.cert, cert, sizeof(cert));
 		memcpy(d->cfg.key, key, sizeof(key));
 		snprintf(r->reason, sizeof(r->reason),
-			 "--cert %s / --key %s: cannot load the certificate and key", next->cert,
-			 next->key);
+			 "TLS certificate %s not reloaded: it or --key %s does not load",
+			 next->cert, next->key);
 		return -EINVAL;
 	}
 	r->tls = 1;
@@ -271,10 +271,11 @@ int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r)
 	if (rc)
 		log_warn("reload refused: %s; the running configuration stays", r->reason);
 	else
-		log_info("reload: %u settings changed%s%s%s%s", r->nchanged,
+		log_info("reload: %u settings changed%s%s%s%s%s", r->nchanged,
 			 r->nchanged ? " (" : "",
 			 reload_names(r->changed, r->nchanged, names, sizeof(names)),
-			 r->nchanged ? ")" : "", r->tls ? "; TLS certificate reloaded" : "");
+			 r->nchanged ? ")" : "", r->tls ? "; reloaded TLS certificate " : "",
+			 r->tls ? d->cfg.cert : "");
 	if (!rc && r->nrestart)
 		log_warn("reload: changed but kept until a restart: %s",
 			 reload_names(r->restart, r->nrestart, names, sizeof(names)));
