@@ -71,6 +71,18 @@ if awk -v r="${busy:-0}" 'BEGIN { exit !(r > 0) }'; then
 else
 	fail "top lists the busiest allocation with a non-zero bit rate (got '${busy:-none}')"
 fi
+# Interactive, on a pseudo-terminal: the alternate screen, frames, and q restores the terminal.
+(sleep 2.5; printf q) | timeout 20 script -q -c "stty -a | grep -o -- '-\?icanon' | head -1;
+	'$B/ntsctl' --ctl-socket '$tmp/ctl.sock' top; echo top-status=\$?;
+	stty -a | grep -o -- '-\?icanon' | head -1" /dev/null >"$tmp/tty.out" 2>&1
+if grep -q $'\033\\[?1049h' "$tmp/tty.out" && grep -q $'\033\\[?1049l' "$tmp/tty.out" &&
+	grep -q "top-status=0" "$tmp/tty.out" && grep -q "client->peer" "$tmp/tty.out" &&
+	[ "$(grep -c '^icanon' "$tmp/tty.out")" = 2 ]; then
+	pass "ntsctl top on a terminal draws on the alternate screen and q restores the terminal"
+else
+	fail "ntsctl top on a terminal draws on the alternate screen and q restores the terminal"
+	tr -cd '[:print:]\n' <"$tmp/tty.out" | tail -n 5 | sed 's/^/#   /'
+fi
 wait "$uclient"
 
 # Repeated warnings: 15 refused reloads log 10 lines, then one that counts the 5 held back.
@@ -173,4 +185,4 @@ if out=$(cd "$repo" && "$B/ntsctl" account list 2>&1) && grep -q "demo" <<<"$out
 else
 	fail "ntsctl account list from the make run directory lists the demo account: $out"
 fi
-turn_done 17
+turn_done 18
