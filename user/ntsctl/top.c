@@ -278,10 +278,27 @@ static void top_busiest(struct top_out *o, const struct top_sample *s, size_t ma
 static void top_drops(struct top_out *o, const struct top_sample *p, const struct top_sample *s,
 		      uint64_t ms)
 {
+	json_t *errs = json_object_get(json_object_get(s->status, "stats"), "errors");
+	const json_t *perrs = json_object_get(json_object_get(p->status, "stats"), "errors");
+	const char *method;
+	json_t *v;
+
 	top_line(o, "errors and drops           per second        total");
 	top_line(o, "  %-30s %10llu %12llu", "error responses",
 		 (unsigned long long)top_rate(p->errors, s->errors, ms),
 		 (unsigned long long)s->errors);
+	json_object_foreach(errs, method, v)
+	{
+		uint64_t cur = top_u64(errs, method);
+		char name[48];
+
+		if (!cur)
+			continue;
+		snprintf(name, sizeof(name), "  to %s", method);
+		top_line(o, "  %-30s %10llu %12llu", name,
+			 (unsigned long long)top_rate(top_u64(perrs, method), cur, ms),
+			 (unsigned long long)cur);
+	}
 	for (size_t i = 0; i < TOP_NDROPS; i++)
 		if (s->drops[i])
 			top_line(o, "  %-30s %10llu %12llu", top_drop_names[i],
