@@ -166,17 +166,27 @@ static const char *reload_names(const char *const *names, unsigned n, char *buf,
 	return buf;
 }
 
-/* Parses and resolves the configuration into next; 0 or -EINVAL with r->reason. */
+/* Parses and resolves the configuration: next[0] as read (what is checked and compared), next[1]
+ * the same with every row that needs a restart set to its running value before resolving, so
+ * that what is derived from those rows (the ICE host from the listen addresses) matches what runs.
+ * 0 or -EINVAL with r->reason. */
 static int reload_read(struct ntsd *d, struct nts_config *next, struct ntsd_reload_result *r)
 {
 	struct nts_options opts;
 	int rc;
 
-	nts_config_defaults(next);
-	rc = nts_options_parse(next, &opts, d->argc, d->argv, r->reason, sizeof(r->reason));
-	if (!rc)
-		rc = nts_options_resolve(next, r->reason, sizeof(r->reason));
-	return rc ? -EINVAL : 0;
+	nts_config_defaults(&next[0]);
+	rc = nts_options_parse(&next[0], &opts, d->argc, d->argv, r->reason, sizeof(r->reason));
+	if (rc)
+		return -EINVAL;
+	next[1] = next[0];
+	if (nts_options_resolve(&next[0], r->reason, sizeof(r->reason)))
+		return -EINVAL;
+	for (int i = 0; i < NTS_OPT_COUNT; i++)
+		if (nts_opt_defs[i].kind != NTS_KIND_DAEMON &&
+		    !(nts_opt_defs[i].flags & NTS_OPT_RELOADABLE))
+			reload_copy(&nts_opt_defs[i], &next[1], &d->cfg);
+	return nts_options_resolve(&next[1], r->reason, sizeof(r->reason)) ? -EINVAL : 0;
 }
 
 /* The TLS certificate and key are loaded before anything else applies: a pair that does not load
@@ -205,9 +215,10 @@ static int reload_tls(struct ntsd *d, const struct nts_config *next, struct ntsd
 	return 0;
 }
 
-/* Applies the reloadable rows that differ and calls their appliers once each. */
+/* Reports the rows of next that differ and need a restart, applies the reloadable rows of live
+ * that differ, and calls their appliers once each. */
 static void reload_apply(struct ntsd *d, const struct nts_config *next,
-			 struct ntsd_reload_result *r)
+			 const struct nts_config *live, struct ntsd_reload_result *r)
 {
 	int (*done[sizeof(reload_appliers) / sizeof(reload_appliers[0])])(struct ntsd *) = {0};
 	bool changed[NTS_OPT_COUNT] = {0};
@@ -216,14 +227,16 @@ static void reload_apply(struct ntsd *d, const struct nts_config *next,
 	for (int i = 0; i < NTS_OPT_COUNT; i++) {
 		const struct nts_opt_def *o = &nts_opt_defs[i];
 
-		if (o->kind == NTS_KIND_DAEMON || nts_opt_list_key(i) != i ||
-		    !reload_differs(o, &d->cfg, next))
+		if (o->kind == NTS_KIND_DAEMON || nts_opt_list_key(i) != i)
 			continue;
 		if (!(o->flags & NTS_OPT_RELOADABLE)) {
-			r->restart[r->nrestart++] = o->name;
+			if (reload_differs(o, &d->cfg, next))
+				r->restart[r->nrestart++] = o->name;
 			continue;
 		}
-		reload_copy(o, &d->cfg, next);
+		if (!reload_differs(o, &d->cfg, live))
+			continue;
+		reload_copy(o, &d->cfg, live);
 		changed[i] = true;
 		r->changed[r->nchanged++] = o->name;
 	}
@@ -247,7 +260,7 @@ static void reload_apply(struct ntsd *d, const struct nts_config *next,
 
 int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r)
 {
-	struct nts_config *next = malloc(sizeof(*next));
+	struct nts_config *next = malloc(2 * sizeof(*next)); /* as read; as applied */
 	char names[1024];
 	int rc;
 
@@ -261,11 +274,11 @@ int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r)
 		rc = reload_read(d, next, r);
 	}
 	if (!rc)
-		rc = reload_tls(d, next, r);
+		rc = reload_tls(d, &next[1], r);
 	if (!rc)
-		reload_apply(d, next, r);
+		reload_apply(d, &next[0], &next[1], r);
 	if (next)
-		explicit_bzero(next, sizeof(*next)); /* it held the secrets */
+		explicit_bzero(next, 2 * sizeof(*next)); /* they held the secrets */
 	free(next);
 	r->refused = rc != 0;
 	if (rc)
