@@ -62,8 +62,9 @@ int ntsd_wire_usage(struct ntsd *d);
 int ntsd_wire_fastpath(struct ntsd *d);
 void ntsd_unwire_fastpath(struct ntsd *d);
 
-/* Logging (wire_log.c): applies --log-format and --verbose, notices journald, reports suppressed
- * warnings every second. 0 or -errno. */
+/* Logging (wire_log.c): ntsd_log_apply() hands --log-format and --verbose to the logger and
+ * notices journald (at start and on reload); ntsd_wire_log() reports the warnings the logger held
+ * back, every second. 0 or -errno. */
 int ntsd_wire_log(struct ntsd *d);
 void ntsd_log_apply(const struct nts_config *cfg);
 
@@ -78,8 +79,8 @@ struct ntsd_reload_result {
 	int tls;			    /* TLS certificate: 1 reloaded, 0 no TLS listener */
 };
 /* Reads the configuration again (--config FILE, then the original command line over it), checks
- * it whole, and applies what can change live; see README "Reloading". Never drops an allocation
- * or a connection. 0 (applied, maybe partly: see nrestart) or -EINVAL (refused). */
+ * it whole, and applies what can change live; see README "Reloading the configuration". Never drops
+ * an allocation or a connection. 0 (applied, maybe partly: see nrestart) or -EINVAL (refused). */
 int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r);
 /* Registers the "reload" control command. 0 or -errno. */
 int ntsd_reload_register(struct ntsd *d);

@@ -99,8 +99,10 @@ static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
 /* Brings the modules up in dependency order; 0 or -errno (already logged). */
 static int ntsd_start(struct ntsd *d)
 {
-	int rc;
+	int rc = ntsd_wire_log(d);
 
+	if (rc)
+		return rc;
 	d->auth = ntsd_auth(&d->cfg);
 	if (!d->auth) {
 		log_error("cannot set up authentication");
@@ -230,10 +232,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sigfd = ntsd_signals(&d);
-	if (sigfd >= 0 && ntsd_wire_log(&d) < 0) {
-		close(sigfd);
-		sigfd = -ENOMEM;
-	}
 	if (sigfd < 0) {
 		log_error("cannot set up signals: %s", strerror(-sigfd));
 		loop_destroy(d.loop);

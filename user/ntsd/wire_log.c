@@ -9,6 +9,7 @@ void ntsd_log_apply(const struct nts_config *cfg)
 	enum nts_log_format f = NTS_LOG_TEXT;
 
 	nts_log_format_parse(cfg->log_format, &f); /* checked by nts_options_resolve() */
+	nts_log_set_journal(nts_log_stderr_is_journal());
 	nts_log_set_format(f);
 	nts_log_set_level(cfg->verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
 }
@@ -20,7 +21,5 @@ static void wire_log_tick(void *arg, uint64_t now_ms)
 
 int ntsd_wire_log(struct ntsd *d)
 {
-	nts_log_set_journal(nts_log_stderr_is_journal());
-	ntsd_log_apply(&d->cfg);
 	return loop_add_tick(d->loop, 1000, wire_log_tick, d);
 }
