@@ -26,6 +26,8 @@ struct api_server {
 /* Per-account token buckets (api_rate.c). rate 0: no limit; burst 0: rate. NULL on ENOMEM. */
 struct api_rate *api_rate_create(uint32_t rate, uint32_t burst);
 void api_rate_destroy(struct api_rate *r);
+/* Changes the rate and burst (a reload): buckets keep their tokens, capped at the next refill. */
+void api_rate_set(struct api_rate *r, uint32_t rate, uint32_t burst);
 /* Takes one token from sid's bucket at unix second now; false when it is empty. */
 bool api_rate_allow(struct api_rate *r, const char *sid, uint64_t now);
 

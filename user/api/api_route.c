@@ -189,7 +189,9 @@ void api_tokens_create(struct api_server *s, const struct api_request *rq, const
 			  "Invalid Ttl: must be an integer number of seconds from 1 to 86400");
 		return;
 	}
-	/* Per account, after authentication: nobody can spend another account's budget. */
+	/* Per account, after authentication: nobody can spend another account's budget. The rate
+	 * is read live: a reload may change it. */
+	api_rate_set(s->rate, s->cfg->token_rate, s->cfg->token_burst);
 	if (!api_rate_allow(s->rate, acct.sid, now)) {
 		api_error(rs, 429, API_ERR_TOO_MANY, "Too Many Requests");
 		return;

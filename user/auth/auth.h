@@ -24,6 +24,9 @@ struct auth_ctx *auth_create(const char *realm, const char *const *secrets, size
 void auth_destroy(struct auth_ctx *a);
 /* Replaces the ephemeral secrets (e.g. loaded from the database). 0 or -errno. */
 int auth_set_secrets(struct auth_ctx *a, const char *const *secrets, size_t nsecrets);
+/* Replaces the static users ("name:password" strings, as auth_create()); on failure the previous
+ * ones stay. 0 or -errno. */
+int auth_set_users(struct auth_ctx *a, const char *const *users, size_t nusers);
 const char *auth_realm(const struct auth_ctx *a);
 
 /* Outcome of checking a request's credentials. */

@@ -34,12 +34,23 @@ struct ntsd {
 	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
 	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
+	/* Reload (reload.c): the command line it parses again, and a hook called as a reload starts
+	 * (starting: true) and ends, e.g. to tell a service manager; NULL: none. */
+	int argc;
+	char **argv;
+	void (*reload_hook)(struct ntsd *d, bool starting);
 };
 
 /* Opens the database, loads or creates the ephemeral secret (unless --secret was given), starts the
  * token API and /metrics, registers the account/token control commands. 0 or -errno (logged). */
 int ntsd_wire_api(struct ntsd *d);
 void ntsd_unwire_api(struct ntsd *d);
+/* Recomputes the ICE server URLs tokens carry from --ice-host and the open listeners. 0 or
+ * -errno. */
+int ntsd_api_refresh_ice(struct ntsd *d);
+/* Sets the signing secrets from the database when no --secret is configured (no-op otherwise).
+ * 0 or -errno. */
+int ntsd_api_load_secret(struct ntsd *d);
 /* Loads the accounts' states and quotas into TURN and keeps them current as control commands
  * change them (wire_accounts.c). 0 or -errno. */
 int ntsd_wire_accounts(struct ntsd *d);
@@ -50,5 +61,28 @@ int ntsd_wire_usage(struct ntsd *d);
  * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
 int ntsd_wire_fastpath(struct ntsd *d);
 void ntsd_unwire_fastpath(struct ntsd *d);
+
+/* Logging (wire_log.c): ntsd_log_apply() hands --log-format and --verbose to the logger and
+ * notices journald (at start and on reload); ntsd_wire_log() reports the warnings the logger held
+ * back, every second. 0 or -errno. */
+int ntsd_wire_log(struct ntsd *d);
+void ntsd_log_apply(const struct nts_config *cfg);
+
+/* Outcome of a reload (reload.c). */
+struct ntsd_reload_result {
+	bool refused;			    /* nothing applied; reason says why */
+	char reason[512];		    /* refused: the parse or validation error */
+	unsigned nchanged;		    /* settings applied */
+	const char *changed[NTS_OPT_COUNT]; /* their option names (the table's) */
+	unsigned nrestart; /* settings that differ but need a restart (kept running) */
+	const char *restart[NTS_OPT_COUNT]; /* their option names */
+	int tls;			    /* TLS certificate: 1 reloaded, 0 no TLS listener */
+};
+/* Reads the configuration again (--config FILE, then the original command line over it), checks
+ * it whole, and applies what can change live; see README "Reloading the configuration". Never drops
+ * an allocation or a connection. 0 (applied, maybe partly: see nrestart) or -EINVAL (refused). */
+int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r);
+/* Registers the "reload" control command. 0 or -errno. */
+int ntsd_reload_register(struct ntsd *d);
 
 #endif

@@ -1,6 +1,6 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate), telling systemd each step (notify.c).
- * Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the configuration: reload.c), telling systemd each step
+ * (notify.c). Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -32,26 +32,24 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			/* New TLS connections get the reloaded certificate; live ones and their
-			 * allocations carry on with theirs. */
-			ntsd_notify_reloading();
-			int rc = d->net ? net_reload_tls(d->net) : 0;
+			struct ntsd_reload_result r;
 
-			if (rc > 0)
-				log_info("SIGHUP: reloaded TLS certificate %s", d->cfg.cert);
-			else if (rc < 0)
-				log_warn(
-				    "SIGHUP: TLS certificate %s not reloaded; keeping the old one",
-				    d->cfg.cert);
-			else
-				log_info("SIGHUP: nothing to reload");
-			ntsd_notify_ready(rc < 0 ? "reload refused; running with the old settings"
-						 : "reloaded");
+			ntsd_reload(d, &r); /* logs its outcome */
 			continue;
 		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
 		loop_stop(d->loop);
 	}
+}
+
+/* Tells systemd (notify.c) that a reload (SIGHUP or `ntsctl reload`) starts or ended. */
+static void ntsd_reload_notify(struct ntsd *d, bool starting)
+{
+	(void)d;
+	if (starting)
+		ntsd_notify_reloading();
+	else
+		ntsd_notify_ready("reloaded");
 }
 
 /* Blocks the stop/reload signals and delivers them through a signalfd on the loop. */
@@ -112,8 +110,10 @@ static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
 /* Brings the modules up in dependency order; 0 or -errno (already logged). */
 static int ntsd_start(struct ntsd *d)
 {
-	int rc;
+	int rc = ntsd_wire_log(d);
 
+	if (rc)
+		return rc;
 	d->auth = ntsd_auth(&d->cfg);
 	if (!d->auth) {
 		log_error("cannot set up authentication");
@@ -228,13 +228,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ntsd: %s\nTry 'ntsd --help'.\n", err);
 		return 2;
 	}
-	nts_log_set_level(d.cfg.verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
+	d.argc = argc;
+	d.argv = argv;
+	ntsd_log_apply(&d.cfg);
 	if (opts.argv_secrets)
 		log_warn(
 		    "--secret/--user on the command line: every local user can read it in "
 		    "/proc/PID/cmdline; use --secret-file/--user-file or --config (mode 0600)");
 	d.demo = opts.demo;
 	d.start_unix = (uint64_t)time(NULL);
+	d.reload_hook = ntsd_reload_notify;
 	d.loop = loop_create();
 	if (!d.loop) {
 		log_error("cannot create the event loop: %s", strerror(errno));

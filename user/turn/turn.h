@@ -121,6 +121,10 @@ void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks
  * devices) plus the configured listen, relay and external addresses: peers among them are refused,
  * and permissions, channels and RFC 6062 connections to them go as if expired. 0 or -ENOMEM. */
 int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *hosts, unsigned n);
+/* Replaces the operator's --allow-peer/--deny-peer rules (a reload): permissions, channels and
+ * RFC 6062 connections to peers now refused go as if expired; allocations stay. 0 or -ENOMEM. */
+int turn_set_peer_rules(struct turn_server *t, const struct nts_cidr *allow, unsigned nallow,
+			const struct nts_cidr *deny, unsigned ndeny);
 
 /* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
  * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */

@@ -71,6 +71,8 @@ struct nts_config {
 	uint32_t relay_buffer;	      /* same for each relay socket */
 	char software[64];	      /* SOFTWARE attribute */
 	bool verbose;		      /* log debug messages */
+	/* Operations: logging and reload. */
+	char log_format[8]; /* "text" or "json" (checked by nts_options_resolve()) */
 };
 
 #define NTS_VERSION "0.1.0"
@@ -88,6 +90,8 @@ enum nts_opt_id {
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
 	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_SECRET_FILE, NTS_OPT_USER_FILE,
 	NTS_OPT_RUN_AS, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION,
+	/* Operations: logging and reload. */
+	NTS_OPT_LOG_FORMAT,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
@@ -113,6 +117,10 @@ enum nts_opt_flag {
 	NTS_OPT_ARG = 1,     /* takes a value */
 	NTS_OPT_REPEAT = 2,  /* repeatable: values accumulate (lists) */
 	NTS_OPT_CMDLINE = 4, /* command line only (not in a config file) */
+	/* A reload (SIGHUP, ntsctl reload) applies a new value to the running daemon: the modules read
+	 * the field live from the daemon's nts_config, or user/ntsd/reload.c hands it to them. Any
+	 * other option that changes is reported as needing a restart and keeps its running value. */
+	NTS_OPT_RELOADABLE = 8,
 };
 
 /* One option: the command line (--name), the config file (name = value), --help and the defaults
