@@ -28,12 +28,58 @@ struct api_http {
 	char *cert, *key; /* PEM text, kept for MHD's lifetime */
 };
 
+#define API_HTTP_MAX_QUERY 2048 /* the query string as rebuilt for api_handle() */
+
 /* Per-request state: the body collected so far. */
 struct api_http_req {
 	char body[API_MAX_BODY + 1];
 	size_t len;
 	bool too_large;
+	char query[API_HTTP_MAX_QUERY];
+	size_t qlen;
+	bool query_too_long;
 };
+
+/* Appends one GET argument (MHD has decoded it) to q->query, percent-encoded again. */
+static enum MHD_Result api_http_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+					  const char *value)
+{
+	struct api_http_req *q = cls;
+	const char *parts[2] = {key, value ? value : ""};
+
+	for (int i = 0; i < 2; i++) {
+		const char *sep = i ? "=" : (q->qlen ? "&" : "");
+
+		for (; *sep || *parts[i];) {
+			char enc[4];
+			size_t n;
+
+			if (*sep) {
+				enc[0] = *sep++;
+				n = 1;
+			} else {
+				unsigned char c = (unsigned char)*parts[i]++;
+
+				if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+				    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.') {
+					enc[0] = (char)c;
+					n = 1;
+				} else {
+					snprintf(enc, sizeof(enc), "%%%02X", c);
+					n = 3;
+				}
+			}
+			if (q->qlen + n >= sizeof(q->query)) {
+				q->query_too_long = true;
+				return MHD_NO;
+			}
+			memcpy(q->query + q->qlen, enc, n);
+			q->qlen += n;
+		}
+	}
+	q->query[q->qlen] = '\0';
+	return MHD_YES;
+}
 
 static void api_http_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -119,8 +165,12 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 		return MHD_YES;
 	}
 	q->body[q->len] = '\0';
+	q->qlen = 0;
+	q->query[0] = '\0';
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, api_http_query_arg, q);
 	rq.method = method;
 	rq.path = url;
+	rq.query = q->query_too_long ? "\x01" : q->query; /* too long: a malformed query */
 	rq.authorization = api_http_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	rq.host = api_http_header(c, MHD_HTTP_HEADER_HOST);
 	rq.content_type = api_http_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);

@@ -62,6 +62,8 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_account_set(st, args, err, errlen);
 	else if (strcmp(cmd, "token-create") == 0)
 		r = api_offline_token(st, args, err, errlen);
+	else if (strcmp(cmd, "usage") == 0)
+		r = api_cmd_usage(st, args, err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);

@@ -71,7 +71,7 @@ void api_response_free(struct api_response *rs)
 	rs->body_len = 0;
 }
 
-static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
+void api_set_json(struct api_response *rs, unsigned status, json_t *j)
 {
 	rs->status = status;
 	rs->content_type = api_json_type;
@@ -81,7 +81,7 @@ static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
 }
 
 /* Twilio's error body: {"code", "message", "more_info", "status"}. */
-static void api_error(struct api_response *rs, unsigned status, int code, const char *message)
+void api_error(struct api_response *rs, unsigned status, int code, const char *message)
 {
 	char more[64];
 	json_t *j = json_object();
@@ -98,7 +98,7 @@ static void api_error(struct api_response *rs, unsigned status, int code, const 
 		rs->status = 500;
 }
 
-static void api_not_found(struct api_response *rs, const char *path)
+void api_not_found(struct api_response *rs, const char *path)
 {
 	char msg[300];
 
@@ -106,7 +106,7 @@ static void api_not_found(struct api_response *rs, const char *path)
 	api_error(rs, 404, API_ERR_NOT_FOUND, msg);
 }
 
-static void api_method_not_allowed(struct api_response *rs, const char *allow)
+void api_method_not_allowed(struct api_response *rs, const char *allow)
 {
 	api_error(rs, 405, API_ERR_METHOD, "Method not allowed");
 	rs->flags |= API_RESP_ALLOW;
@@ -303,6 +303,10 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		rs->body = api_metrics_render(s->stats, &rs->body_len);
 		if (!rs->body)
 			api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+		return;
+	}
+	if (api_usage_match(rq->path)) {
+		api_usage_handle(s, rq, now, rs);
 		return;
 	}
 	tokens = api_match_tokens(rq->path, sid, sizeof(sid));

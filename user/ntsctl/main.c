@@ -19,6 +19,7 @@ static const struct {
 	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
 	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
+	{ "usage", cmd_usage, "usage per account [--account SID] [--daily|--monthly] [--json]" },
 };
 
 static void usage(FILE *f, const struct nts_config *d)
