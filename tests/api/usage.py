@@ -8,6 +8,11 @@ usage: usage.py relay HOST PORT USERNAME PASSWORD C2P_COUNT C2P_SIZE P2C_COUNT P
     before the next, holds the allocation HOLD more seconds (default 0), then releases it
     (Refresh, LIFETIME 0). Prints
     "relayed c2p=BYTES p2c=BYTES" (what the other side received) and exits 0, or exits 1.
+usage: usage.py echo HOST PORT USERNAME PASSWORD PEER_HOST PEER_PORT SIZE COUNT [FILE COUNT]...
+    Allocates and binds a channel to an echoing peer (turnutils_peer), then in phases sends COUNT
+    datagrams of SIZE bytes in paced bursts and receives their echoes; before each later phase it
+    waits (at most 60 s) until FILE exists. Never releases the allocation. Prints
+    "phase N echoed=COUNT" per phase and exits 0 when every datagram came back.
 usage: usage.py api BASE_URL MASTER_SID MASTER_TOKEN SUB_SID MASTER_BYTES SUB_BYTES FIRST_TAP
     Reads the master's Usage Records with Debian's unmodified python3-twilio (only the API
     domain's base URL changes, as tests/api/twilio_client.py does) and checks their megabytes
@@ -55,13 +60,9 @@ def recv_bytes(sock, want_count, strip_channel):
     return got
 
 
-def relay(host, port, user, password, c2p_count, c2p_size, p2c_count, p2c_size, hold=0):
-    server = (host, port)
-    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    client.settimeout(1.0)
-    peer.settimeout(1.0)
-    peer.bind(("127.0.0.1", 0))
+def allocate_and_bind(client, server, user, password, peer_addr):
+    """Allocate (RFC 8656 §7.1) and ChannelBind to peer_addr (§12); returns the relay address
+    and the credentials (auth attributes, key) for later requests."""
     transport = attr(A_REQ_TRANSPORT, bytes([17, 0, 0, 0]))
     msg, tid = message(ALLOCATE, [transport])
     mtype, attrs = transact(client, server, msg, tid)
@@ -75,18 +76,31 @@ def relay(host, port, user, password, c2p_count, c2p_size, p2c_count, p2c_size, 
     if mtype != 0x103:
         raise TurnFailure("Allocate refused: %s" % (error_of(attrs),))
     rhost, rport = xor_addr(attrs[A_XOR_RELAYED]).split(":")
-    relay_addr = (rhost, int(rport))
-    phost, pport = peer.getsockname()
     bind = [attr(A_CHANNEL_NUMBER, struct.pack("!HH", CHANNEL, 0)),
-            attr(A_XOR_PEER, xor_peer(phost, pport))]
+            attr(A_XOR_PEER, xor_peer(*peer_addr))]
     msg, tid = message(CHANNEL_BIND, bind + auth, key)
     mtype, attrs = transact(client, server, msg, tid)
     if mtype != 0x109:
         raise TurnFailure("ChannelBind refused: %s" % (error_of(attrs),))
+    return (rhost, int(rport)), auth, key
+
+
+def channel_frame(payload):
+    frame = struct.pack("!HH", CHANNEL, len(payload)) + payload
+    return frame + b"\0" * ((4 - len(frame) % 4) % 4)
+
+
+def relay(host, port, user, password, c2p_count, c2p_size, p2c_count, p2c_size, hold=0):
+    server = (host, port)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(1.0)
+    peer.settimeout(1.0)
+    peer.bind(("127.0.0.1", 0))
+    relay_addr, auth, key = allocate_and_bind(client, server, user, password, peer.getsockname())
     c2p = p2c = 0
     payload = os.urandom(max(c2p_size, p2c_size))
-    frame = struct.pack("!HH", CHANNEL, c2p_size) + payload[:c2p_size]
-    frame += b"\0" * ((4 - len(frame) % 4) % 4)
+    frame = channel_frame(payload[:c2p_size])
     for start in range(0, c2p_count, BURST):
         n = min(BURST, c2p_count - start)
         for _ in range(n):
@@ -103,6 +117,28 @@ def relay(host, port, user, password, c2p_count, c2p_size, p2c_count, p2c_size, 
     client.close()
     peer.close()
     return c2p, p2c
+
+
+def echo(host, port, user, password, peer_host, peer_port, size, phases):
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.settimeout(1.0)
+    allocate_and_bind(client, (host, port), user, password, (peer_host, peer_port))
+    frame = channel_frame(os.urandom(size))
+    ok = True
+    for i, (wait_file, count) in enumerate(phases):
+        for _ in range(600):  # bounded: 60 s
+            if not wait_file or os.path.exists(wait_file):
+                break
+            time.sleep(0.1)
+        got = 0
+        for start in range(0, count, BURST):
+            n = min(BURST, count - start)
+            for _ in range(n):
+                client.sendto(frame, (host, port))
+            got += recv_bytes(client, n, True) // size
+        print("phase %d echoed=%d" % (i + 1, got), flush=True)
+        ok &= got == count
+    return 0 if ok else 1
 
 
 class Tap:
@@ -182,6 +218,14 @@ def main():
         print("relayed c2p=%d p2c=%d" % (c2p, p2c))
         return 0
     a = sys.argv[2:]
+    if sys.argv[1] == "echo":
+        files = [None] + a[8::2]
+        phases = list(zip(files, map(int, a[7::2])))
+        try:
+            return echo(a[0], int(a[1]), a[2], a[3], a[4], int(a[5]), int(a[6]), phases)
+        except TurnFailure as e:
+            print("error %s" % e)
+            return 1
     return api(a[0], a[1], a[2], a[3], int(a[4]), int(a[5]), int(a[6]))
 
 
