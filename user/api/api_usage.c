@@ -124,81 +124,69 @@ int api_page_compute(uint64_t total, const char *page, const char *size, struct 
 
 /* --- calendar periods, through the store's day numbers */
 
-static int64_t api_day_with(int64_t day, int month, int mday)
+/* Months since year 0 of day's month (its "YYYY-MM"). */
+static int64_t api_month_index(int64_t day)
 {
 	char t[STORE_DAY_LEN + 1];
-	int64_t r = day;
 
 	store_day_fmt(day, t);
-	if (month)
-		snprintf(t + 4, sizeof(t) - 4, "-%02d-%02d", month, mday);
-	else
-		snprintf(t + 7, sizeof(t) - 7, "-%02d", mday);
-	store_day_parse(t, &r);
-	return r;
+	return atoi(t) * 12 + atoi(t + 5) - 1;
+}
+
+/* The first day of month index m (api_month_index). */
+static int64_t api_month_day(int64_t m)
+{
+	char t[STORE_DAY_LEN + 1];
+	int64_t day = 0;
+
+	if (m < 0)
+		m = 0;
+	else if (m > 9999 * 12 + 11)
+		m = 9999 * 12 + 11;
+	snprintf(t, sizeof(t), "%04d-%02d-01", (int)(m / 12), (int)(m % 12) + 1);
+	store_day_parse(t, &day);
+	return day;
 }
 
 static int64_t api_month_start(int64_t day)
 {
-	return api_day_with(day, 0, 1);
+	return api_month_day(api_month_index(day));
 }
 
-static int64_t api_year_start(int64_t day)
+/* The periods of span (a month: 1, a year: 12) in months, 0 for days and whole ranges. */
+static int64_t api_span_months(enum api_span span)
 {
-	return api_day_with(day, 1, 1);
-}
-
-/* The first day of the period (of span) after the one that starts at start. */
-static int64_t api_period_next(enum api_span span, int64_t start)
-{
-	switch (span) {
-	case SPAN_DAILY:
-		return start + 1;
-	case SPAN_MONTHLY:
-		return api_month_start(api_month_start(start) + 31);
-	case SPAN_YEARLY:
-		return api_year_start(api_year_start(start) + 366);
-	default:
-		return INT64_MAX;
-	}
-}
-
-static int64_t api_period_start(enum api_span span, int64_t day)
-{
-	switch (span) {
-	case SPAN_MONTHLY:
-		return api_month_start(day);
-	case SPAN_YEARLY:
-		return api_year_start(day);
-	default:
-		return day;
-	}
+	return span == SPAN_MONTHLY ? 1 : span == SPAN_YEARLY ? 12 : 0;
 }
 
 /* Period number idx of span within [first, last], clipped to it, into *ps..*pe. */
 static void api_period_at(enum api_span span, int64_t first, int64_t last, uint64_t idx,
 			  int64_t *ps, int64_t *pe)
 {
-	int64_t s = api_period_start(span, first), next;
+	int64_t len = api_span_months(span), m, s, next;
 
 	if (span == SPAN_RANGE) {
 		*ps = first;
 		*pe = last;
 		return;
 	}
-	if (span == SPAN_DAILY)
+	if (span == SPAN_DAILY) {
 		s = first + (int64_t)idx;
-	else
-		for (uint64_t i = 0; i < idx; i++)
-			s = api_period_next(span, s);
-	next = api_period_next(span, s);
+		next = s + 1;
+	} else {
+		m = api_month_index(first);
+		m -= m % len; /* a year starts in January */
+		m += (int64_t)idx * len;
+		s = api_month_day(m);
+		next = api_month_day(m + len);
+	}
 	*ps = s < first ? first : s;
 	*pe = next - 1 > last ? last : next - 1;
 }
 
 static uint64_t api_period_count(enum api_span span, int64_t first, int64_t last)
 {
-	uint64_t n = 0;
+	int64_t len = api_span_months(span);
 
 	if (first > last)
 		return 0;
@@ -206,9 +194,7 @@ static uint64_t api_period_count(enum api_span span, int64_t first, int64_t last
 		return 1;
 	if (span == SPAN_DAILY)
 		return (uint64_t)(last - first) + 1;
-	for (int64_t s = api_period_start(span, first); s <= last; s = api_period_next(span, s))
-		n++;
-	return n;
+	return (uint64_t)(api_month_index(last) / len - api_month_index(first) / len) + 1;
 }
 
 /* --- the rows read, summed over accounts per (day, region) */
