@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_priv.h"
+#include "api/api_usage.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *a, *b, mb[32];
-	struct api_page p;
+	struct api_usage_page p;
 	uint64_t bytes = 0;
 	size_t split;
 	int64_t day;
@@ -36,8 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	api_usage_parse_date(a, INT32_MAX, &day);
 	api_usage_match(a);
 	/* b may hold a NUL: Page before it, PageSize after it (or none). */
-	api_page_compute(UINT64_MAX / 2, b, strlen(b) + 1 < size - split ? b + strlen(b) + 1 : NULL,
-			 &p);
+	api_usage_page_compute(UINT64_MAX / 2, b,
+			       strlen(b) + 1 < size - split ? b + strlen(b) + 1 : NULL, &p);
 	memcpy(&bytes, data, size < sizeof(bytes) ? size : sizeof(bytes));
 	api_usage_fmt_mb(bytes, mb, sizeof(mb));
 	free(a);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/api_usage.h"
 #include "auth/auth.h"
 #include "store/store.h"
 
@@ -59,30 +59,30 @@ static void test_megabytes_are_exact_decimal_strings(void **state)
 
 static void test_pages_split_records_as_twilio_pages(void **state)
 {
-	struct api_page p;
+	struct api_usage_page p;
 
-	assert_int_equal(api_page_compute(120, NULL, NULL, &p), 0);
+	assert_int_equal(api_usage_page_compute(120, NULL, NULL, &p), 0);
 	assert_int_equal(p.size, 50);
 	assert_int_equal(p.first, 0);
 	assert_int_equal(p.count, 50);
 	assert_true(p.more);
-	assert_int_equal(api_page_compute(120, "2", "50", &p), 0);
+	assert_int_equal(api_usage_page_compute(120, "2", "50", &p), 0);
 	assert_int_equal(p.first, 100);
 	assert_int_equal(p.count, 20);
 	assert_false(p.more);
-	assert_int_equal(api_page_compute(120, "3", "50", &p), 0); /* past the end: empty */
+	assert_int_equal(api_usage_page_compute(120, "3", "50", &p), 0); /* past the end: empty */
 	assert_int_equal(p.count, 0);
 	assert_false(p.more);
-	assert_int_equal(api_page_compute(100, "1", "50", &p), 0); /* exactly full */
+	assert_int_equal(api_usage_page_compute(100, "1", "50", &p), 0); /* exactly full */
 	assert_int_equal(p.count, 50);
 	assert_false(p.more);
-	assert_int_equal(api_page_compute(0, NULL, "1000", &p), 0);
+	assert_int_equal(api_usage_page_compute(0, NULL, "1000", &p), 0);
 	assert_int_equal(p.count, 0);
-	assert_int_equal(api_page_compute(10, NULL, "1001", &p), -EINVAL);
-	assert_int_equal(api_page_compute(10, NULL, "0", &p), -EINVAL);
-	assert_int_equal(api_page_compute(10, "-1", NULL, &p), -EINVAL);
-	assert_int_equal(api_page_compute(10, "x", NULL, &p), -EINVAL);
-	assert_int_equal(api_page_compute(10, "9999999999", NULL, &p), -EINVAL);
+	assert_int_equal(api_usage_page_compute(10, NULL, "1001", &p), -EINVAL);
+	assert_int_equal(api_usage_page_compute(10, NULL, "0", &p), -EINVAL);
+	assert_int_equal(api_usage_page_compute(10, "-1", NULL, &p), -EINVAL);
+	assert_int_equal(api_usage_page_compute(10, "x", NULL, &p), -EINVAL);
+	assert_int_equal(api_usage_page_compute(10, "9999999999", NULL, &p), -EINVAL);
 }
 
 /* --- the resources over a store */

@@ -45,7 +45,7 @@ enum api_error_code {
 struct api_request {
 	const char *method;
 	const char *path;	   /* without the query string */
-	const char *query;	   /* the query string without '?' (NULL: none) */
+	const char *query;	   /* the raw query string after '?', or NULL */
 	const char *authorization; /* Authorization header */
 	const char *host;	   /* Host header; NULL when absent (HTTP/1.0) */
 	const char *content_type;
@@ -158,28 +158,8 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 json_t *api_cmd_call(const char *ctl_socket, const char *db, const char *cmd, json_t *args,
 		     int timeout_ms, char *err, size_t errlen);
 
-/* Usage Records (api_usage.c, api_usage_cmd.c): GET /2010-04-01/Accounts/{Sid}/Usage/Records.json
- * and its subresources, and the "usage" command of ntsctl. */
-#define API_USAGE_PAGE_SIZE 50	       /* Twilio's default PageSize */
-#define API_USAGE_PAGE_MAX 1000	       /* and its largest */
-#define API_USAGE_BYTES_PER_MB 1000000 /* "megabytes" are 10^6 bytes */
-/* Parses a StartDate/EndDate value: "YYYY-MM-DD", or Twilio's offsets from today such as "-30days"
- * or "+1days" (also "-1day"). day and today count days from 1970-01-01. 0 or -EINVAL. */
-int api_usage_parse_date(const char *text, int64_t today, int64_t *day);
-/* Writes bytes as megabytes, exactly: the decimals needed and no more ("1.5", "0.000001", "0").
- * Returns out. */
-const char *api_usage_fmt_mb(uint64_t bytes, char *out, size_t len);
-/* One page of a list of total records: Twilio's Page (from 0) and PageSize (NULL: defaults).
- * Fills the index of the page's first record, how many it holds and whether a next page follows.
- * 0 or -EINVAL (not a number, PageSize outside 1..API_USAGE_PAGE_MAX). */
-struct api_page {
-	uint64_t page, size;   /* as asked (size defaulted) */
-	uint64_t first, count; /* the records on this page: [first, first + count) */
-	bool more;	       /* a next page exists */
-};
-int api_page_compute(uint64_t total, const char *page, const char *size, struct api_page *p);
-/* "usage": args {"account": SID (absent: every account), "span": "total"|"daily"|"monthly"}.
- * Returns {"usage": [{account_sid, start_date, end_date, region, bytes_to_peer,
+/* "usage" (api_usage_cmd.c, for the control socket and ntsctl --db): args {"account": SID (absent:
+ * every account), "span": "total"|"daily"|"monthly"}. Returns {"usage": [{account_sid, start_date, end_date, region, bytes_to_peer,
  * bytes_to_client, megabytes, allocations, allocation_seconds}...]} from the database (a running
  * ntsd writes what is pending first). Each account's own usage: subaccounts are listed apart. */
 json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errlen);

@@ -19,6 +19,7 @@
 #define API_HTTP_MAX_PER_IP 64
 #define API_HTTP_IDLE_TIMEOUT 30 /* seconds */
 #define API_HTTP_MAX_PEM (64 * 1024)
+#define API_HTTP_MAX_QUERY 1024
 
 struct api_http {
 	struct MHD_Daemon *mhd;
@@ -28,57 +29,31 @@ struct api_http {
 	char *cert, *key; /* PEM text, kept for MHD's lifetime */
 };
 
-#define API_HTTP_MAX_QUERY 2048 /* the query string as rebuilt for api_handle() */
-
-/* Per-request state: the body collected so far. */
+/* Per-request state: the raw query string and the body collected so far. */
 struct api_http_req {
 	char body[API_MAX_BODY + 1];
 	size_t len;
-	bool too_large;
-	char query[API_HTTP_MAX_QUERY];
-	size_t qlen;
-	bool query_too_long;
+	bool too_large; /* the body or the query string */
+	bool started;	/* api_http_access() saw the request's headers */
+	bool has_query;
+	char query[API_HTTP_MAX_QUERY + 1];
 };
 
-/* Appends one GET argument (MHD has decoded it) to q->query, percent-encoded again. */
-static enum MHD_Result api_http_query_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-					  const char *value)
+/* MHD's URI log callback sees the request target before it is split and decoded: the raw query
+ * string is kept from it, so query parameters are parsed like form bodies (api_form_get()). */
+static void *api_http_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-	struct api_http_req *q = cls;
-	const char *parts[2] = {key, value ? value : ""};
+	struct api_http_req *q = calloc(1, sizeof(*q));
+	const char *query = uri ? strchr(uri, '?') : NULL;
 
-	for (int i = 0; i < 2; i++) {
-		const char *sep = i ? "=" : (q->qlen ? "&" : "");
-
-		for (; *sep || *parts[i];) {
-			char enc[4];
-			size_t n;
-
-			if (*sep) {
-				enc[0] = *sep++;
-				n = 1;
-			} else {
-				unsigned char c = (unsigned char)*parts[i]++;
-
-				if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-				    (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.') {
-					enc[0] = (char)c;
-					n = 1;
-				} else {
-					snprintf(enc, sizeof(enc), "%%%02X", c);
-					n = 3;
-				}
-			}
-			if (q->qlen + n >= sizeof(q->query)) {
-				q->query_too_long = true;
-				return MHD_NO;
-			}
-			memcpy(q->query + q->qlen, enc, n);
-			q->qlen += n;
-		}
+	if (q && query) {
+		q->has_query = true;
+		if (strlen(query + 1) > API_HTTP_MAX_QUERY)
+			q->too_large = true;
+		else
+			strcpy(q->query, query + 1);
 	}
-	q->query[q->qlen] = '\0';
-	return MHD_YES;
+	return q;
 }
 
 static void api_http_logger(void *cls, const char *fmt, va_list ap)
@@ -136,15 +111,15 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 	struct api_request rq = {0};
 	struct api_response rs;
 
-	if (!q) {
+	if (!q)
+		return MHD_NO; /* api_http_uri() could not allocate */
+	if (!q->started) {
 		const char *cl = api_http_header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-		q = calloc(1, sizeof(*q));
-		if (!q)
-			return MHD_NO;
-		*con_cls = q;
-		/* Refuse a declared oversized body before reading it; MHD then closes. */
-		if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+		q->started = true;
+		/* Refuse a declared oversized body (or a query string too long) before reading
+		 * the body; MHD then closes. */
+		if (q->too_large || (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)) {
 			rq.method = method;
 			rq.path = url;
 			rq.body_too_large = true;
@@ -165,12 +140,9 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 		return MHD_YES;
 	}
 	q->body[q->len] = '\0';
-	q->qlen = 0;
-	q->query[0] = '\0';
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, api_http_query_arg, q);
 	rq.method = method;
 	rq.path = url;
-	rq.query = q->query_too_long ? "\x01" : q->query; /* too long: a malformed query */
+	rq.query = q->has_query ? q->query : NULL;
 	rq.authorization = api_http_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	rq.host = api_http_header(c, MHD_HTTP_HEADER_HOST);
 	rq.content_type = api_http_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -254,7 +226,7 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 {
 	const struct nts_config *cfg = s->cfg;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem opts[10];
+	struct MHD_OptionItem opts[12];
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct api_http *h;
@@ -281,6 +253,8 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					    (intptr_t)api_http_completed, NULL};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)api_http_uri, NULL};
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, API_HTTP_MAX_CONNECTIONS, NULL};
 	opts[n++] =

@@ -28,24 +28,4 @@ void api_rate_destroy(struct api_rate *r);
 /* Takes one token from sid's bucket at unix second now; false when it is empty. */
 bool api_rate_allow(struct api_rate *r, const char *sid, uint64_t now);
 
-/* Answers (api_route.c): rs gets status and j (taken), or Twilio's error body. */
-void api_set_json(struct api_response *rs, unsigned status, json_t *j);
-void api_error(struct api_response *rs, unsigned status, int code, const char *message);
-/* 404 with code 20404 for path. */
-void api_not_found(struct api_response *rs, const char *path);
-/* 405 with the Allow header. */
-void api_method_not_allowed(struct api_response *rs, const char *allow);
-
-/* Resolves the request's HTTP Basic credentials to the account they authenticate (AccountSid and
- * AuthToken; other credential kinds, such as API keys, plug in here). 0 with out filled, or the
- * error answer put in rs (401 with code 20003, 503 while another process locks the database,
- * 500) and -EACCES, -EBUSY or -errno. The account may be suspended: callers decide. */
-int api_auth_account(struct api_server *s, const struct api_request *rq, struct store_account *out,
-		     struct api_response *rs);
-
-/* Usage Records (api_usage.c): whether path is one of its resources, and the answer. */
-bool api_usage_match(const char *path);
-void api_usage_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
-		      struct api_response *rs);
-
 #endif

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api/api_priv.h"
+#include "api/api_usage.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -80,7 +81,6 @@ void api_set_json(struct api_response *rs, unsigned status, json_t *j)
 	json_decref(j);
 }
 
-/* Twilio's error body: {"code", "message", "more_info", "status"}. */
 void api_error(struct api_response *rs, unsigned status, int code, const char *message)
 {
 	char more[64];
@@ -106,7 +106,7 @@ void api_not_found(struct api_response *rs, const char *path)
 	api_error(rs, 404, API_ERR_NOT_FOUND, msg);
 }
 
-void api_method_not_allowed(struct api_response *rs, const char *allow)
+static void api_method_not_allowed(struct api_response *rs, const char *allow)
 {
 	api_error(rs, 405, API_ERR_METHOD, "Method not allowed");
 	rs->flags |= API_RESP_ALLOW;
@@ -306,7 +306,7 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		return;
 	}
 	if (api_usage_match(rq->path)) {
-		api_usage_handle(s, rq, now, rs);
+		api_usage_records(s, rq, NULL, now, rs);
 		return;
 	}
 	tokens = api_match_tokens(rq->path, sid, sizeof(sid));

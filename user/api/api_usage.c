@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "api/api_priv.h"
+#include "api/api_usage.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -106,7 +106,8 @@ static int api_parse_count(const char *s, uint64_t *v)
 	return 0;
 }
 
-int api_page_compute(uint64_t total, const char *page, const char *size, struct api_page *p)
+int api_usage_page_compute(uint64_t total, const char *page, const char *size,
+			   struct api_usage_page *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->size = API_USAGE_PAGE_SIZE;
@@ -509,7 +510,7 @@ static json_t *api_usage_record(const struct api_usage_req *q, const char *cat, 
 
 /* The page of records q asks for, over the rows read. */
 static json_t *api_usage_page(const struct api_usage_req *q, const struct api_usage_rows *r,
-			      const struct api_page *pg, uint64_t now)
+			      const struct api_usage_page *pg, uint64_t now)
 {
 	json_t *list = json_array(), *j;
 	char as_of[32];
@@ -541,6 +542,33 @@ static json_t *api_usage_page(const struct api_usage_req *q, const struct api_us
 	return j;
 }
 
+/* Resolves the request's HTTP Basic credentials to the account they authenticate (AccountSid and
+ * AuthToken: the one place where other credential kinds, such as API keys, plug in). 0 with out
+ * filled, or the answer in rs (401 with code 20003, 503 while another process locks the
+ * database, 500) and -EACCES, -EBUSY or -errno. Unknown sids and wrong secrets cost the same. */
+static int api_usage_authenticate(struct api_server *s, const struct api_request *rq,
+				  struct store_account *out, struct api_response *rs)
+{
+	char user[64], pass[128];
+	int err = api_parse_basic(rq->authorization, user, sizeof(user), pass, sizeof(pass));
+
+	err = err ? -EACCES : store_account_verify(s->store, user, pass, out);
+	explicit_bzero(pass, sizeof(pass));
+	if (err == -EACCES) {
+		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
+		rs->flags |= API_RESP_WWW_AUTHENTICATE;
+	} else if (err == -EBUSY) {
+		/* Another process holds the database: the loop does not wait for it (wire_api.c).
+		 */
+		api_error(rs, 503, API_ERR_UNAVAILABLE,
+			  "Service unavailable: database busy, retry");
+	} else if (err) {
+		log_error("api: account lookup failed: %s", strerror(-err));
+		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+	}
+	return err;
+}
+
 /* Whether the authenticated account may read sid's usage: its own, or a subaccount's. */
 static int api_usage_allowed(struct api_server *s, const struct store_account *who, const char *sid)
 {
@@ -557,13 +585,13 @@ static int api_usage_allowed(struct api_server *s, const struct store_account *w
 	return strcmp(owner, who->sid) == 0 ? 0 : -ENOENT;
 }
 
-void api_usage_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
-		      struct api_response *rs)
+void api_usage_records(struct api_server *s, const struct api_request *rq, const char *const *id,
+		       uint64_t now, struct api_response *rs)
 {
 	struct api_usage_req q = {0};
 	struct api_usage_rows rows = {0};
 	struct store_account who, acct;
-	struct api_page pg;
+	struct api_usage_page pg;
 	int64_t today = (int64_t)(now / 86400);
 	int err;
 
@@ -573,10 +601,12 @@ void api_usage_handle(struct api_server *s, const struct api_request *rq, uint64
 		return;
 	}
 	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
-		api_method_not_allowed(rs, "GET, HEAD, OPTIONS");
+		api_error(rs, 405, API_ERR_METHOD, "Method not allowed");
+		rs->flags |= API_RESP_ALLOW;
+		rs->allow = "GET, HEAD, OPTIONS";
 		return;
 	}
-	if (api_auth_account(s, rq, &who, rs) != 0)
+	if (api_usage_authenticate(s, rq, &who, rs) != 0)
 		return;
 	/* Twilio: a resource under another account is invisible, hence 404 rather than 403. */
 	err = api_usage_allowed(s, &who, q.sid);
@@ -604,8 +634,9 @@ void api_usage_handle(struct api_server *s, const struct api_request *rq, uint64
 	}
 	if (!err)
 		err = api_usage_categories(&q, &rows);
-	if (!err && api_page_compute(api_period_count(q.res->span, q.first, q.last) * q.ncats,
-				     q.page[0] ? q.page : NULL, q.size[0] ? q.size : NULL, &pg)) {
+	if (!err &&
+	    api_usage_page_compute(api_period_count(q.res->span, q.first, q.last) * q.ncats,
+				   q.page[0] ? q.page : NULL, q.size[0] ? q.size : NULL, &pg)) {
 		api_error(rs, 400, API_ERR_INVALID_PARAM, "Invalid Page or PageSize (1 to 1000)");
 		goto out;
 	}

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/api_usage.h"
 #include "store/store.h"
 
 #define API_CMD_LAST_DAY 2932896 /* 9999-12-31 */
