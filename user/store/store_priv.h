@@ -33,14 +33,13 @@ struct nts_store {
 	size_t nmarks, marks_cap;
 };
 
-/* Frees the pending tables (store_close). */
-void store_usage_free(struct nts_store *s);
-
 /* Maps an SQLite result code to -errno (SQLITE_BUSY -> -EBUSY, SQLITE_FULL -> -ENOSPC...). */
 int store_errno(int rc);
 /* Runs one SQL statement without results. 0 or -errno (logged). */
 int store_exec(struct nts_store *s, const char *sql);
 /* Prepares sql; 0 or -errno (logged). */
 int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st);
+/* Frees the pending usage tables (store_close). */
+void store_usage_free(struct nts_store *s);
 
 #endif
