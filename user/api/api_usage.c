@@ -596,6 +596,10 @@ void api_usage_records(struct api_server *s, const struct api_request *rq, const
 	int err;
 
 	q.res = api_usage_parse_path(rq->path, q.sid);
+	if (!q.res) { /* a route table may send any .../Usage/Records/{X} here */
+		api_not_found(rs, rq->path);
+		return;
+	}
 	if (!strcmp(rq->method, "OPTIONS")) {
 		rs->status = 200; /* CORS preflight: the headers are the answer */
 		return;
