@@ -176,6 +176,12 @@ json_t *api_cmd_call(const char *ctl_socket, const char *db, const char *cmd, js
  * "base"?: URL prefix}; returns {"url", "account", "expires", "ttl"}. base: "http://host:port". */
 json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const char *base,
 			  json_t *args, char *err, size_t errlen);
+/* "usage" (api_usage_cmd.c, for the control socket and ntsctl --db): args {"account": SID (absent:
+ * every account), "span": "total"|"daily"|"monthly"}. Returns {"usage": [{account_sid, start_date,
+ * end_date, region, bytes_to_peer, bytes_to_client, megabytes, allocations,
+ * allocation_seconds}...]} from the database (a running ntsd writes what is pending first). Each
+ * account's own usage: subaccounts are listed apart. */
+json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errlen);
 
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);

@@ -93,7 +93,9 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		snprintf(err, errlen, "cannot open the database %s: %s", db, strerror(-rc));
 		return NULL;
 	}
-	if (strcmp(cmd, "account-create") == 0)
+	if (strcmp(cmd, "usage") == 0)
+		r = api_cmd_usage(st, args, err, errlen);
+	else if (strcmp(cmd, "account-create") == 0)
 		r = api_cmd_account_create(st, args, err, errlen);
 	else if (strcmp(cmd, "account-list") == 0)
 		r = api_cmd_account_list(st, args, err, errlen);

@@ -13,6 +13,7 @@
 
 #include "api/api_diag.h"
 #include "api/api_priv.h"
+#include "api/api_usage.h"
 #include "store/store.h"
 #include "util/log.h"
 
@@ -222,6 +223,8 @@ static const struct api_route api_routes[] = {
     {"Accounts/*/Keys", api_keys_list, api_keys_create, NULL, "GET, POST, OPTIONS"},
     {"Accounts/*/Keys/*", api_key_fetch, api_key_update, api_key_delete,
      "GET, POST, DELETE, OPTIONS"},
+    {"Accounts/*/Usage/Records", api_usage_records, NULL, NULL, "GET, OPTIONS"},
+    {"Accounts/*/Usage/Records/*", api_usage_records, NULL, NULL, "GET, OPTIONS"},
 };
 
 #define API_ROUTE_IDS 2

@@ -64,6 +64,19 @@ typedef void (*fastpath_usage_fn)(void *arg, uint64_t alloc_id,
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg);
 /* The same for one allocation. */
 int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn fn, void *arg);
+/* Where the kernel keeps an allocation's counters and what they read at its last fold (everything
+ * up to it was reported): enough for another process to fold the rest exactly once. */
+struct fastpath_fold_mark {
+	uint64_t key;	 /* the counter's key in the map: generation << NTS_FP_GEN_SHIFT | id */
+	uint32_t map_id; /* the counter map's kernel id: a new map counts from zero again */
+	struct nts_fp_alloc_counters folded;
+};
+/* The mark of alloc_id. 0, -ENOENT (no kernel counter for it) or -errno. */
+int fastpath_fold_mark(struct fastpath *fp, uint64_t alloc_id, struct fastpath_fold_mark *m);
+/* The counters under key, of any generation, summed over CPUs, and the map's kernel id. 0,
+ * -ENOENT or -errno. */
+int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_alloc_counters *sum,
+			     uint32_t *map_id);
 /* An allocation's kernel counters summed over CPUs. 0 or -errno. */
 int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 			    struct nts_fp_alloc_counters *sum);

@@ -73,6 +73,7 @@ struct fastpath {
 	bool gc_have_token;
 	uint64_t gc_foreign; /* foreign entries seen so far in the current pass */
 	uint64_t gc_last_ns; /* fastpath_gc_foreign's last run */
+	uint32_t alloc_map_id; /* kernel id of the alloc map (0: not looked up yet) */
 };
 
 /* fastpath_open: a reader (ntsctl), no scan; it must not write entries. */

@@ -267,6 +267,41 @@ int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 	return 0;
 }
 
+static int fp_alloc_map_id(struct fastpath *fp, uint32_t *id)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	if (!fp->alloc_map_id) {
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fp->fds.alloc, &info, &len))
+			return -errno;
+		fp->alloc_map_id = info.id;
+	}
+	*id = fp->alloc_map_id;
+	return 0;
+}
+
+int fastpath_fold_mark(struct fastpath *fp, uint64_t alloc_id, struct fastpath_fold_mark *m)
+{
+	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
+
+	if (!a || !a->counters)
+		return -ENOENT;
+	m->key = fp_kid(fp, alloc_id);
+	m->folded = a->last;
+	return fp_alloc_map_id(fp, &m->map_id);
+}
+
+int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_alloc_counters *sum,
+			     uint32_t *map_id)
+{
+	if (bpf_map_lookup_elem(fp->fds.alloc, &key, fp->pcpu))
+		return -errno;
+	counters_sum(fp, sum, fp->pcpu);
+	return fp_alloc_map_id(fp, map_id);
+}
+
 int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum)
 {
 	size_t per = (sizeof(struct nts_fp_stats) + 7) & ~(size_t)7;

@@ -18,6 +18,7 @@ static const struct {
     {"detach", cmd_detach, "remove the XDP fast path from DEV"},
     {"status", cmd_status, "daemon and fast-path status"},
     {"stats", cmd_stats, "fast-path counters, summed over CPUs [--json]"},
+    {"usage", cmd_usage, "usage per account [--account SID] [--daily|--monthly] [--json]"},
     {"fastpath", cmd_fastpath, "flush: remove every entry from the fast-path maps"},
     {"allocations", cmd_allocations, "list TURN allocations [--json]; delete ID"},
     {"account", cmd_account,

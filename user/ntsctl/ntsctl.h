@@ -18,6 +18,7 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv);
 int cmd_detach(struct ntsctl *c, int argc, char **argv);
 int cmd_status(struct ntsctl *c, int argc, char **argv);
 int cmd_stats(struct ntsctl *c, int argc, char **argv);
+int cmd_usage(struct ntsctl *c, int argc, char **argv);
 int cmd_fastpath(struct ntsctl *c, int argc, char **argv);
 int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);

@@ -19,6 +19,8 @@ struct nts_store;
 struct api_server;
 struct fastpath;
 struct net_hostaddr;
+struct ntsd_usage;
+struct nts_fp_alloc_counters;
 
 struct ntsd {
 	struct nts_config cfg;
@@ -32,6 +34,7 @@ struct ntsd {
 	struct api_server *api;	       /* user/api: set by ntsd_wire_api() */
 	struct fastpath *fastpath;     /* user/fastpath: set by ntsd_wire_fastpath() */
 	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
+	struct ntsd_usage *usage;      /* usage meter: set by ntsd_wire_usage() */
 	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
 	/* Reload (reload.c): the command line it parses again, and a hook called as a reload starts
@@ -54,9 +57,27 @@ int ntsd_api_load_secret(struct ntsd *d);
 /* Loads the accounts' states and quotas into TURN and keeps them current as control commands
  * change them (wire_accounts.c). 0 or -errno. */
 int ntsd_wire_accounts(struct ntsd *d);
-/* Meters account usage: TURN's usage reports go to the store (set by ntsd_wire_api()), which
- * reaches the database every few seconds. 0 or -errno. */
+/* Meters account usage per UTC day (wire_usage.c): TURN's reports, kernel-relayed bytes and
+ * allocation-seconds go to the store (set by ntsd_wire_api()), written at most every 10 s; the
+ * "usage" control command. 0 or -errno. */
 int ntsd_wire_usage(struct ntsd *d);
+/* Accrues allocation-seconds up to now and writes everything pending (before the store closes). */
+void ntsd_unwire_usage(struct ntsd *d);
+/* Kernel-relayed bytes of allocation alloc_id (of account) folded from the fast path's counters. */
+void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
+		       const struct nts_fp_alloc_counters *delta);
+/* The allocation got a kernel counter (its first channel): record where it counts. */
+void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id);
+/* The allocation's kernel counter is going (the allocation ended with the maps open). */
+void ntsd_usage_kernel_forget(struct ntsd *d, uint64_t alloc_id);
+/* Maps pinned under --pin-dir are about to be adopted by an ntsd that had none open: folds what
+ * the kernel counted for an earlier ntsd's allocations since their stored marks. */
+void ntsd_usage_adopt_begin(struct ntsd *d);
+/* The maps are adopted (d->fastpath set): keeps following the earlier ntsd's counters that still
+ * count, until they go. */
+void ntsd_usage_adopt_end(struct ntsd *d);
+/* Folds the earlier ntsd's counters (every second, before expired entries are collected). */
+void ntsd_usage_fold_foreign(struct ntsd *d);
 /* Adopts pinned fast-path maps under --pin-dir if present, installs the TURN hooks that mirror
  * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
 int ntsd_wire_fastpath(struct ntsd *d);

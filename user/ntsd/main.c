@@ -190,6 +190,7 @@ static int ntsd_run_as(struct ntsd *d, const struct ntsd_privs *p)
 static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
+	ntsd_unwire_usage(d);
 	ntsd_unwire_api(d);
 	net_hostaddr_destroy(d->hostaddr);
 	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */

@@ -21,19 +21,27 @@
 static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
 {
 	struct ntsd *d = arg;
+	const char *account =
+	    turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
+				     delta->p2c_packets, delta->p2c_bytes);
 
-	turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
-				 delta->p2c_packets, delta->p2c_bytes);
+	if (account)
+		ntsd_usage_kernel(d, alloc_id, account, delta);
 }
 
 static int fp_channel_set(void *arg, const struct turn_channel_info *c)
 {
 	struct ntsd *d = arg;
 
+	int rc;
+
 	if (!d->fastpath)
 		return 0;
-	return fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
-				    &c->peer, c->channel, c->expires_ns);
+	rc = fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
+				  &c->peer, c->channel, c->expires_ns);
+	if (rc == 0) /* where its kernel counter is, for a restart (wire_usage.c) */
+		ntsd_usage_kernel_track(d, c->alloc_id);
+	return rc;
 }
 
 static void fp_channel_del(void *arg, const struct turn_channel_info *c)
@@ -76,8 +84,10 @@ static void fp_alloc_del(void *arg, uint64_t alloc_id)
 {
 	struct ntsd *d = arg;
 
-	if (d->fastpath)
-		fastpath_alloc_del(d->fastpath, alloc_id);
+	if (!d->fastpath)
+		return;
+	ntsd_usage_kernel_forget(d, alloc_id); /* its counter goes with it */
+	fastpath_alloc_del(d->fastpath, alloc_id);
 }
 
 static const struct turn_hooks wire_fp_hooks = {
@@ -97,6 +107,9 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		return;
 	/* One syscall when the kernel forwarded nothing since the last tick. */
 	fastpath_fold(d->fastpath, fp_usage, d);
+	/* An earlier ntsd's allocations, before their expired entries (and counters) are collected.
+	 */
+	ntsd_usage_fold_foreign(d);
 	/* The kernel's global counters since the maps were created (they outlive ntsd). */
 	if (fastpath_stats_read(d->fastpath, &s) == 0) {
 		d->stats.kernel_c2p_packets = s.c2p_packets;
@@ -121,10 +134,12 @@ static bool fp_peer_allowed(void *arg, const struct nts_addr *peer)
 static int wire_fp_adopt(struct ntsd *d)
 {
 	struct fastpath *fp;
-	/* Opening again (a second attach): same generation, so our entries stay ours. */
-	int rc = fastpath_open_gen(d->cfg.pin_dir,
-				   d->fastpath ? fastpath_generation(d->fastpath) : 0, &fp);
+	int rc;
 
+	ntsd_usage_adopt_begin(d);
+	/* Opening again (a second attach): same generation, so our entries stay ours. */
+	rc = fastpath_open_gen(d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : 0,
+			       &fp);
 	if (rc)
 		return rc;
 	/* An earlier ntsd's entries keep relaying until they expire: only for peers our policy
@@ -142,6 +157,7 @@ static int wire_fp_adopt(struct ntsd *d)
 		fastpath_fold(d->fastpath, fp_usage, d);
 	fastpath_close(d->fastpath);
 	d->fastpath = fp;
+	ntsd_usage_adopt_end(d);
 	turn_replay_hooks(d->turn);
 	for (unsigned i = 0; i < d->cfg.nrelay_ip; i++) {
 		static const uint8_t zero[16];

@@ -13,7 +13,7 @@
 #define STORE_TOKEN_LEN 32     /* 32 hex digits */
 #define STORE_NAME_MAX 128     /* friendly name, bytes including NUL */
 #define STORE_SECRET_LEN 64    /* generated secrets: 32 random bytes as hex */
-#define STORE_SCHEMA_VERSION 5 /* what store_open() migrates to */
+#define STORE_SCHEMA_VERSION 6 /* what store_open() migrates to */
 
 struct nts_store;
 
@@ -132,13 +132,73 @@ int store_key_verify(struct nts_store *s, const char *sid, const char *secret,
  * out gets a NUL-terminated string. 0 or -errno. */
 int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen);
 
-/* Adds usage for account (an AccountSid; others, e.g. "" for static users, are ignored), kept in
- * memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped at flush.
- */
-void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations,
-		     uint64_t bytes);
-/* Writes pending usage in one transaction. 0 or -errno (pending counts are kept on failure). */
+/* --- Usage per account and UTC day (store_usage.c). Days are counted from 1970-01-01 (day 0). */
+#define STORE_DAY_LEN 10    /* "YYYY-MM-DD" */
+#define STORE_REGION_MAX 64 /* region name, bytes including NUL */
+
+/* What an account used: a delta to add, or a sum read back. */
+struct store_usage {
+	uint64_t bytes_to_peer;	     /* relayed client -> peer (payload bytes, both relay paths) */
+	uint64_t bytes_to_client;    /* relayed peer -> client */
+	uint64_t allocations;	     /* allocations made */
+	uint64_t allocation_seconds; /* seconds allocations were held */
+};
+
+/* The region this node's usage is recorded under ("" for none, the default). */
+void store_usage_set_region(struct nts_store *s, const char *region);
+/* Adds u to account's usage of day (an AccountSid; others, e.g. "" for static users, are ignored),
+ * kept in memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped
+ * at flush, and beyond STORE_USAGE_PENDING_MAX pending rows an unwritable database loses some. */
+void store_usage_add(struct nts_store *s, const char *account, int64_t day,
+		     const struct store_usage *u);
+/* Adds the allocation-seconds of live allocations held over [from_ms, to_ms) (unix ms) to
+ * account, split at UTC midnights into the days they fall on. carry_ms keeps what is not yet a
+ * whole second between calls (start it at 0). */
+void store_usage_add_held(struct nts_store *s, const char *account, uint64_t from_ms,
+			  uint64_t to_ms, uint64_t live, uint64_t *carry_ms);
+/* Writes pending usage and kernel counter marks in one transaction. 0 or -errno (pending data is
+ * kept on failure, to retry). */
 int store_usage_flush(struct nts_store *s);
+/* Formats day as "YYYY-MM-DD" into out (STORE_DAY_LEN + 1 bytes). Returns out. */
+char *store_day_fmt(int64_t day, char *out);
+/* Parses "YYYY-MM-DD" (a real calendar date). 0 or -EINVAL. */
+int store_day_parse(const char *text, int64_t *day);
+
+/* A kernel fast-path allocation counter whose counts up to to_peer/to_client are already in the
+ * usage: another ntsd that adopts the maps adds only what the kernel counted beyond it (see
+ * docs/architecture.md, "Usage"). */
+struct store_kernel_mark {
+	uint64_t key;	 /* the counter's key in the map (generation << 40 | allocation id) */
+	uint32_t map_id; /* the kernel id of the counter map (a new map is a new count) */
+	char sid[STORE_SID_LEN + 1];
+	uint64_t to_peer, to_client;
+};
+/* Records m (replacing the mark of m->key) at the next flush, in the transaction that writes the
+ * usage it accounts for. */
+void store_kernel_mark_set(struct nts_store *s, const struct store_kernel_mark *m);
+/* Deletes the mark of key at the next flush. */
+void store_kernel_mark_forget(struct nts_store *s, uint64_t key);
+/* Calls fn for every stored mark (pending changes not included); fn returns non-zero to stop.
+ * 0 or -errno. */
+int store_kernel_mark_foreach(struct nts_store *s,
+			      int (*fn)(void *arg, const struct store_kernel_mark *m), void *arg);
+
+/* Which usage store_usage_foreach() reads: account's own, and its subaccounts' with
+ * include_subaccounts, from first_day to last_day (inclusive). */
+struct store_usage_query {
+	const char *sid;
+	bool include_subaccounts;
+	int64_t first_day, last_day;
+};
+/* Calls fn for each stored row (account, day, region) the query selects, by day, then region;
+ * fn returns non-zero to stop. 0 or -errno. */
+int store_usage_foreach(struct nts_store *s, const struct store_usage_query *q,
+			int (*fn)(void *arg, const char *sid, int64_t day, const char *region,
+				  const struct store_usage *u),
+			void *arg);
+/* The master account of subaccount sid into owner (empty for a master). 0, -ENOENT (no such
+ * account) or -errno. */
+int store_usage_owner(struct nts_store *s, const char *sid, char owner[STORE_SID_LEN + 1]);
 
 /* Small key/value settings (e.g. the ICE server list ntsd last published, for ntsctl --db).
  * get: 0, -ENOENT, -ENOSPC or -errno. */

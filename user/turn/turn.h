@@ -47,10 +47,14 @@ struct turn_hooks {
 	void (*alloc_del)(void *arg, uint64_t alloc_id);
 };
 
-/* Usage of an account (AccountSid of ephemeral credentials; "" for static users): allocations
- * created and relayed bytes since the last report (user/store meters it). */
-typedef void (*turn_usage_fn)(void *arg, const char *account, uint64_t allocations,
-			      uint64_t bytes);
+/* Usage of an account (AccountSid of ephemeral credentials; "" for static users) since the last
+ * report: an allocation made or ended, payload bytes relayed in userspace each way. Bytes the
+ * kernel relayed are not in it: turn_add_kernel_counters() hands them to its caller to meter. */
+struct turn_usage {
+	bool created, ended; /* an allocation of the account was made / has ended */
+	uint64_t c2p_bytes, p2c_bytes;
+};
+typedef void (*turn_usage_fn)(void *arg, const char *account, const struct turn_usage *u);
 
 /* A read-only view of one allocation for listings (ntsctl allocations, /metrics). */
 struct turn_alloc_info {
@@ -155,9 +159,13 @@ int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct 
 /* Iterates the permissions and channels of allocation id. */
 int turn_foreach_perm(struct turn_server *t, uint64_t id,
 		      int (*fn)(void *arg, const struct turn_perm_info *p), void *arg);
-/* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation map). */
-void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
-			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
+/* The account of allocation alloc_id ("" for static users), or NULL if none such lives. */
+const char *turn_alloc_account_of(struct turn_server *t, uint64_t alloc_id);
+/* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation
+ * map). Returns the allocation's account ("" for static users) for the caller to meter the bytes
+ * with (the usage hook does not report them), or NULL when no such allocation lives. */
+const char *turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
+				     uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
 /* Whether the peer address policy in force (--allow-peer, --deny-peer) allows relaying to peer
  * (port 0: a permission's peer, any port). */
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);

@@ -3,7 +3,7 @@
  * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
  *
  * Memory per allocation is bounded (x86-64 sizes):
- *   struct turn_alloc: 536 B (relay sockets, counters, list and table links);
+ *   struct turn_alloc: 544 B (relay sockets, counters, list and table links);
  *   its user's entry: 32 B + username (< AUTH_MAX_USERNAME), shared by that user's allocations;
  *   the kept Allocate answer (RFC 8656 §7.2): at most TURN_MAX_RESPONSE = 512 B;
  *   permissions: at most TURN_MAX_PERMS = 64 x 112 B = 7 KiB;
@@ -189,7 +189,7 @@ struct turn_alloc {
 	struct turn_list perms, chans;
 	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
-	uint64_t reported_bytes;
+	uint64_t reported_c2p, reported_p2c; /* bytes the usage hook knows of (or not to report) */
 };
 
 /* A RESERVATION-TOKEN and the socket holding the reserved port (RFC 8656 §7.2, EVEN-PORT R). */
