@@ -145,6 +145,10 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_HELP] = { "help", .flags = NTS_OPT_CMDLINE, .help = "print this help", DAEMON },
 	[NTS_OPT_VERSION] = { "version", .flags = NTS_OPT_CMDLINE, .help = "print the version",
 		DAEMON },
+	/* protocol */
+	[NTS_OPT_ALT_IP] = { "alt-ip", .flags = REPEAT, .arg = "ADDR",
+		.help = "second address of a --listen family: RFC 5780 NAT discovery (see README)",
+		LIST(NTS_KIND_FAMILY_ADDR, alt_ip, nalt_ip) },
 };
 /* clang-format on */
 
