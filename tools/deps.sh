@@ -8,6 +8,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
+	stun-client nftables
 	python3 python3-aiortc python3-twilio
 	gnuplot linux-perf
 )
@@ -49,7 +50,7 @@ if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/twilio" ]; the
 	fi
 fi
 # Every client the tests need must be there now: a missing one fails here, not as a skip later.
-for cmd in node turnutils_uclient turnutils_peer openssl curl bpftool; do
+for cmd in node turnutils_uclient turnutils_peer turnutils_natdiscovery stun nft openssl curl bpftool; do
 	command -v "$cmd" >/dev/null 2>&1 || { echo "deps.sh: $cmd is missing" >&2; exit 1; }
 done
 [ -d "$npmdir/node_modules/twilio" ] || { echo "deps.sh: $npmdir/node_modules/twilio is missing" >&2; exit 1; }
