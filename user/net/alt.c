@@ -95,8 +95,8 @@ int net_alt_open(struct net_server *n)
 			struct net_udp *p = n->udp[i];
 			int rc;
 
-			if (p->alt || p->local.family != alt->family || nts_addr_is_any(&p->local) ||
-			    alt_same_ip(&p->local, alt))
+			if (p->alt || p->local.family != alt->family ||
+			    nts_addr_is_any(&p->local) || alt_same_ip(&p->local, alt))
 				continue;
 			rc = alt_group_open(n, p, alt);
 			if (rc)
@@ -104,9 +104,10 @@ int net_alt_open(struct net_server *n)
 			groups++;
 		}
 		if (!groups) {
-			log_error("--alt-ip %s needs a --listen address of its family other than it "
-				  "and not a wildcard",
-				  nts_addr_fmt(alt, buf, sizeof(buf), false));
+			log_error(
+			    "--alt-ip %s needs a --listen address of its family other than it "
+			    "and not a wildcard",
+			    nts_addr_fmt(alt, buf, sizeof(buf), false));
 			return -EINVAL;
 		}
 	}
@@ -117,8 +118,8 @@ int net_alt_open(struct net_server *n)
 	return 0;
 }
 
-int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change,
-		   struct nts_origin *from, struct nts_addr *other)
+int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change, struct nts_origin *from,
+		   struct nts_addr *other)
 {
 	struct net_udp *u = net_udp_by_fd(arg, o->fd), *t;
 	unsigned role;

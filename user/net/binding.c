@@ -16,13 +16,13 @@
 #define BINDING_ANSWER_MAX 2048
 
 struct binding_req {
-	unsigned change;	 /* CHANGE-REQUEST bits */
-	uint16_t response_port;	 /* RESPONSE-PORT, 0 when absent */
+	unsigned change;	/* CHANGE-REQUEST bits */
+	uint16_t response_port; /* RESPONSE-PORT, 0 when absent */
 	const struct stun_attr *padding;
 };
 
-static void binding_init(struct stun_builder *b, uint8_t *buf, size_t cap,
-			 const struct stun_msg *m, uint16_t cls)
+static void binding_init(struct stun_builder *b, uint8_t *buf, size_t cap, const struct stun_msg *m,
+			 uint16_t cls)
 {
 	if (m->rfc3489)
 		stun_build_init_rfc3489(b, buf, cap, STUN_BINDING, cls, m->buf + 4);
@@ -104,8 +104,9 @@ void net_binding_answer(const struct net_dispatch *d, const struct nts_origin *o
 	binding_init(&b, buf, sizeof(buf), m, STUN_SUCCESS);
 	if (m->rfc3489) {
 		/* RFC 3489 §11.2.1, §11.2.5, §11.2.3: where the request came from, where the answer
-		 * leaves from, and where a change of both would answer from (only with an alternate:
-		 * advertising ourselves there would tell the client its changes were honoured). */
+		 * leaves from, and where a change of both would answer from (only with an
+		 * alternate: advertising ourselves there would tell the client its changes were
+		 * honoured). */
 		stun_put_addr(&b, STUN_ATTR_MAPPED_ADDRESS, &o->client);
 		stun_put_addr(&b, STUN_ATTR_SOURCE_ADDRESS, &from.server);
 		if (alt)

@@ -74,8 +74,8 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 	}
 	/* RFC 8489 §12: without the magic cookie only a Binding request over UDP is understood (an
 	 * RFC 3489 client); TURN and everything else needs RFC 5389 or later. */
-	if (m.rfc3489 && (m.cls != STUN_REQUEST || m.method != STUN_BINDING ||
-			  o->transport != NTS_UDP)) {
+	if (m.rfc3489 &&
+	    (m.cls != STUN_REQUEST || m.method != STUN_BINDING || o->transport != NTS_UDP)) {
 		dispatch_malformed(d, o);
 		return;
 	}

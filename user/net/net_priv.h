@@ -158,8 +158,8 @@ void net_binding_answer(const struct net_dispatch *d, const struct nts_origin *o
  * (logged). */
 int net_alt_open(struct net_server *n);
 /* The net_alt_fn of dispatch; arg is the net_server. */
-int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change,
-		   struct nts_origin *from, struct nts_addr *other);
+int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change, struct nts_origin *from,
+		   struct nts_addr *other);
 
 /* tcp.c */
 /* Opens a listener for transport NTS_TCP or NTS_TLS (n->tls_ctx set) on addr. */

@@ -226,7 +226,8 @@ int stun_put_even_port(struct stun_builder *b, bool reserve_next)
 
 int stun_put_change_request(struct stun_builder *b, unsigned change)
 {
-	return stun_put_u32(b, STUN_ATTR_CHANGE_REQUEST, change & (STUN_CHANGE_IP | STUN_CHANGE_PORT));
+	return stun_put_u32(b, STUN_ATTR_CHANGE_REQUEST,
+			    change & (STUN_CHANGE_IP | STUN_CHANGE_PORT));
 }
 
 int stun_put_response_port(struct stun_builder *b, uint16_t port)

@@ -31,7 +31,8 @@ int turn_icmp_enable(struct turn_relay *r)
 	int one = 1;
 
 	if (r->local.family == AF_INET6)
-		return setsockopt(r->fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) ? -errno : 0;
+		return setsockopt(r->fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one)) ? -errno
+											: 0;
 	return setsockopt(r->fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one)) ? -errno : 0;
 }
 
@@ -106,7 +107,8 @@ static void turn_icmp_one(struct turn_server *t, struct turn_relay *r, struct ms
 	if (!found || nts_addr_from_sockaddr(&peer, mh->msg_name) < 0)
 		return;
 	/* §11.1: the permission is checked against the peer the datagram went to, never against
-	 * whoever sent the ICMP; errors of other kinds, and those beyond the budget, are dropped. */
+	 * whoever sent the ICMP; errors of other kinds, and those beyond the budget, are dropped.
+	 */
 	if (!turn_icmp_relayable(&ee, &error_data) || !turn_perm_find(t, r->alloc, &peer) ||
 	    !turn_icmp_budget(t, r->alloc)) {
 		t->stats->icmp_dropped++;
@@ -122,8 +124,9 @@ void turn_icmp_drain(struct turn_server *t, struct turn_relay *r)
 	for (int round = 0; round < TURN_ICMP_ROUNDS && !t->busy_dead; round++) {
 		struct sockaddr_storage ss;
 		uint8_t data[64]; /* the offending payload: not needed, and cut short */
-		uint8_t ctl[CMSG_SPACE(sizeof(struct sock_extended_err) +
-				       sizeof(struct sockaddr_in6))] __attribute__((aligned(8)));
+		uint8_t
+		    ctl[CMSG_SPACE(sizeof(struct sock_extended_err) + sizeof(struct sockaddr_in6))]
+		    __attribute__((aligned(8)));
 		struct iovec iov = {.iov_base = data, .iov_len = sizeof(data)};
 		struct msghdr mh = {.msg_name = &ss,
 				    .msg_namelen = sizeof(ss),

@@ -130,8 +130,9 @@ static int sock_sendmmsg(int fd, struct mmsghdr *m, unsigned n, const unsigned *
 			rc = r < 0 ? -errno : -EIO;
 			break;
 		} else if (!retried) {
-			/* With IP_RECVERR (relay sockets, RFC 8656 §11) an ICMP error about an earlier
-			 * datagram fails the next send once, with its errno: try this one again. */
+			/* With IP_RECVERR (relay sockets, RFC 8656 §11) an ICMP error about an
+			 * earlier datagram fails the next send once, with its errno: try this one
+			 * again. */
 			retried = true;
 		} else {
 			done++; /* EMSGSIZE under DONT-FRAGMENT, unreachable destination...: skip */
