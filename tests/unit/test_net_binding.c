@@ -188,6 +188,34 @@ static void test_rfc3489_anything_but_a_udp_binding_request_is_dropped(void **st
 	assert_int_equal(e->cap.count, 0);
 }
 
+/* RFC 3489 §11.2.2: RESPONSE-ADDRESS would reflect answers at anyone; it stays unknown, and the
+ * 420 listing it is in RFC 3489's format (the 128-bit id, the list repeated to fill 32 bits). */
+static void test_rfc3489_response_address_gets_420_with_the_128_bit_id(void **state)
+{
+	struct env *e = env_new(NTS_UDP, true);
+	uint8_t req[128];
+	struct stun_builder b;
+	struct nts_addr victim;
+	struct stun_msg m;
+	uint16_t types[4];
+	int len;
+
+	nts_addr_parse(&victim, "192.0.2.1:53", false);
+	stun_build_init_rfc3489(&b, req, sizeof(req), STUN_BINDING, STUN_REQUEST, tid3489);
+	stun_put_addr(&b, STUN_ATTR_RESPONSE_ADDRESS, &victim);
+	len = stun_build_finish(&b);
+	net_dispatch(&e->d, &e->o, req, (size_t)len);
+	answer(e, &m, true);
+	assert_int_equal(m.cls, STUN_ERROR);
+	assert_memory_equal(e->cap.buf + 4, tid3489, STUN_TID3489_LEN);
+	assert_true(nts_addr_equal(&e->cap.to.client, &e->o.client, true));
+	assert_int_equal(
+	    stun_attr_get_unknown(stun_find(&m, STUN_ATTR_UNKNOWN_ATTRIBUTES), types, 4), 2);
+	assert_int_equal(types[0], STUN_ATTR_RESPONSE_ADDRESS);
+	assert_int_equal(types[1], STUN_ATTR_RESPONSE_ADDRESS);
+	assert_int_equal(m.fingerprint, -1);
+}
+
 /* RFC 5780 §7.2: a server without an alternate answers a CHANGE-REQUEST asking for a change with
  * 420 listing it; RFC 3489 §11.2.10 wants an even list, so the type is repeated there. */
 static void test_change_request_without_alternate_gets_420_listing_it(void **state)
@@ -375,6 +403,7 @@ int main(void)
 		test_rfc3489_binding_gets_mapped_and_source_address_and_its_128_bit_id),
 	    cmocka_unit_test(test_rfc3489_binding_with_alternate_gets_changed_address),
 	    cmocka_unit_test(test_rfc3489_anything_but_a_udp_binding_request_is_dropped),
+	    cmocka_unit_test(test_rfc3489_response_address_gets_420_with_the_128_bit_id),
 	    cmocka_unit_test(test_change_request_without_alternate_gets_420_listing_it),
 	    cmocka_unit_test(test_change_request_for_no_change_is_answered_without_discovery),
 	    cmocka_unit_test(test_binding_with_alternate_has_response_origin_and_other_address),

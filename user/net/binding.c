@@ -30,13 +30,14 @@ static void binding_init(struct stun_builder *b, uint8_t *buf, size_t cap, const
 		stun_build_init(b, buf, cap, STUN_BINDING, cls, m->tid);
 }
 
-/* 420 listing the discovery attributes a server without alternate addresses cannot honour
- * (RFC 5780 §7.2; RFC 3489 §11.2.10 repeats one type so an odd list fills 32 bits). */
+/* 420 listing unknown attributes, or the discovery attributes a server without alternate
+ * addresses cannot honour (RFC 5780 §7.2); RFC 3489 §11.2.10 repeats one type so that an odd list
+ * fills 32 bits. n is at most STUN_MAX_UNKNOWN. */
 static void binding_unknown(const struct net_dispatch *d, const struct nts_origin *o,
 			    const struct stun_msg *m, const uint16_t *types, size_t n)
 {
 	uint8_t buf[BINDING_ANSWER_MAX];
-	uint16_t list[4];
+	uint16_t list[STUN_MAX_UNKNOWN + 1];
 	struct stun_builder b;
 
 	memcpy(list, types, n * sizeof(*types));
@@ -80,6 +81,12 @@ void net_binding_answer(const struct net_dispatch *d, const struct nts_origin *o
 
 	if (d->turn && !turn_unauth_allow(d->turn, o))
 		return;
+	/* RFC 3489 requests come here with unknown attributes too (dispatch answers the others):
+	 * their 420 echoes the 128-bit id. */
+	if (m->nunknown) {
+		binding_unknown(d, o, m, m->unknown, m->nunknown);
+		return;
+	}
 	stun_attr_get_change_request(stun_find(m, STUN_ATTR_CHANGE_REQUEST), &r.change);
 	stun_attr_get_response_port(stun_find(m, STUN_ATTR_RESPONSE_PORT), &r.response_port);
 	/* Discovery is a UDP matter: over streams there is no other socket to answer from. */

@@ -102,8 +102,9 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_error(d, o, &m, 400);
 		return;
 	}
-	/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them. */
-	if (m.nunknown) {
+	/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them (an RFC
+	 * 3489 Binding gets its 420 from binding.c, in its own header format). */
+	if (m.nunknown && !m.rfc3489) {
 		dispatch_error(d, o, &m, 420);
 		return;
 	}
