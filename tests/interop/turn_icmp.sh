@@ -21,4 +21,12 @@ out=$(/usr/bin/python3 "$(dirname "$0")/stun_client.py" status "$tmp/ctl.sock" s
 out=$(/usr/bin/python3 "$(dirname "$0")/stun_client.py" status "$tmp/ctl.sock" stats.icmp_dropped)
 [ "${out:-0}" -ge 40 ] && pass "and those beyond the limit as dropped ($out)" ||
 	fail "and those beyond the limit as dropped ($out)"
-turn_done 17
+# The error queue is drained, not left to wake epoll again and again (EPOLLERR is level-
+# triggered): one second after the bursts, ntsd uses (almost) no CPU.
+cpu() { awk '{print $14 + $15}' "/proc/${turn_pids[0]}/stat"; }
+c0=$(cpu)
+sleep 1
+c1=$(cpu)
+[ $((c1 - c0)) -le 10 ] && pass "ntsd idles after the ICMP errors ($((c1 - c0)) ticks in 1 s)" ||
+	fail "ntsd idles after the ICMP errors ($((c1 - c0)) ticks in 1 s)"
+turn_done 18
