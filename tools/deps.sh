@@ -8,6 +8,7 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
+	stun-client nftables
 	python3 python3-aiortc python3-twilio chromium
 	gnuplot linux-perf
 	# Packaging: sd_notify, the .deb, its checks and the man pages' lint.
@@ -60,7 +61,7 @@ if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/playwright-cor
 	fi
 fi
 # Every client the tests need must be there now: a missing one fails here, not as a skip later.
-for cmd in node turnutils_uclient turnutils_peer openssl curl bpftool chromium; do
+for cmd in node turnutils_uclient turnutils_peer turnutils_natdiscovery stun nft openssl curl bpftool chromium; do
 	command -v "$cmd" >/dev/null 2>&1 || { echo "deps.sh: $cmd is missing" >&2; exit 1; }
 done
 for mod in twilio playwright-core; do

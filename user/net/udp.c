@@ -222,6 +222,9 @@ struct net_udp *net_udp_by_fd(struct net_server *n, int fd)
 	for (unsigned i = 0; i < n->nudp; i++)
 		if (n->udp[i]->fd == fd)
 			return n->udp[i];
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		if (n->alt_udp[i]->fd == fd)
+			return n->alt_udp[i];
 	return NULL;
 }
 
@@ -255,18 +258,18 @@ fail:;
 	return rc;
 }
 
-int net_udp_open(struct net_server *n, const struct nts_addr *addr)
+struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct net_udp *u;
 	int rc;
 
-	if (n->nudp >= NTS_MAX_LISTEN)
-		return -ENOSPC;
 	u = calloc(1, sizeof(*u));
-	if (!u)
-		return -ENOMEM;
+	if (!u) {
+		*rcp = -ENOMEM;
+		return NULL;
+	}
 	u->n = n;
 	u->wildcard = nts_addr_is_any(addr);
 	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
@@ -292,15 +295,29 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 	rc = loop_add(n->loop, u->fd, EPOLLIN, udp_on_readable, u);
 	if (rc)
 		goto fail;
-	n->udp[n->nudp++] = u;
-	return 0;
+	return u;
 fail:
 	if (u->fd >= 0)
 		close(u->fd);
 	free(u->q);
 	free(u->rx);
 	free(u);
-	return rc;
+	*rcp = rc;
+	return NULL;
+}
+
+int net_udp_open(struct net_server *n, const struct nts_addr *addr)
+{
+	struct net_udp *u;
+	int rc = 0;
+
+	if (n->nudp >= NTS_MAX_LISTEN)
+		return -ENOSPC;
+	u = net_udp_new(n, addr, &rc);
+	if (!u)
+		return rc;
+	n->udp[n->nudp++] = u;
+	return 0;
 }
 
 void net_udp_close(struct net_udp *u)

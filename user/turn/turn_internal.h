@@ -186,6 +186,8 @@ struct turn_alloc {
 	uint8_t *last_resp;
 	uint16_t last_resp_len;
 	bool tcp; /* RFC 6062 TCP allocation: relay[0] is a listening socket (tcp_relay.c) */
+	uint8_t icmp_in_second; /* icmp.c: ICMP Data indications sent in icmp_second */
+	uint16_t icmp_second;	/* the (wrapping) second they count in */
 	struct turn_list perms, chans;
 	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
@@ -362,6 +364,14 @@ void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, str
 void turn_relay_flush(struct turn_server *t);
 /* Reads peer datagrams from relay fd (the loop handler). */
 void turn_relay_readable(void *arg, int fd, uint32_t events);
+
+/* --- ICMP from peers (icmp.c, RFC 8656 §11) --- */
+#define TURN_ICMP_PER_SEC 10 /* ICMP Data indications per allocation per second (< 256) */
+#define TURN_ICMP_ROUNDS 32  /* error-queue reads per readiness event */
+/* Asks the kernel to queue ICMP errors on relay socket r (IP_RECVERR / IPV6_RECVERR). */
+int turn_icmp_enable(struct turn_relay *r);
+/* Drains r's error queue (bounded), passing each ICMP error to the client when allowed. */
+void turn_icmp_drain(struct turn_server *t, struct turn_relay *r);
 
 /* --- methods (methods.c, allocate.c) --- */
 /* Sends bytes to the client of o. */

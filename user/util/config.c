@@ -150,6 +150,10 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_LOG_FORMAT] = { "log-format", .flags = ARG | LIVE, .arg = "text|json",
 		.help = "log lines as text, or as one JSON object per line (ts, level, msg)",
 		STR_DEF(log_format, "text") },
+	/* protocol */
+	[NTS_OPT_ALT_IP] = { "alt-ip", .flags = REPEAT, .arg = "ADDR",
+		.help = "second address of a --listen family: RFC 5780 NAT discovery (see README)",
+		LIST(NTS_KIND_FAMILY_ADDR, alt_ip, nalt_ip) },
 };
 /* clang-format on */
 

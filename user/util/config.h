@@ -73,6 +73,9 @@ struct nts_config {
 	bool verbose;		      /* log debug messages */
 	/* Operations: logging and reload. */
 	char log_format[8]; /* "text" or "json" (checked by nts_options_resolve()) */
+	/* Protocol: RFC 5780 NAT behaviour discovery. */
+	struct nts_addr alt_ip[2]; /* second address per family; none: discovery off */
+	unsigned nalt_ip;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -92,6 +95,8 @@ enum nts_opt_id {
 	NTS_OPT_RUN_AS, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION,
 	/* Operations: logging and reload. */
 	NTS_OPT_LOG_FORMAT,
+	/* protocol */
+	NTS_OPT_ALT_IP,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
