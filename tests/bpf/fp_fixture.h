@@ -118,10 +118,11 @@ static int group_setup(void **state)
 	}
 	fx.prog_fd = bpf_program__fd(fx.skel->progs.nts_fastpath);
 	fds = (struct fastpath_fds){
-	    bpf_map__fd(fx.skel->maps.nts_fp_client), bpf_map__fd(fx.skel->maps.nts_fp_peer),
-	    bpf_map__fd(fx.skel->maps.nts_fp_perm),   bpf_map__fd(fx.skel->maps.nts_fp_relay),
-	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),  bpf_map__fd(fx.skel->maps.nts_fp_stats),
-	    bpf_map__fd(fx.skel->maps.nts_fp_tx),
+	    bpf_map__fd(fx.skel->maps.nts_fp_client),  bpf_map__fd(fx.skel->maps.nts_fp_peer),
+	    bpf_map__fd(fx.skel->maps.nts_fp_perm),    bpf_map__fd(fx.skel->maps.nts_fp_relay),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),   bpf_map__fd(fx.skel->maps.nts_fp_stats),
+	    bpf_map__fd(fx.skel->maps.nts_fp_tx),      bpf_map__fd(fx.skel->maps.nts_fp_limit),
+	    bpf_map__fd(fx.skel->maps.nts_fp_account),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;

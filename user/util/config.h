@@ -71,6 +71,9 @@ struct nts_config {
 	uint32_t relay_buffer;	      /* same for each relay socket */
 	char software[64];	      /* SOFTWARE attribute */
 	bool verbose;		      /* log debug messages */
+	/* Bandwidth limits (README "Bandwidth limits"): application bytes and datagrams per second
+	 * each way per allocation, on both relay paths; 0: none. */
+	uint32_t max_bps_per_allocation, max_pps_per_allocation;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -88,6 +91,8 @@ enum nts_opt_id {
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
 	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_SECRET_FILE, NTS_OPT_USER_FILE,
 	NTS_OPT_RUN_AS, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION,
+	/* bandwidth limits */
+	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
