@@ -35,14 +35,21 @@ static inline __attribute__((always_inline)) __u64 nts_bucket_rate(__u64 rate)
 	return rate > NTS_BUCKET_RATE_MAX ? NTS_BUCKET_RATE_MAX : rate;
 }
 
-/* tokens after elapsed ns at rate (per second), capped at a full bucket. */
+/* tokens after elapsed ns at rate (per second), capped at a full bucket. Below a burst's time the
+ * product cannot overflow; past it a bucket not in debt is full, and one in debt (by up to a
+ * datagram) compares by division, on this rare path only, so the debt is repaid exactly. */
 static inline __attribute__((always_inline)) __s64 nts_bucket_fill(__s64 tokens, __u64 rate,
 								   __u64 elapsed)
 {
 	__s64 cap = (__s64)(rate * NTS_BUCKET_BURST_NS);
+	__u64 room = tokens < cap ? (__u64)(cap - tokens) : 0;
 
-	if (elapsed >= NTS_BUCKET_BURST_NS || (__s64)(elapsed * rate) >= cap - tokens)
+	if (elapsed >= NTS_BUCKET_BURST_NS) {
+		if (tokens >= 0 || elapsed > room / rate)
+			return cap;
+	} else if (elapsed * rate >= room) {
 		return cap;
+	}
 	return tokens + (__s64)(elapsed * rate);
 }
 

@@ -163,6 +163,8 @@ static int setup(void **state)
 	map_clear(f->perm);
 	map_clear(f->relay);
 	map_clear(f->alloc);
+	map_clear(f->limit);
+	map_clear(f->account);
 	map_clear(f->tx);
 	bpf_map_update_elem(f->stats, &k, zero, BPF_ANY);
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);
