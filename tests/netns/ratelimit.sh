@@ -142,6 +142,8 @@ for f in v4.c2p v4.p2c v6.c2p v6.p2c; do
 done
 u1=$(ustat user_c2p_rate_limited)
 check "userspace counts what it dropped (client->peer $u0 -> $u1)" [ "$u1" -gt "$u0" ]
+up=$(kstat user_p2c_rate_limited)
+check "ntsctl stats shows userspace's drops next to the kernel's (peer->client $up)" [ "$up" -gt 0 ]
 
 for f in v4.c2p v4.p2c v6.c2p v6.p2c; do
 	r=$(phase 2 $f)
