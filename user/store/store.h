@@ -24,7 +24,7 @@ struct store_account {
 	bool suspended;		     /* suspended or closed: not active */
 	bool closed;		     /* closed for good: cannot be activated again */
 	uint32_t max_allocations;    /* 0: ntsd's --max-allocations-per-account */
-	uint64_t max_bps;	     /* stored for a bandwidth limit; not enforced yet */
+	uint64_t max_bps;	     /* bytes/s each way, all its allocations */
 	int64_t created, updated;    /* unix seconds */
 	uint64_t allocations, bytes; /* persisted usage (pending, unflushed usage not included) */
 };
