@@ -250,6 +250,34 @@ static void test_passed_datagrams_take_no_tokens(void **state)
 	assert_int_equal(stats(fx).drop_rate_limited, 0);
 }
 
+/* Maps pinned by an older ntsctl have no limit map: a limit cannot be written there, so the
+ * limited allocation's channels leave the kernel (userspace enforces it), and come back when the
+ * limit is lifted. */
+static void test_without_limit_map_limited_channels_stay_in_userspace(void **state)
+{
+	struct fx *fx = *state;
+	struct fastpath_fds fds = *fastpath_fds(fx->fp);
+	struct fastpath_limits l = {.pps = 1};
+	struct fastpath *old;
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
+			r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, PEER_PORT);
+	struct fp_spec sp = {0};
+	struct fp_frame in;
+
+	fds.limit = fds.account = -1;
+	assert_int_equal(fastpath_from_fds(&fds, &old), 0);
+	assert_int_equal(fastpath_channel_set(old, ALLOC, &c, &s, &r, &p, CHANNEL, now_ns() + FAR),
+			 0);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	assert_true(fastpath_alloc_limits(old, ALLOC, &l) < 0);
+	client_frame(&in, &net4, CHANNEL, 0, &sp);
+	assert_passed(fx, &in);
+	l.pps = 0;
+	assert_int_equal(fastpath_alloc_limits(old, ALLOC, &l), 0);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	fastpath_close(old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +291,7 @@ int main(void)
 	    T(test_account_bucket_is_shared_by_its_allocations),
 	    T(test_limits_follow_the_allocation),
 	    T(test_passed_datagrams_take_no_tokens),
+	    T(test_without_limit_map_limited_channels_stay_in_userspace),
 #undef T
 	};
 

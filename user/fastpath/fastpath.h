@@ -14,7 +14,8 @@
 
 struct fastpath;
 
-/* File descriptors of the fast path's maps (-1 when absent). */
+/* File descriptors of the fast path's maps (-1 when absent; limit and account may be absent from
+ * maps an older ntsctl pinned, and limited allocations then stay in userspace). */
 struct fastpath_fds {
 	int client, peer, perm, relay, alloc, stats, tx, limit, account;
 };

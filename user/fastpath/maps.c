@@ -69,6 +69,16 @@ static int open_pin(const char *dir, const char *name, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
+/* The bandwidth-limit maps are absent from pins an older ntsctl attach made: without them no
+ * limit can be written, so limited allocations keep their channels in userspace (sync.c). */
+static int open_optional(const char *dir, const char *name, int *fd)
+{
+	int rc = open_pin(dir, name, fd);
+
+	*fd = rc ? -1 : *fd;
+	return rc == -ENOENT ? 0 : rc;
+}
+
 int fastpath_open(const char *pin_dir, struct fastpath **out)
 {
 	return fastpath_open_gen(pin_dir, FP_GEN_READER, out);
@@ -88,8 +98,8 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_ALLOC, &fp->fds.alloc)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_STATS, &fp->fds.stats)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx)) ||
-	    (rc = open_pin(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
-	    (rc = open_pin(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
 	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
 		return rc;
