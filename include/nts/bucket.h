@@ -1,7 +1,8 @@
 /* Token buckets of the bandwidth limits, defined once for the XDP program (bpf/fastpath_limit.h,
- * under the value's bpf_spin_lock) and for ntsd's userspace relay (user/turn/limit.c), so both
- * paths admit exactly the same datagrams at the same rate. No division and no loop: the verifier
- * takes it as is. docs/architecture.md "Bandwidth limits" says who owns which bucket.
+ * which refills with nts_bucket_fill() under the value's bpf_spin_lock and takes tokens with atomic
+ * adds) and for ntsd's userspace relay (user/turn/limit.c), so both paths admit the same datagrams
+ * at the same rate. No loop, and a division only on a rare path: the verifier takes it as is.
+ * docs/architecture.md "Bandwidth limits" says who owns which bucket.
  */
 #ifndef NTS_BUCKET_H
 #define NTS_BUCKET_H

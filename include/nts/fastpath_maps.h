@@ -131,9 +131,9 @@ struct nts_fp_alloc_counters {
 };
 
 /* Bandwidth limits (docs/architecture.md "Bandwidth limits"). The buckets are shared by every CPU
- * and taken under the value's spin lock, so a limit holds exactly however the NIC spreads the
- * flows; the program writes only the buckets, ntsd the rest (resetting the buckets when a limit
- * changes). Directions index the buckets: */
+ * (tokens taken with atomic adds, refilled under the value's spin lock), so a limit holds however
+ * the NIC spreads the flows; the program writes only the buckets, ntsd the rest (resetting the
+ * buckets when a limit changes). Directions index the buckets: */
 #define NTS_FP_DIR_C2P 0
 #define NTS_FP_DIR_P2C 1
 
