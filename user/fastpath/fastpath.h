@@ -14,9 +14,10 @@
 
 struct fastpath;
 
-/* File descriptors of the fast path's maps (-1 when absent). */
+/* File descriptors of the fast path's maps (-1 when absent; limit and account may be absent from
+ * maps an older ntsctl pinned, and limited allocations then stay in userspace). */
 struct fastpath_fds {
-	int client, peer, perm, relay, alloc, stats, tx;
+	int client, peer, perm, relay, alloc, stats, tx, limit, account;
 };
 
 /* Opens the maps pinned under pin_dir to read them (counters, fill): the handle must not write
@@ -54,6 +55,20 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 			    const struct nts_addr *peer, uint64_t expires_ns);
 void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
 			     const struct nts_addr *peer);
+/* The bandwidth limits of an allocation (docs/architecture.md "Bandwidth limits"): bytes and
+ * datagrams per second each way of its own, and its account's bucket (account: a number unique
+ * to the account in this ntsd, 0: none). All zero: no limit. */
+struct fastpath_limits {
+	uint64_t bps, pps;
+	uint64_t account, account_bps;
+};
+/* Sets the allocation's limits in the kernel, keeping its buckets while they stay the same, and
+ * flags its channel entries so the program takes their datagrams from the buckets. When a limit
+ * cannot be written, the allocation's channels leave the kernel (userspace enforces the limit).
+ * 0 or -errno. */
+int fastpath_alloc_limits(struct fastpath *fp, uint64_t alloc_id, const struct fastpath_limits *l);
+/* The account's bucket is no longer needed (no allocation of it has an account limit). */
+void fastpath_account_del(struct fastpath *fp, uint64_t account);
 /* Removes everything the allocation put in the maps (fold its counters first if they matter). */
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id);
 

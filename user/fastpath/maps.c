@@ -25,13 +25,15 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 	STAT(pass_too_big), STAT(pass_no_tx_port), STAT(pass_adjust),
 	STAT(drop_no_permission), STAT(drop_redirect_failed),
 	STAT(pass_generic),
+	STAT(drop_rate_limited),
 	{ NULL, 0 },
 };
 /* clang-format on */
 
 static void fds_close(struct fastpath_fds *f)
 {
-	int *all[] = {&f->client, &f->peer, &f->perm, &f->relay, &f->alloc, &f->stats, &f->tx};
+	int *all[] = {&f->client, &f->peer, &f->perm,  &f->relay,  &f->alloc,
+		      &f->stats,  &f->tx,   &f->limit, &f->account};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
@@ -46,7 +48,7 @@ static struct fastpath *fp_new(void)
 
 	if (!fp)
 		return NULL;
-	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1};
+	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
 	if (fp->ncpus > 0)
 		fp->pcpu = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_counters));
@@ -65,6 +67,16 @@ static int open_pin(const char *dir, const char *name, int *fd)
 		return -ENAMETOOLONG;
 	*fd = bpf_obj_get(path);
 	return *fd < 0 ? -errno : 0;
+}
+
+/* The bandwidth-limit maps are absent from pins an older ntsctl attach made: without them no
+ * limit can be written, so limited allocations keep their channels in userspace (sync.c). */
+static int open_optional(const char *dir, const char *name, int *fd)
+{
+	int rc = open_pin(dir, name, fd);
+
+	*fd = rc ? -1 : *fd;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int fastpath_open(const char *pin_dir, struct fastpath **out)
@@ -86,6 +98,8 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_ALLOC, &fp->fds.alloc)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_STATS, &fp->fds.stats)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
 	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
 		return rc;
@@ -97,10 +111,11 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 {
 	struct fastpath *fp = fp_new();
-	const int in[] = {fds->client, fds->peer,  fds->perm, fds->relay,
-			  fds->alloc,  fds->stats, fds->tx};
-	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm, &fp->fds.relay,
-		      &fp->fds.alloc,  &fp->fds.stats, &fp->fds.tx};
+	const int in[] = {fds->client, fds->peer, fds->perm,  fds->relay,  fds->alloc,
+			  fds->stats,  fds->tx,	  fds->limit, fds->account};
+	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm,
+		      &fp->fds.relay,  &fp->fds.alloc, &fp->fds.stats,
+		      &fp->fds.tx,     &fp->fds.limit, &fp->fds.account};
 
 	int rc;
 

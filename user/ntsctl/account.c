@@ -30,8 +30,9 @@ static void account_usage(FILE *f)
 		"issue new ones. activate undoes suspend; close is for good. A master's\n"
 		"subaccounts are suspended with it and closed with it.\n"
 		"set --max-allocations N: the account's allocation quota over all its tokens\n"
-		"(0: ntsd's --max-allocations-per-account). --max-bps N is stored for a\n"
-		"per-account bandwidth limit that is NOT enforced yet.\n"
+		"(0: ntsd's --max-allocations-per-account). --max-bps N: application bytes per\n"
+		"second each way over all the account's allocations, both relay paths (0: none;\n"
+		"README \"Bandwidth limits\").\n"
 		"Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running\n"
 		"(ntsd applies such changes when it next starts).\n");
 }

@@ -29,14 +29,47 @@ static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_cou
 		ntsd_usage_kernel(d, alloc_id, account, delta);
 }
 
-static int fp_channel_set(void *arg, const struct turn_channel_info *c)
+static void fp_limits_from_turn(struct fastpath_limits *f, const struct turn_limits *l)
+{
+	*f = (struct fastpath_limits){
+	    .bps = l->bps, .pps = l->pps, .account = l->account, .account_bps = l->account_bps};
+}
+
+static void fp_limits_set(void *arg, uint64_t alloc_id, const struct turn_limits *l)
+{
+	struct ntsd *d = arg;
+	struct fastpath_limits f;
+	int rc;
+
+	if (!d->fastpath)
+		return;
+	fp_limits_from_turn(&f, l);
+	rc = fastpath_alloc_limits(d->fastpath, alloc_id, &f);
+	if (rc)
+		log_warn("fast path: cannot write the bandwidth limits of allocation %llu (%s); "
+			 "its channels are relayed in userspace",
+			 (unsigned long long)alloc_id, strerror(-rc));
+}
+
+static void fp_account_del(void *arg, uint64_t account)
 {
 	struct ntsd *d = arg;
 
+	if (d->fastpath)
+		fastpath_account_del(d->fastpath, account);
+}
+
+static int fp_channel_set(void *arg, const struct turn_channel_info *c)
+{
+	struct ntsd *d = arg;
+	struct turn_limits l;
 	int rc;
 
 	if (!d->fastpath)
 		return 0;
+	/* The limits go in before the channel: a bound channel is never relayed unlimited. */
+	if (turn_alloc_limits(d->turn, c->alloc_id, &l) == 0)
+		fp_limits_set(d, c->alloc_id, &l);
 	rc = fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
 				  &c->peer, c->channel, c->expires_ns);
 	if (rc == 0) /* where its kernel counter is, for a restart (wire_usage.c) */
@@ -96,6 +129,8 @@ static const struct turn_hooks wire_fp_hooks = {
     .permission_set = fp_permission_set,
     .permission_del = fp_permission_del,
     .alloc_del = fp_alloc_del,
+    .limits_set = fp_limits_set,
+    .account_del = fp_account_del,
 };
 
 static void wire_fp_tick(void *arg, uint64_t now_ms)
@@ -117,6 +152,7 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		d->stats.kernel_p2c_packets = s.p2c_packets;
 		d->stats.kernel_p2c_bytes = s.p2c_bytes;
 		d->stats.kernel_drop_redirect_failed = s.drop_redirect_failed;
+		d->stats.kernel_rate_limited = s.drop_rate_limited;
 	}
 	/* Our own entries leave through the TURN hooks; only an earlier ntsd's need collecting. */
 	fastpath_gc_foreign(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_EVERY_NS,

@@ -30,7 +30,7 @@ struct store_account {
 	bool closed;		     /* closed for good: cannot be activated again */
 	bool owner_suspended;	     /* its master is suspended or closed (so it is not active) */
 	uint32_t max_allocations;    /* 0: ntsd's --max-allocations-per-account */
-	uint64_t max_bps;	     /* stored for a bandwidth limit; not enforced yet */
+	uint64_t max_bps;	     /* bytes/s each way, all its allocations */
 	int64_t created, updated;    /* unix seconds */
 	uint64_t allocations, bytes; /* persisted usage (pending, unflushed usage not included) */
 };

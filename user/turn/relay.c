@@ -136,7 +136,7 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 	if (!c || c->cooling)
 		return;
 	r = turn_alloc_relay(a, c->peer.family);
-	if (!r)
+	if (!r || !turn_limit_take(t, a, TURN_DIR_C2P, len))
 		return;
 	turn_relay_send(t, r, &c->peer, data, len);
 	turn_count_c2p(t, a, len);
@@ -146,6 +146,8 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, struct turn_relay *r,
 				const struct nts_addr *peer, const uint8_t *data, size_t len)
 {
+	if (!turn_limit_take(t, a, TURN_DIR_C2P, len))
+		return;
 	turn_relay_send(t, r, peer, data, len);
 	turn_count_c2p(t, a, len);
 }
@@ -199,7 +201,8 @@ static void turn_relay_from_peer(struct turn_server *t, struct turn_relay *r,
 		t->stats->peer_dropped_no_permission++;
 		return;
 	}
-	turn_relay_to_client(t, r->alloc, src, data, len);
+	if (turn_limit_take(t, r->alloc, TURN_DIR_P2C, len))
+		turn_relay_to_client(t, r->alloc, src, data, len);
 }
 
 /* The segment size of a Linux UDP_GRO batch, 0 for a single datagram. */

@@ -31,6 +31,15 @@ struct turn_channel_info {
 	uint64_t expires_ns;      /* CLOCK_MONOTONIC */
 };
 
+/* An allocation's bandwidth limits (README "Bandwidth limits"): application bytes and datagrams
+ * per second each way of its own (--max-bps-per-allocation, --max-pps-per-allocation), and its
+ * account's shared bytes per second (ntsctl account set --max-bps) under account, a number ntsd
+ * gives the AccountSid (0: none). 0: no limit. */
+struct turn_limits {
+	uint64_t bps, pps;
+	uint64_t account, account_bps;
+};
+
 /* Callbacks that mirror channels and permissions into the kernel (user/fastpath). Every member may
  * be NULL. *_set hooks run before the success answer is sent: once the client learns of a binding,
  * the fast path relays it (tests/unit/test_turn_methods.c checks the order). permission_set's
@@ -45,6 +54,11 @@ struct turn_hooks {
 	void (*permission_del)(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
 			       const struct nts_addr *peer);
 	void (*alloc_del)(void *arg, uint64_t alloc_id);
+	/* An allocation's limits changed (its account's --max-bps); turn_alloc_limits() reads them
+	 * at any other time, e.g. before a channel is mirrored. */
+	void (*limits_set)(void *arg, uint64_t alloc_id, const struct turn_limits *l);
+	/* No allocation uses the account's bucket any more. */
+	void (*account_del)(void *arg, uint64_t account);
 };
 
 /* Usage of an account (AccountSid of ephemeral credentials; "" for static users) since the last
@@ -105,7 +119,7 @@ enum turn_account_state { TURN_ACCOUNT_ACTIVE, TURN_ACCOUNT_SUSPENDED, TURN_ACCO
 struct turn_account_policy {
 	enum turn_account_state state;
 	uint32_t max_allocations; /* 0: --max-allocations-per-account */
-	uint64_t max_bps;	  /* kept for a per-account bandwidth limit; not enforced yet */
+	uint64_t max_bps;	  /* application bytes per second each way, shared by its allocations */
 };
 
 /* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
@@ -152,6 +166,9 @@ int turn_account_set(struct turn_server *t, const char *sid, const struct turn_a
 unsigned turn_account_count(struct turn_server *t, const char *sid);
 /* Ends allocation id now (as a Refresh with lifetime 0 would). 0 or -ENOENT. */
 int turn_alloc_delete_id(struct turn_server *t, uint64_t id);
+
+/* The bandwidth limits of allocation id now. 0 or -ENOENT. */
+int turn_alloc_limits(struct turn_server *t, uint64_t id, struct turn_limits *l);
 
 /* Iterates allocations; fn returns non-zero to stop. */
 int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct turn_alloc_info *a),

@@ -76,6 +76,9 @@ struct nts_config {
 	/* Protocol: RFC 5780 NAT behaviour discovery. */
 	struct nts_addr alt_ip[2]; /* second address per family; none: discovery off */
 	unsigned nalt_ip;
+	/* Bandwidth limits (README "Bandwidth limits"): application bytes and datagrams per second
+	 * each way per allocation, on both relay paths; 0: none. */
+	uint32_t max_bps_per_allocation, max_pps_per_allocation;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -97,6 +100,8 @@ enum nts_opt_id {
 	NTS_OPT_LOG_FORMAT,
 	/* protocol */
 	NTS_OPT_ALT_IP,
+	/* bandwidth limits */
+	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
