@@ -44,14 +44,13 @@ start_ntsd "${ARGS[@]}" || { not_ok "ntsd starts"; tap_done; }
 ok "ntsd starts"
 new_account "master" || not_ok "account create"
 m_sid=$sid m_token=$auth_token
-new_account "customer" || not_ok "account create"
-s_sid=$sid
-# The subaccount link as the account API (POST /Accounts.json) writes it.
-"$PY" -c '
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1], timeout=5)
-db.execute("UPDATE accounts SET owner_sid = ? WHERE sid = ?", (sys.argv[2], sys.argv[3]))
-db.commit()' "$db" "$m_sid" "$s_sid" || not_ok "link the subaccount"
+# The subaccount, made by its master through Twilio's account resource.
+s_sid=$(curl -s -u "$m_sid:$m_token" -d FriendlyName=customer "$api_url/2010-04-01/Accounts.json" |
+	json_get sid)
+check "the master creates a subaccount through POST /Accounts.json ($s_sid)" \
+	[ "$(ntsctl account list --json | "$PY" -c 'import json,sys
+print([a.get("owner_account_sid") for a in json.load(sys.stdin) if a["sid"] == sys.argv[1]][0])' \
+	"$s_sid")" = "$m_sid" ]
 
 # 1. Exact bytes each way, through ntsctl usage (which has ntsd write what is pending).
 t0=$(date +%s)
@@ -92,6 +91,12 @@ echo "$out" | grep -v '^# next'
 tap_n=$(($(sed -n 's/^# next //p' <<<"$out") - 1))
 grep -q '^not ok' <<<"$out" && tap_failed=1
 [ -n "$tap_n" ] && [ "$tap_n" -gt 0 ] || { tap_n=0; not_ok "python3-twilio checks ran"; }
+key=$(curl -s -u "$m_sid:$m_token" -d FriendlyName=usage-reader \
+	"$api_url/2010-04-01/Accounts/$m_sid/Keys.json")
+k_sid=$(json_get sid <<<"$key") k_secret=$(json_get secret <<<"$key")
+status=$(curl -s -o /dev/null -w '%{http_code}' -u "$k_sid:$k_secret" \
+	"$api_url/2010-04-01/Accounts/$m_sid/Usage/Records/Today.json?Category=turnmegabytes")
+check "an API key of the master reads its Usage Records ($status)" [ "$status" = 200 ]
 status=$(curl -s -o /dev/null -w '%{http_code}' -u "$s_sid:$m_token" \
 	"$api_url/2010-04-01/Accounts/$m_sid/Usage/Records.json")
 check "a wrong AuthToken gets 401 ($status)" [ "$status" = 401 ]
