@@ -84,6 +84,28 @@ check "ntsctl usage (table) lists both accounts" \
 check "ntsctl account list shows the same total bytes" [ "$(ntsctl account list --json |
 	"$PY" -c 'import json,sys; print([a["bytes"] for a in json.load(sys.stdin) if a["sid"] == sys.argv[1]][0])' "$m_sid")" = $((m_peer + m_client)) ]
 
+# coturn's turnutils_uclient on the subaccount's ephemeral credentials (TURN REST, the shared
+# secret), through a channel to turnutils_peer, which echoes: the bytes it sent and got back are
+# what the subaccount's usage must grow by.
+peer_port=$(free_port)
+turnutils_peer -p "$peer_port" -L 127.0.0.1 >"$tmp/peer.log" 2>&1 &
+peer_pid=$!
+before_peer=$(usage_of "$s_sid" bytes_to_peer) before_client=$(usage_of "$s_sid" bytes_to_client)
+timeout 60 turnutils_uclient -p "$turn_port" -n 100 -m 1 -l 500 -z 5 -c -u "$s_sid" -W "$SECRET" \
+	-e 127.0.0.1 -r "$peer_port" 127.0.0.1 >"$tmp/uclient.log" 2>&1
+u_sent=$(sed -n 's/.*tot_send_bytes ~ \([0-9]*\), tot_recv_bytes.*/\1/p' "$tmp/uclient.log" | tail -1)
+u_recv=$(sed -n 's/.*tot_send_bytes ~ [0-9]*, tot_recv_bytes ~ \([0-9]*\).*/\1/p' "$tmp/uclient.log" |
+	tail -1)
+kill "$peer_pid" 2>/dev/null
+wait "$peer_pid" 2>/dev/null
+check "uclient relayed on the subaccount's credentials (sent ${u_sent:-?}, got ${u_recv:-?} back)" \
+	[ "${u_sent:-0}" -gt 0 -a "${u_recv:-0}" -gt 0 ]
+d_peer=$(($(usage_of "$s_sid" bytes_to_peer) - before_peer))
+d_client=$(($(usage_of "$s_sid" bytes_to_client) - before_client))
+check "usage grew by exactly the bytes uclient sent ($d_peer) and got back ($d_client)" \
+	[ "$d_peer" = "${u_sent:-x}" -a "$d_client" = "${u_recv:-x}" ]
+s_bytes=$((s_bytes + d_peer + d_client))
+
 # 2. The Usage Records API with the official helper library.
 out=$("$PY" "$NTS_TOP/tests/api/usage.py" api "$api_url" "$m_sid" "$m_token" "$s_sid" \
 	$((m_peer + m_client)) "$s_bytes" $((tap_n + 1)))
