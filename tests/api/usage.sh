@@ -2,7 +2,7 @@
 # Usage metering and the Usage Records API on a running ntsd: a TURN client relays a known number
 # of bytes each way through a channel under an account's token (and under its subaccount's);
 # ntsctl usage --json shows those bytes exactly, each way, with the allocation and its seconds;
-# the unmodified python3-twilio client reads them back as Twilio's Usage Records (list, daily,
+# the unmodified python3-twilio client and the npm twilio package read them back as Twilio's Usage Records (list, daily,
 # today, ... with and without subaccounts). Usage written by the periodic flush (at most 10 s)
 # survives SIGKILL and the restarted ntsd adds to it; SIGTERM writes what is pending.
 set -u
@@ -113,6 +113,17 @@ echo "$out" | grep -v '^# next'
 tap_n=$(($(sed -n 's/^# next //p' <<<"$out") - 1))
 grep -q '^not ok' <<<"$out" && tap_failed=1
 [ -n "$tap_n" ] && [ "$tap_n" -gt 0 ] || { tap_n=0; not_ok "python3-twilio checks ran"; }
+# The same through the npm twilio package.
+out=$(NODE_PATH="$NTS_TOP/build/npm/node_modules" timeout 60 node "$NTS_TOP/tests/api/usage_node.js" \
+	"$api_url" "$m_sid" "$m_token" "$s_sid" $((m_peer + m_client)) "$s_bytes" $((tap_n + 1)))
+echo "$out" | grep -v '^# next'
+next=$(sed -n 's/^# next //p' <<<"$out")
+if [ -n "$next" ] && [ "$next" -gt $((tap_n + 1)) ]; then
+	tap_n=$((next - 1))
+	grep -q '^not ok' <<<"$out" && tap_failed=1
+else
+	not_ok "npm twilio checks ran"
+fi
 key=$(curl -s -u "$m_sid:$m_token" -d FriendlyName=usage-reader \
 	"$api_url/2010-04-01/Accounts/$m_sid/Keys.json")
 k_sid=$(json_get sid <<<"$key") k_secret=$(json_get secret <<<"$key")
