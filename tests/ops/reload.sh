@@ -109,7 +109,8 @@ LIVE=("max-allocations = 5000" "max-allocations-per-account = 50" "token-rate = 
 	"max-tcp-connections = 500" "max-tcp-per-source = 50" "tcp-idle-timeout = 400"
 	"tcp-connect-timeout = 20" "relay-buffer = 262144" "software = nts-reload-test"
 	"auth-timeout = 15" "api-host = reload.example" "allow-peer = 127.0.0.6"
-	"user-file = $tmp/users" "secret-file = $tmp/secrets")
+	"user-file = $tmp/users" "secret-file = $tmp/secrets" "max-bps-per-allocation = 100000000"
+	"max-pps-per-allocation = 1000000")
 config "${ONE[@]}" "${LIVE[@]}"
 out=$(ctl reload)
 expect "ntsctl reload applies every other reloadable setting (exit 0)" 0 "$?"

@@ -136,6 +136,12 @@ static int reload_ice(struct ntsd *d)
 	return ntsd_api_refresh_ice(d);
 }
 
+static int reload_limits(struct ntsd *d)
+{
+	turn_limits_changed(d->turn);
+	return 0;
+}
+
 static int reload_log(struct ntsd *d)
 {
 	ntsd_log_apply(&d->cfg);
@@ -152,7 +158,8 @@ static const struct {
     {NTS_OPT_SECRET, reload_secrets},	     {NTS_OPT_USER, reload_users},
     {NTS_OPT_ALLOW_PEER, reload_peer_rules}, {NTS_OPT_DENY_PEER, reload_peer_rules},
     {NTS_OPT_ICE_HOST, reload_ice},	     {NTS_OPT_VERBOSE, reload_log},
-    {NTS_OPT_LOG_FORMAT, reload_log},
+    {NTS_OPT_LOG_FORMAT, reload_log},	     {NTS_OPT_MAX_BPS_ALLOC, reload_limits},
+    {NTS_OPT_MAX_PPS_ALLOC, reload_limits},
 };
 
 /* "a, b, c" of names[0..n) into buf. */

@@ -6,6 +6,7 @@
  * account limit holds at once.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "turn/turn_internal.h"
 
@@ -57,4 +58,19 @@ int turn_alloc_limits(struct turn_server *t, uint64_t id, struct turn_limits *l)
 		return -ENOENT;
 	turn_limits_of(t, a, l);
 	return 0;
+}
+
+void turn_limits_changed(struct turn_server *t)
+{
+	struct turn_limits l;
+
+	for (struct turn_list *e = t->allocs.next; e != &t->allocs; e = e->next) {
+		struct turn_alloc *a = turn_container_of(e, struct turn_alloc, link);
+
+		memset(a->bucket, 0, sizeof(a->bucket)); /* a new rate starts with a full bucket */
+		if (a->tcp || !t->hooks.limits_set)
+			continue; /* RFC 6062 relays have no kernel entries */
+		turn_limits_of(t, a, &l);
+		t->hooks.limits_set(t->hooks_arg, a->id, &l);
+	}
 }

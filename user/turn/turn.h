@@ -169,6 +169,9 @@ int turn_alloc_delete_id(struct turn_server *t, uint64_t id);
 
 /* The bandwidth limits of allocation id now. 0 or -ENOENT. */
 int turn_alloc_limits(struct turn_server *t, uint64_t id, struct turn_limits *l);
+/* --max-bps-per-allocation or --max-pps-per-allocation changed (a reload): every allocation's
+ * buckets restart full and the limits hook rewrites each UDP allocation's kernel entries. */
+void turn_limits_changed(struct turn_server *t);
 
 /* Iterates allocations; fn returns non-zero to stop. */
 int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct turn_alloc_info *a),

@@ -155,11 +155,11 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "second address of a --listen family: RFC 5780 NAT discovery (see README)",
 		LIST(NTS_KIND_FAMILY_ADDR, alt_ip, nalt_ip) },
 	/* Bandwidth limits: token buckets in the userspace relay and the XDP program alike. */
-	[NTS_OPT_MAX_BPS_ALLOC] = { "max-bps-per-allocation", .flags = ARG, .arg = "BYTES",
+	[NTS_OPT_MAX_BPS_ALLOC] = { "max-bps-per-allocation", .flags = ARG | LIVE, .arg = "BYTES",
 		.help = "application bytes per second each way per allocation, the excess "
 			"dropped on both relay paths; 0: no limit",
 		U32_DEF(max_bps_per_allocation, 0, 4294967295u, 0) },
-	[NTS_OPT_MAX_PPS_ALLOC] = { "max-pps-per-allocation", .flags = ARG, .arg = "N",
+	[NTS_OPT_MAX_PPS_ALLOC] = { "max-pps-per-allocation", .flags = ARG | LIVE, .arg = "N",
 		.help = "datagrams per second each way per allocation, the excess dropped on both "
 			"relay paths; 0: no limit",
 		U32_DEF(max_pps_per_allocation, 0, 4294967295u, 0) },
