@@ -7,7 +7,9 @@
 #   2. after ntsctl attach (XDP native on both veths, adopted by the running ntsd): the same, with
 #      the kernel relaying and counting drop_rate_limited;
 #   3. after ntsctl account set SID --max-bps (below the allocation limit) on the live allocations:
-#      the account's two allocations share it, each direction at the account's limit +-10 %.
+#      the account's two allocations share it, each direction at the account's limit +-10 %;
+#   4. after the account limit is lifted and a reload lowers --max-bps-per-allocation in the
+#      configuration file: each flow, still relayed in the kernel, at the new limit +-10 %.
 # Namespaces are entered with nsenter --net (see tests/netns/lib.bash). Prints TAP; cleans up.
 set -u
 B=${NTS_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -21,6 +23,7 @@ ctl=$tmp/ntsd.sock
 SECRET=ratelimit-secret
 LIMIT=50000   # --max-bps-per-allocation: application bytes/s each way
 ACCOUNT=20000 # ntsctl account set --max-bps in phase 3, shared by both allocations
+LIMIT2=30000  # --max-bps-per-allocation after the reload before phase 4
 SECS=5
 n=0 failed=0 ntsd_pid=
 
@@ -80,7 +83,7 @@ setup() {
 start_ntsd() {
 	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 \
 		--listen '[2001:2::1]:3478' --secret "$SECRET" --realm nts --relay-ports 50000-50999 \
-		--fastpath-channels 4096 --max-allocations 1024 --max-bps-per-allocation "$LIMIT" \
+		--fastpath-channels 4096 --max-allocations 1024 --config "$tmp/ntsd.conf" \
 		--allow-peer 198.18.0.0/15 --allow-peer 2001:2::/48 --ctl-socket "$ctl" \
 		--pin-dir "$pin" --db "$tmp/nts.db" --no-api --verbose >>"$tmp/ntsd.log" 2>&1 &
 	ntsd_pid=$!
@@ -119,6 +122,8 @@ EOF
 }
 
 setup || { echo "not ok 1 - set up namespaces"; exit 1; }
+# The limit lives in the configuration file, which a reload reads again (the command line would win).
+echo "max-bps-per-allocation = $LIMIT" >"$tmp/ntsd.conf"
 check "ntsd starts (no fast path yet)" start_ntsd
 sid=$(ntsctl account create "limits" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["sid"])')
 check "an account exists ($sid)" [ "${#sid}" = 34 ]
@@ -127,13 +132,15 @@ check "an account exists ($sid)" [ "${#sid}" = 34 ]
 attach="$B/ntsctl --pin-dir $pin --ctl-socket $ctl --db $tmp/nts.db"
 attach="nsenter --net=/var/run/netns/$S sh -c '$attach attach sc0 --mode native && $attach attach sp0 --mode native && $attach stats --json >$tmp/kernel.before'"
 acct="nsenter --net=/var/run/netns/$S $B/ntsctl --ctl-socket $ctl --db $tmp/nts.db account set $sid --max-bps $ACCOUNT >/dev/null; nsenter --net=/var/run/netns/$S $B/ntsctl --pin-dir $pin stats --json >$tmp/kernel.mid"
+reload="echo 'max-bps-per-allocation = $LIMIT2' >$tmp/ntsd.conf; nsenter --net=/var/run/netns/$S $B/ntsctl --ctl-socket $ctl --db $tmp/nts.db account set $sid --max-bps 0 >/dev/null && nsenter --net=/var/run/netns/$S $B/ntsctl --ctl-socket $ctl reload >$tmp/reload.out; nsenter --net=/var/run/netns/$S $B/ntsctl --pin-dir $pin stats --json >$tmp/kernel.p4"
 u0=$(ustat user_c2p_rate_limited)
 $PY "$HERE/ratelimit.py" --client-ns /var/run/netns/"$C" --peer-ns /var/run/netns/"$P" \
 	--secret "$SECRET" --account "$sid" --rate $((LIMIT * 5)) --size 500 --secs "$SECS" \
-	--phases 3 --between "$attach" --between "$acct" \
+	--phases 4 --between "$attach" --between "$acct" --between "$reload" \
 	198.18.0.1 198.19.0.2 2001:2::1 2001:2:0:1::2 >"$tmp/phases.jsonl" 2>"$tmp/traffic.err"
 rc=$?
-check "the traffic driver allocated and ran three phases (exit $rc)" [ "$rc" = 0 ]
+in_ns "$S" "$B/ntsctl" --pin-dir "$pin" stats --json >"$tmp/kernel.end"
+check "the traffic driver allocated and ran four phases (exit $rc)" [ "$rc" = 0 ]
 sed 's/^/# /' "$tmp/phases.jsonl" "$tmp/traffic.err"
 
 for f in v4.c2p v4.p2c v6.c2p v6.p2c; do
@@ -164,6 +171,16 @@ for way in c2p p2c; do
 	r=$(($(phase 3 v4.$way) + $(phase 3 v6.$way)))
 	check "XDP, account --max-bps $ACCOUNT set on live allocations: $way of both families together receives it +-10% ($r)" \
 		within "$r" "$ACCOUNT"
+done
+check "ntsctl reload applied the lower limit ($(cat "$tmp/reload.out" 2>/dev/null))" \
+	grep -q "max-bps-per-allocation" "$tmp/reload.out"
+k3=$(kfield "$tmp/kernel.p4" c2p_packets) k4=$(kfield "$tmp/kernel.end" c2p_packets)
+want4=$((2 * LIMIT2 * SECS / 500 * 9 / 10))
+check "phase 4 was relayed in the kernel (c2p $((k4 - k3)) >= $want4)" [ $((k4 - k3)) -ge "$want4" ]
+for f in v4.c2p v4.p2c v6.c2p v6.p2c; do
+	r=$(phase 4 $f)
+	check "XDP, --max-bps-per-allocation lowered to $LIMIT2 by a reload: $f receives it +-10% ($r)" \
+		within "$r" "$LIMIT2"
 done
 # /metrics and ntsctl status carry the kernel's count within a tick.
 kd=$(kstat drop_rate_limited)
