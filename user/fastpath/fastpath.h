@@ -64,6 +64,12 @@ typedef void (*fastpath_usage_fn)(void *arg, uint64_t alloc_id,
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg);
 /* The same for one allocation. */
 int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn fn, void *arg);
+/* What the last fold of an allocation saw (an upgrade hands it over so the next ntsd, continuing
+ * the generation, reports only what came after). 0 or -ENOENT. */
+int fastpath_alloc_folded(struct fastpath *fp, uint64_t alloc_id,
+			  struct nts_fp_alloc_counters *last);
+int fastpath_alloc_set_folded(struct fastpath *fp, uint64_t alloc_id,
+			      const struct nts_fp_alloc_counters *last);
 /* An allocation's kernel counters summed over CPUs. 0 or -errno. */
 int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 			    struct nts_fp_alloc_counters *sum);

@@ -109,6 +109,8 @@ struct net_server {
 
 /* udp.c */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
+/* Serves the bound UDP socket fd (handed over by an upgrade); takes it. 0 or -errno. */
+int net_udp_open_fd(struct net_server *n, int fd);
 void net_udp_close(struct net_udp *u);
 int net_udp_send(struct net_udp *u, const struct nts_origin *o, const struct iovec *iov,
 		 int iovcnt);
@@ -133,6 +135,8 @@ extern const struct net_stream_ops net_stream_tcp_ops;
 /* tcp.c */
 /* Opens a listener for transport NTS_TCP or NTS_TLS (n->tls_ctx set) on addr. */
 int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t);
+/* Serves the listening socket fd (handed over by an upgrade) as transport t; takes it. */
+int net_tcp_open_fd(struct net_server *n, int fd, enum nts_transport t);
 void net_tcp_close(struct net_tcp_listener *l);
 
 #endif

@@ -77,6 +77,24 @@ void net_set_turn(struct net_server *n, struct turn_server *turn)
 		turn_set_stream_hooks(turn, &net_turn_stream_hooks, n);
 }
 
+/* True when a listener of transport t serves a (port 0 in a: any port of its address). */
+static bool net_listening(const struct net_server *n, enum nts_transport t,
+			  const struct nts_addr *a)
+{
+	for (unsigned i = 0; t == NTS_UDP && i < n->nudp; i++)
+		if (nts_addr_equal(&n->udp[i]->local, a, a->port != 0))
+			return true;
+	for (unsigned i = 0; t != NTS_UDP && i < n->ntcp; i++)
+		if (n->tcp[i]->transport == t && nts_addr_equal(&n->tcp[i]->local, a, a->port != 0))
+			return true;
+	return false;
+}
+
+int net_adopt_listener(struct net_server *n, enum nts_transport t, int fd)
+{
+	return t == NTS_UDP ? net_udp_open_fd(n, fd) : net_tcp_open_fd(n, fd, t);
+}
+
 int net_listen(struct net_server *n)
 {
 	char buf[NTS_ADDRSTRLEN];
@@ -98,13 +116,14 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
 		const struct nts_addr *a = &n->cfg->listen[i];
-		rc = net_udp_open(n, a);
+		/* Sockets an upgrade handed over already serve their address. */
+		rc = net_listening(n, NTS_UDP, a) ? 0 : net_udp_open(n, a);
 		if (rc) {
 			log_error("listen udp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
 				  strerror(-rc));
 			return rc;
 		}
-		rc = net_tcp_open(n, a, NTS_TCP);
+		rc = net_listening(n, NTS_TCP, a) ? 0 : net_tcp_open(n, a, NTS_TCP);
 		if (rc) {
 			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
 				  strerror(-rc));
@@ -113,6 +132,8 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->ntls_listen; i++) {
 		const struct nts_addr *a = &n->cfg->tls_listen[i];
+		if (net_listening(n, NTS_TLS, a))
+			continue;
 		rc = net_tcp_open(n, a, NTS_TLS);
 		if (rc) {
 			log_error("listen tls %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
@@ -160,10 +181,12 @@ size_t net_listeners(const struct net_server *n, struct net_listener_info *out, 
 
 	for (unsigned i = 0; i < n->nudp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){NTS_UDP, n->udp[i]->local};
+			out[k] =
+			    (struct net_listener_info){NTS_UDP, n->udp[i]->local, n->udp[i]->fd};
 	for (unsigned i = 0; i < n->ntcp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local};
+			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local,
+							    n->tcp[i]->fd};
 	return k;
 }
 

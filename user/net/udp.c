@@ -255,30 +255,29 @@ fail:;
 	return rc;
 }
 
-int net_udp_open(struct net_server *n, const struct nts_addr *addr)
+/* Puts the bound socket fd on the loop as a listener (taken, closed on failure). */
+int net_udp_open_fd(struct net_server *n, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct net_udp *u;
 	int rc;
 
-	if (n->nudp >= NTS_MAX_LISTEN)
+	if (n->nudp >= NTS_MAX_LISTEN) {
+		close(fd);
 		return -ENOSPC;
+	}
 	u = calloc(1, sizeof(*u));
-	if (!u)
+	if (!u) {
+		close(fd);
 		return -ENOMEM;
+	}
 	u->n = n;
-	u->wildcard = nts_addr_is_any(addr);
+	u->fd = fd;
 	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
 	u->rx = udp_rx_new();
-	u->fd = -1;
 	if (!u->q || !u->rx) {
 		rc = -ENOMEM;
-		goto fail;
-	}
-	u->fd = udp_socket(addr, u->wildcard);
-	if (u->fd < 0) {
-		rc = u->fd;
 		goto fail;
 	}
 	if (getsockname(u->fd, (struct sockaddr *)&ss, &sl) < 0 ||
@@ -286,6 +285,7 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 		rc = -errno;
 		goto fail;
 	}
+	u->wildcard = nts_addr_is_any(&u->local);
 	rc = nts_sock_set_buffers(u->fd, n->cfg->udp_buffer);
 	if (rc)
 		log_warn("udp socket buffers: %s", strerror(-rc));
@@ -295,12 +295,21 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 	n->udp[n->nudp++] = u;
 	return 0;
 fail:
-	if (u->fd >= 0)
-		close(u->fd);
+	close(u->fd);
 	free(u->q);
 	free(u->rx);
 	free(u);
 	return rc;
+}
+
+int net_udp_open(struct net_server *n, const struct nts_addr *addr)
+{
+	int fd;
+
+	if (n->nudp >= NTS_MAX_LISTEN)
+		return -ENOSPC;
+	fd = udp_socket(addr, nts_addr_is_any(addr));
+	return fd < 0 ? fd : net_udp_open_fd(n, fd);
 }
 
 void net_udp_close(struct net_udp *u)

@@ -23,7 +23,7 @@ enum {
 	TA_RELAY = 6,	 /* nested: TR_* */
 	TA_USER = 7,
 	TA_ACCOUNT = 8,
-	TA_EXPIRES = 9,	 /* ms left (signed) */
+	TA_EXPIRES = 9,	  /* ms left (signed) */
 	TA_CRED_END = 10, /* ms left until the credential expires (--strict-expiry) */
 	TA_LAST_TID = 11,
 	TA_LAST_RESP = 12,
@@ -196,10 +196,18 @@ static int state_get_relay(struct state_alloc *s, const struct nts_tlv *rec)
 		return -EBADMSG;
 	while ((rc = nts_tlv_next(&rd, &f)) > 0) {
 		switch (f.type) {
-		case TR_FD: rc = nts_tlv_u32(&f, &s->relay[s->nrelay].fd); break;
-		case TR_LOCAL: rc = nts_tlv_addr(&f, &s->relay[s->nrelay].local); break;
-		case TR_ADVERTISED: rc = nts_tlv_addr(&f, &s->relay[s->nrelay].advertised); break;
-		default: rc = nts_tlv_unknown(&f); continue;
+		case TR_FD:
+			rc = nts_tlv_u32(&f, &s->relay[s->nrelay].fd);
+			break;
+		case TR_LOCAL:
+			rc = nts_tlv_addr(&f, &s->relay[s->nrelay].local);
+			break;
+		case TR_ADVERTISED:
+			rc = nts_tlv_addr(&f, &s->relay[s->nrelay].advertised);
+			break;
+		default:
+			rc = nts_tlv_unknown(&f);
+			continue;
 		}
 		if (rc)
 			return rc;
@@ -222,9 +230,15 @@ static int state_get_perm(struct state_alloc *s, const struct nts_tlv *rec)
 		return -EBADMSG;
 	while ((rc = nts_tlv_next(&rd, &f)) > 0) {
 		switch (f.type) {
-		case TP_PEER: rc = nts_tlv_addr(&f, &s->perm[s->nperm].peer); break;
-		case TP_EXPIRES: rc = nts_tlv_u64(&f, &s->perm[s->nperm].expires); break;
-		default: rc = nts_tlv_unknown(&f); continue;
+		case TP_PEER:
+			rc = nts_tlv_addr(&f, &s->perm[s->nperm].peer);
+			break;
+		case TP_EXPIRES:
+			rc = nts_tlv_u64(&f, &s->perm[s->nperm].expires);
+			break;
+		default:
+			rc = nts_tlv_unknown(&f);
+			continue;
 		}
 		if (rc)
 			return rc;
@@ -247,11 +261,21 @@ static int state_get_chan(struct state_alloc *s, const struct nts_tlv *rec)
 		return -EBADMSG;
 	while ((rc = nts_tlv_next(&rd, &f)) > 0) {
 		switch (f.type) {
-		case TC_NUM: rc = nts_tlv_u16(&f, &s->chan[n].num); break;
-		case TC_PEER: rc = nts_tlv_addr(&f, &s->chan[n].peer); break;
-		case TC_EXPIRES: rc = nts_tlv_u64(&f, &s->chan[n].expires); break;
-		case TC_COOLING: rc = nts_tlv_u8(&f, &s->chan[n].cooling); break;
-		default: rc = nts_tlv_unknown(&f); continue;
+		case TC_NUM:
+			rc = nts_tlv_u16(&f, &s->chan[n].num);
+			break;
+		case TC_PEER:
+			rc = nts_tlv_addr(&f, &s->chan[n].peer);
+			break;
+		case TC_EXPIRES:
+			rc = nts_tlv_u64(&f, &s->chan[n].expires);
+			break;
+		case TC_COOLING:
+			rc = nts_tlv_u8(&f, &s->chan[n].cooling);
+			break;
+		default:
+			rc = nts_tlv_unknown(&f);
+			continue;
 		}
 		if (rc)
 			return rc;
@@ -294,19 +318,33 @@ static int state_get_alloc(struct state_alloc *s, const struct nts_tlv *rec)
 	s->transport = 0xff;
 	while ((rc = nts_tlv_next(&rd, &f)) > 0) {
 		switch (f.type) {
-		case TA_ID: rc = nts_tlv_u64(&f, &s->id), s->has_id = true; break;
-		case TA_TRANSPORT: rc = nts_tlv_u8(&f, &s->transport); break;
-		case TA_CLIENT: rc = nts_tlv_addr(&f, &s->client), s->has_client = true; break;
-		case TA_SERVER: rc = nts_tlv_addr(&f, &s->server), s->has_server = true; break;
+		case TA_ID:
+			rc = nts_tlv_u64(&f, &s->id), s->has_id = true;
+			break;
+		case TA_TRANSPORT:
+			rc = nts_tlv_u8(&f, &s->transport);
+			break;
+		case TA_CLIENT:
+			rc = nts_tlv_addr(&f, &s->client), s->has_client = true;
+			break;
+		case TA_SERVER:
+			rc = nts_tlv_addr(&f, &s->server), s->has_server = true;
+			break;
 		case TA_LISTENER:
 			rc = nts_tlv_u32(&f, &s->listener), s->has_listener = true;
 			break;
-		case TA_RELAY: rc = state_get_relay(s, &f); break;
+		case TA_RELAY:
+			rc = state_get_relay(s, &f);
+			break;
 		case TA_USER:
 			rc = nts_tlv_str(&f, s->user, sizeof(s->user)), s->has_user = true;
 			break;
-		case TA_ACCOUNT: rc = nts_tlv_str(&f, s->account, sizeof(s->account)); break;
-		case TA_EXPIRES: rc = nts_tlv_u64(&f, &s->expires), s->has_expires = true; break;
+		case TA_ACCOUNT:
+			rc = nts_tlv_str(&f, s->account, sizeof(s->account));
+			break;
+		case TA_EXPIRES:
+			rc = nts_tlv_u64(&f, &s->expires), s->has_expires = true;
+			break;
 		case TA_CRED_END:
 			rc = nts_tlv_u64(&f, &s->cred_end), s->has_cred_end = true;
 			break;
@@ -320,11 +358,21 @@ static int state_get_alloc(struct state_alloc *s, const struct nts_tlv *rec)
 			s->resp = f.v;
 			s->resp_len = f.len;
 			break;
-		case TA_COUNTERS: rc = state_get_counters(s, &f); break;
-		case TA_REPORTED: rc = nts_tlv_u64(&f, &s->reported); break;
-		case TA_PERM: rc = state_get_perm(s, &f); break;
-		case TA_CHAN: rc = state_get_chan(s, &f); break;
-		default: rc = nts_tlv_unknown(&f); break;
+		case TA_COUNTERS:
+			rc = state_get_counters(s, &f);
+			break;
+		case TA_REPORTED:
+			rc = nts_tlv_u64(&f, &s->reported);
+			break;
+		case TA_PERM:
+			rc = state_get_perm(s, &f);
+			break;
+		case TA_CHAN:
+			rc = state_get_chan(s, &f);
+			break;
+		default:
+			rc = nts_tlv_unknown(&f);
+			break;
 		}
 		if (rc)
 			return rc;
@@ -463,11 +511,21 @@ static int state_resv(struct turn_server *t, const struct nts_tlv *rec,
 
 	while ((rc = nts_tlv_next(&rd, &f)) > 0) {
 		switch (f.type) {
-		case TV_TOKEN: rc = nts_tlv_u64(&f, &token); break;
-		case TV_FD: rc = nts_tlv_u32(&f, &idx); break;
-		case TV_LOCAL: rc = nts_tlv_addr(&f, &local); break;
-		case TV_EXPIRES: rc = nts_tlv_u64(&f, &left); break;
-		default: rc = nts_tlv_unknown(&f); continue;
+		case TV_TOKEN:
+			rc = nts_tlv_u64(&f, &token);
+			break;
+		case TV_FD:
+			rc = nts_tlv_u32(&f, &idx);
+			break;
+		case TV_LOCAL:
+			rc = nts_tlv_addr(&f, &local);
+			break;
+		case TV_EXPIRES:
+			rc = nts_tlv_u64(&f, &left);
+			break;
+		default:
+			rc = nts_tlv_unknown(&f);
+			continue;
 		}
 		if (rc)
 			return rc;
@@ -501,10 +559,14 @@ int turn_state_import(struct turn_server *t, const struct nts_tlv *rec,
 	int rc;
 
 	switch (rec->type) {
-	case NTS_REC_TURN_SERVER: return state_server(t, rec);
-	case NTS_REC_TURN_RESV: return state_resv(t, rec, fds);
-	case NTS_REC_TURN_ALLOC: break;
-	default: return -ENOENT;
+	case NTS_REC_TURN_SERVER:
+		return state_server(t, rec);
+	case NTS_REC_TURN_RESV:
+		return state_resv(t, rec, fds);
+	case NTS_REC_TURN_ALLOC:
+		break;
+	default:
+		return -ENOENT;
 	}
 	s = malloc(sizeof(*s));
 	if (!s)

@@ -32,7 +32,7 @@ enum nts_rec_type {
 	NTS_REC_TURN_SERVER = 0x30, /* turn: id counters (mandatory) */
 	NTS_REC_TURN_ALLOC = 0x31,  /* turn: one allocation (mandatory) */
 	NTS_REC_TURN_RESV = 0x32,   /* turn: one EVEN-PORT reservation (mandatory) */
-	/* next free range: 0x40 */
+				    /* next free range: 0x40 */
 };
 
 /* A growing stream under construction; err latches the first failure (-ENOMEM, -E2BIG). */
@@ -49,8 +49,7 @@ void nts_tlv_free(struct nts_tlv_buf *b);
 size_t nts_tlv_begin(struct nts_tlv_buf *b, uint16_t type, bool mandatory);
 /* Closes the record opened at off (sets its length). */
 void nts_tlv_end(struct nts_tlv_buf *b, size_t off);
-void nts_tlv_put(struct nts_tlv_buf *b, uint16_t type, bool mandatory, const void *v,
-		 size_t len);
+void nts_tlv_put(struct nts_tlv_buf *b, uint16_t type, bool mandatory, const void *v, size_t len);
 void nts_tlv_put_u8(struct nts_tlv_buf *b, uint16_t type, bool mandatory, uint8_t v);
 void nts_tlv_put_u16(struct nts_tlv_buf *b, uint16_t type, bool mandatory, uint16_t v);
 void nts_tlv_put_u32(struct nts_tlv_buf *b, uint16_t type, bool mandatory, uint32_t v);
