@@ -19,6 +19,7 @@ static const struct {
 	{ "allocations", cmd_allocations, "list TURN allocations [--json]; delete ID" },
 	{ "account", cmd_account, "create|list|suspend|activate|close|set accounts [--json]" },
 	{ "token", cmd_token, "create --account SID [--ttl N] [--json]" },
+	{ "upgrade", cmd_upgrade, "hand over to a new ntsd binary without dropping calls [--binary PATH]" },
 };
 
 static void usage(FILE *f, const struct nts_config *d)

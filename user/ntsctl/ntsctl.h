@@ -22,5 +22,6 @@ int cmd_fastpath(struct ntsctl *c, int argc, char **argv);
 int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);
 int cmd_token(struct ntsctl *c, int argc, char **argv);
+int cmd_upgrade(struct ntsctl *c, int argc, char **argv);
 
 #endif

@@ -19,6 +19,7 @@ struct nts_store;
 struct api_server;
 struct fastpath;
 struct net_hostaddr;
+struct ntsd_upgrade;
 
 struct ntsd {
 	struct nts_config cfg;
@@ -34,6 +35,11 @@ struct ntsd {
 	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
 	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
+	/* Upgrades (upgrade.c): what starts the new binary, and a handover being taken over. */
+	char **argv;
+	char exe[4096];		      /* /proc/self/exe at start */
+	struct ntsd_upgrade *upgrade; /* new side, until it serves */
+	uint32_t fastpath_gen;	      /* generation handed over to continue (0: a new one) */
 };
 
 /* Opens the database, loads or creates the ephemeral secret (unless --secret was given), starts the
@@ -50,5 +56,7 @@ int ntsd_wire_usage(struct ntsd *d);
  * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
 int ntsd_wire_fastpath(struct ntsd *d);
 void ntsd_unwire_fastpath(struct ntsd *d);
+/* Folds the kernel's per-allocation counters into TURN now (before an upgrade hands over). */
+void ntsd_fold_fastpath(struct ntsd *d);
 
 #endif

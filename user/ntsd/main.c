@@ -1,5 +1,5 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate). Exit status: 0 clean stop, 1 runtime
+ * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate, SIGUSR2 upgrades: ntsd/upgrade.h). Exit status: 0 clean stop, 1 runtime
  * failure, 2 usage error.
  */
 #include <errno.h>
@@ -21,6 +21,7 @@
 #include "ntsd/ctl_cmds.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
+#include "ntsd/upgrade.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -45,6 +46,10 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 				log_info("SIGHUP: nothing to reload");
 			continue;
 		}
+		if (si.ssi_signo == SIGUSR2) {
+			ntsd_upgrade_signal(d);
+			continue;
+		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
 		loop_stop(d->loop);
 	}
@@ -61,6 +66,7 @@ static int ntsd_signals(struct ntsd *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -124,11 +130,14 @@ static int ntsd_start(struct ntsd *d)
 		return -ENOMEM;
 	}
 	net_set_turn(d->net, d->turn);
+	if (d->upgrade && (rc = ntsd_upgrade_adopt(d)) != 0)
+		return rc; /* listeners, control socket, nonce key, allocations handed over */
 	d->hostaddr =
 	    net_hostaddr_create(d->loop, d->turn); /* the host's own addresses: no peers */
 	if (!d->hostaddr)
 		return -EIO; /* logged */
-	d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
+	if (!d->ctl)
+		d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
 	if (!d->ctl)
 		return errno ? -errno : -EIO; /* logged with the path and reason */
 	rc = ntsd_ctl_register(d);
@@ -231,6 +240,10 @@ int main(int argc, char **argv)
 		    "/proc/PID/cmdline; use --secret-file/--user-file or --config (mode 0600)");
 	d.demo = opts.demo;
 	d.start_unix = (uint64_t)time(NULL);
+	if (ntsd_upgrade_init(&d, argv))
+		log_warn("cannot resolve /proc/self/exe: upgrades need --binary");
+	if (ntsd_upgrade_receive(&d))
+		return 1; /* logged; the ntsd that started this one keeps serving */
 	d.loop = loop_create();
 	if (!d.loop) {
 		log_error("cannot create the event loop: %s", strerror(errno));
@@ -245,6 +258,8 @@ int main(int argc, char **argv)
 	rc = ntsd_start(&d);
 	if (rc == 0 && d.cfg.run_as[0])
 		rc = ntsd_run_as(&d, &privs);
+	if (d.upgrade)
+		ntsd_upgrade_finish(&d, rc); /* returns only when this ntsd takes over */
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
 		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,

@@ -122,8 +122,10 @@ static int wire_fp_adopt(struct ntsd *d)
 {
 	struct fastpath *fp;
 	/* Opening again (a second attach): same generation, so our entries stay ours. */
+	/* After an upgrade, the generation of the ntsd that handed over: its entries are ours. */
 	int rc = fastpath_open_gen(d->cfg.pin_dir,
-				   d->fastpath ? fastpath_generation(d->fastpath) : 0, &fp);
+				   d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen,
+				   &fp);
 
 	if (rc)
 		return rc;
@@ -215,6 +217,12 @@ int ntsd_wire_fastpath(struct ntsd *d)
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_FP_TICK_MS, wire_fp_tick, d);
 	return rc;
+}
+
+void ntsd_fold_fastpath(struct ntsd *d)
+{
+	if (d->fastpath)
+		fastpath_fold(d->fastpath, fp_usage, d);
 }
 
 void ntsd_unwire_fastpath(struct ntsd *d)
