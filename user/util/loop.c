@@ -201,7 +201,9 @@ int loop_run(struct nts_loop *l)
 			return -errno;
 		}
 		l->now = nts_monotonic_ms();
-		for (int i = 0; i < n; i++) {
+		/* Once stopped, nothing more is read (an upgrade handed the sockets over): what is
+		 * queued still leaves through the flush hooks, and no tick changes state. */
+		for (int i = 0; i < n && !l->stop; i++) {
 			int fd = evs[i].data.fd;
 			struct loop_handler *h = fd < l->nfds ? l->by_fd[fd] : NULL;
 			if (h && h->live)
@@ -209,7 +211,8 @@ int loop_run(struct nts_loop *l)
 		}
 		for (unsigned i = 0; i < l->nflush; i++)
 			l->flush[i].fn(l->flush[i].arg, l->now);
-		loop_run_ticks(l);
+		if (!l->stop)
+			loop_run_ticks(l);
 	}
 	return 0;
 }
