@@ -14,11 +14,12 @@
 
 static void upgrade_usage(FILE *f)
 {
-	fprintf(f, "usage: ntsctl upgrade [--binary PATH] [--json]\n"
-		   "Starts PATH (default: the file now at the running ntsd's own path) with ntsd's\n"
-		   "command line and hands it the listening and relay sockets and every UDP\n"
-		   "allocation; the old ntsd then exits. On any failure the old ntsd keeps serving\n"
-		   "and this command fails. The same as sending ntsd SIGUSR2.\n");
+	fprintf(f,
+		"usage: ntsctl upgrade [--binary PATH] [--json]\n"
+		"Starts PATH (default: the file now at the running ntsd's own path) with ntsd's\n"
+		"command line and hands it the listening and relay sockets and every UDP\n"
+		"allocation; the old ntsd then exits. On any failure the old ntsd keeps serving\n"
+		"and this command fails. The same as sending ntsd SIGUSR2.\n");
 }
 
 int cmd_upgrade(struct ntsctl *c, int argc, char **argv)
@@ -37,10 +38,18 @@ int cmd_upgrade(struct ntsctl *c, int argc, char **argv)
 	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
 	while ((o = getopt_long(argc, argv, "b:jh", opts, NULL)) != -1) {
 		switch (o) {
-		case 'b': binary = optarg; break;
-		case 'j': json = 1; break;
-		case 'h': upgrade_usage(stdout); return 0;
-		default: upgrade_usage(stderr); return 2;
+		case 'b':
+			binary = optarg;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		case 'h':
+			upgrade_usage(stdout);
+			return 0;
+		default:
+			upgrade_usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {
@@ -54,7 +63,10 @@ int cmd_upgrade(struct ntsctl *c, int argc, char **argv)
 	rc = ctl_call(c->ctl_socket, "upgrade", args, UPGRADE_WAIT_MS, &res, err, sizeof(err));
 	json_decref(args);
 	if (rc) {
-		fprintf(stderr, "ntsctl upgrade: %s\n", rc == -EPROTO ? err : err[0] ? err : "failed");
+		fprintf(stderr, "ntsctl upgrade: %s\n",
+			rc == -EPROTO ? err
+			: err[0]      ? err
+				      : "failed");
 		return 1;
 	}
 	if (json)

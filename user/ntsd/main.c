@@ -1,6 +1,6 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate, SIGUSR2 upgrades: ntsd/upgrade.h). Exit status: 0 clean stop, 1 runtime
- * failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate, SIGUSR2 upgrades: ntsd/upgrade.h). Exit
+ * status: 0 clean stop, 1 runtime failure, 2 usage error.
  */
 #include <errno.h>
 #include <signal.h>

@@ -45,13 +45,13 @@ struct up_msg {
 };
 
 /* Fields of the ntsd records. */
-enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };		  /* NTS_REC_META */
-enum { UF_INDEX = 1, UF_KIND = 2, UF_LOCAL = 3 };		  /* NTS_REC_FD */
+enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };		     /* NTS_REC_META */
+enum { UF_INDEX = 1, UF_KIND = 2, UF_LOCAL = 3 };		     /* NTS_REC_FD */
 enum { UF_UDP = 1, UF_TCP = 2, UF_TLS = 3, UF_CTL = 4, UF_API = 5 }; /* UF_KIND values */
-enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 };		  /* NTS_REC_STATS */
-enum { UA_KEY = 1 };						  /* NTS_REC_AUTH_NONCE */
-enum { UP_GEN = 1 };						  /* NTS_REC_FASTPATH */
-enum { UQ_ID = 1, UQ_FOLDED = 2 };				  /* NTS_REC_FP_ALLOC */
+enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 };		     /* NTS_REC_STATS */
+enum { UA_KEY = 1 };						     /* NTS_REC_AUTH_NONCE */
+enum { UP_GEN = 1 };						     /* NTS_REC_FASTPATH */
+enum { UQ_ID = 1, UQ_FOLDED = 2 };				     /* NTS_REC_FP_ALLOC */
 
 /* A handover being taken (new side). */
 struct ntsd_upgrade {
@@ -270,10 +270,18 @@ static int up_fields(const struct nts_tlv *rec, struct up_field *f, size_t n)
 		} else {
 			f[i].seen = true;
 			switch (f[i].size) {
-			case 1: rc = nts_tlv_u8(&x, f[i].out); break;
-			case 4: rc = nts_tlv_u32(&x, f[i].out); break;
-			case 8: rc = nts_tlv_u64(&x, f[i].out); break;
-			case NTS_TLV_ADDR_LEN: rc = nts_tlv_addr(&x, f[i].out); break;
+			case 1:
+				rc = nts_tlv_u8(&x, f[i].out);
+				break;
+			case 4:
+				rc = nts_tlv_u32(&x, f[i].out);
+				break;
+			case 8:
+				rc = nts_tlv_u64(&x, f[i].out);
+				break;
+			case NTS_TLV_ADDR_LEN:
+				rc = nts_tlv_addr(&x, f[i].out);
+				break;
 			default:
 				*f[i].v = x.v;
 				*f[i].len = x.len;
@@ -304,8 +312,8 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 	struct up_field f[] = {UP_FIXED(UF_INDEX, 4, &idx), UP_FIXED(UF_KIND, 1, &kind),
 			       UP_FIXED(UF_LOCAL, NTS_TLV_ADDR_LEN, &local)};
 	int rc = up_fields(rec, f, 3), fd;
-	static const enum nts_transport tr[] = {[UF_UDP] = NTS_UDP, [UF_TCP] = NTS_TCP,
-						[UF_TLS] = NTS_TLS};
+	static const enum nts_transport tr[] = {
+	    [UF_UDP] = NTS_UDP, [UF_TCP] = NTS_TCP, [UF_TLS] = NTS_TLS};
 
 	if (rc < 0)
 		return rc;
@@ -327,7 +335,8 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 			return -EBADMSG;
 		p->u->api_fd = fd;
 		return 0;
-	default: return net_adopt_listener(p->d->net, tr[kind], fd);
+	default:
+		return net_adopt_listener(p->d->net, tr[kind], fd);
 	}
 }
 
@@ -419,15 +428,20 @@ static int up_pass(struct up_pass *p, const uint8_t *buf, size_t len)
 		return rc;
 	while ((rc = nts_tlv_next(&body, &rec)) > 0) {
 		switch (rec.type) {
-		case NTS_REC_FD: rc = up_rec_fd(p, &rec); break;
-		case NTS_REC_STATS: rc = p->d ? 0 : up_rec_stats(p, &rec); break;
+		case NTS_REC_FD:
+			rc = up_rec_fd(p, &rec);
+			break;
+		case NTS_REC_STATS:
+			rc = p->d ? 0 : up_rec_stats(p, &rec);
+			break;
 		case NTS_REC_TURN_SERVER:
 		case NTS_REC_TURN_ALLOC:
 		case NTS_REC_TURN_RESV:
 			rc = turn_state_import(p->d ? p->d->turn : NULL, &rec, &fds);
 			p->nallocs += rec.type == NTS_REC_TURN_ALLOC && !rc;
 			break;
-		default: rc = up_rec_small(p, &rec);
+		default:
+			rc = up_rec_small(p, &rec);
 		}
 		if (rc)
 			return rc;
@@ -546,7 +560,7 @@ static int up_recv(int sock, uint64_t deadline_ms, struct up_msg *m, int *fds, s
 			break;
 	}
 	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n == 0)
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
 		return -EPIPE;
 	if (n < 0)
 		return errno == EAGAIN ? -ETIMEDOUT : -errno;
@@ -633,6 +647,10 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 	}
 	if (!rc)
 		rc = up_send(sock, UP_STATE, len, &memfd, 1);
+	if (rc == -EPIPE || rc == -ECONNRESET) {
+		snprintf(err, errlen, "the new ntsd went away during the handover");
+		return rc;
+	}
 	if (rc) {
 		snprintf(err, errlen, "cannot send the state: %s", strerror(-rc));
 		return rc;
@@ -641,8 +659,7 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	if (!rc && m.kind == UP_FAIL) {
-		snprintf(err, errlen, "the new ntsd refused the state: %s",
-			 strerror((int)m.arg));
+		snprintf(err, errlen, "the new ntsd refused the state: %s", strerror((int)m.arg));
 		return m.arg && m.arg < 4096 ? -(int)m.arg : -EPROTO;
 	}
 	if (!rc && m.kind != UP_READY)
@@ -813,10 +830,10 @@ int ntsd_upgrade_receive(struct ntsd *d)
 		rc = u->taken ? 0 : -ENOMEM;
 	}
 	if (rc) {
-		log_error("upgrade: refusing the handover: %s", rc == -EPROTO ? "unknown stream "
-										 "version or record"
-					     : rc == -EBADMSG ? "corrupt stream"
-							      : strerror(-rc));
+		log_error("upgrade: refusing the handover: %s", rc == -EPROTO	 ? "unknown stream "
+										   "version or record"
+								: rc == -EBADMSG ? "corrupt stream"
+										 : strerror(-rc));
 		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
 		return rc;
 	}

@@ -12,8 +12,8 @@
 #include "ntsd/daemon.h"
 #include "util/tlv.h"
 
-#define NTSD_UPGRADE_ENV "NTS_UPGRADE_FD"  /* the handover socket of a new ntsd */
-#define NTSD_UPGRADE_TIMEOUT_MS 10000	   /* the new ntsd confirms within this, or it is killed */
+#define NTSD_UPGRADE_ENV "NTS_UPGRADE_FD" /* the handover socket of a new ntsd */
+#define NTSD_UPGRADE_TIMEOUT_MS 10000	  /* the new ntsd confirms within this, or it is killed */
 
 /* Registers the "upgrade" control command ({"binary": PATH}, optional). 0 or -errno. */
 int ntsd_upgrade_register(struct ntsd *d);

@@ -123,9 +123,8 @@ static int wire_fp_adopt(struct ntsd *d)
 	struct fastpath *fp;
 	/* Opening again (a second attach): same generation, so our entries stay ours. */
 	/* After an upgrade, the generation of the ntsd that handed over: its entries are ours. */
-	int rc = fastpath_open_gen(d->cfg.pin_dir,
-				   d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen,
-				   &fp);
+	int rc = fastpath_open_gen(
+	    d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen, &fp);
 
 	if (rc)
 		return rc;

@@ -5,7 +5,7 @@ by a peer in this process, measured across an upgrade.
 usage: turn_flow.py session HOST PORT USER PASS PEER_IP STOP_FILE [RATE]
   Allocates, binds channel 0x4000 to a local peer that echoes, prints "relay ADDR" and then
   "flowing" once 200 echoes came back, and keeps sending RATE ChannelData per second until
-  STOP_FILE exists (then 0.5 s more; at most 30 s in all). Afterwards, on the same allocation:
+  STOP_FILE exists (then 1.5 s more; at most 30 s in all). Afterwards, on the same allocation:
   Refresh, a new ChannelBind (0x4001 to a second peer) and 50 packets through it. Prints one JSON
   line with the counts; exits 0 when the client side worked (the caller judges the numbers).
 usage: turn_flow.py health HOST PORT USER PASS PEER_IP
@@ -215,7 +215,7 @@ def session(host, port, user, password, peer_ip, stop_file, rate):
     def stop(now):
         if seen[0] is None and os.path.exists(stop_file):
             seen[0] = now
-        return now - t0 > 30 or (seen[0] is not None and now - seen[0] > 0.5)
+        return now - t0 > 30 or (seen[0] is not None and now - seen[0] > 1.5)
 
     sent, seqs, gap = flow(c, peer, 0x4000, rate, stop, on_count)
     refresh_ok, refresh_code = c.refresh(600)
