@@ -2,8 +2,9 @@
 """TURN client for the upgrade tests: a ChannelData flow through ntsd (RFC 8656 §12) echoed back
 by a peer in this process, measured across an upgrade.
 
-usage: turn_flow.py session HOST PORT USER PASS PEER_IP STOP_FILE [RATE]
-  Allocates, binds channel 0x4000 to a local peer that echoes, prints "relay ADDR" and then
+usage: turn_flow.py session HOST PORT USER PASS PEER STOP_FILE [RATE]
+  PEER is an IP address to run the echoing peers on here, or "IP:PORT,IP:PORT": two echo servers
+  elsewhere (turnutils_peer). Allocates, binds channel 0x4000 to the first peer, prints "relay ADDR" and then
   "flowing" once 200 echoes came back, and keeps sending RATE ChannelData per second until
   STOP_FILE exists (then 1.5 s more; at most 30 s in all). Afterwards, on the same allocation:
   Refresh, a new ChannelBind (0x4001 to a second peer) and 50 packets through it. Prints one JSON
@@ -148,12 +149,17 @@ def echo(peer):
             data, src = peer.recvfrom(4096)
         except BlockingIOError:
             return
-        peer.sendto(data, src)
+        try:
+            peer.sendto(data, src)
+        except BlockingIOError:
+            select.select([], [peer], [], 0.01)
+            peer.sendto(data, src)
 
 
 def flow(c, peer, channel, rate, stop, on_count=None):
     """Sends ChannelData at rate until stop() says so; returns (sent, received seqs, max gap)."""
     seqs, sent, last_rx, max_gap = set(), 0, None, 0.0
+    stopped = time.monotonic()
     c.sock.setblocking(False)
     start = time.monotonic()
 
@@ -171,16 +177,22 @@ def flow(c, peer, channel, rate, stop, on_count=None):
     while True:
         now = time.monotonic()
         sending = not stop(now)
+        if sending:
+            stopped = now
         due = start + sent / rate
         if sending and now >= due:
             body = struct.pack("!I", sent) + b"x" * (PAYLOAD - 4)
-            c.sock.sendto(struct.pack("!HH", channel, len(body)) + body, c.addr)
-            sent += 1
+            try:
+                c.sock.sendto(struct.pack("!HH", channel, len(body)) + body, c.addr)
+                sent += 1
+            except BlockingIOError:  # the send buffer is full: wait until it drains
+                select.select([], [c.sock], [], 0.01)
             continue
-        if not sending and now - (last_rx or now) > 0.5:
+        if not sending and now - (last_rx or stopped) > 0.5:
             break
-        r, _, _ = select.select([c.sock, peer], [], [], 0.2 if not sending else max(0, due - now))
-        if peer in r:
+        r, _, _ = select.select([c.sock] + ([peer] if peer else []), [], [],
+                                0.2 if not sending else max(0, due - now))
+        if peer and peer in r:
             echo(peer)
         if c.sock in r:
             while True:
@@ -197,9 +209,14 @@ def flow(c, peer, channel, rate, stop, on_count=None):
 
 def session(host, port, user, password, peer_ip, stop_file, rate):
     c = Client(host, port, user, password)
-    peer, peer2 = peer_socket(peer_ip), peer_socket(peer_ip)
+    if ":" in peer_ip:  # echo servers elsewhere
+        addrs = [(a.split(":")[0], int(a.split(":")[1])) for a in peer_ip.split(",")]
+        peer = peer2 = None
+    else:
+        peer, peer2 = peer_socket(peer_ip), peer_socket(peer_ip)
+        addrs = [peer.getsockname(), peer2.getsockname()]
     relay = c.allocate()
-    ok, code = c.channel_bind(0x4000, peer.getsockname())
+    ok, code = c.channel_bind(0x4000, addrs[0])
     if not ok:
         raise RuntimeError("ChannelBind failed: %d" % code)
     print("relay %s" % relay, flush=True)
@@ -219,7 +236,7 @@ def session(host, port, user, password, peer_ip, stop_file, rate):
 
     sent, seqs, gap = flow(c, peer, 0x4000, rate, stop, on_count)
     refresh_ok, refresh_code = c.refresh(600)
-    bind_ok, bind_code = c.channel_bind(0x4001, peer2.getsockname())
+    bind_ok, bind_code = c.channel_bind(0x4001, addrs[1])
     t2 = time.monotonic()
     sent2, seqs2 = 0, set()
     if bind_ok:

@@ -81,11 +81,12 @@ if echo "$res" | jq -e '.bind and .received2 >= .sent2 - 1 and .sent2 > 0' >/dev
 else
 	fail "a new ChannelBind on the upgraded process relays ($res)"
 fi
-sent=$(echo "$res" | jq -r .sent 2>/dev/null)
+
 if ctl allocations --json >"$tmp/allocs.json" 2>&1 &&
-	jq -e --arg r "$relay" --argjson s "${sent:-0}" \
+	jq -e --arg r "$relay" --argjson f "$res" \
 		'[.allocations[] | select(.relay | index($r))] | length == 1 and
-		 .[0].c2p_packets >= $s and .[0].p2c_packets >= $s and (.[0].channels | length) == 2' \
+		 .[0].c2p_packets <= $f.sent + $f.sent2 and .[0].p2c_packets <= .[0].c2p_packets and
+		 .[0].p2c_packets >= $f.received + $f.received2 and (.[0].channels | length) == 2' \
 		"$tmp/allocs.json" >/dev/null; then
 	pass "ntsctl allocations lists it: same relay $relay, counters carried over"
 else

@@ -199,7 +199,12 @@ static json_t *cmd_fastpath_status(void *arg, json_t *args, char *err, size_t er
 
 int ntsd_wire_fastpath(struct ntsd *d)
 {
-	int rc = wire_fp_adopt(d);
+	int rc;
+
+	/* Hooks first: adopting replays TURN's state through them (after an upgrade there is some).
+	 */
+	turn_set_hooks(d->turn, &wire_fp_hooks, d);
+	rc = wire_fp_adopt(d);
 
 	if (rc == 0)
 		log_info("fast path: using the maps pinned under %s", d->cfg.pin_dir);
@@ -209,7 +214,6 @@ int ntsd_wire_fastpath(struct ntsd *d)
 	else
 		log_warn("fast path: cannot open the maps under %s (%s); relaying in userspace",
 			 d->cfg.pin_dir, strerror(-rc));
-	turn_set_hooks(d->turn, &wire_fp_hooks, d);
 	rc = ctl_register(d->ctl, "fastpath-adopt", cmd_fastpath_adopt, d);
 	if (!rc)
 		rc = ctl_register(d->ctl, "fastpath-status", cmd_fastpath_status, d);
