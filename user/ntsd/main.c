@@ -256,7 +256,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = ntsd_start(&d);
-	if (rc == 0 && d.cfg.run_as[0])
+	/* Started by an upgrade of an ntsd that already runs as that user: nothing to drop. */
+	if (rc == 0 && d.cfg.run_as[0] && !(d.upgrade && getuid() == privs.uid))
 		rc = ntsd_run_as(&d, &privs);
 	if (d.upgrade)
 		ntsd_upgrade_finish(&d, rc); /* returns only when this ntsd takes over */
