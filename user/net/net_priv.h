@@ -21,7 +21,7 @@ struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 #define NET_STREAM_IN_MAX                                                                          \
 	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
-#define NET_STREAM_GATHER (65535 + 64) /* one client message: STUN or ChannelData + padding */
+#define NET_STREAM_GATHER (65535 + 64)	/* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
 /* Stream listeners: one TCP per --listen and one TLS per --tls-listen, each list NTS_MAX_LISTEN. */
 #define NET_MAX_TCP_LISTEN (2 * NTS_MAX_LISTEN)
@@ -40,8 +40,9 @@ struct net_udp {
 	struct net_server *n;
 	int fd;
 	struct nts_addr local;
-	bool wildcard; /* bound to 0.0.0.0 or ::: use and set packet info */
+	bool wildcard;	      /* bound to 0.0.0.0 or ::: use and set packet info */
 	enum nts_udp_gso gso; /* runs to one client leave as one GSO message */
+	bool handed;	      /* handed over by an upgrade, not yet matched to a --listen */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
 	struct net_udp_rx *rx;	   /* udp.c: the recvmmsg ring and its buffers */
@@ -72,11 +73,11 @@ struct net_stream {
 	size_t out_off, out_len, out_cap;
 	uint64_t last_active_ms;
 	uint64_t authed_ms; /* opened, or last authenticated: --auth-timeout counts from it */
-	bool dead;			/* closed; freed after the loop iteration */
-	bool want_out;			/* EPOLLOUT armed */
-	bool turn_used;			/* sent a TURN request: may own an allocation */
-	bool paused;			/* not reading (EPOLLIN off): backpressure */
-	bool kicked;			/* on the server's kick list */
+	bool dead;	    /* closed; freed after the loop iteration */
+	bool want_out;	    /* EPOLLOUT armed */
+	bool turn_used;	    /* sent a TURN request: may own an allocation */
+	bool paused;	    /* not reading (EPOLLIN off): backpressure */
+	bool kicked;	    /* on the server's kick list */
 	struct net_stream *kick_next;
 	const struct turn_raw_ops *raw; /* RFC 6062 data connection: raw bytes, no framing */
 	void *raw_arg;
@@ -88,6 +89,7 @@ struct net_tcp_listener {
 	int fd;
 	enum nts_transport transport;
 	struct nts_addr local;
+	bool handed; /* handed over by an upgrade, not yet matched to a --listen */
 };
 
 struct net_server {

@@ -77,22 +77,33 @@ void net_set_turn(struct net_server *n, struct turn_server *turn)
 		turn_set_stream_hooks(turn, &net_turn_stream_hooks, n);
 }
 
-/* True when a listener of transport t serves a (port 0 in a: any port of its address). */
-static bool net_listening(const struct net_server *n, enum nts_transport t,
-			  const struct nts_addr *a)
+/* True when a listener an upgrade handed over serves a (port 0 in a: any port of its address),
+ * which it then stands for (one listener per address in the options). */
+static bool net_listening(struct net_server *n, enum nts_transport t, const struct nts_addr *a)
 {
 	for (unsigned i = 0; t == NTS_UDP && i < n->nudp; i++)
-		if (nts_addr_equal(&n->udp[i]->local, a, a->port != 0))
+		if (n->udp[i]->handed && nts_addr_equal(&n->udp[i]->local, a, a->port != 0)) {
+			n->udp[i]->handed = false;
 			return true;
+		}
 	for (unsigned i = 0; t != NTS_UDP && i < n->ntcp; i++)
-		if (n->tcp[i]->transport == t && nts_addr_equal(&n->tcp[i]->local, a, a->port != 0))
+		if (n->tcp[i]->handed && n->tcp[i]->transport == t &&
+		    nts_addr_equal(&n->tcp[i]->local, a, a->port != 0)) {
+			n->tcp[i]->handed = false;
 			return true;
+		}
 	return false;
 }
 
 int net_adopt_listener(struct net_server *n, enum nts_transport t, int fd)
 {
-	return t == NTS_UDP ? net_udp_open_fd(n, fd) : net_tcp_open_fd(n, fd, t);
+	int rc = t == NTS_UDP ? net_udp_open_fd(n, fd) : net_tcp_open_fd(n, fd, t);
+
+	if (rc == 0 && t == NTS_UDP)
+		n->udp[n->nudp - 1]->handed = true;
+	else if (rc == 0)
+		n->tcp[n->ntcp - 1]->handed = true;
+	return rc;
 }
 
 int net_listen(struct net_server *n)
