@@ -31,7 +31,22 @@ wait_gone() {
 }
 
 turn_pick_ports 24000 2000
+# systemd's side of NOTIFY_SOCKET: every datagram, one per line.
+/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print("ready", flush=True)
+while True:
+    print(s.recv(4096).decode().replace("\n", " "), flush=True)
+' "$tmp/notify.sock" >"$tmp/notify.out" 2>&1 &
+turn_pids+=($!)
+for _ in $(seq 1 50); do grep -q ready "$tmp/notify.out" && break; sleep 0.1; done
+export NOTIFY_SOCKET=$tmp/notify.sock
 turn_start_ntsd --listen "127.0.0.1:$PORT" --user u:p --allow-peer 127.0.0.1/32 || exit 1
+unset NOTIFY_SOCKET
+# turn_lib stops turn_pids[0] as ntsd: keep ntsd first.
+turn_pids=("${turn_pids[-1]}" "${turn_pids[@]:0:${#turn_pids[@]}-1}")
 cur=${turn_pids[0]}
 pass "ntsd starts"
 
@@ -53,9 +68,23 @@ else
 	echo "# $out"
 fi
 touch "$tmp/stop"
+notified() {
+	local _
+	for _ in $(seq 1 50); do
+		grep -q "MAINPID=$cur READY=1" "$tmp/notify.out" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+if [ "$cur" != "$old" ] && notified; then
+	pass "the new ntsd tells NOTIFY_SOCKET MAINPID=$cur and READY=1"
+else
+	fail "the new ntsd tells NOTIFY_SOCKET MAINPID= and READY=1"
+	sed 's/^/#   /' "$tmp/notify.out"
+fi
 wait "$old"
 rc=$?
-turn_pids=("${turn_pids[@]:1}")
+turn_pids=("${turn_pids[@]:1}") # the notify listener stays for cleanup
 if [ "$rc" -eq 0 ] && ! turn_sanitizer_report "$tmp/ntsd.log"; then
 	pass "the old ntsd exits with status 0"
 else
