@@ -830,10 +830,11 @@ int ntsd_upgrade_receive(struct ntsd *d)
 		rc = u->taken ? 0 : -ENOMEM;
 	}
 	if (rc) {
-		log_error("upgrade: refusing the handover: %s", rc == -EPROTO	 ? "unknown stream "
-										   "version or record"
-								: rc == -EBADMSG ? "corrupt stream"
-										 : strerror(-rc));
+		const char *why = rc == -EPROTO	   ? "unknown stream version or record"
+				  : rc == -EBADMSG ? "corrupt stream"
+						   : strerror(-rc);
+
+		log_error("upgrade: refusing the handover: %s", why);
 		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
 		return rc;
 	}
