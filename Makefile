@@ -11,13 +11,15 @@ SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-o
 endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
-	     -Iinclude -Iuser -I$(BUILD)/bpf -MMD -MP $(SANFLAGS)
+	     -Iinclude -Iuser -I$(BUILD)/bpf -I$(BUILD)/gen -MMD -MP $(SANFLAGS)
 LDFLAGS   += $(SANFLAGS)
 # libnl: user/net/hostaddr.c follows the host's addresses (route/address notifications).
 NL_CFLAGS := $(shell pkg-config --cflags libnl-3.0 libnl-route-3.0)
 NL_LIBS   := $(shell pkg-config --libs libnl-3.0 libnl-route-3.0)
 CFLAGS    += $(NL_CFLAGS)
 LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 $(NL_LIBS) -lm
+# libsystemd: sd_notify for ntsd.service (user/ntsd/notify.c).
+LDLIBS    += -lsystemd
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
 
@@ -103,6 +105,18 @@ $(1)/bpf/%.skel.h: $(1)/bpf/%.bpf.o
 endef
 $(foreach d,$(sort $(BUILD) build),$(eval $(call bpf_rules,$(d))))
 
+# The connectivity test page (user/api/diag/) becomes constant C arrays that
+# user/api/api_diag_page.c includes; fuzz targets always use build/gen, so SAN builds make both.
+DIAG_ASSETS := $(addprefix user/api/diag/page.,html css js)
+define diag_rules
+$(1)/gen/diag_assets.h: $(DIAG_ASSETS)
+	@mkdir -p $$(@D)
+	for f in html css js; do xxd -i -n api_diag_$$$$f user/api/diag/page.$$$$f; done | \
+		sed 's/^unsigned/static const unsigned/' > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach d,$(sort $(BUILD) build),$(eval $(call diag_rules,$(d))))
+$(BUILD)/user/api/api_diag_page.o: | $(BUILD)/gen/diag_assets.h
+
 # Each bpf/*.h compiles on its own: it includes what it uses and relies on no include order.
 BPF_HDR_OK := $(patsubst bpf/%.h,$(BUILD)/bpf/%.h.ok,$(wildcard bpf/*.h))
 $(BUILD)/bpf/%.h.ok: bpf/%.h $(wildcard bpf/*.h) $(wildcard include/nts/*.h)
@@ -137,10 +151,10 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf $(NL_CFLAGS) \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf -Ibuild/gen $(NL_CFLAGS) \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
-build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC))
+build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC)) build/gen/diag_assets.h
 	@mkdir -p $(@D)
 	$(CC) $(FUZZ_CFLAGS) -o $@ $(filter %.c,$^) $(LDLIBS)
 
@@ -170,6 +184,63 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf build/lib build/user build/tests build/bpf build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
+	rm -rf build/lib build/user build/tests build/bpf build/gen build/fuzz build/san build/ntsd build/ntsctl build/nts-loadgen
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- Install and Debian package (README "Install") -----------------------------------------
+# `make install` copies what `make all` built; DESTDIR stages the tree (the .deb uses it).
+PREFIX     ?= /usr/local
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+SBINDIR    := $(PREFIX)/sbin
+NTSLIBDIR  := $(PREFIX)/lib/nts
+MANDIR     := $(PREFIX)/share/man
+COMPDIR    := $(PREFIX)/share/bash-completion/completions
+INSTALL    ?= install
+MAN_PAGES  := man/ntsd.8 man/ntsctl.8 man/ntsd.conf.5
+
+.PHONY: progs install uninstall deb
+# What install ships, without the tests `make all` builds too.
+progs: $(BPF_OBJ) $(NTSD) $(NTSCTL)
+
+install: progs
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(NTSLIBDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/nts $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	$(INSTALL) -m 0755 $(NTSD) $(NTSCTL) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0644 $(BPF_OBJ) $(DESTDIR)$(NTSLIBDIR)/
+	$(INSTALL) -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 0644 dist/completion/ntsctl.bash $(DESTDIR)$(COMPDIR)/ntsctl
+	sed 's|/usr/sbin/|$(SBINDIR)/|g; s|/etc/nts/|$(SYSCONFDIR)/nts/|g' \
+		dist/systemd/ntsd.service >$(DESTDIR)$(UNITDIR)/ntsd.service
+	sed 's|/usr/sbin/|$(SBINDIR)/|g' dist/systemd/nts-fastpath@.service \
+		>$(DESTDIR)$(UNITDIR)/nts-fastpath@.service
+	$(INSTALL) -m 0644 dist/systemd/nts.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/nts.conf
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service
+	@# An operator's configuration is never overwritten.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/nts/ntsd.conf ] || \
+		$(INSTALL) -m 0644 dist/ntsd.conf $(DESTDIR)$(SYSCONFDIR)/nts/ntsd.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/ntsd $(DESTDIR)$(SBINDIR)/ntsctl \
+		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_OBJ))) \
+		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+		$(DESTDIR)$(COMPDIR)/ntsctl \
+		$(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/nts.conf
+	-rmdir $(DESTDIR)$(NTSLIBDIR)
+
+# nts_<version>_<arch>.deb in build/ through debhelper (debian/rules), from what `make progs`
+# already built; no .changes: this is for installing, not uploading.
+DEB_VERSION = $(shell dpkg-parsechangelog -S Version)
+DEB_ARCH    = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_FILE    = build/nts_$(DEB_VERSION)_$(DEB_ARCH).deb
+deb: progs
+	dpkg-checkbuilddeps
+	debian/rules binary >build/deb.log 2>&1 || { tail -n 30 build/deb.log; exit 1; }
+	rm -rf debian/nts debian/.debhelper debian/files debian/*.substvars \
+		debian/debhelper-build-stamp debian/*.debhelper debian/*.debhelper.log
+	lintian --fail-on error $(DEB_FILE)
+	@echo "built $(DEB_FILE)"

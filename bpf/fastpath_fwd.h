@@ -14,6 +14,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "fastpath_csum.h"
+#include "fastpath_limit.h"
 #include "fastpath_maps.h"
 #include "fastpath_route.h"
 #include "fastpath_state.h"
@@ -76,6 +77,12 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	eth.h_proto = proto;
 	cd = cd_word(f);
 
+	/* Routed, so it would leave: over its bandwidth limit it is dropped here, as userspace
+	 * drops it, before anything is rewritten. */
+	if (f->limited && !limit_take(f, f->cd_len)) {
+		COUNT(st, drop_rate_limited);
+		return XDP_DROP;
+	}
 	if (p->trailer && bpf_xdp_adjust_tail(ctx, -(int)p->trailer))
 		return pass(&st->pass_adjust);
 	if (bpf_xdp_adjust_head(ctx, f->to_client ? -CD_HDR_LEN : CD_HDR_LEN))

@@ -88,7 +88,9 @@ for f in "$fuzzdir"/fuzz_*; do
 done
 rm -rf "$fuzzwork"
 exclusive=()
-for dir in interop netns api browser pkg bench; do
+# Every directory of script suites (tests/interop, netns, api, browser, pkg, ops, …), bench last.
+dirs=$(cd "$NTS_TOP/tests" && for d in */; do d=${d%/}; case $d in unit | bpf | fuzz | bench) ;; *) echo "$d" ;; esac; done)
+for dir in $dirs bench; do
 	for t in "$NTS_TOP"/tests/$dir/*.sh; do
 		[ -f "$t" ] || continue
 		if head -n 20 "$t" | grep -q '^# nts-test: exclusive'; then

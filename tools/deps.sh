@@ -8,8 +8,11 @@ PKGS=(
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
-	python3 python3-aiortc python3-twilio
+	stun-client nftables
+	python3 python3-aiortc python3-twilio chromium
 	gnuplot linux-perf
+	# Packaging: sd_notify, the .deb, its checks and the man pages' lint.
+	libsystemd-dev systemd debhelper dpkg-dev lintian mandoc bash-completion
 )
 # Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
@@ -48,10 +51,21 @@ if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/twilio" ]; the
 		exit 1
 	fi
 fi
+# playwright-core drives Debian's chromium in tests/browser/; it downloads no browser of its own.
+if command -v npm >/dev/null 2>&1 && [ ! -d "$npmdir/node_modules/playwright-core" ]; then
+	mkdir -p "$npmdir"
+	if ! (cd "$npmdir" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-audit \
+		--no-fund playwright-core@1 >"$npmdir/install-playwright.log" 2>&1); then
+		echo "deps.sh: npm install playwright-core failed (log: $npmdir/install-playwright.log)" >&2
+		exit 1
+	fi
+fi
 # Every client the tests need must be there now: a missing one fails here, not as a skip later.
-for cmd in node turnutils_uclient turnutils_peer openssl curl bpftool; do
+for cmd in node turnutils_uclient turnutils_peer turnutils_natdiscovery stun nft openssl curl bpftool chromium; do
 	command -v "$cmd" >/dev/null 2>&1 || { echo "deps.sh: $cmd is missing" >&2; exit 1; }
 done
-[ -d "$npmdir/node_modules/twilio" ] || { echo "deps.sh: $npmdir/node_modules/twilio is missing" >&2; exit 1; }
+for mod in twilio playwright-core; do
+	[ -d "$npmdir/node_modules/$mod" ] || { echo "deps.sh: $npmdir/node_modules/$mod is missing" >&2; exit 1; }
+done
 /usr/bin/python3 -c 'import aiortc, twilio' || { echo "deps.sh: python3-aiortc or python3-twilio is missing" >&2; exit 1; }
 exit 0

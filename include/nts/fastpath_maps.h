@@ -6,7 +6,10 @@
 #ifndef NTS_FASTPATH_MAPS_H
 #define NTS_FASTPATH_MAPS_H
 
+#include <linux/bpf.h>
 #include <linux/types.h>
+
+#include "nts/bucket.h"
 
 /* Map names, as pinned under the pin dir (bpffs): <pin_dir>/<name>. */
 #define NTS_FP_MAP_CLIENT "nts_fp_client"
@@ -16,6 +19,8 @@
 #define NTS_FP_MAP_ALLOC "nts_fp_alloc"
 #define NTS_FP_MAP_STATS "nts_fp_stats"
 #define NTS_FP_MAP_TX "nts_fp_tx"
+#define NTS_FP_MAP_LIMIT "nts_fp_limit"
+#define NTS_FP_MAP_ACCOUNT "nts_fp_account"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -48,6 +53,11 @@ struct nts_fp_nexthop {
 	__u16 pad;
 };
 
+/* Flags of a channel's entries. LIMITED: its allocation has an entry in nts_fp_limit, whose buckets
+ * every relayed datagram passes through (written before the flag is set, deleted after it is
+ * cleared); without it the program looks nothing up, so unlimited traffic costs nothing extra. */
+#define NTS_FP_F_LIMITED 1
+
 /* Client -> peer: ChannelData from client to server on channel. */
 struct nts_fp_client_key {
 	struct nts_fp_ip client_ip;
@@ -62,7 +72,7 @@ struct nts_fp_client_val {
 	struct nts_fp_ip peer_ip;
 	__u16 relay_port;
 	__u16 peer_port;
-	__u32 pad;
+	__u32 flags; /* NTS_FP_F_* */
 	__u64 expires_ns;
 	__u64 alloc_id;
 	struct nts_fp_nexthop nh;
@@ -81,7 +91,7 @@ struct nts_fp_peer_val {
 	__u16 client_port;
 	__u16 server_port;
 	__u16 channel;
-	__u16 pad;
+	__u16 flags; /* NTS_FP_F_* */
 	__u64 expires_ns;
 	__u64 alloc_id;
 	struct nts_fp_nexthop nh;
@@ -120,6 +130,33 @@ struct nts_fp_alloc_counters {
 	__u64 p2c_bytes;
 };
 
+/* Bandwidth limits (docs/architecture.md "Bandwidth limits"). The buckets are shared by every CPU
+ * (tokens taken with atomic adds, refilled under the value's spin lock), so a limit holds however
+ * the NIC spreads the flows; the program writes only the buckets, ntsd the rest (resetting the
+ * buckets when a limit changes). Directions index the buckets: */
+#define NTS_FP_DIR_C2P 0
+#define NTS_FP_DIR_P2C 1
+
+/* nts_fp_limit: HASH keyed by alloc_id, present while the allocation has a limit of its own or an
+ * account with one. Rates are application bytes (ChannelData payload) and datagrams per second,
+ * each direction separately; 0: none. */
+struct nts_fp_limit_val {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 bps, pps;
+	__u64 account; /* key of its account's bucket in nts_fp_account; 0: none */
+	struct nts_bucket dir[2];
+};
+
+/* nts_fp_account: HASH keyed by an account id (generation << NTS_FP_GEN_SHIFT | ntsd's number of
+ * the AccountSid), shared by all the account's limited allocations. */
+struct nts_fp_account_val {
+	struct bpf_spin_lock lock;
+	__u32 pad;
+	__u64 bps;
+	struct nts_bucket dir[2];
+};
+
 /* Global counters (one PERCPU_ARRAY slot; user space sums over CPUs). pass_*: handed to the
  * kernel stack untouched, by reason; drop_*: dropped. */
 struct nts_fp_stats {
@@ -143,6 +180,7 @@ struct nts_fp_stats {
 	__u64 drop_no_permission; /* peer traffic to a relay with neither channel nor permission */
 	__u64 drop_redirect_failed; /* rewritten, but the egress left the devmap: never passed up */
 	__u64 pass_generic; /* peer datagram on a channel in skb mode: GRO may have merged it */
+	__u64 drop_rate_limited; /* over its allocation's or account's bandwidth limit */
 };
 
 #endif

@@ -118,10 +118,11 @@ static int group_setup(void **state)
 	}
 	fx.prog_fd = bpf_program__fd(fx.skel->progs.nts_fastpath);
 	fds = (struct fastpath_fds){
-	    bpf_map__fd(fx.skel->maps.nts_fp_client), bpf_map__fd(fx.skel->maps.nts_fp_peer),
-	    bpf_map__fd(fx.skel->maps.nts_fp_perm),   bpf_map__fd(fx.skel->maps.nts_fp_relay),
-	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),  bpf_map__fd(fx.skel->maps.nts_fp_stats),
-	    bpf_map__fd(fx.skel->maps.nts_fp_tx),
+	    bpf_map__fd(fx.skel->maps.nts_fp_client),  bpf_map__fd(fx.skel->maps.nts_fp_peer),
+	    bpf_map__fd(fx.skel->maps.nts_fp_perm),    bpf_map__fd(fx.skel->maps.nts_fp_relay),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),   bpf_map__fd(fx.skel->maps.nts_fp_stats),
+	    bpf_map__fd(fx.skel->maps.nts_fp_tx),      bpf_map__fd(fx.skel->maps.nts_fp_limit),
+	    bpf_map__fd(fx.skel->maps.nts_fp_account),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;
@@ -162,6 +163,8 @@ static int setup(void **state)
 	map_clear(f->perm);
 	map_clear(f->relay);
 	map_clear(f->alloc);
+	map_clear(f->limit);
+	map_clear(f->account);
 	map_clear(f->tx);
 	bpf_map_update_elem(f->stats, &k, zero, BPF_ANY);
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);

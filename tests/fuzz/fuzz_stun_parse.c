@@ -12,6 +12,7 @@ static void decode_all(const struct stun_msg *m, const struct stun_attr *a)
 {
 	struct nts_addr ad;
 	uint32_t u32;
+	unsigned change;
 	uint64_t u64;
 	uint16_t u16, types[STUN_MAX_UNKNOWN], alg;
 	uint8_t u8;
@@ -41,6 +42,8 @@ static void decode_all(const struct stun_msg *m, const struct stun_attr *a)
 	stun_attr_get_address_error(a, &u8, &code, &reason, &rlen);
 	stun_attr_get_connection_id(a, &u32);
 	stun_attr_get_icmp(a, &u8, &u16, &u32);
+	stun_attr_get_change_request(a, &change);
+	stun_attr_get_response_port(a, &u16);
 	(void)stun_attr_name(a->type);
 }
 
@@ -81,7 +84,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct stun_msg m;
 
 	bool is = stun_is_stun(data, size);
+	/* RFC 3489 parsing: the same walk without the cookie check; with the cookie, the same
+	 * result as stun_parse(), and rfc3489 set exactly when the cookie is absent. */
+	int err3489 = stun_parse_rfc3489(&m, data, size);
+	if (err3489 == 0) {
+		if (m.len > size || m.nattrs > STUN_MAX_ATTRS ||
+		    m.rfc3489 != (size >= 8 && memcmp(data + 4, "\x21\x12\xa4\x42", 4) != 0))
+			abort();
+		for (unsigned i = 0; i < m.nattrs; i++)
+			decode_all(&m, &m.attrs[i]);
+	}
 	int err = stun_parse(&m, data, size);
+	if (err == 0 && err3489 != 0)
+		abort();
 	(void)stun_parse_strerror(err);
 	(void)stun_stream_frame_len(data, size);
 	/* stun_is_stun is the header checks of stun_parse (BAD_PADDING also covers odd lengths) */

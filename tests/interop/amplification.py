@@ -45,6 +45,8 @@ REQUESTS = [
     ("Connect (RFC 6062)", msg(0x000A, [PEER])),
     ("unknown method 0x01f", msg(0x002F)),
     ("unknown required attribute", msg(0x0001, [attr(0x0023, b"\0\0\0\0")])),
+    # RFC 3489: no magic cookie, a 128-bit transaction id.
+    ("Binding, RFC 3489", struct.pack("!HH", 0x0001, 0) + os.urandom(16)),
 ]
 
 

@@ -84,7 +84,7 @@ up() {
 check "ntsd --run-as nobody starts and adopts the pinned maps" up
 check "the log says so, with CAP_BPF kept" \
 	grep -q "running as nobody .*capabilities kept: cap_bpf;" "$tmp/ntsd.log"
-check "ntsd adopted the maps (ntsctl status)" bash -c "'$B/ntsctl' --pin-dir '$pin' --ctl-socket '$ctl' status | grep -q 'maps adopted'"
+check "ntsd adopted the maps (ntsctl status)" bash -c "'$B/ntsctl' --pin-dir '$pin' --ctl-socket '$ctl' status | grep -q 'maps adopted, channels mirrored'"
 cap_bpf_only() {
 	local want f
 	want=$(printf '%016x' $((1 << 39)))

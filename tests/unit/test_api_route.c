@@ -351,7 +351,7 @@ static void test_unknown_paths_get_404_naming_the_path(void **state)
 {
 	struct fixture *f = *state;
 	static const char *const paths[] = {"/",
-					    "/2010-04-01/Accounts",
+					    "/2010-04-01/Account",
 					    "/2010-04-01/Accounts/",
 					    "/2010-04-01/Accounts//Tokens.json",
 					    "/2010-04-01/Accounts/AC1/Calls.json",

@@ -319,31 +319,6 @@ static void test_foreach_lists_every_account(void **state)
 	assert_int_equal(n, 3);
 }
 
-static void test_usage_accumulates_and_persists_for_known_accounts(void **state)
-{
-	struct fixture *f = *state;
-	struct store_account a, got;
-	char token[STORE_TOKEN_LEN + 1];
-
-	assert_int_equal(store_account_create(f->s, "u", &a, token), 0);
-	store_usage_add(f->s, a.sid, 1, 100);
-	store_usage_add(f->s, a.sid, 0, 50);
-	store_usage_add(f->s, "AC11111111111111111111111111111111", 5, 5); /* unknown: dropped */
-	store_usage_add(f->s, "", 1, 1);				   /* static user */
-	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
-	assert_int_equal(got.allocations, 0); /* not flushed yet */
-	assert_int_equal(store_usage_flush(f->s), 0);
-	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
-	assert_int_equal(got.allocations, 1);
-	assert_int_equal(got.bytes, 150);
-	store_usage_add(f->s, a.sid, 2, 10);
-	store_close(f->s); /* closing flushes */
-	assert_int_equal(store_open(f->path, &f->s), 0);
-	assert_int_equal(store_account_get(f->s, a.sid, &got), 0);
-	assert_int_equal(got.allocations, 3);
-	assert_int_equal(got.bytes, 160);
-}
-
 static void test_secret_is_created_once_and_kept(void **state)
 {
 	struct fixture *f = *state;
@@ -423,8 +398,6 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_names_are_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_foreach_lists_every_account, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_usage_accumulates_and_persists_for_known_accounts,
-					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secret_is_created_once_and_kept, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_settings_round_trip, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_closed_account_cannot_be_activated, setup,

@@ -56,7 +56,7 @@ struct harness {
 	struct stun_msg resp; /* the last answer, parsed */
 	struct h_hook_event ev[256];
 	unsigned nev;
-	uint64_t usage_allocs, usage_bytes;
+	uint64_t usage_allocs, usage_ended, usage_bytes, usage_c2p;
 	uint32_t tid_counter;
 	bool close_stream_on_send; /* act as net does when a stream's queue overflows */
 	unsigned send_attempts;
@@ -131,12 +131,14 @@ static inline void h_hook_alloc_del(void *arg, uint64_t id)
 {
 	h_ev(arg, "alloc_del", id, 0, NULL);
 }
-static inline void h_hook_usage(void *arg, const char *account, uint64_t allocs, uint64_t bytes)
+static inline void h_hook_usage(void *arg, const char *account, const struct turn_usage *u)
 {
 	struct harness *h = arg;
 
-	h->usage_allocs += allocs;
-	h->usage_bytes += bytes;
+	h->usage_allocs += u->created;
+	h->usage_ended += u->ended;
+	h->usage_bytes += u->c2p_bytes + u->p2c_bytes;
+	h->usage_c2p += u->c2p_bytes;
 }
 
 static const struct turn_hooks h_hooks = {

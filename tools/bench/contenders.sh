@@ -39,8 +39,15 @@ start_coturn() {
 	fi
 }
 
-start_ntsd() { # [xdp]
+# Bandwidth limits far above anything the bench offers (per allocation and, for an account made
+# for the run, per account): ntsd-xdp-limited measures what taking every packet from the shared
+# buckets costs (README "Bandwidth limits").
+LIMIT_ALLOC=4000000000   # bytes and datagrams per second per allocation (the options' maximum)
+LIMIT_ACCOUNT=10000000000 # bytes per second per account (include/nts/bucket.h's largest rate)
+
+start_ntsd() { # [xdp [limited]]
 	SRV_PID="" SRV_STATUS=ok
+	LGA[17]=ACbench
 	if [ ! -x "$BUILD/ntsd" ]; then
 		SRV_STATUS="not built"
 		return 1
@@ -50,6 +57,8 @@ start_ntsd() { # [xdp]
 	SRV_CMD+=" --allow-peer $TOPO_P_IP/32 --api-listen $TOPO_S_IP:8080 --db $TMP/ntsd/nts.db"
 	SRV_CMD+=" --ctl-socket $TMP/ntsd/ctl.sock --pin-dir $PIN_DIR"
 	SRV_CMD+=" --max-allocations-per-user 100000 --unauth-rate 1000000"
+	[ "${2:-}" = limited ] &&
+		SRV_CMD+=" --max-bps-per-allocation $LIMIT_ALLOC --max-pps-per-allocation $LIMIT_ALLOC"
 	ip netns exec "$NS_S" $BUILD/$SRV_CMD >"$TMP/ntsd.log" 2>&1 &
 	SRV_PID=$!
 	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT"; then
@@ -81,6 +90,19 @@ start_ntsd() { # [xdp]
 			return 1
 		fi
 	done
+	[ "${2:-}" = limited ] || return 0
+	# The load's allocations belong to an account with its own (unreached) limit.
+	local ctl=("$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" --db "$TMP/ntsd/nts.db") sid
+	sid=$(ip netns exec "$NS_S" "${ctl[@]}" account create bench-limited 2>&1 |
+		sed -n 's/^AccountSid: *//p' | head -1)
+	if [ -z "$sid" ] || ! ip netns exec "$NS_S" "${ctl[@]}" account set "$sid" \
+		--max-bps $LIMIT_ACCOUNT >/dev/null 2>&1; then
+		SRV_STATUS="failed: cannot make an account with a limit"
+		stop_server
+		return 1
+	fi
+	SRV_CMD+="; ntsctl account create bench-limited; ntsctl account set SID --max-bps $LIMIT_ACCOUNT"
+	LGA[17]=$sid
 }
 
 start_ceiling() { # the bench XDP program is attached by nts-loadgen itself (--mode ceiling)
@@ -103,6 +125,7 @@ stop_server() {
 		wait "$SRV_PID" 2>/dev/null
 	fi
 	SRV_PID=""
+	LGA[17]=ACbench # the account of the load (start_ntsd limited makes its own)
 	# The fast path (if attached) goes with the next topology; detach now so runs stay independent.
 	ip netns exec "$NS_S" ip link set dev s0 xdp off 2>/dev/null
 	ip netns exec "$NS_S" ip link set dev s1 xdp off 2>/dev/null

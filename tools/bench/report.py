@@ -7,8 +7,9 @@ import statistics
 import subprocess
 import sys
 
-ORDER = ["coturn", "ntsd", "ntsd-xdp", "ceiling", "routed"]
+ORDER = ["coturn", "ntsd", "ntsd-xdp", "ntsd-xdp-limited", "ceiling", "routed"]
 LABEL = {"coturn": "coturn", "ntsd": "ntsd (userspace)", "ntsd-xdp": "ntsd + XDP",
+         "ntsd-xdp-limited": "ntsd + XDP, limits set (not reached)",
          "ceiling": "wire ceiling (XDP)", "routed": "routed baseline (no relay)"}
 
 
@@ -219,6 +220,17 @@ def targets(C, sizes):
                  + ("met" if got >= 0.7 else f"missed by {0.7 / got:.2f}×"))
     else:
         L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({s} B): not measured")
+    for size in sizes:
+        mpz = lambda c: med(C[c]["sizes"][str(size)]["max_pps"]) if C[c]["status"] == "ok" else None
+        ml, mu = mpz("ntsd-xdp-limited"), mpz("ntsd-xdp")
+        if ml and mu:
+            got = ml / mu
+            L.append(f"- ntsd + XDP with bandwidth limits set but not reached vs without ({size} B): "
+                     f"{fmt_pps(ml)} vs {fmt_pps(mu)}, {got * 100:.0f}% (target ≥ 90%) — "
+                     + ("met" if got >= 0.9 else f"missed by {0.9 / got:.2f}×"))
+        else:
+            L.append(f"- ntsd + XDP with bandwidth limits set but not reached vs without ({size} B): "
+                     "not measured")
     if cx is not None and cx <= 0:
         L.append("  (XDP relay cost at or below the routed baseline: the fast path is cheaper than kernel "
                  "forwarding, so the ratio against coturn is unbounded)")

@@ -35,10 +35,10 @@ SIZES="100 1000"
 FLOWS=8                 # allocations carrying the load
 FIXED_RATE=50000        # packets/s every contender sustains: CPU and latency are measured here
 RELAY_RATE=20000        # packets/s each way for the two-way userspace run (full payload checks)
-CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling}
+CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling ntsd-xdp-limited}
 SECRET=bench-secret-$RANDOM$RANDOM
 TAG=$$
-BUDGET_END=$(( $(date +%s) + (QUICK ? 85 : 590) ))
+BUDGET_END=$(( $(date +%s) + (QUICK ? 110 : 590) ))
 
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/nts-bench.XXXXXX)
@@ -188,6 +188,7 @@ run_contender() { # name rep
 	coturn) start_coturn ;;
 	ntsd) start_ntsd ;;
 	ntsd-xdp) start_ntsd xdp ;;
+	ntsd-xdp-limited) start_ntsd xdp limited ;;
 	ceiling) start_ceiling; mode=ceiling ;;
 	routed) start_routed; mode=routed ;;
 	esac
@@ -211,10 +212,10 @@ run_contender() { # name rep
 	ntsd) run_api "$rep"; stop_server; start_ntsd && run_alloc ntsd "$rep" ;;
 	esac
 	case $c in ntsd | ntsd-xdp) run_upgrade "$c" "$rep" ;; esac
-	if [ "$c" = ntsd-xdp ]; then
+	if [ "$c" = ntsd-xdp ] || [ "$c" = ntsd-xdp-limited ]; then
 		ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" --pin-dir "$PIN_DIR" \
 			stats --json >"$TMP/fpstats.json" 2>/dev/null &&
-			record ntsd-xdp 0 "$rep" "{\"test\": \"fpstats\", \"stats\": $(tr -d '\n' <"$TMP/fpstats.json")}"
+			record "$c" 0 "$rep" "{\"test\": \"fpstats\", \"stats\": $(tr -d '\n' <"$TMP/fpstats.json")}"
 	fi
 	stop_server
 }

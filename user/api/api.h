@@ -39,12 +39,16 @@ enum api_error_code {
 	API_ERR_INTERNAL = 20500,      /* 500 */
 	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
 	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
+	API_ERR_FORBIDDEN = 20403,     /* 403: an expired diag link */
+	API_ERR_NESTED = 21101,	       /* 400: a subaccount cannot have subaccounts */
+	API_ERR_CLOSED = 21479,	       /* 400: a closed account's Status cannot change */
 };
 
 /* An HTTP request as the router sees it (strings NUL-terminated, absent headers NULL). */
 struct api_request {
 	const char *method;
 	const char *path;	   /* without the query string */
+	const char *query;	   /* the raw query string after '?', or NULL */
 	const char *authorization; /* Authorization header */
 	const char *host;	   /* Host header; NULL when absent (HTTP/1.0) */
 	const char *content_type;
@@ -66,6 +70,8 @@ struct api_response {
 	const char *content_type; /* static string or NULL */
 	const char *allow;	  /* with API_RESP_ALLOW */
 	unsigned flags;
+	const char *const *headers; /* more header pairs (name, value, ..., NULL) or NULL; static */
+	char *csp;		    /* Content-Security-Policy value, malloc'ed, or NULL */
 };
 
 /* The ICE URLs a token lists, in Twilio's order (stun, turn udp, turn tcp, turn 443 tcp, turns). */
@@ -87,8 +93,8 @@ int api_http_start_fd(struct api_server *s, struct nts_loop *loop, int fd);
 int api_http_listen_fd(const struct api_server *s);
 /* The TCP port the HTTP server listens on (after api_http_start), 0 if none. */
 uint16_t api_http_port(const struct api_server *s);
-/* Registers account-create/-list/-suspend/-activate/-close/-set and token-create on ctl. 0 or
- * -errno. */
+/* Registers account-create/-list/-suspend/-activate/-close/-set, token-create and
+ * key-create/-list/-delete on ctl. 0 or -errno. */
 int api_ctl_register(struct api_server *s, struct ctl_server *ctl);
 
 /* Routes and answers one request at unix time now. rs must be freed with api_response_free(). */
@@ -136,6 +142,7 @@ json_t *api_token_build(struct auth_ctx *auth, const struct api_ice_urls *u, con
 
 /* Account commands (control socket and ntsctl --db): return a new JSON value or NULL with err. */
 json_t *api_account_json(const struct store_account *a);
+/* account-create: args {"name", "parent"?}: with parent (a master's AccountSid), a subaccount. */
 json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, size_t errlen);
 json_t *api_cmd_account_list(struct nts_store *st, json_t *args, char *err, size_t errlen);
 json_t *api_cmd_account_status(struct nts_store *st, json_t *args, bool suspend, char *err,
@@ -152,14 +159,33 @@ void api_set_account_hook(struct api_server *s, api_account_changed_fn fn, void 
 json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,
 			     const struct api_ice_urls *u, struct nts_stats *stats, json_t *args,
 			     char *err, size_t errlen);
+/* key-create: args {"account", "name"?}; the result carries the secret, shown only then.
+ * key-list: args {"account"}: an array. key-delete: args {"sid"}. */
+json_t *api_cmd_key_create(struct nts_store *st, json_t *args, char *err, size_t errlen);
+json_t *api_cmd_key_list(struct nts_store *st, json_t *args, char *err, size_t errlen);
+json_t *api_cmd_key_delete(struct nts_store *st, json_t *args, char *err, size_t errlen);
 /* Runs one of the commands above ("account-create", "account-list", "account-suspend",
- * "account-activate", "account-close", "account-set", "token-create") directly on the database at
- * db, when no ntsd runs. */
+ * "account-activate", "account-close", "account-set", "token-create", "key-create", "key-list",
+ * "key-delete") directly on the database at db, when no ntsd runs. */
 json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err, size_t errlen);
 /* Runs cmd on the ntsd listening on ctl_socket, or api_cmd_offline() on db when none listens
  * (ctl_call() gives -ECONNREFUSED/-ENOENT). The result, or NULL with err filled. */
 json_t *api_cmd_call(const char *ctl_socket, const char *db, const char *cmd, json_t *args,
 		     int timeout_ms, char *err, size_t errlen);
+
+/* Connectivity test page links (README.md, "Connectivity test page"). */
+#define API_DIAG_TTL_DEFAULT 600 /* seconds a diag link is valid by default, and at most */
+#define API_DIAG_TTL_MAX 3600
+/* diag-link: args {"account"?: SID (default: the only active account), "ttl"?: seconds,
+ * "base"?: URL prefix}; returns {"url", "account", "expires", "ttl"}. base: "http://host:port". */
+json_t *api_cmd_diag_link(struct nts_store *st, struct auth_ctx *auth, const char *base,
+			  json_t *args, char *err, size_t errlen);
+/* "usage" (api_usage_cmd.c, for the control socket and ntsctl --db): args {"account": SID (absent:
+ * every account), "span": "total"|"daily"|"monthly"}. Returns {"usage": [{account_sid, start_date,
+ * end_date, region, bytes_to_peer, bytes_to_client, megabytes, allocations,
+ * allocation_seconds}...]} from the database (a running ntsd writes what is pending first). Each
+ * account's own usage: subaccounts are listed apart. */
+json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errlen);
 
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);

@@ -16,15 +16,12 @@ json_t *api_account_json(const struct store_account *a)
 
 	api_fmt_rfc2822((uint64_t)a->created, created, sizeof(created));
 	api_fmt_rfc2822((uint64_t)a->updated, updated, sizeof(updated));
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "sid", a->sid,
-			 "friendly_name", a->name, "status",
-			 a->closed	? "closed"
-			 : a->suspended ? "suspended"
-					: "active",
-			 "date_created", created, "date_updated", updated, "allocations",
-			 (json_int_t)a->allocations, "bytes", (json_int_t)a->bytes,
-			 "max_allocations", (json_int_t)a->max_allocations, "max_bps",
-			 (json_int_t)a->max_bps);
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I}", "sid", a->sid,
+			 "owner_account_sid", a->owner[0] ? a->owner : a->sid, "friendly_name",
+			 a->name, "status", store_account_status_name(a), "date_created", created,
+			 "date_updated", updated, "allocations", (json_int_t)a->allocations,
+			 "bytes", (json_int_t)a->bytes, "max_allocations",
+			 (json_int_t)a->max_allocations, "max_bps", (json_int_t)a->max_bps);
 }
 
 static const char *api_arg_string(json_t *args, const char *key)
@@ -37,6 +34,7 @@ static const char *api_arg_string(json_t *args, const char *key)
 json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, size_t errlen)
 {
 	const char *name = api_arg_string(args, "name");
+	const char *parent = api_arg_string(args, "parent");
 	char token[STORE_TOKEN_LEN + 1];
 	struct store_account a;
 	json_t *j;
@@ -46,10 +44,15 @@ json_t *api_cmd_account_create(struct nts_store *st, json_t *args, char *err, si
 		snprintf(err, errlen, "missing account name");
 		return NULL;
 	}
-	rc = store_account_create(st, name, &a, token);
+	rc = parent ? store_subaccount_create(st, parent, name, &a, token)
+		    : store_account_create(st, name, &a, token);
 	if (rc) {
 		snprintf(err, errlen, "%s",
-			 rc == -EINVAL ? "invalid name (1-127 printable bytes)" : strerror(-rc));
+			 rc == -EINVAL	 ? "invalid name (1-127 printable bytes)"
+			 : rc == -ENOENT ? "no such parent account"
+			 : rc == -EMLINK ? "the parent is a subaccount: subaccounts have none"
+			 : rc == -EPERM	 ? "the parent account is closed"
+					 : strerror(-rc));
 		return NULL;
 	}
 	j = api_account_json(&a);
@@ -191,8 +194,9 @@ json_t *api_cmd_token_create(struct nts_store *st, struct auth_ctx *auth,
 		snprintf(err, errlen, "%s", rc == -ENOENT ? "no such account" : strerror(-rc));
 		return NULL;
 	}
-	if (a.suspended) {
-		snprintf(err, errlen, "account %s is suspended", sid);
+	if (a.suspended || a.owner_suspended) {
+		snprintf(err, errlen, "account %s is %s", sid,
+			 a.suspended ? store_account_status_name(&a) : "under an inactive master");
 		return NULL;
 	}
 	tok = api_token_build(auth, u, sid, (uint32_t)ttl, (uint64_t)time(NULL), &rc);

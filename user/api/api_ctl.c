@@ -1,8 +1,9 @@
 /* Control-socket commands of the API module: account-create, account-list, account-suspend,
- * account-activate, account-close, account-set, token-create (args and results as api_cmd_* in
- * api.h). Changes to an account also go to the account hook, so the daemon applies them to live
- * allocations at once.
+ * account-activate, account-close, account-set, token-create, key-create, key-list, key-delete,
+ * diag-link (args and results as api_cmd_* in api.h). Changes to an account also go to the account
+ * hook, so the daemon applies them to live allocations at once.
  */
+#include "api/api_diag.h"
 #include "api/api_priv.h"
 #include "ctl/ctl.h"
 #include "store/store.h"
@@ -13,14 +14,14 @@ void api_set_account_hook(struct api_server *s, api_account_changed_fn fn, void 
 	s->account_changed_arg = arg;
 }
 
-/* Tells the hook about the account a command result r describes (NULL: nothing changed). */
+/* Tells the hook about the account a command result r describes (NULL: nothing changed), and
+ * about its subaccounts, whose state follows their master's. */
 static json_t *api_ctl_changed(struct api_server *s, json_t *r)
 {
 	const char *sid = json_string_value(json_object_get(r, "sid"));
-	struct store_account a;
 
-	if (r && sid && s->account_changed && store_account_get(s->store, sid, &a) == 0)
-		s->account_changed(s->account_changed_arg, &a);
+	if (r && sid)
+		api_account_notify(s, sid);
 	return r;
 }
 
@@ -73,6 +74,36 @@ static json_t *api_ctl_token_create(void *arg, json_t *args, char *err, size_t e
 	return api_cmd_token_create(s->store, s->auth, &s->ice, s->stats, args, err, errlen);
 }
 
+static json_t *api_ctl_diag_link(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+	char base[API_ICE_URL_LEN];
+
+	api_diag_base_url(s, base, sizeof(base));
+	return api_cmd_diag_link(s->store, s->auth, base, args, err, errlen);
+}
+
+static json_t *api_ctl_key_create(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+
+	return api_cmd_key_create(s->store, args, err, errlen);
+}
+
+static json_t *api_ctl_key_list(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+
+	return api_cmd_key_list(s->store, args, err, errlen);
+}
+
+static json_t *api_ctl_key_delete(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct api_server *s = arg;
+
+	return api_cmd_key_delete(s->store, args, err, errlen);
+}
+
 int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 {
 	static const struct {
@@ -86,6 +117,10 @@ int api_ctl_register(struct api_server *s, struct ctl_server *ctl)
 	    {"account-close", api_ctl_account_close},
 	    {"account-set", api_ctl_account_set},
 	    {"token-create", api_ctl_token_create},
+	    {"diag-link", api_ctl_diag_link},
+	    {"key-create", api_ctl_key_create},
+	    {"key-list", api_ctl_key_list},
+	    {"key-delete", api_ctl_key_delete},
 	};
 	int err;
 

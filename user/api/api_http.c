@@ -19,6 +19,7 @@
 #define API_HTTP_MAX_PER_IP 64
 #define API_HTTP_IDLE_TIMEOUT 30 /* seconds */
 #define API_HTTP_MAX_PEM (64 * 1024)
+#define API_HTTP_MAX_QUERY 1024
 
 struct api_http {
 	struct MHD_Daemon *mhd;
@@ -28,12 +29,32 @@ struct api_http {
 	char *cert, *key; /* PEM text, kept for MHD's lifetime */
 };
 
-/* Per-request state: the body collected so far. */
+/* Per-request state: the raw query string and the body collected so far. */
 struct api_http_req {
 	char body[API_MAX_BODY + 1];
 	size_t len;
-	bool too_large;
+	bool too_large; /* the body or the query string */
+	bool started;	/* api_http_access() saw the request's headers */
+	bool has_query;
+	char query[API_HTTP_MAX_QUERY + 1];
 };
+
+/* MHD's URI log callback sees the request target before it is split and decoded: the raw query
+ * string is kept from it, so query parameters are parsed like form bodies (api_form_get()). */
+static void *api_http_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct api_http_req *q = calloc(1, sizeof(*q));
+	const char *query = uri ? strchr(uri, '?') : NULL;
+
+	if (q && query) {
+		q->has_query = true;
+		if (strlen(query + 1) > API_HTTP_MAX_QUERY)
+			q->too_large = true;
+		else
+			strcpy(q->query, query + 1);
+	}
+	return q;
+}
 
 static void api_http_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -70,6 +91,11 @@ static enum MHD_Result api_http_respond(struct MHD_Connection *c, struct api_res
 	if (rs->flags & API_RESP_CORS)
 		for (size_t i = 0; api_cors_headers[i]; i += 2)
 			MHD_add_response_header(r, api_cors_headers[i], api_cors_headers[i + 1]);
+	for (size_t i = 0; rs->headers && rs->headers[i]; i += 2)
+		MHD_add_response_header(r, rs->headers[i], rs->headers[i + 1]);
+	if (rs->csp)
+		MHD_add_response_header(r, "Content-Security-Policy", rs->csp);
+	api_response_free(rs);
 	ret = MHD_queue_response(c, rs->status, r);
 	MHD_destroy_response(r);
 	return ret;
@@ -90,15 +116,15 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 	struct api_request rq = {0};
 	struct api_response rs;
 
-	if (!q) {
+	if (!q)
+		return MHD_NO; /* api_http_uri() could not allocate */
+	if (!q->started) {
 		const char *cl = api_http_header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-		q = calloc(1, sizeof(*q));
-		if (!q)
-			return MHD_NO;
-		*con_cls = q;
-		/* Refuse a declared oversized body before reading it; MHD then closes. */
-		if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY) {
+		q->started = true;
+		/* Refuse a declared oversized body (or a query string too long) before reading
+		 * the body; MHD then closes. */
+		if (q->too_large || (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)) {
 			rq.method = method;
 			rq.path = url;
 			rq.body_too_large = true;
@@ -121,6 +147,7 @@ static enum MHD_Result api_http_access(void *cls, struct MHD_Connection *c, cons
 	q->body[q->len] = '\0';
 	rq.method = method;
 	rq.path = url;
+	rq.query = q->has_query ? q->query : NULL;
 	rq.authorization = api_http_header(c, MHD_HTTP_HEADER_AUTHORIZATION);
 	rq.host = api_http_header(c, MHD_HTTP_HEADER_HOST);
 	rq.content_type = api_http_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -218,7 +245,7 @@ int api_http_start_fd(struct api_server *s, struct nts_loop *loop, int fd)
 {
 	const struct nts_config *cfg = s->cfg;
 	struct sockaddr_storage ss;
-	struct MHD_OptionItem opts[11];
+	struct MHD_OptionItem opts[12];
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	struct api_http *h;
@@ -248,6 +275,8 @@ int api_http_start_fd(struct api_server *s, struct nts_loop *loop, int fd)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					    (intptr_t)api_http_completed, NULL};
+	opts[n++] =
+	    (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)api_http_uri, NULL};
 	opts[n++] =
 	    (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, API_HTTP_MAX_CONNECTIONS, NULL};
 	opts[n++] =

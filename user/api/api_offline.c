@@ -4,12 +4,57 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/api.h"
 #include "auth/auth.h"
 #include "ctl/ctl.h"
 #include "store/store.h"
+
+/* An auth context signing with the database's secret (what ntsd uses without --secret). */
+static struct auth_ctx *api_offline_auth(struct nts_store *st, char *err, size_t errlen)
+{
+	char secret[STORE_SECRET_LEN + 1];
+	const char *secrets[1] = {secret};
+	struct auth_ctx *auth;
+	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+
+	if (rc) {
+		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));
+		return NULL;
+	}
+	auth = auth_create("nts", secrets, 1, NULL, 0);
+	explicit_bzero(secret, sizeof(secret));
+	if (!auth)
+		snprintf(err, errlen, "out of memory");
+	return auth;
+}
+
+/* Without ntsd the API's address is unknown: the default --api-listen (util/config.c), unless
+ * args has "base". */
+static json_t *api_offline_diag_link(struct nts_store *st, json_t *args, char *err, size_t errlen)
+{
+	struct nts_config *defaults = malloc(sizeof(*defaults));
+	char base[NTS_ADDRSTRLEN + 16], where[NTS_ADDRSTRLEN];
+	struct auth_ctx *auth;
+	json_t *r;
+
+	if (!defaults) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	nts_config_defaults(defaults);
+	snprintf(base, sizeof(base), "http://%s",
+		 nts_addr_fmt(&defaults->api_listen, where, sizeof(where), true));
+	free(defaults);
+	auth = api_offline_auth(st, err, errlen);
+	if (!auth)
+		return NULL;
+	r = api_cmd_diag_link(st, auth, base, args, err, errlen);
+	auth_destroy(auth);
+	return r;
+}
 
 static json_t *api_offline_token(struct nts_store *st, json_t *args, char *err, size_t errlen)
 {
@@ -48,7 +93,9 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		snprintf(err, errlen, "cannot open the database %s: %s", db, strerror(-rc));
 		return NULL;
 	}
-	if (strcmp(cmd, "account-create") == 0)
+	if (strcmp(cmd, "usage") == 0)
+		r = api_cmd_usage(st, args, err, errlen);
+	else if (strcmp(cmd, "account-create") == 0)
 		r = api_cmd_account_create(st, args, err, errlen);
 	else if (strcmp(cmd, "account-list") == 0)
 		r = api_cmd_account_list(st, args, err, errlen);
@@ -62,6 +109,14 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_account_set(st, args, err, errlen);
 	else if (strcmp(cmd, "token-create") == 0)
 		r = api_offline_token(st, args, err, errlen);
+	else if (strcmp(cmd, "diag-link") == 0)
+		r = api_offline_diag_link(st, args, err, errlen);
+	else if (strcmp(cmd, "key-create") == 0)
+		r = api_cmd_key_create(st, args, err, errlen);
+	else if (strcmp(cmd, "key-list") == 0)
+		r = api_cmd_key_list(st, args, err, errlen);
+	else if (strcmp(cmd, "key-delete") == 0)
+		r = api_cmd_key_delete(st, args, err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);

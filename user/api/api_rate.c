@@ -46,6 +46,12 @@ void api_rate_destroy(struct api_rate *r)
 	free(r);
 }
 
+void api_rate_set(struct api_rate *r, uint32_t rate, uint32_t burst)
+{
+	r->rate = rate;
+	r->burst = burst ? burst : rate;
+}
+
 /* Refills slot up to the burst for the seconds since its last refill (a clock that went back
  * refills nothing). */
 static void api_rate_refill(const struct api_rate *r, struct api_rate_slot *sl, uint64_t now)

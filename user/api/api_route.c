@@ -1,6 +1,8 @@
 /* Request routing and Twilio-style answers; see api.h. Order of checks: Host (421), body size
- * (413), path (404), method (405), credentials (401), AccountSid in the path (404), account status
- * (403), Ttl (400), the account's minting rate (429); a database locked by another process: 503.
+ * (413), path (404), method (405), credentials (401), AccountSid in the path (404, or 401 for a
+ * subaccount naming its master), account status (403), parameters (400), the account's minting
+ * rate (429); a database locked by another process: 503. The account and key resources are in
+ * api_accounts.c and api_keys.c, credentials in api_auth.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -9,11 +11,13 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/api_diag.h"
 #include "api/api_priv.h"
+#include "api/api_usage.h"
 #include "store/store.h"
 #include "util/log.h"
 
-#define API_PREFIX "/2010-04-01/Accounts/"
+#define API_PREFIX "/2010-04-01/"
 
 /* Twilio's API answers every request with these (its CORS policy is global, not per resource),
  * except Access-Control-Allow-Credentials: a wildcard origin never goes with credentials (the
@@ -69,9 +73,11 @@ void api_response_free(struct api_response *rs)
 	free(rs->body);
 	rs->body = NULL;
 	rs->body_len = 0;
+	free(rs->csp);
+	rs->csp = NULL;
 }
 
-static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
+void api_set_json(struct api_response *rs, unsigned status, json_t *j)
 {
 	rs->status = status;
 	rs->content_type = api_json_type;
@@ -80,8 +86,7 @@ static void api_set_json(struct api_response *rs, unsigned status, json_t *j)
 	json_decref(j);
 }
 
-/* Twilio's error body: {"code", "message", "more_info", "status"}. */
-static void api_error(struct api_response *rs, unsigned status, int code, const char *message)
+void api_error(struct api_response *rs, unsigned status, int code, const char *message)
 {
 	char more[64];
 	json_t *j = json_object();
@@ -98,12 +103,31 @@ static void api_error(struct api_response *rs, unsigned status, int code, const 
 		rs->status = 500;
 }
 
-static void api_not_found(struct api_response *rs, const char *path)
+void api_not_found(struct api_response *rs, const char *path)
 {
 	char msg[300];
 
 	snprintf(msg, sizeof(msg), "The requested resource %.200s was not found", path);
 	api_error(rs, 404, API_ERR_NOT_FOUND, msg);
+}
+
+void api_unauthorized(struct api_response *rs)
+{
+	api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
+	rs->flags |= API_RESP_WWW_AUTHENTICATE;
+}
+
+void api_store_failed(struct api_response *rs, const char *what, int err)
+{
+	if (err == -EBUSY) {
+		/* Another process holds the database: the loop does not wait for it (wire_api.c).
+		 */
+		api_error(rs, 503, API_ERR_UNAVAILABLE,
+			  "Service unavailable: database busy, retry");
+		return;
+	}
+	log_error("api: %s failed: %s", what, strerror(-err));
+	api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
 }
 
 static void api_method_not_allowed(struct api_response *rs, const char *allow)
@@ -113,22 +137,20 @@ static void api_method_not_allowed(struct api_response *rs, const char *allow)
 	rs->allow = allow;
 }
 
-/* Matches "/2010-04-01/Accounts/{Sid}/Tokens.json" (or ".../Tokens"); copies {Sid}. */
-static bool api_match_tokens(const char *path, char *sid, size_t sidlen)
+int api_body_get(const struct api_request *rq, const char *key, char *out, size_t outlen)
 {
-	const char *p, *slash;
+	/* Parameters come form-encoded; a body of another type carries none we know. */
+	if (rq->content_type && *rq->content_type &&
+	    strncasecmp(rq->content_type, "application/x-www-form-urlencoded", 33) != 0)
+		return -ENOENT;
+	return api_form_get(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, key, out,
+			    outlen);
+}
 
-	if (strncmp(path, API_PREFIX, sizeof(API_PREFIX) - 1) != 0)
-		return false;
-	p = path + sizeof(API_PREFIX) - 1;
-	slash = strchr(p, '/');
-	if (!slash || slash == p || (size_t)(slash - p) >= sidlen)
-		return false;
-	if (strcmp(slash, "/Tokens.json") != 0 && strcmp(slash, "/Tokens") != 0)
-		return false;
-	memcpy(sid, p, (size_t)(slash - p));
-	sid[slash - p] = '\0';
-	return true;
+int api_query_get(const struct api_request *rq, const char *key, char *out, size_t outlen)
+{
+	return api_form_get(rq->query ? rq->query : "", rq->query ? strlen(rq->query) : 0, key, out,
+			    outlen);
 }
 
 /* The Ttl of a form body: 0 with *ttl set (default when absent), or -EINVAL. */
@@ -138,12 +160,7 @@ static int api_request_ttl(const struct api_request *rq, uint32_t *ttl)
 	int err;
 
 	*ttl = API_TTL_DEFAULT;
-	/* Parameters come form-encoded; a body of another type carries none we know. */
-	if (rq->content_type && *rq->content_type &&
-	    strncasecmp(rq->content_type, "application/x-www-form-urlencoded", 33) != 0)
-		return 0;
-	err = api_form_get(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, "Ttl", v,
-			   sizeof(v));
+	err = api_body_get(rq, "Ttl", v, sizeof(v));
 	if (err == -ENOENT)
 		return 0;
 	if (err)
@@ -151,45 +168,20 @@ static int api_request_ttl(const struct api_request *rq, uint32_t *ttl)
 	return api_parse_ttl(v, ttl);
 }
 
-static void api_handle_tokens(struct api_server *s, const struct api_request *rq,
-			      const char *path_sid, uint64_t now, struct api_response *rs)
+/* POST /Accounts/{Sid}/Tokens.json: with the account's AuthToken, one of its API keys, or its
+ * master's AuthToken (a master acts for its subaccounts, as at Twilio). */
+void api_tokens_create(struct api_server *s, const struct api_request *rq, const char *const *id,
+		       uint64_t now, struct api_response *rs)
 {
-	char user[64], pass[128];
 	struct store_account acct;
+	struct api_caller caller;
 	uint32_t ttl;
 	json_t *tok;
 	int err;
 
-	if (api_parse_basic(rq->authorization, user, sizeof(user), pass, sizeof(pass)) != 0) {
-		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
-		rs->flags |= API_RESP_WWW_AUTHENTICATE;
+	if (!api_authorize(s, rq, id[0], true, &caller, &acct, rs))
 		return;
-	}
-	err = store_account_verify(s->store, user, pass, &acct);
-	memset(pass, 0, sizeof(pass));
-	if (err == -EACCES) {
-		api_error(rs, 401, API_ERR_AUTHENTICATE, "Authenticate");
-		rs->flags |= API_RESP_WWW_AUTHENTICATE;
-		return;
-	}
-	if (err == -EBUSY) {
-		/* Another process holds the database: the loop does not wait for it (wire_api.c).
-		 */
-		api_error(rs, 503, API_ERR_UNAVAILABLE,
-			  "Service unavailable: database busy, retry");
-		return;
-	}
-	if (err) {
-		log_error("api: account lookup failed: %s", strerror(-err));
-		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
-		return;
-	}
-	/* Twilio: a resource under another account is invisible, hence 404 rather than 403. */
-	if (strcmp(path_sid, acct.sid) != 0) {
-		api_not_found(rs, rq->path);
-		return;
-	}
-	if (acct.suspended) {
+	if (api_account_inactive(&acct)) {
 		api_error(rs, 403, API_ERR_NOT_ACTIVE, "Account not active");
 		return;
 	}
@@ -198,7 +190,9 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 			  "Invalid Ttl: must be an integer number of seconds from 1 to 86400");
 		return;
 	}
-	/* Per account, after authentication: nobody can spend another account's budget. */
+	/* Per account, after authentication: nobody can spend another account's budget. The rate
+	 * is read live: a reload may change it. */
+	api_rate_set(s->rate, s->cfg->token_rate, s->cfg->token_burst);
 	if (!api_rate_allow(s->rate, acct.sid, now)) {
 		api_error(rs, 429, API_ERR_TOO_MANY, "Too Many Requests");
 		return;
@@ -212,6 +206,54 @@ static void api_handle_tokens(struct api_server *s, const struct api_request *rq
 	api_set_json(rs, 201, tok);
 	if (rs->body && s->stats)
 		s->stats->tokens_issued++;
+}
+
+/* The resources under /2010-04-01/: path segments, "*" standing for one sid; the last segment may
+ * carry ".json" or not. A NULL handler is a method the resource does not allow. */
+struct api_route {
+	const char *pattern;
+	api_handler_fn get, post, del;
+	const char *allow; /* the Allow header of its 405 */
+};
+
+static const struct api_route api_routes[] = {
+    {"Accounts", api_accounts_list, api_accounts_create, NULL, "GET, POST, OPTIONS"},
+    {"Accounts/*", api_account_fetch, api_account_update, NULL, "GET, POST, OPTIONS"},
+    {"Accounts/*/Tokens", NULL, api_tokens_create, NULL, "POST, OPTIONS"},
+    {"Accounts/*/Keys", api_keys_list, api_keys_create, NULL, "GET, POST, OPTIONS"},
+    {"Accounts/*/Keys/*", api_key_fetch, api_key_update, api_key_delete,
+     "GET, POST, DELETE, OPTIONS"},
+    {"Accounts/*/Usage/Records", api_usage_records, NULL, NULL, "GET, OPTIONS"},
+    {"Accounts/*/Usage/Records/*", api_usage_records, NULL, NULL, "GET, OPTIONS"},
+};
+
+#define API_ROUTE_IDS 2
+#define API_ID_MAX 64
+
+/* Matches path (after the version prefix) against pattern; copies the "*" segments into id. */
+static bool api_route_match(const char *path, const char *pattern, char id[][API_ID_MAX])
+{
+	unsigned nid = 0;
+
+	for (;;) {
+		const char *pend = strchrnul(pattern, '/'), *end = strchrnul(path, '/');
+		size_t plen = (size_t)(pend - pattern), len = (size_t)(end - path);
+
+		if (!*end && len > 5 && strcmp(end - 5, ".json") == 0)
+			len -= 5; /* the last segment's extension */
+		if (plen == 1 && *pattern == '*') {
+			if (len == 0 || len >= API_ID_MAX || nid == API_ROUTE_IDS)
+				return false;
+			memcpy(id[nid], path, len);
+			id[nid++][len] = '\0';
+		} else if (len != plen || memcmp(path, pattern, len) != 0) {
+			return false;
+		}
+		if (!*pend || !*end)
+			return !*pend && !*end;
+		pattern = pend + 1;
+		path = end + 1;
+	}
 }
 
 /* The name part of a Host header value ("name", "name:port", "[v6]" or "[v6]:port") into out;
@@ -280,8 +322,10 @@ static bool api_host_allowed(const struct nts_config *cfg, const char *host)
 void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now,
 		struct api_response *rs)
 {
-	char sid[64];
-	bool tokens;
+	char id[API_ROUTE_IDS][API_ID_MAX] = {"", ""};
+	const char *const ids[API_ROUTE_IDS] = {id[0], id[1]};
+	const struct api_route *route = NULL;
+	api_handler_fn fn = NULL;
 
 	memset(rs, 0, sizeof(*rs));
 	rs->flags = API_RESP_CORS;
@@ -293,6 +337,8 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		api_error(rs, 413, API_ERR_TOO_LARGE, "Request body too large");
 		return;
 	}
+	if (api_diag_route(s, rq, now, rs))
+		return;
 	if (strcmp(rq->path, "/metrics") == 0) {
 		if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "HEAD") != 0) {
 			api_method_not_allowed(rs, "GET, HEAD");
@@ -305,8 +351,16 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 			api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
 		return;
 	}
-	tokens = api_match_tokens(rq->path, sid, sizeof(sid));
-	if (!tokens) {
+	if (strncmp(rq->path, API_PREFIX, sizeof(API_PREFIX) - 1) == 0) {
+		for (size_t i = 0; i < sizeof(api_routes) / sizeof(api_routes[0]); i++) {
+			if (api_route_match(rq->path + sizeof(API_PREFIX) - 1,
+					    api_routes[i].pattern, id)) {
+				route = &api_routes[i];
+				break;
+			}
+		}
+	}
+	if (!route) {
 		api_not_found(rs, rq->path);
 		return;
 	}
@@ -314,9 +368,15 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		rs->status = 200; /* CORS preflight: the headers are the answer */
 		return;
 	}
-	if (strcmp(rq->method, "POST") != 0) {
-		api_method_not_allowed(rs, "POST, OPTIONS");
+	if (strcmp(rq->method, "GET") == 0)
+		fn = route->get;
+	else if (strcmp(rq->method, "POST") == 0)
+		fn = route->post;
+	else if (strcmp(rq->method, "DELETE") == 0)
+		fn = route->del;
+	if (!fn) {
+		api_method_not_allowed(rs, route->allow);
 		return;
 	}
-	api_handle_tokens(s, rq, sid, now, rs);
+	fn(s, rq, ids, now, rs);
 }

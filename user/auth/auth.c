@@ -152,6 +152,31 @@ int auth_set_secrets(struct auth_ctx *a, const char *const *secrets, size_t nsec
 	return 0;
 }
 
+int auth_set_users(struct auth_ctx *a, const char *const *users, size_t nusers)
+{
+	struct auth_user *u = NULL;
+
+	if (!a || (nusers && !users))
+		return -EINVAL;
+	if (nusers) {
+		u = calloc(nusers, sizeof(*u));
+		if (!u)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < nusers; i++) {
+		int err = parse_user(&u[i], users[i], a->realm, a->realm_len);
+
+		if (err) {
+			free_users(u, nusers);
+			return err;
+		}
+	}
+	free_users(a->users, a->nusers);
+	a->users = u;
+	a->nusers = nusers;
+	return 0;
+}
+
 const char *auth_realm(const struct auth_ctx *a)
 {
 	return a->realm;

@@ -29,6 +29,9 @@ int auth_nonce_key_get(const struct auth_ctx *a, uint8_t *out, size_t len);
 int auth_nonce_key_set(struct auth_ctx *a, const uint8_t *key, size_t len);
 /* Replaces the ephemeral secrets (e.g. loaded from the database). 0 or -errno. */
 int auth_set_secrets(struct auth_ctx *a, const char *const *secrets, size_t nsecrets);
+/* Replaces the static users ("name:password" strings, as auth_create()); on failure the previous
+ * ones stay. 0 or -errno. */
+int auth_set_users(struct auth_ctx *a, const char *const *users, size_t nusers);
 const char *auth_realm(const struct auth_ctx *a);
 
 /* Outcome of checking a request's credentials. */
@@ -57,5 +60,15 @@ int auth_sign(const struct auth_result *r, struct stun_builder *b);
  * base64(HMAC-SHA1(first secret, username)). 0, or -ENOENT when there is no secret. */
 int auth_make_ephemeral(const struct auth_ctx *a, const char *id, uint64_t expiry,
 			char *username, size_t ulen, char *password, size_t plen);
+
+/* Signed links: HMAC-SHA256 under a label of its own, keyed with the first secret (sign) or any
+ * secret (verify, constant time). msg: at most AUTH_LINK_MAX_MSG bytes. sign: 0, -ENOENT without
+ * a secret, -EINVAL (too long), -EIO. */
+#define AUTH_LINK_MAC_LEN 32
+#define AUTH_LINK_MAX_MSG 256
+int auth_link_sign(const struct auth_ctx *a, const char *msg, size_t len,
+		   uint8_t mac[AUTH_LINK_MAC_LEN]);
+bool auth_link_verify(const struct auth_ctx *a, const char *msg, size_t len,
+		      const uint8_t mac[AUTH_LINK_MAC_LEN]);
 
 #endif

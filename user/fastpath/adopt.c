@@ -172,7 +172,8 @@ static int walk_all(int fd, fp_walk_fn fn, void *arg)
 	return fp_map_walk(fd, &token, &have, ~0u, fn, arg, &done);
 }
 
-/* Per-allocation counters of other generations (nobody folds them). */
+/* Per-allocation counters, limits and account buckets of other generations (keyed by
+ * generation << NTS_FP_GEN_SHIFT | id, like alloc_id; nobody folds or updates them). */
 static int gc_alloc(void *arg, const void *key, const void *val)
 {
 	const struct fastpath *fp = arg;
@@ -211,6 +212,8 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	fp->nforeign_ents = 0;
 	if (!n) {
 		walk_all(fp->fds.alloc, gc_alloc, fp);
+		walk_all(fp->fds.limit, gc_alloc, fp);
+		walk_all(fp->fds.account, gc_alloc, fp);
 		goto out;
 	}
 	ents = realloc(s.ents, n * sizeof(*ents));
@@ -323,8 +326,11 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 			fp->foreign = fp->gc_foreign;
 			fp->gc_foreign = 0;
 			if (!fp->foreign) {
-				/* Nothing of theirs relays any more: their counters go too. */
+				/* Nothing of theirs relays any more: their counters and
+				 * limits go too. */
 				walk_all(fp->fds.alloc, gc_alloc, fp);
+				walk_all(fp->fds.limit, gc_alloc, fp);
+				walk_all(fp->fds.account, gc_alloc, fp);
 				free(fp->foreign_ents);
 				fp->foreign_ents = NULL;
 				fp->nforeign_ents = 0;

@@ -14,9 +14,10 @@
 
 struct fastpath;
 
-/* File descriptors of the fast path's maps (-1 when absent). */
+/* File descriptors of the fast path's maps (-1 when absent; limit and account may be absent from
+ * maps an older ntsctl pinned, and limited allocations then stay in userspace). */
 struct fastpath_fds {
-	int client, peer, perm, relay, alloc, stats, tx;
+	int client, peer, perm, relay, alloc, stats, tx, limit, account;
 };
 
 /* Opens the maps pinned under pin_dir to read them (counters, fill): the handle must not write
@@ -54,6 +55,20 @@ int fastpath_permission_set(struct fastpath *fp, uint64_t alloc_id, const struct
 			    const struct nts_addr *peer, uint64_t expires_ns);
 void fastpath_permission_del(struct fastpath *fp, uint64_t alloc_id, const struct nts_addr *relay,
 			     const struct nts_addr *peer);
+/* The bandwidth limits of an allocation (docs/architecture.md "Bandwidth limits"): bytes and
+ * datagrams per second each way of its own, and its account's bucket (account: a number unique
+ * to the account in this ntsd, 0: none). All zero: no limit. */
+struct fastpath_limits {
+	uint64_t bps, pps;
+	uint64_t account, account_bps;
+};
+/* Sets the allocation's limits in the kernel, keeping its buckets while they stay the same, and
+ * flags its channel entries so the program takes their datagrams from the buckets. When a limit
+ * cannot be written, the allocation's channels leave the kernel (userspace enforces the limit).
+ * 0 or -errno. */
+int fastpath_alloc_limits(struct fastpath *fp, uint64_t alloc_id, const struct fastpath_limits *l);
+/* The account's bucket is no longer needed (no allocation of it has an account limit). */
+void fastpath_account_del(struct fastpath *fp, uint64_t account);
 /* Removes everything the allocation put in the maps (fold its counters first if they matter). */
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id);
 
@@ -64,10 +79,21 @@ typedef void (*fastpath_usage_fn)(void *arg, uint64_t alloc_id,
 int fastpath_fold(struct fastpath *fp, fastpath_usage_fn fn, void *arg);
 /* The same for one allocation. */
 int fastpath_fold_one(struct fastpath *fp, uint64_t alloc_id, fastpath_usage_fn fn, void *arg);
-/* What the last fold of an allocation saw (an upgrade hands it over so the next ntsd, continuing
- * the generation, reports only what came after). 0 or -ENOENT. */
-int fastpath_alloc_folded(struct fastpath *fp, uint64_t alloc_id,
-			  struct nts_fp_alloc_counters *last);
+/* Where the kernel keeps an allocation's counters and what they read at its last fold (everything
+ * up to it was reported): enough for another process to fold the rest exactly once. */
+struct fastpath_fold_mark {
+	uint64_t key;	 /* the counter's key in the map: generation << NTS_FP_GEN_SHIFT | id */
+	uint32_t map_id; /* the counter map's kernel id: a new map counts from zero again */
+	struct nts_fp_alloc_counters folded;
+};
+/* The mark of alloc_id. 0, -ENOENT (no kernel counter for it) or -errno. */
+int fastpath_fold_mark(struct fastpath *fp, uint64_t alloc_id, struct fastpath_fold_mark *m);
+/* The counters under key, of any generation, summed over CPUs, and the map's kernel id. 0,
+ * -ENOENT or -errno. */
+int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_alloc_counters *sum,
+			     uint32_t *map_id);
+/* Sets what the last fold of alloc_id saw (an upgrade hands fastpath_fold_mark()'s over, so the
+ * next ntsd, continuing the generation, reports only what came after). 0 or -ENOENT. */
 int fastpath_alloc_set_folded(struct fastpath *fp, uint64_t alloc_id,
 			      const struct nts_fp_alloc_counters *last);
 /* An allocation's kernel counters summed over CPUs. 0 or -errno. */

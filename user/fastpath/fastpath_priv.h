@@ -43,6 +43,9 @@ struct fp_alloc {
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
 	bool counters;			   /* its entry exists in the alloc map */
 	bool no_drop;			   /* a permission could not be written: never drop */
+	struct fastpath_limits limits;	   /* as last written to nts_fp_limit */
+	bool limited;			   /* its entry in nts_fp_limit exists: chans flagged */
+	bool no_chans; /* its limit could not be written: channels stay in userspace */
 };
 
 /* An entry of another generation, found when the maps were adopted. */
@@ -74,6 +77,7 @@ struct fastpath {
 	bool gc_have_token;
 	uint64_t gc_foreign; /* foreign entries seen so far in the current pass */
 	uint64_t gc_last_ns; /* fastpath_gc_foreign's last run */
+	uint32_t alloc_map_id; /* kernel id of the alloc map (0: not looked up yet) */
 };
 
 /* fastpath_open: a reader (ntsctl), no scan; it must not write entries. */

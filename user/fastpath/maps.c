@@ -25,13 +25,15 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 	STAT(pass_too_big), STAT(pass_no_tx_port), STAT(pass_adjust),
 	STAT(drop_no_permission), STAT(drop_redirect_failed),
 	STAT(pass_generic),
+	STAT(drop_rate_limited),
 	{ NULL, 0 },
 };
 /* clang-format on */
 
 static void fds_close(struct fastpath_fds *f)
 {
-	int *all[] = {&f->client, &f->peer, &f->perm, &f->relay, &f->alloc, &f->stats, &f->tx};
+	int *all[] = {&f->client, &f->peer, &f->perm,  &f->relay,  &f->alloc,
+		      &f->stats,  &f->tx,   &f->limit, &f->account};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
@@ -46,7 +48,7 @@ static struct fastpath *fp_new(void)
 
 	if (!fp)
 		return NULL;
-	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1};
+	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
 	if (fp->ncpus > 0)
 		fp->pcpu = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_counters));
@@ -65,6 +67,16 @@ static int open_pin(const char *dir, const char *name, int *fd)
 		return -ENAMETOOLONG;
 	*fd = bpf_obj_get(path);
 	return *fd < 0 ? -errno : 0;
+}
+
+/* The bandwidth-limit maps are absent from pins an older ntsctl attach made: without them no
+ * limit can be written, so limited allocations keep their channels in userspace (sync.c). */
+static int open_optional(const char *dir, const char *name, int *fd)
+{
+	int rc = open_pin(dir, name, fd);
+
+	*fd = rc ? -1 : *fd;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 int fastpath_open(const char *pin_dir, struct fastpath **out)
@@ -86,6 +98,8 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_ALLOC, &fp->fds.alloc)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_STATS, &fp->fds.stats)) ||
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
 	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
 		return rc;
@@ -97,10 +111,11 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 {
 	struct fastpath *fp = fp_new();
-	const int in[] = {fds->client, fds->peer,  fds->perm, fds->relay,
-			  fds->alloc,  fds->stats, fds->tx};
-	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm, &fp->fds.relay,
-		      &fp->fds.alloc,  &fp->fds.stats, &fp->fds.tx};
+	const int in[] = {fds->client, fds->peer, fds->perm,  fds->relay,  fds->alloc,
+			  fds->stats,  fds->tx,	  fds->limit, fds->account};
+	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm,
+		      &fp->fds.relay,  &fp->fds.alloc, &fp->fds.stats,
+		      &fp->fds.tx,     &fp->fds.limit, &fp->fds.account};
 
 	int rc;
 
@@ -265,6 +280,41 @@ int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 	return 0;
 }
 
+static int fp_alloc_map_id(struct fastpath *fp, uint32_t *id)
+{
+	struct bpf_map_info info;
+	uint32_t len = sizeof(info);
+
+	if (!fp->alloc_map_id) {
+		memset(&info, 0, sizeof(info));
+		if (bpf_obj_get_info_by_fd(fp->fds.alloc, &info, &len))
+			return -errno;
+		fp->alloc_map_id = info.id;
+	}
+	*id = fp->alloc_map_id;
+	return 0;
+}
+
+int fastpath_fold_mark(struct fastpath *fp, uint64_t alloc_id, struct fastpath_fold_mark *m)
+{
+	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
+
+	if (!a || !a->counters)
+		return -ENOENT;
+	m->key = fp_kid(fp, alloc_id);
+	m->folded = a->last;
+	return fp_alloc_map_id(fp, &m->map_id);
+}
+
+int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_alloc_counters *sum,
+			     uint32_t *map_id)
+{
+	if (bpf_map_lookup_elem(fp->fds.alloc, &key, fp->pcpu))
+		return -errno;
+	fp_counters_sum(fp, sum, fp->pcpu);
+	return fp_alloc_map_id(fp, map_id);
+}
+
 int fastpath_stats_read(const struct fastpath *fp, struct nts_fp_stats *sum)
 {
 	size_t per = (sizeof(struct nts_fp_stats) + 7) & ~(size_t)7;
@@ -308,17 +358,6 @@ int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries)
 	}
 	*count = n;
 	*max_entries = info.max_entries;
-	return 0;
-}
-
-int fastpath_alloc_folded(struct fastpath *fp, uint64_t alloc_id,
-			  struct nts_fp_alloc_counters *last)
-{
-	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
-
-	if (!a || !a->counters)
-		return -ENOENT;
-	*last = a->last;
 	return 0;
 }
 

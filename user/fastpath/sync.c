@@ -254,6 +254,14 @@ static int chan_write(struct fastpath *fp, struct fp_alloc *a, struct fp_chan *c
 {
 	int rc;
 
+	/* Its limit is not in the kernel: only userspace, which enforces it, may relay. */
+	if (a->no_chans) {
+		DELETE_OWN(fp, client, &c->ck, fp_kid(fp, a->id));
+		DELETE_OWN(fp, peer, &c->pk, fp_kid(fp, a->id));
+		return 0;
+	}
+	c->cv.flags = a->limited ? NTS_FP_F_LIMITED : 0;
+	c->pv.flags = a->limited ? NTS_FP_F_LIMITED : 0;
 	c->cv.expires_ns = c->pv.expires_ns = chan_effective(a, c);
 	if (bpf_map_update_elem(fp->fds.client, &c->ck, &c->cv, BPF_ANY))
 		return errno == E2BIG ? -ENOSPC : -errno;
@@ -432,6 +440,77 @@ void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct n
 	}
 }
 
+/* Writes the account's bucket unless it is there with the same rate (its tokens stay). */
+static int account_write(struct fastpath *fp, uint64_t account, uint64_t bps)
+{
+	struct nts_fp_account_val v = {0};
+	uint64_t key = fp_kid(fp, account);
+
+	if (bpf_map_lookup_elem(fp->fds.account, &key, &v) == 0 && v.bps == bps)
+		return 0;
+	memset(&v, 0, sizeof(v));
+	v.bps = bps;
+	return bpf_map_update_elem(fp->fds.account, &key, &v, BPF_ANY) ? -errno : 0;
+}
+
+/* Writes the allocation's limit entry (fresh buckets) with its account's key. */
+static int limit_write(struct fastpath *fp, struct fp_alloc *a, const struct fastpath_limits *l)
+{
+	struct nts_fp_limit_val v = {0};
+	uint64_t kid = fp_kid(fp, a->id);
+
+	v.bps = l->bps;
+	v.pps = l->pps;
+	v.account = l->account && l->account_bps ? fp_kid(fp, l->account) : 0;
+	return bpf_map_update_elem(fp->fds.limit, &kid, &v, BPF_ANY) ? -errno : 0;
+}
+
+static void chans_rewrite(struct fastpath *fp, struct fp_alloc *a)
+{
+	for (unsigned i = 0; i < a->nchans; i++)
+		chan_write(fp, a, &a->chans[i]);
+}
+
+int fastpath_alloc_limits(struct fastpath *fp, uint64_t alloc_id, const struct fastpath_limits *l)
+{
+	struct fp_alloc *a = alloc_get(fp, alloc_id);
+	bool limited = l->bps || l->pps || (l->account && l->account_bps);
+	uint64_t kid = fp_kid(fp, alloc_id);
+	int rc = 0;
+
+	if (!a)
+		return -ENOMEM;
+	if (a->limited == limited && !a->no_chans &&
+	    (!limited || memcmp(&a->limits, l, sizeof(*l)) == 0))
+		return 0;
+	if (limited) {
+		/* Limit entry first, then the flag: a flagged entry always finds its buckets. */
+		if (l->account && l->account_bps)
+			rc = account_write(fp, l->account, l->account_bps);
+		if (!rc)
+			rc = limit_write(fp, a, l);
+		a->no_chans = rc != 0;
+		a->limited = rc == 0;
+		a->limits = *l;
+		chans_rewrite(fp, a);
+		return rc;
+	}
+	/* Flags off first, then the entry. */
+	a->limited = false;
+	a->no_chans = false;
+	memset(&a->limits, 0, sizeof(a->limits));
+	chans_rewrite(fp, a);
+	bpf_map_delete_elem(fp->fds.limit, &kid);
+	return 0;
+}
+
+void fastpath_account_del(struct fastpath *fp, uint64_t account)
+{
+	uint64_t key = fp_kid(fp, account);
+
+	bpf_map_delete_elem(fp->fds.account, &key);
+}
+
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 {
 	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
@@ -450,5 +529,7 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 		DELETE_OWN(fp, relay, &a->relays[i], kid);
 	if (a->counters)
 		bpf_map_delete_elem(fp->fds.alloc, &kid);
+	if (a->limited || a->no_chans)
+		bpf_map_delete_elem(fp->fds.limit, &kid);
 	alloc_free(fp, a);
 }

@@ -11,8 +11,7 @@
 #include "stun/stun.h"
 #include "turn/turn.h"
 
-/* Headroom for small answers: header, XOR-MAPPED-ADDRESS (IPv6), SOFTWARE, ERROR-CODE, FINGERPRINT.
- */
+/* Headroom for small answers: header, ERROR-CODE, UNKNOWN-ATTRIBUTES, FINGERPRINT. */
 #define DISPATCH_ANSWER_MAX 512
 
 /* An error response (RFC 8489 §6.3.1.1): ERROR-CODE, UNKNOWN-ATTRIBUTES for a 420, FINGERPRINT.
@@ -31,26 +30,6 @@ static void dispatch_error(const struct net_dispatch *d, const struct nts_origin
 		stun_put_unknown(&b, m->unknown, m->nunknown);
 	stun_put_fingerprint(&b);
 	d->stats->errors[stun_method_stat(m->method)]++;
-	stun_build_send(&b, d->send, d->send_arg, o);
-}
-
-/* Binding success (RFC 8489 §7.3.1): XOR-MAPPED-ADDRESS of the source as we saw it, SOFTWARE only
- * when --software asks for it, FINGERPRINT. Binding is unauthenticated: its answers share the
- * per-source budget of the other unauthenticated answers, so a spoofed flood reflects at most
- * --unauth-rate answers a second towards each victim. */
-static void dispatch_binding(const struct net_dispatch *d, const struct nts_origin *o,
-			     const struct stun_msg *m)
-{
-	uint8_t buf[DISPATCH_ANSWER_MAX];
-	struct stun_builder b;
-
-	if (d->turn && !turn_unauth_allow(d->turn, o))
-		return;
-	stun_build_init(&b, buf, sizeof(buf), STUN_BINDING, STUN_SUCCESS, m->tid);
-	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
-	if (d->software && d->software[0])
-		stun_put_attr(&b, STUN_ATTR_SOFTWARE, d->software, strlen(d->software));
-	stun_put_fingerprint(&b);
 	stun_build_send(&b, d->send, d->send_arg, o);
 }
 
@@ -89,7 +68,14 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_channeldata(d, o, buf, len);
 		return;
 	}
-	if (stun_parse(&m, buf, len) != 0) {
+	if (stun_parse_rfc3489(&m, buf, len) != 0) {
+		dispatch_malformed(d, o);
+		return;
+	}
+	/* RFC 8489 §12: without the magic cookie only a Binding request over UDP is understood (an
+	 * RFC 3489 client); TURN and everything else needs RFC 5389 or later. */
+	if (m.rfc3489 &&
+	    (m.cls != STUN_REQUEST || m.method != STUN_BINDING || o->transport != NTS_UDP)) {
 		dispatch_malformed(d, o);
 		return;
 	}
@@ -116,13 +102,14 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 		dispatch_error(d, o, &m, 400);
 		return;
 	}
-	/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them. */
-	if (m.nunknown) {
+	/* RFC 8489 §6.3.1.1: unknown comprehension-required attributes -> 420 listing them (an RFC
+	 * 3489 Binding gets its 420 from binding.c, in its own header format). */
+	if (m.nunknown && !m.rfc3489) {
 		dispatch_error(d, o, &m, 420);
 		return;
 	}
-	if (!def->turn) { /* Binding, the one method answered here */
-		dispatch_binding(d, o, &m);
+	if (!def->turn) { /* Binding, the one method answered here (binding.c) */
+		net_binding_answer(d, o, &m);
 		return;
 	}
 	if (o->stream)

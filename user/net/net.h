@@ -18,21 +18,30 @@
 struct net_server;
 struct turn_server;
 
+/* RFC 5780: the alternate addresses of the UDP socket o reached. Fills from (o answered from the
+ * socket that CHANGE-REQUEST bits change select: its fd and address) and other (OTHER-ADDRESS, the
+ * socket differing in IP and port). -ENOENT when that socket has none (discovery off). */
+typedef int (*net_alt_fn)(void *arg, const struct nts_origin *o, unsigned change,
+			  struct nts_origin *from, struct nts_addr *other);
+
 /* What dispatch needs: where TURN messages go (turn may be NULL: then only Binding is served),
- * the counters, the SOFTWARE text and how to answer. */
+ * the counters, the SOFTWARE text, how to answer, and the RFC 5780 alternates (alt may be NULL). */
 struct net_dispatch {
 	struct turn_server *turn;
 	struct nts_stats *stats;
 	const char *software;
 	nts_client_send_fn send;
 	void *send_arg;
+	net_alt_fn alt;
+	void *alt_arg;
 };
 
 /* Handles one UDP datagram or one complete stream frame from o (RFC 8489 §6.3, RFC 8656 §12). */
 void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, const uint8_t *buf,
 		  size_t len);
 
-/* Listening sockets at most: UDP and TCP for each --listen, TLS for each --tls-listen. */
+/* Listening sockets at most: UDP and TCP for each --listen, TLS for each --tls-listen. The RFC 5780
+ * alternates (alt.c) answer too but are not listed: tokens advertise the --listen addresses. */
 #define NET_MAX_LISTENERS (3 * NTS_MAX_LISTEN)
 
 /* One listening socket, for status listings. */

@@ -35,6 +35,7 @@ struct net_udp_pending {
 };
 
 struct net_udp_rx;
+struct net_alt_group;
 
 struct net_udp {
 	struct net_server *n;
@@ -46,6 +47,15 @@ struct net_udp {
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
 	struct net_udp_rx *rx;	   /* udp.c: the recvmmsg ring and its buffers */
+	struct net_alt_group *alt; /* alt.c: its RFC 5780 group, or NULL */
+	unsigned alt_role;	   /* its index in alt->sock */
+};
+
+/* RFC 5780 §4: the four sockets of one --listen address with an --alt-ip (alt.c). Bit 0 of the
+ * index is the alternate port, bit 1 the alternate IP, so CHANGE-REQUEST's two bits select the
+ * socket to answer from by XOR, and index ^ 3 is OTHER-ADDRESS. */
+struct net_alt_group {
+	struct net_udp *sock[4];
 };
 
 /* The byte-moving layer of a stream: plain TCP, or TLS (tls.c). Both return bytes moved, 0 on
@@ -99,6 +109,11 @@ struct net_server {
 	struct net_dispatch dispatch;
 	struct net_udp *udp[NTS_MAX_LISTEN];
 	unsigned nudp;
+	/* RFC 5780 (alt.c): the alternates opened for --alt-ip, and the groups they form. */
+	struct net_udp *alt_udp[3 * NTS_MAX_LISTEN];
+	unsigned nalt_udp;
+	struct net_alt_group alt_groups[NTS_MAX_LISTEN];
+	unsigned nalt_groups;
 	struct net_tcp_listener *tcp[NET_MAX_TCP_LISTEN];
 	unsigned ntcp;
 	uint8_t *gather;	    /* NET_STREAM_GATHER: a message's pieces joined for one write */
@@ -110,6 +125,9 @@ struct net_server {
 };
 
 /* udp.c */
+/* Opens a UDP socket on addr, on the loop; registered by the caller. NULL with *rc = -errno. */
+struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rc);
+/* net_udp_new() registered as a --listen socket. */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
 /* Serves the bound UDP socket fd (handed over by an upgrade); takes it. 0 or -errno. */
 int net_udp_open_fd(struct net_server *n, int fd);
@@ -133,6 +151,19 @@ void net_stream_kick(struct net_server *n);
 int net_stream_set_raw(struct net_stream *s, const struct turn_raw_ops *ops, void *arg);
 void net_stream_idle_tick(void *arg, uint64_t now_ms);
 extern const struct net_stream_ops net_stream_tcp_ops;
+
+/* binding.c: Binding answers (RFC 8489, RFC 3489, RFC 5780), under the unauthenticated limit. */
+struct stun_msg;
+void net_binding_answer(const struct net_dispatch *d, const struct nts_origin *o,
+			const struct stun_msg *m);
+
+/* alt.c */
+/* Opens the RFC 5780 alternates of every concrete --listen of an --alt-ip's family. 0 or -errno
+ * (logged). */
+int net_alt_open(struct net_server *n);
+/* The net_alt_fn of dispatch; arg is the net_server. */
+int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change, struct nts_origin *from,
+		   struct nts_addr *other);
 
 /* tcp.c */
 /* Opens a listener for transport NTS_TCP or NTS_TLS (n->tls_ctx set) on addr. */

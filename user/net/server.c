@@ -18,6 +18,8 @@ static void net_on_flush(void *arg, uint64_t now_ms)
 	net_stream_kick(n);
 	for (unsigned i = 0; i < n->nudp; i++)
 		net_udp_flush(n->udp[i]);
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		net_udp_flush(n->alt_udp[i]);
 	net_stream_reap(n);
 }
 
@@ -152,7 +154,7 @@ int net_listen(struct net_server *n)
 			return rc;
 		}
 	}
-	return 0;
+	return n->cfg->nalt_ip ? net_alt_open(n) : 0;
 }
 
 int net_reload_tls(struct net_server *n)
@@ -179,6 +181,8 @@ void net_destroy(struct net_server *n)
 	net_stream_reap(n);
 	for (unsigned i = 0; i < n->nudp; i++)
 		net_udp_close(n->udp[i]);
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		net_udp_close(n->alt_udp[i]);
 	for (unsigned i = 0; i < n->ntcp; i++)
 		net_tcp_close(n->tcp[i]);
 	net_tls_ctx_free(n->tls_ctx);

@@ -222,6 +222,9 @@ struct net_udp *net_udp_by_fd(struct net_server *n, int fd)
 	for (unsigned i = 0; i < n->nudp; i++)
 		if (n->udp[i]->fd == fd)
 			return n->udp[i];
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		if (n->alt_udp[i]->fd == fd)
+			return n->alt_udp[i];
 	return NULL;
 }
 
@@ -255,22 +258,19 @@ fail:;
 	return rc;
 }
 
-/* Puts the bound socket fd on the loop as a listener (taken, closed on failure). */
-int net_udp_open_fd(struct net_server *n, int fd)
+/* Wraps the bound socket fd (taken, closed on failure) in a net_udp on the loop. */
+static struct net_udp *udp_new_fd(struct net_server *n, int fd, int *rcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct net_udp *u;
 	int rc;
 
-	if (n->nudp >= NTS_MAX_LISTEN) {
-		close(fd);
-		return -ENOSPC;
-	}
 	u = calloc(1, sizeof(*u));
 	if (!u) {
 		close(fd);
-		return -ENOMEM;
+		*rcp = -ENOMEM;
+		return NULL;
 	}
 	u->n = n;
 	u->fd = fd;
@@ -292,24 +292,55 @@ int net_udp_open_fd(struct net_server *n, int fd)
 	rc = loop_add(n->loop, u->fd, EPOLLIN, udp_on_readable, u);
 	if (rc)
 		goto fail;
-	n->udp[n->nudp++] = u;
-	return 0;
+	return u;
 fail:
 	close(u->fd);
 	free(u->q);
 	free(u->rx);
 	free(u);
-	return rc;
+	*rcp = rc;
+	return NULL;
+}
+
+struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
+{
+	int fd = udp_socket(addr, nts_addr_is_any(addr));
+
+	if (fd < 0) {
+		*rcp = fd;
+		return NULL;
+	}
+	return udp_new_fd(n, fd, rcp);
 }
 
 int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 {
-	int fd;
+	struct net_udp *u;
+	int rc = 0;
 
 	if (n->nudp >= NTS_MAX_LISTEN)
 		return -ENOSPC;
-	fd = udp_socket(addr, nts_addr_is_any(addr));
-	return fd < 0 ? fd : net_udp_open_fd(n, fd);
+	u = net_udp_new(n, addr, &rc);
+	if (!u)
+		return rc;
+	n->udp[n->nudp++] = u;
+	return 0;
+}
+
+int net_udp_open_fd(struct net_server *n, int fd)
+{
+	struct net_udp *u;
+	int rc = 0;
+
+	if (n->nudp >= NTS_MAX_LISTEN) {
+		close(fd);
+		return -ENOSPC;
+	}
+	u = udp_new_fd(n, fd, &rc);
+	if (!u)
+		return rc;
+	n->udp[n->nudp++] = u;
+	return 0;
 }
 
 void net_udp_close(struct net_udp *u)

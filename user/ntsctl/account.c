@@ -1,5 +1,5 @@
-/* ntsctl account create|list|suspend|activate|close|set: asks the running ntsd over the control
- * socket, or works on --db directly when no ntsd listens there.
+/* ntsctl account create [--parent SID]|list|suspend|activate|close|set: asks the running ntsd over
+ * the control socket, or works on --db directly when no ntsd listens there.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -16,20 +16,23 @@
 static void account_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ntsctl account create NAME [--json]\n"
+		"usage: ntsctl account create NAME [--parent SID] [--json]\n"
 		"       ntsctl account list [--json]\n"
 		"       ntsctl account suspend SID [--json]\n"
 		"       ntsctl account activate SID [--json]\n"
 		"       ntsctl account close SID [--json]\n"
 		"       ntsctl account set SID [--max-allocations N] [--max-bps N] [--json]\n\n"
 		"create prints the new AccountSid and its AuthToken; the AuthToken is shown only\n"
-		"once (nts keeps only a salted hash).\n"
+		"once (nts keeps only a salted hash). --parent SID makes it a subaccount of the\n"
+		"master SID (a master manages its subaccounts through the account API).\n"
 		"suspend and close end every live allocation of the account at once (kernel\n"
 		"fast-path entries too); its unexpired tokens get 401 from then on and it cannot\n"
-		"issue new ones. activate undoes suspend; close is for good.\n"
+		"issue new ones. activate undoes suspend; close is for good. A master's\n"
+		"subaccounts are suspended with it and closed with it.\n"
 		"set --max-allocations N: the account's allocation quota over all its tokens\n"
-		"(0: ntsd's --max-allocations-per-account). --max-bps N is stored for a\n"
-		"per-account bandwidth limit that is NOT enforced yet.\n"
+		"(0: ntsd's --max-allocations-per-account). --max-bps N: application bytes per\n"
+		"second each way over all the account's allocations, both relay paths (0: none;\n"
+		"README \"Bandwidth limits\").\n"
 		"Talks to ntsd on --ctl-socket, or edits --db directly when ntsd is not running\n"
 		"(ntsd applies such changes when it next starts).\n");
 }
@@ -107,9 +110,10 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {"max-allocations", required_argument, NULL, 'm'},
 	    {"max-bps", required_argument, NULL, 'b'},
+	    {"parent", required_argument, NULL, 'p'},
 	    {0},
 	};
-	const char *action, *cmd, *max_alloc = NULL, *max_bps = NULL;
+	const char *action, *cmd, *max_alloc = NULL, *max_bps = NULL, *parent = NULL;
 	char err[256] = "";
 	json_t *args = NULL, *r;
 	bool json = false, needs_arg;
@@ -121,7 +125,7 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 	}
 	action = argv[1];
 	optind = 0; /* re-initialise getopt for the action's own options */
-	while ((o = getopt_long(argc - 1, argv + 1, "jhm:b:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc - 1, argv + 1, "jhm:b:p:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j':
 			json = true;
@@ -134,6 +138,9 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 			break;
 		case 'b':
 			max_bps = optarg;
+			break;
+		case 'p':
+			parent = optarg;
 			break;
 		default:
 			account_usage(stderr);
@@ -164,12 +171,15 @@ int cmd_account(struct ntsctl *c, int argc, char **argv)
 		account_usage(stderr);
 		return 2;
 	}
-	if ((max_alloc || max_bps) && strcmp(action, "set") != 0) {
+	if (((max_alloc || max_bps) && strcmp(action, "set") != 0) ||
+	    (parent && strcmp(action, "create") != 0)) {
 		account_usage(stderr);
 		return 2;
 	}
 	if (needs_arg)
 		args = json_pack("{s:s}", strcmp(action, "create") == 0 ? "name" : "sid", argv[0]);
+	if (parent)
+		json_object_set_new(args, "parent", json_string(parent));
 	if (account_set_limit(args, "max_allocations", max_alloc) ||
 	    account_set_limit(args, "max_bps", max_bps)) {
 		fprintf(stderr, "ntsctl account set: limits are non-negative integers\n");

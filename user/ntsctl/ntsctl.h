@@ -18,10 +18,15 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv);
 int cmd_detach(struct ntsctl *c, int argc, char **argv);
 int cmd_status(struct ntsctl *c, int argc, char **argv);
 int cmd_stats(struct ntsctl *c, int argc, char **argv);
+int cmd_usage(struct ntsctl *c, int argc, char **argv);
 int cmd_fastpath(struct ntsctl *c, int argc, char **argv);
 int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);
 int cmd_token(struct ntsctl *c, int argc, char **argv);
 int cmd_upgrade(struct ntsctl *c, int argc, char **argv);
+int cmd_diag_link(struct ntsctl *c, int argc, char **argv);
+int cmd_key(struct ntsctl *c, int argc, char **argv);
+int cmd_reload(struct ntsctl *c, int argc, char **argv);
+int cmd_top(struct ntsctl *c, int argc, char **argv);
 
 #endif

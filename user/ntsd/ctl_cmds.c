@@ -158,5 +158,7 @@ int ntsd_ctl_register(struct ntsd *d)
 		rc = ctl_register(d->ctl, "allocation-delete", cmd_allocation_delete, d);
 	if (!rc)
 		rc = ntsd_upgrade_register(d);
+	if (!rc)
+		rc = ntsd_reload_register(d);
 	return rc ? rc : ctl_register(d->ctl, "allocations", cmd_allocations, d);
 }

@@ -1,6 +1,7 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the TLS certificate, SIGUSR2 upgrades: ntsd/upgrade.h). Exit
- * status: 0 clean stop, 1 runtime failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the configuration: reload.c; SIGUSR2 upgrades: ntsd/upgrade.h),
+ * telling systemd each step (notify.c). Exit status: 0 clean stop, 1 runtime failure, 2 usage
+ * error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "net/hostaddr.h"
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
+#include "ntsd/notify.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
 #include "ntsd/upgrade.h"
@@ -32,18 +34,9 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 
 	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			/* New TLS connections get the reloaded certificate; live ones and their
-			 * allocations carry on with theirs. */
-			int rc = d->net ? net_reload_tls(d->net) : 0;
+			struct ntsd_reload_result r;
 
-			if (rc > 0)
-				log_info("SIGHUP: reloaded TLS certificate %s", d->cfg.cert);
-			else if (rc < 0)
-				log_warn(
-				    "SIGHUP: TLS certificate %s not reloaded; keeping the old one",
-				    d->cfg.cert);
-			else
-				log_info("SIGHUP: nothing to reload");
+			ntsd_reload(d, &r); /* logs its outcome */
 			continue;
 		}
 		if (si.ssi_signo == SIGUSR2) {
@@ -53,6 +46,16 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
 		loop_stop(d->loop);
 	}
+}
+
+/* Tells systemd (notify.c) that a reload (SIGHUP or `ntsctl reload`) starts or ended. */
+static void ntsd_reload_notify(struct ntsd *d, bool starting)
+{
+	(void)d;
+	if (starting)
+		ntsd_notify_reloading();
+	else
+		ntsd_notify_ready("reloaded");
 }
 
 /* Blocks the stop/reload signals and delivers them through a signalfd on the loop. */
@@ -114,8 +117,10 @@ static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
 /* Brings the modules up in dependency order; 0 or -errno (already logged). */
 static int ntsd_start(struct ntsd *d)
 {
-	int rc;
+	int rc = ntsd_wire_log(d);
 
+	if (rc)
+		return rc;
 	d->auth = ntsd_auth(&d->cfg);
 	if (!d->auth) {
 		log_error("cannot set up authentication");
@@ -195,6 +200,7 @@ static int ntsd_run_as(struct ntsd *d, const struct ntsd_privs *p)
 static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
+	ntsd_unwire_usage(d);
 	ntsd_unwire_api(d);
 	net_hostaddr_destroy(d->hostaddr);
 	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */
@@ -233,14 +239,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ntsd: %s\nTry 'ntsd --help'.\n", err);
 		return 2;
 	}
-	nts_log_set_level(d.cfg.verbose ? NTS_LOG_DEBUG : NTS_LOG_INFO);
+	d.argc = argc;
+	d.argv = argv;
+	ntsd_log_apply(&d.cfg);
 	if (opts.argv_secrets)
 		log_warn(
 		    "--secret/--user on the command line: every local user can read it in "
 		    "/proc/PID/cmdline; use --secret-file/--user-file or --config (mode 0600)");
 	d.demo = opts.demo;
 	d.start_unix = (uint64_t)time(NULL);
-	if (ntsd_upgrade_init(&d, argv))
+	d.reload_hook = ntsd_reload_notify;
+	if (ntsd_upgrade_init(&d))
 		log_warn("cannot resolve /proc/self/exe: upgrades need --binary");
 	if (ntsd_upgrade_receive(&d))
 		return 1; /* logged; the ntsd that started this one keeps serving */
@@ -261,15 +270,22 @@ int main(int argc, char **argv)
 		rc = ntsd_run_as(&d, &privs);
 	if (d.upgrade)
 		ntsd_upgrade_finish(&d, rc); /* returns only when this ntsd takes over */
+	if (rc == 0)
+		rc = ntsd_notify_start(&d);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
 		log_info("started nts/%s: %s; realm %s; control socket %s", NTS_VERSION, listeners,
 			 d.cfg.realm, d.cfg.ctl_socket);
+		ntsd_notify_ready(listeners);
 		rc = loop_run(d.loop);
 		if (rc)
 			log_error("event loop failed: %s", strerror(-rc));
+		/* Handed over by an upgrade: the new ntsd is the service now (MAINPID=). */
+		if (!d.handed_over)
+			ntsd_notify_stopping(rc ? "event loop failed" : "stopping");
 	} else {
 		log_error("start failed: %s", strerror(-rc));
+		ntsd_notify_failed(rc);
 	}
 	ntsd_stop(&d);
 	close(sigfd);

@@ -2,6 +2,7 @@
  * checks across options; see nts_options_resolve() in options.h.
  */
 #include "ntsd/options.h"
+#include "util/log.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +24,7 @@ static int resolve_fail(char *err, size_t errlen, const char *fmt, ...)
 int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen)
 {
 	const struct nts_addr *concrete = NULL;
+	enum nts_log_format fmt;
 	char ip[NTS_ADDRSTRLEN];
 
 	if (!cfg->nlisten) {
@@ -59,6 +61,9 @@ int nts_options_resolve(struct nts_config *cfg, char *err, size_t errlen)
 	if ((cfg->cert[0] || cfg->key[0] || cfg->ntls_listen) &&
 	    !(cfg->cert[0] && cfg->key[0] && cfg->ntls_listen))
 		return resolve_fail(err, errlen, "--tls-listen, --cert and --key go together");
+	if (nts_log_format_parse(cfg->log_format, &fmt))
+		return resolve_fail(err, errlen, "--log-format: '%s' is not text or json",
+				    cfg->log_format);
 	if (!!cfg->api_cert[0] != !!cfg->api_key[0])
 		return resolve_fail(err, errlen, "--api-cert and --api-key go together");
 	if (!cfg->ice_host[0]) {

@@ -25,6 +25,7 @@
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
 #include "net/net.h"
+#include "ntsd/notify.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
@@ -182,15 +183,14 @@ struct up_fold_walk {
 static int up_put_folded(void *arg, const struct turn_alloc_info *a)
 {
 	struct up_fold_walk *w = arg;
-	struct nts_fp_alloc_counters last;
+	struct fastpath_fold_mark fm;
 	size_t off;
 
-	if (a->origin.transport != NTS_UDP ||
-	    fastpath_alloc_folded(w->d->fastpath, a->id, &last) != 0)
+	if (a->origin.transport != NTS_UDP || fastpath_fold_mark(w->d->fastpath, a->id, &fm) != 0)
 		return 0;
 	off = nts_tlv_begin(w->b, NTS_REC_FP_ALLOC, false);
 	nts_tlv_put_u64(w->b, UQ_ID, true, a->id);
-	nts_tlv_put(w->b, UQ_FOLDED, true, &last, sizeof(last));
+	nts_tlv_put(w->b, UQ_FOLDED, true, &fm.folded, sizeof(fm.folded));
 	nts_tlv_end(w->b, off);
 	return 0;
 }
@@ -473,36 +473,10 @@ int ntsd_upgrade_check(const uint8_t *buf, size_t len, size_t nfds)
 	return rc;
 }
 
-int ntsd_notify(const char *msg)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	size_t len;
-	int fd, rc = 0;
-
-	if (!path || !*path)
-		return 0;
-	len = strlen(path);
-	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sun.sun_path))
-		return -EINVAL;
-	memcpy(sun.sun_path, path, len);
-	if (path[0] == '@')
-		sun.sun_path[0] = 0; /* abstract namespace */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sun,
-		   (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-int ntsd_upgrade_init(struct ntsd *d, char **argv)
+int ntsd_upgrade_init(struct ntsd *d)
 {
 	ssize_t n = readlink("/proc/self/exe", d->exe, sizeof(d->exe) - 1);
 
-	d->argv = argv;
 	if (n < 0)
 		return -errno;
 	d->exe[n] = 0;
@@ -728,6 +702,7 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	}
 	/* The new ntsd serves now: the socket file is its, and this one stops. */
 	ctl_server_keep_path(d->ctl);
+	d->handed_over = true;
 	loop_stop(d->loop);
 out:
 	if (sv[0] >= 0)
@@ -888,7 +863,9 @@ static void up_restore_folded(struct ntsd *d)
 		if (rec.type != NTS_REC_FP_ALLOC || up_fields(&rec, f, 2) || len != sizeof(last))
 			continue;
 		memcpy(&last, v, sizeof(last));
-		fastpath_alloc_set_folded(d->fastpath, id, &last);
+		/* The store's mark (wire_usage.c) says the same from now on. */
+		if (fastpath_alloc_set_folded(d->fastpath, id, &last) == 0)
+			ntsd_usage_kernel_track(d, id);
 	}
 }
 
@@ -898,7 +875,6 @@ void ntsd_upgrade_finish(struct ntsd *d, int rc)
 	struct up_msg m;
 	int fds[UP_FDS_PER_MSG];
 	size_t n = 0;
-	char msg[64];
 
 	if (rc) {
 		log_error("upgrade: cannot start (%s); the running ntsd keeps serving",
@@ -924,8 +900,7 @@ void ntsd_upgrade_finish(struct ntsd *d, int rc)
 	if (u->api_fd >= 0)
 		close(u->api_fd);
 	close(u->sock);
-	snprintf(msg, sizeof(msg), "MAINPID=%d\nREADY=1", (int)getpid());
-	rc = ntsd_notify(msg);
+	rc = ntsd_notify_mainpid();
 	if (rc)
 		log_warn("upgrade: cannot notify systemd: %s", strerror(-rc));
 	log_info("upgrade: serving (pid %d)", (int)getpid());

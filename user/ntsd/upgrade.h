@@ -19,9 +19,9 @@
 int ntsd_upgrade_register(struct ntsd *d);
 /* SIGUSR2: an upgrade to the default binary, logged. */
 void ntsd_upgrade_signal(struct ntsd *d);
-/* Keeps what an upgrade starts the new binary with: the command line and the binary found at
- * /proc/self/exe now (the file then at that path is the default new binary). 0 or -errno. */
-int ntsd_upgrade_init(struct ntsd *d, char **argv);
+/* Keeps the binary found at /proc/self/exe now (the file then at that path is the default new
+ * binary; it starts with d->argv, the command line). 0 or -errno. */
+int ntsd_upgrade_init(struct ntsd *d);
 /* Old side (`ntsctl upgrade`, SIGUSR2): hands everything over to binary (NULL: the default).
  * 0 with *pid set once the new ntsd serves (this one must stop now, its loop is stopped), or
  * -errno with err filled, and this ntsd keeps serving. */
@@ -41,7 +41,5 @@ void ntsd_upgrade_finish(struct ntsd *d, int rc);
 /* Checks a whole stream as the new side would before using it (nfds sockets came with it).
  * 0, -EPROTO (unknown version or mandatory record), -EBADMSG (corrupt or inconsistent). */
 int ntsd_upgrade_check(const uint8_t *buf, size_t len, size_t nfds);
-/* Tells systemd's NOTIFY_SOCKET msg ("MAINPID=...\nREADY=1"); 0 when there is none. */
-int ntsd_notify(const char *msg);
 
 #endif

@@ -1,8 +1,10 @@
 /* Account decisions on live traffic: TURN keeps an in-memory account table (state and allocation
  * quota) so Allocate and Refresh never query the database. It is loaded from the store at start,
- * and the control commands that change an account (ntsctl account suspend|activate|close|set)
- * update it through the API's account hook: a suspended or closed account loses its live
- * allocations, kernel entries included, before the command answers.
+ * and the control commands that change an account (ntsctl account suspend|activate|close|set) and
+ * the account API (POST /Accounts/{Sid}.json with Status) update it through the API's account
+ * hook: a suspended or closed account loses its live allocations, kernel entries included, before
+ * the command or request answers. A subaccount whose master is suspended or closed is suspended
+ * with it (as at Twilio) and comes back with it.
  */
 #include <string.h>
 
@@ -15,9 +17,9 @@
 static struct turn_account_policy wire_accounts_policy(const struct store_account *a)
 {
 	return (struct turn_account_policy){
-	    .state = a->closed	    ? TURN_ACCOUNT_CLOSED
-		     : a->suspended ? TURN_ACCOUNT_SUSPENDED
-				    : TURN_ACCOUNT_ACTIVE,
+	    .state = a->closed				  ? TURN_ACCOUNT_CLOSED
+		     : a->suspended || a->owner_suspended ? TURN_ACCOUNT_SUSPENDED
+							  : TURN_ACCOUNT_ACTIVE,
 	    .max_allocations = a->max_allocations,
 	    .max_bps = a->max_bps,
 	};
@@ -33,7 +35,10 @@ static void wire_accounts_changed(void *arg, const struct store_account *a)
 		log_error("account %s: cannot apply the change: %s", a->sid, strerror(-ended));
 	else if (ended > 0)
 		log_info("account %s %s: %d allocation%s ended", a->sid,
-			 a->closed ? "closed" : "suspended", ended, ended == 1 ? "" : "s");
+			 a->closed	? "closed"
+			 : a->suspended ? "suspended"
+					: "suspended with its master",
+			 ended, ended == 1 ? "" : "s");
 }
 
 struct wire_accounts_load {

@@ -46,21 +46,18 @@ static void wire_api_publish_ice(struct ntsd *d, const struct api_ice_urls *u)
 	free(text);
 }
 
-/* Once (first loop iteration, after net_listen()): tokens list the sockets actually open, so a
- * configured listener that did not come up (or a transport not served) is not advertised. */
-static void wire_api_listeners(void *arg, uint64_t now_ms)
+int ntsd_api_refresh_ice(struct ntsd *d)
 {
-	struct ntsd *d = arg;
 	struct net_listener_info li[NET_MAX_LISTENERS];
 	struct api_listener l[NET_MAX_LISTENERS];
 	struct api_ice_urls u;
 	size_t n;
 
-	if (!d->api || !d->net || api_ice_is_set(d->api))
-		return;
+	if (!d->api || !d->net)
+		return 0;
 	n = net_listeners(d->net, li, sizeof(li) / sizeof(li[0]));
 	if (n == 0)
-		return;
+		return -ENOENT;
 	if (n > sizeof(li) / sizeof(li[0]))
 		n = sizeof(li) / sizeof(li[0]);
 	for (size_t i = 0; i < n; i++)
@@ -68,6 +65,22 @@ static void wire_api_listeners(void *arg, uint64_t now_ms)
 	api_ice_urls_from_listeners(d->cfg.ice_host, l, n, &u);
 	api_set_ice_urls(d->api, &u);
 	wire_api_publish_ice(d, &u);
+	return 0;
+}
+
+/* Once (first loop iteration, after net_listen()): tokens list the sockets actually open, so a
+ * configured listener that did not come up (or a transport not served) is not advertised. */
+static void wire_api_listeners(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+
+	if (d->api && !api_ice_is_set(d->api))
+		ntsd_api_refresh_ice(d);
+}
+
+int ntsd_api_load_secret(struct ntsd *d)
+{
+	return wire_api_secret(d);
 }
 
 /* "<dir of db>/demo-account". */
@@ -127,9 +140,28 @@ static int wire_api_demo_create(struct ntsd *d, const char *path, char *sid, cha
 	return 0;
 }
 
+/* The ntsctl command that reaches this daemon from the current directory: the ntsctl next to this
+ * ntsd, with --ctl-socket unless ntsctl finds the socket by itself (its default, or ./var/ntsd.sock
+ * where `make run` puts it: user/ntsctl/main.c). */
+static void wire_api_ntsctl_line(const struct ntsd *d, char *out, size_t len)
+{
+	struct nts_config defaults;
+	const char *slash = d->argv ? strrchr(d->argv[0], '/') : NULL;
+	int dir = slash ? (int)(slash - d->argv[0]) : 0;
+
+	nts_config_defaults(&defaults);
+	if (!strcmp(d->cfg.ctl_socket, defaults.ctl_socket) ||
+	    !strcmp(d->cfg.ctl_socket, "var/ntsd.sock"))
+		snprintf(out, len, "%.*s%sntsctl", dir, slash ? d->argv[0] : "", slash ? "/" : "");
+	else
+		snprintf(out, len, "%.*s%sntsctl --ctl-socket %s", dir, slash ? d->argv[0] : "",
+			 slash ? "/" : "", d->cfg.ctl_socket);
+}
+
 static int wire_api_demo(struct ntsd *d)
 {
 	char path[PATH_MAX], sid[STORE_SID_LEN + 1], token[STORE_TOKEN_LEN + 1];
+	char ntsctl[PATH_MAX + 300];
 	char host[NTS_ADDRSTRLEN];
 	struct nts_addr a = d->cfg.api_listen;
 	bool tls = d->cfg.api_cert[0] != '\0';
@@ -148,11 +180,14 @@ static int wire_api_demo(struct ntsd *d)
 		a.ip[nts_addr_iplen(&a) - 1] = 1;
 	}
 	nts_addr_fmt(&a, host, sizeof(host), true);
+	wire_api_ntsctl_line(d, ntsctl, sizeof(ntsctl));
 	printf("\nnts demo account (kept in %s, 0600, for later `make run`s):\n"
 	       "  AccountSid: %s\n  AuthToken:  %s\n\n"
 	       "Fetch a token:\n  curl -s -X POST -u %s:%s "
-	       "%s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n",
-	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "");
+	       "%s://%s/2010-04-01/Accounts/%s/Tokens.json%s\n\n"
+	       "Watch the daemon (from this directory):\n  %s status\n  %s top\n\n",
+	       path, sid, token, sid, token, tls ? "https" : "http", host, sid, tls ? " -k" : "",
+	       ntsctl, ntsctl);
 	fflush(stdout);
 	explicit_bzero(token, sizeof(token));
 	return 0;

@@ -21,19 +21,60 @@
 static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
 {
 	struct ntsd *d = arg;
+	const char *account =
+	    turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
+				     delta->p2c_packets, delta->p2c_bytes);
 
-	turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
-				 delta->p2c_packets, delta->p2c_bytes);
+	if (account)
+		ntsd_usage_kernel(d, alloc_id, account, delta);
+}
+
+static void fp_limits_from_turn(struct fastpath_limits *f, const struct turn_limits *l)
+{
+	*f = (struct fastpath_limits){
+	    .bps = l->bps, .pps = l->pps, .account = l->account, .account_bps = l->account_bps};
+}
+
+static void fp_limits_set(void *arg, uint64_t alloc_id, const struct turn_limits *l)
+{
+	struct ntsd *d = arg;
+	struct fastpath_limits f;
+	int rc;
+
+	if (!d->fastpath)
+		return;
+	fp_limits_from_turn(&f, l);
+	rc = fastpath_alloc_limits(d->fastpath, alloc_id, &f);
+	if (rc)
+		log_warn("fast path: cannot write the bandwidth limits of allocation %llu (%s); "
+			 "its channels are relayed in userspace",
+			 (unsigned long long)alloc_id, strerror(-rc));
+}
+
+static void fp_account_del(void *arg, uint64_t account)
+{
+	struct ntsd *d = arg;
+
+	if (d->fastpath)
+		fastpath_account_del(d->fastpath, account);
 }
 
 static int fp_channel_set(void *arg, const struct turn_channel_info *c)
 {
 	struct ntsd *d = arg;
+	struct turn_limits l;
+	int rc;
 
 	if (!d->fastpath)
 		return 0;
-	return fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
-				    &c->peer, c->channel, c->expires_ns);
+	/* The limits go in before the channel: a bound channel is never relayed unlimited. */
+	if (turn_alloc_limits(d->turn, c->alloc_id, &l) == 0)
+		fp_limits_set(d, c->alloc_id, &l);
+	rc = fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
+				  &c->peer, c->channel, c->expires_ns);
+	if (rc == 0) /* where its kernel counter is, for a restart (wire_usage.c) */
+		ntsd_usage_kernel_track(d, c->alloc_id);
+	return rc;
 }
 
 static void fp_channel_del(void *arg, const struct turn_channel_info *c)
@@ -76,8 +117,10 @@ static void fp_alloc_del(void *arg, uint64_t alloc_id)
 {
 	struct ntsd *d = arg;
 
-	if (d->fastpath)
-		fastpath_alloc_del(d->fastpath, alloc_id);
+	if (!d->fastpath)
+		return;
+	ntsd_usage_kernel_forget(d, alloc_id); /* its counter goes with it */
+	fastpath_alloc_del(d->fastpath, alloc_id);
 }
 
 static const struct turn_hooks wire_fp_hooks = {
@@ -86,6 +129,8 @@ static const struct turn_hooks wire_fp_hooks = {
     .permission_set = fp_permission_set,
     .permission_del = fp_permission_del,
     .alloc_del = fp_alloc_del,
+    .limits_set = fp_limits_set,
+    .account_del = fp_account_del,
 };
 
 static void wire_fp_tick(void *arg, uint64_t now_ms)
@@ -97,6 +142,9 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		return;
 	/* One syscall when the kernel forwarded nothing since the last tick. */
 	fastpath_fold(d->fastpath, fp_usage, d);
+	/* An earlier ntsd's allocations, before their expired entries (and counters) are collected.
+	 */
+	ntsd_usage_fold_foreign(d);
 	/* The kernel's global counters since the maps were created (they outlive ntsd). */
 	if (fastpath_stats_read(d->fastpath, &s) == 0) {
 		d->stats.kernel_c2p_packets = s.c2p_packets;
@@ -104,6 +152,7 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 		d->stats.kernel_p2c_packets = s.p2c_packets;
 		d->stats.kernel_p2c_bytes = s.p2c_bytes;
 		d->stats.kernel_drop_redirect_failed = s.drop_redirect_failed;
+		d->stats.kernel_rate_limited = s.drop_rate_limited;
 	}
 	/* Our own entries leave through the TURN hooks; only an earlier ntsd's need collecting. */
 	fastpath_gc_foreign(d->fastpath, nts_monotonic_ns(), WIRE_FP_GC_EVERY_NS,
@@ -121,11 +170,13 @@ static bool fp_peer_allowed(void *arg, const struct nts_addr *peer)
 static int wire_fp_adopt(struct ntsd *d)
 {
 	struct fastpath *fp;
-	/* Opening again (a second attach): same generation, so our entries stay ours. */
-	/* After an upgrade, the generation of the ntsd that handed over: its entries are ours. */
-	int rc = fastpath_open_gen(
-	    d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen, &fp);
+	int rc;
 
+	ntsd_usage_adopt_begin(d);
+	/* Opening again (a second attach): same generation, so our entries stay ours. After an
+	 * upgrade, the generation of the ntsd that handed over: its entries are ours. */
+	rc = fastpath_open_gen(
+	    d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen, &fp);
 	if (rc)
 		return rc;
 	/* An earlier ntsd's entries keep relaying until they expire: only for peers our policy
@@ -143,6 +194,7 @@ static int wire_fp_adopt(struct ntsd *d)
 		fastpath_fold(d->fastpath, fp_usage, d);
 	fastpath_close(d->fastpath);
 	d->fastpath = fp;
+	ntsd_usage_adopt_end(d);
 	turn_replay_hooks(d->turn);
 	for (unsigned i = 0; i < d->cfg.nrelay_ip; i++) {
 		static const uint8_t zero[16];

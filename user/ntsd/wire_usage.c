@@ -1,31 +1,336 @@
-/* Usage metering for ntsd: TURN reports allocations created and bytes relayed per account (the
- * AccountSid of ephemeral credentials), the store adds them up, and a tick writes them to the
- * database. Kernel-relayed bytes arrive the same way once wire_fastpath.c folds them into TURN.
+/* Usage metering for ntsd, per account and UTC day: TURN reports allocations made and ended and the
+ * bytes it relayed each way (per AccountSid of ephemeral credentials), wire_fastpath.c hands over
+ * what the kernel relayed, and this file accrues allocation-seconds per live allocation (split at
+ * UTC midnight). The store keeps it all pending and a tick writes it at most every 10 s, and at
+ * stop.
+ *
+ * Kernel counts are exact across restarts (docs/architecture.md, "Usage"): each flush stores, in
+ * the same transaction as the usage, a mark per kernel counter saying how much of it is counted.
+ * An ntsd that adopts the maps folds an earlier ntsd's counters from those marks on, until the
+ * counters go.
  */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "ctl/ctl.h"
+#include "fastpath/fastpath.h"
 #include "ntsd/daemon.h"
 #include "store/store.h"
 #include "turn/turn.h"
+#include "util/log.h"
 
 #define WIRE_USAGE_FLUSH_MS 10000 /* usage reaches the database at most this late */
+#define WIRE_USAGE_BUCKETS 4096	  /* accounts with live allocations, chained */
+#define WIRE_USAGE_DAY_MS 86400000ull
 
-static void wire_usage_add(void *arg, const char *account, uint64_t allocations, uint64_t bytes)
+/* An account with live allocations: allocation-seconds accrue from since_ms on. */
+struct usage_acct {
+	struct usage_acct *next;
+	char sid[STORE_SID_LEN + 1];
+	uint64_t live;	   /* its live allocations */
+	uint64_t since_ms; /* wall-clock ms up to which its allocation-seconds are counted */
+	uint64_t carry_ms; /* allocation-milliseconds not yet a whole second */
+};
+
+struct ntsd_usage {
+	struct usage_acct *buckets[WIRE_USAGE_BUCKETS];
+	/* An earlier ntsd's kernel counters still followed (marks as last folded). */
+	struct store_kernel_mark *foreign;
+	size_t nforeign;
+};
+
+static uint64_t usage_now_ms(void)
 {
-	struct ntsd *d = arg;
+	struct timespec ts;
 
-	if (d->store) /* NULL after ntsd_unwire_api() */
-		store_usage_add(d->store, account, allocations, bytes);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void wire_usage_flush(void *arg, uint64_t now_ms)
+static int64_t usage_today(void)
+{
+	return (int64_t)(usage_now_ms() / WIRE_USAGE_DAY_MS);
+}
+
+static struct usage_acct **usage_bucket(struct ntsd_usage *u, const char *sid)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (const char *p = sid; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ULL;
+	return &u->buckets[h % WIRE_USAGE_BUCKETS];
+}
+
+/* Counts sid's live allocations over [since_ms, now_ms) into the days they fall on. */
+static void usage_accrue(struct ntsd *d, struct usage_acct *a, uint64_t now_ms)
+{
+	if (now_ms <= a->since_ms)
+		return; /* the clock went back: count from where it was */
+	store_usage_add_held(d->store, a->sid, a->since_ms, now_ms, a->live, &a->carry_ms);
+	a->since_ms = now_ms;
+}
+
+static void usage_accrue_all(struct ntsd *d, uint64_t now_ms)
+{
+	for (size_t i = 0; i < WIRE_USAGE_BUCKETS; i++)
+		for (struct usage_acct *a = d->usage->buckets[i]; a; a = a->next)
+			usage_accrue(d, a, now_ms);
+}
+
+/* An allocation of sid was made (+1) or has ended (-1). */
+static void usage_live(struct ntsd *d, const char *sid, int change, uint64_t now_ms)
+{
+	struct usage_acct **b = usage_bucket(d->usage, sid), **p, *a;
+
+	for (p = b; *p && strcmp((*p)->sid, sid) != 0; p = &(*p)->next)
+		;
+	a = *p;
+	if (!a) {
+		if (change < 0)
+			return; /* made before metering started */
+		a = calloc(1, sizeof(*a));
+		if (!a) {
+			log_warn("usage: out of memory: allocation-seconds of %s not counted", sid);
+			return;
+		}
+		memcpy(a->sid, sid, sizeof(a->sid));
+		a->since_ms = now_ms;
+		a->next = *b;
+		*b = a;
+		p = b;
+	}
+	usage_accrue(d, a, now_ms);
+	if (change > 0) {
+		a->live++;
+	} else if (--a->live == 0) {
+		*p = a->next; /* the carry (under a second) goes with it */
+		free(a);
+	}
+}
+
+static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
+{
+	struct ntsd *d = arg;
+	struct store_usage add = {.bytes_to_peer = t->c2p_bytes, .bytes_to_client = t->p2c_bytes};
+	uint64_t now = usage_now_ms();
+
+	/* d->store is NULL after ntsd_unwire_api(); static users ("") are not metered. */
+	if (!d->store || !store_sid_valid(account))
+		return;
+	if (t->created)
+		add.allocations = 1;
+	store_usage_add(d->store, account, (int64_t)(now / WIRE_USAGE_DAY_MS), &add);
+	if (t->created || t->ended)
+		usage_live(d, account, t->created ? 1 : -1, now);
+}
+
+static void wire_usage_flush(struct ntsd *d)
+{
+	usage_accrue_all(d, usage_now_ms());
+	store_usage_flush(d->store); /* fails while another process holds the database: retried */
+}
+
+static void wire_usage_tick(void *arg, uint64_t now_ms)
 {
 	struct ntsd *d = arg;
 
-	if (d->store)
-		store_usage_flush(d->store);
+	if (d->store && d->usage)
+		wire_usage_flush(d);
+}
+
+/* --- kernel counters */
+
+void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
+		       const struct nts_fp_alloc_counters *delta)
+{
+	struct store_usage add = {.bytes_to_peer = delta->c2p_bytes,
+				  .bytes_to_client = delta->p2c_bytes};
+
+	if (!d->store || !d->usage || !store_sid_valid(account))
+		return;
+	store_usage_add(d->store, account, usage_today(), &add);
+	ntsd_usage_kernel_track(d, alloc_id);
+}
+
+void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
+{
+	struct fastpath_fold_mark fm;
+	struct store_kernel_mark m = {0};
+	const char *account;
+
+	if (!d->store || !d->fastpath || !d->usage)
+		return;
+	account = turn_alloc_account_of(d->turn, alloc_id);
+	if (!account || !store_sid_valid(account) ||
+	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) != 0)
+		return;
+	m.key = fm.key;
+	m.map_id = fm.map_id;
+	memcpy(m.sid, account, sizeof(m.sid));
+	m.to_peer = fm.folded.c2p_bytes;
+	m.to_client = fm.folded.p2c_bytes;
+	store_kernel_mark_set(d->store, &m);
+}
+
+void ntsd_usage_kernel_forget(struct ntsd *d, uint64_t alloc_id)
+{
+	struct fastpath_fold_mark fm;
+
+	if (d->store && d->usage && d->fastpath &&
+	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0)
+		store_kernel_mark_forget(d->store, fm.key);
+}
+
+/* Folds an earlier ntsd's counter m with fp. false when it is to be forgotten: gone, counting in
+ * another map, or reset (its key taken by a new allocation). */
+static bool usage_fold_mark(struct ntsd *d, struct fastpath *fp, struct store_kernel_mark *m)
+{
+	struct nts_fp_alloc_counters now;
+	struct store_usage add = {0};
+	uint32_t map_id;
+
+	if (!fp || fastpath_counters_by_key(fp, m->key, &now, &map_id) != 0 ||
+	    map_id != m->map_id || now.c2p_bytes < m->to_peer || now.p2c_bytes < m->to_client)
+		return false;
+	add.bytes_to_peer = now.c2p_bytes - m->to_peer;
+	add.bytes_to_client = now.p2c_bytes - m->to_client;
+	if (add.bytes_to_peer || add.bytes_to_client) {
+		store_usage_add(d->store, m->sid, usage_today(), &add);
+		m->to_peer = now.c2p_bytes;
+		m->to_client = now.p2c_bytes;
+		store_kernel_mark_set(d->store, m);
+	}
+	return true;
+}
+
+/* Folds every followed counter with fp; forgets those that are gone or, with own_gen, of that
+ * generation (a counter under our own generation's key is ours from now on). */
+static void usage_fold_foreign(struct ntsd *d, struct fastpath *fp, uint32_t own_gen)
+{
+	struct ntsd_usage *u = d->usage;
+	size_t keep = 0;
+
+	for (size_t i = 0; i < u->nforeign; i++) {
+		struct store_kernel_mark *m = &u->foreign[i];
+
+		if (usage_fold_mark(d, fp, m) && (m->key >> NTS_FP_GEN_SHIFT) != own_gen)
+			u->foreign[keep++] = *m;
+		else
+			store_kernel_mark_forget(d->store, m->key);
+	}
+	u->nforeign = keep;
+}
+
+static int usage_load_mark(void *arg, const struct store_kernel_mark *m)
+{
+	struct ntsd_usage *u = arg;
+	struct store_kernel_mark *n = realloc(u->foreign, (u->nforeign + 1) * sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	u->foreign = n;
+	u->foreign[u->nforeign++] = *m;
+	return 0;
+}
+
+void ntsd_usage_adopt_begin(struct ntsd *d)
+{
+	struct fastpath *rd;
+	int rc;
+
+	if (!d->store || !d->usage || d->fastpath)
+		return;
+	d->usage->nforeign = 0;
+	if (store_kernel_mark_foreach(d->store, usage_load_mark, d->usage) != 0)
+		return;
+	/* An upgrade continues the generation of the ntsd that handed over: its counters are ours,
+	 * and folding resumes from the marks it handed over (user/ntsd/upgrade.c), not here. */
+	if (d->fastpath_gen) {
+		size_t keep = 0;
+
+		for (size_t i = 0; i < d->usage->nforeign; i++)
+			if ((d->usage->foreign[i].key >> NTS_FP_GEN_SHIFT) != d->fastpath_gen)
+				d->usage->foreign[keep++] = d->usage->foreign[i];
+		d->usage->nforeign = keep;
+	}
+	if (!d->usage->nforeign)
+		return;
+	/* Read before the maps are adopted: adopting deletes the counters of generations that no
+	 * longer relay, and a new allocation under an equal key starts its counter at zero. */
+	rc = fastpath_open(d->cfg.pin_dir, &rd);
+	if (rc == 0) {
+		usage_fold_foreign(d, rd, 0);
+		fastpath_close(rd);
+	} else if (rc == -ENOENT) {
+		usage_fold_foreign(d, NULL, 0); /* no maps: those counters are gone */
+	} else {
+		d->usage->nforeign = 0; /* cannot tell: keep the marks for a later start */
+	}
+	log_info("usage: %zu kernel counters of an earlier ntsd still count", d->usage->nforeign);
+}
+
+void ntsd_usage_adopt_end(struct ntsd *d)
+{
+	if (d->store && d->usage && d->fastpath && d->usage->nforeign)
+		usage_fold_foreign(d, d->fastpath, fastpath_generation(d->fastpath));
+}
+
+void ntsd_usage_fold_foreign(struct ntsd *d)
+{
+	if (d->store && d->usage && d->fastpath && d->usage->nforeign)
+		usage_fold_foreign(d, d->fastpath, fastpath_generation(d->fastpath));
+}
+
+/* --- control command */
+
+/* "usage": writes what is pending, then reads (args as api_cmd_usage()). */
+static json_t *cmd_usage(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct ntsd *d = arg;
+
+	if (!d->store || !d->usage) {
+		snprintf(err, errlen, "no database");
+		return NULL;
+	}
+	wire_usage_flush(d);
+	return api_cmd_usage(d->store, args, err, errlen);
 }
 
 int ntsd_wire_usage(struct ntsd *d)
 {
-	turn_set_usage_hook(d->turn, wire_usage_add, d);
-	return loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_flush, d);
+	int rc;
+
+	d->usage = calloc(1, sizeof(*d->usage));
+	if (!d->usage)
+		return -ENOMEM;
+	turn_set_usage_hook(d->turn, wire_usage_report, d);
+	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
+	if (!rc)
+		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
+	return rc;
+}
+
+void ntsd_unwire_usage(struct ntsd *d)
+{
+	struct ntsd_usage *u = d->usage;
+
+	if (!u)
+		return;
+	if (d->store)
+		wire_usage_flush(d);
+	/* Allocations ending from now on (at stop) were counted up to here. */
+	turn_set_usage_hook(d->turn, NULL, NULL);
+	d->usage = NULL;
+	for (size_t i = 0; i < WIRE_USAGE_BUCKETS; i++)
+		while (u->buckets[i]) {
+			struct usage_acct *a = u->buckets[i];
+
+			u->buckets[i] = a->next;
+			free(a);
+		}
+	free(u->foreign);
+	free(u);
 }

@@ -81,6 +81,17 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " allocation_seconds INTEGER NOT NULL DEFAULT 0,"
     " updated INTEGER NOT NULL,"
     " PRIMARY KEY (sid, day, region));",
+    /* 5 -> 6: marks of the kernel fast path's per-allocation counters already counted in the
+     * usage, written in the same transaction as that usage, so that the next ntsd adds exactly
+     * what the kernel relayed after them (docs/architecture.md, "Usage"). The usage table of
+     * version 1 stays: every flush adds to it too, as the all-time total per account. */
+    "CREATE TABLE usage_kernel ("
+    " alloc_key INTEGER PRIMARY KEY," /* generation << 40 | allocation id, as in the map */
+    " map_id INTEGER NOT NULL,"	      /* kernel id of the counter map */
+    " sid TEXT NOT NULL REFERENCES accounts(sid),"
+    " to_peer INTEGER NOT NULL,"
+    " to_client INTEGER NOT NULL,"
+    " updated INTEGER NOT NULL);",
 };
 
 int store_errno(int rc)
@@ -255,6 +266,7 @@ void store_close(struct nts_store *s)
 	if (!s)
 		return;
 	store_usage_flush(s);
+	store_usage_free(s);
 	sqlite3_close(s->db);
 	free(s);
 }

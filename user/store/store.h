@@ -13,18 +13,24 @@
 #define STORE_TOKEN_LEN 32     /* 32 hex digits */
 #define STORE_NAME_MAX 128     /* friendly name, bytes including NUL */
 #define STORE_SECRET_LEN 64    /* generated secrets: 32 random bytes as hex */
-#define STORE_SCHEMA_VERSION 5 /* what store_open() migrates to */
+#define STORE_SCHEMA_VERSION 6 /* what store_open() migrates to */
 
 struct nts_store;
+
+#define STORE_KEY_SID_LEN 34	/* "SK" + 32 hex digits */
+#define STORE_KEY_SECRET_LEN 32 /* 32 hex digits */
+#define STORE_PAGE_MAX 1024	/* most rows one listing call returns */
 
 /* One account as listed (never carries the AuthToken). */
 struct store_account {
 	char sid[STORE_SID_LEN + 1];
+	char owner[STORE_SID_LEN + 1]; /* the master of a subaccount; "" for a master */
 	char name[STORE_NAME_MAX];
 	bool suspended;		     /* suspended or closed: not active */
 	bool closed;		     /* closed for good: cannot be activated again */
+	bool owner_suspended;	     /* its master is suspended or closed (so it is not active) */
 	uint32_t max_allocations;    /* 0: ntsd's --max-allocations-per-account */
-	uint64_t max_bps;	     /* stored for a bandwidth limit; not enforced yet */
+	uint64_t max_bps;	     /* bytes/s each way, all its allocations */
 	int64_t created, updated;    /* unix seconds */
 	uint64_t allocations, bytes; /* persisted usage (pending, unflushed usage not included) */
 };
@@ -46,15 +52,43 @@ bool store_sid_valid(const char *sid);
  * the 32 hex digits + NUL: the only time it is known. 0 or -errno (-EINVAL: bad name). */
 int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
 			 char token[STORE_TOKEN_LEN + 1]);
+/* Creates an active subaccount of the master owner, as store_account_create() does. 0, -ENOENT
+ * (no such owner), -EMLINK (owner is itself a subaccount), -EPERM (owner is closed), -EINVAL or
+ * -errno. */
+int store_subaccount_create(struct nts_store *s, const char *owner, const char *name,
+			    struct store_account *out, char token[STORE_TOKEN_LEN + 1]);
+/* "active", "suspended" or "closed": the account's own status (not its master's). */
+const char *store_account_status_name(const struct store_account *a);
 /* Looks sid up. 0, -ENOENT or -errno. */
 int store_account_get(struct nts_store *s, const char *sid, struct store_account *out);
 /* Calls fn for each account, oldest first; fn returns non-zero to stop. 0 or -errno. */
 int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
 			  void *arg);
+/* What store_account_list() returns, oldest first. */
+enum store_status_filter {
+	STORE_STATUS_ANY,
+	STORE_STATUS_ACTIVE,
+	STORE_STATUS_SUSPENDED,
+	STORE_STATUS_CLOSED,
+};
+struct store_account_filter {
+	const char *family; /* NULL: every account; else this account and its subaccounts */
+	const char *name;   /* NULL, or exactly this friendly name */
+	enum store_status_filter status;
+	const char *after; /* NULL, or only accounts listed after this sid (a page token) */
+	unsigned offset;   /* rows skipped first */
+	unsigned limit;	   /* at most this many rows (1..STORE_PAGE_MAX) */
+};
+/* Calls fn for each account f selects; fn returns non-zero to stop. 0, -ENOENT (f->after is not
+ * an account), -EINVAL or -errno. */
+int store_account_list(struct nts_store *s, const struct store_account_filter *f,
+		       int (*fn)(void *arg, const struct store_account *a), void *arg);
+/* Renames the account. 0, -ENOENT, -EINVAL or -errno. */
+int store_account_rename(struct nts_store *s, const char *sid, const char *name);
 /* Sets the status; 0, -ENOENT, -EPERM (the account is closed) or -errno. */
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended);
-/* Closes the account for good (its tokens stop working, it cannot be activated again). 0, -ENOENT
- * or -errno. */
+/* Closes the account for good (its tokens stop working, it cannot be activated again), and with
+ * a master every subaccount of it. 0, -ENOENT or -errno. */
 int store_account_close(struct nts_store *s, const char *sid);
 /* Sets the account's limits; a negative value keeps that limit as it is. 0, -ENOENT, -EINVAL or
  * -errno. */
@@ -65,17 +99,106 @@ int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_a
 int store_account_verify(struct nts_store *s, const char *sid, const char *token,
 			 struct store_account *out);
 
+/* API keys: a sid "SK" + 32 hex digits and a secret of 32 hex digits (CSPRNG) that is kept only
+ * as HMAC-SHA256(salt, secret), like AuthTokens. A key acts for the account that owns it. */
+struct store_key {
+	char sid[STORE_KEY_SID_LEN + 1];
+	char account[STORE_SID_LEN + 1];
+	char name[STORE_NAME_MAX]; /* may be empty */
+	int64_t created, updated;  /* unix seconds */
+};
+/* True when sid has the key sid syntax: "SK" followed by 32 lower-case hex digits. */
+bool store_key_sid_valid(const char *sid);
+/* Creates a key of account named name (NULL or "" for none). secret gets the 32 hex digits + NUL:
+ * the only time it is known. 0, -ENOENT (no such account), -EINVAL or -errno. */
+int store_key_create(struct nts_store *s, const char *account, const char *name,
+		     struct store_key *out, char secret[STORE_KEY_SECRET_LEN + 1]);
+/* Looks key sid up. 0, -ENOENT or -errno. */
+int store_key_get(struct nts_store *s, const char *sid, struct store_key *out);
+/* Calls fn for up to limit keys of account, oldest first, skipping offset keys or, with after,
+ * those up to the key after. 0, -ENOENT (after is not a key of account), -EINVAL or -errno. */
+int store_key_list(struct nts_store *s, const char *account, const char *after, unsigned offset,
+		   unsigned limit, int (*fn)(void *arg, const struct store_key *k), void *arg);
+/* Renames key sid ("" allowed). 0, -ENOENT, -EINVAL or -errno. */
+int store_key_rename(struct nts_store *s, const char *sid, const char *name);
+/* Deletes key sid: its secret stops working at once. 0, -ENOENT or -errno. */
+int store_key_delete(struct nts_store *s, const char *sid);
+/* Checks key sid's secret in constant time (unknown sids cost the same). 0 when it matches (the
+ * key is filled into out if non-NULL), -EACCES otherwise, other -errno. */
+int store_key_verify(struct nts_store *s, const char *sid, const char *secret,
+		     struct store_key *out);
+
 /* Loads the signing secret (the oldest row of the secrets table), creating one if there is none.
  * out gets a NUL-terminated string. 0 or -errno. */
 int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen);
 
-/* Adds usage for account (an AccountSid; others, e.g. "" for static users, are ignored), kept in
- * memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped at flush.
- */
-void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations,
-		     uint64_t bytes);
-/* Writes pending usage in one transaction. 0 or -errno (pending counts are kept on failure). */
+/* --- Usage per account and UTC day (store_usage.c). Days are counted from 1970-01-01 (day 0). */
+#define STORE_DAY_LEN 10    /* "YYYY-MM-DD" */
+#define STORE_REGION_MAX 64 /* region name, bytes including NUL */
+
+/* What an account used: a delta to add, or a sum read back. */
+struct store_usage {
+	uint64_t bytes_to_peer;	     /* relayed client -> peer (payload bytes, both relay paths) */
+	uint64_t bytes_to_client;    /* relayed peer -> client */
+	uint64_t allocations;	     /* allocations made */
+	uint64_t allocation_seconds; /* seconds allocations were held */
+};
+
+/* The region this node's usage is recorded under ("" for none, the default). */
+void store_usage_set_region(struct nts_store *s, const char *region);
+/* Adds u to account's usage of day (an AccountSid; others, e.g. "" for static users, are ignored),
+ * kept in memory until store_usage_flush(). Never fails: counts for unknown accounts are dropped
+ * at flush, and beyond STORE_USAGE_PENDING_MAX pending rows an unwritable database loses some. */
+void store_usage_add(struct nts_store *s, const char *account, int64_t day,
+		     const struct store_usage *u);
+/* Adds the allocation-seconds of live allocations held over [from_ms, to_ms) (unix ms) to
+ * account, split at UTC midnights into the days they fall on. carry_ms keeps what is not yet a
+ * whole second between calls (start it at 0). */
+void store_usage_add_held(struct nts_store *s, const char *account, uint64_t from_ms,
+			  uint64_t to_ms, uint64_t live, uint64_t *carry_ms);
+/* Writes pending usage and kernel counter marks in one transaction. 0 or -errno (pending data is
+ * kept on failure, to retry). */
 int store_usage_flush(struct nts_store *s);
+/* Formats day as "YYYY-MM-DD" into out (STORE_DAY_LEN + 1 bytes). Returns out. */
+char *store_day_fmt(int64_t day, char *out);
+/* Parses "YYYY-MM-DD" (a real calendar date). 0 or -EINVAL. */
+int store_day_parse(const char *text, int64_t *day);
+
+/* A kernel fast-path allocation counter whose counts up to to_peer/to_client are already in the
+ * usage: another ntsd that adopts the maps adds only what the kernel counted beyond it (see
+ * docs/architecture.md, "Usage"). */
+struct store_kernel_mark {
+	uint64_t key;	 /* the counter's key in the map (generation << 40 | allocation id) */
+	uint32_t map_id; /* the kernel id of the counter map (a new map is a new count) */
+	char sid[STORE_SID_LEN + 1];
+	uint64_t to_peer, to_client;
+};
+/* Records m (replacing the mark of m->key) at the next flush, in the transaction that writes the
+ * usage it accounts for. */
+void store_kernel_mark_set(struct nts_store *s, const struct store_kernel_mark *m);
+/* Deletes the mark of key at the next flush. */
+void store_kernel_mark_forget(struct nts_store *s, uint64_t key);
+/* Calls fn for every stored mark (pending changes not included); fn returns non-zero to stop.
+ * 0 or -errno. */
+int store_kernel_mark_foreach(struct nts_store *s,
+			      int (*fn)(void *arg, const struct store_kernel_mark *m), void *arg);
+
+/* Which usage store_usage_foreach() reads: account's own, and its subaccounts' with
+ * include_subaccounts, from first_day to last_day (inclusive). */
+struct store_usage_query {
+	const char *sid;
+	bool include_subaccounts;
+	int64_t first_day, last_day;
+};
+/* Calls fn for each stored row (account, day, region) the query selects, by day, then region;
+ * fn returns non-zero to stop. 0 or -errno. */
+int store_usage_foreach(struct nts_store *s, const struct store_usage_query *q,
+			int (*fn)(void *arg, const char *sid, int64_t day, const char *region,
+				  const struct store_usage *u),
+			void *arg);
+/* The master account of subaccount sid into owner (empty for a master). 0, -ENOENT (no such
+ * account) or -errno. */
+int store_usage_owner(struct nts_store *s, const char *sid, char owner[STORE_SID_LEN + 1]);
 
 /* Small key/value settings (e.g. the ICE server list ntsd last published, for ntsctl --db).
  * get: 0, -ENOENT, -ENOSPC or -errno. */

@@ -16,20 +16,24 @@
 #include "store/store_priv.h"
 #include "util/log.h"
 
-#define STORE_SALT_LEN 16
-#define STORE_HASH_LEN 32
-
-bool store_sid_valid(const char *sid)
+bool store_sid_syntax(const char *s, const char *prefix)
 {
-	if (!sid || strncmp(sid, "AC", 2) != 0 || strlen(sid) != STORE_SID_LEN)
+	size_t n = strlen(prefix);
+
+	if (!s || strncmp(s, prefix, n) != 0 || strlen(s) != n + 32)
 		return false;
-	for (const char *p = sid + 2; *p; p++)
+	for (const char *p = s + n; *p; p++)
 		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
 			return false;
 	return true;
 }
 
-static int store_random_hex(char *out, size_t nbytes)
+bool store_sid_valid(const char *sid)
+{
+	return store_sid_syntax(sid, "AC");
+}
+
+int store_random_hex(char *out, size_t nbytes)
 {
 	uint8_t raw[32];
 
@@ -41,8 +45,8 @@ static int store_random_hex(char *out, size_t nbytes)
 	return 0;
 }
 
-static int store_token_hash(const uint8_t *salt, size_t salt_len, const char *token,
-			    uint8_t out[STORE_HASH_LEN])
+int store_secret_hash(const uint8_t *salt, size_t salt_len, const char *token,
+		      uint8_t out[STORE_HASH_LEN])
 {
 	unsigned int len = STORE_HASH_LEN;
 
@@ -53,11 +57,11 @@ static int store_token_hash(const uint8_t *salt, size_t salt_len, const char *to
 	return 0;
 }
 
-static bool store_name_valid(const char *name)
+bool store_name_valid(const char *name, bool empty_ok)
 {
 	size_t n = name ? strlen(name) : 0;
 
-	if (n == 0 || n >= STORE_NAME_MAX)
+	if ((n == 0 && !empty_ok) || n >= STORE_NAME_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f)
@@ -66,12 +70,13 @@ static bool store_name_valid(const char *name)
 }
 
 /* Reads a row of (sid, friendly_name, status, created, updated, allocations, bytes,
- * max_allocations, max_bps). */
+ * max_allocations, max_bps, owner_sid, the owner's status). */
 static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
 {
 	const char *sid = (const char *)sqlite3_column_text(st, 0);
 	const char *name = (const char *)sqlite3_column_text(st, 1);
 	const char *status = (const char *)sqlite3_column_text(st, 2);
+	const char *owner, *owner_status;
 
 	memset(a, 0, sizeof(*a));
 	snprintf(a->sid, sizeof(a->sid), "%s", sid ? sid : "");
@@ -84,15 +89,27 @@ static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
 	a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
 	a->max_allocations = (uint32_t)sqlite3_column_int64(st, 7);
 	a->max_bps = (uint64_t)sqlite3_column_int64(st, 8);
+	owner = (const char *)sqlite3_column_text(st, 9);
+	snprintf(a->owner, sizeof(a->owner), "%s", owner ? owner : "");
+	owner_status = (const char *)sqlite3_column_text(st, 10);
+	a->owner_suspended = owner_status && strcmp(owner_status, "active") != 0;
+}
+
+const char *store_account_status_name(const struct store_account *a)
+{
+	return a->closed ? "closed" : a->suspended ? "suspended" : "active";
 }
 
 #define STORE_ACCOUNT_COLUMNS                                                                      \
 	"SELECT a.sid, a.friendly_name, a.status, a.created, a.updated,"                           \
-	" COALESCE(u.allocations, 0), COALESCE(u.bytes, 0), a.max_allocations, a.max_bps"          \
-	" FROM accounts a LEFT JOIN usage u ON u.sid = a.sid"
+	" COALESCE(u.allocations, 0), COALESCE(u.bytes, 0), a.max_allocations, a.max_bps,"         \
+	" a.owner_sid, o.status"                                                                   \
+	" FROM accounts a LEFT JOIN usage u ON u.sid = a.sid"                                      \
+	" LEFT JOIN accounts o ON o.sid = a.owner_sid"
 
-int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
-			 char token[STORE_TOKEN_LEN + 1])
+/* Inserts an active account (a subaccount of owner unless NULL) with fresh credentials. */
+static int store_account_insert(struct nts_store *s, const char *owner, const char *name,
+				struct store_account *out, char token[STORE_TOKEN_LEN + 1])
 {
 	uint8_t salt[STORE_SALT_LEN], hash[STORE_HASH_LEN];
 	char sid[STORE_SID_LEN + 1] = "AC";
@@ -100,7 +117,7 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 	sqlite3_stmt *st;
 	int err;
 
-	if (!store_name_valid(name))
+	if (!store_name_valid(name, false))
 		return -EINVAL;
 	err = store_random_hex(sid + 2, 16);
 	if (!err)
@@ -108,12 +125,12 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 	if (!err && RAND_bytes(salt, sizeof(salt)) != 1)
 		err = -EIO;
 	if (!err)
-		err = store_token_hash(salt, sizeof(salt), token, hash);
+		err = store_secret_hash(salt, sizeof(salt), token, hash);
 	if (!err)
 		err = store_prepare(s,
 				    "INSERT INTO accounts (sid, friendly_name, token_salt,"
-				    " token_hash, status, created, updated)"
-				    " VALUES (?, ?, ?, ?, 'active', ?, ?)",
+				    " token_hash, status, created, updated, owner_sid)"
+				    " VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
 				    &st);
 	if (err)
 		return err;
@@ -123,6 +140,10 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 	sqlite3_bind_blob(st, 4, hash, sizeof(hash), SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, now);
 	sqlite3_bind_int64(st, 6, now);
+	if (owner)
+		sqlite3_bind_text(st, 7, owner, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 7);
 	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
 	sqlite3_finalize(st);
 	if (err) {
@@ -132,10 +153,32 @@ int store_account_create(struct nts_store *s, const char *name, struct store_acc
 	if (out) {
 		memset(out, 0, sizeof(*out));
 		memcpy(out->sid, sid, sizeof(out->sid));
+		snprintf(out->owner, sizeof(out->owner), "%s", owner ? owner : "");
 		snprintf(out->name, sizeof(out->name), "%s", name);
 		out->created = out->updated = now;
 	}
 	return 0;
+}
+
+int store_account_create(struct nts_store *s, const char *name, struct store_account *out,
+			 char token[STORE_TOKEN_LEN + 1])
+{
+	return store_account_insert(s, NULL, name, out, token);
+}
+
+int store_subaccount_create(struct nts_store *s, const char *owner, const char *name,
+			    struct store_account *out, char token[STORE_TOKEN_LEN + 1])
+{
+	struct store_account o;
+	int err = store_sid_valid(owner) ? store_account_get(s, owner, &o) : -ENOENT;
+
+	if (err)
+		return err;
+	if (o.owner[0])
+		return -EMLINK; /* one level, as at Twilio: a subaccount has no subaccounts */
+	if (o.closed)
+		return -EPERM;
+	return store_account_insert(s, owner, name, out, token);
 }
 
 int store_account_get(struct nts_store *s, const char *sid, struct store_account *out)
@@ -223,8 +266,71 @@ int store_account_close(struct nts_store *s, const char *sid)
 {
 	return store_account_update(s,
 				    "UPDATE accounts SET status = 'closed', updated = ?1"
-				    " WHERE sid = ?2",
+				    " WHERE sid = ?2 OR (owner_sid = ?2 AND status != 'closed')",
 				    sid, 0, 0);
+}
+
+int store_account_rename(struct nts_store *s, const char *sid, const char *name)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if (!store_name_valid(name, false))
+		return -EINVAL;
+	err = store_prepare(
+	    s, "UPDATE accounts SET friendly_name = ?3, updated = ?1 WHERE sid = ?2", &st);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
+	sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = store_errno(sqlite3_errcode(s->db));
+	else if (sqlite3_changes(s->db) == 0)
+		err = -ENOENT;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_account_list(struct nts_store *s, const struct store_account_filter *f,
+		       int (*fn)(void *arg, const struct store_account *a), void *arg)
+{
+	/* Oldest first; a page token is the last sid of the previous page, so pages stay stable
+	 * while accounts are added. Unused parameters are NULL and match everything. */
+	static const char sql[] =
+	    STORE_ACCOUNT_COLUMNS " WHERE (?1 IS NULL OR a.sid = ?1 OR a.owner_sid = ?1)"
+				  " AND (?2 IS NULL OR a.friendly_name = ?2)"
+				  " AND (?3 IS NULL OR a.status = ?3)"
+				  " AND (?4 IS NULL OR (a.created, a.rowid) >"
+				  "  (SELECT created, rowid FROM accounts WHERE sid = ?4))"
+				  " ORDER BY a.created, a.rowid LIMIT ?5 OFFSET ?6";
+	static const char *const status[] = {NULL, "active", "suspended", "closed"};
+	struct store_account a;
+	sqlite3_stmt *st;
+	int rc, err;
+
+	if (f->limit == 0 || f->limit > STORE_PAGE_MAX || (unsigned)f->status > STORE_STATUS_CLOSED)
+		return -EINVAL;
+	if (f->after && (!store_sid_valid(f->after) || store_account_get(s, f->after, &a) != 0))
+		return -ENOENT;
+	err = store_prepare(s, sql, &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, f->family, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, status[f->status], -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, f->after, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, f->limit);
+	sqlite3_bind_int64(st, 6, f->offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_account_from_row(st, &a);
+		if (fn(arg, &a))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
 }
 
 int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_allocations,
@@ -270,7 +376,7 @@ int store_account_verify(struct nts_store *s, const char *sid, const char *token
 		sqlite3_finalize(st);
 		return store_errno(rc);
 	}
-	err = store_token_hash(salt, salt_len, token, got);
+	err = store_secret_hash(salt, salt_len, token, got);
 	sqlite3_finalize(st);
 	if (err)
 		return err;

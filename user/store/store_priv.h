@@ -8,18 +8,43 @@
 
 #include "store/store.h"
 
-#define STORE_USAGE_SLOTS 256 /* pending usage entries before an early flush */
+#define STORE_USAGE_PENDING_MAX 65536 /* pending rows (account, day) or marks before dropping */
 
+/* Usage of one account on one day, not yet written. */
 struct store_usage_pending {
 	char sid[STORE_SID_LEN + 1];
-	uint64_t allocations, bytes;
+	int64_t day;
+	struct store_usage u;
+};
+
+/* A kernel counter mark to write (or to delete: forget) at the next flush. */
+struct store_mark_pending {
+	struct store_kernel_mark m;
+	bool forget;
 };
 
 struct nts_store {
 	sqlite3 *db;
-	struct store_usage_pending usage[STORE_USAGE_SLOTS];
-	unsigned nusage;
+	char region[STORE_REGION_MAX];
+	/* Open-addressing tables (linear probing, power-of-two sizes, emptied by each flush). */
+	struct store_usage_pending *usage;
+	size_t nusage, usage_cap;
+	struct store_mark_pending *marks;
+	size_t nmarks, marks_cap;
 };
+
+#define STORE_SALT_LEN 16
+#define STORE_HASH_LEN 32
+
+/* Writes nbytes (at most 32) random bytes from the CSPRNG as 2 * nbytes hex digits + NUL. */
+int store_random_hex(char *out, size_t nbytes);
+/* HMAC-SHA256(salt, secret): how AuthTokens and key secrets are kept. 0 or -EIO. */
+int store_secret_hash(const uint8_t *salt, size_t salt_len, const char *secret,
+		      uint8_t out[STORE_HASH_LEN]);
+/* A friendly name: 1..STORE_NAME_MAX - 1 bytes (0 too when empty_ok), no control characters. */
+bool store_name_valid(const char *name, bool empty_ok);
+/* True when s is prefix followed by 32 lower-case hex digits. */
+bool store_sid_syntax(const char *s, const char *prefix);
 
 /* Maps an SQLite result code to -errno (SQLITE_BUSY -> -EBUSY, SQLITE_FULL -> -ENOSPC...). */
 int store_errno(int rc);
@@ -27,5 +52,7 @@ int store_errno(int rc);
 int store_exec(struct nts_store *s, const char *sql);
 /* Prepares sql; 0 or -errno (logged). */
 int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st);
+/* Frees the pending usage tables (store_close). */
+void store_usage_free(struct nts_store *s);
 
 #endif

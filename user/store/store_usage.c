@@ -1,62 +1,387 @@
-/* Per-account usage: counted in memory on the hot path, written in one transaction per flush. */
+/* Usage per account and UTC day: counted in memory on the hot path, written in one transaction per
+ * flush into usage_daily (per day and region) and usage (the all-time total per account), with the
+ * kernel counter marks that say which kernel-relayed bytes that usage already holds.
+ */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "store/store_priv.h"
 #include "util/log.h"
 
-void store_usage_add(struct nts_store *s, const char *account, uint64_t allocations, uint64_t bytes)
-{
-	struct store_usage_pending *u = NULL;
+#define STORE_TABLE_MIN 64 /* first size of a pending table */
 
-	if (!s || !store_sid_valid(account) || (allocations == 0 && bytes == 0))
+/* --- days: proleptic Gregorian calendar, day 0 = 1970-01-01 (H. Hinnant's civil algorithms) */
+
+static int64_t store_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era;
+	unsigned yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = (unsigned)(y - era * 400);
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void store_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era;
+	unsigned doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = (unsigned)(z - era * 146097);
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = doy - (153 * mp + 2) / 5 + 1;
+	*m = mp < 10 ? mp + 3 : mp - 9;
+	*y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+char *store_day_fmt(int64_t day, char *out)
+{
+	int64_t y;
+	unsigned m, d;
+
+	store_civil_from_days(day, &y, &m, &d);
+	if (y < 0 || y > 9999)
+		y = y < 0 ? 0 : 9999; /* outside what the text form holds: clamp */
+	snprintf(out, STORE_DAY_LEN + 1, "%04d-%02u-%02u", (int)y, m, d);
+	return out;
+}
+
+int store_day_parse(const char *t, int64_t *day)
+{
+	static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	unsigned y = 0, m, d;
+
+	if (!t || strlen(t) != STORE_DAY_LEN || t[4] != '-' || t[7] != '-')
+		return -EINVAL;
+	for (int i = 0; i < STORE_DAY_LEN; i++)
+		if (i != 4 && i != 7 && (t[i] < '0' || t[i] > '9'))
+			return -EINVAL;
+	for (int i = 0; i < 4; i++)
+		y = y * 10 + (unsigned)(t[i] - '0');
+	m = (unsigned)(t[5] - '0') * 10 + (unsigned)(t[6] - '0');
+	d = (unsigned)(t[8] - '0') * 10 + (unsigned)(t[9] - '0');
+	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return -EINVAL;
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return -EINVAL;
+	*day = store_days_from_civil(y, m, d);
+	return 0;
+}
+
+/* --- pending tables */
+
+static uint64_t store_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t store_usage_hash(const char *sid, int64_t day)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *sid; sid++)
+		h = (h ^ (uint8_t)*sid) * 1099511628211ULL;
+	return store_mix(h ^ (uint64_t)day);
+}
+
+static struct store_usage_pending *store_usage_slot(struct store_usage_pending *t, size_t cap,
+						    const char *sid, int64_t day)
+{
+	size_t i = store_usage_hash(sid, day) & (cap - 1);
+
+	while (t[i].sid[0] && (t[i].day != day || strcmp(t[i].sid, sid) != 0))
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+static struct store_mark_pending *store_mark_slot(struct store_mark_pending *t, size_t cap,
+						  uint64_t key)
+{
+	size_t i = store_mix(key) & (cap - 1);
+
+	while (t[i].m.key && t[i].m.key != key)
+		i = (i + 1) & (cap - 1);
+	return &t[i];
+}
+
+/* Makes room for one more entry (at most 3/4 full). 0, -ENOMEM or -ENOSPC. */
+static int store_usage_grow(struct nts_store *s)
+{
+	struct store_usage_pending *t;
+	size_t cap;
+
+	if (s->nusage + 1 <= s->usage_cap / 4 * 3)
+		return 0;
+	if (s->nusage >= STORE_USAGE_PENDING_MAX)
+		return -ENOSPC;
+	cap = s->usage_cap ? s->usage_cap * 2 : STORE_TABLE_MIN;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->usage_cap; i++)
+		if (s->usage[i].sid[0])
+			*store_usage_slot(t, cap, s->usage[i].sid, s->usage[i].day) = s->usage[i];
+	free(s->usage);
+	s->usage = t;
+	s->usage_cap = cap;
+	return 0;
+}
+
+static int store_marks_grow(struct nts_store *s)
+{
+	struct store_mark_pending *t;
+	size_t cap;
+
+	if (s->nmarks + 1 <= s->marks_cap / 4 * 3)
+		return 0;
+	if (s->nmarks >= STORE_USAGE_PENDING_MAX)
+		return -ENOSPC;
+	cap = s->marks_cap ? s->marks_cap * 2 : STORE_TABLE_MIN;
+	t = calloc(cap, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->marks_cap; i++)
+		if (s->marks[i].m.key)
+			*store_mark_slot(t, cap, s->marks[i].m.key) = s->marks[i];
+	free(s->marks);
+	s->marks = t;
+	s->marks_cap = cap;
+	return 0;
+}
+
+void store_usage_free(struct nts_store *s)
+{
+	free(s->usage);
+	free(s->marks);
+	s->usage = NULL;
+	s->marks = NULL;
+	s->nusage = s->usage_cap = s->nmarks = s->marks_cap = 0;
+}
+
+void store_usage_set_region(struct nts_store *s, const char *region)
+{
+	snprintf(s->region, sizeof(s->region), "%s", region ? region : "");
+}
+
+/* Room for one more pending entry in a table that grow() manages: when full, write what is
+ * pending first. false when there is still no room (the database refuses writes). */
+static bool store_make_room(struct nts_store *s, int (*grow)(struct nts_store *))
+{
+	int err = grow(s);
+
+	if (err == -ENOSPC && store_usage_flush(s) == 0)
+		err = grow(s);
+	if (err)
+		log_warn("store: usage not recorded (%s): the database has refused writes for a "
+			 "while",
+			 strerror(-err));
+	return err == 0;
+}
+
+void store_usage_add(struct nts_store *s, const char *account, int64_t day,
+		     const struct store_usage *u)
+{
+	struct store_usage_pending *p;
+
+	if (!s || !store_sid_valid(account) ||
+	    !(u->bytes_to_peer | u->bytes_to_client | u->allocations | u->allocation_seconds))
 		return;
-	for (unsigned i = 0; i < s->nusage; i++) {
-		if (memcmp(s->usage[i].sid, account, STORE_SID_LEN) == 0) {
-			u = &s->usage[i];
+	if (s->usage_cap) {
+		p = store_usage_slot(s->usage, s->usage_cap, account, day);
+		if (p->sid[0])
+			goto add;
+	}
+	if (!store_make_room(s, store_usage_grow))
+		return;
+	p = store_usage_slot(s->usage, s->usage_cap, account, day);
+	memcpy(p->sid, account, STORE_SID_LEN + 1);
+	p->day = day;
+	s->nusage++;
+add:
+	p->u.bytes_to_peer += u->bytes_to_peer;
+	p->u.bytes_to_client += u->bytes_to_client;
+	p->u.allocations += u->allocations;
+	p->u.allocation_seconds += u->allocation_seconds;
+}
+
+void store_usage_add_held(struct nts_store *s, const char *account, uint64_t from_ms,
+			  uint64_t to_ms, uint64_t live, uint64_t *carry_ms)
+{
+	const uint64_t day_ms = 86400000;
+
+	while (live && from_ms < to_ms) {
+		int64_t day = (int64_t)(from_ms / day_ms);
+		uint64_t midnight = ((uint64_t)day + 1) * day_ms;
+		uint64_t until = to_ms < midnight ? to_ms : midnight;
+		struct store_usage add = {0};
+
+		*carry_ms += (until - from_ms) * live;
+		add.allocation_seconds = *carry_ms / 1000;
+		*carry_ms %= 1000;
+		store_usage_add(s, account, day, &add);
+		from_ms = until;
+	}
+}
+
+static struct store_mark_pending *store_mark_get(struct nts_store *s, uint64_t key)
+{
+	struct store_mark_pending *p;
+
+	if (!key)
+		return NULL;
+	if (s->marks_cap) {
+		p = store_mark_slot(s->marks, s->marks_cap, key);
+		if (p->m.key)
+			return p;
+	}
+	if (!store_make_room(s, store_marks_grow))
+		return NULL;
+	p = store_mark_slot(s->marks, s->marks_cap, key);
+	p->m.key = key;
+	s->nmarks++;
+	return p;
+}
+
+void store_kernel_mark_set(struct nts_store *s, const struct store_kernel_mark *m)
+{
+	struct store_mark_pending *p = s ? store_mark_get(s, m->key) : NULL;
+
+	if (p) {
+		p->m = *m;
+		p->forget = false;
+	}
+}
+
+void store_kernel_mark_forget(struct nts_store *s, uint64_t key)
+{
+	struct store_mark_pending *p = s ? store_mark_get(s, key) : NULL;
+
+	if (p)
+		p->forget = true;
+}
+
+/* --- flush */
+
+static int store_step_done(struct nts_store *s, sqlite3_stmt *st)
+{
+	int err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+
+	sqlite3_reset(st);
+	return err;
+}
+
+/* Writes the pending usage rows with the prepared statements daily and total. */
+static int store_flush_usage(struct nts_store *s, sqlite3_stmt *daily, sqlite3_stmt *total,
+			     int64_t now)
+{
+	char day[STORE_DAY_LEN + 1];
+	int err = 0;
+
+	for (size_t i = 0; !err && i < s->usage_cap; i++) {
+		const struct store_usage_pending *p = &s->usage[i];
+
+		if (!p->sid[0])
+			continue;
+		sqlite3_bind_text(daily, 1, p->sid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(daily, 2, store_day_fmt(p->day, day), -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(daily, 3, s->region, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(daily, 4, (int64_t)p->u.bytes_to_peer);
+		sqlite3_bind_int64(daily, 5, (int64_t)p->u.bytes_to_client);
+		sqlite3_bind_int64(daily, 6, (int64_t)p->u.allocations);
+		sqlite3_bind_int64(daily, 7, (int64_t)p->u.allocation_seconds);
+		sqlite3_bind_int64(daily, 8, now);
+		err = store_step_done(s, daily);
+		if (err)
 			break;
+		sqlite3_bind_text(total, 1, p->sid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(total, 2, (int64_t)p->u.allocations);
+		sqlite3_bind_int64(total, 3, (int64_t)(p->u.bytes_to_peer + p->u.bytes_to_client));
+		sqlite3_bind_int64(total, 4, now);
+		err = store_step_done(s, total);
+	}
+	return err;
+}
+
+static int store_flush_marks(struct nts_store *s, sqlite3_stmt *set, sqlite3_stmt *del, int64_t now)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < s->marks_cap; i++) {
+		const struct store_mark_pending *p = &s->marks[i];
+
+		if (!p->m.key)
+			continue;
+		if (p->forget) {
+			sqlite3_bind_int64(del, 1, (int64_t)p->m.key);
+			err = store_step_done(s, del);
+			continue;
 		}
+		sqlite3_bind_int64(set, 1, (int64_t)p->m.key);
+		sqlite3_bind_int64(set, 2, p->m.map_id);
+		sqlite3_bind_text(set, 3, p->m.sid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(set, 4, (int64_t)p->m.to_peer);
+		sqlite3_bind_int64(set, 5, (int64_t)p->m.to_client);
+		sqlite3_bind_int64(set, 6, now);
+		err = store_step_done(s, set);
 	}
-	if (!u) {
-		if (s->nusage == STORE_USAGE_SLOTS && store_usage_flush(s) != 0)
-			return; /* the database refuses writes: drop rather than grow */
-		u = &s->usage[s->nusage++];
-		memcpy(u->sid, account, STORE_SID_LEN + 1);
-		u->allocations = u->bytes = 0;
-	}
-	u->allocations += allocations;
-	u->bytes += bytes;
+	return err;
 }
 
 int store_usage_flush(struct nts_store *s)
 {
 	/* Only accounts that exist get a row: ephemeral credentials signed with a --secret may
 	 * name ids that are not accounts here. */
-	static const char sql[] =
+	static const char *const sql[4] = {
+	    "INSERT INTO usage_daily (sid, day, region, bytes_to_peer, bytes_to_client,"
+	    " allocations, allocation_seconds, updated)"
+	    " SELECT sid, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM accounts WHERE sid = ?1"
+	    " ON CONFLICT(sid, day, region) DO UPDATE SET"
+	    " bytes_to_peer = bytes_to_peer + excluded.bytes_to_peer,"
+	    " bytes_to_client = bytes_to_client + excluded.bytes_to_client,"
+	    " allocations = allocations + excluded.allocations,"
+	    " allocation_seconds = allocation_seconds + excluded.allocation_seconds,"
+	    " updated = excluded.updated",
 	    "INSERT INTO usage (sid, allocations, bytes, updated)"
 	    " SELECT sid, ?2, ?3, ?4 FROM accounts WHERE sid = ?1"
 	    " ON CONFLICT(sid) DO UPDATE SET allocations = allocations + excluded.allocations,"
-	    " bytes = bytes + excluded.bytes, updated = excluded.updated";
-	sqlite3_stmt *st = NULL;
+	    " bytes = bytes + excluded.bytes, updated = excluded.updated",
+	    "INSERT INTO usage_kernel (alloc_key, map_id, sid, to_peer, to_client, updated)"
+	    " SELECT ?1, ?2, sid, ?4, ?5, ?6 FROM accounts WHERE sid = ?3"
+	    " ON CONFLICT(alloc_key) DO UPDATE SET map_id = excluded.map_id, sid = excluded.sid,"
+	    " to_peer = excluded.to_peer, to_client = excluded.to_client,"
+	    " updated = excluded.updated",
+	    "DELETE FROM usage_kernel WHERE alloc_key = ?1",
+	};
+	sqlite3_stmt *st[4] = {NULL};
+	int64_t now = (int64_t)time(NULL);
 	int err;
 
-	if (!s || s->nusage == 0)
+	if (!s || (s->nusage == 0 && s->nmarks == 0))
 		return 0;
 	err = store_exec(s, "BEGIN IMMEDIATE");
 	if (err)
 		return err;
-	err = store_prepare(s, sql, &st);
-	for (unsigned i = 0; !err && i < s->nusage; i++) {
-		sqlite3_bind_text(st, 1, s->usage[i].sid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (int64_t)s->usage[i].allocations);
-		sqlite3_bind_int64(st, 3, (int64_t)s->usage[i].bytes);
-		sqlite3_bind_int64(st, 4, (int64_t)time(NULL));
-		if (sqlite3_step(st) != SQLITE_DONE)
-			err = store_errno(sqlite3_errcode(s->db));
-		sqlite3_reset(st);
-	}
-	sqlite3_finalize(st);
+	for (int i = 0; !err && i < 4; i++)
+		err = store_prepare(s, sql[i], &st[i]);
+	if (!err)
+		err = store_flush_usage(s, st[0], st[1], now);
+	if (!err)
+		err = store_flush_marks(s, st[2], st[3], now);
+	for (int i = 0; i < 4; i++)
+		sqlite3_finalize(st[i]);
 	if (!err)
 		err = store_exec(s, "COMMIT");
 	if (err) {
@@ -64,6 +389,104 @@ int store_usage_flush(struct nts_store *s)
 		log_warn("store: usage flush failed (%s); will retry", strerror(-err));
 		return err;
 	}
-	s->nusage = 0;
+	if (s->usage)
+		memset(s->usage, 0, s->usage_cap * sizeof(*s->usage));
+	if (s->marks)
+		memset(s->marks, 0, s->marks_cap * sizeof(*s->marks));
+	s->nusage = s->nmarks = 0;
 	return 0;
+}
+
+/* --- reading */
+
+int store_kernel_mark_foreach(struct nts_store *s,
+			      int (*fn)(void *arg, const struct store_kernel_mark *m), void *arg)
+{
+	struct store_kernel_mark m;
+	sqlite3_stmt *st;
+	int rc, err = store_prepare(
+		    s, "SELECT alloc_key, map_id, sid, to_peer, to_client FROM usage_kernel", &st);
+
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sid = (const char *)sqlite3_column_text(st, 2);
+
+		memset(&m, 0, sizeof(m));
+		m.key = (uint64_t)sqlite3_column_int64(st, 0);
+		m.map_id = (uint32_t)sqlite3_column_int64(st, 1);
+		snprintf(m.sid, sizeof(m.sid), "%s", sid ? sid : "");
+		m.to_peer = (uint64_t)sqlite3_column_int64(st, 3);
+		m.to_client = (uint64_t)sqlite3_column_int64(st, 4);
+		if (fn(arg, &m))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_usage_foreach(struct nts_store *s, const struct store_usage_query *q,
+			int (*fn)(void *arg, const char *sid, int64_t day, const char *region,
+				  const struct store_usage *u),
+			void *arg)
+{
+	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
+	struct store_usage u;
+	sqlite3_stmt *st;
+	int64_t day;
+	int rc, err = store_prepare(
+		    s,
+		    "SELECT sid, day, region, bytes_to_peer, bytes_to_client, allocations,"
+		    " allocation_seconds FROM usage_daily"
+		    " WHERE (sid = ?1 OR (?2 AND sid IN (SELECT sid FROM accounts WHERE owner_sid "
+		    "= ?1)))"
+		    " AND day BETWEEN ?3 AND ?4 ORDER BY day, region, sid",
+		    &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, q->sid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, q->include_subaccounts);
+	sqlite3_bind_text(st, 3, store_day_fmt(q->first_day, first), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, store_day_fmt(q->last_day, last), -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sid = (const char *)sqlite3_column_text(st, 0);
+		const char *text = (const char *)sqlite3_column_text(st, 1);
+		const char *region = (const char *)sqlite3_column_text(st, 2);
+
+		if (!sid || store_day_parse(text, &day) != 0)
+			continue; /* not written by nts */
+		u.bytes_to_peer = (uint64_t)sqlite3_column_int64(st, 3);
+		u.bytes_to_client = (uint64_t)sqlite3_column_int64(st, 4);
+		u.allocations = (uint64_t)sqlite3_column_int64(st, 5);
+		u.allocation_seconds = (uint64_t)sqlite3_column_int64(st, 6);
+		if (fn(arg, sid, day, region ? region : "", &u))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_usage_owner(struct nts_store *s, const char *sid, char owner[STORE_SID_LEN + 1])
+{
+	sqlite3_stmt *st;
+	const char *o;
+	int rc, err = store_prepare(s, "SELECT owner_sid FROM accounts WHERE sid = ?", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		o = (const char *)sqlite3_column_text(st, 0);
+		snprintf(owner, STORE_SID_LEN + 1, "%s", o ? o : "");
+	} else {
+		err = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
+	}
+	sqlite3_finalize(st);
+	return err;
 }

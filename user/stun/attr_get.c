@@ -215,3 +215,19 @@ int stun_attr_get_icmp(const struct stun_attr *a, uint8_t *icmp_type, uint16_t *
 	*error_data = stun_rd32(a->value + 4);
 	return 0;
 }
+
+int stun_attr_get_change_request(const struct stun_attr *a, unsigned *change)
+{
+	if (!a || a->len != 4)
+		return -EINVAL;
+	*change = stun_rd32(a->value) & (STUN_CHANGE_IP | STUN_CHANGE_PORT);
+	return 0;
+}
+
+int stun_attr_get_response_port(const struct stun_attr *a, uint16_t *port)
+{
+	if (!a || a->len != 4)
+		return -EINVAL;
+	*port = stun_rd16(a->value);
+	return 0;
+}

@@ -37,6 +37,14 @@ void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t 
 	b->len = STUN_HEADER_LEN;
 }
 
+void stun_build_init_rfc3489(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+			     uint16_t cls, const uint8_t tid[STUN_TID3489_LEN])
+{
+	stun_build_init(b, buf, cap, method, cls, tid + 4);
+	if (!b->err)
+		memcpy(buf + 4, tid, 4); /* RFC 3489 §11.1: the id fills all 128 bits */
+}
+
 uint8_t *stun_put_reserve(struct stun_builder *b, uint16_t type, size_t len)
 {
 	if (b->err)
@@ -214,6 +222,27 @@ int stun_put_even_port(struct stun_builder *b, bool reserve_next)
 	uint8_t v = reserve_next ? 0x80 : 0;
 
 	return stun_put_attr(b, STUN_ATTR_EVEN_PORT, &v, 1);
+}
+
+int stun_put_change_request(struct stun_builder *b, unsigned change)
+{
+	return stun_put_u32(b, STUN_ATTR_CHANGE_REQUEST,
+			    change & (STUN_CHANGE_IP | STUN_CHANGE_PORT));
+}
+
+int stun_put_response_port(struct stun_builder *b, uint16_t port)
+{
+	return stun_put_u32(b, STUN_ATTR_RESPONSE_PORT, (uint32_t)port << 16);
+}
+
+int stun_put_padding(struct stun_builder *b, size_t len)
+{
+	uint8_t *v = stun_put_reserve(b, STUN_ATTR_PADDING, len);
+
+	if (!v)
+		return b->err;
+	memset(v, 0, len);
+	return 0;
 }
 
 int stun_put_icmp(struct stun_builder *b, uint8_t icmp_type, uint16_t icmp_code,

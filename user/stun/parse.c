@@ -23,6 +23,10 @@ enum { SHAPE_NONE, SHAPE_ADDR, SHAPE_ERROR, SHAPE_SHA256, SHAPE_PWALG, SHAPE_PWA
 /* clang-format off */
 static const struct attr_rule attr_rules[] = {
 	{ STUN_ATTR_MAPPED_ADDRESS, 8, 20, SHAPE_ADDR, false },
+	/* RFC 5780 §7.2 (RFC 3489 §11.2.4): 32 bits of flags. RESPONSE-ADDRESS stays unknown: 420. */
+	{ STUN_ATTR_CHANGE_REQUEST, 4, 4, SHAPE_NONE, false },
+	{ STUN_ATTR_SOURCE_ADDRESS, 8, 20, SHAPE_ADDR, false },
+	{ STUN_ATTR_CHANGED_ADDRESS, 8, 20, SHAPE_ADDR, false },
 	{ STUN_ATTR_USERNAME, 0, ANY, SHAPE_NONE, false },
 	{ STUN_ATTR_MESSAGE_INTEGRITY, 20, 20, SHAPE_NONE, false },
 	{ STUN_ATTR_ERROR_CODE, 4, ANY, SHAPE_ERROR, false },
@@ -45,6 +49,10 @@ static const struct attr_rule attr_rules[] = {
 	{ STUN_ATTR_USERHASH, 32, 32, SHAPE_NONE, false },
 	{ STUN_ATTR_XOR_MAPPED_ADDRESS, 8, 20, SHAPE_ADDR, false },
 	{ STUN_ATTR_RESERVATION_TOKEN, 8, 8, SHAPE_NONE, false },
+	{ STUN_ATTR_PADDING, 0, ANY, SHAPE_NONE, false },
+	{ STUN_ATTR_RESPONSE_PORT, 4, 4, SHAPE_NONE, false },
+	{ STUN_ATTR_RESPONSE_ORIGIN, 8, 20, SHAPE_ADDR, false },
+	{ STUN_ATTR_OTHER_ADDRESS, 8, 20, SHAPE_ADDR, false },
 	{ STUN_ATTR_PRIORITY, 4, 4, SHAPE_NONE, false },
 	{ STUN_ATTR_USE_CANDIDATE, 0, 0, SHAPE_NONE, false },
 	{ STUN_ATTR_CONNECTION_ID, 4, 4, SHAPE_NONE, false },
@@ -193,12 +201,17 @@ static int classify_bad_length(const uint8_t *buf, size_t len, size_t mlen)
 	return STUN_ERR_BAD_LENGTH;
 }
 
-static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len)
+static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len, bool rfc3489_ok)
 {
 	if (!buf || len < STUN_HEADER_LEN)
 		return STUN_ERR_TRUNCATED;
-	if ((buf[0] & 0xC0) || stun_rd32(buf + 4) != STUN_MAGIC_COOKIE)
+	if (buf[0] & 0xC0)
 		return STUN_ERR_NOT_STUN;
+	if (stun_rd32(buf + 4) != STUN_MAGIC_COOKIE) {
+		if (!rfc3489_ok)
+			return STUN_ERR_NOT_STUN;
+		m->rfc3489 = true;
+	}
 	size_t mlen = stun_rd16(buf + 2);
 	if (mlen % 4)
 		return classify_bad_length(buf, len, mlen);
@@ -216,7 +229,7 @@ static int parse_header(struct stun_msg *m, const uint8_t *buf, size_t len)
 	return 0;
 }
 
-int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+static int parse_message(struct stun_msg *m, const uint8_t *buf, size_t len, bool rfc3489_ok)
 {
 	uint64_t seen = 0;
 	int err;
@@ -224,7 +237,8 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 	memset(m, 0, offsetof(struct stun_msg, attrs));
 	m->integrity = m->integrity_sha256 = m->fingerprint = -1;
 	m->nunknown = 0;
-	err = parse_header(m, buf, len);
+	m->rfc3489 = false;
+	err = parse_header(m, buf, len, rfc3489_ok);
 	if (err)
 		return err;
 
@@ -256,6 +270,16 @@ int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
 		off += 4 + stun_pad4(alen);
 	}
 	return 0;
+}
+
+int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	return parse_message(m, buf, len, false);
+}
+
+int stun_parse_rfc3489(struct stun_msg *m, const uint8_t *buf, size_t len)
+{
+	return parse_message(m, buf, len, true);
 }
 
 const struct stun_attr *stun_find_next(const struct stun_msg *m, uint16_t type,

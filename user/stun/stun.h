@@ -77,6 +77,10 @@ const char *stun_method_stat_name(unsigned stat);
 /* Attribute types. 0x0000-0x7FFF are comprehension-required. */
 enum stun_attr_type {
 	STUN_ATTR_MAPPED_ADDRESS = 0x0001,
+	STUN_ATTR_RESPONSE_ADDRESS = 0x0002, /* RFC 3489 §11.2.2: never honoured (a reflector) */
+	STUN_ATTR_CHANGE_REQUEST = 0x0003,   /* RFC 5780 §7.2, RFC 3489 §11.2.4 */
+	STUN_ATTR_SOURCE_ADDRESS = 0x0004,   /* RFC 3489 §11.2.5 */
+	STUN_ATTR_CHANGED_ADDRESS = 0x0005,  /* RFC 3489 §11.2.3 */
 	STUN_ATTR_USERNAME = 0x0006,
 	STUN_ATTR_MESSAGE_INTEGRITY = 0x0008,
 	STUN_ATTR_ERROR_CODE = 0x0009,
@@ -97,6 +101,8 @@ enum stun_attr_type {
 	STUN_ATTR_USERHASH = 0x001E,
 	STUN_ATTR_XOR_MAPPED_ADDRESS = 0x0020,
 	STUN_ATTR_RESERVATION_TOKEN = 0x0022,
+	STUN_ATTR_PADDING = 0x0026,       /* RFC 5780 §7.6 */
+	STUN_ATTR_RESPONSE_PORT = 0x0027, /* RFC 5780 §7.5 */
 	STUN_ATTR_CONNECTION_ID = 0x002A, /* RFC 6062 */
 	STUN_ATTR_ADDITIONAL_ADDRESS_FAMILY = 0x8000,
 	STUN_ATTR_ADDRESS_ERROR_CODE = 0x8001,
@@ -106,12 +112,20 @@ enum stun_attr_type {
 	STUN_ATTR_SOFTWARE = 0x8022,
 	STUN_ATTR_ALTERNATE_SERVER = 0x8023,
 	STUN_ATTR_FINGERPRINT = 0x8028,
+	STUN_ATTR_RESPONSE_ORIGIN = 0x802B, /* RFC 5780 §7.3 */
+	STUN_ATTR_OTHER_ADDRESS = 0x802C,   /* RFC 5780 §7.4 */
 	/* ICE (RFC 8445 §16.1): known so that ICE-style Binding requests get no 420; values ignored. */
 	STUN_ATTR_PRIORITY = 0x0024,
 	STUN_ATTR_USE_CANDIDATE = 0x0025,
 	STUN_ATTR_ICE_CONTROLLED = 0x8029,
 	STUN_ATTR_ICE_CONTROLLING = 0x802A,
 };
+
+/* CHANGE-REQUEST flags (RFC 5780 §7.2, the same bits as RFC 3489 §11.2.4). */
+enum stun_change { STUN_CHANGE_PORT = 0x2, STUN_CHANGE_IP = 0x4 };
+
+/* An RFC 3489 transaction id: the 32 bits where RFC 5389 put the magic cookie, then 96 more. */
+#define STUN_TID3489_LEN 16
 
 /* Password algorithms (RFC 8489 §18.5). */
 enum stun_password_alg { STUN_PWALG_MD5 = 0x0001, STUN_PWALG_SHA256 = 0x0002 };
@@ -153,6 +167,9 @@ struct stun_msg {
 	/* Comprehension-required attribute types the codec does not know, for a 420 answer. */
 	unsigned nunknown;
 	uint16_t unknown[STUN_MAX_UNKNOWN];
+	/* Parsed by stun_parse_rfc3489() without the magic cookie: the transaction id is the 16 bytes
+	 * at buf + 4 (tid holds their last 12). */
+	bool rfc3489;
 };
 
 /* --- parsing --- */
@@ -171,6 +188,10 @@ bool stun_is_stun(const uint8_t *buf, size_t len);
  * Unknown comprehension-required types (< 0x8000) land in m->unknown, each once, at most
  * STUN_MAX_UNKNOWN of them; that is not an error here: the caller answers 420. */
 int stun_parse(struct stun_msg *m, const uint8_t *buf, size_t len);
+/* As stun_parse(), and also accepts an RFC 3489 message (RFC 8489 §5: no magic cookie, a 128-bit
+ * transaction id); m->rfc3489 tells which it was. Anything with the top two bits 00 and a length
+ * that fits looks like RFC 3489 STUN: callers accept it for Binding requests only. */
+int stun_parse_rfc3489(struct stun_msg *m, const uint8_t *buf, size_t len);
 /* First attribute of type, or NULL. */
 const struct stun_attr *stun_find(const struct stun_msg *m, uint16_t type);
 /* Next attribute of type after prev (NULL: the first), or NULL; for repeated XOR-PEER-ADDRESS. */
@@ -205,6 +226,10 @@ int stun_attr_get_address_error(const struct stun_attr *a, uint8_t *family, int 
 				const char **reason, size_t *reason_len);
 /* CONNECTION-ID (RFC 6062). */
 int stun_attr_get_connection_id(const struct stun_attr *a, uint32_t *id);
+/* CHANGE-REQUEST (RFC 5780 §7.2): the enum stun_change bits that are set; other bits ignored. */
+int stun_attr_get_change_request(const struct stun_attr *a, unsigned *change);
+/* RESPONSE-PORT (RFC 5780 §7.5): the port (host order), then 16 bits of padding. */
+int stun_attr_get_response_port(const struct stun_attr *a, uint16_t *port);
 /* ICMP (RFC 8656 §18.13, figure: 16 reserved bits, 7-bit type, 9-bit code, 32-bit error data). */
 int stun_attr_get_icmp(const struct stun_attr *a, uint8_t *icmp_type, uint16_t *icmp_code,
 		       uint32_t *error_data);
@@ -247,6 +272,10 @@ struct stun_builder {
 /* Starts a message of type (method | class) with the given transaction id. */
 void stun_build_init(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method, uint16_t cls,
 		     const uint8_t tid[STUN_TID_LEN]);
+/* Starts an RFC 3489 message: the 128-bit transaction id where the cookie and tid would go. Only
+ * plain attributes belong in it (no XOR addresses, integrity or FINGERPRINT: RFC 3489 has none). */
+void stun_build_init_rfc3489(struct stun_builder *b, uint8_t *buf, size_t cap, uint16_t method,
+			     uint16_t cls, const uint8_t tid[STUN_TID3489_LEN]);
 /* Appends an attribute with value (padded with zeros); returns 0 or -ENOSPC. */
 int stun_put_attr(struct stun_builder *b, uint16_t type, const void *value, size_t len);
 /* Same, with pad as the padding byte (RFC 8489 §14 lets senders pad with anything; the RFC 5769 test
@@ -270,6 +299,12 @@ int stun_put_channel(struct stun_builder *b, uint16_t channel);   /* CHANNEL-NUM
 int stun_put_transport(struct stun_builder *b, uint8_t proto);    /* REQUESTED-TRANSPORT */
 int stun_put_family(struct stun_builder *b, uint16_t type, uint8_t af); /* REQUESTED/ADDITIONAL-ADDRESS-FAMILY */
 int stun_put_even_port(struct stun_builder *b, bool reserve_next);
+/* CHANGE-REQUEST with the enum stun_change bits of change (RFC 5780 §7.2). */
+int stun_put_change_request(struct stun_builder *b, unsigned change);
+/* RESPONSE-PORT (RFC 5780 §7.5). */
+int stun_put_response_port(struct stun_builder *b, uint16_t port);
+/* PADDING of len zero bytes (RFC 5780 §7.6). */
+int stun_put_padding(struct stun_builder *b, size_t len);
 /* ICMP (RFC 8656 §18.13), layout as stun_attr_get_icmp(). */
 int stun_put_icmp(struct stun_builder *b, uint8_t icmp_type, uint16_t icmp_code, uint32_t error_data);
 /* Appends MESSAGE-INTEGRITY (HMAC-SHA1 over the message so far, length adjusted per RFC 8489 §14.5). */

@@ -42,6 +42,7 @@ static struct turn_account *turn_account_get(struct turn_server *t, const char *
 	if (!acc)
 		return NULL;
 	memcpy(acc->sid, sid, len + 1);
+	acc->id = ++t->next_account_id;
 	turn_list_init(&acc->allocs);
 	turn_htab_insert(&t->accounts, &acc->node, turn_account_hash(t, sid));
 	return acc;
@@ -52,6 +53,8 @@ static void turn_account_release(struct turn_server *t, struct turn_account *acc
 {
 	if (acc->nallocs || acc->configured)
 		return;
+	if (acc->policy.max_bps && t->hooks.account_del)
+		t->hooks.account_del(t->hooks_arg, acc->id);
 	turn_htab_remove(&t->accounts, &acc->node);
 	free(acc);
 }
@@ -115,9 +118,32 @@ static void turn_alloc_end(struct turn_server *t, struct turn_alloc *a)
 		turn_alloc_delete(t, a, false);
 }
 
+/* acc's --max-bps changed: userspace reads it at each datagram; the fast path's entries of every
+ * allocation of acc are rewritten now (README: within a second on both paths). */
+static void turn_account_limits_changed(struct turn_server *t, struct turn_account *acc,
+					uint64_t old_bps)
+{
+	struct turn_limits l;
+
+	memset(acc->bucket, 0, sizeof(acc->bucket)); /* a new rate starts with a full bucket */
+	if (!t->hooks.limits_set)
+		return;
+	for (struct turn_list *e = acc->allocs.next; e != &acc->allocs; e = e->next) {
+		struct turn_alloc *a = turn_container_of(e, struct turn_alloc, acct_link);
+
+		if (a->tcp)
+			continue; /* RFC 6062 relays have no kernel entries */
+		turn_limits_of(t, a, &l);
+		t->hooks.limits_set(t->hooks_arg, a->id, &l);
+	}
+	if (old_bps && !acc->policy.max_bps && t->hooks.account_del)
+		t->hooks.account_del(t->hooks_arg, acc->id);
+}
+
 int turn_account_set(struct turn_server *t, const char *sid, const struct turn_account_policy *p)
 {
 	struct turn_account *acc;
+	uint64_t old_bps;
 	int ended = 0;
 
 	if (!sid || !*sid || !p)
@@ -125,10 +151,14 @@ int turn_account_set(struct turn_server *t, const char *sid, const struct turn_a
 	acc = turn_account_get(t, sid);
 	if (!acc)
 		return -ENOMEM;
+	old_bps = acc->policy.max_bps;
 	acc->policy = *p;
 	acc->configured = true;
-	if (p->state == TURN_ACCOUNT_ACTIVE)
+	if (p->state == TURN_ACCOUNT_ACTIVE) {
+		if (p->max_bps != old_bps)
+			turn_account_limits_changed(t, acc, old_bps);
 		return 0;
+	}
 	/* acc is configured now, so the last detach below does not free it. */
 	for (struct turn_list *l = acc->allocs.next, *next; l != &acc->allocs; l = next) {
 		next = l->next;

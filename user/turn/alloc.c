@@ -11,7 +11,7 @@
 #include "util/log.h"
 
 /* The per-allocation memory documented in turn_internal.h (x86-64). */
-_Static_assert(sizeof(struct turn_alloc) <= 536, "update the memory notes in turn_internal.h");
+_Static_assert(sizeof(struct turn_alloc) <= 592, "update the memory notes in turn_internal.h");
 
 static uint64_t turn_5tuple_hash(const struct turn_server *t, const struct nts_origin *o)
 {
@@ -136,13 +136,17 @@ void turn_alloc_touch(struct turn_server *t, struct turn_alloc *a)
 		turn_list_add(&t->dirty, &a->dirty);
 }
 
-static void turn_alloc_report(struct turn_server *t, struct turn_alloc *a)
+/* Reports a's bytes since the last report, and its end when ended. */
+static void turn_alloc_report(struct turn_server *t, struct turn_alloc *a, bool ended)
 {
-	uint64_t total = a->c2p_bytes + a->p2c_bytes;
+	struct turn_usage u = {.ended = ended,
+			       .c2p_bytes = a->c2p_bytes - a->reported_c2p,
+			       .p2c_bytes = a->p2c_bytes - a->reported_p2c};
 
-	if (total != a->reported_bytes && t->usage)
-		t->usage(t->usage_arg, turn_alloc_account(a), 0, total - a->reported_bytes);
-	a->reported_bytes = total;
+	if (t->usage && (u.ended || u.c2p_bytes || u.p2c_bytes))
+		t->usage(t->usage_arg, turn_alloc_account(a), &u);
+	a->reported_c2p = a->c2p_bytes;
+	a->reported_p2c = a->p2c_bytes;
 }
 
 void turn_report_usage(struct turn_server *t)
@@ -151,7 +155,7 @@ void turn_report_usage(struct turn_server *t)
 		struct turn_alloc *a = turn_container_of(t->dirty.next, struct turn_alloc, dirty);
 
 		turn_list_del(&a->dirty);
-		turn_alloc_report(t, a);
+		turn_alloc_report(t, a, false);
 	}
 }
 
@@ -216,7 +220,8 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 	t->stats->allocations_created++;
 	t->stats->allocations_current++;
 	if (t->usage)
-		t->usage(t->usage_arg, turn_alloc_account(a), 1, 0);
+		t->usage(t->usage_arg, turn_alloc_account(a),
+			 &(struct turn_usage){.created = true});
 	return a;
 }
 
@@ -248,7 +253,7 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 	turn_list_del(&a->link);
 	turn_list_del(&a->dirty);
 	if (counted) {
-		turn_alloc_report(t, a);
+		turn_alloc_report(t, a, true);
 		if (t->hooks.alloc_del)
 			t->hooks.alloc_del(t->hooks_arg, a->id);
 		t->nallocs--;

@@ -91,19 +91,28 @@ int turn_foreach_perm(struct turn_server *t, uint64_t id,
 	return 0;
 }
 
-void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
-			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes)
+const char *turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
+				     uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes)
 {
 	struct turn_alloc *a = turn_alloc_find_by_id(t, alloc_id);
 
 	if (!a)
-		return;
+		return NULL;
 	a->c2p_packets += c2p_packets;
 	a->c2p_bytes += c2p_bytes;
 	a->p2c_packets += p2c_packets;
 	a->p2c_bytes += p2c_bytes;
-	if (c2p_bytes || p2c_bytes)
-		turn_alloc_touch(t, a);
+	/* Metered by the caller, with the kernel counter they come from: never reported again. */
+	a->reported_c2p += c2p_bytes;
+	a->reported_p2c += p2c_bytes;
+	return turn_alloc_account(a);
+}
+
+const char *turn_alloc_account_of(struct turn_server *t, uint64_t alloc_id)
+{
+	struct turn_alloc *a = turn_alloc_find_by_id(t, alloc_id);
+
+	return a ? turn_alloc_account(a) : NULL;
 }
 
 void turn_replay_hooks(struct turn_server *t)

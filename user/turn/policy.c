@@ -116,6 +116,28 @@ fail:
 	return err;
 }
 
+int turn_policy_set_rules(struct turn_policy *p, const struct nts_cidr *allow, unsigned nallow,
+			  const struct nts_cidr *deny, unsigned ndeny)
+{
+	struct nts_cidr *a, *d;
+	int err = copy_rules(&a, allow, nallow);
+
+	if (err)
+		return err;
+	err = copy_rules(&d, deny, ndeny);
+	if (err) {
+		free(a);
+		return err;
+	}
+	free(p->allow);
+	free(p->deny);
+	p->allow = a;
+	p->nallow = nallow;
+	p->deny = d;
+	p->ndeny = ndeny;
+	return 0;
+}
+
 void turn_policy_destroy(struct turn_policy *p)
 {
 	if (!p)

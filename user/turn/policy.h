@@ -16,6 +16,10 @@ struct turn_policy;
 int turn_policy_create(struct turn_policy **out, const struct nts_cidr *allow, unsigned nallow,
 		       const struct nts_cidr *deny, unsigned ndeny);
 void turn_policy_destroy(struct turn_policy *p);
+/* Replaces the operator's rules, keeping the default list and the host's addresses. 0 or -ENOMEM
+ * (the previous rules stay). */
+int turn_policy_set_rules(struct turn_policy *p, const struct nts_cidr *allow, unsigned nallow,
+			  const struct nts_cidr *deny, unsigned ndeny);
 /* True when relaying to peer is allowed. */
 bool turn_policy_allows(const struct turn_policy *p, const struct nts_addr *peer);
 /* Replaces the host's own addresses wholesale: full-length entries are single addresses, shorter

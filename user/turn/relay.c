@@ -27,6 +27,9 @@ int turn_relay_start(struct turn_server *t, struct turn_relay *r)
 		log_debug("relay socket buffers: %s", strerror(-rc));
 	/* Optional (Linux 5.0+): without it every datagram is its own read. */
 	setsockopt(r->fd, SOL_UDP, UDP_GRO, &one, sizeof(one));
+	rc = turn_icmp_enable(r); /* RFC 8656 §11: icmp.c */
+	if (rc)
+		log_debug("relay socket IP_RECVERR: %s", strerror(-rc));
 	return loop_add(t->loop, r->fd, EPOLLIN, turn_relay_readable, r);
 }
 
@@ -77,9 +80,11 @@ static void turn_relay_sendto(int fd, const struct nts_addr *peer, const uint8_t
 	struct sockaddr_storage ss;
 	socklen_t sl = nts_addr_to_sockaddr(peer, &ss);
 
-	while (sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) < 0 &&
-	       errno == EINTR)
-		;
+	/* A pending ICMP error report (icmp.c) fails one send with its errno: then try again. */
+	for (int tries = 0; tries < 3; tries++)
+		if (sendto(fd, data, len, MSG_DONTWAIT, (struct sockaddr *)&ss, sl) >= 0 ||
+		    errno == EAGAIN)
+			break;
 }
 
 void turn_relay_send(struct turn_server *t, struct turn_relay *r, const struct nts_addr *peer,
@@ -131,7 +136,7 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 	if (!c || c->cooling)
 		return;
 	r = turn_alloc_relay(a, c->peer.family);
-	if (!r)
+	if (!r || !turn_limit_take(t, a, TURN_DIR_C2P, len))
 		return;
 	turn_relay_send(t, r, &c->peer, data, len);
 	turn_count_c2p(t, a, len);
@@ -141,6 +146,8 @@ void turn_handle_channeldata(struct turn_server *t, const struct nts_origin *o, 
 void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, struct turn_relay *r,
 				const struct nts_addr *peer, const uint8_t *data, size_t len)
 {
+	if (!turn_limit_take(t, a, TURN_DIR_C2P, len))
+		return;
 	turn_relay_send(t, r, peer, data, len);
 	turn_count_c2p(t, a, len);
 }
@@ -194,7 +201,8 @@ static void turn_relay_from_peer(struct turn_server *t, struct turn_relay *r,
 		t->stats->peer_dropped_no_permission++;
 		return;
 	}
-	turn_relay_to_client(t, r->alloc, src, data, len);
+	if (turn_limit_take(t, r->alloc, TURN_DIR_P2C, len))
+		turn_relay_to_client(t, r->alloc, src, data, len);
 }
 
 /* The segment size of a Linux UDP_GRO batch, 0 for a single datagram. */
@@ -241,6 +249,8 @@ void turn_relay_readable(void *arg, int fd, uint32_t events)
 	/* A failing stream send may close the stream, and with it this allocation: defer that. */
 	t->busy = a;
 	t->busy_dead = false;
+	if (events & EPOLLERR) /* queued ICMP errors (epoll reports EPOLLERR unasked) */
+		turn_icmp_drain(t, r);
 	for (int round = 0; round < TURN_RECV_ROUNDS && !t->busy_dead; round++) {
 		int n = recvmmsg(fd, rx->msg, TURN_RECV_BATCH, MSG_DONTWAIT, NULL);
 

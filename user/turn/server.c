@@ -116,6 +116,17 @@ int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *ifaddrs, u
 	return 0;
 }
 
+int turn_set_peer_rules(struct turn_server *t, const struct nts_cidr *allow, unsigned nallow,
+			const struct nts_cidr *deny, unsigned ndeny)
+{
+	int rc = turn_policy_set_rules(t->policy, allow, nallow, deny, ndeny);
+
+	if (rc)
+		return rc;
+	turn_drop_denied_peers(t);
+	return 0;
+}
+
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer)
 {
 	struct nts_addr checked = *peer;

@@ -27,10 +27,11 @@ enum {
 	TA_CRED_END = 10, /* ms left until the credential expires (--strict-expiry) */
 	TA_LAST_TID = 11,
 	TA_LAST_RESP = 12,
-	TA_COUNTERS = 13, /* c2p packets, c2p bytes, p2c packets, p2c bytes */
-	TA_REPORTED = 14, /* bytes already reported as usage */
-	TA_PERM = 15,	  /* nested: TP_* */
-	TA_CHAN = 16,	  /* nested: TC_* */
+	TA_COUNTERS = 13,     /* c2p packets, c2p bytes, p2c packets, p2c bytes */
+	TA_REPORTED = 14,     /* client-to-peer bytes already reported as usage */
+	TA_PERM = 15,	      /* nested: TP_* */
+	TA_CHAN = 16,	      /* nested: TC_* */
+	TA_REPORTED_P2C = 17, /* peer-to-client bytes already reported as usage */
 };
 enum { TR_FD = 1, TR_LOCAL = 2, TR_ADVERTISED = 3 };
 enum { TP_PEER = 1, TP_EXPIRES = 2 };
@@ -91,7 +92,8 @@ static int state_put_alloc(struct turn_server *t, struct nts_tlv_buf *b, struct 
 				ctr[i * 8 + k] = (uint8_t)(v[i] >> (8 * k));
 	}
 	nts_tlv_put(b, TA_COUNTERS, false, ctr, sizeof(ctr));
-	nts_tlv_put_u64(b, TA_REPORTED, true, a->reported_bytes);
+	nts_tlv_put_u64(b, TA_REPORTED, true, a->reported_c2p);
+	nts_tlv_put_u64(b, TA_REPORTED_P2C, true, a->reported_p2c);
 	for (struct turn_list *l = a->perms.next; l != &a->perms; l = l->next) {
 		struct turn_perm *p = turn_container_of(l, struct turn_perm, link);
 
@@ -156,7 +158,7 @@ int turn_state_export(struct turn_server *t, struct nts_tlv_buf *b,
 
 /* One allocation as read, before anything is created. */
 struct state_alloc {
-	uint64_t id, expires, cred_end, reported, ctr[4];
+	uint64_t id, expires, cred_end, reported, reported_p2c, ctr[4];
 	bool has_id, has_expires, has_cred_end, has_ctr, has_tid;
 	uint8_t transport;
 	struct nts_addr client, server;
@@ -364,6 +366,9 @@ static int state_get_alloc(struct state_alloc *s, const struct nts_tlv *rec)
 		case TA_REPORTED:
 			rc = nts_tlv_u64(&f, &s->reported);
 			break;
+		case TA_REPORTED_P2C:
+			rc = nts_tlv_u64(&f, &s->reported_p2c);
+			break;
 		case TA_PERM:
 			rc = state_get_perm(s, &f);
 			break;
@@ -439,7 +444,10 @@ static int state_make_alloc(struct turn_server *t, const struct state_alloc *s,
 		a->p2c_packets = s->ctr[2];
 		a->p2c_bytes = s->ctr[3];
 	}
-	a->reported_bytes = s->reported;
+	a->reported_c2p = s->reported;
+	a->reported_p2c = s->reported_p2c;
+	if (a->reported_c2p != a->c2p_bytes || a->reported_p2c != a->p2c_bytes)
+		turn_alloc_touch(t, a); /* the rest is reported at the next round */
 	for (unsigned i = 0; i < s->nperm; i++) {
 		struct turn_perm *p;
 

@@ -32,6 +32,15 @@ struct turn_channel_info {
 	uint64_t expires_ns;      /* CLOCK_MONOTONIC */
 };
 
+/* An allocation's bandwidth limits (README "Bandwidth limits"): application bytes and datagrams
+ * per second each way of its own (--max-bps-per-allocation, --max-pps-per-allocation), and its
+ * account's shared bytes per second (ntsctl account set --max-bps) under account, a number ntsd
+ * gives the AccountSid (0: none). 0: no limit. */
+struct turn_limits {
+	uint64_t bps, pps;
+	uint64_t account, account_bps;
+};
+
 /* Callbacks that mirror channels and permissions into the kernel (user/fastpath). Every member may
  * be NULL. *_set hooks run before the success answer is sent: once the client learns of a binding,
  * the fast path relays it (tests/unit/test_turn_methods.c checks the order). permission_set's
@@ -46,12 +55,21 @@ struct turn_hooks {
 	void (*permission_del)(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
 			       const struct nts_addr *peer);
 	void (*alloc_del)(void *arg, uint64_t alloc_id);
+	/* An allocation's limits changed (its account's --max-bps); turn_alloc_limits() reads them
+	 * at any other time, e.g. before a channel is mirrored. */
+	void (*limits_set)(void *arg, uint64_t alloc_id, const struct turn_limits *l);
+	/* No allocation uses the account's bucket any more. */
+	void (*account_del)(void *arg, uint64_t account);
 };
 
-/* Usage of an account (AccountSid of ephemeral credentials; "" for static users): allocations
- * created and relayed bytes since the last report (user/store meters it). */
-typedef void (*turn_usage_fn)(void *arg, const char *account, uint64_t allocations,
-			      uint64_t bytes);
+/* Usage of an account (AccountSid of ephemeral credentials; "" for static users) since the last
+ * report: an allocation made or ended, payload bytes relayed in userspace each way. Bytes the
+ * kernel relayed are not in it: turn_add_kernel_counters() hands them to its caller to meter. */
+struct turn_usage {
+	bool created, ended; /* an allocation of the account was made / has ended */
+	uint64_t c2p_bytes, p2c_bytes;
+};
+typedef void (*turn_usage_fn)(void *arg, const char *account, const struct turn_usage *u);
 
 /* A read-only view of one allocation for listings (ntsctl allocations, /metrics). */
 struct turn_alloc_info {
@@ -102,7 +120,7 @@ enum turn_account_state { TURN_ACCOUNT_ACTIVE, TURN_ACCOUNT_SUSPENDED, TURN_ACCO
 struct turn_account_policy {
 	enum turn_account_state state;
 	uint32_t max_allocations; /* 0: --max-allocations-per-account */
-	uint64_t max_bps;	  /* kept for a per-account bandwidth limit; not enforced yet */
+	uint64_t max_bps;	  /* application bytes per second each way, shared by its allocations */
 };
 
 /* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
@@ -122,6 +140,10 @@ void turn_set_stream_hooks(struct turn_server *t, const struct turn_stream_hooks
  * devices) plus the configured listen, relay and external addresses: peers among them are refused,
  * and permissions, channels and RFC 6062 connections to them go as if expired. 0 or -ENOMEM. */
 int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *hosts, unsigned n);
+/* Replaces the operator's --allow-peer/--deny-peer rules (a reload): permissions, channels and
+ * RFC 6062 connections to peers now refused go as if expired; allocations stay. 0 or -ENOMEM. */
+int turn_set_peer_rules(struct turn_server *t, const struct nts_cidr *allow, unsigned nallow,
+			const struct nts_cidr *deny, unsigned ndeny);
 
 /* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
  * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */
@@ -146,15 +168,22 @@ unsigned turn_account_count(struct turn_server *t, const char *sid);
 /* Ends allocation id now (as a Refresh with lifetime 0 would). 0 or -ENOENT. */
 int turn_alloc_delete_id(struct turn_server *t, uint64_t id);
 
+/* The bandwidth limits of allocation id now. 0 or -ENOENT. */
+int turn_alloc_limits(struct turn_server *t, uint64_t id, struct turn_limits *l);
+
 /* Iterates allocations; fn returns non-zero to stop. */
 int turn_foreach_alloc(struct turn_server *t, int (*fn)(void *arg, const struct turn_alloc_info *a),
 		       void *arg);
 /* Iterates the permissions and channels of allocation id. */
 int turn_foreach_perm(struct turn_server *t, uint64_t id,
 		      int (*fn)(void *arg, const struct turn_perm_info *p), void *arg);
-/* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation map). */
-void turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
-			      uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
+/* The account of allocation alloc_id ("" for static users), or NULL if none such lives. */
+const char *turn_alloc_account_of(struct turn_server *t, uint64_t alloc_id);
+/* Adds kernel-relayed traffic to an allocation's counters (from the fast path's per-allocation
+ * map). Returns the allocation's account ("" for static users) for the caller to meter the bytes
+ * with (the usage hook does not report them), or NULL when no such allocation lives. */
+const char *turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, uint64_t c2p_packets,
+				     uint64_t c2p_bytes, uint64_t p2c_packets, uint64_t p2c_bytes);
 /* Whether the peer address policy in force (--allow-peer, --deny-peer) allows relaying to peer
  * (port 0: a permission's peer, any port). */
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);

@@ -3,7 +3,7 @@
  * Other modules use turn.h only; unit tests include this for the tick/flush/clock entry points.
  *
  * Memory per allocation is bounded (x86-64 sizes):
- *   struct turn_alloc: 536 B (relay sockets, counters, list and table links);
+ *   struct turn_alloc: 592 B (relay sockets, counters, buckets, list and table links);
  *   its user's entry: 32 B + username (< AUTH_MAX_USERNAME), shared by that user's allocations;
  *   the kept Allocate answer (RFC 8656 §7.2): at most TURN_MAX_RESPONSE = 512 B;
  *   permissions: at most TURN_MAX_PERMS = 64 x 112 B = 7 KiB;
@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "nts/bucket.h"
 #include "turn/turn.h"
 #include "util/sock.h"
 
@@ -163,6 +164,8 @@ struct turn_account {
 	unsigned nallocs;
 	bool configured; /* set by turn_account_set(): kept while it has no allocation */
 	struct turn_account_policy policy;
+	uint64_t id;		      /* its number in this server (the fast path's bucket key) */
+	struct nts_bucket bucket[2];  /* --max-bps: c2p, p2c (limit.c) */
 	char sid[];
 };
 
@@ -186,10 +189,13 @@ struct turn_alloc {
 	uint8_t *last_resp;
 	uint16_t last_resp_len;
 	bool tcp; /* RFC 6062 TCP allocation: relay[0] is a listening socket (tcp_relay.c) */
+	uint8_t icmp_in_second; /* icmp.c: ICMP Data indications sent in icmp_second */
+	uint16_t icmp_second;	/* the (wrapping) second they count in */
 	struct turn_list perms, chans;
 	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
-	uint64_t reported_bytes;
+	uint64_t reported_c2p, reported_p2c; /* bytes the usage hook knows of (or not to report) */
+	struct nts_bucket bucket[2]; /* bandwidth limits: c2p, p2c (limit.c) */
 };
 
 /* A RESERVATION-TOKEN and the socket holding the reserved port (RFC 8656 §7.2, EVEN-PORT R). */
@@ -245,6 +251,7 @@ struct turn_server {
 	struct ratelimit *rl;
 	uint64_t seed;
 	uint64_t next_id;
+	uint64_t next_account_id;
 	uint64_t now_ms; /* max(loop clock, last tick): tests drive it with turn_tick() */
 	uint64_t nallocs;
 	uint64_t next_tid;	 /* Data indication transaction ids */
@@ -301,6 +308,14 @@ static inline const char *turn_alloc_account(const struct turn_alloc *a)
 {
 	return a->acct ? a->acct->sid : "";
 }
+
+/* --- bandwidth limits (limit.c) --- */
+enum { TURN_DIR_C2P, TURN_DIR_P2C };
+/* Takes a datagram of len application bytes, relayed in direction dir, from a's buckets and its
+ * account's: true when it may go, false (counted) when it is over a limit and must be dropped. */
+bool turn_limit_take(struct turn_server *t, struct turn_alloc *a, int dir, size_t len);
+/* a's limits as the fast path mirrors them. */
+void turn_limits_of(const struct turn_server *t, const struct turn_alloc *a, struct turn_limits *l);
 
 /* Under --strict-expiry, deletes a (as expired) once its credential has run out, and says so: the
  * data path calls it so relaying stops at that moment, not at the next timer tick. */
@@ -362,6 +377,14 @@ void turn_relay_send_indication(struct turn_server *t, struct turn_alloc *a, str
 void turn_relay_flush(struct turn_server *t);
 /* Reads peer datagrams from relay fd (the loop handler). */
 void turn_relay_readable(void *arg, int fd, uint32_t events);
+
+/* --- ICMP from peers (icmp.c, RFC 8656 §11) --- */
+#define TURN_ICMP_PER_SEC 10 /* ICMP Data indications per allocation per second (< 256) */
+#define TURN_ICMP_ROUNDS 32  /* error-queue reads per readiness event */
+/* Asks the kernel to queue ICMP errors on relay socket r (IP_RECVERR / IPV6_RECVERR). */
+int turn_icmp_enable(struct turn_relay *r);
+/* Drains r's error queue (bounded), passing each ICMP error to the client when allowed. */
+void turn_icmp_drain(struct turn_server *t, struct turn_relay *r);
 
 /* --- methods (methods.c, allocate.c) --- */
 /* Sends bytes to the client of o. */

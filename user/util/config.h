@@ -71,6 +71,14 @@ struct nts_config {
 	uint32_t relay_buffer;	      /* same for each relay socket */
 	char software[64];	      /* SOFTWARE attribute */
 	bool verbose;		      /* log debug messages */
+	/* Operations: logging and reload. */
+	char log_format[8]; /* "text" or "json" (checked by nts_options_resolve()) */
+	/* Protocol: RFC 5780 NAT behaviour discovery. */
+	struct nts_addr alt_ip[2]; /* second address per family; none: discovery off */
+	unsigned nalt_ip;
+	/* Bandwidth limits (README "Bandwidth limits"): application bytes and datagrams per second
+	 * each way per allocation, on both relay paths; 0: none. */
+	uint32_t max_bps_per_allocation, max_pps_per_allocation;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -88,6 +96,12 @@ enum nts_opt_id {
 	NTS_OPT_FP_CHANNELS, NTS_OPT_UDP_BUFFER, NTS_OPT_RELAY_BUFFER, NTS_OPT_SOFTWARE,
 	NTS_OPT_AUTH_TIMEOUT, NTS_OPT_API_HOST, NTS_OPT_SECRET_FILE, NTS_OPT_USER_FILE,
 	NTS_OPT_RUN_AS, NTS_OPT_VERBOSE, NTS_OPT_DEMO, NTS_OPT_CONFIG, NTS_OPT_HELP, NTS_OPT_VERSION,
+	/* Operations: logging and reload. */
+	NTS_OPT_LOG_FORMAT,
+	/* protocol */
+	NTS_OPT_ALT_IP,
+	/* bandwidth limits */
+	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
@@ -113,6 +127,10 @@ enum nts_opt_flag {
 	NTS_OPT_ARG = 1,     /* takes a value */
 	NTS_OPT_REPEAT = 2,  /* repeatable: values accumulate (lists) */
 	NTS_OPT_CMDLINE = 4, /* command line only (not in a config file) */
+	/* A reload (SIGHUP, ntsctl reload) applies a new value to the running daemon: the modules read
+	 * the field live from the daemon's nts_config, or user/ntsd/reload.c hands it to them. Any
+	 * other option that changes is reported as needing a restart and keeps its running value. */
+	NTS_OPT_RELOADABLE = 8,
 };
 
 /* One option: the command line (--name), the config file (name = value), --help and the defaults

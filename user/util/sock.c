@@ -109,6 +109,7 @@ static int sock_sendmmsg(int fd, struct mmsghdr *m, unsigned n, const unsigned *
 			 unsigned *sent)
 {
 	unsigned done = 0;
+	bool retried = false;
 	int rc = 0;
 
 	*sent = 0;
@@ -119,6 +120,7 @@ static int sock_sendmmsg(int fd, struct mmsghdr *m, unsigned n, const unsigned *
 			for (int j = 0; j < r; j++)
 				*sent += segs ? segs[done + (unsigned)j] : 1;
 			done += (unsigned)r;
+			retried = false;
 		} else if (r < 0 && errno == EINTR) {
 			continue;
 		} else if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
@@ -127,8 +129,14 @@ static int sock_sendmmsg(int fd, struct mmsghdr *m, unsigned n, const unsigned *
 		} else if (segs && segs[done] > 1) {
 			rc = r < 0 ? -errno : -EIO;
 			break;
+		} else if (!retried) {
+			/* With IP_RECVERR (relay sockets, RFC 8656 §11) an ICMP error about an
+			 * earlier datagram fails the next send once, with its errno: try this one
+			 * again. */
+			retried = true;
 		} else {
 			done++; /* EMSGSIZE under DONT-FRAGMENT, unreachable destination...: skip */
+			retried = false;
 		}
 	}
 	*at = done;

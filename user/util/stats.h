@@ -62,7 +62,17 @@
 	X(peer_denied_by_policy, "nts_peer_denied_by_policy_total", "counter", "",                 \
 	  "Client sends to peers the address policy denies.")                                      \
 	X(kernel_drop_redirect_failed, "nts_kernel_dropped_redirect_failed_total", "counter", "",  \
-	  "Packets the XDP fast path rewrote but could not redirect, dropped.")
+	  "Packets the XDP fast path rewrote but could not redirect, dropped.")                    \
+	X(icmp_relayed, "nts_icmp_relayed_total", "counter", "",                                   \
+	  "ICMP errors from peers passed to clients as Data indications (RFC 8656 §11).")          \
+	X(icmp_dropped, "nts_icmp_dropped_total", "counter", "",                                   \
+	  "ICMP errors from peers not passed on: no permission, other type, or rate limit.")       \
+	X(user_c2p_rate_limited, "nts_relay_rate_limited_total", "counter",                        \
+	  "{direction=\"client_to_peer\",path=\"user\"}",                                          \
+	  "Datagrams dropped over an allocation's or account's bandwidth limit.")                  \
+	X(user_p2c_rate_limited, "nts_relay_rate_limited_total", "counter",                        \
+	  "{direction=\"peer_to_client\",path=\"user\"}", "")                                      \
+	X(kernel_rate_limited, "nts_relay_rate_limited_total", "counter", "{path=\"kernel\"}", "")
 
 struct nts_stats {
 	uint64_t requests[NTS_M_COUNT]; /* STUN requests/indications received, by method */
