@@ -43,7 +43,7 @@ struct net_udp {
 	struct nts_addr local;
 	bool wildcard;	      /* bound to 0.0.0.0 or ::: use and set packet info */
 	enum nts_udp_gso gso; /* runs to one client leave as one GSO message */
-	bool handed;	      /* handed over by an upgrade, not yet matched to a --listen */
+	bool handed;	      /* handed over by an upgrade, not yet taken by a --listen or alt.c */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
 	struct net_udp_rx *rx;	   /* udp.c: the recvmmsg ring and its buffers */
@@ -127,6 +127,8 @@ struct net_server {
 /* udp.c */
 /* Opens a UDP socket on addr, on the loop; registered by the caller. NULL with *rc = -errno. */
 struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rc);
+/* The same for the bound socket fd (taken, closed on failure); its address is read from it. */
+struct net_udp *net_udp_new_fd(struct net_server *n, int fd, int *rc);
 /* net_udp_new() registered as a --listen socket. */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
 /* Serves the bound UDP socket fd (handed over by an upgrade); takes it. 0 or -errno. */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/tls.h"
 #include "turn/turn.h"
@@ -108,6 +109,36 @@ int net_adopt_listener(struct net_server *n, enum nts_transport t, int fd)
 	return rc;
 }
 
+int net_adopt_alt(struct net_server *n, int fd)
+{
+	struct net_udp *u;
+	int rc = 0;
+
+	if (n->nalt_udp >= sizeof(n->alt_udp) / sizeof(n->alt_udp[0])) {
+		close(fd);
+		return -ENOSPC;
+	}
+	u = net_udp_new_fd(n, fd, &rc);
+	if (!u)
+		return rc;
+	u->handed = true;
+	n->alt_udp[n->nalt_udp++] = u;
+	return 0;
+}
+
+/* Closes the alternate sockets an upgrade handed over that no --alt-ip group took. */
+static void net_alt_drop_handed(struct net_server *n)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		if (n->alt_udp[i]->handed)
+			net_udp_close(n->alt_udp[i]);
+		else
+			n->alt_udp[keep++] = n->alt_udp[i];
+	n->nalt_udp = keep;
+}
+
 int net_listen(struct net_server *n)
 {
 	char buf[NTS_ADDRSTRLEN];
@@ -154,7 +185,9 @@ int net_listen(struct net_server *n)
 			return rc;
 		}
 	}
-	return n->cfg->nalt_ip ? net_alt_open(n) : 0;
+	rc = n->cfg->nalt_ip ? net_alt_open(n) : 0;
+	net_alt_drop_handed(n);
+	return rc;
 }
 
 int net_reload_tls(struct net_server *n)
@@ -202,6 +235,17 @@ size_t net_listeners(const struct net_server *n, struct net_listener_info *out, 
 		if (k < max)
 			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local,
 							    n->tcp[i]->fd};
+	return k;
+}
+
+size_t net_alt_listeners(const struct net_server *n, struct net_listener_info *out, size_t max)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < n->nalt_udp; i++, k++)
+		if (k < max)
+			out[k] = (struct net_listener_info){NTS_UDP, n->alt_udp[i]->local,
+							    n->alt_udp[i]->fd};
 	return k;
 }
 

@@ -258,8 +258,7 @@ fail:;
 	return rc;
 }
 
-/* Wraps the bound socket fd (taken, closed on failure) in a net_udp on the loop. */
-static struct net_udp *udp_new_fd(struct net_server *n, int fd, int *rcp)
+struct net_udp *net_udp_new_fd(struct net_server *n, int fd, int *rcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -310,7 +309,7 @@ struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, i
 		*rcp = fd;
 		return NULL;
 	}
-	return udp_new_fd(n, fd, rcp);
+	return net_udp_new_fd(n, fd, rcp);
 }
 
 int net_udp_open(struct net_server *n, const struct nts_addr *addr)
@@ -336,7 +335,7 @@ int net_udp_open_fd(struct net_server *n, int fd)
 		close(fd);
 		return -ENOSPC;
 	}
-	u = udp_new_fd(n, fd, &rc);
+	u = net_udp_new_fd(n, fd, &rc);
 	if (!u)
 		return rc;
 	n->udp[n->nudp++] = u;

@@ -46,13 +46,14 @@ struct up_msg {
 };
 
 /* Fields of the ntsd records. */
-enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };		     /* NTS_REC_META */
-enum { UF_INDEX = 1, UF_KIND = 2, UF_LOCAL = 3 };		     /* NTS_REC_FD */
-enum { UF_UDP = 1, UF_TCP = 2, UF_TLS = 3, UF_CTL = 4, UF_API = 5 }; /* UF_KIND values */
-enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 };		     /* NTS_REC_STATS */
-enum { UA_KEY = 1 };						     /* NTS_REC_AUTH_NONCE */
-enum { UP_GEN = 1 };						     /* NTS_REC_FASTPATH */
-enum { UQ_ID = 1, UQ_FOLDED = 2 };				     /* NTS_REC_FP_ALLOC */
+enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };  /* NTS_REC_META */
+enum { UF_INDEX = 1, UF_KIND = 2, UF_LOCAL = 3 }; /* NTS_REC_FD */
+/* UF_KIND values; UF_ALT: an RFC 5780 alternate UDP socket (--alt-ip, user/net/alt.c) */
+enum { UF_UDP = 1, UF_TCP = 2, UF_TLS = 3, UF_CTL = 4, UF_API = 5, UF_ALT = 6 };
+enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 }; /* NTS_REC_STATS */
+enum { UA_KEY = 1 };				  /* NTS_REC_AUTH_NONCE */
+enum { UP_GEN = 1 };				  /* NTS_REC_FASTPATH */
+enum { UQ_ID = 1, UQ_FOLDED = 2 };		  /* NTS_REC_FP_ALLOC */
 
 /* A handover being taken (new side). */
 struct ntsd_upgrade {
@@ -210,6 +211,9 @@ static int up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft)
 		return rc;
 	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
 		up_put_listener(b, ft, li[i].fd, kinds[li[i].transport], &li[i].addr);
+	n = net_alt_listeners(d->net, li, NET_MAX_LISTENERS);
+	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
+		up_put_listener(b, ft, li[i].fd, UF_ALT, &li[i].addr);
 	up_put_listener(b, ft, ctl_server_fd(d->ctl), UF_CTL, NULL);
 	if (api_fd >= 0)
 		up_put_listener(b, ft, api_fd, UF_API, NULL);
@@ -318,7 +322,7 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 	if (rc < 0)
 		return rc;
 	if (!f[0].seen || !f[1].seen || idx >= p->nfds || p->fd_seen[idx] || kind < UF_UDP ||
-	    kind > UF_API)
+	    kind > UF_ALT)
 		return -EBADMSG;
 	p->fd_seen[idx] = 1;
 	if (!p->d)
@@ -335,6 +339,8 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 			return -EBADMSG;
 		p->u->api_fd = fd;
 		return 0;
+	case UF_ALT:
+		return net_adopt_alt(p->d->net, fd);
 	default:
 		return net_adopt_listener(p->d->net, tr[kind], fd);
 	}
