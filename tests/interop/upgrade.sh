@@ -5,7 +5,8 @@
 # (no new nonce) and a new ChannelBind answered by the new process, the allocation listed with
 # its counters. Then the failures: a --binary that does not exist, exits at once, is killed
 # mid-handover, or gets a corrupt stream leaves the serving ntsd serving (Binding and ChannelData
-# answered); SIGUSR2 upgrades again with the allocation kept. Runs alone (it measures loss).
+# answered); SIGUSR2 upgrades again with the allocation kept, and the --alt-ip sockets (RFC 5780)
+# still answer. Runs alone (it measures loss).
 set -u
 B=${NTS_BUILD:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 TOP=${NTS_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -43,7 +44,8 @@ while True:
 turn_pids+=($!)
 for _ in $(seq 1 50); do grep -q ready "$tmp/notify.out" && break; sleep 0.1; done
 export NOTIFY_SOCKET=$tmp/notify.sock
-turn_start_ntsd --listen "127.0.0.1:$PORT" --user u:p --allow-peer 127.0.0.1/32 || exit 1
+turn_start_ntsd --listen "127.0.0.1:$PORT" --alt-ip 127.0.0.2 --user u:p \
+	--allow-peer 127.0.0.1/32 || exit 1
 unset NOTIFY_SOCKET
 # turn_lib stops turn_pids[0] as ntsd: keep ntsd first.
 turn_pids=("${turn_pids[-1]}" "${turn_pids[@]:0:${#turn_pids[@]}-1}")
@@ -178,6 +180,15 @@ if [ -n "$cur" ] && alive "$cur" && ctl allocations --json >"$tmp/allocs.json" 2
 else
 	fail "SIGUSR2 upgrades again and the allocation stays"
 	tail -n 5 "$tmp/ntsd.log" | sed 's/^/#   /'
+fi
+
+# The RFC 5780 alternates came along both upgrades: a changed answer comes from 127.0.0.2:PORT+1.
+if timeout 10 turnutils_stunclient -f -p "$PORT" 127.0.0.1 >"$tmp/alt.out" 2>&1 &&
+	grep -q "Response origin: : 127.0.0.2:$((PORT + 1))\$" "$tmp/alt.out"; then
+	pass "the --alt-ip sockets answer after the upgrades"
+else
+	fail "the --alt-ip sockets answer after the upgrades"
+	sed 's/^/#   /' "$tmp/alt.out"
 fi
 
 # The last ntsd is not our child: stop it and read its log.
