@@ -70,6 +70,8 @@ int ntsd_wire_accounts(struct ntsd *d);
 int ntsd_wire_usage(struct ntsd *d);
 /* Accrues allocation-seconds up to now and writes everything pending (before the store closes). */
 void ntsd_unwire_usage(struct ntsd *d);
+/* Accrues allocation-seconds up to now (an upgrade, before it writes what is pending). */
+void ntsd_usage_accrue(struct ntsd *d);
 /* Kernel-relayed bytes of allocation alloc_id (of account) folded from the fast path's counters. */
 void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
 		       const struct nts_fp_alloc_counters *delta);

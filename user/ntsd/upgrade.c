@@ -678,6 +678,7 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 		snprintf(err, errlen, "cannot encode the state: %s", strerror(-rc));
 		goto out;
 	}
+	ntsd_usage_accrue(d);
 	if (d->store && (rc = store_usage_flush(d->store)) < 0) {
 		snprintf(err, errlen, "cannot write pending usage to the database: %s",
 			 strerror(-rc));

@@ -299,6 +299,23 @@ static json_t *cmd_usage(void *arg, json_t *args, char *err, size_t errlen)
 	return api_cmd_usage(d->store, args, err, errlen);
 }
 
+/* An allocation an upgrade handed over: live from now on (the old ntsd counted up to the
+ * handover). */
+static int usage_live_handed(void *arg, const struct turn_alloc_info *a)
+{
+	struct ntsd *d = arg;
+
+	if (a->account && store_sid_valid(a->account))
+		usage_live(d, a->account, 1, usage_now_ms());
+	return 0;
+}
+
+void ntsd_usage_accrue(struct ntsd *d)
+{
+	if (d->store && d->usage)
+		usage_accrue_all(d, usage_now_ms());
+}
+
 int ntsd_wire_usage(struct ntsd *d)
 {
 	int rc;
@@ -307,6 +324,8 @@ int ntsd_wire_usage(struct ntsd *d)
 	if (!d->usage)
 		return -ENOMEM;
 	turn_set_usage_hook(d->turn, wire_usage_report, d);
+	if (d->store)
+		turn_foreach_alloc(d->turn, usage_live_handed, d);
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
@@ -319,7 +338,8 @@ void ntsd_unwire_usage(struct ntsd *d)
 
 	if (!u)
 		return;
-	if (d->store)
+	/* Handed over: counted and written up to the handover; the new ntsd counts from there. */
+	if (d->store && !d->handed_over)
 		wire_usage_flush(d);
 	/* Allocations ending from now on (at stop) were counted up to here. */
 	turn_set_usage_hook(d->turn, NULL, NULL);
