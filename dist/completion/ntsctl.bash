@@ -7,7 +7,7 @@ _ntsctl()
 
 	local globals="--ctl-socket --pin-dir --db --help"
 	local commands="attach detach status stats fastpath allocations account token key usage
-		diag-link top reload"
+		diag-link top reload upgrade"
 	local i cmd="" sub="" nargs=0
 
 	# The subcommand is the first word that is neither a global option nor its value.
@@ -88,6 +88,13 @@ _ntsctl()
 	diag-link) words_for="--account --ttl --base --json --help" ;;
 	top) words_for="--once --help" ;;
 	reload) words_for="--help" ;;
+	upgrade)
+		if [[ $prev == --binary ]]; then
+			COMPREPLY=($(compgen -f -- "$cur"))
+			return
+		fi
+		words_for="--binary --json --help"
+		;;
 	esac
 	COMPREPLY=($(compgen -W "$words_for" -- "$cur"))
 } &&

@@ -6,6 +6,9 @@
 # kernel keeps relaying the bound channel), some after the restart. The restarted ntsd adds what
 # the kernel counted since the marks the killed one wrote with its last flush
 # (docs/architecture.md, "Usage"), so the account's usage equals every echoed byte, each way.
+# Then a second client allocates from the restarted ntsd and its traffic flows through the kernel
+# during `ntsctl upgrade`: the new ntsd continues from the folds the old one handed over, so those
+# bytes are counted exactly once too.
 # Namespaces are entered with nsenter --net (see tests/netns/fastpath.sh). Prints TAP; cleans up
 # its namespaces, daemons and pins.
 set -u
@@ -18,7 +21,9 @@ tmp=$(mktemp -d /tmp/nts-usage-fp.XXXXXX)
 pin=/sys/fs/bpf/nts-test-us-$id
 ctl=$tmp/ntsd.sock
 SECRET=usage-fp-secret
-SIZE=200 N1=300 N2=200 N3=100 # datagrams of each phase (before the kill, meanwhile, after)
+# Datagrams of each phase: before the kill, meanwhile, after the restart; the second client's
+# before and during the upgrade.
+SIZE=200 N1=300 N2=200 N3=100 N4=100 N5=300
 n=0 failed=0 ntsd_pid= peer_pid= client_pid=
 
 . "$(dirname "$0")/lib.bash"
@@ -140,9 +145,50 @@ check "bytes to the peer counted exactly once: $got_p = $want" [ "$got_p" = "$wa
 check "bytes to the client counted exactly once: $got_c = $want" [ "$got_c" = "$want" ]
 sleep 1.2
 check "and not again at later folds ($(usage bytes_to_peer))" [ "$(usage bytes_to_peer)" = "$want" ]
+
+kill -9 "$client_pid" 2>/dev/null
+wait "$client_pid" 2>/dev/null
+mv "$tmp/client.out" "$tmp/client1.out"
+
+# A second client's allocation, the restarted ntsd's own: its second phase flows through the
+# kernel while ntsd upgrades (README, "Upgrading without dropping calls"), after the old ntsd's
+# last fold and before the new one adopts the maps, where a byte could be lost or counted twice.
+# The new binary is started through a wrapper that lets it flow then.
+in_ns "$C" "$PY" "$TOP/tests/api/usage.py" echo 198.18.0.1 3478 "$user" "$pass" 198.19.0.2 3480 \
+	"$SIZE" "$N4" "$tmp/go5" "$N5" >"$tmp/client.out" 2>&1 &
+client_pid=$!
+check "a second client: every datagram comes back ($(phase_done 1; echoed 1)/$N4)" [ "$(echoed 1)" = "$N4" ]
+sleep 1.2 # folded at least once by the restarted ntsd
+printf '#!/bin/sh\ntouch "%s/go5"\nsleep 1\nexec "%s/ntsd" "$@"\n' "$tmp" "$B" >"$tmp/ntsd-slow"
+chmod +x "$tmp/ntsd-slow"
+old=$ntsd_pid
+new=$(ntsctl upgrade --binary "$tmp/ntsd-slow" --json 2>>"$tmp/ntsd.log" |
+	$PY -c 'import json,sys; print(json.load(sys.stdin)["pid"])' 2>/dev/null)
+wait "$old"
+rc=$?
+if [ -n "$new" ] && [ "$rc" -eq 0 ]; then ntsd_pid=$new; fi
+check "ntsctl upgrade hands over to a new ntsd (pid $new)" [ "$ntsd_pid" = "$new" ]
+check "meanwhile the kernel relayed the second client's ($(phase_done 2; echoed 2)/$N5)" \
+	[ "$(echoed 2)" = "$N5" ]
+sleep 1.2 # a fold of the new ntsd
+want=$(((N1 + N2 + N3 + N4 + N5) * SIZE))
+got_p=$(usage bytes_to_peer)
+got_c=$(usage bytes_to_client)
+check "across the upgrade, bytes to the peer counted exactly once: $got_p = $want" [ "$got_p" = "$want" ]
+check "across the upgrade, bytes to the client counted exactly once: $got_c = $want" [ "$got_c" = "$want" ]
 kill -9 "$client_pid" 2>/dev/null
 wait "$client_pid" 2>/dev/null
 client_pid=
-check_ntsd_stops_clean
+# The upgraded ntsd is not our child: stop it and read its log.
+kill -TERM "$ntsd_pid" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$ntsd_pid" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "$ntsd_pid" 2>/dev/null && tail -n 1 "$tmp/ntsd.log" | grep -q stopped &&
+	! grep -qE 'Sanitizer|runtime error' "$tmp/ntsd.log"; then
+	ntsd_pid=
+	ok "the upgraded ntsd exits cleanly on SIGTERM, no sanitizer report"
+else
+	not_ok "the upgraded ntsd exits cleanly on SIGTERM, no sanitizer report"
+	grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
+fi
 echo "1..$n"
 exit "$failed"

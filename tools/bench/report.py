@@ -84,6 +84,9 @@ def aggregate(raw, meta, status):
         e["rss_per_alloc_bytes"] = stats(samples(raw, c, "alloc", "rss_per_alloc_bytes"))
         e["api_req_per_s"] = stats(samples(raw, c, "api", "req_per_s"))
         e["api_errors"] = stats(samples(raw, c, "api", "errors"))
+        up = [r["data"]["flow"] for r in raw if r["contender"] == c and r["data"].get("test") == "upgrade"]
+        if up:
+            e["upgrade"] = up
         fp = [r["data"]["stats"] for r in raw if r["contender"] == c and r["data"].get("test") == "fpstats"]
         if fp:
             e["fastpath_stats"] = fp
@@ -164,6 +167,11 @@ def report(res, out):
              f"allocations); CPU: nanoseconds of CPU per relayed packet at a fixed {m['fixed_rate'] // 1000} kpps, "
              "minus the routed baseline at the same rate; latency: one-way client → peer at that rate; "
              f"alloc/s and RSS/alloc with {m['allocs']} allocations open.\n")
+    ups = [(c, u) for c in ORDER for u in C[c].get("upgrade", [])]
+    if ups:
+        L.append("Upgrade (`ntsctl upgrade` under a 1000 pkt/s ChannelData flow, reported, not a target): " +
+                 "; ".join(f"{LABEL[c]}: longest gap a client saw {u['max_gap_ms']} ms, "
+                           f"{u['received']} of {u['sent']} echoed" for c, u in ups) + ".\n")
     L += targets(C, sizes)
     L += details(C, sizes, m)
     L.append("## Commands\n")

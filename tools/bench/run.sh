@@ -126,6 +126,41 @@ run_api() { # rep
 	record ntsd 0 "$1" "$out" || log "api run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
 }
 
+# The longest gap a client sees across `ntsctl upgrade` (reported, never asserted): a 1000/s
+# ChannelData flow (tests/interop/turn_flow.py) to two echo peers, upgraded to the same binary.
+run_upgrade() { # contender rep
+	local user pass p1 p2 flow new out
+	[ "$2" = 1 ] && command -v turnutils_peer >/dev/null || return 0
+	user="$(($(date +%s) + 3600)):ACbench"
+	pass=$(printf '%s' "$user" | openssl dgst -sha1 -hmac "$SECRET" -binary | base64)
+	ip netns exec "$NS_P" turnutils_peer -L "$TOPO_P_IP" -p 9100 >/dev/null 2>&1 &
+	p1=$!
+	ip netns exec "$NS_P" turnutils_peer -L "$TOPO_P_IP" -p 9101 >/dev/null 2>&1 &
+	p2=$!
+	rm -f "$TMP/upgrade.stop"
+	ip netns exec "$NS_C" /usr/bin/python3 "$TOP/tests/interop/turn_flow.py" session "$TOPO_S_IP" \
+		"$TURN_PORT" "$user" "$pass" "$TOPO_P_IP:9100,$TOPO_P_IP:9101" "$TMP/upgrade.stop" 1000 \
+		>"$TMP/upgrade.out" 2>&1 &
+	flow=$!
+	for _ in $(seq 1 100); do grep -q flowing "$TMP/upgrade.out" && break; sleep 0.1; done
+	new=$(ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" upgrade --json \
+		2>>"$OUT/loadgen.err" | jq -r .pid 2>/dev/null)
+	touch "$TMP/upgrade.stop"
+	wait "$flow"
+	kill "$p1" "$p2" 2>/dev/null
+	wait "$p1" "$p2" 2>/dev/null
+	if [ -n "$new" ] && [ "$new" != null ]; then
+		wait "$SRV_PID" 2>/dev/null # the old ntsd exits
+		SRV_PID=$new
+	fi
+	out=$(tail -n 1 "$TMP/upgrade.out")
+	if [ -n "$new" ] && [ "$new" != null ] && echo "$out" | jq -e .max_gap_ms >/dev/null 2>&1; then
+		record "$1" 0 "$2" "{\"test\": \"upgrade\", \"flow\": $out}"
+	else
+		log "$1: upgrade run failed: $(tail -n 2 "$TMP/upgrade.out" | tr '\n' ' ')"
+	fi
+}
+
 profile_start() {
 	[ "$PROFILE" = 1 ] && [ -n "$SRV_PID" ] && command -v perf >/dev/null || return 0
 	perf record -F 999 -g -p "$SRV_PID" -o "$OUT/perf.data" -- sleep 30 >/dev/null 2>&1 &
@@ -176,6 +211,7 @@ run_contender() { # name rep
 	coturn) stop_server; start_coturn && run_alloc coturn "$rep" ;;
 	ntsd) run_api "$rep"; stop_server; start_ntsd && run_alloc ntsd "$rep" ;;
 	esac
+	case $c in ntsd | ntsd-xdp) run_upgrade "$c" "$rep" ;; esac
 	if [ "$c" = ntsd-xdp ] || [ "$c" = ntsd-xdp-limited ]; then
 		ip netns exec "$NS_S" "$BUILD/ntsctl" --ctl-socket "$TMP/ntsd/ctl.sock" --pin-dir "$PIN_DIR" \
 			stats --json >"$TMP/fpstats.json" 2>/dev/null &&

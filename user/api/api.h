@@ -87,6 +87,10 @@ struct api_server *api_create(const struct nts_config *cfg, struct nts_store *st
 void api_destroy(struct api_server *s);
 /* Starts the HTTP(S) server on cfg->api_listen inside loop. 0 or -errno (logged). */
 int api_http_start(struct api_server *s, struct nts_loop *loop);
+/* The same on a listening socket an upgrade handed over (fd -1: bind --api-listen); takes fd. */
+int api_http_start_fd(struct api_server *s, struct nts_loop *loop, int fd);
+/* The HTTP server's listening socket (an upgrade hands it over), or -1. */
+int api_http_listen_fd(const struct api_server *s);
 /* The TCP port the HTTP server listens on (after api_http_start), 0 if none. */
 uint16_t api_http_port(const struct api_server *s);
 /* Registers account-create/-list/-suspend/-activate/-close/-set, token-create and

@@ -229,6 +229,20 @@ static int api_http_tls(struct api_http *h, const struct nts_config *cfg)
 
 int api_http_start(struct api_server *s, struct nts_loop *loop)
 {
+	return api_http_start_fd(s, loop, -1);
+}
+
+int api_http_listen_fd(const struct api_server *s)
+{
+	const union MHD_DaemonInfo *info =
+	    s->http && s->http->mhd ? MHD_get_daemon_info(s->http->mhd, MHD_DAEMON_INFO_LISTEN_FD)
+				    : NULL;
+
+	return info ? info->listen_fd : -1;
+}
+
+int api_http_start_fd(struct api_server *s, struct nts_loop *loop, int fd)
+{
 	const struct nts_config *cfg = s->cfg;
 	struct sockaddr_storage ss;
 	struct MHD_OptionItem opts[12];
@@ -255,7 +269,10 @@ int api_http_start(struct api_server *s, struct nts_loop *loop)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert};
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key};
 	}
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
+	if (fd >= 0) /* handed over by an upgrade: already bound and listening */
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+	else
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
 					    (intptr_t)api_http_completed, NULL};
 	opts[n++] =

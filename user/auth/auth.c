@@ -205,3 +205,19 @@ int auth_sign(const struct auth_result *r, struct stun_builder *b)
 	stun_put_fingerprint(b);
 	return b->err ? -ENOSPC : 0;
 }
+
+int auth_nonce_key_get(const struct auth_ctx *a, uint8_t *out, size_t len)
+{
+	if (len < sizeof(a->nonce_key))
+		return -ENOSPC;
+	memcpy(out, a->nonce_key, sizeof(a->nonce_key));
+	return (int)sizeof(a->nonce_key);
+}
+
+int auth_nonce_key_set(struct auth_ctx *a, const uint8_t *key, size_t len)
+{
+	if (len != sizeof(a->nonce_key))
+		return -EINVAL;
+	memcpy(a->nonce_key, key, len);
+	return 0;
+}

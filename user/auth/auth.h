@@ -22,6 +22,11 @@ struct auth_ctx;
 struct auth_ctx *auth_create(const char *realm, const char *const *secrets, size_t nsecrets,
 			     const char *const *users, size_t nusers);
 void auth_destroy(struct auth_ctx *a);
+/* The nonce key, for an upgrade to hand over (outstanding nonces stay valid): copies it into out
+ * (len bytes at least) and returns its length, or -ENOSPC. */
+int auth_nonce_key_get(const struct auth_ctx *a, uint8_t *out, size_t len);
+/* Replaces the nonce key with one handed over. 0, or -EINVAL when len is not the key's length. */
+int auth_nonce_key_set(struct auth_ctx *a, const uint8_t *key, size_t len);
 /* Replaces the ephemeral secrets (e.g. loaded from the database). 0 or -errno. */
 int auth_set_secrets(struct auth_ctx *a, const char *const *secrets, size_t nsecrets);
 /* Replaces the static users ("name:password" strings, as auth_create()); on failure the previous

@@ -17,6 +17,12 @@ typedef json_t *(*ctl_cmd_fn)(void *arg, json_t *args, char *err, size_t errlen)
 
 /* Listens on path (parent directory created, stale socket replaced, mode 0600). NULL on failure. */
 struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path);
+/* Serves the listening socket fd at path, handed over by an upgrade (takes fd). NULL on failure. */
+struct ctl_server *ctl_server_adopt(struct nts_loop *loop, const char *path, int fd);
+/* The listening socket (an upgrade hands it over). */
+int ctl_server_fd(const struct ctl_server *s);
+/* Leaves the socket file in place at destroy: a new ntsd serves it now. */
+void ctl_server_keep_path(struct ctl_server *s);
 void ctl_server_destroy(struct ctl_server *s);
 /* Registers cmd; 0 or -errno. */
 int ctl_register(struct ctl_server *s, const char *cmd, ctl_cmd_fn fn, void *arg);

@@ -47,6 +47,7 @@ struct ctl_server {
 	size_t ncmds;
 	struct ctl_conn *conns;
 	size_t nconns;
+	bool keep_path; /* handed over by an upgrade: the socket file is the new ntsd's */
 };
 
 static void conn_close(struct ctl_conn *c)
@@ -290,6 +291,40 @@ struct ctl_server *ctl_server_create(struct nts_loop *loop, const char *path)
 	return s;
 }
 
+struct ctl_server *ctl_server_adopt(struct nts_loop *loop, const char *path, int fd)
+{
+	struct ctl_server *s;
+	int rc;
+
+	if (strlen(path) >= sizeof(s->path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->loop = loop;
+	s->fd = fd;
+	strcpy(s->path, path);
+	rc = loop_add(loop, fd, EPOLLIN, ctl_on_accept, s);
+	if (rc) {
+		free(s);
+		errno = -rc;
+		return NULL;
+	}
+	return s;
+}
+
+int ctl_server_fd(const struct ctl_server *s)
+{
+	return s->fd;
+}
+
+void ctl_server_keep_path(struct ctl_server *s)
+{
+	s->keep_path = true;
+}
+
 void ctl_server_destroy(struct ctl_server *s)
 {
 	if (!s)
@@ -298,7 +333,8 @@ void ctl_server_destroy(struct ctl_server *s)
 		conn_close(s->conns);
 	loop_del(s->loop, s->fd);
 	close(s->fd);
-	unlink(s->path);
+	if (!s->keep_path)
+		unlink(s->path);
 	free(s);
 }
 

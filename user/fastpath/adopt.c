@@ -200,6 +200,7 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	if (rc)
 		goto out;
 	fp->gen = keep ? keep : (s.maxgen >= NTS_FP_GEN_MAX ? 1 : s.maxgen + 1);
+	fp->gen_kept = keep != 0;
 	/* Keep the other generations' entries, packed in place, sorted by relay address. */
 	for (size_t i = 0; i < s.n; i++)
 		if (s.ents[i].gen != fp->gen)

@@ -92,6 +92,10 @@ int fastpath_fold_mark(struct fastpath *fp, uint64_t alloc_id, struct fastpath_f
  * -ENOENT or -errno. */
 int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_alloc_counters *sum,
 			     uint32_t *map_id);
+/* Sets what the last fold of alloc_id saw (an upgrade hands fastpath_fold_mark()'s over, so the
+ * next ntsd, continuing the generation, reports only what came after). 0 or -ENOENT. */
+int fastpath_alloc_set_folded(struct fastpath *fp, uint64_t alloc_id,
+			      const struct nts_fp_alloc_counters *last);
 /* An allocation's kernel counters summed over CPUs. 0 or -errno. */
 int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 			    struct nts_fp_alloc_counters *sum);

@@ -62,6 +62,7 @@ struct fastpath {
 	unsigned nallocs;
 	int ncpus;
 	uint32_t gen;	    /* this handle's generation (NTS_FP_GEN_SHIFT) */
+	bool gen_kept;	    /* continued from an earlier handle or ntsd: its counters stay */
 	void *pcpu;	    /* ncpus * counters: per-CPU value buffer of the alloc map */
 	uint64_t fold_pkts; /* kernel-forwarded packets (global counters) at the last fold */
 	bool fold_seen;
@@ -105,6 +106,9 @@ int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk
 /* Picks the generation (above any in the maps, or keep when non-zero) and records the other
  * generations' entries and relay addresses. Only reads the maps. 0 or -errno. */
 int fp_adopt_scan(struct fastpath *fp, uint32_t keep);
+/* Sums the per-CPU copies of an alloc map value (maps.c). */
+void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum,
+		     const void *pcpu);
 /* Deletes other generations' entries that use relay (a new allocation of ours took it). */
 void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay);
 

@@ -168,9 +168,7 @@ static void counters_delta(struct nts_fp_alloc_counters *d, const struct nts_fp_
 	d->p2c_bytes = now->p2c_bytes - last->p2c_bytes;
 }
 
-/* Sums the per-CPU copies of an alloc map value. */
-static void counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum,
-			 const void *pcpu)
+void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum, const void *pcpu)
 {
 	const struct nts_fp_alloc_counters *v = pcpu;
 
@@ -204,7 +202,7 @@ static int fold_alloc(struct fastpath *fp, struct fp_alloc *a, fastpath_usage_fn
 		return 0;
 	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
 		return -errno;
-	counters_sum(fp, &now, fp->pcpu);
+	fp_counters_sum(fp, &now, fp->pcpu);
 	fold_report(a, &now, fn, arg);
 	return 0;
 }
@@ -228,7 +226,7 @@ static int fold_entry(void *arg, const void *key, const void *val)
 	a = fp_alloc_find(w->fp, kid & ((1ull << NTS_FP_GEN_SHIFT) - 1));
 	if (!a || !a->counters)
 		return 0;
-	counters_sum(w->fp, &now, val);
+	fp_counters_sum(w->fp, &now, val);
 	fold_report(a, &now, w->fn, w->arg);
 	return 0;
 }
@@ -278,7 +276,7 @@ int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 
 	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
 		return -errno;
-	counters_sum(fp, sum, fp->pcpu);
+	fp_counters_sum(fp, sum, fp->pcpu);
 	return 0;
 }
 
@@ -313,7 +311,7 @@ int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_al
 {
 	if (bpf_map_lookup_elem(fp->fds.alloc, &key, fp->pcpu))
 		return -errno;
-	counters_sum(fp, sum, fp->pcpu);
+	fp_counters_sum(fp, sum, fp->pcpu);
 	return fp_alloc_map_id(fp, map_id);
 }
 
@@ -360,5 +358,16 @@ int fastpath_map_fill(int fd, uint32_t *count, uint32_t *max_entries)
 	}
 	*count = n;
 	*max_entries = info.max_entries;
+	return 0;
+}
+
+int fastpath_alloc_set_folded(struct fastpath *fp, uint64_t alloc_id,
+			      const struct nts_fp_alloc_counters *last)
+{
+	struct fp_alloc *a = fp_alloc_find(fp, alloc_id);
+
+	if (!a || !a->counters)
+		return -ENOENT;
+	a->last = *last;
 	return 0;
 }

@@ -38,10 +38,18 @@ static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 	if (!a)
 		return NULL;
 	a->id = id;
-	/* A fresh entry: counts left by an earlier ntsd under the same id are not this one's. */
+	/* A fresh entry: counts left by an earlier ntsd under the same id are not this one's. A
+	 * continued generation (an upgrade, a second attach) keeps the entry, which goes on
+	 * counting, and folds from what it holds now (fastpath_alloc_set_folded() may say less). */
 	memset(fp->pcpu, 0, fp->ncpus * sizeof(struct nts_fp_alloc_counters));
-	if (fp->fds.alloc >= 0 && bpf_map_update_elem(fp->fds.alloc, &kid, fp->pcpu, BPF_ANY) == 0)
+	if (fp->fds.alloc >= 0 && bpf_map_update_elem(fp->fds.alloc, &kid, fp->pcpu,
+						      fp->gen_kept ? BPF_NOEXIST : BPF_ANY) == 0) {
 		a->counters = true;
+	} else if (fp->fds.alloc >= 0 && fp->gen_kept && errno == EEXIST &&
+		   bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu) == 0) {
+		a->counters = true;
+		fp_counters_sum(fp, &a->last, fp->pcpu);
+	}
 	b = bucket_of(fp, id);
 	a->next = *b;
 	*b = a;

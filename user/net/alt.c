@@ -36,6 +36,11 @@ static struct net_udp *alt_socket(struct net_server *n, const struct nts_addr *a
 			}
 			return n->udp[i];
 		}
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		if (n->alt_udp[i]->handed && alt_same(&n->alt_udp[i]->local, addr)) {
+			n->alt_udp[i]->handed = false; /* an upgrade handed it over */
+			return n->alt_udp[i];
+		}
 	if (n->nalt_udp >= sizeof(n->alt_udp) / sizeof(n->alt_udp[0])) {
 		*rc = -ENOSPC;
 		return NULL;

@@ -48,6 +48,7 @@ void net_dispatch(const struct net_dispatch *d, const struct nts_origin *o, cons
 struct net_listener_info {
 	enum nts_transport transport;
 	struct nts_addr addr; /* as bound (the actual port when 0 was asked) */
+	int fd;		      /* the socket (an upgrade hands it over) */
 };
 
 /* Creates the server (no sockets yet). cfg and stats must outlive it. NULL on failure. */
@@ -58,6 +59,12 @@ void net_set_turn(struct net_server *n, struct turn_server *turn);
 /* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address).
  */
 int net_listen(struct net_server *n);
+/* Serves a listening socket handed over by an upgrade (UDP bound, or TCP/TLS listening) as
+ * transport t; takes fd. net_listen() then opens only the addresses no such socket serves. */
+int net_adopt_listener(struct net_server *n, enum nts_transport t, int fd);
+/* The same for an RFC 5780 alternate socket (alt.c, --alt-ip): the group that needs its address
+ * takes it instead of binding a new one; net_listen() closes those no group took. */
+int net_adopt_alt(struct net_server *n, int fd);
 /* Loads --cert and --key again into a new TLS context for new connections; live ones keep theirs
  * (SIGHUP). 1 when reloaded, 0 when no TLS is served, -EINVAL (old context kept) when they do not
  * load. */
@@ -66,6 +73,8 @@ int net_reload_tls(struct net_server *n);
 void net_destroy(struct net_server *n);
 /* Copies up to max listeners into out; returns how many there are. */
 size_t net_listeners(const struct net_server *n, struct net_listener_info *out, size_t max);
+/* The same for the RFC 5780 alternate sockets (at most NET_MAX_LISTENERS). */
+size_t net_alt_listeners(const struct net_server *n, struct net_listener_info *out, size_t max);
 /* Number of open client streams. */
 size_t net_stream_count(const struct net_server *n);
 

@@ -21,7 +21,7 @@ struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 #define NET_STREAM_IN_MAX                                                                          \
 	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
-#define NET_STREAM_GATHER (65535 + 64) /* one client message: STUN or ChannelData + padding */
+#define NET_STREAM_GATHER (65535 + 64)	/* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
 /* Stream listeners: one TCP per --listen and one TLS per --tls-listen, each list NTS_MAX_LISTEN. */
 #define NET_MAX_TCP_LISTEN (2 * NTS_MAX_LISTEN)
@@ -41,8 +41,9 @@ struct net_udp {
 	struct net_server *n;
 	int fd;
 	struct nts_addr local;
-	bool wildcard; /* bound to 0.0.0.0 or ::: use and set packet info */
+	bool wildcard;	      /* bound to 0.0.0.0 or ::: use and set packet info */
 	enum nts_udp_gso gso; /* runs to one client leave as one GSO message */
+	bool handed;	      /* handed over by an upgrade, not yet taken by a --listen or alt.c */
 	unsigned nq;
 	struct net_udp_pending *q; /* NET_UDP_SENDQ slots */
 	struct net_udp_rx *rx;	   /* udp.c: the recvmmsg ring and its buffers */
@@ -82,11 +83,11 @@ struct net_stream {
 	size_t out_off, out_len, out_cap;
 	uint64_t last_active_ms;
 	uint64_t authed_ms; /* opened, or last authenticated: --auth-timeout counts from it */
-	bool dead;			/* closed; freed after the loop iteration */
-	bool want_out;			/* EPOLLOUT armed */
-	bool turn_used;			/* sent a TURN request: may own an allocation */
-	bool paused;			/* not reading (EPOLLIN off): backpressure */
-	bool kicked;			/* on the server's kick list */
+	bool dead;	    /* closed; freed after the loop iteration */
+	bool want_out;	    /* EPOLLOUT armed */
+	bool turn_used;	    /* sent a TURN request: may own an allocation */
+	bool paused;	    /* not reading (EPOLLIN off): backpressure */
+	bool kicked;	    /* on the server's kick list */
 	struct net_stream *kick_next;
 	const struct turn_raw_ops *raw; /* RFC 6062 data connection: raw bytes, no framing */
 	void *raw_arg;
@@ -98,6 +99,7 @@ struct net_tcp_listener {
 	int fd;
 	enum nts_transport transport;
 	struct nts_addr local;
+	bool handed; /* handed over by an upgrade, not yet matched to a --listen */
 };
 
 struct net_server {
@@ -125,8 +127,12 @@ struct net_server {
 /* udp.c */
 /* Opens a UDP socket on addr, on the loop; registered by the caller. NULL with *rc = -errno. */
 struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rc);
+/* The same for the bound socket fd (taken, closed on failure); its address is read from it. */
+struct net_udp *net_udp_new_fd(struct net_server *n, int fd, int *rc);
 /* net_udp_new() registered as a --listen socket. */
 int net_udp_open(struct net_server *n, const struct nts_addr *addr);
+/* Serves the bound UDP socket fd (handed over by an upgrade); takes it. 0 or -errno. */
+int net_udp_open_fd(struct net_server *n, int fd);
 void net_udp_close(struct net_udp *u);
 int net_udp_send(struct net_udp *u, const struct nts_origin *o, const struct iovec *iov,
 		 int iovcnt);
@@ -164,6 +170,8 @@ int net_alt_answer(void *arg, const struct nts_origin *o, unsigned change, struc
 /* tcp.c */
 /* Opens a listener for transport NTS_TCP or NTS_TLS (n->tls_ctx set) on addr. */
 int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t);
+/* Serves the listening socket fd (handed over by an upgrade) as transport t; takes it. */
+int net_tcp_open_fd(struct net_server *n, int fd, enum nts_transport t);
 void net_tcp_close(struct net_tcp_listener *l);
 
 #endif

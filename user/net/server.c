@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net/tls.h"
 #include "turn/turn.h"
@@ -79,6 +80,65 @@ void net_set_turn(struct net_server *n, struct turn_server *turn)
 		turn_set_stream_hooks(turn, &net_turn_stream_hooks, n);
 }
 
+/* True when a listener an upgrade handed over serves a (port 0 in a: any port of its address),
+ * which it then stands for (one listener per address in the options). */
+static bool net_listening(struct net_server *n, enum nts_transport t, const struct nts_addr *a)
+{
+	for (unsigned i = 0; t == NTS_UDP && i < n->nudp; i++)
+		if (n->udp[i]->handed && nts_addr_equal(&n->udp[i]->local, a, a->port != 0)) {
+			n->udp[i]->handed = false;
+			return true;
+		}
+	for (unsigned i = 0; t != NTS_UDP && i < n->ntcp; i++)
+		if (n->tcp[i]->handed && n->tcp[i]->transport == t &&
+		    nts_addr_equal(&n->tcp[i]->local, a, a->port != 0)) {
+			n->tcp[i]->handed = false;
+			return true;
+		}
+	return false;
+}
+
+int net_adopt_listener(struct net_server *n, enum nts_transport t, int fd)
+{
+	int rc = t == NTS_UDP ? net_udp_open_fd(n, fd) : net_tcp_open_fd(n, fd, t);
+
+	if (rc == 0 && t == NTS_UDP)
+		n->udp[n->nudp - 1]->handed = true;
+	else if (rc == 0)
+		n->tcp[n->ntcp - 1]->handed = true;
+	return rc;
+}
+
+int net_adopt_alt(struct net_server *n, int fd)
+{
+	struct net_udp *u;
+	int rc = 0;
+
+	if (n->nalt_udp >= sizeof(n->alt_udp) / sizeof(n->alt_udp[0])) {
+		close(fd);
+		return -ENOSPC;
+	}
+	u = net_udp_new_fd(n, fd, &rc);
+	if (!u)
+		return rc;
+	u->handed = true;
+	n->alt_udp[n->nalt_udp++] = u;
+	return 0;
+}
+
+/* Closes the alternate sockets an upgrade handed over that no --alt-ip group took. */
+static void net_alt_drop_handed(struct net_server *n)
+{
+	unsigned keep = 0;
+
+	for (unsigned i = 0; i < n->nalt_udp; i++)
+		if (n->alt_udp[i]->handed)
+			net_udp_close(n->alt_udp[i]);
+		else
+			n->alt_udp[keep++] = n->alt_udp[i];
+	n->nalt_udp = keep;
+}
+
 int net_listen(struct net_server *n)
 {
 	char buf[NTS_ADDRSTRLEN];
@@ -100,13 +160,14 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
 		const struct nts_addr *a = &n->cfg->listen[i];
-		rc = net_udp_open(n, a);
+		/* Sockets an upgrade handed over already serve their address. */
+		rc = net_listening(n, NTS_UDP, a) ? 0 : net_udp_open(n, a);
 		if (rc) {
 			log_error("listen udp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
 				  strerror(-rc));
 			return rc;
 		}
-		rc = net_tcp_open(n, a, NTS_TCP);
+		rc = net_listening(n, NTS_TCP, a) ? 0 : net_tcp_open(n, a, NTS_TCP);
 		if (rc) {
 			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
 				  strerror(-rc));
@@ -115,6 +176,8 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->ntls_listen; i++) {
 		const struct nts_addr *a = &n->cfg->tls_listen[i];
+		if (net_listening(n, NTS_TLS, a))
+			continue;
 		rc = net_tcp_open(n, a, NTS_TLS);
 		if (rc) {
 			log_error("listen tls %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
@@ -122,7 +185,9 @@ int net_listen(struct net_server *n)
 			return rc;
 		}
 	}
-	return n->cfg->nalt_ip ? net_alt_open(n) : 0;
+	rc = n->cfg->nalt_ip ? net_alt_open(n) : 0;
+	net_alt_drop_handed(n);
+	return rc;
 }
 
 int net_reload_tls(struct net_server *n)
@@ -164,10 +229,23 @@ size_t net_listeners(const struct net_server *n, struct net_listener_info *out, 
 
 	for (unsigned i = 0; i < n->nudp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){NTS_UDP, n->udp[i]->local};
+			out[k] =
+			    (struct net_listener_info){NTS_UDP, n->udp[i]->local, n->udp[i]->fd};
 	for (unsigned i = 0; i < n->ntcp; i++, k++)
 		if (k < max)
-			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local};
+			out[k] = (struct net_listener_info){n->tcp[i]->transport, n->tcp[i]->local,
+							    n->tcp[i]->fd};
+	return k;
+}
+
+size_t net_alt_listeners(const struct net_server *n, struct net_listener_info *out, size_t max)
+{
+	size_t k = 0;
+
+	for (unsigned i = 0; i < n->nalt_udp; i++, k++)
+		if (k < max)
+			out[k] = (struct net_listener_info){NTS_UDP, n->alt_udp[i]->local,
+							    n->alt_udp[i]->fd};
 	return k;
 }
 

@@ -92,34 +92,25 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 	}
 }
 
-int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t)
+int net_tcp_open_fd(struct net_server *n, int fd, enum nts_transport t)
 {
 	struct sockaddr_storage ss;
-	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	socklen_t sl = sizeof(ss);
 	struct net_tcp_listener *l;
-	int one = 1, rc;
+	int rc;
 
-	if (n->ntcp >= NET_MAX_TCP_LISTEN)
+	if (n->ntcp >= NET_MAX_TCP_LISTEN) {
+		close(fd);
 		return -ENOSPC;
+	}
 	l = calloc(1, sizeof(*l));
-	if (!l)
+	if (!l) {
+		close(fd);
 		return -ENOMEM;
+	}
 	l->n = n;
 	l->transport = t;
-	l->fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (l->fd < 0) {
-		rc = -errno;
-		free(l);
-		return rc;
-	}
-	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((addr->family == AF_INET6 &&
-	     setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
-	    bind(l->fd, (struct sockaddr *)&ss, sl) < 0 || listen(l->fd, 1024) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	sl = sizeof(ss);
+	l->fd = fd;
 	if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    nts_addr_from_sockaddr(&l->local, (struct sockaddr *)&ss) < 0) {
 		rc = -errno;
@@ -134,6 +125,28 @@ fail:
 	close(l->fd);
 	free(l);
 	return rc;
+}
+
+int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_transport t)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	int one = 1, fd, rc;
+
+	if (n->ntcp >= NET_MAX_TCP_LISTEN)
+		return -ENOSPC;
+	fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if ((addr->family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
+	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return net_tcp_open_fd(n, fd, t);
 }
 
 void net_tcp_close(struct net_tcp_listener *l)

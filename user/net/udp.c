@@ -258,7 +258,7 @@ fail:;
 	return rc;
 }
 
-struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
+struct net_udp *net_udp_new_fd(struct net_server *n, int fd, int *rcp)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -267,21 +267,16 @@ struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, i
 
 	u = calloc(1, sizeof(*u));
 	if (!u) {
+		close(fd);
 		*rcp = -ENOMEM;
 		return NULL;
 	}
 	u->n = n;
-	u->wildcard = nts_addr_is_any(addr);
+	u->fd = fd;
 	u->q = calloc(NET_UDP_SENDQ, sizeof(*u->q));
 	u->rx = udp_rx_new();
-	u->fd = -1;
 	if (!u->q || !u->rx) {
 		rc = -ENOMEM;
-		goto fail;
-	}
-	u->fd = udp_socket(addr, u->wildcard);
-	if (u->fd < 0) {
-		rc = u->fd;
 		goto fail;
 	}
 	if (getsockname(u->fd, (struct sockaddr *)&ss, &sl) < 0 ||
@@ -289,6 +284,7 @@ struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, i
 		rc = -errno;
 		goto fail;
 	}
+	u->wildcard = nts_addr_is_any(&u->local);
 	rc = nts_sock_set_buffers(u->fd, n->cfg->udp_buffer);
 	if (rc)
 		log_warn("udp socket buffers: %s", strerror(-rc));
@@ -297,13 +293,23 @@ struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, i
 		goto fail;
 	return u;
 fail:
-	if (u->fd >= 0)
-		close(u->fd);
+	close(u->fd);
 	free(u->q);
 	free(u->rx);
 	free(u);
 	*rcp = rc;
 	return NULL;
+}
+
+struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
+{
+	int fd = udp_socket(addr, nts_addr_is_any(addr));
+
+	if (fd < 0) {
+		*rcp = fd;
+		return NULL;
+	}
+	return net_udp_new_fd(n, fd, rcp);
 }
 
 int net_udp_open(struct net_server *n, const struct nts_addr *addr)
@@ -314,6 +320,22 @@ int net_udp_open(struct net_server *n, const struct nts_addr *addr)
 	if (n->nudp >= NTS_MAX_LISTEN)
 		return -ENOSPC;
 	u = net_udp_new(n, addr, &rc);
+	if (!u)
+		return rc;
+	n->udp[n->nudp++] = u;
+	return 0;
+}
+
+int net_udp_open_fd(struct net_server *n, int fd)
+{
+	struct net_udp *u;
+	int rc = 0;
+
+	if (n->nudp >= NTS_MAX_LISTEN) {
+		close(fd);
+		return -ENOSPC;
+	}
+	u = net_udp_new_fd(n, fd, &rc);
 	if (!u)
 		return rc;
 	n->udp[n->nudp++] = u;

@@ -28,6 +28,8 @@ static const struct {
     {"key", cmd_key, "create|list --account SID, delete SID: API keys [--json]"},
     {"reload", cmd_reload, "make ntsd read its configuration again; prints the outcome"},
     {"top", cmd_top, "live view: rates, busiest allocations, drops [--once]"},
+    {"upgrade", cmd_upgrade,
+     "hand over to a new ntsd binary without dropping calls [--binary PATH]"},
 };
 
 /* True when an ntsd listens on the control socket at path. */

@@ -23,6 +23,7 @@ int cmd_fastpath(struct ntsctl *c, int argc, char **argv);
 int cmd_allocations(struct ntsctl *c, int argc, char **argv);
 int cmd_account(struct ntsctl *c, int argc, char **argv);
 int cmd_token(struct ntsctl *c, int argc, char **argv);
+int cmd_upgrade(struct ntsctl *c, int argc, char **argv);
 int cmd_diag_link(struct ntsctl *c, int argc, char **argv);
 int cmd_key(struct ntsctl *c, int argc, char **argv);
 int cmd_reload(struct ntsctl *c, int argc, char **argv);

@@ -1,5 +1,6 @@
 /* ntsd's "status", "allocations" and "allocation-delete" control commands; see ctl_cmds.h. */
 #include "ntsd/ctl_cmds.h"
+#include "ntsd/upgrade.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -155,6 +156,8 @@ int ntsd_ctl_register(struct ntsd *d)
 
 	if (!rc)
 		rc = ctl_register(d->ctl, "allocation-delete", cmd_allocation_delete, d);
+	if (!rc)
+		rc = ntsd_upgrade_register(d);
 	if (!rc)
 		rc = ntsd_reload_register(d);
 	return rc ? rc : ctl_register(d->ctl, "allocations", cmd_allocations, d);

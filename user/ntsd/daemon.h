@@ -19,6 +19,7 @@ struct nts_store;
 struct api_server;
 struct fastpath;
 struct net_hostaddr;
+struct ntsd_upgrade;
 struct ntsd_usage;
 struct nts_fp_alloc_counters;
 
@@ -38,10 +39,16 @@ struct ntsd {
 	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
 	/* Reload (reload.c): the command line it parses again, and a hook called as a reload starts
-	 * (starting: true) and ends, e.g. to tell a service manager; NULL: none. */
+	 * (starting: true) and ends, e.g. to tell a service manager; NULL: none. Upgrades
+	 * (upgrade.c) start the new binary with the same command line. */
 	int argc;
 	char **argv;
 	void (*reload_hook)(struct ntsd *d, bool starting);
+	/* Upgrades (upgrade.c): the binary, and a handover being taken over. */
+	char exe[4096];		      /* /proc/self/exe at start */
+	struct ntsd_upgrade *upgrade; /* new side, until it serves */
+	uint32_t fastpath_gen;	      /* generation handed over to continue (0: a new one) */
+	bool handed_over;	      /* old side: a new ntsd serves now; this one only stops */
 };
 
 /* Opens the database, loads or creates the ephemeral secret (unless --secret was given), starts the
@@ -63,6 +70,8 @@ int ntsd_wire_accounts(struct ntsd *d);
 int ntsd_wire_usage(struct ntsd *d);
 /* Accrues allocation-seconds up to now and writes everything pending (before the store closes). */
 void ntsd_unwire_usage(struct ntsd *d);
+/* Accrues allocation-seconds up to now (an upgrade, before it writes what is pending). */
+void ntsd_usage_accrue(struct ntsd *d);
 /* Kernel-relayed bytes of allocation alloc_id (of account) folded from the fast path's counters. */
 void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
 		       const struct nts_fp_alloc_counters *delta);
@@ -82,6 +91,8 @@ void ntsd_usage_fold_foreign(struct ntsd *d);
  * channels and permissions, registers the control command ntsctl attach uses. 0 or -errno. */
 int ntsd_wire_fastpath(struct ntsd *d);
 void ntsd_unwire_fastpath(struct ntsd *d);
+/* Folds the kernel's per-allocation counters into TURN now (before an upgrade hands over). */
+void ntsd_fold_fastpath(struct ntsd *d);
 
 /* Logging (wire_log.c): ntsd_log_apply() hands --log-format and --verbose to the logger and
  * notices journald (at start and on reload); ntsd_wire_log() reports the warnings the logger held

@@ -1,6 +1,7 @@
 /* ntsd: parse options, build the daemon context, wire the modules onto one epoll loop, run until
- * SIGINT/SIGTERM (SIGHUP reloads the configuration: reload.c), telling systemd each step
- * (notify.c). Exit status: 0 clean stop, 1 runtime failure, 2 usage error.
+ * SIGINT/SIGTERM (SIGHUP reloads the configuration: reload.c; SIGUSR2 upgrades: ntsd/upgrade.h),
+ * telling systemd each step (notify.c). Exit status: 0 clean stop, 1 runtime failure, 2 usage
+ * error.
  */
 #include <errno.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include "ntsd/notify.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
+#include "ntsd/upgrade.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -35,6 +37,10 @@ static void ntsd_on_signal(void *arg, int fd, uint32_t events)
 			struct ntsd_reload_result r;
 
 			ntsd_reload(d, &r); /* logs its outcome */
+			continue;
+		}
+		if (si.ssi_signo == SIGUSR2) {
+			ntsd_upgrade_signal(d);
 			continue;
 		}
 		log_info("stopping on %s", strsignal((int)si.ssi_signo));
@@ -63,6 +69,7 @@ static int ntsd_signals(struct ntsd *d)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -errno;
 	fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -128,11 +135,14 @@ static int ntsd_start(struct ntsd *d)
 		return -ENOMEM;
 	}
 	net_set_turn(d->net, d->turn);
+	if (d->upgrade && (rc = ntsd_upgrade_adopt(d)) != 0)
+		return rc; /* listeners, control socket, nonce key, allocations handed over */
 	d->hostaddr =
 	    net_hostaddr_create(d->loop, d->turn); /* the host's own addresses: no peers */
 	if (!d->hostaddr)
 		return -EIO; /* logged */
-	d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
+	if (!d->ctl)
+		d->ctl = ctl_server_create(d->loop, d->cfg.ctl_socket);
 	if (!d->ctl)
 		return errno ? -errno : -EIO; /* logged with the path and reason */
 	rc = ntsd_ctl_register(d);
@@ -239,6 +249,10 @@ int main(int argc, char **argv)
 	d.demo = opts.demo;
 	d.start_unix = (uint64_t)time(NULL);
 	d.reload_hook = ntsd_reload_notify;
+	if (ntsd_upgrade_init(&d))
+		log_warn("cannot resolve /proc/self/exe: upgrades need --binary");
+	if (ntsd_upgrade_receive(&d))
+		return 1; /* logged; the ntsd that started this one keeps serving */
 	d.loop = loop_create();
 	if (!d.loop) {
 		log_error("cannot create the event loop: %s", strerror(errno));
@@ -251,8 +265,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rc = ntsd_start(&d);
-	if (rc == 0 && d.cfg.run_as[0])
+	/* Started by an upgrade of an ntsd that already runs as that user: nothing to drop. */
+	if (rc == 0 && d.cfg.run_as[0] && !(d.upgrade && getuid() == privs.uid))
 		rc = ntsd_run_as(&d, &privs);
+	if (d.upgrade)
+		ntsd_upgrade_finish(&d, rc); /* returns only when this ntsd takes over */
 	if (rc == 0)
 		rc = ntsd_notify_start(&d);
 	if (rc == 0) {
@@ -263,7 +280,9 @@ int main(int argc, char **argv)
 		rc = loop_run(d.loop);
 		if (rc)
 			log_error("event loop failed: %s", strerror(-rc));
-		ntsd_notify_stopping(rc ? "event loop failed" : "stopping");
+		/* Handed over by an upgrade: the new ntsd is the service now (MAINPID=). */
+		if (!d.handed_over)
+			ntsd_notify_stopping(rc ? "event loop failed" : "stopping");
 	} else {
 		log_error("start failed: %s", strerror(-rc));
 		ntsd_notify_failed(rc);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ntsd/notify.h"
 #include "util/log.h"
@@ -67,6 +68,13 @@ void ntsd_notify_reloading(void)
 void ntsd_notify_stopping(const char *status)
 {
 	sd_notifyf(0, "STOPPING=1\nSTATUS=%s", status);
+}
+
+int ntsd_notify_mainpid(void)
+{
+	int rc = sd_notifyf(0, "MAINPID=%d\nREADY=1", (int)getpid());
+
+	return rc < 0 ? rc : 0;
 }
 
 void ntsd_notify_failed(int rc)

@@ -17,6 +17,9 @@ void ntsd_notify_ready(const char *status);
 void ntsd_notify_reloading(void);
 /* STOPPING=1 with a STATUS= line. */
 void ntsd_notify_stopping(const char *status);
+/* MAINPID= (this process) and READY=1: an upgrade's new ntsd takes over the service; the unit
+ * needs NotifyAccess=all. 0 (also without NOTIFY_SOCKET) or -errno. */
+int ntsd_notify_mainpid(void);
 /* STATUS= and ERRNO= for a start that failed (rc is -errno). */
 void ntsd_notify_failed(int rc);
 

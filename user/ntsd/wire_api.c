@@ -15,6 +15,7 @@
 #include "api/api.h"
 #include "auth/auth.h"
 #include "ntsd/daemon.h"
+#include "ntsd/upgrade.h"
 #include "net/net.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -212,7 +213,7 @@ int ntsd_wire_api(struct ntsd *d)
 	api_ice_urls_from_config(&d->cfg, &ice);
 	wire_api_publish_ice(d, &ice);
 	if (!d->cfg.api_off) {
-		err = api_http_start(d->api, d->loop);
+		err = api_http_start_fd(d->api, d->loop, ntsd_upgrade_take_api_fd(d));
 		if (err)
 			return err;
 	}

@@ -173,9 +173,10 @@ static int wire_fp_adopt(struct ntsd *d)
 	int rc;
 
 	ntsd_usage_adopt_begin(d);
-	/* Opening again (a second attach): same generation, so our entries stay ours. */
-	rc = fastpath_open_gen(d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : 0,
-			       &fp);
+	/* Opening again (a second attach): same generation, so our entries stay ours. After an
+	 * upgrade, the generation of the ntsd that handed over: its entries are ours. */
+	rc = fastpath_open_gen(
+	    d->cfg.pin_dir, d->fastpath ? fastpath_generation(d->fastpath) : d->fastpath_gen, &fp);
 	if (rc)
 		return rc;
 	/* An earlier ntsd's entries keep relaying until they expire: only for peers our policy
@@ -250,7 +251,12 @@ static json_t *cmd_fastpath_status(void *arg, json_t *args, char *err, size_t er
 
 int ntsd_wire_fastpath(struct ntsd *d)
 {
-	int rc = wire_fp_adopt(d);
+	int rc;
+
+	/* Hooks first: adopting replays TURN's state through them (after an upgrade there is some).
+	 */
+	turn_set_hooks(d->turn, &wire_fp_hooks, d);
+	rc = wire_fp_adopt(d);
 
 	if (rc == 0)
 		log_info("fast path: using the maps pinned under %s", d->cfg.pin_dir);
@@ -260,13 +266,18 @@ int ntsd_wire_fastpath(struct ntsd *d)
 	else
 		log_warn("fast path: cannot open the maps under %s (%s); relaying in userspace",
 			 d->cfg.pin_dir, strerror(-rc));
-	turn_set_hooks(d->turn, &wire_fp_hooks, d);
 	rc = ctl_register(d->ctl, "fastpath-adopt", cmd_fastpath_adopt, d);
 	if (!rc)
 		rc = ctl_register(d->ctl, "fastpath-status", cmd_fastpath_status, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_FP_TICK_MS, wire_fp_tick, d);
 	return rc;
+}
+
+void ntsd_fold_fastpath(struct ntsd *d)
+{
+	if (d->fastpath)
+		fastpath_fold(d->fastpath, fp_usage, d);
 }
 
 void ntsd_unwire_fastpath(struct ntsd *d)

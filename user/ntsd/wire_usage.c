@@ -244,8 +244,19 @@ void ntsd_usage_adopt_begin(struct ntsd *d)
 	if (!d->store || !d->usage || d->fastpath)
 		return;
 	d->usage->nforeign = 0;
-	if (store_kernel_mark_foreach(d->store, usage_load_mark, d->usage) != 0 ||
-	    !d->usage->nforeign)
+	if (store_kernel_mark_foreach(d->store, usage_load_mark, d->usage) != 0)
+		return;
+	/* An upgrade continues the generation of the ntsd that handed over: its counters are ours,
+	 * and folding resumes from the marks it handed over (user/ntsd/upgrade.c), not here. */
+	if (d->fastpath_gen) {
+		size_t keep = 0;
+
+		for (size_t i = 0; i < d->usage->nforeign; i++)
+			if ((d->usage->foreign[i].key >> NTS_FP_GEN_SHIFT) != d->fastpath_gen)
+				d->usage->foreign[keep++] = d->usage->foreign[i];
+		d->usage->nforeign = keep;
+	}
+	if (!d->usage->nforeign)
 		return;
 	/* Read before the maps are adopted: adopting deletes the counters of generations that no
 	 * longer relay, and a new allocation under an equal key starts its counter at zero. */
@@ -288,6 +299,23 @@ static json_t *cmd_usage(void *arg, json_t *args, char *err, size_t errlen)
 	return api_cmd_usage(d->store, args, err, errlen);
 }
 
+/* An allocation an upgrade handed over: live from now on (the old ntsd counted up to the
+ * handover). */
+static int usage_live_handed(void *arg, const struct turn_alloc_info *a)
+{
+	struct ntsd *d = arg;
+
+	if (a->account && store_sid_valid(a->account))
+		usage_live(d, a->account, 1, usage_now_ms());
+	return 0;
+}
+
+void ntsd_usage_accrue(struct ntsd *d)
+{
+	if (d->store && d->usage)
+		usage_accrue_all(d, usage_now_ms());
+}
+
 int ntsd_wire_usage(struct ntsd *d)
 {
 	int rc;
@@ -296,6 +324,8 @@ int ntsd_wire_usage(struct ntsd *d)
 	if (!d->usage)
 		return -ENOMEM;
 	turn_set_usage_hook(d->turn, wire_usage_report, d);
+	if (d->store)
+		turn_foreach_alloc(d->turn, usage_live_handed, d);
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
@@ -308,7 +338,8 @@ void ntsd_unwire_usage(struct ntsd *d)
 
 	if (!u)
 		return;
-	if (d->store)
+	/* Handed over: counted and written up to the handover; the new ntsd counts from there. */
+	if (d->store && !d->handed_over)
 		wire_usage_flush(d);
 	/* Allocations ending from now on (at stop) were counted up to here. */
 	turn_set_usage_hook(d->turn, NULL, NULL);

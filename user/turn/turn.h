@@ -17,6 +17,7 @@
 #include "util/loop.h"
 #include "util/origin.h"
 #include "util/stats.h"
+#include "util/tlv.h"
 
 struct turn_server;
 
@@ -191,5 +192,23 @@ const char *turn_add_kernel_counters(struct turn_server *t, uint64_t alloc_id, u
 bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);
 /* Replays every channel and permission through the hooks (after a fast path was attached). */
 void turn_replay_hooks(struct turn_server *t);
+
+/* Socket numbering of an upgrade stream (user/ntsd/upgrade.c keeps the table). */
+struct turn_state_fds {
+	/* Export: the stream index of fd; shared ones (a listen socket) get one index each. */
+	int (*put)(void *arg, int fd, bool shared);
+	/* Import: the socket at index, taken (shared: left with its owner), or -EBADF. */
+	int (*get)(void *arg, uint32_t index, bool shared);
+	void *arg;
+};
+/* Writes TURN's records (id counters, UDP-client allocations with everything they hold,
+ * reservations) into b after sending what is queued. 0 or -errno. */
+int turn_state_export(struct turn_server *t, struct nts_tlv_buf *b,
+		      const struct turn_state_fds *fds);
+/* Rebuilds one of TURN's records into t (NULL: only checks it), before any hook or usage meter is
+ * installed (turn_replay_hooks() then mirrors it). 0, -ENOENT when rec is not TURN's, -EBADMSG or
+ * -EPROTO for a bad record, or -errno. */
+int turn_state_import(struct turn_server *t, const struct nts_tlv *rec,
+		      const struct turn_state_fds *fds);
 
 #endif

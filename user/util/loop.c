@@ -96,7 +96,7 @@ static int loop_grow(struct nts_loop *l, int fd)
 
 int loop_add(struct nts_loop *l, int fd, uint32_t events, nts_io_fn fn, void *arg)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = {.events = events, .data.fd = fd};
 	struct loop_handler *h;
 
 	if (fd < 0)
@@ -112,13 +112,13 @@ int loop_add(struct nts_loop *l, int fd, uint32_t events, nts_io_fn fn, void *ar
 	}
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	*h = (struct loop_handler){ .fd = fd, .fn = fn, .arg = arg, .live = true };
+	*h = (struct loop_handler){.fd = fd, .fn = fn, .arg = arg, .live = true};
 	return 0;
 }
 
 int loop_mod(struct nts_loop *l, int fd, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.fd = fd };
+	struct epoll_event ev = {.events = events, .data.fd = fd};
 
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -errno;
@@ -139,10 +139,10 @@ int loop_add_tick(struct nts_loop *l, uint32_t interval_ms, nts_tick_fn fn, void
 {
 	if (l->nticks >= LOOP_MAX_TICKS || !interval_ms)
 		return -ENOSPC;
-	l->ticks[l->nticks++] = (struct loop_tick){ .interval = interval_ms,
-						    .next = nts_monotonic_ms() + interval_ms,
-						    .fn = fn,
-						    .arg = arg };
+	l->ticks[l->nticks++] = (struct loop_tick){.interval = interval_ms,
+						   .next = nts_monotonic_ms() + interval_ms,
+						   .fn = fn,
+						   .arg = arg};
 	return 0;
 }
 
@@ -150,7 +150,7 @@ int loop_add_flush(struct nts_loop *l, nts_tick_fn fn, void *arg)
 {
 	if (l->nflush >= LOOP_MAX_FLUSH)
 		return -ENOSPC;
-	l->flush[l->nflush++] = (struct loop_tick){ .fn = fn, .arg = arg };
+	l->flush[l->nflush++] = (struct loop_tick){.fn = fn, .arg = arg};
 	return 0;
 }
 
@@ -201,7 +201,9 @@ int loop_run(struct nts_loop *l)
 			return -errno;
 		}
 		l->now = nts_monotonic_ms();
-		for (int i = 0; i < n; i++) {
+		/* Once stopped, nothing more is read (an upgrade handed the sockets over): what is
+		 * queued still leaves through the flush hooks, and no tick changes state. */
+		for (int i = 0; i < n && !l->stop; i++) {
 			int fd = evs[i].data.fd;
 			struct loop_handler *h = fd < l->nfds ? l->by_fd[fd] : NULL;
 			if (h && h->live)
@@ -209,7 +211,8 @@ int loop_run(struct nts_loop *l)
 		}
 		for (unsigned i = 0; i < l->nflush; i++)
 			l->flush[i].fn(l->flush[i].arg, l->now);
-		loop_run_ticks(l);
+		if (!l->stop)
+			loop_run_ticks(l);
 	}
 	return 0;
 }

@@ -26,7 +26,8 @@ int loop_add_tick(struct nts_loop *l, uint32_t interval_ms, nts_tick_fn fn, void
 int loop_add_flush(struct nts_loop *l, nts_tick_fn fn, void *arg);
 /* Runs until loop_stop(); returns 0 or -errno on an epoll failure. */
 int loop_run(struct nts_loop *l);
-/* Makes loop_run() return after the current iteration; async-signal-safe. */
+/* Makes loop_run() return after the current iteration: events left in the batch are not
+ * handled and ticks do not run, flush hooks do; async-signal-safe. */
 void loop_stop(struct nts_loop *l);
 /* Monotonic milliseconds, cached at the start of each iteration. */
 uint64_t loop_now_ms(const struct nts_loop *l);

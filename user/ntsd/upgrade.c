@@ -1,0 +1,951 @@
+/* Upgrading without dropping calls: the old ntsd's side (encode, start the new binary, send,
+ * wait for its confirmation) and the new one's (receive, check, adopt, confirm). See upgrade.h and
+ * docs/architecture.md for the protocol and the stream.
+ */
+#include "ntsd/upgrade.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "auth/auth.h"
+#include "ctl/ctl.h"
+#include "fastpath/fastpath.h"
+#include "net/net.h"
+#include "ntsd/notify.h"
+#include "store/store.h"
+#include "turn/turn.h"
+#include "util/log.h"
+
+/* Messages on the handover socket (SOCK_SEQPACKET, one per datagram). */
+#define UP_MAGIC 0x5553544eu /* "NTSU" */
+#define UP_FDS_PER_MSG 250   /* below SCM_MAX_FD (253) */
+enum up_kind {
+	UP_FDS = 1,   /* old -> new: arg sockets attached */
+	UP_STATE = 2, /* old -> new: a memfd with the stream of arg bytes attached */
+	UP_READY = 3, /* new -> old: rebuilt and ready, arg = its pid */
+	UP_GO = 4,    /* old -> new: the old one has stopped for good; serve */
+	UP_FAIL = 5,  /* new -> old: refused, arg = errno */
+};
+struct up_msg {
+	uint32_t magic, kind;
+	uint64_t arg;
+};
+
+/* Fields of the ntsd records. */
+enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };  /* NTS_REC_META */
+enum { UF_INDEX = 1, UF_KIND = 2, UF_LOCAL = 3 }; /* NTS_REC_FD */
+/* UF_KIND values; UF_ALT: an RFC 5780 alternate UDP socket (--alt-ip, user/net/alt.c) */
+enum { UF_UDP = 1, UF_TCP = 2, UF_TLS = 3, UF_CTL = 4, UF_API = 5, UF_ALT = 6 };
+enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 }; /* NTS_REC_STATS */
+enum { UA_KEY = 1 };				  /* NTS_REC_AUTH_NONCE */
+enum { UP_GEN = 1 };				  /* NTS_REC_FASTPATH */
+enum { UQ_ID = 1, UQ_FOLDED = 2 };		  /* NTS_REC_FP_ALLOC */
+
+/* A handover being taken (new side). */
+struct ntsd_upgrade {
+	int sock;
+	int *fds;
+	size_t nfds;
+	uint8_t *taken; /* per fd: adopted by a module */
+	uint8_t *buf;
+	size_t len;
+	int api_fd;
+};
+
+/* Socket table of the stream being written (old side). */
+struct up_fdtab {
+	int *fds;
+	size_t n, cap, nshared;
+};
+
+static int up_fd_put(void *arg, int fd, bool shared)
+{
+	struct up_fdtab *ft = arg;
+	int *p;
+
+	if (shared) {
+		for (size_t i = 0; i < ft->nshared; i++)
+			if (ft->fds[i] == fd)
+				return (int)i;
+		return -EBADF; /* a listener the stream does not describe */
+	}
+	if (fd < 0)
+		return -EBADF;
+	if (ft->n == ft->cap) {
+		p = realloc(ft->fds, (ft->cap ? ft->cap * 2 : 64) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		ft->fds = p;
+		ft->cap = ft->cap ? ft->cap * 2 : 64;
+	}
+	ft->fds[ft->n] = fd;
+	return (int)ft->n++;
+}
+
+static int up_fd_get(void *arg, uint32_t index, bool shared)
+{
+	struct ntsd_upgrade *u = arg;
+
+	if (index >= u->nfds || u->fds[index] < 0)
+		return -EBADF;
+	if (shared)
+		return u->taken[index] ? u->fds[index] : -EBADF; /* its owner adopted it first */
+	if (u->taken[index])
+		return -EBADF; /* one socket, one owner */
+	u->taken[index] = 1;
+	return u->fds[index];
+}
+
+static void up_put_listener(struct nts_tlv_buf *b, struct up_fdtab *ft, int fd, uint8_t kind,
+			    const struct nts_addr *local)
+{
+	size_t off;
+	int idx = up_fd_put(ft, fd, false);
+
+	if (idx < 0) {
+		b->err = idx;
+		return;
+	}
+	ft->nshared = ft->n;
+	off = nts_tlv_begin(b, NTS_REC_FD, true);
+	nts_tlv_put_u32(b, UF_INDEX, true, (uint32_t)idx);
+	nts_tlv_put_u8(b, UF_KIND, true, kind);
+	if (local)
+		nts_tlv_put_addr(b, UF_LOCAL, false, local);
+	nts_tlv_end(b, off);
+}
+
+static void up_put_stats(struct nts_tlv_buf *b, const struct nts_stats *s)
+{
+	size_t off = nts_tlv_begin(b, NTS_REC_STATS, false), e;
+	char name[32];
+
+#define UP_STAT(field, pname, type, labels, help)                                                  \
+	if (!strcmp(type, "counter")) {                                                            \
+		e = nts_tlv_begin(b, US_ENTRY, false);                                             \
+		nts_tlv_put_str(b, US_NAME, true, #field);                                         \
+		nts_tlv_put_u64(b, US_VALUE, true, s->field);                                      \
+		nts_tlv_end(b, e);                                                                 \
+	}
+	NTS_STATS_COUNTERS(UP_STAT)
+#undef UP_STAT
+	for (int i = 0; i < NTS_M_COUNT; i++) {
+		e = nts_tlv_begin(b, US_ENTRY, false);
+		snprintf(name, sizeof(name), "requests.%d", i);
+		nts_tlv_put_str(b, US_NAME, true, name);
+		nts_tlv_put_u64(b, US_VALUE, true, s->requests[i]);
+		nts_tlv_end(b, e);
+		e = nts_tlv_begin(b, US_ENTRY, false);
+		snprintf(name, sizeof(name), "errors.%d", i);
+		nts_tlv_put_str(b, US_NAME, true, name);
+		nts_tlv_put_u64(b, US_VALUE, true, s->errors[i]);
+		nts_tlv_end(b, e);
+	}
+	nts_tlv_end(b, off);
+}
+
+/* A counter by the name up_put_stats() gives it, or NULL. */
+static uint64_t *up_stat_slot(struct nts_stats *s, const char *name)
+{
+	int i;
+	char c;
+
+#define UP_STAT(field, pname, type, labels, help)                                                  \
+	if (!strcmp(type, "counter") && !strcmp(name, #field))                                     \
+		return &s->field;
+	NTS_STATS_COUNTERS(UP_STAT)
+#undef UP_STAT
+	if (sscanf(name, "requests.%d%c", &i, &c) == 1 && i >= 0 && i < NTS_M_COUNT)
+		return &s->requests[i];
+	if (sscanf(name, "errors.%d%c", &i, &c) == 1 && i >= 0 && i < NTS_M_COUNT)
+		return &s->errors[i];
+	return NULL;
+}
+
+struct up_fold_walk {
+	struct ntsd *d;
+	struct nts_tlv_buf *b;
+};
+
+static int up_put_folded(void *arg, const struct turn_alloc_info *a)
+{
+	struct up_fold_walk *w = arg;
+	struct fastpath_fold_mark fm;
+	size_t off;
+
+	if (a->origin.transport != NTS_UDP || fastpath_fold_mark(w->d->fastpath, a->id, &fm) != 0)
+		return 0;
+	off = nts_tlv_begin(w->b, NTS_REC_FP_ALLOC, false);
+	nts_tlv_put_u64(w->b, UQ_ID, true, a->id);
+	nts_tlv_put(w->b, UQ_FOLDED, true, &fm.folded, sizeof(fm.folded));
+	nts_tlv_end(w->b, off);
+	return 0;
+}
+
+/* The whole state of d as a stream, with the sockets it names in ft. */
+static int up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft)
+{
+	static const uint8_t kinds[] = {[NTS_UDP] = UF_UDP, [NTS_TCP] = UF_TCP, [NTS_TLS] = UF_TLS};
+	struct net_listener_info li[NET_MAX_LISTENERS];
+	size_t n = net_listeners(d->net, li, NET_MAX_LISTENERS), off;
+	const struct turn_state_fds fds = {.put = up_fd_put, .arg = ft};
+	uint8_t key[64];
+	int rc, api_fd = d->api ? api_http_listen_fd(d->api) : -1;
+
+	rc = nts_tlv_init(b);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
+		up_put_listener(b, ft, li[i].fd, kinds[li[i].transport], &li[i].addr);
+	n = net_alt_listeners(d->net, li, NET_MAX_LISTENERS);
+	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
+		up_put_listener(b, ft, li[i].fd, UF_ALT, &li[i].addr);
+	up_put_listener(b, ft, ctl_server_fd(d->ctl), UF_CTL, NULL);
+	if (api_fd >= 0)
+		up_put_listener(b, ft, api_fd, UF_API, NULL);
+	rc = auth_nonce_key_get(d->auth, key, sizeof(key));
+	if (rc > 0) {
+		off = nts_tlv_begin(b, NTS_REC_AUTH_NONCE, false);
+		nts_tlv_put(b, UA_KEY, true, key, (size_t)rc);
+		nts_tlv_end(b, off);
+		explicit_bzero(key, sizeof(key));
+	}
+	if (d->fastpath) {
+		off = nts_tlv_begin(b, NTS_REC_FASTPATH, false);
+		nts_tlv_put_u32(b, UP_GEN, true, fastpath_generation(d->fastpath));
+		nts_tlv_end(b, off);
+	}
+	rc = turn_state_export(d->turn, b, &fds);
+	if (rc)
+		return rc;
+	if (d->fastpath)
+		turn_foreach_alloc(d->turn, up_put_folded, &(struct up_fold_walk){d, b});
+	up_put_stats(b, &d->stats);
+	off = nts_tlv_begin(b, NTS_REC_META, true);
+	nts_tlv_put_str(b, UM_VERSION, false, NTS_VERSION);
+	nts_tlv_put_u32(b, UM_PID, false, (uint32_t)getpid());
+	nts_tlv_put_u32(b, UM_FDS, true, (uint32_t)ft->n);
+	nts_tlv_end(b, off);
+	return nts_tlv_finish(b);
+}
+
+/* Reads the fields of a record with only fixed ones: each of want (bit per type) must come. */
+struct up_field {
+	uint16_t type;
+	uint8_t size; /* 1, 4, 8, NTS_TLV_ADDR_LEN, or 0: any length (v/len set) */
+	void *out;
+	const uint8_t **v;
+	uint32_t *len;
+	bool seen;
+};
+
+#define UP_FIXED(t, sz, p) ((struct up_field){.type = (t), .size = (sz), .out = (p)})
+#define UP_BYTES(t, vp, lp) ((struct up_field){.type = (t), .v = (vp), .len = (lp)})
+
+static int up_fields(const struct nts_tlv *rec, struct up_field *f, size_t n)
+{
+	struct nts_tlv_rd rd = nts_tlv_sub(rec);
+	struct nts_tlv x;
+	int rc;
+
+	while ((rc = nts_tlv_next(&rd, &x)) > 0) {
+		size_t i;
+
+		for (i = 0; i < n && f[i].type != x.type; i++)
+			;
+		if (i == n) {
+			rc = nts_tlv_unknown(&x);
+		} else if (f[i].seen) {
+			rc = -EBADMSG;
+		} else {
+			f[i].seen = true;
+			switch (f[i].size) {
+			case 1:
+				rc = nts_tlv_u8(&x, f[i].out);
+				break;
+			case 4:
+				rc = nts_tlv_u32(&x, f[i].out);
+				break;
+			case 8:
+				rc = nts_tlv_u64(&x, f[i].out);
+				break;
+			case NTS_TLV_ADDR_LEN:
+				rc = nts_tlv_addr(&x, f[i].out);
+				break;
+			default:
+				*f[i].v = x.v;
+				*f[i].len = x.len;
+				rc = 0;
+			}
+		}
+		if (rc)
+			return rc;
+	}
+	return rc;
+}
+
+/* What one pass over the stream found (check) or did (adopt). */
+struct up_pass {
+	struct ntsd *d; /* NULL: check only */
+	struct ntsd_upgrade *u;
+	size_t nfds;
+	uint8_t *fd_seen;
+	bool meta;
+	unsigned nallocs;
+};
+
+static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
+{
+	uint32_t idx = 0;
+	uint8_t kind = 0;
+	struct nts_addr local;
+	struct up_field f[] = {UP_FIXED(UF_INDEX, 4, &idx), UP_FIXED(UF_KIND, 1, &kind),
+			       UP_FIXED(UF_LOCAL, NTS_TLV_ADDR_LEN, &local)};
+	int rc = up_fields(rec, f, 3), fd;
+	static const enum nts_transport tr[] = {
+	    [UF_UDP] = NTS_UDP, [UF_TCP] = NTS_TCP, [UF_TLS] = NTS_TLS};
+
+	if (rc < 0)
+		return rc;
+	if (!f[0].seen || !f[1].seen || idx >= p->nfds || p->fd_seen[idx] || kind < UF_UDP ||
+	    kind > UF_ALT)
+		return -EBADMSG;
+	p->fd_seen[idx] = 1;
+	if (!p->d)
+		return 0;
+	fd = up_fd_get(p->u, idx, false);
+	if (fd < 0)
+		return fd;
+	switch (kind) {
+	case UF_CTL:
+		p->d->ctl = ctl_server_adopt(p->d->loop, p->d->cfg.ctl_socket, fd);
+		return p->d->ctl ? 0 : -errno;
+	case UF_API:
+		if (p->u->api_fd >= 0)
+			return -EBADMSG;
+		p->u->api_fd = fd;
+		return 0;
+	case UF_ALT:
+		return net_adopt_alt(p->d->net, fd);
+	default:
+		return net_adopt_listener(p->d->net, tr[kind], fd);
+	}
+}
+
+static int up_rec_stats(struct up_pass *p, const struct nts_tlv *rec)
+{
+	struct nts_tlv_rd rd = nts_tlv_sub(rec);
+	struct nts_tlv e;
+	int rc;
+
+	while ((rc = nts_tlv_next(&rd, &e)) > 0) {
+		char name[32] = "";
+		uint64_t v = 0, *slot;
+		const uint8_t *s = NULL;
+		uint32_t len = 0;
+		struct up_field f[] = {UP_BYTES(US_NAME, &s, &len), UP_FIXED(US_VALUE, 8, &v)};
+
+		if (e.type != US_ENTRY) {
+			rc = nts_tlv_unknown(&e);
+			if (rc)
+				return rc;
+			continue;
+		}
+		rc = up_fields(&e, f, 2);
+		if (rc < 0 || !f[0].seen || !f[1].seen || len >= sizeof(name))
+			return rc < 0 ? rc : -EBADMSG;
+		memcpy(name, s, len);
+		name[len] = 0;
+		/* Counters this build does not know are dropped; gauges are rebuilt. */
+		if (p->d && (slot = up_stat_slot(&p->d->stats, name)))
+			*slot = v;
+	}
+	return rc;
+}
+
+static int up_rec_small(struct up_pass *p, const struct nts_tlv *rec)
+{
+	uint64_t id = 0;
+	uint32_t gen = 0, n = 0;
+	const uint8_t *v = NULL;
+	uint32_t len = 0;
+	struct up_field f[3] = {{0}};
+	int rc;
+
+	switch (rec->type) {
+	case NTS_REC_META:
+		f[0] = UP_FIXED(UM_FDS, 4, &n);
+		rc = up_fields(rec, f, 1);
+		if (rc < 0 || !f[0].seen || n != p->nfds || p->meta)
+			return rc < 0 ? rc : -EBADMSG;
+		p->meta = true;
+		return 0;
+	case NTS_REC_AUTH_NONCE:
+		f[0] = UP_BYTES(UA_KEY, &v, &len);
+		rc = up_fields(rec, f, 1);
+		if (rc < 0 || !f[0].seen || !len)
+			return rc < 0 ? rc : -EBADMSG;
+		return p->d ? auth_nonce_key_set(p->d->auth, v, len) : 0;
+	case NTS_REC_FASTPATH:
+		f[0] = UP_FIXED(UP_GEN, 4, &gen);
+		rc = up_fields(rec, f, 1);
+		if (rc < 0 || !f[0].seen || !gen || gen > NTS_FP_GEN_MAX)
+			return rc < 0 ? rc : -EBADMSG;
+		if (p->d)
+			p->d->fastpath_gen = gen;
+		return 0;
+	case NTS_REC_FP_ALLOC: /* applied by ntsd_upgrade_finish(), once the maps are open */
+		f[0] = UP_FIXED(UQ_ID, 8, &id);
+		f[1] = UP_BYTES(UQ_FOLDED, &v, &len);
+		rc = up_fields(rec, f, 2);
+		if (rc < 0 || !f[0].seen || !f[1].seen ||
+		    len != sizeof(struct nts_fp_alloc_counters))
+			return rc < 0 ? rc : -EBADMSG;
+		return 0;
+	}
+	return nts_tlv_unknown(rec);
+}
+
+/* One pass over the records: p->d NULL checks everything, else adopts it. */
+static int up_pass(struct up_pass *p, const uint8_t *buf, size_t len)
+{
+	struct turn_state_fds fds = {.get = up_fd_get, .arg = p->u};
+	struct nts_tlv_rd body;
+	struct nts_tlv rec;
+	uint16_t version;
+	int rc;
+
+	rc = nts_tlv_open(buf, len, &version, &body);
+	if (rc)
+		return rc;
+	while ((rc = nts_tlv_next(&body, &rec)) > 0) {
+		switch (rec.type) {
+		case NTS_REC_FD:
+			rc = up_rec_fd(p, &rec);
+			break;
+		case NTS_REC_STATS:
+			rc = p->d ? 0 : up_rec_stats(p, &rec);
+			break;
+		case NTS_REC_TURN_SERVER:
+		case NTS_REC_TURN_ALLOC:
+		case NTS_REC_TURN_RESV:
+			rc = turn_state_import(p->d ? p->d->turn : NULL, &rec, &fds);
+			p->nallocs += rec.type == NTS_REC_TURN_ALLOC && !rc;
+			break;
+		default:
+			rc = up_rec_small(p, &rec);
+		}
+		if (rc)
+			return rc;
+	}
+	if (rc < 0)
+		return rc;
+	if (!p->meta && !p->d)
+		return -EBADMSG;
+	if (!p->d)
+		return 0;
+	/* Counters last: the allocations just rebuilt counted themselves as created. */
+	body.off = 0;
+	while (nts_tlv_next(&body, &rec) > 0)
+		if (rec.type == NTS_REC_STATS && (rc = up_rec_stats(p, &rec)))
+			return rc;
+	return 0;
+}
+
+int ntsd_upgrade_check(const uint8_t *buf, size_t len, size_t nfds)
+{
+	struct up_pass p = {.nfds = nfds};
+	int rc;
+
+	p.fd_seen = calloc(nfds ? nfds : 1, 1);
+	if (!p.fd_seen)
+		return -ENOMEM;
+	rc = up_pass(&p, buf, len);
+	free(p.fd_seen);
+	return rc;
+}
+
+int ntsd_upgrade_init(struct ntsd *d)
+{
+	ssize_t n = readlink("/proc/self/exe", d->exe, sizeof(d->exe) - 1);
+
+	if (n < 0)
+		return -errno;
+	d->exe[n] = 0;
+	return 0;
+}
+
+static int up_send(int sock, enum up_kind kind, uint64_t arg, const int *fds, size_t nfds)
+{
+	struct up_msg m = {UP_MAGIC, kind, arg};
+	struct iovec iov = {&m, sizeof(m)};
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * UP_FDS_PER_MSG)];
+		struct cmsghdr align;
+	} c;
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&c, 0, sizeof(c));
+		mh.msg_control = c.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -errno;
+}
+
+/* Waits up to deadline_ms (monotonic) for one message; its fds go to fds (room for UP_FDS_PER_MSG).
+ * 0, -ETIMEDOUT, -EPIPE (the other side closed), -EPROTO. */
+static int up_recv(int sock, uint64_t deadline_ms, struct up_msg *m, int *fds, size_t *nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * UP_FDS_PER_MSG)];
+		struct cmsghdr align;
+	} c;
+	struct iovec iov = {m, sizeof(*m)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c)};
+	struct pollfd pfd = {.fd = sock, .events = POLLIN};
+	uint64_t now;
+	ssize_t n;
+
+	*nfds = 0;
+	for (;;) {
+		now = nts_monotonic_ms();
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		if (poll(&pfd, 1, (int)(deadline_ms - now)) < 0 && errno != EINTR)
+			return -errno;
+		if (pfd.revents)
+			break;
+	}
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno == ECONNRESET))
+		return -EPIPE;
+	if (n < 0)
+		return errno == EAGAIN ? -ETIMEDOUT : -errno;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+			memcpy(fds + *nfds, CMSG_DATA(cm), k * sizeof(int));
+			*nfds += k;
+		}
+	if (n != (ssize_t)sizeof(*m) || m->magic != UP_MAGIC || (mh.msg_flags & MSG_CTRUNC)) {
+		for (size_t i = 0; i < *nfds; i++)
+			close(fds[i]);
+		*nfds = 0;
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* The stream in a memfd (it may be far larger than a socket buffer). */
+static int up_memfd(const struct nts_tlv_buf *b)
+{
+	int fd = memfd_create("nts-upgrade", MFD_CLOEXEC);
+	size_t off = 0;
+
+	if (fd < 0)
+		return -errno;
+	while (off < b->len) {
+		ssize_t n = write(fd, b->p + off, b->len - off);
+
+		if (n <= 0) {
+			close(fd);
+			return n < 0 ? -errno : -EIO;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+static pid_t up_spawn(struct ntsd *d, const char *bin, int child_sock)
+{
+	char env[32];
+	sigset_t none;
+	pid_t pid = fork();
+
+	if (pid != 0)
+		return pid < 0 ? -errno : pid;
+	/* The child: the new ntsd, with the same command line and the handover socket. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	fcntl(child_sock, F_SETFD, 0);
+	snprintf(env, sizeof(env), "%d", child_sock);
+	setenv(NTSD_UPGRADE_ENV, env, 1);
+	execv(bin, d->argv);
+	_exit(127);
+}
+
+static void up_reap(pid_t pid, char *why, size_t len)
+{
+	int st = 0;
+
+	kill(pid, SIGKILL);
+	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		snprintf(why, len, "it could not be executed");
+	else if (WIFEXITED(st))
+		snprintf(why, len, "it exited with status %d", WEXITSTATUS(st));
+	else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
+		snprintf(why, len, "it was killed by %s", strsignal(WTERMSIG(st)));
+}
+
+/* Sends the sockets and the stream, then waits for the new ntsd's confirmation. */
+static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t len, char *err,
+		       size_t errlen)
+{
+	struct up_msg m;
+	int fds[UP_FDS_PER_MSG];
+	size_t n;
+	int rc = 0;
+
+	for (size_t i = 0; i < ft->n && !rc; i += UP_FDS_PER_MSG) {
+		n = ft->n - i < UP_FDS_PER_MSG ? ft->n - i : UP_FDS_PER_MSG;
+		rc = up_send(sock, UP_FDS, n, ft->fds + i, n);
+	}
+	if (!rc)
+		rc = up_send(sock, UP_STATE, len, &memfd, 1);
+	if (rc == -EPIPE || rc == -ECONNRESET) {
+		snprintf(err, errlen, "the new ntsd went away during the handover");
+		return rc;
+	}
+	if (rc) {
+		snprintf(err, errlen, "cannot send the state: %s", strerror(-rc));
+		return rc;
+	}
+	rc = up_recv(sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds, &n);
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+	if (!rc && m.kind == UP_FAIL) {
+		snprintf(err, errlen, "the new ntsd refused the state: %s", strerror((int)m.arg));
+		return m.arg && m.arg < 4096 ? -(int)m.arg : -EPROTO;
+	}
+	if (!rc && m.kind != UP_READY)
+		rc = -EPROTO;
+	if (rc == -ETIMEDOUT)
+		snprintf(err, errlen, "the new ntsd did not confirm within %d s",
+			 NTSD_UPGRADE_TIMEOUT_MS / 1000);
+	else if (rc == -EPIPE)
+		snprintf(err, errlen, "the new ntsd went away during the handover");
+	else if (rc)
+		snprintf(err, errlen, "handover failed: %s", strerror(-rc));
+	if (!rc)
+		rc = up_send(sock, UP_GO, 0, NULL, 0);
+	return rc;
+}
+
+int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err, size_t errlen)
+{
+	const char *bin = binary && *binary ? binary : d->exe;
+	struct nts_tlv_buf b = {0};
+	struct up_fdtab ft = {0};
+	int sv[2] = {-1, -1}, memfd = -1, rc;
+	char why[96] = "";
+
+	*pid = -1;
+	if (!bin[0] || access(bin, X_OK) < 0) {
+		rc = bin[0] ? -errno : -ENOENT;
+		snprintf(err, errlen, "cannot execute %s: %s", bin[0] ? bin : "(no binary)",
+			 strerror(-rc));
+		return rc;
+	}
+	/* Nothing pending stays behind: kernel counters folded, usage written. */
+	ntsd_fold_fastpath(d);
+	rc = up_encode(d, &b, &ft);
+	if (rc) {
+		snprintf(err, errlen, "cannot encode the state: %s", strerror(-rc));
+		goto out;
+	}
+	ntsd_usage_accrue(d);
+	if (d->store && (rc = store_usage_flush(d->store)) < 0) {
+		snprintf(err, errlen, "cannot write pending usage to the database: %s",
+			 strerror(-rc));
+		goto out;
+	}
+	memfd = up_memfd(&b);
+	if (memfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = memfd < 0 ? memfd : -errno;
+		snprintf(err, errlen, "cannot prepare the handover: %s", strerror(-rc));
+		goto out;
+	}
+	*pid = up_spawn(d, bin, sv[1]);
+	close(sv[1]);
+	if (*pid < 0) {
+		rc = *pid;
+		snprintf(err, errlen, "cannot start %s: %s", bin, strerror(-rc));
+		goto out;
+	}
+	log_info("upgrade: handing %zu sockets and %zu bytes of state to %s (pid %d)", ft.n, b.len,
+		 bin, (int)*pid);
+	rc = up_handover(sv[0], &ft, memfd, b.len, err, errlen);
+	if (rc) {
+		up_reap(*pid, why, sizeof(why));
+		if (why[0])
+			snprintf(err + strlen(err), errlen - strlen(err), " (%s)", why);
+		*pid = -1;
+		goto out;
+	}
+	/* The new ntsd serves now: the socket file is its, and this one stops. */
+	ctl_server_keep_path(d->ctl);
+	d->handed_over = true;
+	loop_stop(d->loop);
+out:
+	if (sv[0] >= 0)
+		close(sv[0]);
+	if (memfd >= 0)
+		close(memfd);
+	free(ft.fds);
+	nts_tlv_free(&b);
+	return rc;
+}
+
+static int up_read_state(struct ntsd_upgrade *u, int memfd, uint64_t len)
+{
+	struct stat st;
+	size_t off = 0;
+
+	if (fstat(memfd, &st) < 0 || (uint64_t)st.st_size != len ||
+	    len > NTS_TLV_HDR_LEN + (uint64_t)NTS_TLV_MAX_BODY)
+		return -EBADMSG;
+	u->buf = malloc(len ? len : 1);
+	if (!u->buf)
+		return -ENOMEM;
+	while (off < len) {
+		ssize_t n = pread(memfd, u->buf + off, len - off, (off_t)off);
+
+		if (n <= 0)
+			return n < 0 ? -errno : -EBADMSG;
+		off += (size_t)n;
+	}
+	u->len = len;
+	return 0;
+}
+
+static int up_receive(struct ntsd_upgrade *u)
+{
+	uint64_t deadline = nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS;
+	int fds[UP_FDS_PER_MSG];
+	struct up_msg m;
+	size_t n;
+	int rc;
+
+	for (;;) {
+		rc = up_recv(u->sock, deadline, &m, fds, &n);
+		if (rc)
+			return rc;
+		if (m.kind == UP_STATE && n == 1) {
+			rc = up_read_state(u, fds[0], m.arg);
+			close(fds[0]);
+			return rc;
+		}
+		if (m.kind != UP_FDS || n != m.arg || n == 0) {
+			while (n)
+				close(fds[--n]);
+			return -EPROTO;
+		}
+		int *p = realloc(u->fds, (u->nfds + n) * sizeof(*p));
+
+		if (!p) {
+			while (n)
+				close(fds[--n]);
+			return -ENOMEM;
+		}
+		u->fds = p;
+		memcpy(u->fds + u->nfds, fds, n * sizeof(int));
+		u->nfds += n;
+	}
+}
+
+int ntsd_upgrade_receive(struct ntsd *d)
+{
+	const char *env = getenv(NTSD_UPGRADE_ENV), *flip;
+	struct ntsd_upgrade *u;
+	char *end;
+	long sock;
+	int rc;
+
+	if (!env)
+		return 0;
+	sock = strtol(env, &end, 10);
+	unsetenv(NTSD_UPGRADE_ENV);
+	if (*end || sock < 3 || sock > INT_MAX || fcntl((int)sock, F_SETFD, FD_CLOEXEC) < 0) {
+		log_error("upgrade: %s is not a handover socket", NTSD_UPGRADE_ENV);
+		return -EBADF;
+	}
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->sock = (int)sock;
+	u->api_fd = -1;
+	d->upgrade = u;
+	rc = up_receive(u);
+	/* Tests corrupt one byte here to see a damaged stream refused. */
+	flip = getenv("NTS_UPGRADE_TEST_FLIP");
+	if (!rc && flip && strtoul(flip, NULL, 10) < u->len)
+		u->buf[strtoul(flip, NULL, 10)] ^= 0x5a;
+	if (!rc)
+		rc = ntsd_upgrade_check(u->buf, u->len, u->nfds);
+	if (!rc) {
+		u->taken = calloc(u->nfds ? u->nfds : 1, 1);
+		rc = u->taken ? 0 : -ENOMEM;
+	}
+	if (rc) {
+		const char *why = rc == -EPROTO	   ? "unknown stream version or record"
+				  : rc == -EBADMSG ? "corrupt stream"
+						   : strerror(-rc);
+
+		log_error("upgrade: refusing the handover: %s", why);
+		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
+		return rc;
+	}
+	log_info("upgrade: received %zu sockets and %zu bytes of state", u->nfds, u->len);
+	return 0;
+}
+
+int ntsd_upgrade_adopt(struct ntsd *d)
+{
+	struct up_pass p = {.d = d, .u = d->upgrade, .nfds = d->upgrade->nfds};
+	int rc;
+
+	p.fd_seen = calloc(p.nfds ? p.nfds : 1, 1);
+	if (!p.fd_seen)
+		return -ENOMEM;
+	rc = up_pass(&p, d->upgrade->buf, d->upgrade->len);
+	free(p.fd_seen);
+	if (rc)
+		log_error("upgrade: cannot rebuild the state: %s", strerror(-rc));
+	else
+		log_info("upgrade: rebuilt %u allocations", p.nallocs);
+	return rc;
+}
+
+int ntsd_upgrade_take_api_fd(struct ntsd *d)
+{
+	int fd = d->upgrade ? d->upgrade->api_fd : -1;
+
+	if (d->upgrade)
+		d->upgrade->api_fd = -1;
+	return fd;
+}
+
+/* The kernel counters the old ntsd had folded, so this one reports only what came after. */
+static void up_restore_folded(struct ntsd *d)
+{
+	struct ntsd_upgrade *u = d->upgrade;
+	struct nts_tlv_rd body;
+	struct nts_tlv rec;
+	uint16_t version;
+
+	if (!d->fastpath || nts_tlv_open(u->buf, u->len, &version, &body))
+		return;
+	while (nts_tlv_next(&body, &rec) > 0) {
+		struct nts_fp_alloc_counters last;
+		uint64_t id = 0;
+		const uint8_t *v = NULL;
+		uint32_t len = 0;
+		struct up_field f[] = {UP_FIXED(UQ_ID, 8, &id), UP_BYTES(UQ_FOLDED, &v, &len)};
+
+		if (rec.type != NTS_REC_FP_ALLOC || up_fields(&rec, f, 2) || len != sizeof(last))
+			continue;
+		memcpy(&last, v, sizeof(last));
+		/* The store's mark (wire_usage.c) says the same from now on. */
+		if (fastpath_alloc_set_folded(d->fastpath, id, &last) == 0)
+			ntsd_usage_kernel_track(d, id);
+	}
+}
+
+void ntsd_upgrade_finish(struct ntsd *d, int rc)
+{
+	struct ntsd_upgrade *u = d->upgrade;
+	struct up_msg m;
+	int fds[UP_FDS_PER_MSG];
+	size_t n = 0;
+
+	if (rc) {
+		log_error("upgrade: cannot start (%s); the running ntsd keeps serving",
+			  strerror(-rc));
+		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
+		_exit(1); /* nothing torn down: the sockets and maps are still the old ntsd's */
+	}
+	up_restore_folded(d);
+	rc = up_send(u->sock, UP_READY, (uint64_t)getpid(), NULL, 0);
+	if (!rc)
+		rc = up_recv(u->sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds, &n);
+	while (n)
+		close(fds[--n]);
+	if (rc || m.kind != UP_GO) {
+		log_error("upgrade: the running ntsd did not let go (%s); it keeps serving",
+			  rc ? strerror(-rc) : "unexpected message");
+		_exit(1);
+	}
+	/* Sockets no module claimed (none, unless the configuration changed) are closed. */
+	for (size_t i = 0; i < u->nfds; i++)
+		if (!u->taken[i] && u->fds[i] >= 0 && u->fds[i] != u->api_fd)
+			close(u->fds[i]);
+	if (u->api_fd >= 0)
+		close(u->api_fd);
+	close(u->sock);
+	rc = ntsd_notify_mainpid();
+	if (rc)
+		log_warn("upgrade: cannot notify systemd: %s", strerror(-rc));
+	log_info("upgrade: serving (pid %d)", (int)getpid());
+	free(u->fds);
+	free(u->taken);
+	free(u->buf);
+	free(u);
+	d->upgrade = NULL;
+}
+
+/* "upgrade" {"binary": PATH}: the reply goes out before this ntsd stops. */
+static json_t *up_cmd(void *arg, json_t *args, char *err, size_t errlen)
+{
+	struct ntsd *d = arg;
+	const char *bin = json_string_value(json_object_get(args, "binary"));
+	pid_t pid;
+
+	if (ntsd_upgrade_start(d, bin, &pid, err, errlen)) {
+		log_warn("upgrade: %s; still serving", err);
+		return NULL;
+	}
+	log_info("upgrade: pid %d serves now; stopping", (int)pid);
+	return json_pack("{s:i, s:s}", "pid", (int)pid, "binary", bin && *bin ? bin : d->exe);
+}
+
+int ntsd_upgrade_register(struct ntsd *d)
+{
+	return ctl_register(d->ctl, "upgrade", up_cmd, d);
+}
+
+void ntsd_upgrade_signal(struct ntsd *d)
+{
+	char err[256];
+	pid_t pid;
+
+	log_info("SIGUSR2: upgrading to %s", d->exe);
+	if (ntsd_upgrade_start(d, NULL, &pid, err, sizeof(err)))
+		log_warn("upgrade: %s; still serving", err);
+	else
+		log_info("upgrade: pid %d serves now; stopping", (int)pid);
+}
