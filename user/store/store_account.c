@@ -346,22 +346,18 @@ int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_a
 	    sid, max_allocations, max_bps);
 }
 
-int store_account_verify(struct nts_store *s, const char *sid, const char *token,
-			 struct store_account *out)
+int store_secret_check(struct nts_store *s, const char *sql, const char *sid, const char *secret)
 {
 	/* An unknown sid is checked against a fixed salt and an impossible hash, so it costs the
-	 * same work as a wrong token. */
+	 * same work as a wrong secret. */
 	static const uint8_t dummy_salt[STORE_SALT_LEN];
 	uint8_t want[STORE_HASH_LEN] = {0}, got[STORE_HASH_LEN];
 	const uint8_t *salt = dummy_salt;
 	size_t salt_len = sizeof(dummy_salt);
 	bool known = false;
 	sqlite3_stmt *st;
-	int rc, err;
+	int rc, err = store_prepare(s, sql, &st);
 
-	if (!store_sid_valid(sid) || !token)
-		return -EACCES;
-	err = store_prepare(s, "SELECT token_salt, token_hash FROM accounts WHERE sid = ?", &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
@@ -376,11 +372,21 @@ int store_account_verify(struct nts_store *s, const char *sid, const char *token
 		sqlite3_finalize(st);
 		return store_errno(rc);
 	}
-	err = store_secret_hash(salt, salt_len, token, got);
+	err = store_secret_hash(salt, salt_len, secret, got); /* salt points into st's row */
 	sqlite3_finalize(st);
 	if (err)
 		return err;
-	if (CRYPTO_memcmp(want, got, sizeof(got)) != 0 || !known)
+	return CRYPTO_memcmp(want, got, sizeof(got)) != 0 || !known ? -EACCES : 0;
+}
+
+int store_account_verify(struct nts_store *s, const char *sid, const char *token,
+			 struct store_account *out)
+{
+	int err;
+
+	if (!store_sid_valid(sid) || !token)
 		return -EACCES;
-	return out ? store_account_get(s, sid, out) : 0;
+	err = store_secret_check(s, "SELECT token_salt, token_hash FROM accounts WHERE sid = ?",
+				 sid, token);
+	return err ? err : out ? store_account_get(s, sid, out) : 0;
 }

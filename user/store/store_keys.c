@@ -2,7 +2,6 @@
  * (as AuthTokens are, see store_account.c) and checked in constant time; see store.h.
  */
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -180,40 +179,11 @@ int store_key_delete(struct nts_store *s, const char *sid)
 int store_key_verify(struct nts_store *s, const char *sid, const char *secret,
 		     struct store_key *out)
 {
-	/* An unknown sid is checked against a fixed salt and an impossible hash, so it costs the
-	 * same work as a wrong secret (as store_account_verify() does). */
-	static const uint8_t dummy_salt[STORE_SALT_LEN];
-	uint8_t want[STORE_HASH_LEN] = {0}, got[STORE_HASH_LEN];
-	uint8_t salt[64];
-	size_t salt_len = sizeof(dummy_salt);
-	bool known = false;
-	sqlite3_stmt *st;
-	int rc, err;
+	int err;
 
 	if (!store_key_sid_valid(sid) || !secret)
 		return -EACCES;
-	memcpy(salt, dummy_salt, sizeof(dummy_salt));
-	err = store_prepare(s, "SELECT secret_salt, secret_hash FROM api_keys WHERE sid = ?", &st);
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
-	    sqlite3_column_bytes(st, 0) > 0 &&
-	    (size_t)sqlite3_column_bytes(st, 0) <= sizeof(salt)) {
-		salt_len = (size_t)sqlite3_column_bytes(st, 0);
-		memcpy(salt, sqlite3_column_blob(st, 0), salt_len);
-		memcpy(want, sqlite3_column_blob(st, 1), sizeof(want));
-		known = true;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return store_errno(rc);
-	}
-	sqlite3_finalize(st);
-	err = store_secret_hash(salt, salt_len, secret, got);
-	if (err)
-		return err;
-	if (CRYPTO_memcmp(want, got, sizeof(got)) != 0 || !known)
-		return -EACCES;
-	return out ? store_key_get(s, sid, out) : 0;
+	err = store_secret_check(s, "SELECT secret_salt, secret_hash FROM api_keys WHERE sid = ?",
+				 sid, secret);
+	return err ? err : out ? store_key_get(s, sid, out) : 0;
 }

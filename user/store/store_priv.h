@@ -39,6 +39,9 @@ struct nts_store {
 /* Writes nbytes (at most 32) random bytes from the CSPRNG as 2 * nbytes hex digits + NUL. */
 int store_random_hex(char *out, size_t nbytes);
 /* HMAC-SHA256(salt, secret): how AuthTokens and key secrets are kept. 0 or -EIO. */
+/* Checks secret against the (salt, hash) row that sql (one "?" for sid) selects, in constant time:
+ * an unknown sid costs the same as a wrong secret. 0, -EACCES or -errno. */
+int store_secret_check(struct nts_store *s, const char *sql, const char *sid, const char *secret);
 int store_secret_hash(const uint8_t *salt, size_t salt_len, const char *secret,
 		      uint8_t out[STORE_HASH_LEN]);
 /* A friendly name: 1..STORE_NAME_MAX - 1 bytes (0 too when empty_ok), no control characters. */
