@@ -3,11 +3,11 @@
  * docs/architecture.md for the protocol and the stream.
  */
 #include "ntsd/upgrade.h"
+#include "ntsd/upgrade_priv.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +16,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,21 +28,6 @@
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
-
-/* Messages on the handover socket (SOCK_SEQPACKET, one per datagram). */
-#define UP_MAGIC 0x5553544eu /* "NTSU" */
-#define UP_FDS_PER_MSG 250   /* below SCM_MAX_FD (253) */
-enum up_kind {
-	UP_FDS = 1,   /* old -> new: arg sockets attached */
-	UP_STATE = 2, /* old -> new: a memfd with the stream of arg bytes attached */
-	UP_READY = 3, /* new -> old: rebuilt and ready, arg = its pid */
-	UP_GO = 4,    /* old -> new: the old one has stopped for good; serve */
-	UP_FAIL = 5,  /* new -> old: refused, arg = errno */
-};
-struct up_msg {
-	uint32_t magic, kind;
-	uint64_t arg;
-};
 
 /* Fields of the ntsd records. */
 enum { UM_VERSION = 1, UM_PID = 2, UM_FDS = 3 };  /* NTS_REC_META */
@@ -489,129 +473,6 @@ int ntsd_upgrade_init(struct ntsd *d)
 	return 0;
 }
 
-static int up_send(int sock, enum up_kind kind, uint64_t arg, const int *fds, size_t nfds)
-{
-	struct up_msg m = {UP_MAGIC, kind, arg};
-	struct iovec iov = {&m, sizeof(m)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * UP_FDS_PER_MSG)];
-		struct cmsghdr align;
-	} c;
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	if (nfds) {
-		struct cmsghdr *cm;
-
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
-	return sendmsg(sock, &mh, MSG_NOSIGNAL) == (ssize_t)sizeof(m) ? 0 : -errno;
-}
-
-/* Waits up to deadline_ms (monotonic) for one message; its fds go to fds (room for UP_FDS_PER_MSG).
- * 0, -ETIMEDOUT, -EPIPE (the other side closed), -EPROTO. */
-static int up_recv(int sock, uint64_t deadline_ms, struct up_msg *m, int *fds, size_t *nfds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * UP_FDS_PER_MSG)];
-		struct cmsghdr align;
-	} c;
-	struct iovec iov = {m, sizeof(*m)};
-	struct msghdr mh = {
-	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c)};
-	struct pollfd pfd = {.fd = sock, .events = POLLIN};
-	uint64_t now;
-	ssize_t n;
-
-	*nfds = 0;
-	for (;;) {
-		now = nts_monotonic_ms();
-		if (now >= deadline_ms)
-			return -ETIMEDOUT;
-		if (poll(&pfd, 1, (int)(deadline_ms - now)) < 0 && errno != EINTR)
-			return -errno;
-		if (pfd.revents)
-			break;
-	}
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-	if (n == 0 || (n < 0 && errno == ECONNRESET))
-		return -EPIPE;
-	if (n < 0)
-		return errno == EAGAIN ? -ETIMEDOUT : -errno;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-			memcpy(fds + *nfds, CMSG_DATA(cm), k * sizeof(int));
-			*nfds += k;
-		}
-	if (n != (ssize_t)sizeof(*m) || m->magic != UP_MAGIC || (mh.msg_flags & MSG_CTRUNC)) {
-		for (size_t i = 0; i < *nfds; i++)
-			close(fds[i]);
-		*nfds = 0;
-		return -EPROTO;
-	}
-	return 0;
-}
-
-/* The stream in a memfd (it may be far larger than a socket buffer). */
-static int up_memfd(const struct nts_tlv_buf *b)
-{
-	int fd = memfd_create("nts-upgrade", MFD_CLOEXEC);
-	size_t off = 0;
-
-	if (fd < 0)
-		return -errno;
-	while (off < b->len) {
-		ssize_t n = write(fd, b->p + off, b->len - off);
-
-		if (n <= 0) {
-			close(fd);
-			return n < 0 ? -errno : -EIO;
-		}
-		off += (size_t)n;
-	}
-	return fd;
-}
-
-static pid_t up_spawn(struct ntsd *d, const char *bin, int child_sock)
-{
-	char env[32];
-	sigset_t none;
-	pid_t pid = fork();
-
-	if (pid != 0)
-		return pid < 0 ? -errno : pid;
-	/* The child: the new ntsd, with the same command line and the handover socket. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	fcntl(child_sock, F_SETFD, 0);
-	snprintf(env, sizeof(env), "%d", child_sock);
-	setenv(NTSD_UPGRADE_ENV, env, 1);
-	execv(bin, d->argv);
-	_exit(127);
-}
-
-static void up_reap(pid_t pid, char *why, size_t len)
-{
-	int st = 0;
-
-	kill(pid, SIGKILL);
-	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		snprintf(why, len, "it could not be executed");
-	else if (WIFEXITED(st))
-		snprintf(why, len, "it exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
-		snprintf(why, len, "it was killed by %s", strsignal(WTERMSIG(st)));
-}
-
 /* Sends the sockets and the stream, then waits for the new ntsd's confirmation. */
 static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t len, char *err,
 		       size_t errlen)
@@ -623,10 +484,10 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 
 	for (size_t i = 0; i < ft->n && !rc; i += UP_FDS_PER_MSG) {
 		n = ft->n - i < UP_FDS_PER_MSG ? ft->n - i : UP_FDS_PER_MSG;
-		rc = up_send(sock, UP_FDS, n, ft->fds + i, n);
+		rc = ntsd_up_send(sock, UP_FDS, n, ft->fds + i, n);
 	}
 	if (!rc)
-		rc = up_send(sock, UP_STATE, len, &memfd, 1);
+		rc = ntsd_up_send(sock, UP_STATE, len, &memfd, 1);
 	if (rc == -EPIPE || rc == -ECONNRESET) {
 		snprintf(err, errlen, "the new ntsd went away during the handover");
 		return rc;
@@ -635,7 +496,7 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 		snprintf(err, errlen, "cannot send the state: %s", strerror(-rc));
 		return rc;
 	}
-	rc = up_recv(sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds, &n);
+	rc = ntsd_up_recv(sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds, &n);
 	for (size_t i = 0; i < n; i++)
 		close(fds[i]);
 	if (!rc && m.kind == UP_FAIL) {
@@ -652,7 +513,7 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 	else if (rc)
 		snprintf(err, errlen, "handover failed: %s", strerror(-rc));
 	if (!rc)
-		rc = up_send(sock, UP_GO, 0, NULL, 0);
+		rc = ntsd_up_send(sock, UP_GO, 0, NULL, 0);
 	return rc;
 }
 
@@ -684,13 +545,13 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 			 strerror(-rc));
 		goto out;
 	}
-	memfd = up_memfd(&b);
+	memfd = ntsd_up_memfd(&b);
 	if (memfd < 0 || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		rc = memfd < 0 ? memfd : -errno;
 		snprintf(err, errlen, "cannot prepare the handover: %s", strerror(-rc));
 		goto out;
 	}
-	*pid = up_spawn(d, bin, sv[1]);
+	*pid = ntsd_up_spawn(d, bin, sv[1]);
 	close(sv[1]);
 	if (*pid < 0) {
 		rc = *pid;
@@ -701,7 +562,7 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 		 bin, (int)*pid);
 	rc = up_handover(sv[0], &ft, memfd, b.len, err, errlen);
 	if (rc) {
-		up_reap(*pid, why, sizeof(why));
+		ntsd_up_reap(*pid, why, sizeof(why));
 		if (why[0])
 			snprintf(err + strlen(err), errlen - strlen(err), " (%s)", why);
 		*pid = -1;
@@ -752,7 +613,7 @@ static int up_receive(struct ntsd_upgrade *u)
 	int rc;
 
 	for (;;) {
-		rc = up_recv(u->sock, deadline, &m, fds, &n);
+		rc = ntsd_up_recv(u->sock, deadline, &m, fds, &n);
 		if (rc)
 			return rc;
 		if (m.kind == UP_STATE && n == 1) {
@@ -817,7 +678,7 @@ int ntsd_upgrade_receive(struct ntsd *d)
 						   : strerror(-rc);
 
 		log_error("upgrade: refusing the handover: %s", why);
-		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
+		ntsd_up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
 		return rc;
 	}
 	log_info("upgrade: received %zu sockets and %zu bytes of state", u->nfds, u->len);
@@ -886,13 +747,14 @@ void ntsd_upgrade_finish(struct ntsd *d, int rc)
 	if (rc) {
 		log_error("upgrade: cannot start (%s); the running ntsd keeps serving",
 			  strerror(-rc));
-		up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
+		ntsd_up_send(u->sock, UP_FAIL, (uint64_t)-rc, NULL, 0);
 		_exit(1); /* nothing torn down: the sockets and maps are still the old ntsd's */
 	}
 	up_restore_folded(d);
-	rc = up_send(u->sock, UP_READY, (uint64_t)getpid(), NULL, 0);
+	rc = ntsd_up_send(u->sock, UP_READY, (uint64_t)getpid(), NULL, 0);
 	if (!rc)
-		rc = up_recv(u->sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds, &n);
+		rc = ntsd_up_recv(u->sock, nts_monotonic_ms() + NTSD_UPGRADE_TIMEOUT_MS, &m, fds,
+				  &n);
 	while (n)
 		close(fds[--n]);
 	if (rc || m.kind != UP_GO) {
