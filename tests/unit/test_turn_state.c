@@ -134,6 +134,35 @@ static void test_exported_allocation_is_rebuilt_and_relays(void **state)
 	h_free(h2);
 }
 
+/* A channel number from RFC 5766's range (0x5000-0x7FFF: RFC 8656 §12 narrowed it, coturn's
+ * uclient still picks from it) that the server accepted is handed over, not refused. */
+static void test_channel_above_rfc8656_range_is_handed_over(void **state)
+{
+	struct harness *h1 = h_new(true), *h2 = bare_new();
+	struct nts_origin o = h_origin("127.0.0.1:40003", NULL);
+	struct fdtab tab = {0};
+	const struct turn_state_fds fds = {.put = tab_put, .arg = &tab};
+	struct turn_alloc_info a2;
+	struct nts_tlv_buf b;
+	struct nts_addr peer, lis;
+	int pfd = h_peer_socket(&peer);
+
+	tab.listener = h_peer_socket(&lis);
+	h_allocate(h1, &o);
+	assert_int_equal(h_channel_bind(h1, &o, 0x7fff, &peer), 0);
+	assert_int_equal(nts_tlv_init(&b), 0);
+	assert_int_equal(turn_state_export(h1->t, &b, &fds), 0);
+	assert_int_equal(nts_tlv_finish(&b), 0);
+	assert_int_equal(import_all(h2->t, b.p, b.len, &tab), 0);
+	assert_int_equal(turn_foreach_alloc(h2->t, first_alloc, &a2), 1);
+	assert_int_equal(a2.nchannels, 1);
+	h_free(h1);
+	close(pfd);
+	close(tab.listener);
+	nts_tlv_free(&b);
+	h_free(h2);
+}
+
 /* A flipped byte fails the checksum, a newer version or a foreign magic is refused. */
 static void test_damaged_or_newer_stream_is_refused(void **state)
 {
@@ -236,6 +265,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_exported_allocation_is_rebuilt_and_relays),
+	    cmocka_unit_test(test_channel_above_rfc8656_range_is_handed_over),
 	    cmocka_unit_test(test_damaged_or_newer_stream_is_refused),
 	    cmocka_unit_test(test_unknown_fields_are_skipped_unless_mandatory),
 	    cmocka_unit_test(test_truncated_record_is_refused),

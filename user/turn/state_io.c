@@ -285,8 +285,9 @@ static int state_get_chan(struct state_alloc *s, const struct nts_tlv *rec)
 	}
 	if (rc < 0 || seen != (1u << TC_NUM | 1u << TC_PEER | 1u << TC_EXPIRES | 1u << TC_COOLING))
 		return -EBADMSG;
-	/* RFC 8656 §12: channel numbers 0x4000-0x4FFF, one binding per number and per peer. */
-	if (s->chan[n].num < 0x4000 || s->chan[n].num > 0x4fff)
+	/* The numbers a ChannelBind accepts (RFC 5766's 0x4000-0x7FFF, see stun.h), one binding per
+	 * number and per peer (RFC 8656 §12). */
+	if (s->chan[n].num < STUN_CHANNEL_MIN || s->chan[n].num > STUN_CHANNEL_MAX)
 		return -EBADMSG;
 	for (unsigned i = 0; i < n; i++)
 		if (s->chan[i].num == s->chan[n].num ||
