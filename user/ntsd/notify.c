@@ -77,6 +77,13 @@ int ntsd_notify_mainpid(void)
 	return rc < 0 ? rc : 0;
 }
 
+int ntsd_notify_handed_over(pid_t pid)
+{
+	int rc = sd_notifyf(0, "MAINPID=%d\nSTATUS=upgraded: pid %d serves", (int)pid, (int)pid);
+
+	return rc < 0 ? rc : 0;
+}
+
 void ntsd_notify_failed(int rc)
 {
 	sd_notifyf(0, "STATUS=start failed: %s\nERRNO=%d", strerror(-rc), -rc);

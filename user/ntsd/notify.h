@@ -5,6 +5,8 @@
 #ifndef NTS_NTSD_NOTIFY_H
 #define NTS_NTSD_NOTIFY_H
 
+#include <sys/types.h>
+
 #include "ntsd/daemon.h"
 
 /* Under systemd, a loop tick sends WATCHDOG=1 at half of WATCHDOG_USEC when the unit sets
@@ -17,9 +19,12 @@ void ntsd_notify_ready(const char *status);
 void ntsd_notify_reloading(void);
 /* STOPPING=1 with a STATUS= line. */
 void ntsd_notify_stopping(const char *status);
-/* MAINPID= (this process) and READY=1: an upgrade's new ntsd takes over the service; the unit
- * needs NotifyAccess=all. 0 (also without NOTIFY_SOCKET) or -errno. */
+/* MAINPID= (this process) and READY=1: an upgrade's new ntsd takes over the service (a child of
+ * the main process: the unit's NotifyAccess=all). 0 (also without NOTIFY_SOCKET) or -errno. */
 int ntsd_notify_mainpid(void);
+/* MAINPID=pid from the ntsd an upgrade replaces, before it exits: systemd must not see the main
+ * process end while the new one's own message may still be on its way. 0 or -errno. */
+int ntsd_notify_handed_over(pid_t pid);
 /* STATUS= and ERRNO= for a start that failed (rc is -errno). */
 void ntsd_notify_failed(int rc);
 

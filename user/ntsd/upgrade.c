@@ -571,6 +571,8 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	/* The new ntsd serves now: the socket file is its, and this one stops. */
 	ctl_server_keep_path(d->ctl);
 	d->handed_over = true;
+	if (ntsd_notify_handed_over(*pid) < 0)
+		log_warn("upgrade: cannot tell systemd the new main pid");
 	loop_stop(d->loop);
 out:
 	if (sv[0] >= 0)
