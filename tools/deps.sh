@@ -13,6 +13,8 @@ PKGS=(
 	gnuplot linux-perf
 	# Packaging: sd_notify, the .deb, its checks and the man pages' lint.
 	libsystemd-dev systemd debhelper dpkg-dev lintian mandoc bash-completion
+	# The units under a real systemd (tests/pkg/systemd_boot.sh boots one with systemd-nspawn).
+	systemd-container
 )
 # Node.js may come from another packaging (which ships npm inside it): only add Debian's if absent.
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
