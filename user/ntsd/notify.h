@@ -19,11 +19,12 @@ void ntsd_notify_ready(const char *status);
 void ntsd_notify_reloading(void);
 /* STOPPING=1 with a STATUS= line. */
 void ntsd_notify_stopping(const char *status);
-/* MAINPID= (this process) and READY=1: an upgrade's new ntsd takes over the service (a child of
- * the main process: the unit's NotifyAccess=all). 0 (also without NOTIFY_SOCKET) or -errno. */
+/* MAINPID= (this process) and READY=1: an upgrade's new ntsd confirms it serves the service.
+ * 0 (also without NOTIFY_SOCKET) or -errno. */
 int ntsd_notify_mainpid(void);
-/* MAINPID=pid from the ntsd an upgrade replaces, before it exits: systemd must not see the main
- * process end while the new one's own message may still be on its way. 0 or -errno. */
+/* MAINPID=pid from the main process an upgrade replaces, before it lets the new one go: systemd
+ * then takes the new one's messages (NotifyAccess=main) and never sees the service's main
+ * process end. 0 (also without NOTIFY_SOCKET) or -errno. */
 int ntsd_notify_handed_over(pid_t pid);
 /* STATUS= and ERRNO= for a start that failed (rc is -errno). */
 void ntsd_notify_failed(int rc);

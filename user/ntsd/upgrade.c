@@ -474,8 +474,8 @@ int ntsd_upgrade_init(struct ntsd *d)
 }
 
 /* Sends the sockets and the stream, then waits for the new ntsd's confirmation. */
-static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t len, char *err,
-		       size_t errlen)
+static int up_handover(int sock, pid_t pid, const struct up_fdtab *ft, int memfd, size_t len,
+		       char *err, size_t errlen)
 {
 	struct up_msg m;
 	int fds[UP_FDS_PER_MSG];
@@ -512,9 +512,14 @@ static int up_handover(int sock, const struct up_fdtab *ft, int memfd, size_t le
 		snprintf(err, errlen, "the new ntsd went away during the handover");
 	else if (rc)
 		snprintf(err, errlen, "handover failed: %s", strerror(-rc));
-	if (!rc)
-		rc = ntsd_up_send(sock, UP_GO, 0, NULL, 0);
-	return rc;
+	if (rc)
+		return rc;
+	/* Under systemd the new ntsd becomes the main process before it may speak: its own
+	 * MAINPID= and READY=1 then pass the unit's default NotifyAccess=main, and systemd never
+	 * sees the main process exit while the service runs on. */
+	if (ntsd_notify_handed_over(pid) < 0)
+		log_warn("upgrade: cannot tell systemd the new main pid");
+	return ntsd_up_send(sock, UP_GO, 0, NULL, 0);
 }
 
 int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err, size_t errlen)
@@ -560,7 +565,7 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	}
 	log_info("upgrade: handing %zu sockets and %zu bytes of state to %s (pid %d)", ft.n, b.len,
 		 bin, (int)*pid);
-	rc = up_handover(sv[0], &ft, memfd, b.len, err, errlen);
+	rc = up_handover(sv[0], *pid, &ft, memfd, b.len, err, errlen);
 	if (rc) {
 		ntsd_up_reap(*pid, why, sizeof(why));
 		if (why[0])
@@ -571,8 +576,6 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	/* The new ntsd serves now: the socket file is its, and this one stops. */
 	ctl_server_keep_path(d->ctl);
 	d->handed_over = true;
-	if (ntsd_notify_handed_over(*pid) < 0)
-		log_warn("upgrade: cannot tell systemd the new main pid");
 	loop_stop(d->loop);
 out:
 	if (sv[0] >= 0)
