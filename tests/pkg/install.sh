@@ -50,8 +50,8 @@ check "the unit runs /usr/local/sbin/ntsd with /usr/local/etc/nts/ntsd.conf" \
 	"$d/usr/local/lib/systemd/system/ntsd.service"
 check "the installed programs are the built ones" \
 	cmp -s "$NTS_BUILD/ntsd" "$d/usr/local/sbin/ntsd"
-# ntsctl loads the XDP program from its embedded copy (bpftool skeleton); the installed object is
-# that same program, byte for byte, for bpftool and xdp-loader.
+# ntsctl attach loads the installed object (systemd_boot.sh checks which file it takes); the copy
+# built into it, its fallback, must be that same program, byte for byte.
 embeds() {
 	/usr/bin/python3 -c 'import sys; o=open(sys.argv[1],"rb").read(); sys.exit(0 if o in open(sys.argv[2],"rb").read() else 1)' "$@"
 }

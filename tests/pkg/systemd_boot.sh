@@ -314,11 +314,61 @@ check "ntsd writes a session's channels into the kernel's maps (ntsctl status: c
 wait "$bg"
 l=$(lost "$tmp/uclient5.log")
 check "that session lost nothing (lost: $l)" test "$l" = 0
+# An upgrade with the maps adopted: the new process inherits CAP_BPF and opens them again.
+upgraded_fast() {
+	local _ out old=$(main_pid)
+	out=$(cin ntsctl upgrade) || { echo "# $out"; return 1; }
+	new=$(sed -nE 's/^upgraded: pid ([0-9]+) .*/\1/p' <<<"$out")
+	for _ in $(seq 1 100); do
+		[ "$(main_pid)" = "$new" ] && ! cin kill -0 "$old" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ -n "$new" ] && [ "$(main_pid)" = "$new" ] && [ "$(cin systemctl is-active ntsd)" = active ] &&
+		cin ntsctl status | grep -q 'maps adopted, channels mirrored'
+}
+check "ntsctl upgrade with the fast path attached: the new main process adopts the maps" upgraded_fast
 fp_stopped() {
 	timeout 30 nsenter -t "$leader" -a systemctl stop "$fp" &&
 		! cin ip -d link show fp0 | grep -q 'prog/xdp'
 }
 check "systemctl stop $fp detaches the program" fp_stopped
+
+# ---- which XDP object ntsctl loads ----
+obj=/usr/lib/nts/fastpath.bpf.o
+check "nts-fastpath@ loaded the installed $obj (sbin/../lib/nts)" \
+	bash -c "nsenter -t $leader -a journalctl -u $fp --no-pager | grep -qF 'attached nts_fastpath ($obj) to fp0'"
+# attach_with NTSCTL: attaches to fp1 with NTSCTL (its own pins), prints its output, detaches.
+attach_with() {
+	local out rc
+	out=$(cin "$1" --pin-dir /sys/fs/bpf/nts-obj attach fp1 2>&1)
+	rc=$?
+	cin "$1" --pin-dir /sys/fs/bpf/nts-obj detach fp1 >/dev/null 2>&1
+	cin rm -rf /sys/fs/bpf/nts-obj
+	echo "$out"
+	return $rc
+}
+# A build folder's layout: build/ntsctl and build/bpf/fastpath.bpf.o.
+mkdir -p "$root/opt/nts-build/bpf" && cp "$NTS_BUILD/ntsctl" "$root/opt/nts-build/" &&
+	cp "$NTS_BUILD/bpf/fastpath.bpf.o" "$root/opt/nts-build/bpf/"
+check "ntsctl run from a build folder loads bpf/fastpath.bpf.o beside it" \
+	bash -c "$(declare -f cin attach_with); leader=$leader; attach_with /opt/nts-build/ntsctl |
+		grep -qF 'attached nts_fastpath (/opt/nts-build/bpf/fastpath.bpf.o) to fp1'"
+cin mv "$obj" "$obj.away"
+embedded() {
+	attach_with /usr/sbin/ntsctl >"$tmp/embedded.out"
+	grep -q '^note: no fastpath.bpf.o in ../lib/nts/ or bpf/ next to ntsctl' "$tmp/embedded.out" &&
+		grep -qF 'attached nts_fastpath (built into ntsctl) to fp1' "$tmp/embedded.out" ||
+		{ sed 's/^/#   /' "$tmp/embedded.out"; return 1; }
+}
+check "without it, ntsctl says so and attaches the copy built into it" embedded
+cin cp /usr/sbin/ntsd "$obj"
+refused() {
+	! attach_with /usr/sbin/ntsctl >"$tmp/refused.out" &&
+		grep -qF "$obj is not the XDP program this ntsctl was built with" "$tmp/refused.out" ||
+		{ sed 's/^/#   /' "$tmp/refused.out"; return 1; }
+}
+check "an object that is not its XDP program is refused, with the file named" refused
+cin mv "$obj.away" "$obj"
 
 # ---- stop ----
 stopped() {

@@ -1,4 +1,5 @@
-/* Loads the embedded XDP object (bpftool skeleton) through libxdp and pins its maps. See loader.h.
+/* Loads the XDP object (an installed file, or the copy in the bpftool skeleton) through libxdp and
+ * pins its maps. See loader.h.
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -40,9 +41,41 @@ static int set_pin(struct bpf_map *map, const char *pin_dir)
 	return rc;
 }
 
-struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, const char *pin_dir)
+/* The skeleton over elf, an object file's bytes (kept by the caller until it is destroyed), or
+ * over its built-in copy when elf is NULL. libbpf refuses a file that lacks one of the skeleton's
+ * maps or programs; read-only data of another size would put nts_fp_generic elsewhere. */
+static struct fastpath_bpf *skel_open_elf(const void *elf, size_t len)
 {
-	struct fastpath_bpf *skel = fastpath_bpf__open();
+	struct fastpath_bpf *skel;
+	int rc;
+
+	if (!elf)
+		return fastpath_bpf__open();
+	skel = calloc(1, sizeof(*skel));
+	if (!skel)
+		return NULL;
+	rc = fastpath_bpf__create_skeleton(skel);
+	if (!rc) {
+		skel->skeleton->data = elf;
+		skel->skeleton->data_sz = len;
+		rc = bpf_object__open_skeleton(skel->skeleton, NULL);
+	}
+	if (!rc && bpf_map__value_size(skel->maps.rodata) != sizeof(*skel->rodata))
+		rc = -EPROTO;
+	if (rc) {
+		fastpath_bpf__destroy(skel);
+		/* -ESRCH: a map or program the file lacks; below -4000: libbpf's own "not an ELF
+		 * file", "not a BPF object" and the like. */
+		errno = rc == -ESRCH || rc <= -4000 ? EPROTO : -rc;
+		return NULL;
+	}
+	return skel;
+}
+
+static struct fastpath_bpf *skel_open(const void *elf, size_t len, uint32_t channels,
+				      uint32_t allocs, const char *pin_dir)
+{
+	struct fastpath_bpf *skel = skel_open_elf(elf, len);
 	struct bpf_map *map;
 	int rc = 0;
 
@@ -76,6 +109,38 @@ struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, cons
 		return NULL;
 	}
 	return skel;
+}
+
+struct fastpath_bpf *fastpath_skel_open(uint32_t channels, uint32_t allocs, const char *pin_dir)
+{
+	return skel_open(NULL, 0, channels, allocs, pin_dir);
+}
+
+/* The whole of an object file, at most 64 MiB, in *buf (freed by the caller). 0 or -errno. */
+static int read_object(const char *path, void **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	long n = -1;
+	int rc = 0;
+
+	*buf = NULL;
+	if (!f)
+		return -errno;
+	if (fseek(f, 0, SEEK_END) == 0)
+		n = ftell(f);
+	if (n <= 0 || n > (64l << 20) || fseek(f, 0, SEEK_SET) != 0)
+		rc = n < 0 ? -EIO : -EFBIG;
+	else if (!(*buf = malloc((size_t)n)))
+		rc = -ENOMEM;
+	else if (fread(*buf, 1, (size_t)n, f) != (size_t)n)
+		rc = -EIO;
+	fclose(f);
+	if (rc) {
+		free(*buf);
+		*buf = NULL;
+	}
+	*len = (size_t)n;
+	return rc;
 }
 
 /* libbpf and libxdp narrate every fallback on stderr; ntsctl reports outcomes itself. Their
@@ -206,9 +271,19 @@ static void pinned_sizes(const char *pin_dir, uint32_t *channels, uint32_t *allo
 int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint32_t channels,
 		    uint32_t allocs, struct fastpath_attach_info *info, char *err, size_t errlen)
 {
+	return fastpath_attach_file(NULL, pin_dir, ifname, skb_mode, channels, allocs, info, err,
+				    errlen);
+}
+
+int fastpath_attach_file(const char *obj_path, const char *pin_dir, const char *ifname,
+			 bool skb_mode, uint32_t channels, uint32_t allocs,
+			 struct fastpath_attach_info *info, char *err, size_t errlen)
+{
 	int ifindex = if_nametoindex(ifname);
 	struct fastpath_bpf *skel = NULL;
 	struct xdp_program *prog = NULL;
+	void *elf = NULL;
+	size_t elf_len = 0;
 	uint32_t idx;
 	int rc;
 
@@ -227,11 +302,23 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 		snprintf(err, errlen, "%s is not on a bpffs: %s", pin_dir, strerror(-rc));
 		return rc;
 	}
+	if (obj_path && (rc = read_object(obj_path, &elf, &elf_len))) {
+		snprintf(err, errlen, "cannot read %s: %s", obj_path, strerror(-rc));
+		return rc;
+	}
 	pinned_sizes(pin_dir, &channels, &allocs);
-	skel = fastpath_skel_open(channels, allocs, pin_dir);
+	skel = skel_open(elf, elf_len, channels, allocs, pin_dir);
 	if (!skel) {
 		rc = -errno;
-		snprintf(err, errlen, "cannot open the BPF object: %s", strerror(-rc));
+		if (obj_path && rc == -EPROTO)
+			snprintf(err, errlen,
+				 "%s is not the XDP program this ntsctl was built with "
+				 "(its maps or program differ)",
+				 obj_path);
+		else
+			snprintf(err, errlen, "cannot open the BPF object %s: %s",
+				 obj_path ? obj_path : "built into ntsctl", strerror(-rc));
+		free(elf);
 		return rc;
 	}
 	/* Generic XDP sees skbs after GRO: peer datagrams stay out of the kernel relay. */
@@ -264,6 +351,7 @@ int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint
 out:
 	xdp_program__close(prog);
 	fastpath_bpf__destroy(skel);
+	free(elf);
 	return rc;
 }
 

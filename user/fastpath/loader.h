@@ -33,6 +33,11 @@ struct fastpath_attach_info {
  * (an existing set of pins is reused, keeping its size). 0 or -errno with err filled. */
 int fastpath_attach(const char *pin_dir, const char *ifname, bool skb_mode, uint32_t channels,
 		    uint32_t allocs, struct fastpath_attach_info *info, char *err, size_t errlen);
+/* fastpath_attach() with the program read from the object file obj_path (NULL: the copy built
+ * in). A file whose maps, program or read-only data differ from the skeleton's is refused. */
+int fastpath_attach_file(const char *obj_path, const char *pin_dir, const char *ifname,
+			 bool skb_mode, uint32_t channels, uint32_t allocs,
+			 struct fastpath_attach_info *info, char *err, size_t errlen);
 /* Detaches the fast path from ifname; maps stay pinned. 0 or -errno with err filled. */
 int fastpath_detach(const char *pin_dir, const char *ifname, char *err, size_t errlen);
 /* Describes the fast path on ifindex: 0, or -ENOENT when it is not attached there. */

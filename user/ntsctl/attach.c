@@ -3,9 +3,11 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/ctl.h"
 #include "fastpath/loader.h"
@@ -80,6 +82,33 @@ static void sizes_from_ntsd(struct ntsctl *c, uint32_t *channels, uint32_t *allo
 	json_decref(res);
 }
 
+#define ATTACH_OBJECT "fastpath.bpf.o" /* what make install puts in $(PREFIX)/lib/nts */
+
+/* The installed XDP object next to this ntsctl: ../lib/nts/ from an installed sbin/, or bpf/
+ * beside it in a build folder. path (PATH_MAX bytes) gets it, or "" when there is none. */
+static void find_object(char *path)
+{
+	static const char *const rel[] = {"/../lib/nts/" ATTACH_OBJECT, "/bpf/" ATTACH_OBJECT};
+	char exe[PATH_MAX], cand[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *slash;
+
+	path[0] = 0;
+	if (n <= 0)
+		return;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
+		if (access(cand, R_OK) == 0 && realpath(cand, path))
+			return;
+	}
+	path[0] = 0;
+}
+
 /* Tells a running ntsd to adopt the maps. */
 static void notify_ntsd(struct ntsctl *c)
 {
@@ -116,7 +145,7 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 	uint32_t channels = NTS_FP_DEFAULT_CHANNELS, allocs = NTS_FP_DEFAULT_ALLOCS;
 	struct fastpath_attach_info info;
 	bool skb = false, sized = false;
-	char err[512];
+	char err[512], obj[PATH_MAX] = "";
 	int o, rc;
 
 	optind = 0; /* glibc: rescan with permutation (main parsed its options with "+") */
@@ -151,15 +180,21 @@ int cmd_attach(struct ntsctl *c, int argc, char **argv)
 	}
 	if (!sized)
 		sizes_from_ntsd(c, &channels, &allocs);
-	rc = fastpath_attach(c->pin_dir, argv[optind], skb, channels, allocs, &info, err,
-			     sizeof(err));
+	find_object(obj);
+	if (!obj[0])
+		printf("note: no %s in ../lib/nts/ or bpf/ next to ntsctl; loading the copy built "
+		       "into ntsctl\n",
+		       ATTACH_OBJECT);
+	rc = fastpath_attach_file(obj[0] ? obj : NULL, c->pin_dir, argv[optind], skb, channels,
+				  allocs, &info, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "ntsctl attach: %s\n", err);
 		return 1;
 	}
-	printf("attached %s to %s: %s mode, program id %u, %s%s%s; maps pinned under %s (%u "
+	printf("attached %s (%s) to %s: %s mode, program id %u, %s%s%s; maps pinned under %s (%u "
 	       "channels)\n",
-	       NTS_FP_PROG_NAME, info.ifname, info.mode, info.prog_id,
+	       NTS_FP_PROG_NAME, obj[0] ? obj : "built into ntsctl", info.ifname, info.mode,
+	       info.prog_id,
 	       info.legacy ? "legacy single-program attach (libxdp dispatcher unavailable: "
 			   : "libxdp multiprog dispatcher",
 	       info.legacy ? fastpath_legacy_reason() : "", info.legacy ? ")" : "", c->pin_dir,
