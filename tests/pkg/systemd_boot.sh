@@ -33,7 +33,7 @@ cleanup() {
 	# The nsenter wrappers first: the container's shutdown stops (SIGSTOP) every process in it,
 	# and an nsenter outside would stop with its child and never be continued.
 	for j in $(jobs -p); do
-		[ "$j" = "$nspawn_pid" ] || { kill -KILL "$j" && kill -CONT "$j"; } 2>/dev/null
+		[ "$j" = "$nspawn_pid" ] || { kill -KILL "$j" && wait "$j"; } 2>/dev/null
 	done
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
 		kill -TERM "$nspawn_pid" # nspawn asks the container's systemd to power off
@@ -84,8 +84,8 @@ check "the installed ntsd.service is dist/systemd/ntsd.service" \
 # ---- boot ----
 # basic.target: what the host enables for multi-user.target (its own services) stays off.
 systemd-nspawn -q -D "$root" -M "$name" --register=no --keep-unit --private-network \
-	--capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf --console=pipe -b -- systemd.unit=basic.target \
-	</dev/null >"$tmp/boot.log" 2>&1 &
+	--capability=CAP_BPF,CAP_PERFMON --system-call-filter=bpf --console=pipe \
+	-b -- systemd.unit=basic.target </dev/null >"$tmp/boot.log" 2>&1 &
 nspawn_pid=$!
 # cin COMMAND...: COMMAND inside the container, in all its namespaces, as its root.
 cin() { nsenter -t "$leader" -a "$@"; }
@@ -131,8 +131,9 @@ status_field() { cin sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr -s '\
 uid=$(cin id -u nts)
 check "it runs as nts" test "$(status_field "$pid" Uid)" = "$uid $uid $uid $uid"
 want=$(printf '%016x' $((1 << 39))) # CAP_BPF
+caps() { local f; for f in CapEff CapPrm CapBnd CapAmb; do status_field "$pid" $f; done | paste -sd' '; }
 check "its capabilities are CAP_BPF alone (effective, permitted, bounding, ambient)" \
-	test "$(status_field "$pid" CapEff) $(status_field "$pid" CapPrm) $(status_field "$pid" CapBnd) $(status_field "$pid" CapAmb)" = "$want $want $want $want"
+	test "$(caps)" = "$want $want $want $want"
 check "NoNewPrivs is set and a seccomp filter applies" \
 	test "$(status_field "$pid" NoNewPrivs) $(status_field "$pid" Seccomp)" = "1 2"
 # The namespaces systemd built for it: the root read-only but for its own two folders, no /home.
@@ -207,8 +208,11 @@ check "the session across the reload lost nothing (lost: $l)" test "$l" = 0
 cin systemd-analyze security --no-pager ntsd.service >"$tmp/security.txt" 2>&1
 score=$(sed -nE 's/.*Overall exposure level for ntsd.service: ([0-9.]+).*/\1/p' "$tmp/security.txt")
 echo "# systemd-analyze security ntsd.service (running unit): exposure ${score:-unknown}"
-check "the running ntsd.service's exposure is 2.0 or lower (is ${score:-unknown})" \
-	"$PY" -c "import sys; sys.exit(0 if float('${score:-99}') <= 2.0 else 1)"
+readme=$(sed -nE 's/.*`systemd-analyze security ntsd.service`: exposure ([0-9.]+).*/\1/p' \
+	"$NTS_TOP/README.md")
+check "its exposure is 2.0 or lower and the README's (${score:-unknown}, README ${readme:-none})" \
+	"$PY" -c "import sys; sys.exit(0 if float('${score:-99}') <= 2.0 and '$score' == '$readme' \
+		else 1)"
 
 # ---- ntsctl upgrade: the unit follows the new process ----
 relay 300 10 "$tmp/uclient3.log" &
@@ -235,8 +239,9 @@ wait "$bg"
 l=$(lost "$tmp/uclient3.log")
 check "the session across the upgrade lost nothing (lost: $l of 300)" test "$l" = 0
 pid=$(main_pid)
+none_dropped() { ! cin journalctl -u ntsd --no-pager | grep -q 'reception only permitted'; }
 check "systemd took every notification (no 'reception only permitted' in the journal)" \
-	bash -c "! nsenter -t $leader -a journalctl -u ntsd --no-pager | grep -q 'reception only permitted'"
+	none_dropped
 
 # ---- WatchdogSec=: a daemon that stops answering is restarted ----
 watchdog() {
@@ -284,7 +289,7 @@ if cin systemctl show -P ActiveState sys-subsystem-net-devices-fp0.device | grep
 		fp_unit_start nts-fastpath@fp0
 	fp=nts-fastpath@fp0
 else
-	echo "# no device units under a read-only /sys: nts-fastpath@fp0 as a copy without its device dependency"
+	echo "# no device units under a read-only /sys: nts-fastpath@fp0 as a copy without them"
 	sed '/^BindsTo=/d; /^After=sys-subsystem/d' "$root/lib/systemd/system/nts-fastpath@.service" |
 		cin tee /run/systemd/system/nts-fastpath-nodev@.service >/dev/null
 	cin systemctl daemon-reload
@@ -335,8 +340,8 @@ check "systemctl stop $fp detaches the program" fp_stopped
 
 # ---- which XDP object ntsctl loads ----
 obj=/usr/lib/nts/fastpath.bpf.o
-check "nts-fastpath@ loaded the installed $obj (sbin/../lib/nts)" \
-	bash -c "nsenter -t $leader -a journalctl -u $fp --no-pager | grep -qF 'attached nts_fastpath ($obj) to fp0'"
+fp_loaded() { cin journalctl -u "$fp" --no-pager | grep -qF "attached nts_fastpath ($obj) to fp0"; }
+check "nts-fastpath@ loaded the installed $obj (sbin/../lib/nts)" fp_loaded
 # attach_with NTSCTL: attaches to fp1 with NTSCTL (its own pins), prints its output, detaches.
 attach_with() {
 	local out rc
@@ -350,9 +355,11 @@ attach_with() {
 # A build folder's layout: build/ntsctl and build/bpf/fastpath.bpf.o.
 mkdir -p "$root/opt/nts-build/bpf" && cp "$NTS_BUILD/ntsctl" "$root/opt/nts-build/" &&
 	cp "$NTS_BUILD/bpf/fastpath.bpf.o" "$root/opt/nts-build/bpf/"
-check "ntsctl run from a build folder loads bpf/fastpath.bpf.o beside it" \
-	bash -c "$(declare -f cin attach_with); leader=$leader; attach_with /opt/nts-build/ntsctl |
-		grep -qF 'attached nts_fastpath (/opt/nts-build/bpf/fastpath.bpf.o) to fp1'"
+from_build() {
+	attach_with /opt/nts-build/ntsctl |
+		grep -qF 'attached nts_fastpath (/opt/nts-build/bpf/fastpath.bpf.o) to fp1'
+}
+check "ntsctl run from a build folder loads bpf/fastpath.bpf.o beside it" from_build
 cin mv "$obj" "$obj.away"
 embedded() {
 	attach_with /usr/sbin/ntsctl >"$tmp/embedded.out"
