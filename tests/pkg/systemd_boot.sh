@@ -332,6 +332,20 @@ upgraded_fast() {
 		cin ntsctl status | grep -q 'maps adopted, channels mirrored'
 }
 check "ntsctl upgrade with the fast path attached: the new main process adopts the maps" upgraded_fast
+# SIGUSR2 is the other way in (README): systemctl kill delivers it to the unit's main process.
+usr2() {
+	local _ old=$(main_pid) now=
+	cin systemctl kill -s USR2 --kill-who=main ntsd || return 1
+	for _ in $(seq 1 100); do
+		now=$(main_pid)
+		[ "${now:-0}" != 0 ] && [ "$now" != "$old" ] && ! cin kill -0 "$old" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ "${now:-0}" != 0 ] && [ "$now" != "$old" ] && [ "$(cin systemctl is-active ntsd)" = active ] &&
+		[ "$(unit_show ntsd NRestarts)" = 1 ] &&
+		cin ntsctl status | grep -q 'maps adopted, channels mirrored'
+}
+check "systemctl kill -s USR2 ntsd: upgraded the same way, MainPID follows, no restart" usr2
 fp_stopped() {
 	timeout 30 nsenter -t "$leader" -a systemctl stop "$fp" &&
 		! cin ip -d link show fp0 | grep -q 'prog/xdp'
