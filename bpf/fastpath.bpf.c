@@ -78,7 +78,7 @@ static __noinline int client_to_peer(struct fp_state *s)
 	f->channel = channel;
 	f->cd_len = len;
 	f->to_client = 0;
-	f->limited = v->flags & NTS_FP_F_LIMITED;
+	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
 	return forward(s);
@@ -143,7 +143,7 @@ static __noinline int peer_to_client(struct fp_state *s)
 	f->channel = v->channel;
 	f->cd_len = p->udp_len - sizeof(struct udphdr);
 	f->to_client = 1;
-	f->limited = v->flags & NTS_FP_F_LIMITED;
+	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
 	return forward(s);

@@ -79,7 +79,7 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 
 	/* Routed, so it would leave: over its bandwidth limit it is dropped here, as userspace
 	 * drops it, before anything is rewritten. */
-	if (f->limited && !limit_take(f, f->cd_len)) {
+	if (f->limit_slot && !limit_take(f, f->cd_len)) {
 		COUNT(st, drop_rate_limited);
 		return XDP_DROP;
 	}
