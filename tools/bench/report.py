@@ -251,7 +251,7 @@ def cycles(C, sizes):
         return []
     L = ["## Where the cycles go (in-kernel paths, median over repetitions)\n",
          "Program: run time of the XDP program on the server's client-facing veth per packet "
-         "(`kernel.bpf_stats_enabled` via BPF_ENABLE_STATS, one extra flat-out step); path: 1 / max pps, "
+         "(`kernel.bpf_stats_enabled` via BPF_ENABLE_STATS, after the search: the least of 5 short flat-out steps, as other jobs can only add to it); path: 1 / max pps, "
          "the time the one CPU that generates, relays and sinks spends per packet; rest: generator, veths, "
          "redirect and sink. The relay's share of the gap to the ceiling is the program's difference.\n",
          "| contender | " + " | ".join(f"program ns/pkt {s} B | path ns/pkt {s} B | rest ns/pkt {s} B"
