@@ -78,7 +78,7 @@ static __noinline int client_to_peer(struct fp_state *s)
 	f->channel = channel;
 	f->cd_len = len;
 	f->to_client = 0;
-	f->limited = v->flags & NTS_FP_F_LIMITED;
+	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
 	return forward(s);
@@ -143,7 +143,7 @@ static __noinline int peer_to_client(struct fp_state *s)
 	f->channel = v->channel;
 	f->cd_len = p->udp_len - sizeof(struct udphdr);
 	f->to_client = 1;
-	f->limited = v->flags & NTS_FP_F_LIMITED;
+	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
 	return forward(s);
@@ -154,18 +154,24 @@ int nts_fastpath(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data, *data_end = (void *)(long)ctx->data_end;
 	struct ethhdr *eth = data;
-	struct fp_state s = {.ctx = ctx};
+	/* Not zeroed (128 bytes of stores per packet): parse writes every field of s.pkt, and a
+	 * lookup every field of s.fwd, before any step reads them. */
+	struct fp_state s;
 	__u32 zero = 0;
+	__be16 proto;
 	int act;
 
+	s.ctx = ctx;
 	s.st = bpf_map_lookup_elem(&nts_fp_stats, &zero);
 	if (!s.st)
 		return XDP_PASS;
 	if ((void *)(eth + 1) > data_end)
 		return pass(&s.st->pass_not_udp);
-	if (eth->h_proto == bpf_htons(ETH_P_IP))
+	/* struct ethhdr is packed: read the EtherType as the 16-bit field it is. */
+	proto = *(const __be16 *)((const __u8 *)eth + 2 * ETH_ALEN);
+	if (proto == bpf_htons(ETH_P_IP))
 		act = parse_ipv4(&s);
-	else if (eth->h_proto == bpf_htons(ETH_P_IPV6))
+	else if (proto == bpf_htons(ETH_P_IPV6))
 		act = parse_ipv6(&s);
 	else
 		return pass(&s.st->pass_not_udp);

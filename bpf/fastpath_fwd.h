@@ -49,7 +49,7 @@ static __always_inline int fwd_load_route(struct fp_state *s, void *hdr, const _
 
 	if (data + sizeof(struct ethhdr) + hlen > data_end)
 		return 0;
-	__builtin_memcpy(hdr, data + sizeof(struct ethhdr), hlen);
+	COPY16(hdr, data + sizeof(struct ethhdr), hlen);
 	return route(s);
 }
 
@@ -65,21 +65,21 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	const struct fwd *f = &s->fwd;
 	void *data, *data_end;
 	struct udphdr udp;
-	struct ethhdr eth;
+	__u16 eth[ETH_HLEN / 2]; /* struct ethhdr is packed: this one is 16-bit aligned (COPY16) */
 	__u32 cd;
 
 	udp.source = bpf_htons(f->sport);
 	udp.dest = bpf_htons(f->dport);
 	udp.len = bpf_htons(new_udp_len);
 	udp.check = udp_check;
-	__builtin_memcpy(eth.h_dest, f->nh->dmac, ETH_ALEN);
-	__builtin_memcpy(eth.h_source, f->nh->smac, ETH_ALEN);
-	eth.h_proto = proto;
+	COPY16(eth, f->nh->dmac, ETH_ALEN);
+	COPY16((__u8 *)eth + ETH_ALEN, f->nh->smac, ETH_ALEN);
+	eth[ETH_HLEN / 2 - 1] = proto; /* after both addresses */
 	cd = cd_word(f);
 
 	/* Routed, so it would leave: over its bandwidth limit it is dropped here, as userspace
 	 * drops it, before anything is rewritten. */
-	if (f->limited && !limit_take(f, f->cd_len)) {
+	if (f->limit_slot && !limit_take(f, f->cd_len)) {
 		COUNT(st, drop_rate_limited);
 		return XDP_DROP;
 	}
@@ -92,13 +92,13 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	/* The frame held these bytes before the move, so the checks cannot fail. */
 	if (data + sizeof(eth) + hlen + sizeof(udp) > data_end)
 		return XDP_ABORTED;
-	__builtin_memcpy(data, &eth, sizeof(eth));
-	__builtin_memcpy(data + sizeof(eth), iph, hlen);
-	__builtin_memcpy(data + sizeof(eth) + hlen, &udp, sizeof(udp));
+	COPY16(data, eth, sizeof(eth));
+	COPY16(data + sizeof(eth), iph, hlen);
+	COPY16(data + sizeof(eth) + hlen, &udp, sizeof(udp));
 	if (f->to_client) {
 		if (data + sizeof(eth) + hlen + sizeof(udp) + CD_HDR_LEN > data_end)
 			return XDP_ABORTED;
-		__builtin_memcpy(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
+		COPY16(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
 	}
 	if ((__u32)ifindex == ctx->ingress_ifindex) {
 		count_forward(st, f, f->cd_len);

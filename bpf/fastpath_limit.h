@@ -2,7 +2,8 @@
  * then its account's. The buckets are values every CPU shares: tokens are taken with atomic adds,
  * and the value's bpf_spin_lock serialises only the refill, once per tick of the coarse clock
  * (include/nts/bucket.h computes it, the same arithmetic ntsd's userspace relay runs). Only
- * entries flagged NTS_FP_F_LIMITED come here; an allocation without a limit costs no lookup.
+ * entries with a limit_slot come here (an allocation without a limit costs no lookup), and both
+ * buckets are found by index in ARRAY maps: lookups the verifier inlines, no hashing.
  */
 #ifndef NTS_BPF_FASTPATH_LIMIT_H
 #define NTS_BPF_FASTPATH_LIMIT_H
@@ -68,26 +69,26 @@ static __always_inline int limit_bucket_take(struct bpf_spin_lock *lock, struct 
 }
 
 /* 1: the datagram (len application bytes) is within its limits and its tokens are taken; 0: over
- * a limit, nothing taken. A missing entry (ntsd is removing the limit) limits nothing. */
+ * a limit, nothing taken. A slot that is not the allocation's (freed, or taken by another since the
+ * entry was written) limits nothing, as a missing account slot does. */
 static __always_inline int limit_take(const struct fwd *f, __u32 len)
 {
-	struct nts_fp_limit_val *l = bpf_map_lookup_elem(&nts_fp_limit, &f->alloc_id);
+	__u32 slot = f->limit_slot;
+	struct nts_fp_limit_val *l = bpf_map_lookup_elem(&nts_fp_alloc_limit, &slot);
 	struct nts_fp_account_val *acc;
 	struct nts_bucket *b;
-	__u64 account;
 
-	if (!l)
+	if (!l || l->owner != f->alloc_id)
 		return 1;
-	b = f->to_client ? &l->dir[NTS_FP_DIR_P2C] : &l->dir[NTS_FP_DIR_C2P];
+	b = &l->dir[f->to_client ? NTS_FP_DIR_P2C : NTS_FP_DIR_C2P];
 	if (!limit_bucket_take(&l->lock, b, f->now, l->bps, l->pps, len))
 		return 0;
-	account = l->account;
-	if (!account)
+	slot = l->account_slot;
+	if (!slot)
 		return 1;
-	acc = bpf_map_lookup_elem(&nts_fp_account, &account);
-	if (!acc ||
-	    limit_bucket_take(&acc->lock,
-			      f->to_client ? &acc->dir[NTS_FP_DIR_P2C] : &acc->dir[NTS_FP_DIR_C2P],
+	acc = bpf_map_lookup_elem(&nts_fp_account_limit, &slot);
+	if (!acc || acc->owner != l->account ||
+	    limit_bucket_take(&acc->lock, &acc->dir[f->to_client ? NTS_FP_DIR_P2C : NTS_FP_DIR_C2P],
 			      f->now, acc->bps, 0, len))
 		return 1;
 	/* The account refused it: the allocation's tokens go back, as in userspace. */

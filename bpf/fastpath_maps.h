@@ -62,20 +62,20 @@ struct {
 	__type(value, __u32);
 } nts_fp_tx SEC(".maps");
 
-/* Bandwidth limits: plain hashes (a bpf_spin_lock needs shared values), sized like the relay map.
- */
+/* Bandwidth limits: ARRAYs indexed by the slots the entries carry (their lookups are inlined),
+ * plain rather than per-CPU (a bpf_spin_lock needs shared values), sized like the relay map. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NTS_FP_DEFAULT_ALLOCS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct nts_fp_limit_val);
-} nts_fp_limit SEC(".maps");
+} nts_fp_alloc_limit SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NTS_FP_DEFAULT_ALLOCS);
-	__type(key, __u64);
+	__type(key, __u32);
 	__type(value, struct nts_fp_account_val);
-} nts_fp_account SEC(".maps");
+} nts_fp_account_limit SEC(".maps");
 
 #endif /* NTS_BPF_FASTPATH_MAPS_H */

@@ -48,8 +48,8 @@ struct fwd {
 	__u16 sport, dport;
 	__u16 channel; /* ChannelData header fields (network order when written) */
 	__u16 cd_len;
-	__u8 to_client; /* 1: prepend the header (p2c); 0: strip it (c2p) */
-	__u8 limited;	/* NTS_FP_F_LIMITED: take it from the buckets in nts_fp_limit */
+	__u8 to_client;	  /* 1: prepend the header (p2c); 0: strip it (c2p) */
+	__u32 limit_slot; /* its buckets in nts_fp_alloc_limit; 0: no limit */
 	__u64 alloc_id;
 	__u64 now;		   /* bpf_ktime_get_coarse_ns() */
 	struct nts_fp_nexthop *nh; /* the entry's next-hop cache (in the map value) */
@@ -63,6 +63,14 @@ struct fp_state {
 	struct pkt pkt;
 	struct fwd fwd;
 };
+
+/* Header fields in packets are 16-bit aligned (Ethernet, IP, UDP, ChannelData): copies that say
+ * so move two bytes per instruction where clang would otherwise move (and, for loads, shift and
+ * merge) one byte at a time through a pointer of unknown alignment. dst and src must both be at
+ * least 2-byte aligned (stack objects declared so). */
+#define COPY16(dst, src, len)                                                                      \
+	__builtin_memcpy(__builtin_assume_aligned((dst), 2), __builtin_assume_aligned((src), 2),   \
+			 (len))
 
 #define COUNT(st, field) ((st)->field++)
 

@@ -19,8 +19,8 @@
 #define NTS_FP_MAP_ALLOC "nts_fp_alloc"
 #define NTS_FP_MAP_STATS "nts_fp_stats"
 #define NTS_FP_MAP_TX "nts_fp_tx"
-#define NTS_FP_MAP_LIMIT "nts_fp_limit"
-#define NTS_FP_MAP_ACCOUNT "nts_fp_account"
+#define NTS_FP_MAP_LIMIT "nts_fp_alloc_limit"
+#define NTS_FP_MAP_ACCOUNT "nts_fp_account_limit"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -53,10 +53,15 @@ struct nts_fp_nexthop {
 	__u16 pad;
 };
 
-/* Flags of a channel's entries. LIMITED: its allocation has an entry in nts_fp_limit, whose buckets
- * every relayed datagram passes through (written before the flag is set, deleted after it is
- * cleared); without it the program looks nothing up, so unlimited traffic costs nothing extra. */
-#define NTS_FP_F_LIMITED 1
+/* A channel's entries carry limit_slot: 0 when its allocation has no bandwidth limit (the program
+ * then looks nothing up, so unlimited traffic costs nothing extra), else the index of its
+ * allocation's buckets in nts_fp_alloc_limit (an ARRAY: the lookup is an inlined address
+ * computation). ntsd writes the slot's value before an entry names it and clears the entries
+ * before it frees the slot; the value names its owner (alloc_id), so an entry that names a slot
+ * owned by someone else since (a killed ntsd's, left to expire) is not limited by it. 16 bits, as
+ * the peer entry has them: at most NTS_FP_LIMIT_SLOTS limited allocations are in the kernel at
+ * once (the rest relay in userspace, which enforces their limits). */
+#define NTS_FP_LIMIT_SLOTS 65535
 
 /* Client -> peer: ChannelData from client to server on channel. */
 struct nts_fp_client_key {
@@ -72,7 +77,7 @@ struct nts_fp_client_val {
 	struct nts_fp_ip peer_ip;
 	__u16 relay_port;
 	__u16 peer_port;
-	__u32 flags; /* NTS_FP_F_* */
+	__u32 limit_slot; /* NTS_FP_LIMIT_SLOTS; 0: no limit */
 	__u64 expires_ns;
 	__u64 alloc_id;
 	struct nts_fp_nexthop nh;
@@ -91,7 +96,7 @@ struct nts_fp_peer_val {
 	__u16 client_port;
 	__u16 server_port;
 	__u16 channel;
-	__u16 flags; /* NTS_FP_F_* */
+	__u16 limit_slot; /* NTS_FP_LIMIT_SLOTS; 0: no limit */
 	__u64 expires_ns;
 	__u64 alloc_id;
 	struct nts_fp_nexthop nh;
@@ -137,22 +142,24 @@ struct nts_fp_alloc_counters {
 #define NTS_FP_DIR_C2P 0
 #define NTS_FP_DIR_P2C 1
 
-/* nts_fp_limit: HASH keyed by alloc_id, present while the allocation has a limit of its own or an
- * account with one. Rates are application bytes (ChannelData payload) and datagrams per second,
- * each direction separately; 0: none. */
+/* nts_fp_alloc_limit: ARRAY indexed by limit_slot, a slot owned by one allocation while it has a
+ * limit of its own or an account with one (owner 0: free). Rates are application bytes (ChannelData
+ * payload) and datagrams per second, each direction separately; 0: none. */
 struct nts_fp_limit_val {
 	struct bpf_spin_lock lock;
-	__u32 pad;
+	__u32 account_slot; /* its account's slot in nts_fp_account_limit; 0: none */
+	__u64 owner;	    /* alloc_id of the allocation the slot serves; 0: free */
 	__u64 bps, pps;
-	__u64 account; /* key of its account's bucket in nts_fp_account; 0: none */
+	__u64 account; /* owner of that account slot: generation << NTS_FP_GEN_SHIFT | number */
 	struct nts_bucket dir[2];
 };
 
-/* nts_fp_account: HASH keyed by an account id (generation << NTS_FP_GEN_SHIFT | ntsd's number of
- * the AccountSid), shared by all the account's limited allocations. */
+/* nts_fp_account_limit: ARRAY indexed by an account slot, shared by all the account's limited
+ * allocations; owner is generation << NTS_FP_GEN_SHIFT | ntsd's number of the AccountSid. */
 struct nts_fp_account_val {
 	struct bpf_spin_lock lock;
 	__u32 pad;
+	__u64 owner; /* 0: free */
 	__u64 bps;
 	struct nts_bucket dir[2];
 };

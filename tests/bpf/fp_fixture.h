@@ -118,11 +118,15 @@ static int group_setup(void **state)
 	}
 	fx.prog_fd = bpf_program__fd(fx.skel->progs.nts_fastpath);
 	fds = (struct fastpath_fds){
-	    bpf_map__fd(fx.skel->maps.nts_fp_client),  bpf_map__fd(fx.skel->maps.nts_fp_peer),
-	    bpf_map__fd(fx.skel->maps.nts_fp_perm),    bpf_map__fd(fx.skel->maps.nts_fp_relay),
-	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),   bpf_map__fd(fx.skel->maps.nts_fp_stats),
-	    bpf_map__fd(fx.skel->maps.nts_fp_tx),      bpf_map__fd(fx.skel->maps.nts_fp_limit),
-	    bpf_map__fd(fx.skel->maps.nts_fp_account),
+	    bpf_map__fd(fx.skel->maps.nts_fp_client),
+	    bpf_map__fd(fx.skel->maps.nts_fp_peer),
+	    bpf_map__fd(fx.skel->maps.nts_fp_perm),
+	    bpf_map__fd(fx.skel->maps.nts_fp_relay),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc),
+	    bpf_map__fd(fx.skel->maps.nts_fp_stats),
+	    bpf_map__fd(fx.skel->maps.nts_fp_tx),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc_limit),
+	    bpf_map__fd(fx.skel->maps.nts_fp_account_limit),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;
@@ -149,6 +153,19 @@ static void map_clear(int fd)
 		bpf_map_delete_elem(fd, key);
 }
 
+/* Frees every slot of an ARRAY of limit slots (all-zero values: owner 0). */
+static void slots_clear_all(int fd)
+{
+	uint8_t zero[256] = {0};
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || info.value_size > sizeof(zero))
+		return;
+	for (uint32_t k = 0; k < info.max_entries; k++)
+		bpf_map_update_elem(fd, &k, zero, BPF_ANY);
+}
+
 /* Each test starts with empty maps, zero counters, and fpb0 as the only redirect port. */
 static int setup(void **state)
 {
@@ -163,8 +180,8 @@ static int setup(void **state)
 	map_clear(f->perm);
 	map_clear(f->relay);
 	map_clear(f->alloc);
-	map_clear(f->limit);
-	map_clear(f->account);
+	slots_clear_all(f->limit);
+	slots_clear_all(f->account);
 	map_clear(f->tx);
 	bpf_map_update_elem(f->stats, &k, zero, BPF_ANY);
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);

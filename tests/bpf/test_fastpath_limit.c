@@ -2,9 +2,10 @@
  * taken from buckets shared by every CPU (docs/architecture.md "Bandwidth limits"); within the
  * limit they are relayed exactly as before, over it they are dropped and counted in
  * drop_rate_limited, each direction on its own; an account's bucket is shared by its allocations;
- * an allocation without a limit has no entry to look up.
+ * an allocation without a limit has no slot to look up, and a slot serves only its owner.
  */
 #include <sched.h>
+#include <unistd.h>
 
 #include "fp_fixture.h"
 
@@ -24,6 +25,27 @@ static struct nts_fp_client_val client_val(struct fx *fx, const struct net *n, u
 	k.channel = channel;
 	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->client, &k, &v), 0);
 	return v;
+}
+
+static struct nts_fp_limit_val limit_val(struct fx *fx, uint32_t slot)
+{
+	struct nts_fp_limit_val v;
+
+	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->limit, &slot, &v), 0);
+	return v;
+}
+
+static struct nts_fp_account_val account_val(struct fx *fx, uint32_t slot)
+{
+	struct nts_fp_account_val v;
+
+	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->account, &slot, &v), 0);
+	return v;
+}
+
+static uint64_t kid_of(struct fx *fx, uint64_t id)
+{
+	return (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | id;
 }
 
 static void set_limits(struct fx *fx, uint64_t id, uint64_t bps, uint64_t pps, uint64_t account,
@@ -64,7 +86,8 @@ static void within_limit_relays(const struct net *n, void **state)
 
 	bind_channel(fx, n, n->peer, now_ns() + FAR);
 	set_limits(fx, ALLOC, 1000000, 1000, 0, 0); /* a burst of 100 kB and 100 datagrams */
-	assert_int_equal(client_val(fx, n, CHANNEL).flags, NTS_FP_F_LIMITED);
+	assert_int_equal(limit_val(fx, client_val(fx, n, CHANNEL).limit_slot).owner,
+			 kid_of(fx, ALLOC));
 	for (int i = 0; i < 50; i++) {
 		s = (struct fp_spec){0};
 		client_frame(&in, n, CHANNEL, 0, &s);
@@ -126,13 +149,12 @@ static void test_ipv6_over_limit_is_dropped_and_counted(void **state)
 static void test_byte_limit_counts_application_bytes(void **state)
 {
 	struct fx *fx = *state;
-	const uint64_t kid = (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | ALLOC;
 	struct nts_fp_limit_val v;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
 	set_limits(fx, ALLOC, 100, 0, 0, 0);
 	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
-	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->limit, &kid, &v), 0);
+	v = limit_val(fx, client_val(fx, &net4, CHANNEL).limit_slot);
 	/* The ChannelData payload is what counts, not the 4-byte header or the UDP/IP headers. */
 	assert_true(v.dir[NTS_FP_DIR_C2P].bytes <= (10 - (int64_t)DLEN + 1) * NTS_BUCKET_UNIT);
 	assert_true(v.dir[NTS_FP_DIR_C2P].bytes >= (10 - (int64_t)DLEN) * NTS_BUCKET_UNIT);
@@ -169,67 +191,161 @@ static void test_bucket_is_shared_by_cpus(void **state)
 static void test_account_bucket_is_shared_by_its_allocations(void **state)
 {
 	struct fx *fx = *state;
-	const struct fastpath_fds *f = fastpath_fds(fx->fp);
-	const uint64_t gen = (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT;
-	const uint64_t kid2 = gen | ALLOC2, acct = gen | ACCOUNT;
+	const uint64_t acct = kid_of(fx, ACCOUNT);
 	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
 			r2 = addr(net4.server, RELAY_PORT + 1), p = addr(net4.peer, PEER_PORT);
 	struct nts_fp_limit_val lv;
 	struct nts_fp_account_val av;
+	uint32_t slot2;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
 	assert_int_equal(
 	    fastpath_channel_set(fx->fp, ALLOC2, &c, &s, &r2, &p, CHANNEL + 1, now_ns() + FAR), 0);
 	set_limits(fx, ALLOC, 0, 0, ACCOUNT, 100);
 	set_limits(fx, ALLOC2, 1000000, 1000, ACCOUNT, 100);
-	assert_int_equal(bpf_map_lookup_elem(f->account, &acct, &av), 0);
+	slot2 = client_val(fx, &net4, CHANNEL + 1).limit_slot;
+	assert_int_not_equal(slot2, client_val(fx, &net4, CHANNEL).limit_slot);
+	lv = limit_val(fx, slot2);
+	assert_int_equal(lv.account, acct);
+	assert_int_equal(lv.account_slot,
+			 limit_val(fx, client_val(fx, &net4, CHANNEL).limit_slot).account_slot);
+	av = account_val(fx, lv.account_slot);
+	assert_int_equal(av.owner, acct);
 	assert_int_equal(av.bps, 100);
 	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
 	assert_int_equal(run_client(fx, &net4, CHANNEL + 1), XDP_DROP);
-	assert_int_equal(bpf_map_lookup_elem(f->limit, &kid2, &lv), 0);
-	assert_int_equal(lv.account, acct);
+	lv = limit_val(fx, slot2);
 	assert_int_equal(lv.dir[NTS_FP_DIR_C2P].bytes, 100000 * NTS_BUCKET_UNIT); /* given back */
 	assert_int_equal(lv.dir[NTS_FP_DIR_C2P].packets, 100 * NTS_BUCKET_UNIT);
 	assert_int_equal(stats(fx).drop_rate_limited, 1);
 	/* A second allocation of the account keeps the bucket's tokens: no new burst. */
 	set_limits(fx, ALLOC2, 0, 0, ACCOUNT, 100);
 	assert_int_equal(run_client(fx, &net4, CHANNEL + 1), XDP_DROP);
+	/* A freed account slot limits nobody, even before the allocations are rewritten. */
 	fastpath_account_del(fx->fp, ACCOUNT);
-	assert_int_not_equal(bpf_map_lookup_elem(f->account, &acct, &av), 0);
+	assert_int_equal(account_val(fx, lv.account_slot).owner, 0);
+	assert_int_equal(run_client(fx, &net4, CHANNEL + 1), XDP_TX);
 }
 
-/* Without a limit nothing is flagged and nothing is in the limit map; limiting a live channel
- * flags it (entry first), and lifting the limit clears the flag and removes the entry. */
+/* Without a limit an entry names no slot and no slot is taken; limiting a live channel writes the
+ * slot, then names it in the entries, and lifting the limit clears the entries, then frees the
+ * slot. */
 static void test_limits_follow_the_allocation(void **state)
 {
 	struct fx *fx = *state;
-	const struct fastpath_fds *f = fastpath_fds(fx->fp);
-	const uint64_t kid = (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | ALLOC;
-	struct nts_fp_limit_val v;
-	uint32_t count, max;
+	uint32_t slot;
 
 	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
 	set_limits(fx, ALLOC, 0, 0, 0, 0);
-	assert_int_equal(client_val(fx, &net6, CHANNEL).flags, 0);
-	assert_int_equal(fastpath_map_fill(f->limit, &count, &max), 0);
-	assert_int_equal(count, 0);
+	assert_int_equal(client_val(fx, &net6, CHANNEL).limit_slot, 0);
 	set_limits(fx, ALLOC, 0, 1, 0, 0);
-	assert_int_equal(client_val(fx, &net6, CHANNEL).flags, NTS_FP_F_LIMITED);
-	assert_int_equal(bpf_map_lookup_elem(f->limit, &kid, &v), 0);
-	assert_int_equal(v.pps, 1);
+	slot = client_val(fx, &net6, CHANNEL).limit_slot;
+	assert_int_not_equal(slot, 0);
+	assert_int_equal(limit_val(fx, slot).owner, kid_of(fx, ALLOC));
+	assert_int_equal(limit_val(fx, slot).pps, 1);
 	assert_int_equal(run_client(fx, &net6, CHANNEL), XDP_TX);
 	assert_int_equal(run_client(fx, &net6, CHANNEL), XDP_DROP);
-	/* A channel bound later inherits the flag. */
+	/* A channel bound later names the slot too. */
 	bind_channel(fx, &net6, net6.peer, now_ns() + FAR);
-	assert_int_equal(client_val(fx, &net6, CHANNEL).flags, NTS_FP_F_LIMITED);
+	assert_int_equal(client_val(fx, &net6, CHANNEL).limit_slot, slot);
 	set_limits(fx, ALLOC, 0, 0, 0, 0);
-	assert_int_equal(client_val(fx, &net6, CHANNEL).flags, 0);
-	assert_int_not_equal(bpf_map_lookup_elem(f->limit, &kid, &v), 0);
+	assert_int_equal(client_val(fx, &net6, CHANNEL).limit_slot, 0);
+	assert_int_equal(limit_val(fx, slot).owner, 0);
 	assert_int_equal(run_client(fx, &net6, CHANNEL), XDP_TX);
-	/* The allocation's end takes its limit entry too. */
+	/* The allocation's end frees its slot too. */
 	set_limits(fx, ALLOC, 0, 1, 0, 0);
+	slot = client_val(fx, &net6, CHANNEL).limit_slot;
 	fastpath_alloc_del(fx->fp, ALLOC);
-	assert_int_not_equal(bpf_map_lookup_elem(f->limit, &kid, &v), 0);
+	assert_int_equal(limit_val(fx, slot).owner, 0);
+}
+
+/* An entry naming a slot that another allocation owns (left by a killed ntsd, or raced with a
+ * slot's reuse) is not limited by that allocation's bucket: the value names its owner. */
+static void test_slot_of_another_allocation_limits_nothing(void **state)
+{
+	struct fx *fx = *state;
+	const struct fastpath_fds *f = fastpath_fds(fx->fp);
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
+			r2 = addr(net4.server, RELAY_PORT + 1), p = addr(net4.peer, PEER_PORT);
+	struct nts_fp_client_key k = {0};
+	struct nts_fp_client_val v;
+
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	assert_int_equal(
+	    fastpath_channel_set(fx->fp, ALLOC2, &c, &s, &r2, &p, CHANNEL + 1, now_ns() + FAR), 0);
+	set_limits(fx, ALLOC2, 0, 1, 0, 0);
+	assert_int_equal(run_client(fx, &net4, CHANNEL + 1), XDP_TX);
+	assert_int_equal(run_client(fx, &net4, CHANNEL + 1), XDP_DROP);
+	/* ALLOC's entry names ALLOC2's (empty) bucket. */
+	v = client_val(fx, &net4, CHANNEL);
+	v.limit_slot = client_val(fx, &net4, CHANNEL + 1).limit_slot;
+	fastpath_ip_from_addr(&k.client_ip, &c);
+	fastpath_ip_from_addr(&k.server_ip, &s);
+	k.client_port = CLIENT_PORT;
+	k.server_port = SERVER_PORT;
+	k.channel = CHANNEL;
+	assert_int_equal(bpf_map_update_elem(f->client, &k, &v, BPF_EXIST), 0);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	assert_int_equal(stats(fx).drop_rate_limited, 1);
+}
+
+/* An upgrade's ntsd (the same generation) takes over the slots its entries name: the allocation
+ * stays limited throughout and keeps its slot when its limits are written again (fresh buckets);
+ * a new generation (a killed ntsd's successor) leaves them to the old entries and takes others. */
+static void test_slots_survive_an_upgrade_and_a_restart(void **state)
+{
+	struct fx *fx = *state;
+	const struct fastpath_fds *f = fastpath_fds(fx->fp);
+	const char *names[] = {NTS_FP_MAP_CLIENT, NTS_FP_MAP_PEER,  NTS_FP_MAP_PERM,
+			       NTS_FP_MAP_RELAY,  NTS_FP_MAP_ALLOC, NTS_FP_MAP_STATS,
+			       NTS_FP_MAP_TX,	  NTS_FP_MAP_LIMIT, NTS_FP_MAP_ACCOUNT};
+	const int fds[] = {f->client, f->peer, f->perm,	 f->relay,  f->alloc,
+			   f->stats,  f->tx,   f->limit, f->account};
+	char dir[] = "/sys/fs/bpf/nts-test-limit-XXXXXX", path[128];
+	struct fastpath_limits l = {.pps = 1};
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
+			r2 = addr(net4.server, RELAY_PORT + 1), p = addr(net4.peer, PEER_PORT);
+	struct fastpath *up, *next;
+	uint32_t slot;
+
+	if (!mkdtemp(dir))
+		skip();
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		assert_int_equal(bpf_obj_pin(fds[i], path), 0);
+	}
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	set_limits(fx, ALLOC, 0, 1, 0, 0);
+	slot = client_val(fx, &net4, CHANNEL).limit_slot;
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_DROP);
+
+	assert_int_equal(fastpath_open_gen(dir, fastpath_generation(fx->fp), &up), 0);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_DROP); /* still limited */
+	assert_int_equal(fastpath_alloc_limits(up, ALLOC, &l), 0);
+	assert_int_equal(client_val(fx, &net4, CHANNEL).limit_slot, slot);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX); /* the buckets start full */
+	/* Another allocation of the upgraded ntsd gets another slot. */
+	assert_int_equal(
+	    fastpath_channel_set(up, ALLOC2, &c, &s, &r2, &p, CHANNEL + 1, now_ns() + FAR), 0);
+	assert_int_equal(fastpath_alloc_limits(up, ALLOC2, &l), 0);
+	assert_int_not_equal(client_val(fx, &net4, CHANNEL + 1).limit_slot, slot);
+	fastpath_close(up);
+
+	assert_int_equal(fastpath_open_gen(dir, 0, &next), 0);
+	assert_int_equal(
+	    fastpath_channel_set(next, ALLOC + 100, &c, &s, &r2, &p, CHANNEL + 2, now_ns() + FAR),
+	    0);
+	assert_int_equal(fastpath_alloc_limits(next, ALLOC + 100, &l), 0);
+	assert_int_not_equal(client_val(fx, &net4, CHANNEL + 2).limit_slot, slot);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_DROP); /* the old entry's bucket */
+	fastpath_close(next);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+		unlink(path);
+	}
+	rmdir(dir);
 }
 
 /* What the program hands to userspace takes no tokens (userspace's own buckets count it): an
@@ -250,7 +366,7 @@ static void test_passed_datagrams_take_no_tokens(void **state)
 	assert_int_equal(stats(fx).drop_rate_limited, 0);
 }
 
-/* Maps pinned by an older ntsctl have no limit map: a limit cannot be written there, so the
+/* Maps pinned by an older ntsctl have no limit slot maps: a limit cannot be written there, so the
  * limited allocation's channels leave the kernel (userspace enforces it), and come back when the
  * limit is lifted. */
 static void test_without_limit_map_limited_channels_stay_in_userspace(void **state)
@@ -290,6 +406,8 @@ int main(void)
 	    T(test_bucket_is_shared_by_cpus),
 	    T(test_account_bucket_is_shared_by_its_allocations),
 	    T(test_limits_follow_the_allocation),
+	    T(test_slot_of_another_allocation_limits_nothing),
+	    T(test_slots_survive_an_upgrade_and_a_restart),
 	    T(test_passed_datagrams_take_no_tokens),
 	    T(test_without_limit_map_limited_channels_stay_in_userspace),
 #undef T

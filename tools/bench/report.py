@@ -70,6 +70,7 @@ def aggregate(raw, meta, status):
                 if c != "routed" else g("xdp", "cpu_ns_per_pkt"),
                 "cpu_stat_ns_per_pkt": stats(relay_cost(raw, c, s, "cpu_stat_ns_per_pkt"))
                 if c != "routed" else g("xdp", "cpu_stat_ns_per_pkt"),
+                "prog_ns_per_pkt": g("xdp", "prog_ns_per_pkt"),
                 "lat_p50_us": g("xdp", "lat_p50_us"),
                 "lat_p99_us": g("xdp", "lat_p99_us"),
                 "lat_p999_us": g("xdp", "lat_p999_us"),
@@ -173,6 +174,7 @@ def report(res, out):
                  "; ".join(f"{LABEL[c]}: longest gap a client saw {u['max_gap_ms']} ms, "
                            f"{u['received']} of {u['sent']} echoed" for c, u in ups) + ".\n")
     L += targets(C, sizes)
+    L += cycles(C, sizes)
     L += details(C, sizes, m)
     L.append("## Commands\n")
     for c in ORDER:
@@ -213,13 +215,16 @@ def targets(C, sizes):
     else:
         L.append(line(f"ntsd + XDP, less CPU per relayed packet than coturn ({s} B)",
                       cc / cx if cc and cx and cx > 0 else None, 20))
-    mx, mc = mp("ntsd-xdp"), mp("ceiling")
-    if mx and mc:
-        got = mx / mc
-        L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({s} B): {got * 100:.0f}% (target ≥ 70%) — "
-                 + ("met" if got >= 0.7 else f"missed by {0.7 / got:.2f}×"))
-    else:
-        L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({s} B): not measured")
+    for size in sizes:
+        mpz = lambda c: med(C[c]["sizes"][str(size)]["max_pps"]) if C[c]["status"] == "ok" else None
+        mx, mc = mpz("ntsd-xdp"), mpz("ceiling")
+        if mx and mc:
+            got = mx / mc
+            L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({size} B): {fmt_pps(mx)} vs "
+                     f"{fmt_pps(mc)}, {got * 100:.0f}% (target ≥ 85%) — "
+                     + ("met" if got >= 0.85 else f"missed by {0.85 / got:.2f}×"))
+        else:
+            L.append(f"- ntsd + XDP packet rate vs the wire ceiling ({size} B): not measured")
     for size in sizes:
         mpz = lambda c: med(C[c]["sizes"][str(size)]["max_pps"]) if C[c]["status"] == "ok" else None
         ml, mu = mpz("ntsd-xdp-limited"), mpz("ntsd-xdp")
@@ -234,6 +239,33 @@ def targets(C, sizes):
     if cx is not None and cx <= 0:
         L.append("  (XDP relay cost at or below the routed baseline: the fast path is cheaper than kernel "
                  "forwarding, so the ratio against coturn is unbounded)")
+    L.append("")
+    return L
+
+
+def cycles(C, sizes):
+    """The in-kernel paths' own cost: the XDP program's run time per packet (BPF run-time statistics)
+    against the whole path's time per packet at the flat-out rate (1 / rate, all of it on one CPU)."""
+    xdp = [c for c in ("ntsd-xdp", "ntsd-xdp-limited", "ceiling") if C[c]["status"] == "ok"]
+    if not xdp:
+        return []
+    L = ["## Where the cycles go (in-kernel paths, median over repetitions)\n",
+         "Program: run time of the XDP program on the server's client-facing veth per packet "
+         "(`kernel.bpf_stats_enabled` via BPF_ENABLE_STATS, after the search: the least of 5 short flat-out steps, as other jobs can only add to it); path: 1 / max pps, "
+         "the time the one CPU that generates, relays and sinks spends per packet; rest: generator, veths, "
+         "redirect and sink. The relay's share of the gap to the ceiling is the program's difference.\n",
+         "| contender | " + " | ".join(f"program ns/pkt {s} B | path ns/pkt {s} B | rest ns/pkt {s} B"
+                                      for s in sizes) + " |",
+         "|---|" + "---|---|---|" * len(sizes)]
+    for c in xdp:
+        row = [LABEL[c]]
+        for s in sizes:
+            z = C[c]["sizes"][str(s)]
+            pn, mp = med(z["prog_ns_per_pkt"]), med(z["max_pps"])
+            path = 1e9 / mp if mp else None
+            row += [f"{pn:.0f}" if pn and pn > 0 else "—", f"{path:.0f}" if path else "—",
+                    f"{path - pn:.0f}" if path and pn and pn > 0 else "—"]
+        L.append("| " + " | ".join(row) + " |")
     L.append("")
     return L
 

@@ -172,8 +172,8 @@ static int walk_all(int fd, fp_walk_fn fn, void *arg)
 	return fp_map_walk(fd, &token, &have, ~0u, fn, arg, &done);
 }
 
-/* Per-allocation counters, limits and account buckets of other generations (keyed by
- * generation << NTS_FP_GEN_SHIFT | id, like alloc_id; nobody folds or updates them). */
+/* Per-allocation counters of other generations (keyed by generation << NTS_FP_GEN_SHIFT | id, like
+ * alloc_id; nobody folds them). Their limit slots go with them (limit.c). */
 static int gc_alloc(void *arg, const void *key, const void *val)
 {
 	const struct fastpath *fp = arg;
@@ -201,6 +201,9 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 		goto out;
 	fp->gen = keep ? keep : (s.maxgen >= NTS_FP_GEN_MAX ? 1 : s.maxgen + 1);
 	fp->gen_kept = keep != 0;
+	rc = fp_limit_scan(fp);
+	if (rc)
+		goto out;
 	/* Keep the other generations' entries, packed in place, sorted by relay address. */
 	for (size_t i = 0; i < s.n; i++)
 		if (s.ents[i].gen != fp->gen)
@@ -212,8 +215,7 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	fp->nforeign_ents = 0;
 	if (!n) {
 		walk_all(fp->fds.alloc, gc_alloc, fp);
-		walk_all(fp->fds.limit, gc_alloc, fp);
-		walk_all(fp->fds.account, gc_alloc, fp);
+		fp_limit_release_foreign(fp);
 		goto out;
 	}
 	ents = realloc(s.ents, n * sizeof(*ents));
@@ -329,8 +331,7 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 				/* Nothing of theirs relays any more: their counters and
 				 * limits go too. */
 				walk_all(fp->fds.alloc, gc_alloc, fp);
-				walk_all(fp->fds.limit, gc_alloc, fp);
-				walk_all(fp->fds.account, gc_alloc, fp);
+				fp_limit_release_foreign(fp);
 				free(fp->foreign_ents);
 				fp->foreign_ents = NULL;
 				fp->nforeign_ents = 0;

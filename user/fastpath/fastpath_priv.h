@@ -43,9 +43,26 @@ struct fp_alloc {
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
 	bool counters;			   /* its entry exists in the alloc map */
 	bool no_drop;			   /* a permission could not be written: never drop */
-	struct fastpath_limits limits;	   /* as last written to nts_fp_limit */
-	bool limited;			   /* its entry in nts_fp_limit exists: chans flagged */
+	struct fastpath_limits limits;	   /* as last written to its limit slot */
+	uint32_t slot;			   /* its slot in nts_fp_alloc_limit; 0: none */
+	bool limited;			   /* that slot is written: chans carry it */
 	bool no_chans; /* its limit could not be written: channels stay in userspace */
+};
+
+/* Owners of the bandwidth-limit slots (limit.c), as written to the kernel: slot i of
+ * nts_fp_alloc_limit / nts_fp_account_limit is free when owner[i] is 0. Slots of other
+ * generations stay reserved until their entries are gone; an upgrade's own are adopted. */
+struct fp_slots {
+	uint64_t *owner; /* [n + 1]; slot 0 means none */
+	uint32_t n;	 /* usable slots: 1..n */
+	uint32_t next;	 /* where the search for a free slot starts */
+	uint32_t hi;	 /* highest slot ever taken (bounds searches by owner) */
+};
+
+/* A slot of this generation's allocation found in the maps an upgrade handed over. */
+struct fp_slot_adopt {
+	uint64_t kid;
+	uint32_t slot;
 };
 
 /* An entry of another generation, found when the maps were adopted. */
@@ -78,6 +95,9 @@ struct fastpath {
 	uint64_t gc_foreign; /* foreign entries seen so far in the current pass */
 	uint64_t gc_last_ns; /* fastpath_gc_foreign's last run */
 	uint32_t alloc_map_id; /* kernel id of the alloc map (0: not looked up yet) */
+	struct fp_slots alloc_slots, account_slots;
+	struct fp_slot_adopt *adopt; /* sorted by kid */
+	size_t nadopt;
 };
 
 /* fastpath_open: a reader (ntsctl), no scan; it must not write entries. */
@@ -111,5 +131,28 @@ void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *su
 		     const void *pcpu);
 /* Deletes other generations' entries that use relay (a new allocation of ours took it). */
 void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay);
+
+/* Bandwidth-limit slots (limit.c). Reads the slot maps after the generation is chosen: reserves
+ * other generations' slots, keeps this generation's for fp_limit_adopted() when it continues
+ * one, frees the rest. 0 or -errno. */
+int fp_limit_scan(struct fastpath *fp);
+/* Frees other generations' slots (none of their entries is left). */
+void fp_limit_release_foreign(struct fastpath *fp);
+/* The slot an upgrade handed over for allocation kid, or 0. */
+uint32_t fp_limit_adopted(const struct fastpath *fp, uint64_t kid);
+/* Takes a free allocation slot for kid (its value still to be written): the slot, or 0 when none
+ * is free or the maps have no slots. */
+uint32_t fp_limit_slot_take(struct fastpath *fp, uint64_t kid);
+/* Writes the allocation slot's value: owner kid, the limits, its account's slot. 0 or -errno. */
+int fp_limit_slot_write(struct fastpath *fp, uint32_t slot, uint64_t kid,
+			const struct fastpath_limits *l, uint32_t account_slot);
+/* Frees an allocation slot (its entries no longer name it). */
+void fp_limit_slot_free(struct fastpath *fp, uint32_t slot);
+/* The account's slot with its bucket at rate bps (written unless it is there at that rate, so its
+ * tokens stay): the slot, or 0 when it cannot be had. */
+uint32_t fp_account_slot_get(struct fastpath *fp, uint64_t key, uint64_t bps);
+/* Frees the account's slot, if it has one. */
+void fp_account_slot_free(struct fastpath *fp, uint64_t key);
+void fp_limit_free(struct fastpath *fp);
 
 #endif

@@ -92,9 +92,9 @@ static struct fastpath_bpf *skel_open(const void *elf, size_t len, uint32_t chan
 	if (!rc)
 		rc = bpf_map__set_max_entries(skel->maps.nts_fp_alloc, allocs);
 	if (!rc)
-		rc = bpf_map__set_max_entries(skel->maps.nts_fp_limit, allocs);
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_alloc_limit, allocs);
 	if (!rc)
-		rc = bpf_map__set_max_entries(skel->maps.nts_fp_account, allocs);
+		rc = bpf_map__set_max_entries(skel->maps.nts_fp_account_limit, allocs);
 	if (pin_dir) {
 		/* Not the .rodata map: each instance has its own (nts_fp_generic). */
 		bpf_object__for_each_map(map, skel->obj)

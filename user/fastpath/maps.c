@@ -69,7 +69,7 @@ static int open_pin(const char *dir, const char *name, int *fd)
 	return *fd < 0 ? -errno : 0;
 }
 
-/* The bandwidth-limit maps are absent from pins an older ntsctl attach made: without them no
+/* The bandwidth-limit slot maps are absent from pins an older ntsctl attach made: without them no
  * limit can be written, so limited allocations keep their channels in userspace (sync.c). */
 static int open_optional(const char *dir, const char *name, int *fd)
 {
@@ -143,6 +143,7 @@ void fastpath_close(struct fastpath *fp)
 	if (!fp)
 		return;
 	fp_alloc_free_all(fp);
+	fp_limit_free(fp);
 	fds_close(&fp->fds);
 	free(fp->foreign_ents);
 	free(fp->pcpu);

@@ -50,6 +50,11 @@ static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 		a->counters = true;
 		fp_counters_sum(fp, &a->last, fp->pcpu);
 	}
+	/* An upgrade's allocation keeps the slot its entries name until its limits are written
+	 * again (as they are when TURN's state is replayed): limited, with limits to be replaced.
+	 */
+	a->slot = fp->gen_kept ? fp_limit_adopted(fp, kid) : 0;
+	a->limited = a->slot != 0;
 	b = bucket_of(fp, id);
 	a->next = *b;
 	*b = a;
@@ -260,8 +265,8 @@ static int chan_write(struct fastpath *fp, struct fp_alloc *a, struct fp_chan *c
 		DELETE_OWN(fp, peer, &c->pk, fp_kid(fp, a->id));
 		return 0;
 	}
-	c->cv.flags = a->limited ? NTS_FP_F_LIMITED : 0;
-	c->pv.flags = a->limited ? NTS_FP_F_LIMITED : 0;
+	c->cv.limit_slot = a->limited ? a->slot : 0;
+	c->pv.limit_slot = (uint16_t)c->cv.limit_slot;
 	c->cv.expires_ns = c->pv.expires_ns = chan_effective(a, c);
 	if (bpf_map_update_elem(fp->fds.client, &c->ck, &c->cv, BPF_ANY))
 		return errno == E2BIG ? -ENOSPC : -errno;
@@ -440,29 +445,31 @@ void fastpath_channel_del(struct fastpath *fp, uint64_t alloc_id, const struct n
 	}
 }
 
-/* Writes the account's bucket unless it is there with the same rate (its tokens stay). */
-static int account_write(struct fastpath *fp, uint64_t account, uint64_t bps)
-{
-	struct nts_fp_account_val v = {0};
-	uint64_t key = fp_kid(fp, account);
-
-	if (bpf_map_lookup_elem(fp->fds.account, &key, &v) == 0 && v.bps == bps)
-		return 0;
-	memset(&v, 0, sizeof(v));
-	v.bps = bps;
-	return bpf_map_update_elem(fp->fds.account, &key, &v, BPF_ANY) ? -errno : 0;
-}
-
-/* Writes the allocation's limit entry (fresh buckets) with its account's key. */
+/* Writes the allocation's limit slot (fresh buckets) with its account's, taking slots as needed.
+ * 0 or -errno (-ENOSPC: no slot free, or the maps have none). */
 static int limit_write(struct fastpath *fp, struct fp_alloc *a, const struct fastpath_limits *l)
 {
-	struct nts_fp_limit_val v = {0};
+	uint32_t account_slot = 0;
 	uint64_t kid = fp_kid(fp, a->id);
 
-	v.bps = l->bps;
-	v.pps = l->pps;
-	v.account = l->account && l->account_bps ? fp_kid(fp, l->account) : 0;
-	return bpf_map_update_elem(fp->fds.limit, &kid, &v, BPF_ANY) ? -errno : 0;
+	if (l->account && l->account_bps) {
+		account_slot = fp_account_slot_get(fp, fp_kid(fp, l->account), l->account_bps);
+		if (!account_slot)
+			return -ENOSPC;
+	}
+	if (!a->slot)
+		a->slot = fp_limit_slot_take(fp, kid);
+	if (!a->slot)
+		return -ENOSPC;
+	return fp_limit_slot_write(fp, a->slot, kid, l, account_slot);
+}
+
+/* Frees the allocation's slot once no entry names it. */
+static void limit_release(struct fastpath *fp, struct fp_alloc *a)
+{
+	if (a->slot)
+		fp_limit_slot_free(fp, a->slot);
+	a->slot = 0;
 }
 
 static void chans_rewrite(struct fastpath *fp, struct fp_alloc *a)
@@ -475,8 +482,7 @@ int fastpath_alloc_limits(struct fastpath *fp, uint64_t alloc_id, const struct f
 {
 	struct fp_alloc *a = alloc_get(fp, alloc_id);
 	bool limited = l->bps || l->pps || (l->account && l->account_bps);
-	uint64_t kid = fp_kid(fp, alloc_id);
-	int rc = 0;
+	int rc;
 
 	if (!a)
 		return -ENOMEM;
@@ -484,31 +490,28 @@ int fastpath_alloc_limits(struct fastpath *fp, uint64_t alloc_id, const struct f
 	    (!limited || memcmp(&a->limits, l, sizeof(*l)) == 0))
 		return 0;
 	if (limited) {
-		/* Limit entry first, then the flag: a flagged entry always finds its buckets. */
-		if (l->account && l->account_bps)
-			rc = account_write(fp, l->account, l->account_bps);
-		if (!rc)
-			rc = limit_write(fp, a, l);
+		/* The slot's value first, then the entries that name it. */
+		rc = limit_write(fp, a, l);
 		a->no_chans = rc != 0;
 		a->limited = rc == 0;
 		a->limits = *l;
 		chans_rewrite(fp, a);
+		if (rc)
+			limit_release(fp, a);
 		return rc;
 	}
-	/* Flags off first, then the entry. */
+	/* The entries first, then the slot. */
 	a->limited = false;
 	a->no_chans = false;
 	memset(&a->limits, 0, sizeof(a->limits));
 	chans_rewrite(fp, a);
-	bpf_map_delete_elem(fp->fds.limit, &kid);
+	limit_release(fp, a);
 	return 0;
 }
 
 void fastpath_account_del(struct fastpath *fp, uint64_t account)
 {
-	uint64_t key = fp_kid(fp, account);
-
-	bpf_map_delete_elem(fp->fds.account, &key);
+	fp_account_slot_free(fp, fp_kid(fp, account));
 }
 
 void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
@@ -529,7 +532,6 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 		DELETE_OWN(fp, relay, &a->relays[i], kid);
 	if (a->counters)
 		bpf_map_delete_elem(fp->fds.alloc, &kid);
-	if (a->limited || a->no_chans)
-		bpf_map_delete_elem(fp->fds.limit, &kid);
+	limit_release(fp, a);
 	alloc_free(fp, a);
 }
