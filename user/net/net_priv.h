@@ -122,6 +122,8 @@ struct net_server {
 	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
 	size_t nstreams;
 	bool hooks_added;
+	/* The first worker's server: net_listen() binds the addresses it bound (its ports). */
+	const struct net_server *model;
 };
 
 /* udp.c */

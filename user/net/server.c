@@ -73,6 +73,11 @@ static const struct turn_stream_hooks net_turn_stream_hooks = {
     .authenticated = net_hook_authenticated,
 };
 
+void net_set_model(struct net_server *n, const struct net_server *model)
+{
+	n->model = model;
+}
+
 void net_set_turn(struct net_server *n, struct turn_server *turn)
 {
 	n->dispatch.turn = turn;
@@ -160,6 +165,9 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
 		const struct nts_addr *a = &n->cfg->listen[i];
+		/* Another worker's socket: its actual port (when port 0 was asked). */
+		if (n->model)
+			a = &n->model->udp[i]->local;
 		/* Sockets an upgrade handed over already serve their address. */
 		rc = net_listening(n, NTS_UDP, a) ? 0 : net_udp_open(n, a);
 		if (rc) {
@@ -167,6 +175,8 @@ int net_listen(struct net_server *n)
 				  strerror(-rc));
 			return rc;
 		}
+		if (n->model)
+			a = &n->model->tcp[i]->local;
 		rc = net_listening(n, NTS_TCP, a) ? 0 : net_tcp_open(n, a, NTS_TCP);
 		if (rc) {
 			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
@@ -176,6 +186,8 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->ntls_listen; i++) {
 		const struct nts_addr *a = &n->cfg->tls_listen[i];
+		if (n->model)
+			a = &n->model->tcp[n->cfg->nlisten + i]->local;
 		if (net_listening(n, NTS_TLS, a))
 			continue;
 		rc = net_tcp_open(n, a, NTS_TLS);

@@ -139,7 +139,10 @@ int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_tra
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((addr->family == AF_INET6 &&
+	/* Workers each listen on addr; a connection belongs to the worker that accepts it. */
+	if ((n->cfg->workers > 1 &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    (addr->family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
 		rc = -errno;

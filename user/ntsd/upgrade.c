@@ -526,6 +526,15 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	char why[96] = "";
 
 	*pid = -1;
+	/* The stream holds one loop's state (user/ntsd/upgrade.c); relay workers each hold theirs.
+	 */
+	if (d->nworkers > 1) {
+		snprintf(err, errlen,
+			 "this ntsd runs %u relay workers: an upgrade hands over one loop's state "
+			 "(restart with --workers 1 to upgrade without a gap)",
+			 d->nworkers);
+		return -EOPNOTSUPP;
+	}
 	if (!bin[0] || access(bin, X_OK) < 0) {
 		rc = bin[0] ? -errno : -ENOENT;
 		snprintf(err, errlen, "cannot execute %s: %s", bin[0] ? bin : "(no binary)",
@@ -690,6 +699,13 @@ int ntsd_upgrade_adopt(struct ntsd *d)
 	struct up_pass p = {.d = d, .u = d->upgrade, .nfds = d->upgrade->nfds};
 	int rc;
 
+	if (d->nworkers > 1) {
+		log_error(
+		    "upgrade: cannot take over one loop's state with --workers %u; the running "
+		    "ntsd keeps serving",
+		    d->nworkers);
+		return -EOPNOTSUPP;
+	}
 	p.fd_seen = calloc(p.nfds ? p.nfds : 1, 1);
 	if (!p.fd_seen)
 		return -ENOMEM;

@@ -8,6 +8,8 @@
  * the same transaction as the usage, a mark per kernel counter saying how much of it is counted.
  * An ntsd that adopts the maps folds an earlier ntsd's counters from those marks on, until the
  * counters go.
+ *
+ * Relay workers report from their threads: everything here runs under ntsd_lock().
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
 #include "ntsd/daemon.h"
+#include "ntsd/workers.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
@@ -111,7 +114,7 @@ static void usage_live(struct ntsd *d, const char *sid, int change, uint64_t now
 	}
 }
 
-static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
+static void wire_usage_report_locked(void *arg, const char *account, const struct turn_usage *t)
 {
 	struct ntsd *d = arg;
 	struct store_usage add = {.bytes_to_peer = t->c2p_bytes, .bytes_to_client = t->p2c_bytes};
@@ -127,10 +130,19 @@ static void wire_usage_report(void *arg, const char *account, const struct turn_
 		usage_live(d, account, t->created ? 1 : -1, now);
 }
 
+static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
+{
+	ntsd_lock(arg);
+	wire_usage_report_locked(arg, account, t);
+	ntsd_unlock(arg);
+}
+
 static void wire_usage_flush(struct ntsd *d)
 {
+	ntsd_lock(d);
 	usage_accrue_all(d, usage_now_ms());
 	store_usage_flush(d->store); /* fails while another process holds the database: retried */
+	ntsd_unlock(d);
 }
 
 static void wire_usage_tick(void *arg, uint64_t now_ms)
@@ -151,8 +163,10 @@ void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
 
 	if (!d->store || !d->usage || !store_sid_valid(account))
 		return;
+	ntsd_lock(d);
 	store_usage_add(d->store, account, usage_today(), &add);
 	ntsd_usage_kernel_track(d, alloc_id);
+	ntsd_unlock(d);
 }
 
 void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
@@ -163,25 +177,30 @@ void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
 
 	if (!d->store || !d->fastpath || !d->usage)
 		return;
-	account = turn_alloc_account_of(d->turn, alloc_id);
-	if (!account || !store_sid_valid(account) ||
-	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) != 0)
+	account = turn_alloc_account_of(ntsd_worker_of(d, alloc_id)->turn, alloc_id);
+	if (!account || !store_sid_valid(account))
 		return;
-	m.key = fm.key;
-	m.map_id = fm.map_id;
-	memcpy(m.sid, account, sizeof(m.sid));
-	m.to_peer = fm.folded.c2p_bytes;
-	m.to_client = fm.folded.p2c_bytes;
-	store_kernel_mark_set(d->store, &m);
+	ntsd_lock(d);
+	if (fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0) {
+		m.key = fm.key;
+		m.map_id = fm.map_id;
+		memcpy(m.sid, account, sizeof(m.sid));
+		m.to_peer = fm.folded.c2p_bytes;
+		m.to_client = fm.folded.p2c_bytes;
+		store_kernel_mark_set(d->store, &m);
+	}
+	ntsd_unlock(d);
 }
 
 void ntsd_usage_kernel_forget(struct ntsd *d, uint64_t alloc_id)
 {
 	struct fastpath_fold_mark fm;
 
+	ntsd_lock(d);
 	if (d->store && d->usage && d->fastpath &&
 	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0)
 		store_kernel_mark_forget(d->store, fm.key);
+	ntsd_unlock(d);
 }
 
 /* Folds an earlier ntsd's counter m with fp. false when it is to be forgotten: gone, counting in
@@ -312,8 +331,10 @@ static int usage_live_handed(void *arg, const struct turn_alloc_info *a)
 
 void ntsd_usage_accrue(struct ntsd *d)
 {
+	ntsd_lock(d);
 	if (d->store && d->usage)
 		usage_accrue_all(d, usage_now_ms());
+	ntsd_unlock(d);
 }
 
 int ntsd_wire_usage(struct ntsd *d)
@@ -323,9 +344,11 @@ int ntsd_wire_usage(struct ntsd *d)
 	d->usage = calloc(1, sizeof(*d->usage));
 	if (!d->usage)
 		return -ENOMEM;
-	turn_set_usage_hook(d->turn, wire_usage_report, d);
-	if (d->store)
-		turn_foreach_alloc(d->turn, usage_live_handed, d);
+	ntsd_foreach_worker (d, w) {
+		turn_set_usage_hook(w->turn, wire_usage_report, d);
+		if (d->store)
+			turn_foreach_alloc(w->turn, usage_live_handed, d);
+	}
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
@@ -342,7 +365,9 @@ void ntsd_unwire_usage(struct ntsd *d)
 	if (d->store && !d->handed_over)
 		wire_usage_flush(d);
 	/* Allocations ending from now on (at stop) were counted up to here. */
-	turn_set_usage_hook(d->turn, NULL, NULL);
+	ntsd_foreach_worker (d, w) {
+		turn_set_usage_hook(w->turn, NULL, NULL);
+	}
 	d->usage = NULL;
 	for (size_t i = 0; i < WIRE_USAGE_BUCKETS; i++)
 		while (u->buckets[i]) {
