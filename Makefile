@@ -1,4 +1,5 @@
-# nts — build, run, test, fuzz and bench. Everything lands in build/ (build/san with SAN=1).
+# nts — build, run, test, fuzz and bench. Everything lands in build/ (build/san with SAN=1,
+# build/tsan with SAN=thread).
 # Each user/<module>/ becomes a static library; tests/unit/test_<module>*.c link that module and its deps.
 
 .DEFAULT_GOAL := all
@@ -8,6 +9,12 @@ BUILD     ?= build
 ifeq ($(SAN),1)
 BUILD     := build/san
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+# SAN=thread: ThreadSanitizer for the relay workers (build/tsan); `make test SAN=thread` runs the
+# unit tests and the suites that exercise workers (tests/run.sh --threads).
+ifeq ($(SAN),thread)
+BUILD     := build/tsan
+SANFLAGS  := -fsanitize=thread -fno-omit-frame-pointer
 endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
@@ -173,8 +180,13 @@ run: deps all
 check-deps:
 	@bash tools/check_deps.sh
 
+ifeq ($(SAN),thread)
+test: deps check-deps all
+	@bash tests/run.sh $(BUILD) --threads
+else
 test: deps check-deps all bench-build fuzz-build
 	@bash tests/run.sh $(BUILD)
+endif
 
 bench-build: $(TOOLS)
 bench: deps all bench-build
