@@ -56,9 +56,11 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 			      struct nts_stats *stats);
 /* Sets where TURN messages go (before net_listen; may stay NULL). */
 void net_set_turn(struct net_server *n, struct turn_server *turn);
-/* Relay workers (cfg->workers > 1): every listen socket sets SO_REUSEPORT, and net_listen() of a
- * later worker binds the addresses model (the first worker's server, already listening) bound. */
-void net_set_model(struct net_server *n, const struct net_server *model);
+/* Makes n one of nworkers relay workers' servers (before net_listen): with more than one, every
+ * listen socket sets SO_REUSEPORT, the first worker's fails as before when another process holds
+ * the address, and a later worker's net_listen() binds the addresses model (the first worker's
+ * server, already listening; NULL for the first) bound. */
+void net_set_worker(struct net_server *n, unsigned nworkers, const struct net_server *model);
 /* Steers the datagrams of each UDP listen address to one worker by their addresses and ports
  * (bpf/reuseport.bpf.c): nets[i] is worker i's server, all listening on the same addresses.
  * 0, or -errno (logged) when the program cannot be loaded (the kernel's own hash then picks). */

@@ -122,9 +122,15 @@ struct net_server {
 	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
 	size_t nstreams;
 	bool hooks_added;
-	/* The first worker's server: net_listen() binds the addresses it bound (its ports). */
+	/* Relay workers: listen sockets share their address (SO_REUSEPORT); a later worker's
+	 * net_listen() binds the addresses the first worker's server (model) bound. */
+	bool reuseport;
 	const struct net_server *model;
 };
+
+/* server.c: with reuseport, the first worker checks that no other socket holds addr (of type
+ * SOCK_DGRAM or SOCK_STREAM) before joining it: 0, or -EADDRINUSE as a plain bind would give. */
+int net_reuseport_probe(const struct net_server *n, const struct nts_addr *addr, int type);
 
 /* udp.c */
 /* Opens a UDP socket on addr, on the loop; registered by the caller. NULL with *rc = -errno. */

@@ -4,6 +4,7 @@
 #include "net/net_priv.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,9 +74,31 @@ static const struct turn_stream_hooks net_turn_stream_hooks = {
     .authenticated = net_hook_authenticated,
 };
 
-void net_set_model(struct net_server *n, const struct net_server *model)
+void net_set_worker(struct net_server *n, unsigned nworkers, const struct net_server *model)
 {
+	n->reuseport = nworkers > 1;
 	n->model = model;
+}
+
+int net_reuseport_probe(const struct net_server *n, const struct nts_addr *addr, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	int one = 1, fd, rc = 0;
+
+	/* Later workers join the first's sockets; port 0 is a fresh port. */
+	if (!n->reuseport || n->model || !addr->port)
+		return 0;
+	fd = socket(addr->family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
 }
 
 void net_set_turn(struct net_server *n, struct turn_server *turn)

@@ -135,13 +135,15 @@ int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_tra
 
 	if (n->ntcp >= NET_MAX_TCP_LISTEN)
 		return -ENOSPC;
+	rc = net_reuseport_probe(n, addr, SOCK_STREAM);
+	if (rc)
+		return rc;
 	fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/* Workers each listen on addr; a connection belongs to the worker that accepts it. */
-	if ((n->cfg->workers > 1 &&
-	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	if ((n->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
 	    (addr->family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {

@@ -306,8 +306,10 @@ fail:
 
 struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
 {
-	int fd = udp_socket(addr, nts_addr_is_any(addr), n->cfg->workers > 1);
+	int fd = net_reuseport_probe(n, addr, SOCK_DGRAM);
 
+	if (fd == 0)
+		fd = udp_socket(addr, nts_addr_is_any(addr), n->reuseport);
 	if (fd < 0) {
 		*rcp = fd;
 		return NULL;

@@ -220,8 +220,7 @@ static int worker_create(struct ntsd *d, struct ntsd_worker *w)
 		return -ENOMEM;
 	net_set_turn(w->net, w->turn);
 	turn_set_worker(w->turn, d->shared, w->index, d->nworkers);
-	if (w->index)
-		net_set_model(w->net, d->workers[0].net);
+	net_set_worker(w->net, d->nworkers, w->index ? d->workers[0].net : NULL);
 	w->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (w->wake < 0)
 		return -errno;
