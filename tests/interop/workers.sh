@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Relay workers (--workers 2): many UDP clients each served by one worker, in order, with quotas
 # exact across workers (tests/interop/workers.py); TCP clients through coturn's uclient; control
-# commands and counters covering every worker; a clean stop.
+# commands and counters covering every worker; an upgrade handing each worker over; a clean stop.
 set -u
 B=${NTS_BUILD:-$(pwd)/build}
 tmp=$(mktemp -d /tmp/nts-workers.XXXXXX)
@@ -69,10 +69,54 @@ if "$B/ntsctl" "${CTL[@]}" reload >/dev/null 2>&1; then
 else
 	fail "a reload reaches the parked workers and they serve on"
 fi
-out=$("$B/ntsctl" "${CTL[@]}" upgrade 2>&1)
-if [ $? -ne 0 ] && grep -q "relay workers" <<<"$out" && kill -0 "${turn_pids[0]}"; then
-	pass "ntsctl upgrade is refused with 2 workers and ntsd keeps serving"
+# An upgrade hands each worker's sockets and allocations to the same worker of the new ntsd.
+python3 "$(dirname "$0")/turn_flow.py" session 127.0.0.1 "$PORT" alice wonderland 127.0.0.1 \
+	"$tmp/stop" 1000 >"$tmp/flow.out" 2>&1 &
+flow=$!
+for _ in $(seq 1 100); do grep -q flowing "$tmp/flow.out" && break; sleep 0.1; done
+old=${turn_pids[0]}
+out=$("$B/ntsctl" "${CTL[@]}" upgrade --json 2>&1)
+new=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pid"])' "$out" 2>/dev/null)
+touch "$tmp/stop"
+# The old ntsd (our child) exits once the new one serves: at most 10 s.
+for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
+old_rc=1
+kill -0 "$old" 2>/dev/null || { wait "$old"; old_rc=$?; }
+wait "$flow"
+res=$(tail -n 1 "$tmp/flow.out")
+relay=$(sed -n 's/^relay //p' "$tmp/flow.out")
+if [ -n "$new" ] && kill -0 "$new" 2>/dev/null && [ "$old_rc" -eq 0 ] &&
+	[ "$(cat /proc/"$new"/task/*/comm | grep -c '^ntsd-w')" -eq 2 ]; then
+	turn_pids[0]=$new
+	pass "ntsctl upgrade hands 2 workers over to a new ntsd with 2 workers (pid $new)"
 else
-	fail "ntsctl upgrade is refused with 2 workers and ntsd keeps serving: $out"
+	fail "ntsctl upgrade hands 2 workers over to a new ntsd with 2 workers: $out"
 fi
-turn_done 13
+if python3 -c 'import json,sys; r=json.loads(sys.argv[1])
+assert r["sent"] > 500 and r["received"] >= r["sent"] * 0.999 and r["refresh"] and r["bind"]' \
+	"$res" 2>/dev/null; then
+	pass "a client flowing across the upgrade loses at most 0.1 % and refreshes and binds after"
+else
+	fail "a client flowing across the upgrade loses at most 0.1 %: $res"
+	sed 's/^/#   /' "$tmp/flow.out" | tail -5
+fi
+if "$B/ntsctl" "${CTL[@]}" allocations --json 2>/dev/null | python3 -c 'import json,sys
+a=[x for x in json.load(sys.stdin)["allocations"] if sys.argv[1] in x["relay"]]
+assert len(a) == 1 and a[0]["id"] % 2 == a[0]["worker"]' "$relay"; then
+	pass "the allocation kept its relay $relay and its worker"
+else
+	fail "the allocation kept its relay $relay and its worker"
+fi
+# The upgraded ntsd is not our child: stop it and read its log.
+kill -TERM "${turn_pids[0]}" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "${turn_pids[0]}" 2>/dev/null || break; sleep 0.1; done
+if ! kill -0 "${turn_pids[0]}" 2>/dev/null && tail -n 1 "$tmp/ntsd.log" | grep -q "stopped" &&
+	! turn_sanitizer_report "$tmp/ntsd.log"; then
+	pass "the upgraded ntsd stops cleanly on SIGTERM, no sanitizer report"
+else
+	fail "the upgraded ntsd stops cleanly on SIGTERM, no sanitizer report"
+	grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
+fi
+[ "$n" -ge 18 ] || fail "every check ran ($n of 18)"
+echo "1..$n"
+[ "$failed" -eq 0 ]

@@ -356,14 +356,24 @@ int ntsd_workers_start(struct ntsd *d)
 
 void ntsd_workers_stop(struct ntsd *d)
 {
-	if (d->nworkers < 2)
+	struct ntsd_workers_sync *s = d->wsync;
+
+	if (d->nworkers < 2 || !s)
 		return;
-	if (d->wsync)
-		d->wsync->running = false;
+	/* Stopped first: a worker parked by an upgrade that handed its sockets over leaves its
+	 * handler and its loop without reading again. */
+	ntsd_foreach_worker (d, w) {
+		loop_stop(w->loop);
+	}
+	pthread_mutex_lock(&s->m);
+	s->running = false;
+	s->hold = false;
+	s->depth = 0;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->m);
 	ntsd_foreach_worker (d, w) {
 		if (!w->started)
 			continue;
-		loop_stop(w->loop);
 		worker_kick(w);
 		pthread_join(w->thread, NULL);
 		w->started = false;

@@ -26,13 +26,14 @@ enum nts_rec_type {
 	NTS_REC_META = 0x01,	    /* ntsd: writer's version, pid, clock (mandatory) */
 	NTS_REC_FD = 0x02,	    /* ntsd: one handed-over socket and what it is (mandatory) */
 	NTS_REC_STATS = 0x03,	    /* ntsd: daemon counters by name */
+	NTS_REC_WORKER = 0x04,	    /* ntsd: the relay worker the records after it belong to */
 	NTS_REC_AUTH_NONCE = 0x10,  /* auth: the nonce key, so outstanding nonces stay valid */
 	NTS_REC_FASTPATH = 0x20,    /* fastpath: the generation the new process continues */
 	NTS_REC_FP_ALLOC = 0x21,    /* fastpath: kernel counters already folded, per allocation */
 	NTS_REC_TURN_SERVER = 0x30, /* turn: id counters (mandatory) */
 	NTS_REC_TURN_ALLOC = 0x31,  /* turn: one allocation (mandatory) */
 	NTS_REC_TURN_RESV = 0x32,   /* turn: one EVEN-PORT reservation (mandatory) */
-				    /* next free range: 0x40 */
+	/* next free range: 0x40 */
 };
 
 /* A growing stream under construction; err latches the first failure (-ENOMEM, -E2BIG). */
