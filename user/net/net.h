@@ -58,9 +58,10 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 void net_set_turn(struct net_server *n, struct turn_server *turn);
 /* Makes n one of nworkers relay workers' servers (before net_listen): with more than one, every
  * listen socket sets SO_REUSEPORT, the first worker's fails as before when another process holds
- * the address, and a later worker's net_listen() binds the addresses model (the first worker's
- * server, already listening; NULL for the first) bound. */
-void net_set_worker(struct net_server *n, unsigned nworkers, const struct net_server *model);
+ * the address, a later worker's net_listen() binds the addresses model (the first worker's
+ * server, already listening; NULL for the first) bound, and --max-tcp-connections counts every
+ * worker's streams. */
+void net_set_worker(struct net_server *n, unsigned nworkers, struct net_server *model);
 /* Steers the datagrams of each UDP listen address to one worker by their addresses and ports
  * (bpf/reuseport.bpf.c): nets[i] is worker i's server, all listening on the same addresses.
  * 0, or -errno (logged) when the program cannot be loaded (the kernel's own hash then picks). */

@@ -5,6 +5,7 @@
 #ifndef NTS_NET_NET_PRIV_H
 #define NTS_NET_NET_PRIV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -125,7 +126,10 @@ struct net_server {
 	/* Relay workers: listen sockets share their address (SO_REUSEPORT); a later worker's
 	 * net_listen() binds the addresses the first worker's server (model) bound. */
 	bool reuseport;
-	const struct net_server *model;
+	struct net_server *model;
+	/* Client streams of every worker (--max-tcp-connections): own_total, or the model's. */
+	atomic_size_t own_total;
+	atomic_size_t *total;
 };
 
 /* server.c: with reuseport, the first worker checks that no other socket holds addr (of type

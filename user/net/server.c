@@ -35,6 +35,7 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 	n->loop = loop;
 	n->cfg = cfg;
 	n->stats = stats;
+	n->total = &n->own_total;
 	n->dispatch = (struct net_dispatch){
 	    .stats = stats, .software = cfg->software, .send = net_send, .send_arg = n};
 	return n;
@@ -74,10 +75,11 @@ static const struct turn_stream_hooks net_turn_stream_hooks = {
     .authenticated = net_hook_authenticated,
 };
 
-void net_set_worker(struct net_server *n, unsigned nworkers, const struct net_server *model)
+void net_set_worker(struct net_server *n, unsigned nworkers, struct net_server *model)
 {
 	n->reuseport = nworkers > 1;
 	n->model = model;
+	n->total = model ? &model->own_total : &n->own_total;
 }
 
 int net_reuseport_probe(const struct net_server *n, const struct nts_addr *addr, int type)

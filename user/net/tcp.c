@@ -66,7 +66,9 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 			close(c);
 			continue;
 		}
-		if (n->nstreams >= n->cfg->max_tcp_connections ||
+		/* Every worker's streams count (the sources are steered: each is one worker's). */
+		if (atomic_load_explicit(n->total, memory_order_relaxed) >=
+			n->cfg->max_tcp_connections ||
 		    tcp_count_from(n, &client) >= n->cfg->max_tcp_per_source) {
 			log_debug("tcp %s refused: connection limit",
 				  nts_addr_fmt(&client, buf, sizeof(buf), true));

@@ -166,7 +166,7 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	/* Relay workers: event loops with their own sockets and allocations (README "Workers"). */
 	[NTS_OPT_WORKERS] = { "workers", .flags = ARG, .arg = "N",
 		.help = "relay event loops, each on its own thread; 0: one per online CPU",
-		U32_DEF(workers, 0, NTS_MAX_WORKERS, 1) },
+		U32_DEF(workers, 0, NTS_MAX_WORKERS, 0) },
 };
 /* clang-format on */
 
