@@ -67,6 +67,9 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 BPF_SRC   := $(wildcard bpf/*.bpf.c)
 BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+# Installed for bpftool and xdp-loader: the XDP program. ntsd embeds bpf/reuseport.bpf.c (its
+# skeleton) and loads it itself.
+BPF_SHIP  := $(filter-out %/reuseport.bpf.o,$(BPF_OBJ))
 # The bench's XDP programs live with nts-loadgen, which loads them from build/bpf at run time; only
 # the bench (and the tests that run it) build them.
 BENCH_BPF_SRC := $(wildcard tools/loadgen/bpf/bench_*.bpf.c)
@@ -221,7 +224,7 @@ install: progs
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/nts $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	$(INSTALL) -m 0755 $(NTSD) $(NTSCTL) $(DESTDIR)$(SBINDIR)/
-	$(INSTALL) -m 0644 $(BPF_OBJ) $(DESTDIR)$(NTSLIBDIR)/
+	$(INSTALL) -m 0644 $(BPF_SHIP) $(DESTDIR)$(NTSLIBDIR)/
 	$(INSTALL) -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 dist/completion/ntsctl.bash $(DESTDIR)$(COMPDIR)/ntsctl
@@ -237,7 +240,7 @@ install: progs
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ntsd $(DESTDIR)$(SBINDIR)/ntsctl \
-		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_OBJ))) \
+		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_SHIP))) \
 		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
 		$(DESTDIR)$(COMPDIR)/ntsctl \
 		$(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service \
