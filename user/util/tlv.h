@@ -33,7 +33,7 @@ enum nts_rec_type {
 	NTS_REC_TURN_SERVER = 0x30, /* turn: id counters (mandatory) */
 	NTS_REC_TURN_ALLOC = 0x31,  /* turn: one allocation (mandatory) */
 	NTS_REC_TURN_RESV = 0x32,   /* turn: one EVEN-PORT reservation (mandatory) */
-	/* next free range: 0x40 */
+				    /* next free range: 0x40 */
 };
 
 /* A growing stream under construction; err latches the first failure (-ENOMEM, -E2BIG). */
