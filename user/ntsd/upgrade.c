@@ -777,6 +777,24 @@ int ntsd_upgrade_receive(struct ntsd *d)
 	return 0;
 }
 
+unsigned ntsd_upgrade_workers(const struct ntsd *d)
+{
+	struct nts_tlv_rd body;
+	struct nts_tlv rec;
+	uint16_t version;
+
+	if (!d->upgrade || nts_tlv_open(d->upgrade->buf, d->upgrade->len, &version, &body))
+		return 0;
+	while (nts_tlv_next(&body, &rec) > 0) {
+		uint32_t idx = 0, count = 0;
+		struct up_field f[] = {UP_FIXED(UW_INDEX, 4, &idx), UP_FIXED(UW_COUNT, 4, &count)};
+
+		if (rec.type == NTS_REC_WORKER && up_fields(&rec, f, 2) == 0 && f[1].seen)
+			return count;
+	}
+	return 1; /* one loop's stream */
+}
+
 int ntsd_upgrade_adopt(struct ntsd *d)
 {
 	struct up_pass p = {.d = d, .u = d->upgrade, .nfds = d->upgrade->nfds};

@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "net/hostaddr.h"
 #include "net/net.h"
+#include "ntsd/upgrade.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -233,6 +234,10 @@ int ntsd_workers_create(struct ntsd *d)
 	int rc;
 
 	d->nworkers = d->cfg.workers ? d->cfg.workers : (unsigned)(cpus > 0 ? cpus : 1);
+	/* Without --workers an upgrade keeps the workers it takes over (one loop from an ntsd
+	 * before workers): each worker's state goes to the same worker. A restart picks again. */
+	if (!d->cfg.workers && ntsd_upgrade_workers(d))
+		d->nworkers = ntsd_upgrade_workers(d);
 	if (d->nworkers > NTS_MAX_WORKERS)
 		d->nworkers = NTS_MAX_WORKERS;
 	d->workers = calloc(d->nworkers, sizeof(*d->workers));
