@@ -9,7 +9,9 @@
  * An ntsd that adopts the maps folds an earlier ntsd's counters from those marks on, until the
  * counters go.
  *
- * Relay workers report from their threads: everything here runs under ntsd_lock().
+ * Relay workers report from their threads under ntsd_lock(), and only the daemon's thread uses the
+ * store (the token API and control commands use it too, unlocked): a worker's report waits in an
+ * inbox until the daemon's thread takes it, within a second.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -38,8 +40,24 @@ struct usage_acct {
 	uint64_t carry_ms; /* allocation-milliseconds not yet a whole second */
 };
 
+/* What a relay worker hands the daemon's thread (usage_post()). */
+enum usage_msg_kind { USAGE_MSG_BYTES, USAGE_MSG_LIVE, USAGE_MSG_MARK, USAGE_MSG_FORGET };
+struct usage_msg {
+	enum usage_msg_kind kind;
+	char sid[STORE_SID_LEN + 1];
+	int64_t day;		       /* BYTES */
+	struct store_usage add;	       /* BYTES */
+	int change;		       /* LIVE: +1 made, -1 ended */
+	uint64_t now_ms;	       /* LIVE */
+	struct store_kernel_mark mark; /* MARK */
+	uint64_t key;		       /* FORGET */
+};
+
 struct ntsd_usage {
 	struct usage_acct *buckets[WIRE_USAGE_BUCKETS];
+	/* Relay workers' reports not yet taken (under ntsd_lock()). */
+	struct usage_msg *inbox;
+	size_t ninbox, inbox_cap;
 	/* An earlier ntsd's kernel counters still followed (marks as last folded). */
 	struct store_kernel_mark *foreign;
 	size_t nforeign;
@@ -114,6 +132,68 @@ static void usage_live(struct ntsd *d, const char *sid, int change, uint64_t now
 	}
 }
 
+/* On a relay worker: queues m for the daemon's thread (under ntsd_lock()). true when queued. */
+static bool usage_post(struct ntsd *d, const struct usage_msg *m)
+{
+	struct ntsd_usage *u = d->usage;
+
+	if (!ntsd_on_worker(d))
+		return false;
+	if (u->ninbox == u->inbox_cap) {
+		size_t cap = u->inbox_cap ? 2 * u->inbox_cap : 64;
+		struct usage_msg *n = realloc(u->inbox, cap * sizeof(*n));
+
+		if (!n) {
+			log_warn("usage: out of memory: a worker's usage of %s not counted",
+				 m->sid);
+			return true;
+		}
+		u->inbox = n;
+		u->inbox_cap = cap;
+	}
+	u->inbox[u->ninbox++] = *m;
+	return true;
+}
+
+/* The daemon's thread: applies what the workers queued, in order. */
+static void usage_drain(struct ntsd *d)
+{
+	struct ntsd_usage *u = d->usage;
+
+	ntsd_lock(d);
+	for (size_t i = 0; u && d->store && i < u->ninbox; i++) {
+		const struct usage_msg *m = &u->inbox[i];
+
+		switch (m->kind) {
+		case USAGE_MSG_BYTES:
+			store_usage_add(d->store, m->sid, m->day, &m->add);
+			break;
+		case USAGE_MSG_LIVE:
+			usage_live(d, m->sid, m->change, m->now_ms);
+			break;
+		case USAGE_MSG_MARK:
+			store_kernel_mark_set(d->store, &m->mark);
+			break;
+		case USAGE_MSG_FORGET:
+			store_kernel_mark_forget(d->store, m->key);
+			break;
+		}
+	}
+	if (u)
+		u->ninbox = 0;
+	ntsd_unlock(d);
+}
+
+static void usage_post_bytes(struct ntsd *d, const char *sid, int64_t day,
+			     const struct store_usage *add)
+{
+	struct usage_msg m = {.kind = USAGE_MSG_BYTES, .day = day, .add = *add};
+
+	snprintf(m.sid, sizeof(m.sid), "%s", sid);
+	if (!usage_post(d, &m))
+		store_usage_add(d->store, sid, day, add);
+}
+
 static void wire_usage_report_locked(void *arg, const char *account, const struct turn_usage *t)
 {
 	struct ntsd *d = arg;
@@ -125,9 +205,15 @@ static void wire_usage_report_locked(void *arg, const char *account, const struc
 		return;
 	if (t->created)
 		add.allocations = 1;
-	store_usage_add(d->store, account, (int64_t)(now / WIRE_USAGE_DAY_MS), &add);
-	if (t->created || t->ended)
-		usage_live(d, account, t->created ? 1 : -1, now);
+	usage_post_bytes(d, account, (int64_t)(now / WIRE_USAGE_DAY_MS), &add);
+	if (t->created || t->ended) {
+		struct usage_msg m = {
+		    .kind = USAGE_MSG_LIVE, .change = t->created ? 1 : -1, .now_ms = now};
+
+		snprintf(m.sid, sizeof(m.sid), "%s", account);
+		if (!usage_post(d, &m))
+			usage_live(d, account, m.change, now);
+	}
 }
 
 static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
@@ -139,10 +225,16 @@ static void wire_usage_report(void *arg, const char *account, const struct turn_
 
 static void wire_usage_flush(struct ntsd *d)
 {
+	usage_drain(d); /* the workers' reports first: allocation-seconds accrue from them */
 	ntsd_lock(d);
 	usage_accrue_all(d, usage_now_ms());
 	store_usage_flush(d->store); /* fails while another process holds the database: retried */
 	ntsd_unlock(d);
+}
+
+static void wire_usage_drain_tick(void *arg, uint64_t now_ms)
+{
+	usage_drain(arg);
 }
 
 static void wire_usage_tick(void *arg, uint64_t now_ms)
@@ -164,7 +256,7 @@ void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
 	if (!d->store || !d->usage || !store_sid_valid(account))
 		return;
 	ntsd_lock(d);
-	store_usage_add(d->store, account, usage_today(), &add);
+	usage_post_bytes(d, account, usage_today(), &add);
 	ntsd_usage_kernel_track(d, alloc_id);
 	ntsd_unlock(d);
 }
@@ -187,7 +279,8 @@ void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
 		memcpy(m.sid, account, sizeof(m.sid));
 		m.to_peer = fm.folded.c2p_bytes;
 		m.to_client = fm.folded.p2c_bytes;
-		store_kernel_mark_set(d->store, &m);
+		if (!usage_post(d, &(struct usage_msg){.kind = USAGE_MSG_MARK, .mark = m}))
+			store_kernel_mark_set(d->store, &m);
 	}
 	ntsd_unlock(d);
 }
@@ -198,7 +291,8 @@ void ntsd_usage_kernel_forget(struct ntsd *d, uint64_t alloc_id)
 
 	ntsd_lock(d);
 	if (d->store && d->usage && d->fastpath &&
-	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0)
+	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0 &&
+	    !usage_post(d, &(struct usage_msg){.kind = USAGE_MSG_FORGET, .key = fm.key}))
 		store_kernel_mark_forget(d->store, fm.key);
 	ntsd_unlock(d);
 }
@@ -331,6 +425,7 @@ static int usage_live_handed(void *arg, const struct turn_alloc_info *a)
 
 void ntsd_usage_accrue(struct ntsd *d)
 {
+	usage_drain(d);
 	ntsd_lock(d);
 	if (d->store && d->usage)
 		usage_accrue_all(d, usage_now_ms());
@@ -352,6 +447,8 @@ int ntsd_wire_usage(struct ntsd *d)
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
+	if (!rc && d->nworkers > 1)
+		rc = loop_add_tick(d->loop, 1000, wire_usage_drain_tick, d);
 	return rc;
 }
 
@@ -377,5 +474,6 @@ void ntsd_unwire_usage(struct ntsd *d)
 			free(a);
 		}
 	free(u->foreign);
+	free(u->inbox);
 	free(u);
 }

@@ -27,6 +27,7 @@ struct ntsd_workers_sync {
 	unsigned parked;      /* workers waiting for hold to drop */
 	unsigned depth;	      /* nested pauses of the daemon's thread */
 	bool running;	      /* threads started and not stopped */
+	pthread_t main;	      /* the daemon's thread */
 	pthread_mutex_t lock; /* ntsd_lock(): recursive */
 };
 
@@ -148,6 +149,11 @@ void ntsd_unlock(struct ntsd *d)
 		pthread_mutex_unlock(&d->wsync->lock);
 }
 
+bool ntsd_on_worker(const struct ntsd *d)
+{
+	return d->nworkers > 1 && d->wsync && !pthread_equal(pthread_self(), d->wsync->main);
+}
+
 struct ntsd_worker *ntsd_worker_of(struct ntsd *d, uint64_t alloc_id)
 {
 	if (!d->workers)
@@ -189,6 +195,7 @@ static int ntsd_sync_create(struct ntsd *d)
 		return -ENOMEM;
 	}
 	pthread_mutexattr_destroy(&ma);
+	s->main = pthread_self();
 	d->wsync = s;
 	return 0;
 }

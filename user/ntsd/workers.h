@@ -53,6 +53,8 @@ void ntsd_workers_destroy(struct ntsd *d);
 void ntsd_workers_pause(struct ntsd *d);
 void ntsd_workers_resume(struct ntsd *d);
 
+/* True on a relay worker's thread (never with one worker). */
+bool ntsd_on_worker(const struct ntsd *d);
 /* The worker that holds allocation id (ids are the worker's index modulo their number). */
 struct ntsd_worker *ntsd_worker_of(struct ntsd *d, uint64_t alloc_id);
 /* Every counter: the daemon's own plus each worker's (pauses them). */
