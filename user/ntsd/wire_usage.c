@@ -237,6 +237,11 @@ static void wire_usage_drain_tick(void *arg, uint64_t now_ms)
 	usage_drain(arg);
 }
 
+static void wire_usage_drain_hook(void *arg)
+{
+	usage_drain(arg);
+}
+
 static void wire_usage_tick(void *arg, uint64_t now_ms)
 {
 	struct ntsd *d = arg;
@@ -447,8 +452,11 @@ int ntsd_wire_usage(struct ntsd *d)
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
-	if (!rc && d->nworkers > 1)
+	if (!rc && d->nworkers > 1) {
 		rc = loop_add_tick(d->loop, 1000, wire_usage_drain_tick, d);
+		/* A command (account list, usage) sees every report made before it. */
+		ctl_set_before(d->ctl, wire_usage_drain_hook, d);
+	}
 	return rc;
 }
 
