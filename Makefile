@@ -1,4 +1,5 @@
-# nts — build, run, test, fuzz and bench. Everything lands in build/ (build/san with SAN=1).
+# nts — build, run, test, fuzz and bench. Everything lands in build/ (build/san with SAN=1,
+# build/tsan with SAN=thread).
 # Each user/<module>/ becomes a static library; tests/unit/test_<module>*.c link that module and its deps.
 
 .DEFAULT_GOAL := all
@@ -8,6 +9,12 @@ BUILD     ?= build
 ifeq ($(SAN),1)
 BUILD     := build/san
 SANFLAGS  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
+# SAN=thread: ThreadSanitizer for the relay workers (build/tsan); `make test SAN=thread` runs the
+# unit tests and the suites that exercise workers (tests/run.sh --threads).
+ifeq ($(SAN),thread)
+BUILD     := build/tsan
+SANFLAGS  := -fsanitize=thread -fno-omit-frame-pointer
 endif
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 -Wall -Wextra -Wpedantic -Werror -Wno-unused-parameter -D_GNU_SOURCE \
@@ -60,6 +67,9 @@ $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 BPF_SRC   := $(wildcard bpf/*.bpf.c)
 BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))
 BPF_SKEL  := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRC))
+# Installed for bpftool and xdp-loader: the XDP program. ntsd embeds bpf/reuseport.bpf.c (its
+# skeleton) and loads it itself.
+BPF_SHIP  := $(filter-out %/reuseport.bpf.o,$(BPF_OBJ))
 # The bench's XDP programs live with nts-loadgen, which loads them from build/bpf at run time; only
 # the bench (and the tests that run it) build them.
 BENCH_BPF_SRC := $(wildcard tools/loadgen/bpf/bench_*.bpf.c)
@@ -173,8 +183,13 @@ run: deps all
 check-deps:
 	@bash tools/check_deps.sh
 
+ifeq ($(SAN),thread)
+test: deps check-deps all
+	@bash tests/run.sh $(BUILD) --threads
+else
 test: deps check-deps all bench-build fuzz-build
 	@bash tests/run.sh $(BUILD)
+endif
 
 bench-build: $(TOOLS)
 bench: deps all bench-build
@@ -209,7 +224,7 @@ install: progs
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(COMPDIR) $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/nts $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	$(INSTALL) -m 0755 $(NTSD) $(NTSCTL) $(DESTDIR)$(SBINDIR)/
-	$(INSTALL) -m 0644 $(BPF_OBJ) $(DESTDIR)$(NTSLIBDIR)/
+	$(INSTALL) -m 0644 $(BPF_SHIP) $(DESTDIR)$(NTSLIBDIR)/
 	$(INSTALL) -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
 	$(INSTALL) -m 0644 $(filter %.5,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man5/
 	$(INSTALL) -m 0644 dist/completion/ntsctl.bash $(DESTDIR)$(COMPDIR)/ntsctl
@@ -225,7 +240,7 @@ install: progs
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/ntsd $(DESTDIR)$(SBINDIR)/ntsctl \
-		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_OBJ))) \
+		$(addprefix $(DESTDIR)$(NTSLIBDIR)/,$(notdir $(BPF_SHIP))) \
 		$(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
 		$(DESTDIR)$(COMPDIR)/ntsctl \
 		$(DESTDIR)$(UNITDIR)/ntsd.service $(DESTDIR)$(UNITDIR)/nts-fastpath@.service \

@@ -2,8 +2,15 @@
 # Runs every test suite and prints one summary line. Suites speak TAP ("ok N - name" / "not ok N - name"):
 # cmocka binaries (CMOCKA_MESSAGE_OUTPUT=tap), BPF test-run binaries, and shell tests under tests/*/.
 # A suite that exits non-zero without a failing TAP line counts as one failure.
+# With --threads (make test SAN=thread: a ThreadSanitizer build), only the unit tests and the suites
+# that exercise relay workers run (NTS_THREAD_SUITES), and a ThreadSanitizer report fails them.
 set -u
 BUILD=${1:-build}
+threads=false
+[ "${2:-}" = --threads ] && threads=true
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}
+thread_suites=${NTS_THREAD_SUITES:-interop/workers interop/turn_uclient interop/turn_tls interop/turn_tcp_relay
+	interop/upgrade api/tenancy netns/fastpath}
 export NTS_BUILD=$(cd "$BUILD" && pwd)
 export NTS_TOP=$(cd "$(dirname "$0")/.." && pwd)
 export CMOCKA_MESSAGE_OUTPUT=tap
@@ -65,6 +72,22 @@ for t in "$NTS_BUILD"/tests/unit/test_*; do
 	[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 	run_suite "unit/$(basename "$t")" 120 "$t"
 done
+if $threads; then
+	for s in $thread_suites; do
+		while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+		run_suite "$s" 600 bash "$NTS_TOP/tests/$s.sh" &
+	done
+	wait
+	pass=0 fail=0 skip=0
+	for r in "$resdir"/*; do
+		read -r p f s name <"$r"
+		pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+	done
+	echo
+	echo "$pass passed, $fail failed, $skip skipped"
+	[ "$fail" -eq 0 ]
+	exit
+fi
 for t in "$NTS_BUILD"/tests/bpf/test_*; do
 	[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 	run_suite "bpf/$(basename "$t")" 120 "$t"

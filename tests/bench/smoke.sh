@@ -45,7 +45,7 @@ files = [f for f in ("results.json", "report.md", "throughput.svg") if os.path.g
 tap(len(files) == 3, "results.json, report.md and throughput.svg were written")
 res = json.load(open(os.path.join(out, "results.json")))
 num = lambda x: x is not None and isinstance(x.get("median"), (int, float))
-for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited"]:
+for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited", "ntsd-workers"]:
     e = res["contenders"][c]
     st = e["status"]
     if st.startswith("not built"):
@@ -66,7 +66,7 @@ for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited"]
             missing.append(f"prog_ns_per_pkt@{s}B")
         intact.append(num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0 and num(z["fixed_delivered"])
                       and z["fixed_delivered"]["min"] > 0)
-        if c in ("coturn", "ntsd", "ntsd-xdp", "ntsd-xdp-limited"):
+        if c in ("coturn", "ntsd", "ntsd-xdp", "ntsd-xdp-limited", "ntsd-workers"):
             for k in ["c2p_p50_us", "c2p_p99_us", "p2c_p50_us", "p2c_p99_us", "c2p_loss", "p2c_loss"]:
                 if not num(z["relay_" + k]):
                     missing.append(f"relay_{k}@{s}B")

@@ -45,6 +45,7 @@ start_coturn() {
 LIMIT_ALLOC=4000000000   # bytes and datagrams per second per allocation (the options' maximum)
 LIMIT_ACCOUNT=10000000000 # bytes per second per account (include/nts/bucket.h's largest rate)
 
+# NTSD_WORKERS: --workers of the ntsd contenders (1, or the cores for ntsd-workers).
 start_ntsd() { # [xdp [limited]]
 	SRV_PID="" SRV_STATUS=ok
 	LGA[17]=ACbench
@@ -57,6 +58,7 @@ start_ntsd() { # [xdp [limited]]
 	SRV_CMD+=" --allow-peer $TOPO_P_IP/32 --api-listen $TOPO_S_IP:8080 --db $TMP/ntsd/nts.db"
 	SRV_CMD+=" --ctl-socket $TMP/ntsd/ctl.sock --pin-dir $PIN_DIR"
 	SRV_CMD+=" --max-allocations-per-user 100000 --unauth-rate 1000000"
+	SRV_CMD+=" --workers ${NTSD_WORKERS:-1}"
 	[ "${2:-}" = limited ] &&
 		SRV_CMD+=" --max-bps-per-allocation $LIMIT_ALLOC --max-pps-per-allocation $LIMIT_ALLOC"
 	ip netns exec "$NS_S" $BUILD/$SRV_CMD >"$TMP/ntsd.log" 2>&1 &

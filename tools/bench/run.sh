@@ -35,7 +35,8 @@ SIZES="100 1000"
 FLOWS=8                 # allocations carrying the load
 FIXED_RATE=50000        # packets/s every contender sustains: CPU and latency are measured here
 RELAY_RATE=20000        # packets/s each way for the two-way userspace run (full payload checks)
-CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling ntsd-xdp-limited}
+# ntsd-workers (--workers = cores) runs last: the quick bench's time budget never skips the others.
+CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling ntsd-xdp-limited ntsd-workers}
 SECRET=bench-secret-$RANDOM$RANDOM
 TAG=$$
 BUDGET_END=$(( $(date +%s) + (QUICK ? 110 : 590) ))
@@ -81,6 +82,27 @@ LGA=(--client-ns "" --server-ns "" --peer-ns "" --server "$TOPO_S_IP:$TURN_PORT"
 
 lg_args() {
 	LGA[1]=$NS_C LGA[3]=$NS_S LGA[5]=$NS_P LGA[13]=$SECRET
+}
+
+# CPU seconds (user + system) of each thread of the relay, as "name:tid seconds" lines.
+thread_cpu() { # pid
+	local t
+	for t in /proc/"$1"/task/*; do
+		awk -v n="$(cat "$t/comm" 2>/dev/null)" -v id="${t##*/}" -v hz="$(getconf CLK_TCK)" \
+			'{ sub(/^.*\) /, ""); print n ":" id, ($12 + $13) / hz }' "$t/stat" 2>/dev/null
+	done
+}
+
+# Each relay thread's share of the relay's CPU over one run (ntsd-workers: is the work divided?).
+record_threads() { # contender size rep before-file
+	local after
+	after=$(thread_cpu "$SRV_PID")
+	record "$1" "$2" "$3" "$(python3 -c '
+import json, sys
+b = dict(l.rsplit(" ", 1) for l in open(sys.argv[1]).read().split("\n") if l.strip())
+a = dict(l.rsplit(" ", 1) for l in sys.argv[2].split("\n") if l.strip())
+d = {k: round(float(v) - float(b.get(k, 0)), 3) for k, v in a.items()}
+print(json.dumps({"test": "threads", "cpu_s": d}))' "$4" "$after")"
 }
 
 # Throughput search, then CPU and latency at FIXED_RATE, through the path of mode.
@@ -189,6 +211,7 @@ run_contender() { # name rep
 	ntsd) start_ntsd ;;
 	ntsd-xdp) start_ntsd xdp ;;
 	ntsd-xdp-limited) start_ntsd xdp limited ;;
+	ntsd-workers) NTSD_WORKERS=$CORES start_ntsd ;;
 	ceiling) start_ceiling; mode=ceiling ;;
 	routed) start_routed; mode=routed ;;
 	esac
@@ -201,7 +224,9 @@ run_contender() { # name rep
 	log "$c (rep $rep)"
 	for size in $SIZES; do
 		[ "$c" = ntsd ] && [ "$rep" = 1 ] && [ "$size" = 100 ] && profile_start
+		case $c in ntsd | ntsd-workers) thread_cpu "$SRV_PID" >"$TMP/threads.before" ;; esac
 		run_xdp "$c" "$mode" "$size" "$rep"
+		case $c in ntsd | ntsd-workers) record_threads "$c" "$size" "$rep" "$TMP/threads.before" ;; esac
 		profile_stop
 		[ "$mode" = turn ] && run_relay "$c" "$size" "$rep"
 	done

@@ -83,6 +83,10 @@ struct api_ice_urls {
 /* Creates the API state over cfg, store, auth and stats (all kept by reference). NULL on ENOMEM. */
 struct api_server *api_create(const struct nts_config *cfg, struct nts_store *store,
 			      struct auth_ctx *auth, struct nts_stats *stats);
+/* /metrics renders what fn(arg, out) fills (relay workers: every worker's counters summed)
+ * instead of the stats given to api_create(). */
+typedef void (*api_stats_fn)(void *arg, struct nts_stats *out);
+void api_set_stats_fn(struct api_server *s, api_stats_fn fn, void *arg);
 /* Stops the HTTP server if started and frees. NULL is fine. */
 void api_destroy(struct api_server *s);
 /* Starts the HTTP(S) server on cfg->api_listen inside loop. 0 or -errno (logged). */

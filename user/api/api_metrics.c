@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/api_priv.h"
 #include "stun/stun.h"
 
 static void api_metric_head(FILE *f, const char *name, const char *type, const char *help)
@@ -63,4 +63,20 @@ char *api_metrics_render(const struct nts_stats *st, size_t *len)
 	}
 	*len = size;
 	return buf;
+}
+
+void api_set_stats_fn(struct api_server *s, api_stats_fn fn, void *arg)
+{
+	s->stats_fn = fn;
+	s->stats_arg = arg;
+}
+
+char *api_metrics_render_server(struct api_server *s, size_t *len)
+{
+	struct nts_stats snap;
+
+	if (!s->stats_fn)
+		return api_metrics_render(s->stats, len);
+	s->stats_fn(s->stats_arg, &snap);
+	return api_metrics_render(&snap, len);
 }

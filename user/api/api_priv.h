@@ -21,7 +21,12 @@ struct api_server {
 	api_account_changed_fn account_changed; /* may be NULL */
 	void *account_changed_arg;
 	struct api_rate *rate; /* tokens minted per account (--token-rate, --token-burst) */
+	api_stats_fn stats_fn; /* may be NULL: /metrics renders *stats */
+	void *stats_arg;
 };
+
+/* /metrics of s: its stats, or what its stats_fn fills (api_metrics.c). malloc'ed. */
+char *api_metrics_render_server(struct api_server *s, size_t *len);
 
 /* Per-account token buckets (api_rate.c). rate 0: no limit; burst 0: rate. NULL on ENOMEM. */
 struct api_rate *api_rate_create(uint32_t rate, uint32_t burst);

@@ -346,7 +346,7 @@ void api_handle(struct api_server *s, const struct api_request *rq, uint64_t now
 		}
 		rs->status = 200;
 		rs->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		rs->body = api_metrics_render(s->stats, &rs->body_len);
+		rs->body = api_metrics_render_server(s, &rs->body_len);
 		if (!rs->body)
 			api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
 		return;

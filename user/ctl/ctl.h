@@ -1,6 +1,6 @@
 /* Control socket: a Unix stream socket speaking one JSON object per line. Request
- * {"cmd": "NAME", "args": {...}}; reply {"ok": true, "result": ...} or {"ok": false, "error": "..."}.
- * Modules register commands on the server; ntsctl uses ctl_call() as the client.
+ * {"cmd": "NAME", "args": {...}}; reply {"ok": true, "result": ...} or {"ok": false, "error":
+ * "..."}. Modules register commands on the server; ntsctl uses ctl_call() as the client.
  */
 #ifndef NTS_CTL_CTL_H
 #define NTS_CTL_CTL_H
@@ -26,6 +26,8 @@ void ctl_server_keep_path(struct ctl_server *s);
 void ctl_server_destroy(struct ctl_server *s);
 /* Registers cmd; 0 or -errno. */
 int ctl_register(struct ctl_server *s, const char *cmd, ctl_cmd_fn fn, void *arg);
+/* Calls fn(arg) before each command runs (e.g. to take in what other threads queued). */
+void ctl_set_before(struct ctl_server *s, void (*fn)(void *arg), void *arg);
 
 /* Client: sends cmd with args (may be NULL; reference not stolen) and waits up to timeout_ms.
  * 0 with *result (new reference), -ECONNREFUSED/-ENOENT when no ntsd listens, -EPROTO with err

@@ -48,6 +48,8 @@ struct ctl_server {
 	struct ctl_conn *conns;
 	size_t nconns;
 	bool keep_path; /* handed over by an upgrade: the socket file is the new ntsd's */
+	void (*before)(void *arg); /* ctl_set_before(): before each command, or NULL */
+	void *before_arg;
 };
 
 static void conn_close(struct ctl_conn *c)
@@ -160,6 +162,8 @@ static json_t *ctl_run(struct ctl_server *s, const char *line, size_t len)
 	for (size_t i = 0; i < s->ncmds; i++) {
 		if (strcmp(s->cmds[i].name, name) != 0)
 			continue;
+		if (s->before)
+			s->before(s->before_arg);
 		res = s->cmds[i].fn(s->cmds[i].arg, json_is_object(args) ? args : NULL, err,
 				    sizeof(err));
 		json_decref(req);
@@ -336,6 +340,12 @@ void ctl_server_destroy(struct ctl_server *s)
 	if (!s->keep_path)
 		unlink(s->path);
 	free(s);
+}
+
+void ctl_set_before(struct ctl_server *s, void (*fn)(void *arg), void *arg)
+{
+	s->before = fn;
+	s->before_arg = arg;
 }
 
 int ctl_register(struct ctl_server *s, const char *cmd, ctl_cmd_fn fn, void *arg)

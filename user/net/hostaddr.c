@@ -26,7 +26,8 @@
 
 struct net_hostaddr {
 	struct nts_loop *loop;
-	struct turn_server *turn;
+	net_hostaddr_fn set; /* where the addresses go */
+	void *set_arg;
 	struct nl_sock *events; /* subscribed to address notifications */
 	struct nl_sock *dump;	/* RTM_GETADDR dumps */
 	struct nl_cb *cb;	/* the events socket's callbacks (a reference) */
@@ -93,7 +94,7 @@ static int hostaddr_refresh(struct net_hostaddr *h)
 	}
 	nl_cache_foreach(cache, hostaddr_collect, &l);
 	nl_cache_free(cache);
-	rc = l.err ? l.err : turn_set_host_addrs(h->turn, l.v, l.n);
+	rc = l.err ? l.err : h->set(h->set_arg, l.v, l.n);
 	free(l.v);
 	if (rc < 0)
 		log_error("host addresses: not updated: %s", strerror(-rc));
@@ -149,7 +150,17 @@ static void hostaddr_readable(void *arg, int fd, uint32_t events)
 	}
 }
 
+static int hostaddr_set_turn(void *arg, const struct nts_cidr *hosts, unsigned n)
+{
+	return turn_set_host_addrs(arg, hosts, n);
+}
+
 struct net_hostaddr *net_hostaddr_create(struct nts_loop *loop, struct turn_server *turn)
+{
+	return net_hostaddr_create_fn(loop, hostaddr_set_turn, turn);
+}
+
+struct net_hostaddr *net_hostaddr_create_fn(struct nts_loop *loop, net_hostaddr_fn set, void *arg)
 {
 	struct net_hostaddr *h = calloc(1, sizeof(*h));
 	int rc;
@@ -159,7 +170,8 @@ struct net_hostaddr *net_hostaddr_create(struct nts_loop *loop, struct turn_serv
 		return NULL;
 	}
 	h->loop = loop;
-	h->turn = turn;
+	h->set = set;
+	h->set_arg = arg;
 	h->events = nl_socket_alloc();
 	h->dump = nl_socket_alloc();
 	if (!h->events || !h->dump) {

@@ -1,6 +1,6 @@
 /* Client-facing network: UDP listeners (recvmmsg/sendmmsg batches, IP_PKTINFO for wildcard binds),
- * TCP and TLS listeners and streams (framing, bounded output, idle timeout, connection caps), and the
- * dispatch of each datagram or frame to Binding, TURN or an error answer.
+ * TCP and TLS listeners and streams (framing, bounded output, idle timeout, connection caps), and
+ * the dispatch of each datagram or frame to Binding, TURN or an error answer.
  */
 #ifndef NTS_NET_NET_H
 #define NTS_NET_NET_H
@@ -56,6 +56,16 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 			      struct nts_stats *stats);
 /* Sets where TURN messages go (before net_listen; may stay NULL). */
 void net_set_turn(struct net_server *n, struct turn_server *turn);
+/* Makes n one of nworkers relay workers' servers (before net_listen): with more than one, every
+ * listen socket sets SO_REUSEPORT, the first worker's fails as before when another process holds
+ * the address, a later worker's net_listen() binds the addresses model (the first worker's
+ * server, already listening; NULL for the first) bound, and --max-tcp-connections counts every
+ * worker's streams. */
+void net_set_worker(struct net_server *n, unsigned nworkers, struct net_server *model);
+/* Steers the datagrams of each UDP listen address to one worker by their addresses and ports
+ * (bpf/reuseport.bpf.c): nets[i] is worker i's server, all listening on the same addresses.
+ * 0, or -errno (logged) when the program cannot be loaded (the kernel's own hash then picks). */
+int net_steer_attach(struct net_server *const *nets, unsigned n);
 /* Opens UDP and TCP listeners for every cfg->listen address. 0 or -errno (logged with the address).
  */
 int net_listen(struct net_server *n);

@@ -5,6 +5,7 @@
 #ifndef NTS_NET_NET_PRIV_H
 #define NTS_NET_NET_PRIV_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -122,7 +123,18 @@ struct net_server {
 	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
 	size_t nstreams;
 	bool hooks_added;
+	/* Relay workers: listen sockets share their address (SO_REUSEPORT); a later worker's
+	 * net_listen() binds the addresses the first worker's server (model) bound. */
+	bool reuseport;
+	struct net_server *model;
+	/* Client streams of every worker (--max-tcp-connections): own_total, or the model's. */
+	atomic_size_t own_total;
+	atomic_size_t *total;
 };
+
+/* server.c: with reuseport, the first worker checks that no other socket holds addr (of type
+ * SOCK_DGRAM or SOCK_STREAM) before joining it: 0, or -EADDRINUSE as a plain bind would give. */
+int net_reuseport_probe(const struct net_server *n, const struct nts_addr *addr, int type);
 
 /* udp.c */
 /* Opens a UDP socket on addr, on the loop; registered by the caller. NULL with *rc = -errno. */

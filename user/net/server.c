@@ -4,6 +4,7 @@
 #include "net/net_priv.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +35,7 @@ struct net_server *net_create(struct nts_loop *loop, const struct nts_config *cf
 	n->loop = loop;
 	n->cfg = cfg;
 	n->stats = stats;
+	n->total = &n->own_total;
 	n->dispatch = (struct net_dispatch){
 	    .stats = stats, .software = cfg->software, .send = net_send, .send_arg = n};
 	return n;
@@ -72,6 +74,34 @@ static const struct turn_stream_hooks net_turn_stream_hooks = {
     .close = net_hook_close,
     .authenticated = net_hook_authenticated,
 };
+
+void net_set_worker(struct net_server *n, unsigned nworkers, struct net_server *model)
+{
+	n->reuseport = nworkers > 1;
+	n->model = model;
+	n->total = model ? &model->own_total : &n->own_total;
+}
+
+int net_reuseport_probe(const struct net_server *n, const struct nts_addr *addr, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
+	int one = 1, fd, rc = 0;
+
+	/* Later workers join the first's sockets; port 0 is a fresh port. */
+	if (!n->reuseport || n->model || !addr->port)
+		return 0;
+	fd = socket(addr->family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (addr->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
 
 void net_set_turn(struct net_server *n, struct turn_server *turn)
 {
@@ -160,6 +190,9 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->nlisten; i++) {
 		const struct nts_addr *a = &n->cfg->listen[i];
+		/* Another worker's socket: its actual port (when port 0 was asked). */
+		if (n->model)
+			a = &n->model->udp[i]->local;
 		/* Sockets an upgrade handed over already serve their address. */
 		rc = net_listening(n, NTS_UDP, a) ? 0 : net_udp_open(n, a);
 		if (rc) {
@@ -167,6 +200,8 @@ int net_listen(struct net_server *n)
 				  strerror(-rc));
 			return rc;
 		}
+		if (n->model)
+			a = &n->model->tcp[i]->local;
 		rc = net_listening(n, NTS_TCP, a) ? 0 : net_tcp_open(n, a, NTS_TCP);
 		if (rc) {
 			log_error("listen tcp %s: %s", nts_addr_fmt(a, buf, sizeof(buf), true),
@@ -176,6 +211,8 @@ int net_listen(struct net_server *n)
 	}
 	for (unsigned i = 0; i < n->cfg->ntls_listen; i++) {
 		const struct nts_addr *a = &n->cfg->tls_listen[i];
+		if (n->model)
+			a = &n->model->tcp[n->cfg->nlisten + i]->local;
 		if (net_listening(n, NTS_TLS, a))
 			continue;
 		rc = net_tcp_open(n, a, NTS_TLS);

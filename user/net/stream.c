@@ -108,6 +108,7 @@ void net_stream_close(struct net_stream *s, const char *why)
 	s->next = n->dead;
 	n->dead = s;
 	n->nstreams--;
+	atomic_fetch_sub_explicit(n->total, 1, memory_order_relaxed);
 	log_debug("%s %s closed: %s", nts_transport_name(s->origin.transport),
 		  nts_addr_fmt(&s->origin.client, buf, sizeof(buf), true), why);
 }
@@ -367,6 +368,7 @@ struct net_stream *net_stream_create(struct net_server *n, int fd, enum nts_tran
 		n->streams->prev = s;
 	n->streams = s;
 	n->nstreams++;
+	atomic_fetch_add_explicit(n->total, 1, memory_order_relaxed);
 	return s;
 fail:
 	free(s->in);

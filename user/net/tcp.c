@@ -66,7 +66,9 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 			close(c);
 			continue;
 		}
-		if (n->nstreams >= n->cfg->max_tcp_connections ||
+		/* Every worker's streams count (the sources are steered: each is one worker's). */
+		if (atomic_load_explicit(n->total, memory_order_relaxed) >=
+			n->cfg->max_tcp_connections ||
 		    tcp_count_from(n, &client) >= n->cfg->max_tcp_per_source) {
 			log_debug("tcp %s refused: connection limit",
 				  nts_addr_fmt(&client, buf, sizeof(buf), true));
@@ -135,11 +137,16 @@ int net_tcp_open(struct net_server *n, const struct nts_addr *addr, enum nts_tra
 
 	if (n->ntcp >= NET_MAX_TCP_LISTEN)
 		return -ENOSPC;
+	rc = net_reuseport_probe(n, addr, SOCK_STREAM);
+	if (rc)
+		return rc;
 	fd = socket(addr->family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if ((addr->family == AF_INET6 &&
+	/* Workers each listen on addr; a connection belongs to the worker that accepts it. */
+	if ((n->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+	    (addr->family == AF_INET6 &&
 	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0) ||
 	    bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 1024) < 0) {
 		rc = -errno;

@@ -228,7 +228,8 @@ struct net_udp *net_udp_by_fd(struct net_server *n, int fd)
 	return NULL;
 }
 
-static int udp_socket(const struct nts_addr *addr, bool wildcard)
+/* reuseport: one of the workers' sockets on addr (docs/architecture.md "Threading model"). */
+static int udp_socket(const struct nts_addr *addr, bool wildcard, bool reuseport)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = nts_addr_to_sockaddr(addr, &ss);
@@ -238,6 +239,8 @@ static int udp_socket(const struct nts_addr *addr, bool wildcard)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		goto fail;
 	if (addr->family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
@@ -303,8 +306,10 @@ fail:
 
 struct net_udp *net_udp_new(struct net_server *n, const struct nts_addr *addr, int *rcp)
 {
-	int fd = udp_socket(addr, nts_addr_is_any(addr));
+	int fd = net_reuseport_probe(n, addr, SOCK_DGRAM);
 
+	if (fd == 0)
+		fd = udp_socket(addr, nts_addr_is_any(addr), n->reuseport);
 	if (fd < 0) {
 		*rcp = fd;
 		return NULL;

@@ -1,6 +1,7 @@
 /* ntsd's "status", "allocations" and "allocation-delete" control commands; see ctl_cmds.h. */
 #include "ntsd/ctl_cmds.h"
 #include "ntsd/upgrade.h"
+#include "ntsd/workers.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -51,18 +52,26 @@ json_t *ntsd_ctl_status(struct ntsd *d)
 	struct net_listener_info li[NET_MAX_LISTENERS];
 	size_t n = d->net ? net_listeners(d->net, li, sizeof(li) / sizeof(li[0])) : 0;
 	json_t *listen = json_array();
-	json_int_t nalloc = 0;
+	json_int_t nalloc = 0, nstreams = 0;
+	struct nts_stats st;
 
 	for (size_t i = 0; i < n && i < sizeof(li) / sizeof(li[0]); i++)
 		json_array_append_new(listen, json_pack("{s:s, s:o}", "transport",
 							nts_transport_name(li[i].transport), "addr",
 							addr_json(&li[i].addr)));
-	if (d->turn)
-		turn_foreach_alloc(d->turn, count_alloc, &nalloc);
-	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:I}", "version", NTS_VERSION, "uptime",
+	ntsd_stats_sum(d, &st);
+	ntsd_workers_pause(d);
+	ntsd_foreach_worker (d, w) {
+		if (w->turn)
+			turn_foreach_alloc(w->turn, count_alloc, &nalloc);
+		if (w->net)
+			nstreams += (json_int_t)net_stream_count(w->net);
+	}
+	ntsd_workers_resume(d);
+	return json_pack("{s:s, s:I, s:o, s:o, s:I, s:I, s:I}", "version", NTS_VERSION, "uptime",
 			 (json_int_t)((uint64_t)time(NULL) - d->start_unix), "listen", listen,
-			 "stats", ntsd_ctl_stats_json(&d->stats), "allocations", nalloc,
-			 "tcp_connections", (json_int_t)(d->net ? net_stream_count(d->net) : 0));
+			 "stats", ntsd_ctl_stats_json(&st), "allocations", nalloc,
+			 "tcp_connections", nstreams, "workers", (json_int_t)d->nworkers);
 }
 
 static json_t *cmd_status(void *arg, json_t *args, char *err, size_t errlen)
@@ -72,6 +81,7 @@ static json_t *cmd_status(void *arg, json_t *args, char *err, size_t errlen)
 
 struct alloc_walk {
 	struct turn_server *turn;
+	unsigned worker; /* its index (relay workers) */
 	json_t *list;
 	json_t *perms, *chans; /* of the allocation being listed */
 	uint64_t now_ns;
@@ -117,18 +127,26 @@ static int add_alloc(void *arg, const struct turn_alloc_info *a)
 	    (json_int_t)a->expires_unix, "permissions", w->perms, "channels", w->chans,
 	    "c2p_packets", (json_int_t)a->c2p_packets, "c2p_bytes", (json_int_t)a->c2p_bytes,
 	    "p2c_packets", (json_int_t)a->p2c_packets, "p2c_bytes", (json_int_t)a->p2c_bytes);
-	if (o)
+	if (o) {
+		json_object_set_new(o, "worker", json_integer(w->worker));
 		json_array_append_new(w->list, o);
+	}
 	return 0;
 }
 
 static json_t *cmd_allocations(void *arg, json_t *args, char *err, size_t errlen)
 {
 	struct ntsd *d = arg;
-	struct alloc_walk w = {.turn = d->turn, .list = json_array(), .now_ns = nts_monotonic_ns()};
+	struct alloc_walk w = {.list = json_array(), .now_ns = nts_monotonic_ns()};
 
-	if (d->turn)
-		turn_foreach_alloc(d->turn, add_alloc, &w);
+	ntsd_workers_pause(d);
+	ntsd_foreach_worker (d, wk) {
+		w.turn = wk->turn;
+		w.worker = wk->index;
+		if (w.turn)
+			turn_foreach_alloc(w.turn, add_alloc, &w);
+	}
+	ntsd_workers_resume(d);
 	return json_pack("{s:I, s:o}", "now", (json_int_t)time(NULL), "allocations", w.list);
 }
 
@@ -142,7 +160,14 @@ static json_t *cmd_allocation_delete(void *arg, json_t *args, char *err, size_t 
 		snprintf(err, errlen, "allocation id must be a positive integer");
 		return NULL;
 	}
-	if (!d->turn || turn_alloc_delete_id(d->turn, (uint64_t)json_integer_value(id)) < 0) {
+	struct ntsd_worker *w = ntsd_worker_of(d, (uint64_t)json_integer_value(id));
+	int rc = -ENOENT;
+
+	ntsd_workers_pause(d);
+	if (w && w->turn)
+		rc = turn_alloc_delete_id(w->turn, (uint64_t)json_integer_value(id));
+	ntsd_workers_resume(d);
+	if (rc < 0) {
 		snprintf(err, errlen, "no allocation %" JSON_INTEGER_FORMAT,
 			 json_integer_value(id));
 		return NULL;

@@ -22,6 +22,9 @@ struct net_hostaddr;
 struct ntsd_upgrade;
 struct ntsd_usage;
 struct nts_fp_alloc_counters;
+struct ntsd_worker;
+struct ntsd_workers_sync;
+struct turn_shared;
 
 struct ntsd {
 	struct nts_config cfg;
@@ -49,6 +52,12 @@ struct ntsd {
 	struct ntsd_upgrade *upgrade; /* new side, until it serves */
 	uint32_t fastpath_gen;	      /* generation handed over to continue (0: a new one) */
 	bool handed_over;	      /* old side: a new ntsd serves now; this one only stops */
+	/* Relay workers (workers.h): with more than one, d->net is worker 0's (its listeners are
+	 * everyone's) and d->turn is NULL: TURN state is reached through each worker. */
+	unsigned nworkers;
+	struct ntsd_worker *workers;
+	struct ntsd_workers_sync *wsync;
+	struct turn_shared *shared;
 };
 
 /* Opens the database, loads or creates the ephemeral secret (unless --secret was given), starts the

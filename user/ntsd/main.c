@@ -24,6 +24,7 @@
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
 #include "ntsd/upgrade.h"
+#include "ntsd/workers.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -81,25 +82,6 @@ static int ntsd_signals(struct ntsd *d)
 	return rc ? rc : fd;
 }
 
-static struct auth_ctx *ntsd_auth(const struct nts_config *cfg)
-{
-	const char *secrets[NTS_MAX_SECRETS], *users[NTS_MAX_USERS];
-	char userbuf[NTS_MAX_USERS]
-		    [sizeof(cfg->users[0].name) + sizeof(cfg->users[0].password) + 1];
-	struct auth_ctx *a;
-
-	for (unsigned i = 0; i < cfg->nsecrets; i++)
-		secrets[i] = cfg->secrets[i];
-	for (unsigned i = 0; i < cfg->nusers; i++) {
-		snprintf(userbuf[i], sizeof(userbuf[i]), "%s:%s", cfg->users[i].name,
-			 cfg->users[i].password);
-		users[i] = userbuf[i];
-	}
-	a = auth_create(cfg->realm, secrets, cfg->nsecrets, users, cfg->nusers);
-	explicit_bzero(userbuf, sizeof(userbuf));
-	return a;
-}
-
 /* "udp 127.0.0.1:3478, tcp 127.0.0.1:3478" for the start line. */
 static void ntsd_listeners_text(const struct ntsd *d, char *buf, size_t len)
 {
@@ -121,24 +103,17 @@ static int ntsd_start(struct ntsd *d)
 
 	if (rc)
 		return rc;
-	d->auth = ntsd_auth(&d->cfg);
+	d->auth = ntsd_auth_create(&d->cfg);
 	if (!d->auth) {
 		log_error("cannot set up authentication");
 		return -ENOMEM;
 	}
-	d->net = net_create(d->loop, &d->cfg, &d->stats);
-	if (!d->net)
-		return -ENOMEM;
-	d->turn = turn_create(d->loop, &d->cfg, d->auth, &d->stats, net_send, d->net);
-	if (!d->turn) {
-		log_error("cannot start the TURN server");
-		return -ENOMEM;
-	}
-	net_set_turn(d->net, d->turn);
+	rc = ntsd_workers_create(d); /* loops, listeners' servers and TURN: workers.h */
+	if (rc)
+		return rc;
 	if (d->upgrade && (rc = ntsd_upgrade_adopt(d)) != 0)
 		return rc; /* listeners, control socket, nonce key, allocations handed over */
-	d->hostaddr =
-	    net_hostaddr_create(d->loop, d->turn); /* the host's own addresses: no peers */
+	d->hostaddr = ntsd_workers_hostaddr(d); /* the host's own addresses: no peers */
 	if (!d->hostaddr)
 		return -EIO; /* logged */
 	if (!d->ctl)
@@ -168,7 +143,7 @@ static int ntsd_start(struct ntsd *d)
 		log_error("cannot set up the fast path: %s", strerror(-rc));
 		return rc;
 	}
-	return net_listen(d->net);
+	return ntsd_workers_listen(d);
 }
 
 /* --run-as: hands the control socket to the user (root can still connect) and switches to it.
@@ -203,9 +178,7 @@ static void ntsd_stop(struct ntsd *d)
 	ntsd_unwire_usage(d);
 	ntsd_unwire_api(d);
 	net_hostaddr_destroy(d->hostaddr);
-	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */
-	if (d->turn)
-		turn_destroy(d->turn);
+	ntsd_workers_destroy(d); /* closes streams first: TURN drops the allocations they owned */
 	ctl_server_destroy(d->ctl);
 	if (d->auth)
 		auth_destroy(d->auth);
@@ -271,6 +244,8 @@ int main(int argc, char **argv)
 	if (d.upgrade)
 		ntsd_upgrade_finish(&d, rc); /* returns only when this ntsd takes over */
 	if (rc == 0)
+		rc = ntsd_workers_start(&d); /* relay threads, with the privileges left */
+	if (rc == 0)
 		rc = ntsd_notify_start(&d);
 	if (rc == 0) {
 		ntsd_listeners_text(&d, listeners, sizeof(listeners));
@@ -280,6 +255,7 @@ int main(int argc, char **argv)
 		rc = loop_run(d.loop);
 		if (rc)
 			log_error("event loop failed: %s", strerror(-rc));
+		ntsd_workers_stop(&d);
 		/* Handed over by an upgrade: the new ntsd is the service now (MAINPID=). */
 		if (!d.handed_over)
 			ntsd_notify_stopping(rc ? "event loop failed" : "stopping");

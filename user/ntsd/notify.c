@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ntsd/notify.h"
+#include "ntsd/workers.h"
 #include "util/log.h"
 
 #define NOTIFY_STATUS_MS 10000 /* STATUS= refresh when no watchdog asks for a shorter period */
@@ -17,12 +18,14 @@
  * `systemctl status ntsd` shows. */
 static void notify_tick(void *arg, uint64_t now_ms)
 {
-	const struct ntsd *d = arg;
+	struct ntsd *d = arg;
+	struct nts_stats st;
 	uint64_t usec = 0;
 
+	ntsd_stats_sum(d, &st); /* every relay worker's */
 	sd_notifyf(0, "%sSTATUS=serving, allocations: %llu",
 		   sd_watchdog_enabled(0, &usec) > 0 ? "WATCHDOG=1\n" : "",
-		   (unsigned long long)d->stats.allocations_current);
+		   (unsigned long long)st.allocations_current);
 }
 
 int ntsd_notify_start(struct ntsd *d)

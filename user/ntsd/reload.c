@@ -19,6 +19,7 @@
 #include "ntsd/daemon.h"
 #include "ntsd/options.h"
 #include "ntsd/options_priv.h"
+#include "ntsd/workers.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -102,7 +103,7 @@ static int reload_secrets(struct ntsd *d)
 		return ntsd_api_load_secret(d); /* back to the database's secret */
 	for (unsigned i = 0; i < d->cfg.nsecrets; i++)
 		list[i] = d->cfg.secrets[i];
-	return auth_set_secrets(d->auth, list, d->cfg.nsecrets);
+	return ntsd_auth_set_secrets(d, list, d->cfg.nsecrets);
 }
 
 static int reload_users(struct ntsd *d)
@@ -119,7 +120,7 @@ static int reload_users(struct ntsd *d)
 		snprintf(buf[i], sizeof(buf[i]), "%s:%s", c->users[i].name, c->users[i].password);
 		list[i] = buf[i];
 	}
-	rc = auth_set_users(d->auth, list, c->nusers);
+	rc = ntsd_auth_set_users(d, list, c->nusers);
 	explicit_bzero(buf, NTS_MAX_USERS * sizeof(*buf));
 	free(buf);
 	return rc;
@@ -127,8 +128,14 @@ static int reload_users(struct ntsd *d)
 
 static int reload_peer_rules(struct ntsd *d)
 {
-	return turn_set_peer_rules(d->turn, d->cfg.allow_peer, d->cfg.nallow_peer, d->cfg.deny_peer,
-				   d->cfg.ndeny_peer);
+	int rc = 0;
+
+	ntsd_foreach_worker (d, w) {
+		if (!rc)
+			rc = turn_set_peer_rules(w->turn, d->cfg.allow_peer, d->cfg.nallow_peer,
+						 d->cfg.deny_peer, d->cfg.ndeny_peer);
+	}
+	return rc;
 }
 
 static int reload_ice(struct ntsd *d)
@@ -138,7 +145,9 @@ static int reload_ice(struct ntsd *d)
 
 static int reload_limits(struct ntsd *d)
 {
-	turn_limits_changed(d->turn);
+	ntsd_foreach_worker (d, w) {
+		turn_limits_changed(w->turn);
+	}
 	return 0;
 }
 
@@ -201,7 +210,7 @@ static int reload_read(struct ntsd *d, struct nts_config *next, struct ntsd_relo
 static int reload_tls(struct ntsd *d, const struct nts_config *next, struct ntsd_reload_result *r)
 {
 	char cert[sizeof(d->cfg.cert)], key[sizeof(d->cfg.key)];
-	int rc;
+	int rc = 0;
 
 	if (!d->net || !d->cfg.ntls_listen)
 		return 0;
@@ -209,7 +218,10 @@ static int reload_tls(struct ntsd *d, const struct nts_config *next, struct ntsd
 	memcpy(key, d->cfg.key, sizeof(key));
 	memcpy(d->cfg.cert, next->cert, sizeof(cert));
 	memcpy(d->cfg.key, next->key, sizeof(key));
-	rc = net_reload_tls(d->net);
+	ntsd_foreach_worker (d, w) {
+		if (rc >= 0)
+			rc = net_reload_tls(w->net);
+	}
 	if (rc < 0) {
 		memcpy(d->cfg.cert, cert, sizeof(cert));
 		memcpy(d->cfg.key, key, sizeof(key));
@@ -265,7 +277,20 @@ static void reload_apply(struct ntsd *d, const struct nts_config *next,
 	}
 }
 
+static int ntsd_reload_parked(struct ntsd *d, struct ntsd_reload_result *r);
+
+/* Reloads with the relay workers parked: they read the configuration and the state it changes. */
 int ntsd_reload(struct ntsd *d, struct ntsd_reload_result *r)
+{
+	int rc;
+
+	ntsd_workers_pause(d);
+	rc = ntsd_reload_parked(d, r);
+	ntsd_workers_resume(d);
+	return rc;
+}
+
+static int ntsd_reload_parked(struct ntsd *d, struct ntsd_reload_result *r)
 {
 	struct nts_config *next = malloc(2 * sizeof(*next)); /* as read; as applied */
 	char names[1024];

@@ -25,6 +25,7 @@
 #include "fastpath/fastpath.h"
 #include "net/net.h"
 #include "ntsd/notify.h"
+#include "ntsd/workers.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
@@ -38,6 +39,7 @@ enum { US_ENTRY = 1, US_NAME = 1, US_VALUE = 2 }; /* NTS_REC_STATS */
 enum { UA_KEY = 1 };				  /* NTS_REC_AUTH_NONCE */
 enum { UP_GEN = 1 };				  /* NTS_REC_FASTPATH */
 enum { UQ_ID = 1, UQ_FOLDED = 2 };		  /* NTS_REC_FP_ALLOC */
+enum { UW_INDEX = 1, UW_COUNT = 2 };		  /* NTS_REC_WORKER */
 
 /* A handover being taken (new side). */
 struct ntsd_upgrade {
@@ -180,24 +182,62 @@ static int up_put_folded(void *arg, const struct turn_alloc_info *a)
 	return 0;
 }
 
-/* The whole state of d as a stream, with the sockets it names in ft. */
-static int up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft)
+/* Relay workers: the section of worker w starts (none with one worker: one loop's stream). */
+static void up_put_worker(struct ntsd *d, struct ntsd_worker *w, struct nts_tlv_buf *b)
+{
+	size_t off;
+
+	if (d->nworkers < 2)
+		return;
+	off = nts_tlv_begin(b, NTS_REC_WORKER, true);
+	nts_tlv_put_u32(b, UW_INDEX, true, w->index);
+	nts_tlv_put_u32(b, UW_COUNT, true, d->nworkers);
+	nts_tlv_end(b, off);
+}
+
+/* Worker w's listening sockets. */
+static void up_put_listeners(struct ntsd_worker *w, struct nts_tlv_buf *b, struct up_fdtab *ft)
 {
 	static const uint8_t kinds[] = {[NTS_UDP] = UF_UDP, [NTS_TCP] = UF_TCP, [NTS_TLS] = UF_TLS};
 	struct net_listener_info li[NET_MAX_LISTENERS];
-	size_t n = net_listeners(d->net, li, NET_MAX_LISTENERS), off;
+	size_t n = net_listeners(w->net, li, NET_MAX_LISTENERS);
+
+	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
+		up_put_listener(b, ft, li[i].fd, kinds[li[i].transport], &li[i].addr);
+	n = net_alt_listeners(w->net, li, NET_MAX_LISTENERS);
+	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
+		up_put_listener(b, ft, li[i].fd, UF_ALT, &li[i].addr);
+}
+
+/* Worker w's allocations and the kernel counters folded for them. */
+static int up_put_turn(struct ntsd *d, struct ntsd_worker *w, struct nts_tlv_buf *b,
+		       struct up_fdtab *ft)
+{
 	const struct turn_state_fds fds = {.put = up_fd_put, .arg = ft};
+	int rc = turn_state_export(w->turn, b, &fds);
+
+	if (rc)
+		return rc;
+	if (d->fastpath)
+		turn_foreach_alloc(w->turn, up_put_folded, &(struct up_fold_walk){d, b});
+	return 0;
+}
+
+/* The whole state of d as a stream, with the sockets it names in ft (relay workers parked). One
+ * worker writes one loop's stream, as before workers existed; more write a section each. */
+static int up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft)
+{
+	bool one = d->nworkers < 2;
+	struct nts_stats st;
+	size_t off;
 	uint8_t key[64];
 	int rc, api_fd = d->api ? api_http_listen_fd(d->api) : -1;
 
 	rc = nts_tlv_init(b);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
-		up_put_listener(b, ft, li[i].fd, kinds[li[i].transport], &li[i].addr);
-	n = net_alt_listeners(d->net, li, NET_MAX_LISTENERS);
-	for (size_t i = 0; i < n && i < NET_MAX_LISTENERS; i++)
-		up_put_listener(b, ft, li[i].fd, UF_ALT, &li[i].addr);
+	if (one)
+		up_put_listeners(&d->workers[0], b, ft);
 	up_put_listener(b, ft, ctl_server_fd(d->ctl), UF_CTL, NULL);
 	if (api_fd >= 0)
 		up_put_listener(b, ft, api_fd, UF_API, NULL);
@@ -213,12 +253,16 @@ static int up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft)
 		nts_tlv_put_u32(b, UP_GEN, true, fastpath_generation(d->fastpath));
 		nts_tlv_end(b, off);
 	}
-	rc = turn_state_export(d->turn, b, &fds);
-	if (rc)
-		return rc;
-	if (d->fastpath)
-		turn_foreach_alloc(d->turn, up_put_folded, &(struct up_fold_walk){d, b});
-	up_put_stats(b, &d->stats);
+	ntsd_foreach_worker (d, w) {
+		up_put_worker(d, w, b);
+		if (!one)
+			up_put_listeners(w, b, ft);
+		rc = up_put_turn(d, w, b, ft);
+		if (rc)
+			return rc;
+	}
+	ntsd_stats_sum(d, &st);
+	up_put_stats(b, &st);
 	off = nts_tlv_begin(b, NTS_REC_META, true);
 	nts_tlv_put_str(b, UM_VERSION, false, NTS_VERSION);
 	nts_tlv_put_u32(b, UM_PID, false, (uint32_t)getpid());
@@ -290,7 +334,35 @@ struct up_pass {
 	uint8_t *fd_seen;
 	bool meta;
 	unsigned nallocs;
+	unsigned worker, nworkers; /* the section being read (NTS_REC_WORKER); 0: one loop's */
 };
+
+/* The worker the records being read belong to; NULL when the stream's workers are not this
+ * ntsd's (-ERANGE in *rc). */
+static struct ntsd_worker *up_worker(struct up_pass *p, int *rc)
+{
+	unsigned want = p->d->nworkers > 1 ? p->d->nworkers : 0;
+
+	if (p->nworkers != want) {
+		*rc = -ERANGE;
+		return NULL;
+	}
+	return &p->d->workers[p->worker];
+}
+
+static int up_rec_worker(struct up_pass *p, const struct nts_tlv *rec)
+{
+	uint32_t idx = 0, count = 0;
+	struct up_field f[] = {UP_FIXED(UW_INDEX, 4, &idx), UP_FIXED(UW_COUNT, 4, &count)};
+	int rc = up_fields(rec, f, 2);
+
+	if (rc < 0 || !f[0].seen || !f[1].seen || count < 2 || count > NTS_MAX_WORKERS ||
+	    idx >= count || (p->nworkers && p->nworkers != count))
+		return rc < 0 ? rc : -EBADMSG;
+	p->worker = idx;
+	p->nworkers = count;
+	return 0;
+}
 
 static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 {
@@ -300,6 +372,7 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 	struct up_field f[] = {UP_FIXED(UF_INDEX, 4, &idx), UP_FIXED(UF_KIND, 1, &kind),
 			       UP_FIXED(UF_LOCAL, NTS_TLV_ADDR_LEN, &local)};
 	int rc = up_fields(rec, f, 3), fd;
+	struct ntsd_worker *w = NULL;
 	static const enum nts_transport tr[] = {
 	    [UF_UDP] = NTS_UDP, [UF_TCP] = NTS_TCP, [UF_TLS] = NTS_TLS};
 
@@ -311,6 +384,8 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 	p->fd_seen[idx] = 1;
 	if (!p->d)
 		return 0;
+	if (kind != UF_CTL && kind != UF_API && !(w = up_worker(p, &rc)))
+		return rc;
 	fd = up_fd_get(p->u, idx, false);
 	if (fd < 0)
 		return fd;
@@ -324,9 +399,9 @@ static int up_rec_fd(struct up_pass *p, const struct nts_tlv *rec)
 		p->u->api_fd = fd;
 		return 0;
 	case UF_ALT:
-		return net_adopt_alt(p->d->net, fd);
+		return net_adopt_alt(w->net, fd);
 	default:
-		return net_adopt_listener(p->d->net, tr[kind], fd);
+		return net_adopt_listener(w->net, tr[kind], fd);
 	}
 }
 
@@ -383,7 +458,12 @@ static int up_rec_small(struct up_pass *p, const struct nts_tlv *rec)
 		rc = up_fields(rec, f, 1);
 		if (rc < 0 || !f[0].seen || !len)
 			return rc < 0 ? rc : -EBADMSG;
-		return p->d ? auth_nonce_key_set(p->d->auth, v, len) : 0;
+		if (!p->d)
+			return 0;
+		rc = auth_nonce_key_set(p->d->auth, v, len);
+		for (unsigned i = 0; !rc && p->d->nworkers > 1 && i < p->d->nworkers; i++)
+			rc = auth_nonce_key_set(p->d->workers[i].auth, v, len);
+		return rc;
 	case NTS_REC_FASTPATH:
 		f[0] = UP_FIXED(UP_GEN, 4, &gen);
 		rc = up_fields(rec, f, 1);
@@ -424,12 +504,20 @@ static int up_pass(struct up_pass *p, const uint8_t *buf, size_t len)
 		case NTS_REC_STATS:
 			rc = p->d ? 0 : up_rec_stats(p, &rec);
 			break;
+		case NTS_REC_WORKER:
+			rc = up_rec_worker(p, &rec);
+			break;
 		case NTS_REC_TURN_SERVER:
 		case NTS_REC_TURN_ALLOC:
-		case NTS_REC_TURN_RESV:
-			rc = turn_state_import(p->d ? p->d->turn : NULL, &rec, &fds);
+		case NTS_REC_TURN_RESV: {
+			struct ntsd_worker *w = p->d ? up_worker(p, &rc) : NULL;
+
+			if (p->d && !w)
+				break;
+			rc = turn_state_import(w ? w->turn : NULL, &rec, &fds);
 			p->nallocs += rec.type == NTS_REC_TURN_ALLOC && !rc;
 			break;
+		}
 		default:
 			rc = up_rec_small(p, &rec);
 		}
@@ -537,6 +625,8 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 			 strerror(-rc));
 		return rc;
 	}
+	/* Relay workers stay parked from here: handed over, they stop without reading again. */
+	ntsd_workers_pause(d);
 	/* Nothing pending stays behind: kernel counters folded, usage written. */
 	ntsd_fold_fastpath(d);
 	rc = up_encode(d, &b, &ft);
@@ -578,6 +668,8 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 	d->handed_over = true;
 	loop_stop(d->loop);
 out:
+	if (rc)
+		ntsd_workers_resume(d);
 	if (sv[0] >= 0)
 		close(sv[0]);
 	if (memfd >= 0)
@@ -690,6 +782,24 @@ int ntsd_upgrade_receive(struct ntsd *d)
 	return 0;
 }
 
+unsigned ntsd_upgrade_workers(const struct ntsd *d)
+{
+	struct nts_tlv_rd body;
+	struct nts_tlv rec;
+	uint16_t version;
+
+	if (!d->upgrade || nts_tlv_open(d->upgrade->buf, d->upgrade->len, &version, &body))
+		return 0;
+	while (nts_tlv_next(&body, &rec) > 0) {
+		uint32_t idx = 0, count = 0;
+		struct up_field f[] = {UP_FIXED(UW_INDEX, 4, &idx), UP_FIXED(UW_COUNT, 4, &count)};
+
+		if (rec.type == NTS_REC_WORKER && up_fields(&rec, f, 2) == 0 && f[1].seen)
+			return count;
+	}
+	return 1; /* one loop's stream */
+}
+
 int ntsd_upgrade_adopt(struct ntsd *d)
 {
 	struct up_pass p = {.d = d, .u = d->upgrade, .nfds = d->upgrade->nfds};
@@ -700,7 +810,11 @@ int ntsd_upgrade_adopt(struct ntsd *d)
 		return -ENOMEM;
 	rc = up_pass(&p, d->upgrade->buf, d->upgrade->len);
 	free(p.fd_seen);
-	if (rc)
+	if (rc == -ERANGE)
+		log_error("upgrade: the handover holds %u relay workers' state, this ntsd runs %u: "
+			  "give both the same --workers",
+			  p.nworkers ? p.nworkers : 1, d->nworkers);
+	else if (rc)
 		log_error("upgrade: cannot rebuild the state: %s", strerror(-rc));
 	else
 		log_info("upgrade: rebuilt %u allocations", p.nallocs);

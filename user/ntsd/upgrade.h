@@ -29,6 +29,9 @@ int ntsd_upgrade_start(struct ntsd *d, const char *binary, pid_t *pid, char *err
 /* New side, before the modules start: when started by an upgrade, receives the sockets and the
  * stream and checks all of it (d->upgrade set). 0 (also when not an upgrade) or -errno. */
 int ntsd_upgrade_receive(struct ntsd *d);
+/* The number of relay workers whose state the handover being taken carries (1: one loop's
+ * stream), or 0 when none is being taken. Without --workers, the new ntsd runs as many. */
+unsigned ntsd_upgrade_workers(const struct ntsd *d);
 /* New side, once auth, net and turn exist: adopts the listeners, the control socket, the nonce
  * key, TURN's state and the counters. 0 or -errno. */
 int ntsd_upgrade_adopt(struct ntsd *d);

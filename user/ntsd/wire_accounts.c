@@ -10,6 +10,7 @@
 
 #include "api/api.h"
 #include "ntsd/daemon.h"
+#include "ntsd/workers.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
@@ -25,11 +26,30 @@ static struct turn_account_policy wire_accounts_policy(const struct store_accoun
 	};
 }
 
+/* Sets sid's policy in every worker's TURN: the allocations ended, or -errno. */
+static int wire_accounts_set(struct ntsd *d, const char *sid, const struct turn_account_policy *p)
+{
+	int ended = 0;
+
+	ntsd_workers_pause(d);
+	ntsd_foreach_worker (d, w) {
+		int rc = turn_account_set(w->turn, sid, p);
+
+		if (rc < 0) {
+			ended = rc;
+			break;
+		}
+		ended += rc;
+	}
+	ntsd_workers_resume(d);
+	return ended;
+}
+
 static void wire_accounts_changed(void *arg, const struct store_account *a)
 {
 	struct ntsd *d = arg;
 	struct turn_account_policy p = wire_accounts_policy(a);
-	int ended = turn_account_set(d->turn, a->sid, &p);
+	int ended = wire_accounts_set(d, a->sid, &p);
 
 	if (ended < 0)
 		log_error("account %s: cannot apply the change: %s", a->sid, strerror(-ended));
@@ -55,7 +75,7 @@ static int wire_accounts_load_one(void *arg, const struct store_account *a)
 
 	if (p.state == TURN_ACCOUNT_ACTIVE && !p.max_allocations && !p.max_bps)
 		return 0;
-	rc = turn_account_set(l->d->turn, a->sid, &p);
+	rc = wire_accounts_set(l->d, a->sid, &p);
 	if (rc < 0)
 		l->err = rc;
 	return rc < 0;

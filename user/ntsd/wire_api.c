@@ -16,6 +16,7 @@
 #include "auth/auth.h"
 #include "ntsd/daemon.h"
 #include "ntsd/upgrade.h"
+#include "ntsd/workers.h"
 #include "net/net.h"
 #include "store/store.h"
 #include "util/log.h"
@@ -31,9 +32,14 @@ static int wire_api_secret(struct ntsd *d)
 		return 0;
 	err = store_secret_get_or_create(d->store, secret, sizeof(secret));
 	if (!err)
-		err = auth_set_secrets(d->auth, list, 1);
+		err = ntsd_auth_set_secrets(d, list, 1);
 	explicit_bzero(secret, sizeof(secret));
 	return err;
+}
+
+static void wire_api_stats(void *arg, struct nts_stats *out)
+{
+	ntsd_stats_sum(arg, out);
 }
 
 /* Publishes the ICE URLs so `ntsctl --db token create` lists the same servers when ntsd is down. */
@@ -210,6 +216,8 @@ int ntsd_wire_api(struct ntsd *d)
 	d->api = api_create(&d->cfg, d->store, d->auth, &d->stats);
 	if (!d->api)
 		return -ENOMEM;
+	if (d->nworkers > 1) /* /metrics sums every relay worker's counters */
+		api_set_stats_fn(d->api, wire_api_stats, d);
 	api_ice_urls_from_config(&d->cfg, &ice);
 	wire_api_publish_ice(d, &ice);
 	if (!d->cfg.api_off) {

@@ -2,7 +2,9 @@
  * `ntsctl attach` sends "fastpath-adopt"), mirrors channels and permissions into them through the
  * TURN hooks, folds kernel counters into allocations and d->stats, and collects stale entries.
  * Without pinned maps ntsd works exactly as before; any map failure only sends traffic to
- * userspace.
+ * userspace. Relay workers call the hooks from their threads: each hook holds ntsd_lock() around
+ * the mirror, and the daemon's thread parks the workers (ntsd_workers_pause()) before it folds,
+ * adopts or replays.
  */
 #include <errno.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
 #include "ntsd/daemon.h"
+#include "ntsd/workers.h"
 #include "turn/turn.h"
 #include "util/log.h"
 
@@ -21,9 +24,11 @@
 static void fp_usage(void *arg, uint64_t alloc_id, const struct nts_fp_alloc_counters *delta)
 {
 	struct ntsd *d = arg;
+	struct ntsd_worker *w = ntsd_worker_of(d, alloc_id);
 	const char *account =
-	    turn_add_kernel_counters(d->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
-				     delta->p2c_packets, delta->p2c_bytes);
+	    w ? turn_add_kernel_counters(w->turn, alloc_id, delta->c2p_packets, delta->c2p_bytes,
+					 delta->p2c_packets, delta->p2c_bytes)
+	      : NULL;
 
 	if (account)
 		ntsd_usage_kernel(d, alloc_id, account, delta);
@@ -35,7 +40,7 @@ static void fp_limits_from_turn(struct fastpath_limits *f, const struct turn_lim
 	    .bps = l->bps, .pps = l->pps, .account = l->account, .account_bps = l->account_bps};
 }
 
-static void fp_limits_set(void *arg, uint64_t alloc_id, const struct turn_limits *l)
+static void fp_limits_set_locked(void *arg, uint64_t alloc_id, const struct turn_limits *l)
 {
 	struct ntsd *d = arg;
 	struct fastpath_limits f;
@@ -51,7 +56,7 @@ static void fp_limits_set(void *arg, uint64_t alloc_id, const struct turn_limits
 			 (unsigned long long)alloc_id, strerror(-rc));
 }
 
-static void fp_account_del(void *arg, uint64_t account)
+static void fp_account_del_locked(void *arg, uint64_t account)
 {
 	struct ntsd *d = arg;
 
@@ -59,7 +64,7 @@ static void fp_account_del(void *arg, uint64_t account)
 		fastpath_account_del(d->fastpath, account);
 }
 
-static int fp_channel_set(void *arg, const struct turn_channel_info *c)
+static int fp_channel_set_locked(void *arg, const struct turn_channel_info *c)
 {
 	struct ntsd *d = arg;
 	struct turn_limits l;
@@ -68,8 +73,8 @@ static int fp_channel_set(void *arg, const struct turn_channel_info *c)
 	if (!d->fastpath)
 		return 0;
 	/* The limits go in before the channel: a bound channel is never relayed unlimited. */
-	if (turn_alloc_limits(d->turn, c->alloc_id, &l) == 0)
-		fp_limits_set(d, c->alloc_id, &l);
+	if (turn_alloc_limits(ntsd_worker_of(d, c->alloc_id)->turn, c->alloc_id, &l) == 0)
+		fp_limits_set_locked(d, c->alloc_id, &l);
 	rc = fastpath_channel_set(d->fastpath, c->alloc_id, &c->client, &c->server, &c->relay,
 				  &c->peer, c->channel, c->expires_ns);
 	if (rc == 0) /* where its kernel counter is, for a restart (wire_usage.c) */
@@ -77,7 +82,7 @@ static int fp_channel_set(void *arg, const struct turn_channel_info *c)
 	return rc;
 }
 
-static void fp_channel_del(void *arg, const struct turn_channel_info *c)
+static void fp_channel_del_locked(void *arg, const struct turn_channel_info *c)
 {
 	struct ntsd *d = arg;
 
@@ -91,9 +96,9 @@ static void fp_channel_del(void *arg, const struct turn_channel_info *c)
 	fastpath_fold_one(d->fastpath, c->alloc_id, fp_usage, d);
 }
 
-static int fp_permission_set(void *arg, uint64_t alloc_id, enum nts_transport transport,
-			     const struct nts_addr *relay, const struct nts_addr *peer,
-			     uint64_t expires_ns)
+static int fp_permission_set_locked(void *arg, uint64_t alloc_id, enum nts_transport transport,
+				    const struct nts_addr *relay, const struct nts_addr *peer,
+				    uint64_t expires_ns)
 {
 	struct ntsd *d = arg;
 
@@ -104,8 +109,8 @@ static int fp_permission_set(void *arg, uint64_t alloc_id, enum nts_transport tr
 	return fastpath_permission_set(d->fastpath, alloc_id, relay, peer, expires_ns);
 }
 
-static void fp_permission_del(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
-			      const struct nts_addr *peer)
+static void fp_permission_del_locked(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
+				     const struct nts_addr *peer)
 {
 	struct ntsd *d = arg;
 
@@ -113,7 +118,7 @@ static void fp_permission_del(void *arg, uint64_t alloc_id, const struct nts_add
 		fastpath_permission_del(d->fastpath, alloc_id, relay, peer);
 }
 
-static void fp_alloc_del(void *arg, uint64_t alloc_id)
+static void fp_alloc_del_locked(void *arg, uint64_t alloc_id)
 {
 	struct ntsd *d = arg;
 
@@ -123,23 +128,79 @@ static void fp_alloc_del(void *arg, uint64_t alloc_id)
 	fastpath_alloc_del(d->fastpath, alloc_id);
 }
 
+/* The hooks TURN calls, from whichever worker holds the allocation: one at a time. */
+static void fp_limits_set_hook(void *arg, uint64_t alloc_id, const struct turn_limits *l)
+{
+	ntsd_lock(arg);
+	fp_limits_set_locked(arg, alloc_id, l);
+	ntsd_unlock(arg);
+}
+
+static void fp_account_del_hook(void *arg, uint64_t account)
+{
+	ntsd_lock(arg);
+	fp_account_del_locked(arg, account);
+	ntsd_unlock(arg);
+}
+
+static int fp_channel_set_hook(void *arg, const struct turn_channel_info *c)
+{
+	int rc;
+
+	ntsd_lock(arg);
+	rc = fp_channel_set_locked(arg, c);
+	ntsd_unlock(arg);
+	return rc;
+}
+
+static void fp_channel_del_hook(void *arg, const struct turn_channel_info *c)
+{
+	ntsd_lock(arg);
+	fp_channel_del_locked(arg, c);
+	ntsd_unlock(arg);
+}
+
+static int fp_permission_set_hook(void *arg, uint64_t alloc_id, enum nts_transport transport,
+				  const struct nts_addr *relay, const struct nts_addr *peer,
+				  uint64_t expires_ns)
+{
+	int rc;
+
+	ntsd_lock(arg);
+	rc = fp_permission_set_locked(arg, alloc_id, transport, relay, peer, expires_ns);
+	ntsd_unlock(arg);
+	return rc;
+}
+
+static void fp_permission_del_hook(void *arg, uint64_t alloc_id, const struct nts_addr *relay,
+				   const struct nts_addr *peer)
+{
+	ntsd_lock(arg);
+	fp_permission_del_locked(arg, alloc_id, relay, peer);
+	ntsd_unlock(arg);
+}
+
+static void fp_alloc_del_hook(void *arg, uint64_t alloc_id)
+{
+	ntsd_lock(arg);
+	fp_alloc_del_locked(arg, alloc_id);
+	ntsd_unlock(arg);
+}
+
 static const struct turn_hooks wire_fp_hooks = {
-    .channel_set = fp_channel_set,
-    .channel_del = fp_channel_del,
-    .permission_set = fp_permission_set,
-    .permission_del = fp_permission_del,
-    .alloc_del = fp_alloc_del,
-    .limits_set = fp_limits_set,
-    .account_del = fp_account_del,
+    .channel_set = fp_channel_set_hook,
+    .channel_del = fp_channel_del_hook,
+    .permission_set = fp_permission_set_hook,
+    .permission_del = fp_permission_del_hook,
+    .alloc_del = fp_alloc_del_hook,
+    .limits_set = fp_limits_set_hook,
+    .account_del = fp_account_del_hook,
 };
 
-static void wire_fp_tick(void *arg, uint64_t now_ms)
+static void wire_fp_tick_locked(struct ntsd *d)
 {
-	struct ntsd *d = arg;
 	struct nts_fp_stats s;
 
-	if (!d->fastpath)
-		return;
 	/* One syscall when the kernel forwarded nothing since the last tick. */
 	fastpath_fold(d->fastpath, fp_usage, d);
 	/* An earlier ntsd's allocations, before their expired entries (and counters) are collected.
@@ -159,15 +220,30 @@ static void wire_fp_tick(void *arg, uint64_t now_ms)
 			    WIRE_FP_GC_BUDGET);
 }
 
+static void wire_fp_tick(void *arg, uint64_t now_ms)
+{
+	struct ntsd *d = arg;
+
+	if (!d->fastpath)
+		return;
+	/* Folding adds to the workers' allocations: they wait (one pause a second). */
+	ntsd_workers_pause(d);
+	ntsd_lock(d);
+	wire_fp_tick_locked(d);
+	ntsd_unlock(d);
+	ntsd_workers_resume(d);
+}
+
 static bool fp_peer_allowed(void *arg, const struct nts_addr *peer)
 {
 	struct ntsd *d = arg;
 
-	return turn_peer_allowed(d->turn, peer);
+	/* Every worker applies the same policy. */
+	return turn_peer_allowed(d->workers[0].turn, peer);
 }
 
 /* Opens the pinned maps (replacing any open ones) and writes every live channel and permission. */
-static int wire_fp_adopt(struct ntsd *d)
+static int wire_fp_adopt_locked(struct ntsd *d)
 {
 	struct fastpath *fp;
 	int rc;
@@ -195,7 +271,9 @@ static int wire_fp_adopt(struct ntsd *d)
 	fastpath_close(d->fastpath);
 	d->fastpath = fp;
 	ntsd_usage_adopt_end(d);
-	turn_replay_hooks(d->turn);
+	ntsd_foreach_worker (d, w) {
+		turn_replay_hooks(w->turn);
+	}
 	for (unsigned i = 0; i < d->cfg.nrelay_ip; i++) {
 		static const uint8_t zero[16];
 		const struct nts_addr *r = &d->cfg.relay_ip[i];
@@ -207,6 +285,18 @@ static int wire_fp_adopt(struct ntsd *d)
 			    r->family == AF_INET ? "0.0.0.0" : "::");
 	}
 	return 0;
+}
+
+static int wire_fp_adopt(struct ntsd *d)
+{
+	int rc;
+
+	ntsd_workers_pause(d);
+	ntsd_lock(d);
+	rc = wire_fp_adopt_locked(d);
+	ntsd_unlock(d);
+	ntsd_workers_resume(d);
+	return rc;
 }
 
 static json_t *wire_fp_state(struct ntsd *d)
@@ -255,7 +345,9 @@ int ntsd_wire_fastpath(struct ntsd *d)
 
 	/* Hooks first: adopting replays TURN's state through them (after an upgrade there is some).
 	 */
-	turn_set_hooks(d->turn, &wire_fp_hooks, d);
+	ntsd_foreach_worker (d, w) {
+		turn_set_hooks(w->turn, &wire_fp_hooks, d);
+	}
 	rc = wire_fp_adopt(d);
 
 	if (rc == 0)
@@ -276,14 +368,21 @@ int ntsd_wire_fastpath(struct ntsd *d)
 
 void ntsd_fold_fastpath(struct ntsd *d)
 {
-	if (d->fastpath)
-		fastpath_fold(d->fastpath, fp_usage, d);
+	if (!d->fastpath)
+		return;
+	ntsd_workers_pause(d);
+	ntsd_lock(d);
+	fastpath_fold(d->fastpath, fp_usage, d);
+	ntsd_unlock(d);
+	ntsd_workers_resume(d);
 }
 
 void ntsd_unwire_fastpath(struct ntsd *d)
 {
 	/* The maps and their entries stay: bound channels keep flowing until they expire, and the
 	 * next ntsd adopts them. The hooks stay installed and see no fast path. */
+	ntsd_lock(d);
 	fastpath_close(d->fastpath);
 	d->fastpath = NULL;
+	ntsd_unlock(d);
 }

@@ -8,6 +8,10 @@
  * the same transaction as the usage, a mark per kernel counter saying how much of it is counted.
  * An ntsd that adopts the maps folds an earlier ntsd's counters from those marks on, until the
  * counters go.
+ *
+ * Relay workers report from their threads under ntsd_lock(), and only the daemon's thread uses the
+ * store (the token API and control commands use it too, unlocked): a worker's report waits in an
+ * inbox until the daemon's thread takes it, within a second.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 #include "ctl/ctl.h"
 #include "fastpath/fastpath.h"
 #include "ntsd/daemon.h"
+#include "ntsd/workers.h"
 #include "store/store.h"
 #include "turn/turn.h"
 #include "util/log.h"
@@ -35,8 +40,24 @@ struct usage_acct {
 	uint64_t carry_ms; /* allocation-milliseconds not yet a whole second */
 };
 
+/* What a relay worker hands the daemon's thread (usage_post()). */
+enum usage_msg_kind { USAGE_MSG_BYTES, USAGE_MSG_LIVE, USAGE_MSG_MARK, USAGE_MSG_FORGET };
+struct usage_msg {
+	enum usage_msg_kind kind;
+	char sid[STORE_SID_LEN + 1];
+	int64_t day;		       /* BYTES */
+	struct store_usage add;	       /* BYTES */
+	int change;		       /* LIVE: +1 made, -1 ended */
+	uint64_t now_ms;	       /* LIVE */
+	struct store_kernel_mark mark; /* MARK */
+	uint64_t key;		       /* FORGET */
+};
+
 struct ntsd_usage {
 	struct usage_acct *buckets[WIRE_USAGE_BUCKETS];
+	/* Relay workers' reports not yet taken (under ntsd_lock()). */
+	struct usage_msg *inbox;
+	size_t ninbox, inbox_cap;
 	/* An earlier ntsd's kernel counters still followed (marks as last folded). */
 	struct store_kernel_mark *foreign;
 	size_t nforeign;
@@ -111,7 +132,69 @@ static void usage_live(struct ntsd *d, const char *sid, int change, uint64_t now
 	}
 }
 
-static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
+/* On a relay worker: queues m for the daemon's thread (under ntsd_lock()). true when queued. */
+static bool usage_post(struct ntsd *d, const struct usage_msg *m)
+{
+	struct ntsd_usage *u = d->usage;
+
+	if (!ntsd_on_worker(d))
+		return false;
+	if (u->ninbox == u->inbox_cap) {
+		size_t cap = u->inbox_cap ? 2 * u->inbox_cap : 64;
+		struct usage_msg *n = realloc(u->inbox, cap * sizeof(*n));
+
+		if (!n) {
+			log_warn("usage: out of memory: a worker's usage of %s not counted",
+				 m->sid);
+			return true;
+		}
+		u->inbox = n;
+		u->inbox_cap = cap;
+	}
+	u->inbox[u->ninbox++] = *m;
+	return true;
+}
+
+/* The daemon's thread: applies what the workers queued, in order. */
+static void usage_drain(struct ntsd *d)
+{
+	struct ntsd_usage *u = d->usage;
+
+	ntsd_lock(d);
+	for (size_t i = 0; u && d->store && i < u->ninbox; i++) {
+		const struct usage_msg *m = &u->inbox[i];
+
+		switch (m->kind) {
+		case USAGE_MSG_BYTES:
+			store_usage_add(d->store, m->sid, m->day, &m->add);
+			break;
+		case USAGE_MSG_LIVE:
+			usage_live(d, m->sid, m->change, m->now_ms);
+			break;
+		case USAGE_MSG_MARK:
+			store_kernel_mark_set(d->store, &m->mark);
+			break;
+		case USAGE_MSG_FORGET:
+			store_kernel_mark_forget(d->store, m->key);
+			break;
+		}
+	}
+	if (u)
+		u->ninbox = 0;
+	ntsd_unlock(d);
+}
+
+static void usage_post_bytes(struct ntsd *d, const char *sid, int64_t day,
+			     const struct store_usage *add)
+{
+	struct usage_msg m = {.kind = USAGE_MSG_BYTES, .day = day, .add = *add};
+
+	snprintf(m.sid, sizeof(m.sid), "%s", sid);
+	if (!usage_post(d, &m))
+		store_usage_add(d->store, sid, day, add);
+}
+
+static void wire_usage_report_locked(void *arg, const char *account, const struct turn_usage *t)
 {
 	struct ntsd *d = arg;
 	struct store_usage add = {.bytes_to_peer = t->c2p_bytes, .bytes_to_client = t->p2c_bytes};
@@ -122,15 +205,41 @@ static void wire_usage_report(void *arg, const char *account, const struct turn_
 		return;
 	if (t->created)
 		add.allocations = 1;
-	store_usage_add(d->store, account, (int64_t)(now / WIRE_USAGE_DAY_MS), &add);
-	if (t->created || t->ended)
-		usage_live(d, account, t->created ? 1 : -1, now);
+	usage_post_bytes(d, account, (int64_t)(now / WIRE_USAGE_DAY_MS), &add);
+	if (t->created || t->ended) {
+		struct usage_msg m = {
+		    .kind = USAGE_MSG_LIVE, .change = t->created ? 1 : -1, .now_ms = now};
+
+		snprintf(m.sid, sizeof(m.sid), "%s", account);
+		if (!usage_post(d, &m))
+			usage_live(d, account, m.change, now);
+	}
+}
+
+static void wire_usage_report(void *arg, const char *account, const struct turn_usage *t)
+{
+	ntsd_lock(arg);
+	wire_usage_report_locked(arg, account, t);
+	ntsd_unlock(arg);
 }
 
 static void wire_usage_flush(struct ntsd *d)
 {
+	usage_drain(d); /* the workers' reports first: allocation-seconds accrue from them */
+	ntsd_lock(d);
 	usage_accrue_all(d, usage_now_ms());
 	store_usage_flush(d->store); /* fails while another process holds the database: retried */
+	ntsd_unlock(d);
+}
+
+static void wire_usage_drain_tick(void *arg, uint64_t now_ms)
+{
+	usage_drain(arg);
+}
+
+static void wire_usage_drain_hook(void *arg)
+{
+	usage_drain(arg);
 }
 
 static void wire_usage_tick(void *arg, uint64_t now_ms)
@@ -151,8 +260,10 @@ void ntsd_usage_kernel(struct ntsd *d, uint64_t alloc_id, const char *account,
 
 	if (!d->store || !d->usage || !store_sid_valid(account))
 		return;
-	store_usage_add(d->store, account, usage_today(), &add);
+	ntsd_lock(d);
+	usage_post_bytes(d, account, usage_today(), &add);
 	ntsd_usage_kernel_track(d, alloc_id);
+	ntsd_unlock(d);
 }
 
 void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
@@ -163,25 +274,32 @@ void ntsd_usage_kernel_track(struct ntsd *d, uint64_t alloc_id)
 
 	if (!d->store || !d->fastpath || !d->usage)
 		return;
-	account = turn_alloc_account_of(d->turn, alloc_id);
-	if (!account || !store_sid_valid(account) ||
-	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) != 0)
+	account = turn_alloc_account_of(ntsd_worker_of(d, alloc_id)->turn, alloc_id);
+	if (!account || !store_sid_valid(account))
 		return;
-	m.key = fm.key;
-	m.map_id = fm.map_id;
-	memcpy(m.sid, account, sizeof(m.sid));
-	m.to_peer = fm.folded.c2p_bytes;
-	m.to_client = fm.folded.p2c_bytes;
-	store_kernel_mark_set(d->store, &m);
+	ntsd_lock(d);
+	if (fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0) {
+		m.key = fm.key;
+		m.map_id = fm.map_id;
+		memcpy(m.sid, account, sizeof(m.sid));
+		m.to_peer = fm.folded.c2p_bytes;
+		m.to_client = fm.folded.p2c_bytes;
+		if (!usage_post(d, &(struct usage_msg){.kind = USAGE_MSG_MARK, .mark = m}))
+			store_kernel_mark_set(d->store, &m);
+	}
+	ntsd_unlock(d);
 }
 
 void ntsd_usage_kernel_forget(struct ntsd *d, uint64_t alloc_id)
 {
 	struct fastpath_fold_mark fm;
 
+	ntsd_lock(d);
 	if (d->store && d->usage && d->fastpath &&
-	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0)
+	    fastpath_fold_mark(d->fastpath, alloc_id, &fm) == 0 &&
+	    !usage_post(d, &(struct usage_msg){.kind = USAGE_MSG_FORGET, .key = fm.key}))
 		store_kernel_mark_forget(d->store, fm.key);
+	ntsd_unlock(d);
 }
 
 /* Folds an earlier ntsd's counter m with fp. false when it is to be forgotten: gone, counting in
@@ -312,8 +430,11 @@ static int usage_live_handed(void *arg, const struct turn_alloc_info *a)
 
 void ntsd_usage_accrue(struct ntsd *d)
 {
+	usage_drain(d);
+	ntsd_lock(d);
 	if (d->store && d->usage)
 		usage_accrue_all(d, usage_now_ms());
+	ntsd_unlock(d);
 }
 
 int ntsd_wire_usage(struct ntsd *d)
@@ -323,12 +444,19 @@ int ntsd_wire_usage(struct ntsd *d)
 	d->usage = calloc(1, sizeof(*d->usage));
 	if (!d->usage)
 		return -ENOMEM;
-	turn_set_usage_hook(d->turn, wire_usage_report, d);
-	if (d->store)
-		turn_foreach_alloc(d->turn, usage_live_handed, d);
+	ntsd_foreach_worker (d, w) {
+		turn_set_usage_hook(w->turn, wire_usage_report, d);
+		if (d->store)
+			turn_foreach_alloc(w->turn, usage_live_handed, d);
+	}
 	rc = ctl_register(d->ctl, "usage", cmd_usage, d);
 	if (!rc)
 		rc = loop_add_tick(d->loop, WIRE_USAGE_FLUSH_MS, wire_usage_tick, d);
+	if (!rc && d->nworkers > 1) {
+		rc = loop_add_tick(d->loop, 1000, wire_usage_drain_tick, d);
+		/* A command (account list, usage) sees every report made before it. */
+		ctl_set_before(d->ctl, wire_usage_drain_hook, d);
+	}
 	return rc;
 }
 
@@ -342,7 +470,9 @@ void ntsd_unwire_usage(struct ntsd *d)
 	if (d->store && !d->handed_over)
 		wire_usage_flush(d);
 	/* Allocations ending from now on (at stop) were counted up to here. */
-	turn_set_usage_hook(d->turn, NULL, NULL);
+	ntsd_foreach_worker (d, w) {
+		turn_set_usage_hook(w->turn, NULL, NULL);
+	}
 	d->usage = NULL;
 	for (size_t i = 0; i < WIRE_USAGE_BUCKETS; i++)
 		while (u->buckets[i]) {
@@ -352,5 +482,6 @@ void ntsd_unwire_usage(struct ntsd *d)
 			free(a);
 		}
 	free(u->foreign);
+	free(u->inbox);
 	free(u);
 }

@@ -42,7 +42,12 @@ static struct turn_account *turn_account_get(struct turn_server *t, const char *
 	if (!acc)
 		return NULL;
 	memcpy(acc->sid, sid, len + 1);
-	acc->id = ++t->next_account_id;
+	/* Workers number an account alike: the fast path's bucket of it is one. */
+	acc->id = t->shared ? turn_shared_account_id(t->shared, sid) : ++t->next_account_id;
+	if (!acc->id) {
+		free(acc);
+		return NULL;
+	}
 	turn_list_init(&acc->allocs);
 	turn_htab_insert(&t->accounts, &acc->node, turn_account_hash(t, sid));
 	return acc;
@@ -53,7 +58,9 @@ static void turn_account_release(struct turn_server *t, struct turn_account *acc
 {
 	if (acc->nallocs || acc->configured)
 		return;
-	if (acc->policy.max_bps && t->hooks.account_del)
+	/* Workers: the bucket stays while another worker's allocation of it lives. */
+	if (acc->policy.max_bps && t->hooks.account_del &&
+	    (!t->shared || !turn_shared_account_count(t->shared, acc->sid)))
 		t->hooks.account_del(t->hooks_arg, acc->id);
 	turn_htab_remove(&t->accounts, &acc->node);
 	free(acc);
@@ -94,6 +101,16 @@ bool turn_account_refused(struct turn_server *t, const char *sid)
 	return acc && acc->policy.state != TURN_ACCOUNT_ACTIVE;
 }
 
+uint32_t turn_account_max(struct turn_server *t, const char *sid)
+{
+	struct turn_account *acc = sid && *sid ? turn_account_find(t, sid) : NULL;
+
+	if (!sid || !*sid)
+		return 0;
+	return acc && acc->policy.max_allocations ? acc->policy.max_allocations
+						  : t->cfg->max_allocations_per_account;
+}
+
 bool turn_account_full(struct turn_server *t, const char *sid)
 {
 	struct turn_account *acc;
@@ -104,8 +121,7 @@ bool turn_account_full(struct turn_server *t, const char *sid)
 	acc = turn_account_find(t, sid);
 	if (!acc)
 		return false; /* no allocation yet */
-	max = acc->policy.max_allocations ? acc->policy.max_allocations
-					  : t->cfg->max_allocations_per_account;
+	max = turn_account_max(t, sid);
 	return max && acc->nallocs >= max;
 }
 

@@ -188,7 +188,8 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 		return NULL;
 	}
 	a->user->nallocs++;
-	a->id = t->next_id++;
+	a->id = t->next_id;
+	t->next_id += t->id_stride;
 	a->server = t;
 	a->origin = *o;
 	turn_list_init(&a->perms);
@@ -263,6 +264,8 @@ void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired
 		else
 			t->stats->allocations_deleted++;
 	}
+	if (a->shared_held)
+		turn_shared_put(t->shared, a->user->name, a->acct ? a->acct->sid : NULL);
 	turn_user_put(t, a->user);
 	turn_account_detach(t, a);
 	free(a->last_resp);

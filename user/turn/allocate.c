@@ -79,6 +79,8 @@ static uint64_t turn_credential_end_ms(struct turn_server *t, uint64_t expires)
  */
 struct turn_alloc_req {
 	bool dont_fragment, even, reserve, has_token, dual, tcp;
+	bool taken; /* counted in the workers' shared quotas: put back unless an allocation holds it
+		     */
 	uint8_t family;
 	uint64_t token;
 };
@@ -141,6 +143,13 @@ static int turn_allocate_parse(struct turn_server *t, const struct nts_origin *o
 			return 400;
 		q->dual = true;
 	}
+	/* Workers: quotas over all of them, counted now (turn_allocate_refuse() puts it back). */
+	if (t->shared) {
+		err = turn_shared_take(t->shared, r->username, r->account, max_user,
+				       turn_account_max(t, r->account), t->cfg->max_allocations);
+		q->taken = err == 0;
+		return err < 0 ? 500 : err;
+	}
 	if (max_user && turn_user_count(t, r->username) >= max_user)
 		return 486;
 	if (turn_account_full(t, r->account))
@@ -171,6 +180,16 @@ static int turn_allocate_build(struct turn_server *t, const struct stun_msg *m,
 	stun_put_xor_addr(&b, STUN_ATTR_XOR_MAPPED_ADDRESS, &o->client);
 	auth_sign(r, &b);
 	return stun_build_finish(&b);
+}
+
+/* Answers code to an Allocate parsed into q, putting back what q counted. */
+static void turn_allocate_refuse(struct turn_server *t, const struct nts_origin *o,
+				 const struct stun_msg *m, const struct auth_result *r,
+				 const struct turn_alloc_req *q, int code)
+{
+	if (q->taken)
+		turn_shared_put(t->shared, r->username, r->account);
+	turn_answer_error(t, o, m, r, code);
 }
 
 bool turn_allocate_replay(struct turn_server *t, const struct nts_origin *o,
@@ -212,12 +231,12 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	memset(relay, 0, sizeof(relay));
 	if (q.has_token) {
 		if (turn_port_take_reservation(t, q.token, q.dont_fragment, &relay[0]) < 0) {
-			turn_answer_error(t, o, m, r, 508);
+			turn_allocate_refuse(t, o, m, r, &q, 508);
 			return 0;
 		}
 	} else {
 		if (turn_relay_ip(t, o, q.family, &ip) < 0) {
-			turn_answer_error(t, o, m, r, 440);
+			turn_allocate_refuse(t, o, m, r, &q, 440);
 			return 0;
 		}
 		err = q.tcp ? turn_tcp_listen(t, &ip, &relay[0])
@@ -226,7 +245,7 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 		if (err < 0) {
 			if (err != -EADDRINUSE)
 				log_warn("turn: cannot open a relay socket: %s", strerror(-err));
-			turn_answer_error(t, o, m, r, 508);
+			turn_allocate_refuse(t, o, m, r, &q, 508);
 			return 0;
 		}
 	}
@@ -245,6 +264,10 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 	if (zero)
 		lifetime = turn_lifetime(t, NULL, &zero);
 	a = turn_alloc_create(t, o, r->username, r->account, relay, q.tcp ? 0 : nrelay, lifetime);
+	if (a) {
+		a->shared_held = q.taken; /* put back when it ends */
+		q.taken = false;
+	}
 	if (a && q.tcp && turn_tcp_alloc_attach(t, a, &relay[0]) < 0) {
 		turn_alloc_delete(t, a, false);
 		a = NULL;
@@ -252,7 +275,7 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 		close(relay[0].fd);
 	}
 	if (!a) {
-		turn_answer_error(t, o, m, r, 500);
+		turn_allocate_refuse(t, o, m, r, &q, 500);
 		return 0;
 	}
 	if (t->cfg->strict_expiry && r->expires) {

@@ -138,7 +138,21 @@ int turn_port_open(struct turn_server *t, const struct nts_addr *ip, bool even, 
 		out->local = *ip;
 		out->local.port = port;
 		out->advertised = out->local;
-		if (reserve) {
+		if (reserve && t->shared) {
+			/* Workers: the token may come back from another worker's client. */
+			struct nts_addr rl = *ip;
+			uint64_t tok = turn_random64();
+
+			rl.port = port + 1;
+			if (turn_shared_resv_put(t->shared, tok, fd2, &rl,
+						 nts_monotonic_ms() +
+						     TURN_RESERVATION_LIFETIME * 1000ULL) < 0) {
+				close(fd);
+				close(fd2);
+				return -ENOMEM;
+			}
+			*token = tok;
+		} else if (reserve) {
 			struct turn_resv *r = calloc(1, sizeof(*r));
 
 			if (!r) {
@@ -188,6 +202,14 @@ int turn_port_take_reservation(struct turn_server *t, uint64_t token, bool dont_
 {
 	struct turn_resv *r = turn_resv_find(t, token);
 
+	if (!r && t->shared) {
+		if (turn_shared_resv_take(t->shared, token, &out->fd, &out->local) < 0)
+			return -ENOENT;
+		out->advertised = out->local;
+		if (dont_fragment && turn_set_dont_fragment(out->fd, out->local.family) < 0)
+			log_debug("turn: DONT-FRAGMENT not applied: %s", strerror(errno));
+		return 0;
+	}
 	if (!r)
 		return -ENOENT;
 	out->fd = r->fd;

@@ -57,6 +57,8 @@ void turn_tick(struct turn_server *t, uint64_t now_ms)
 		t->now_ms = now_ms;
 	turn_wheel_advance(t->wheel, t->now_ms, turn_timer_fire, t);
 	turn_report_usage(t);
+	if (t->shared) /* the workers' reservations: whichever ticks first closes them */
+		turn_shared_resv_expire(t->shared, nts_monotonic_ms());
 }
 
 static void turn_tick_cb(void *arg, uint64_t now_ms)
@@ -174,6 +176,7 @@ struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *
 	t->send = send;
 	t->send_arg = send_arg;
 	t->next_id = 1;
+	t->id_stride = 1;
 	turn_list_init(&t->allocs);
 	turn_list_init(&t->dirty);
 	turn_list_init(&t->tcp_list);

@@ -422,9 +422,13 @@ static int state_make_alloc(struct turn_server *t, const struct state_alloc *s,
 	}
 	t->next_id = s->id; /* the allocation keeps its id: the kernel's entries carry it */
 	a = turn_alloc_create(t, &o, s->user, s->account, relay, s->nrelay, 1);
-	t->next_id = next > s->id ? next : s->id + 1;
+	t->next_id =
+	    next > s->id ? next : s->id + t->id_stride; /* workers: ids keep their worker */
 	if (!a)
 		return -ENOMEM;
+	/* Workers: the quotas count it (the old ntsd admitted it: no limit applies now). */
+	if (t->shared && turn_shared_take(t->shared, s->user, s->account, 0, 0, 0) == 0)
+		a->shared_held = true;
 	a->cred_end_ms = s->has_cred_end ? state_at(s->cred_end, now) : 0;
 	if (a->cred_end_ms == 0 && s->has_cred_end)
 		a->cred_end_ms = 1; /* ran out already: the next tick ends it */

@@ -24,12 +24,12 @@ struct turn_server;
 /* A channel binding as the fast path needs it. Addresses are those on the wire at this host. */
 struct turn_channel_info {
 	uint64_t alloc_id;
-	struct nts_addr client;   /* allocation's client transport address (UDP allocations only) */
-	struct nts_addr server;   /* the server listen address the client talks to */
-	struct nts_addr relay;    /* local relayed transport address (socket address, not external) */
+	struct nts_addr client; /* allocation's client transport address (UDP allocations only) */
+	struct nts_addr server; /* the server listen address the client talks to */
+	struct nts_addr relay;	/* local relayed transport address (socket address, not external) */
 	struct nts_addr peer;
 	uint16_t channel;
-	uint64_t expires_ns;      /* CLOCK_MONOTONIC */
+	uint64_t expires_ns; /* CLOCK_MONOTONIC */
 };
 
 /* An allocation's bandwidth limits (README "Bandwidth limits"): application bytes and datagrams
@@ -74,21 +74,22 @@ typedef void (*turn_usage_fn)(void *arg, const char *account, const struct turn_
 /* A read-only view of one allocation for listings (ntsctl allocations, /metrics). */
 struct turn_alloc_info {
 	uint64_t id;
-	struct nts_origin origin;   /* client 5-tuple and transport */
-	struct nts_addr relay[2];   /* relayed addresses as advertised (one or two families) */
+	struct nts_origin origin; /* client 5-tuple and transport */
+	struct nts_addr relay[2]; /* relayed addresses as advertised (one or two families) */
 	unsigned nrelay;
 	enum nts_transport relay_transport; /* NTS_UDP (RFC 8656) or NTS_TCP (RFC 6062) */
 	const char *username;
 	const char *account;
-	uint64_t expires_unix;      /* wall-clock expiry, seconds */
+	uint64_t expires_unix; /* wall-clock expiry, seconds */
 	unsigned npermissions, nchannels;
-	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes; /* userspace + folded kernel counts */
+	uint64_t c2p_packets, c2p_bytes, p2c_packets,
+	    p2c_bytes; /* userspace + folded kernel counts */
 };
 /* One permission or channel of an allocation, for listings and fast-path replay. */
 struct turn_perm_info {
-	struct nts_addr relay;      /* local relay socket address */
-	struct nts_addr peer;       /* port 0 for permissions */
-	uint16_t channel;           /* 0 for a permission */
+	struct nts_addr relay; /* local relay socket address */
+	struct nts_addr peer;  /* port 0 for permissions */
+	uint16_t channel;      /* 0 for a permission */
 	uint64_t expires_ns;
 };
 
@@ -120,14 +121,23 @@ enum turn_account_state { TURN_ACCOUNT_ACTIVE, TURN_ACCOUNT_SUSPENDED, TURN_ACCO
 struct turn_account_policy {
 	enum turn_account_state state;
 	uint32_t max_allocations; /* 0: --max-allocations-per-account */
-	uint64_t max_bps;	  /* application bytes per second each way, shared by its allocations */
+	uint64_t max_bps; /* application bytes per second each way, shared by its allocations */
 };
 
-/* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
+/* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on
+ * failure. */
 struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
 				struct auth_ctx *auth, struct nts_stats *stats,
 				nts_client_send_fn send, void *send_arg);
 void turn_destroy(struct turn_server *t);
+/* Relay workers (docs/architecture.md "Threading model"): what every worker's TURN shares. */
+struct turn_shared;
+struct turn_shared *turn_shared_create(void);
+void turn_shared_destroy(struct turn_shared *s);
+/* Makes t worker index of count sharing s: quotas are counted in s, account numbers come from s,
+ * and t's allocation ids are index modulo count. Before the first allocation. */
+void turn_set_worker(struct turn_server *t, struct turn_shared *s, unsigned index, unsigned count);
+
 /* Installs the fast-path mirror hooks (NULL: none). */
 void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg);
 /* Installs the usage meter (NULL: none). */
@@ -145,9 +155,11 @@ int turn_set_host_addrs(struct turn_server *t, const struct nts_cidr *hosts, uns
 int turn_set_peer_rules(struct turn_server *t, const struct nts_cidr *allow, unsigned nallow,
 			const struct nts_cidr *deny, unsigned ndeny);
 
-/* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh, CreatePermission,
- * ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is not a TURN method. */
-int turn_handle_message(struct turn_server *t, const struct nts_origin *o, const struct stun_msg *m);
+/* Handles a parsed STUN request or indication of a TURN method (Allocate, Refresh,
+ * CreatePermission, ChannelBind, Send, Connect...) from o. Returns 0 if handled, -ENOENT if m is
+ * not a TURN method. */
+int turn_handle_message(struct turn_server *t, const struct nts_origin *o,
+			const struct stun_msg *m);
 /* Takes a token from o's source bucket of unauthenticated answers (--unauth-rate, keyed like
  * user/auth/ratelimit.h); false, counted, when o must get no answer. */
 bool turn_unauth_allow(struct turn_server *t, const struct nts_origin *o);

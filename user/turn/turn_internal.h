@@ -164,8 +164,8 @@ struct turn_account {
 	unsigned nallocs;
 	bool configured; /* set by turn_account_set(): kept while it has no allocation */
 	struct turn_account_policy policy;
-	uint64_t id;		      /* its number in this server (the fast path's bucket key) */
-	struct nts_bucket bucket[2];  /* --max-bps: c2p, p2c (limit.c) */
+	uint64_t id;		     /* its number in this server (the fast path's bucket key) */
+	struct nts_bucket bucket[2]; /* --max-bps: c2p, p2c (limit.c) */
 	char sid[];
 };
 
@@ -179,7 +179,7 @@ struct turn_alloc {
 	struct turn_relay relay[2];
 	unsigned nrelay;
 	struct turn_user *user;
-	struct turn_account *acct; /* NULL for static users */
+	struct turn_account *acct;  /* NULL for static users */
 	struct turn_list acct_link; /* acct->allocs */
 	uint64_t expires_ms;
 	uint64_t cred_end_ms; /* --strict-expiry: its ephemeral credential's expiry (0: none) */
@@ -189,13 +189,14 @@ struct turn_alloc {
 	uint8_t *last_resp;
 	uint16_t last_resp_len;
 	bool tcp; /* RFC 6062 TCP allocation: relay[0] is a listening socket (tcp_relay.c) */
+	bool shared_held;	/* counted in the workers' shared quotas (shared.c) */
 	uint8_t icmp_in_second; /* icmp.c: ICMP Data indications sent in icmp_second */
 	uint16_t icmp_second;	/* the (wrapping) second they count in */
 	struct turn_list perms, chans;
 	unsigned nperms, nchans; /* nchans includes cooling channels */
 	uint64_t c2p_packets, c2p_bytes, p2c_packets, p2c_bytes;
 	uint64_t reported_c2p, reported_p2c; /* bytes the usage hook knows of (or not to report) */
-	struct nts_bucket bucket[2]; /* bandwidth limits: c2p, p2c (limit.c) */
+	struct nts_bucket bucket[2];	     /* bandwidth limits: c2p, p2c (limit.c) */
 };
 
 /* A RESERVATION-TOKEN and the socket holding the reserved port (RFC 8656 §7.2, EVEN-PORT R). */
@@ -211,7 +212,7 @@ struct turn_resv {
 struct turn_tx {
 	int fd; /* relay socket of the last datagram queued (-1: none) */
 	unsigned n;
-	enum nts_udp_gso gso; /* runs to one peer leave as one GSO message */
+	enum nts_udp_gso gso;	      /* runs to one peer leave as one GSO message */
 	int slot_fd[TURN_SEND_BATCH]; /* each datagram's relay socket */
 	struct mmsghdr msg[TURN_SEND_BATCH];
 	struct iovec iov[TURN_SEND_BATCH];
@@ -241,8 +242,8 @@ struct turn_server {
 	struct turn_hooks hooks;
 	struct turn_stream_hooks shooks; /* RFC 6062 data connections; shooks.make_raw NULL: none */
 	void *shooks_arg;
-	struct turn_htab tcp_conns;	 /* RFC 6062 peer data connections by CONNECTION-ID */
-	struct turn_list tcp_list;	 /* the same, listed */
+	struct turn_htab tcp_conns; /* RFC 6062 peer data connections by CONNECTION-ID */
+	struct turn_list tcp_list;  /* the same, listed */
 	uint32_t next_conn_seq;
 	void *hooks_arg;
 	turn_usage_fn usage; /* may be NULL */
@@ -251,6 +252,8 @@ struct turn_server {
 	struct ratelimit *rl;
 	uint64_t seed;
 	uint64_t next_id;
+	uint64_t id_stride; /* relay workers: worker i's ids are i modulo the number of workers */
+	struct turn_shared *shared; /* relay workers: quotas and account numbers (shared.c) */
 	uint64_t next_account_id;
 	uint64_t now_ms; /* max(loop clock, last tick): tests drive it with turn_tick() */
 	uint64_t nallocs;
@@ -265,6 +268,26 @@ struct turn_server {
 	struct turn_rx *rx;
 	uint8_t *scratch; /* Data indications: header + 64 KiB */
 };
+
+/* --- what relay workers share (shared.c) --- */
+/* Counts an allocation of user (and account, "" or NULL: none) if it stays within max_user,
+ * max_account and max_total (0: no limit). 0, 486 or 508 (the STUN error to answer), or -ENOMEM. */
+int turn_shared_take(struct turn_shared *s, const char *user, const char *account,
+		     uint32_t max_user, uint32_t max_account, uint32_t max_total);
+/* An allocation turn_shared_take() counted has ended. */
+void turn_shared_put(struct turn_shared *s, const char *user, const char *account);
+/* The number of account sid, the same on every worker; 0 on ENOMEM. */
+uint64_t turn_shared_account_id(struct turn_shared *s, const char *sid);
+/* Allocations account sid holds over all workers. */
+unsigned turn_shared_account_count(struct turn_shared *s, const char *sid);
+/* EVEN-PORT reservations of every worker: put (taking fd), redeemed by token (-ENOENT: none),
+ * closed once expired (monotonic ms). */
+int turn_shared_resv_put(struct turn_shared *s, uint64_t token, int fd,
+			 const struct nts_addr *local, uint64_t expires_ms);
+int turn_shared_resv_take(struct turn_shared *s, uint64_t token, int *fd, struct nts_addr *local);
+void turn_shared_resv_expire(struct turn_shared *s, uint64_t now_ms);
+/* The quota of sid's allocations (its own, else --max-allocations-per-account; 0: none). */
+uint32_t turn_account_max(struct turn_server *t, const char *sid);
 
 /* --- clock and tick (server.c) --- */
 /* Current monotonic ms as TURN sees it. */

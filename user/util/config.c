@@ -163,6 +163,10 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "datagrams per second each way per allocation, the excess dropped on both "
 			"relay paths; 0: no limit",
 		U32_DEF(max_pps_per_allocation, 0, 4294967295u, 0) },
+	/* Relay workers: event loops with their own sockets and allocations (README "Workers"). */
+	[NTS_OPT_WORKERS] = { "workers", .flags = ARG, .arg = "N",
+		.help = "relay event loops, each on its own thread; 0: one per online CPU",
+		U32_DEF(workers, 0, NTS_MAX_WORKERS, 0) },
 };
 /* clang-format on */
 

@@ -12,6 +12,7 @@
 #include "util/addr.h"
 
 #define NTS_MAX_LISTEN 16
+#define NTS_MAX_WORKERS 64 /* --workers; the steering map's size (bpf/reuseport.bpf.c) */
 #define NTS_MAX_SECRETS 8
 #define NTS_MAX_USERS 64
 #define NTS_MAX_PEER_RULES 64
@@ -79,6 +80,9 @@ struct nts_config {
 	/* Bandwidth limits (README "Bandwidth limits"): application bytes and datagrams per second
 	 * each way per allocation, on both relay paths; 0: none. */
 	uint32_t max_bps_per_allocation, max_pps_per_allocation;
+	/* Relay workers (docs/architecture.md "Threading model"): event loops on their own threads;
+	 * 0 until resolved: one per online CPU. */
+	uint32_t workers;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -102,6 +106,8 @@ enum nts_opt_id {
 	NTS_OPT_ALT_IP,
 	/* bandwidth limits */
 	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
+	/* relay workers */
+	NTS_OPT_WORKERS,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
@@ -127,9 +133,10 @@ enum nts_opt_flag {
 	NTS_OPT_ARG = 1,     /* takes a value */
 	NTS_OPT_REPEAT = 2,  /* repeatable: values accumulate (lists) */
 	NTS_OPT_CMDLINE = 4, /* command line only (not in a config file) */
-	/* A reload (SIGHUP, ntsctl reload) applies a new value to the running daemon: the modules read
-	 * the field live from the daemon's nts_config, or user/ntsd/reload.c hands it to them. Any
-	 * other option that changes is reported as needing a restart and keeps its running value. */
+	/* A reload (SIGHUP, ntsctl reload) applies a new value to the running daemon: the modules
+	 * read the field live from the daemon's nts_config, or user/ntsd/reload.c hands it to them.
+	 * Any other option that changes is reported as needing a restart and keeps its running
+	 * value. */
 	NTS_OPT_RELOADABLE = 8,
 };
 

@@ -5,6 +5,7 @@
 #include "util/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,8 @@ static struct {
 	enum nts_log_format format;
 	bool journal;
 	struct nts_log_limiter limiter;
-} logger = {.max_level = NTS_LOG_INFO};
+	pthread_mutex_t limiter_lock; /* relay workers log from their threads */
+} logger = {.max_level = NTS_LOG_INFO, .limiter_lock = PTHREAD_MUTEX_INITIALIZER};
 
 void nts_log_set_level(enum nts_log_level level)
 {
@@ -268,9 +270,15 @@ void nts_log(enum nts_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (level <= NTS_LOG_WARN &&
-	    !nts_log_limit(&logger.limiter, fmt, log_monotonic_ms(), msg, &suppressed))
-		return;
+	if (level <= NTS_LOG_WARN) {
+		bool pass;
+
+		pthread_mutex_lock(&logger.limiter_lock);
+		pass = nts_log_limit(&logger.limiter, fmt, log_monotonic_ms(), msg, &suppressed);
+		pthread_mutex_unlock(&logger.limiter_lock);
+		if (!pass)
+			return;
+	}
 	log_emit(level, msg, suppressed);
 }
 
@@ -280,6 +288,12 @@ void nts_log_flush_suppressed(void)
 	uint64_t n;
 
 	/* The level is not kept per site; the limiter only holds warnings and errors back. */
-	while ((n = nts_log_limit_expired(&logger.limiter, log_monotonic_ms(), msg, sizeof(msg))))
+	for (;;) {
+		pthread_mutex_lock(&logger.limiter_lock);
+		n = nts_log_limit_expired(&logger.limiter, log_monotonic_ms(), msg, sizeof(msg));
+		pthread_mutex_unlock(&logger.limiter_lock);
+		if (!n)
+			break;
 		log_emit(NTS_LOG_WARN, msg, n);
+	}
 }

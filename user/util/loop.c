@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,7 +30,7 @@ struct loop_tick {
 
 struct nts_loop {
 	int epfd;
-	volatile sig_atomic_t stop;
+	atomic_int stop; /* lock-free: set from signal handlers and other threads */
 	uint64_t now;
 	struct loop_handler **by_fd; /* indexed by fd */
 	int nfds;
@@ -156,7 +157,12 @@ int loop_add_flush(struct nts_loop *l, nts_tick_fn fn, void *arg)
 
 void loop_stop(struct nts_loop *l)
 {
-	l->stop = 1;
+	atomic_store_explicit(&l->stop, 1, memory_order_relaxed);
+}
+
+static bool loop_stopped(struct nts_loop *l)
+{
+	return atomic_load_explicit(&l->stop, memory_order_relaxed) != 0;
 }
 
 uint64_t loop_now_ms(const struct nts_loop *l)
@@ -193,7 +199,7 @@ int loop_run(struct nts_loop *l)
 {
 	struct epoll_event evs[LOOP_BATCH];
 
-	while (!l->stop) {
+	while (!loop_stopped(l)) {
 		int n = epoll_wait(l->epfd, evs, LOOP_BATCH, loop_timeout(l));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -203,7 +209,7 @@ int loop_run(struct nts_loop *l)
 		l->now = nts_monotonic_ms();
 		/* Once stopped, nothing more is read (an upgrade handed the sockets over): what is
 		 * queued still leaves through the flush hooks, and no tick changes state. */
-		for (int i = 0; i < n && !l->stop; i++) {
+		for (int i = 0; i < n && !loop_stopped(l); i++) {
 			int fd = evs[i].data.fd;
 			struct loop_handler *h = fd < l->nfds ? l->by_fd[fd] : NULL;
 			if (h && h->live)
@@ -211,7 +217,7 @@ int loop_run(struct nts_loop *l)
 		}
 		for (unsigned i = 0; i < l->nflush; i++)
 			l->flush[i].fn(l->flush[i].arg, l->now);
-		if (!l->stop)
+		if (!loop_stopped(l))
 			loop_run_ticks(l);
 	}
 	return 0;

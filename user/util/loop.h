@@ -1,5 +1,5 @@
-/* The event loop: one epoll instance, fd handlers, periodic ticks, and end-of-iteration flush hooks.
- * Single-threaded; every module registers its fds here through the daemon context.
+/* The event loop: one epoll instance, fd handlers, periodic ticks, and end-of-iteration flush
+ * hooks. Single-threaded; every module registers its fds here through the daemon context.
  */
 #ifndef NTS_UTIL_LOOP_H
 #define NTS_UTIL_LOOP_H
@@ -27,7 +27,8 @@ int loop_add_flush(struct nts_loop *l, nts_tick_fn fn, void *arg);
 /* Runs until loop_stop(); returns 0 or -errno on an epoll failure. */
 int loop_run(struct nts_loop *l);
 /* Makes loop_run() return after the current iteration: events left in the batch are not
- * handled and ticks do not run, flush hooks do; async-signal-safe. */
+ * handled and ticks do not run, flush hooks do; async-signal-safe, and safe from another thread
+ * (which then wakes the loop, e.g. through an eventfd it watches). */
 void loop_stop(struct nts_loop *l);
 /* Monotonic milliseconds, cached at the start of each iteration. */
 uint64_t loop_now_ms(const struct nts_loop *l);

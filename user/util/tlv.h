@@ -26,6 +26,7 @@ enum nts_rec_type {
 	NTS_REC_META = 0x01,	    /* ntsd: writer's version, pid, clock (mandatory) */
 	NTS_REC_FD = 0x02,	    /* ntsd: one handed-over socket and what it is (mandatory) */
 	NTS_REC_STATS = 0x03,	    /* ntsd: daemon counters by name */
+	NTS_REC_WORKER = 0x04,	    /* ntsd: the relay worker the records after it belong to */
 	NTS_REC_AUTH_NONCE = 0x10,  /* auth: the nonce key, so outstanding nonces stay valid */
 	NTS_REC_FASTPATH = 0x20,    /* fastpath: the generation the new process continues */
 	NTS_REC_FP_ALLOC = 0x21,    /* fastpath: kernel counters already folded, per allocation */
