@@ -1,0 +1,560 @@
+/* Database layer on PostgreSQL through libpq (the server's own client library: the wire
+ * protocol, TLS, SCRAM and every conninfo option, maintained with the server). Statements are
+ * prepared once per connection with the types of their first parameters; ?N becomes $N.
+ *
+ * ntsd calls the store from its event loop, so nothing here may stall for long: connecting gives
+ * up after connect_timeout, a dead peer is noticed within tcp_user_timeout, a statement is
+ * cancelled after statement_timeout (all overridable in the URL), and once the server is lost
+ * every call fails at once with -ENOTCONN until the next reconnection attempt, spaced by an
+ * exponential backoff.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db_priv.h"
+#include "util/log.h"
+
+#define DB_PG_BACKOFF_MIN_MS 250
+#define DB_PG_BACKOFF_MAX_MS 8000
+#define DB_PG_LOCK_MS 200		  /* lock_timeout while ntsd asks for no wait at all */
+#define DB_PG_MIGRATE_LOCK 0x6e74730001LL /* pg_advisory_xact_lock key of schema migrations */
+
+/* Type oids of the parameters (server/catalog/pg_type.dat). */
+#define DB_PG_BYTEA 17
+#define DB_PG_INT8 20
+#define DB_PG_TEXT 25
+
+struct db_pg {
+	PGconn *conn;
+	unsigned gen;	    /* bumped at each new connection: statements are prepared again */
+	unsigned next_name; /* of prepared statements */
+	bool in_tx;	    /* a transaction is open: a lost connection waits for its rollback */
+	bool lost;	    /* said in the log that the server is unreachable */
+	uint64_t retry_ms;  /* no reconnection attempt before (monotonic) */
+	unsigned backoff_ms;
+	int lock_ms;
+};
+
+struct db_pg_stmt {
+	char *sql; /* with $N */
+	char name[24];
+	unsigned gen; /* the connection it was prepared on (0: none) */
+	int ntypes;
+	unsigned types[DB_PARAMS_MAX];
+	PGresult *res;
+	int row, nrows;
+	unsigned char *blob[DB_COLUMNS_MAX];
+};
+
+static struct db_pg *db_pg(struct db *db)
+{
+	return db->impl;
+}
+
+static uint64_t db_pg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void db_pg_notice(void *arg, const char *message)
+{
+	log_debug("store: postgresql: %s", message);
+}
+
+/* Per-session settings; run on each new connection. */
+static int db_pg_session(struct db_pg *pg)
+{
+	char sql[64];
+	PGresult *res;
+	int ok;
+
+	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", pg->lock_ms);
+	res = PQexec(pg->conn, sql);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	return ok ? 0 : -ENOTCONN;
+}
+
+static void db_pg_lost(struct db_pg *pg, const char *why)
+{
+	if (!pg->lost)
+		log_warn("store: PostgreSQL unreachable (%s); reconnecting with backoff",
+			 why && *why ? why : "connection lost");
+	pg->lost = true;
+}
+
+/* 0 when the connection is up (reconnecting if it is time to), else -ENOTCONN at once. */
+static int db_pg_ready(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+	uint64_t now;
+	char why[256];
+
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		return 0;
+	if (pg->in_tx)
+		return -ENOTCONN;
+	now = db_pg_now_ms();
+	if (now < pg->retry_ms)
+		return -ENOTCONN;
+	PQreset(pg->conn);
+	if (PQstatus(pg->conn) == CONNECTION_OK && db_pg_session(pg) == 0) {
+		pg->gen++;
+		pg->backoff_ms = 0;
+		if (pg->lost)
+			log_info("store: reconnected to PostgreSQL");
+		pg->lost = false;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
+	why[strcspn(why, "\n")] = '\0';
+	db_pg_lost(pg, why);
+	pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : DB_PG_BACKOFF_MIN_MS;
+	if (pg->backoff_ms > DB_PG_BACKOFF_MAX_MS)
+		pg->backoff_ms = DB_PG_BACKOFF_MAX_MS;
+	pg->retry_ms = now + pg->backoff_ms;
+	return -ENOTCONN;
+}
+
+/* Maps a result to 0 or -errno by its SQLSTATE (PostgreSQL manual, appendix A), logging it. */
+static int db_pg_check(struct db *db, PGresult *res)
+{
+	struct db_pg *pg = db_pg(db);
+	ExecStatusType status = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	const char *state, *msg;
+	char why[256];
+	int err = -EIO;
+
+	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
+		return 0;
+	msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg->conn);
+	snprintf(why, sizeof(why), "%s", msg ? msg : "");
+	why[strcspn(why, "\n")] = '\0';
+	if (PQstatus(pg->conn) != CONNECTION_OK) {
+		db_pg_lost(pg, why);
+		return -ENOTCONN;
+	}
+	if (!res)
+		return -ENOMEM;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (!state)
+		state = "";
+	if (strncmp(state, "23", 2) == 0)
+		err = -EEXIST; /* integrity constraint */
+	else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
+		err = -EBUSY; /* serialization failure, deadlock, lock not available */
+	else if (!strcmp(state, "57014"))
+		err = -ETIMEDOUT; /* statement_timeout */
+	else if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)
+		err = -ENOTCONN; /* connection exception, server shutting down */
+	else if (strncmp(state, "53", 2) == 0)
+		err = -ENOSPC; /* insufficient resources */
+	else if (!strcmp(state, "42501") || strncmp(state, "28", 2) == 0)
+		err = -EACCES;
+	if (err == -EBUSY || err == -ETIMEDOUT || err == -ENOTCONN)
+		log_warn("store: postgresql: %s", why);
+	else
+		log_error("store: postgresql: %s", why);
+	return err;
+}
+
+static int db_pg_exec(struct db *db, const char *sql)
+{
+	PGresult *res;
+	int err = db_pg_ready(db);
+
+	if (err)
+		return err;
+	res = PQexec(db_pg(db)->conn, sql);
+	err = db_pg_check(db, res);
+	PQclear(res);
+	return err;
+}
+
+static int db_pg_begin(struct db *db)
+{
+	int err = db_pg_exec(db, "BEGIN");
+
+	if (!err)
+		db_pg(db)->in_tx = true;
+	return err;
+}
+
+static int db_pg_commit(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+	PGresult *res;
+	int err = -ENOTCONN;
+
+	if (PQstatus(pg->conn) == CONNECTION_OK) {
+		res = PQexec(pg->conn, "COMMIT");
+		err = db_pg_check(db, res);
+		/* COMMIT of a failed transaction succeeds as a ROLLBACK. */
+		if (!err && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			err = -EIO;
+		PQclear(res);
+	}
+	pg->in_tx = false;
+	return err;
+}
+
+static void db_pg_rollback(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+
+	if (pg->in_tx && PQstatus(pg->conn) == CONNECTION_OK)
+		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	pg->in_tx = false;
+}
+
+/* Every node may start at once against an empty database: the first to take the advisory lock
+ * migrates, the others wait for it (no statement or lock timeout here) and then find the
+ * schema current. The lock ends with the transaction. */
+static int db_pg_migrate_begin(struct db *db)
+{
+	char sql[256];
+	int err = db_pg_begin(db);
+
+	snprintf(sql, sizeof(sql),
+		 "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0;"
+		 " SELECT pg_advisory_xact_lock(%lld);"
+		 " CREATE TABLE IF NOT EXISTS nts_schema (version INTEGER NOT NULL)",
+		 DB_PG_MIGRATE_LOCK);
+	if (!err)
+		err = db_pg_exec(db, sql);
+	if (err)
+		db_pg_rollback(db);
+	return err;
+}
+
+static int db_pg_version_get(struct db *db)
+{
+	PGresult *res;
+	int v, err = db_pg_ready(db);
+
+	if (err)
+		return err;
+	res = PQexec(db_pg(db)->conn, "SELECT max(version) FROM nts_schema");
+	err = db_pg_check(db, res);
+	v = err ? err : PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return v;
+}
+
+static int db_pg_version_set(struct db *db, int version)
+{
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM nts_schema; INSERT INTO nts_schema VALUES (%d)",
+		 version);
+	return db_pg_exec(db, sql);
+}
+
+static void db_pg_busy_timeout(struct db *db, int ms)
+{
+	struct db_pg *pg = db_pg(db);
+
+	pg->lock_ms = ms > 0 ? ms : DB_PG_LOCK_MS;
+	if (PQstatus(pg->conn) == CONNECTION_OK)
+		db_pg_session(pg);
+}
+
+/* ?N -> $N and ? -> $k (the k-th), outside quotes. */
+static char *db_pg_sql(const char *sql)
+{
+	size_t n = strlen(sql), o = 0;
+	char *out = malloc(n * 3 + 1);
+	bool quoted = false;
+	int k = 0;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (sql[i] == '\'')
+			quoted = !quoted;
+		if (quoted || sql[i] != '?') {
+			out[o++] = sql[i];
+			continue;
+		}
+		out[o++] = '$';
+		if (sql[i + 1] >= '0' && sql[i + 1] <= '9')
+			continue; /* ?N: the digits follow */
+		o += (size_t)sprintf(out + o, "%d", ++k);
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int db_pg_prepare(struct db_stmt *st)
+{
+	struct db_pg_stmt *ps = calloc(1, sizeof(*ps));
+
+	if (!ps)
+		return -ENOMEM;
+	ps->sql = db_pg_sql(st->sql);
+	if (!ps->sql) {
+		free(ps);
+		return -ENOMEM;
+	}
+	st->handle = ps;
+	return 0;
+}
+
+static void db_pg_clear_row(struct db_pg_stmt *ps)
+{
+	for (int i = 0; i < DB_COLUMNS_MAX; i++) {
+		PQfreemem(ps->blob[i]);
+		ps->blob[i] = NULL;
+	}
+}
+
+static void db_pg_reset(struct db_stmt *st)
+{
+	struct db_pg_stmt *ps = st->handle;
+
+	db_pg_clear_row(ps);
+	PQclear(ps->res);
+	ps->res = NULL;
+	ps->row = ps->nrows = 0;
+}
+
+static void db_pg_deallocate(struct db *db, struct db_pg_stmt *ps)
+{
+	struct db_pg *pg = db_pg(db);
+	char sql[48];
+
+	if (ps->gen != pg->gen || PQstatus(pg->conn) != CONNECTION_OK)
+		return;
+	snprintf(sql, sizeof(sql), "DEALLOCATE %s", ps->name);
+	PQclear(PQexec(pg->conn, sql));
+	ps->gen = 0;
+}
+
+static void db_pg_finalize(struct db_stmt *st)
+{
+	struct db_pg_stmt *ps = st->handle;
+
+	db_pg_reset(st);
+	if (!st->cached)
+		db_pg_deallocate(st->db, ps);
+	free(ps->sql);
+	free(ps);
+	st->handle = NULL;
+}
+
+static unsigned db_pg_type(const struct db_param *p)
+{
+	return p->type == DB_PARAM_INT64  ? DB_PG_INT8
+	       : p->type == DB_PARAM_BLOB ? DB_PG_BYTEA
+					  : DB_PG_TEXT;
+}
+
+/* Prepares st on this connection, with the types of the parameters now bound. */
+static int db_pg_prepare_now(struct db_stmt *st)
+{
+	struct db_pg *pg = db_pg(st->db);
+	struct db_pg_stmt *ps = st->handle;
+	unsigned types[DB_PARAMS_MAX];
+	PGresult *res;
+	int err;
+
+	for (int i = 0; i < st->nparams; i++)
+		types[i] = db_pg_type(&st->params[i]);
+	if (ps->gen == pg->gen && ps->ntypes == st->nparams &&
+	    !memcmp(types, ps->types, sizeof(types[0]) * (size_t)st->nparams))
+		return 0;
+	db_pg_deallocate(st->db, ps);
+	snprintf(ps->name, sizeof(ps->name), "nts%u", ++pg->next_name);
+	res = PQprepare(pg->conn, ps->name, ps->sql, st->nparams, types);
+	err = db_pg_check(st->db, res);
+	PQclear(res);
+	if (err)
+		return err;
+	ps->gen = pg->gen;
+	ps->ntypes = st->nparams;
+	memcpy(ps->types, types, sizeof(types));
+	return 0;
+}
+
+static int db_pg_run(struct db_stmt *st)
+{
+	struct db_pg *pg = db_pg(st->db);
+	struct db_pg_stmt *ps = st->handle;
+	const char *values[DB_PARAMS_MAX];
+	char ints[DB_PARAMS_MAX][24];
+	int lengths[DB_PARAMS_MAX], formats[DB_PARAMS_MAX];
+	int err = db_pg_ready(st->db);
+
+	if (!err)
+		err = db_pg_prepare_now(st);
+	if (err)
+		return err;
+	for (int i = 0; i < st->nparams; i++) {
+		const struct db_param *p = &st->params[i];
+
+		values[i] = p->type == DB_PARAM_NULL ? NULL : p->p;
+		lengths[i] = (int)p->len;
+		formats[i] = p->type == DB_PARAM_BLOB; /* binary: the bytes as they are */
+		if (p->type == DB_PARAM_INT64) {
+			snprintf(ints[i], sizeof(ints[i]), "%" PRId64, p->i);
+			values[i] = ints[i];
+		}
+	}
+	db_pg_reset(st);
+	ps->res = PQexecPrepared(pg->conn, ps->name, st->nparams, values, lengths, formats, 0);
+	err = db_pg_check(st->db, ps->res);
+	if (err) {
+		PQclear(ps->res);
+		ps->res = NULL;
+		return err;
+	}
+	ps->row = -1;
+	ps->nrows = PQntuples(ps->res);
+	return 0;
+}
+
+static int db_pg_step(struct db_stmt *st)
+{
+	struct db_pg_stmt *ps = st->handle;
+	int err;
+
+	if (!st->started) {
+		err = db_pg_run(st);
+		if (err)
+			return err;
+	}
+	if (!ps->res)
+		return -EIO;
+	db_pg_clear_row(ps);
+	if (ps->row + 1 >= ps->nrows) {
+		ps->row = ps->nrows;
+		return 0;
+	}
+	ps->row++;
+	return 1;
+}
+
+static bool db_pg_has(struct db_pg_stmt *ps, int col)
+{
+	return ps->res && ps->row >= 0 && ps->row < ps->nrows && col >= 0 &&
+	       col < PQnfields(ps->res) && !PQgetisnull(ps->res, ps->row, col);
+}
+
+static const char *db_pg_text(struct db_stmt *st, int col)
+{
+	struct db_pg_stmt *ps = st->handle;
+
+	return db_pg_has(ps, col) ? PQgetvalue(ps->res, ps->row, col) : NULL;
+}
+
+static int64_t db_pg_int64(struct db_stmt *st, int col)
+{
+	const char *v = db_pg_text(st, col);
+
+	return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static const void *db_pg_blob(struct db_stmt *st, int col, size_t *len)
+{
+	struct db_pg_stmt *ps = st->handle;
+	const char *v = db_pg_text(st, col);
+
+	*len = 0;
+	if (!v || col >= DB_COLUMNS_MAX)
+		return NULL;
+	PQfreemem(ps->blob[col]);
+	ps->blob[col] = PQunescapeBytea((const unsigned char *)v, len);
+	if (!ps->blob[col])
+		*len = 0;
+	return ps->blob[col];
+}
+
+static int64_t db_pg_changes(struct db_stmt *st)
+{
+	struct db_pg_stmt *ps = st->handle;
+	const char *n = ps->res ? PQcmdTuples(ps->res) : "";
+
+	return *n ? strtoll(n, NULL, 10) : 0;
+}
+
+static void db_pg_close(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+
+	if (!pg)
+		return;
+	PQfinish(pg->conn);
+	free(pg);
+	db->impl = NULL;
+}
+
+static const struct db_ops db_pg_ops = {
+    .close = db_pg_close,
+    .exec = db_pg_exec,
+    .begin = db_pg_begin,
+    .commit = db_pg_commit,
+    .rollback = db_pg_rollback,
+    .migrate_begin = db_pg_migrate_begin,
+    .version_get = db_pg_version_get,
+    .version_set = db_pg_version_set,
+    .busy_timeout = db_pg_busy_timeout,
+    .prepare = db_pg_prepare,
+    .finalize = db_pg_finalize,
+    .step = db_pg_step,
+    .reset = db_pg_reset,
+    .text = db_pg_text,
+    .int64 = db_pg_int64,
+    .blob = db_pg_blob,
+    .changes = db_pg_changes,
+};
+
+int db_pg_open(const char *url, struct db *db)
+{
+	/* Defaults first: the URL (expanded last) overrides any of them. */
+	static const char *const keys[] = {
+	    "connect_timeout",
+	    "tcp_user_timeout",
+	    "keepalives_idle",
+	    "keepalives_interval",
+	    "keepalives_count",
+	    "application_name",
+	    "options",
+	    "dbname",
+	    NULL,
+	};
+	const char *values[] = {"2", "3000", "5", "2", "2", "ntsd", "-c statement_timeout=5000",
+				url, NULL};
+	struct db_pg *pg = calloc(1, sizeof(*pg));
+	char why[256];
+
+	if (!pg)
+		return -ENOMEM;
+	pg->lock_ms = 2000;
+	pg->gen = 1;
+	pg->conn = PQconnectdbParams(keys, values, 1);
+	if (!pg->conn) {
+		free(pg);
+		return -ENOMEM;
+	}
+	PQsetNoticeProcessor(pg->conn, db_pg_notice, NULL);
+	if (PQstatus(pg->conn) != CONNECTION_OK || db_pg_session(pg) != 0) {
+		snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
+		why[strcspn(why, "\n")] = '\0';
+		log_error("store: cannot connect to PostgreSQL: %s", why);
+		PQfinish(pg->conn);
+		free(pg);
+		return -ENOTCONN;
+	}
+	db->ops = &db_pg_ops;
+	db->dialect = DB_POSTGRES;
+	db->impl = pg;
+	return 0;
+}
