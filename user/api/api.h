@@ -37,7 +37,7 @@ enum api_error_code {
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
 	API_ERR_TOO_MANY = 20429,      /* 429: the account mints tokens faster than --token-rate */
 	API_ERR_INTERNAL = 20500,      /* 500 */
-	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
+	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked or unreachable; retry */
 	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
 	API_ERR_FORBIDDEN = 20403,     /* 403: an expired diag link */
 	API_ERR_NESTED = 21101,	       /* 400: a subaccount cannot have subaccounts */

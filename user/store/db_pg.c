@@ -5,12 +5,14 @@
  * ntsd calls the store from its event loop, so nothing here may stall for long: connecting gives
  * up after connect_timeout, a dead peer is noticed within tcp_user_timeout, a statement is
  * cancelled after statement_timeout (all overridable in the URL), and once the server is lost
- * every call fails at once with -ENOTCONN until the next reconnection attempt, spaced by an
- * exponential backoff.
+ * every call fails at once with -ENOTCONN while a reconnection goes on without blocking
+ * (PQresetStart/PQresetPoll, advanced by at most DB_PG_SLICE_MS per call), attempts spaced by an
+ * exponential backoff. Resolving a host name still blocks: give the URL an address.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,8 @@
 #define DB_PG_BACKOFF_MIN_MS 250
 #define DB_PG_BACKOFF_MAX_MS 8000
 #define DB_PG_LOCK_MS 200		  /* lock_timeout while ntsd asks for no wait at all */
+#define DB_PG_SLICE_MS 20		  /* longest wait of one call on a reconnection under way */
+#define DB_PG_CONNECT_MS 3000		  /* a reconnection not done by then has failed */
 #define DB_PG_MIGRATE_LOCK 0x6e74730001LL /* pg_advisory_xact_lock key of schema migrations */
 
 /* Type oids of the parameters (server/catalog/pg_type.dat). */
@@ -35,7 +39,10 @@ struct db_pg {
 	unsigned next_name; /* of prepared statements */
 	bool in_tx;	    /* a transaction is open: a lost connection waits for its rollback */
 	bool lost;	    /* said in the log that the server is unreachable */
-	uint64_t retry_ms;  /* no reconnection attempt before (monotonic) */
+	bool connecting;    /* a reconnection is under way */
+	PostgresPollingStatusType polling; /* what it waits for */
+	uint64_t connect_ms;		   /* when it started (monotonic) */
+	uint64_t retry_ms;		   /* no reconnection attempt before (monotonic) */
 	unsigned backoff_ms;
 	int lock_ms;
 };
@@ -91,37 +98,79 @@ static void db_pg_lost(struct db_pg *pg, const char *why)
 	pg->lost = true;
 }
 
+/* A reconnection attempt failed: the next one after the backoff. */
+static void db_pg_retry_later(struct db_pg *pg, uint64_t now)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
+	why[strcspn(why, "\n")] = '\0';
+	db_pg_lost(pg, why);
+	pg->connecting = false;
+	pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : DB_PG_BACKOFF_MIN_MS;
+	if (pg->backoff_ms > DB_PG_BACKOFF_MAX_MS)
+		pg->backoff_ms = DB_PG_BACKOFF_MAX_MS;
+	pg->retry_ms = now + pg->backoff_ms;
+}
+
+/* Advances the reconnection for at most DB_PG_SLICE_MS (libpq's nonblocking connection
+ * protocol: wait for what the last poll asked, then poll again). 0 once connected. */
+static int db_pg_reconnect(struct db_pg *pg, uint64_t now)
+{
+	uint64_t until = now + DB_PG_SLICE_MS;
+
+	if (!pg->connecting) {
+		if (!PQresetStart(pg->conn)) {
+			db_pg_retry_later(pg, now);
+			return -ENOTCONN;
+		}
+		pg->connecting = true;
+		pg->polling = PGRES_POLLING_WRITING;
+		pg->connect_ms = now;
+	}
+	for (;;) {
+		struct pollfd p = {.fd = PQsocket(pg->conn)};
+		int wait = (int)(until > now ? until - now : 0);
+
+		p.events = pg->polling == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		if (p.fd < 0 || poll(&p, 1, wait) <= 0)
+			break;
+		pg->polling = PQresetPoll(pg->conn);
+		if (pg->polling == PGRES_POLLING_OK) {
+			pg->connecting = false;
+			return db_pg_session(pg);
+		}
+		if (pg->polling == PGRES_POLLING_FAILED)
+			break;
+		now = db_pg_now_ms();
+	}
+	now = db_pg_now_ms();
+	if (pg->polling == PGRES_POLLING_FAILED || now - pg->connect_ms >= DB_PG_CONNECT_MS)
+		db_pg_retry_later(pg, now);
+	return -ENOTCONN;
+}
+
 /* 0 when the connection is up (reconnecting if it is time to), else -ENOTCONN at once. */
 static int db_pg_ready(struct db *db)
 {
 	struct db_pg *pg = db_pg(db);
 	uint64_t now;
-	char why[256];
 
-	if (PQstatus(pg->conn) == CONNECTION_OK)
+	if (!pg->connecting && PQstatus(pg->conn) == CONNECTION_OK)
 		return 0;
 	if (pg->in_tx)
 		return -ENOTCONN;
 	now = db_pg_now_ms();
-	if (now < pg->retry_ms)
+	if (!pg->connecting && now < pg->retry_ms)
 		return -ENOTCONN;
-	PQreset(pg->conn);
-	if (PQstatus(pg->conn) == CONNECTION_OK && db_pg_session(pg) == 0) {
-		pg->gen++;
-		pg->backoff_ms = 0;
-		if (pg->lost)
-			log_info("store: reconnected to PostgreSQL");
-		pg->lost = false;
-		return 0;
-	}
-	snprintf(why, sizeof(why), "%s", PQerrorMessage(pg->conn));
-	why[strcspn(why, "\n")] = '\0';
-	db_pg_lost(pg, why);
-	pg->backoff_ms = pg->backoff_ms ? pg->backoff_ms * 2 : DB_PG_BACKOFF_MIN_MS;
-	if (pg->backoff_ms > DB_PG_BACKOFF_MAX_MS)
-		pg->backoff_ms = DB_PG_BACKOFF_MAX_MS;
-	pg->retry_ms = now + pg->backoff_ms;
-	return -ENOTCONN;
+	if (db_pg_reconnect(pg, now) != 0)
+		return -ENOTCONN;
+	pg->gen++;
+	pg->backoff_ms = 0;
+	if (pg->lost)
+		log_info("store: reconnected to PostgreSQL");
+	pg->lost = false;
+	return 0;
 }
 
 /* Maps a result to 0 or -errno by its SQLSTATE (PostgreSQL manual, appendix A), logging it. */
