@@ -12,10 +12,14 @@ pg_available || { echo "1..0 # SKIP no PostgreSQL server binaries (tools/deps.sh
 pg_start || { echo "not ok 1 - a throwaway PostgreSQL server starts"; echo "1..1"; exit 1; }
 n=0
 failed=0
+out=$(mktemp /tmp/nts-store-unit-pg.XXXXXX)
+trap 'rm -f "$out"; pg_cleanup' EXIT
 for t in "$NTS_BUILD"/tests/unit/test_store*; do
 	[ -x "$t" ] && [ "${t%.d}" = "$t" ] && [ "${t%.o}" = "$t" ] || continue
 	name=$(basename "$t")
 	ran=0
+	CMOCKA_MESSAGE_OUTPUT=tap timeout 120 "$t" >"$out" 2>&1
+	rc=$?
 	while IFS= read -r line; do
 		case "$line" in
 		"ok "[0-9]* | "not ok "[0-9]*)
@@ -29,10 +33,10 @@ for t in "$NTS_BUILD"/tests/unit/test_store*; do
 		1..*) ;;
 		*) echo "# $line" ;;
 		esac
-	done < <(CMOCKA_MESSAGE_OUTPUT=tap timeout 120 "$t" 2>&1)
-	if [ "$ran" -eq 0 ]; then
+	done <"$out"
+	if [ "$ran" -eq 0 ] || [ "$rc" -ne 0 ]; then
 		n=$((n + 1)) failed=1
-		echo "not ok $n - $name (PostgreSQL) reported nothing"
+		echo "not ok $n - $name (PostgreSQL) exited with status $rc after $ran results"
 	fi
 done
 echo "1..$n"
