@@ -235,6 +235,30 @@ static void test_a_lost_server_connection_keeps_usage_pending_until_reconnected(
 	assert_int_equal(a.bytes, 7);
 }
 
+static void test_a_flush_of_many_rows_writes_them_all(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage u = {.bytes_to_peer = 1, .bytes_to_client = 2};
+	struct store_account a;
+	int64_t v[3] = {0};
+
+	/* 600 days: 1200 statements, several batches of a PostgreSQL pipeline. */
+	for (int64_t day = 20000; day < 20600; day++)
+		store_usage_add(f->s, f->a.sid, day, &u);
+	assert_int_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(
+	    store_fixture_sql(f->path,
+			      "SELECT count(*), sum(bytes_to_peer), sum(bytes_to_client)"
+			      " FROM usage_daily",
+			      NULL, NULL, v, 3),
+	    0);
+	assert_int_equal(v[0], 600);
+	assert_int_equal(v[1], 600);
+	assert_int_equal(v[2], 1200);
+	assert_int_equal(store_account_get(f->s, f->a.sid, &a), 0);
+	assert_int_equal(a.bytes, 1800);
+}
+
 struct rows {
 	int n;
 	uint64_t bytes;
@@ -305,6 +329,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_a_lost_server_connection_keeps_usage_pending_until_reconnected, setup,
 		teardown),
+	    cmocka_unit_test_setup_teardown(test_a_flush_of_many_rows_writes_them_all, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_subaccount_usage_rolls_up_only_when_asked, setup,
 					    teardown),
 	};

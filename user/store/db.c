@@ -78,6 +78,16 @@ void db_rollback(struct db *db)
 	db->ops->rollback(db);
 }
 
+int db_batch_begin(struct db *db)
+{
+	return db->ops->batch_begin ? db->ops->batch_begin(db) : 0;
+}
+
+int db_batch_end(struct db *db)
+{
+	return db->ops->batch_end ? db->ops->batch_end(db) : 0;
+}
+
 int db_migrate_begin(struct db *db)
 {
 	return db->ops->migrate_begin(db);

@@ -53,6 +53,14 @@ int db_schema_version_set(struct db *db, int version);
  * INTEGER -> BIGINT, BLOB -> BYTEA). A malloc'd string (free it) or NULL. */
 char *db_dialect_sql(const struct db *db, const char *sql);
 
+/* Within a transaction, queues the statements that follow until db_batch_end(), so that many
+ * writes cost one round trip to a server (PostgreSQL's pipeline mode): their db_step() returns 0
+ * (no rows, db_changes() unknown) or a sending error, and db_batch_end() the first error of the
+ * lot. SQLite runs them at once. 0 or -errno; after a db_batch_begin() of 0, db_batch_end() must
+ * follow. */
+int db_batch_begin(struct db *db);
+int db_batch_end(struct db *db);
+
 /* The statement for sql, which must be a string constant: prepared at its first use on this
  * connection and kept (a nested use of the same sql gets a statement of its own). Parameters
  * are ?N (or ?, numbered in order). Release it with db_done(). 0 or -errno. */

@@ -23,9 +23,10 @@
 
 #define DB_PG_BACKOFF_MIN_MS 250
 #define DB_PG_BACKOFF_MAX_MS 8000
-#define DB_PG_LOCK_MS 200		  /* lock_timeout while ntsd asks for no wait at all */
-#define DB_PG_SLICE_MS 20		  /* longest wait of one call on a reconnection under way */
-#define DB_PG_CONNECT_MS 3000		  /* a reconnection not done by then has failed */
+#define DB_PG_LOCK_MS 200     /* lock_timeout while ntsd asks for no wait at all */
+#define DB_PG_SLICE_MS 50     /* longest wait of one call on a reconnection under way */
+#define DB_PG_CONNECT_MS 3000 /* a reconnection not done by then has failed */
+#define DB_PG_BATCH_SYNC 256  /* statements of a batch between two syncs (results read back) */
 #define DB_PG_MIGRATE_LOCK 0x6e74730001LL /* pg_advisory_xact_lock key of schema migrations */
 
 /* Type oids of the parameters (server/catalog/pg_type.dat). */
@@ -42,6 +43,9 @@ struct db_pg {
 	bool connecting;    /* a reconnection is under way */
 	PostgresPollingStatusType polling; /* what it waits for */
 	uint64_t connect_ms;		   /* when it started (monotonic) */
+	bool batch;			   /* in libpq's pipeline mode (db_batch_begin()) */
+	unsigned queued;		   /* statements sent since the last sync */
+	int batch_err;			   /* the first error of the batch */
 	uint64_t retry_ms;		   /* no reconnection attempt before (monotonic) */
 	unsigned backoff_ms;
 	int lock_ms;
@@ -407,6 +411,73 @@ static unsigned db_pg_type(const struct db_param *p)
 }
 
 /* Prepares st on this connection, with the types of the parameters now bound. */
+/* Sends a sync and reads the results of the statements queued before it, keeping the first
+ * error. Syncing every DB_PG_BATCH_SYNC statements keeps the server's answers from filling the
+ * socket while libpq, blocking, still sends (libpq manual, "Pipeline Mode"). 0 or -errno. */
+static int db_pg_batch_sync(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+	unsigned nulls = 0;
+
+	if (!PQpipelineSync(pg->conn)) {
+		if (!pg->batch_err)
+			pg->batch_err = db_pg_check(db, NULL);
+		return pg->batch_err;
+	}
+	/* Each statement's results end with a NULL; the sync's own result ends the lot. */
+	while (nulls <= pg->queued + 1) {
+		PGresult *res = PQgetResult(pg->conn);
+		ExecStatusType st;
+
+		if (!res) {
+			nulls++;
+			if (PQstatus(pg->conn) != CONNECTION_OK)
+				break;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			pg->queued = 0;
+			return pg->batch_err;
+		}
+		if (st != PGRES_PIPELINE_ABORTED && !pg->batch_err)
+			pg->batch_err = db_pg_check(db, res);
+		PQclear(res);
+	}
+	if (!pg->batch_err)
+		pg->batch_err = PQstatus(pg->conn) != CONNECTION_OK ? db_pg_check(db, NULL) : -EIO;
+	return pg->batch_err;
+}
+
+static int db_pg_batch_begin(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+	int err = db_pg_ready(db);
+
+	if (err)
+		return err;
+	if (!PQenterPipelineMode(pg->conn))
+		return -EIO;
+	pg->batch = true;
+	pg->queued = 0;
+	pg->batch_err = 0;
+	return 0;
+}
+
+static int db_pg_batch_end(struct db *db)
+{
+	struct db_pg *pg = db_pg(db);
+	int err = pg->batch_err ? pg->batch_err : db_pg_batch_sync(db);
+
+	if (PQstatus(pg->conn) == CONNECTION_OK && !PQexitPipelineMode(pg->conn) && !err)
+		err = -EIO;
+	pg->batch = false;
+	if (err)
+		pg->gen++; /* a queued PREPARE may have failed: prepare everything again */
+	return err;
+}
+
 static int db_pg_prepare_now(struct db_stmt *st)
 {
 	struct db_pg *pg = db_pg(st->db);
@@ -420,6 +491,18 @@ static int db_pg_prepare_now(struct db_stmt *st)
 	if (ps->gen == pg->gen && ps->ntypes == st->nparams &&
 	    !memcmp(types, ps->types, sizeof(types[0]) * (size_t)st->nparams))
 		return 0;
+	if (pg->batch) {
+		/* Queued with the statement; a failure fails the batch, which then has every
+		 * statement prepared again (db_pg_batch_end()). */
+		snprintf(ps->name, sizeof(ps->name), "nts%u", ++pg->next_name);
+		if (!PQsendPrepare(pg->conn, ps->name, ps->sql, st->nparams, types))
+			return db_pg_check(st->db, NULL);
+		pg->queued++;
+		ps->gen = pg->gen;
+		ps->ntypes = st->nparams;
+		memcpy(ps->types, types, sizeof(types));
+		return 0;
+	}
 	db_pg_deallocate(st->db, ps);
 	snprintf(ps->name, sizeof(ps->name), "nts%u", ++pg->next_name);
 	res = PQprepare(pg->conn, ps->name, ps->sql, st->nparams, types);
@@ -458,6 +541,12 @@ static int db_pg_run(struct db_stmt *st)
 		}
 	}
 	db_pg_reset(st);
+	if (pg->batch) {
+		if (!PQsendQueryPrepared(pg->conn, ps->name, st->nparams, values, lengths, formats,
+					 0))
+			return db_pg_check(st->db, NULL);
+		return ++pg->queued >= DB_PG_BATCH_SYNC ? db_pg_batch_sync(st->db) : 0;
+	}
 	ps->res = PQexecPrepared(pg->conn, ps->name, st->nparams, values, lengths, formats, 0);
 	err = db_pg_check(st->db, ps->res);
 	if (err) {
@@ -481,7 +570,7 @@ static int db_pg_step(struct db_stmt *st)
 			return err;
 	}
 	if (!ps->res)
-		return -EIO;
+		return db_pg(st->db)->batch ? 0 : -EIO; /* a queued statement has no rows */
 	db_pg_clear_row(ps);
 	if (ps->row + 1 >= ps->nrows) {
 		ps->row = ps->nrows;
@@ -563,6 +652,8 @@ static const struct db_ops db_pg_ops = {
     .int64 = db_pg_int64,
     .blob = db_pg_blob,
     .changes = db_pg_changes,
+    .batch_begin = db_pg_batch_begin,
+    .batch_end = db_pg_batch_end,
 };
 
 int db_pg_open(const char *url, struct db *db)

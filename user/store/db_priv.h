@@ -51,6 +51,9 @@ struct db_ops {
 	int64_t (*int64)(struct db_stmt *st, int col);
 	const void *(*blob)(struct db_stmt *st, int col, size_t *len);
 	int64_t (*changes)(struct db_stmt *st);
+	/* Optional (NULL: statements run one by one). */
+	int (*batch_begin)(struct db *db);
+	int (*batch_end)(struct db *db);
 };
 
 struct db {

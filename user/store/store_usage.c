@@ -367,15 +367,22 @@ int store_usage_flush(struct nts_store *s)
 	    "DELETE FROM usage_kernel WHERE alloc_key = ?1",
 	};
 	int64_t now = (int64_t)time(NULL);
-	int err;
+	int err, batch_err;
 
 	if (!s || (s->nusage == 0 && s->nmarks == 0))
 		return 0;
 	err = db_begin(s->db);
 	if (!err)
+		err = db_batch_begin(s->db);
+	if (!err) {
+		/* A round trip per few hundred statements (PostgreSQL), not one each. */
 		err = store_flush_usage(s, sql[0], sql[1], now);
-	if (!err)
-		err = store_flush_marks(s, sql[2], sql[3], now);
+		if (!err)
+			err = store_flush_marks(s, sql[2], sql[3], now);
+		batch_err = db_batch_end(s->db);
+		if (!err)
+			err = batch_err;
+	}
 	if (!err)
 		err = db_commit(s->db);
 	if (err) {
