@@ -66,7 +66,8 @@ int db_batch_end(struct db *db);
  * are ?N (or ?, numbered in order). Release it with db_done(). 0 or -errno. */
 int db_prepare(struct db *db, const char *sql, struct db_stmt **out);
 /* Binds parameter i (from 1). Pointers must stay valid until the first db_step(); text NULL
- * binds SQL NULL. */
+ * binds SQL NULL, of type text (PostgreSQL: or of the type the parameter had before; bind no
+ * parameter the SQL does not use). */
 void db_bind_text(struct db_stmt *st, int i, const char *text);
 void db_bind_int64(struct db_stmt *st, int i, int64_t v);
 void db_bind_blob(struct db_stmt *st, int i, const void *p, size_t len);

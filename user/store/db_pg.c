@@ -486,8 +486,12 @@ static int db_pg_prepare_now(struct db_stmt *st)
 	PGresult *res;
 	int err;
 
+	/* A NULL keeps the type its parameter had, else it is text (the server cannot infer one
+	 * in "?1 IS NULL OR col = ?1"). */
 	for (int i = 0; i < st->nparams; i++)
-		types[i] = db_pg_type(&st->params[i]);
+		types[i] = st->params[i].type == DB_PARAM_NULL && i < ps->ntypes
+			       ? ps->types[i]
+			       : db_pg_type(&st->params[i]);
 	if (ps->gen == pg->gen && ps->ntypes == st->nparams &&
 	    !memcmp(types, ps->types, sizeof(types[0]) * (size_t)st->nparams))
 		return 0;

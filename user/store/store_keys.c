@@ -132,7 +132,7 @@ int store_key_list(struct nts_store *s, const char *account, const char *after, 
 	return rc < 0 ? rc : 0;
 }
 
-/* Runs sql (?1 = now, ?2 = sid, ?3 = text; parameters it does not use are ignored) on one key:
+/* Runs sql (?1 = now, ?2 = sid, ?3 = text unless NULL) on one key:
  * 0, -ENOENT when no row matched, or -errno. */
 static int store_key_change(struct nts_store *s, const char *sql, const char *sid, const char *text)
 {
@@ -143,7 +143,8 @@ static int store_key_change(struct nts_store *s, const char *sql, const char *si
 		return err;
 	db_bind_int64(st, 1, (int64_t)time(NULL));
 	db_bind_text(st, 2, sid);
-	db_bind_text(st, 3, text);
+	if (text)
+		db_bind_text(st, 3, text); /* not used by every statement */
 	err = db_step(st);
 	if (err == 0 && db_changes(st) == 0)
 		err = -ENOENT;
