@@ -1,17 +1,21 @@
 # A throwaway PostgreSQL server for tests, sourced (named .bash so tests/run.sh does not run it):
 # Debian's initdb and pg_ctl run as an unprivileged user (nobody, when started by root) on a
-# cluster in a temporary directory, listening on 127.0.0.1 at a free port and on a Unix socket
-# in that directory, with trust authentication (loopback only) and no fsync.
+# cluster in a temporary directory of its own, listening on a Unix socket in that directory and on
+# 127.0.0.1 at a free port, with trust authentication (local only) and no fsync.
 #
 #   pg_available     true when the server binaries are installed (else skip the suite)
-#   pg_start         creates the cluster and database "nts" at the first call, then starts the
-#                    server (again, after pg_stop: same data, same port); exports NTS_TEST_PG_URL
-#   pg_url           prints the URL, postgresql://nts@127.0.0.1:PORT/nts
+#   pg_start         creates the cluster and database "nts" at the first call (arguments are
+#                    ignored), then starts the server (again, after pg_stop: same data, same
+#                    port); exports NTS_TEST_PG_URL; adds pg_cleanup to the EXIT trap
+#   pg_url           prints the URL through the Unix socket, which works from any network
+#                    namespace: postgresql://nts@/nts?host=DIR/sock&port=PORT
+#   pg_tcp_url       prints the URL over TCP: postgresql://nts@127.0.0.1:PORT/nts
 #   pg_stop          stops the server (fast shutdown: open connections are cut), keeping its data
 #   pg_restart       pg_stop, then pg_start
 #   pg_psql SQL      runs SQL on the database and prints the rows unaligned (psql -At)
-#   pg_cleanup       stops the server and removes the cluster; pg_start sets it as the EXIT trap
-#                    when none is set; a suite with a trap of its own calls it from there
+#   pg_cleanup       stops the server and removes the cluster (run at exit by the EXIT trap that
+#                    was set when pg_start ran, after that trap's own commands; a trap set later
+#                    must call it)
 #
 # The cluster's files and server log are in $pg_dir (the log: $pg_dir/server.log).
 
@@ -42,17 +46,25 @@ _pg_free_port() {
 	return 1
 }
 
-pg_url() { echo "postgresql://nts@127.0.0.1:$pg_port/nts"; }
+pg_url() { echo "postgresql://nts@/nts?host=$pg_dir/sock&port=$pg_port"; }
+pg_tcp_url() { echo "postgresql://nts@127.0.0.1:$pg_port/nts"; }
 
 pg_psql() {
 	"$pg_bin/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$(pg_url)" -c "$1"
+}
+
+# Appends pg_cleanup to the EXIT trap (trap -p prints it quoted for the shell to read back).
+_pg_trap_exit() {
+	local prev=
+	[ -n "$(trap -p EXIT)" ] && eval "set -- $(trap -p EXIT)" && prev=$3
+	trap -- "${prev:+$prev; }pg_cleanup" EXIT
 }
 
 pg_start() {
 	pg_available || { echo "# pg.bash: no PostgreSQL server binaries" >&2; return 1; }
 	if [ -z "$pg_dir" ]; then
 		pg_dir=$(mktemp -d /tmp/nts-pg.XXXXXX) || return 1
-		[ -n "$(trap -p EXIT)" ] || trap pg_cleanup EXIT
+		_pg_trap_exit
 		chmod 755 "$pg_dir"
 		mkdir "$pg_dir/data" "$pg_dir/sock"
 		[ "$(id -u)" -eq 0 ] && chown nobody: "$pg_dir" "$pg_dir/data" "$pg_dir/sock"
@@ -74,7 +86,7 @@ pg_start() {
 			max_connections = 40
 		EOF
 		_pg_server_start || return 1
-		"$pg_bin/createdb" -h 127.0.0.1 -p "$pg_port" -U nts nts || return 1
+		"$pg_bin/createdb" -h "$pg_dir/sock" -p "$pg_port" -U nts nts || return 1
 	else
 		_pg_server_start || return 1
 	fi

@@ -25,10 +25,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_node NAME: runs ntsd NAME in the background on the database; sets NAME_turn, NAME_api,
-# NAME_pid (stdout/stderr in $tmp/NAME.out and .err).
+# start_node NAME URL: runs ntsd NAME in the background on the database at URL; sets NAME_turn,
+# NAME_api, NAME_pid (stdout/stderr in $tmp/NAME.out and .err).
 start_node() {
-	local name=$1 turn api
+	local name=$1 url=$2 turn api
 	turn=$(free_port) && api=$(free_port) || return 1
 	while [ "$api" = "$turn" ]; do api=$(free_port); done
 	"$NTS_BUILD/ntsd" --listen "127.0.0.1:$turn" --api-listen "127.0.0.1:$api" --db "$url" \
@@ -78,12 +78,12 @@ if ! pg_start; then
 	not_ok "a throwaway PostgreSQL server starts"
 	tap_done
 fi
-url=$(pg_url)
+url=$(pg_tcp_url)
 ok "a throwaway PostgreSQL server starts"
 
-# 1. Two nodes at the same moment on an empty database.
-start_node a
-start_node b
+# 1. Two nodes at the same moment on an empty database, A over TCP, B through the Unix socket.
+start_node a "$url"
+start_node b "$(pg_url)"
 check "node A comes up on PostgreSQL" wait_api a
 check "node B comes up on PostgreSQL at the same time" wait_api b
 n=$(cat "$tmp/a.err" "$tmp/b.err" | grep -c "store: migrated schema from version 0 to")
