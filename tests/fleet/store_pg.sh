@@ -88,8 +88,9 @@ check "node A comes up on PostgreSQL" wait_api a
 check "node B comes up on PostgreSQL at the same time" wait_api b
 n=$(cat "$tmp/a.err" "$tmp/b.err" | grep -c "store: migrated schema from version 0 to")
 check "exactly one node applied the migrations ($n did)" [ "$n" = 1 ]
-check "the schema is at one version, the build's" \
-	[ "$(pg_psql "SELECT count(*) || '|' || max(version) FROM nts_schema")" = "1|6" ]
+v=$(cat "$tmp/a.err" "$tmp/b.err" | sed -n 's/.*store: migrated schema from version 0 to \([0-9]*\).*/\1/p')
+check "the schema is at one version, the one applied (${v:-none})" \
+	[ "$(pg_psql "SELECT count(*) || '|' || max(version) FROM nts_schema")" = "1|${v:-none}" ]
 check "both nodes share one signing secret" [ "$(pg_psql "SELECT count(*) FROM secrets")" = 1 ]
 
 # 2. Accounts and tokens across nodes.

@@ -138,8 +138,9 @@ static void test_refuses_a_newer_schema(void **state)
 				 0);
 		assert_int_equal(store_open(f->path, &s), -EPROTO);
 		assert_null(s);
-		assert_int_equal(store_fixture_exec(f->path, "UPDATE nts_schema SET version = 6"),
-				 0);
+		snprintf(path, sizeof(path), "UPDATE nts_schema SET version = %d",
+			 STORE_SCHEMA_VERSION);
+		assert_int_equal(store_fixture_exec(f->path, path), 0);
 		return;
 	}
 	snprintf(path, sizeof(path), "%s/new.db", f->dir);
