@@ -4,7 +4,8 @@
 # relays through A; the usage A flushes is exactly the bytes relayed. With the server stopped,
 # B's token API answers 503 with Twilio's error body while A authenticates a new allocation and
 # relays from memory and keeps the usage pending; once the server is back, A reconnects and the
-# usage is written, nothing lost.
+# usage is written, nothing lost. A server that stops answering costs node B one wait of at most
+# 3 s, not its relaying.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../api/lib.bash"
@@ -153,7 +154,28 @@ done
 check "node B's token API answers again (HTTP $code)" [ "$code" = 201 ]
 check "node A logged the reconnection" grep -q "reconnected to PostgreSQL" "$tmp/a.err"
 
-# 6. Both stop cleanly, without sanitizer reports.
+# 6. B's server process freezes (a hung server: TCP still acknowledges, nothing answers): one
+# request waits for it at most 3 s, then B drops the connection and answers at once again.
+bpid=$(pg_psql "SELECT pid FROM pg_stat_activity WHERE application_name = 'ntsd'
+	AND client_addr IS NULL ORDER BY backend_start DESC LIMIT 1")
+check "node B's server process is found (${bpid:-none})" [ -n "$bpid" ]
+kill -STOP "$bpid"
+t0=$(date +%s%3N)
+token b
+t1=$(date +%s%3N)
+check "with its server frozen, node B's token API answers 503 within 5 s (HTTP $code, $((t1 - t0)) ms)" \
+	[ "$code" = 503 -a $((t1 - t0)) -lt 5000 ]
+relay b 50 1000 0 0
+kill -CONT "$bpid"
+check "node B relays while its server is frozen" [ "${c2p:-0}" = 50000 ]
+for _ in $(seq 1 100); do
+	token b
+	[ "$code" = 201 ] && break
+	sleep 0.2
+done
+check "node B reconnects and issues tokens again (HTTP $code)" [ "$code" = 201 ]
+
+# 7. Both stop cleanly, without sanitizer reports.
 for name in a b; do
 	pid=$(eval echo "\$${name}_pid")
 	kill "$pid"

@@ -9,7 +9,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "store/db.h"
 #include "store_fixture.h"
@@ -201,6 +204,62 @@ static void test_migration_steps_take_the_postgresql_types(void **state)
 	free(sql);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int count_rows(struct db *db)
+{
+	static const char sql[] = "SELECT count(*) FROM t";
+	struct db_stmt *st;
+	int rc = db_prepare(db, sql, &st);
+
+	if (rc)
+		return rc;
+	rc = db_step(st);
+	db_done(st);
+	return rc < 0 ? rc : 0;
+}
+
+static void test_a_server_that_stops_answering_costs_one_wait_then_reconnects(void **state)
+{
+	struct fixture *f = *state;
+	int64_t pid = 0;
+	uint64_t t0, took;
+	int rc = -1;
+
+	if (!store_fixture_pg())
+		skip(); /* a server process */
+	assert_int_equal(count_rows(f->db), 0);
+	assert_int_equal(store_fixture_sql(f->target,
+					   "SELECT pid FROM pg_stat_activity WHERE application_name"
+					   " = 'ntsd' AND pid != pg_backend_pid()",
+					   NULL, NULL, &pid, 1),
+			 0);
+	assert_true(pid > 0);
+	/* The server process of this connection freezes: TCP still acknowledges, nothing answers.
+	 */
+	assert_int_equal(kill((pid_t)pid, SIGSTOP), 0);
+	t0 = now_ms();
+	rc = count_rows(f->db);
+	took = now_ms() - t0;
+	kill((pid_t)pid, SIGCONT);
+	assert_int_equal(rc, -ETIMEDOUT);
+	assert_true(took >= 2500 && took < 6000);
+	/* The connection is given up: later calls reconnect (not blocking more than a slice). */
+	for (int i = 0; i < 500 && (rc = count_rows(f->db)) != 0; i++) {
+		t0 = now_ms();
+		assert_int_equal(rc, -ENOTCONN);
+		assert_true(now_ms() - t0 < 500);
+		usleep(10000);
+	}
+	assert_int_equal(rc, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -216,6 +275,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_migration_steps_take_the_postgresql_types, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_server_that_stops_answering_costs_one_wait_then_reconnects, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  *
  * ntsd calls the store from its event loop, so nothing here may stall for long: connecting gives
  * up after connect_timeout, a dead peer is noticed within tcp_user_timeout, a statement is
- * cancelled after statement_timeout (all overridable in the URL), and once the server is lost
+ * cancelled after statement_timeout (all overridable in the URL), a server that does not answer
+ * within DB_PG_WAIT_MS (hung, or its host frozen) loses the connection, and once it is lost
  * every call fails at once with -ENOTCONN while a reconnection goes on without blocking
  * (PQresetStart/PQresetPoll, advanced by at most DB_PG_SLICE_MS per call), attempts spaced by an
  * exponential backoff. Resolving a host name still blocks: give the URL an address.
@@ -27,6 +28,7 @@
 #define DB_PG_SLICE_MS 50     /* longest wait of one call on a reconnection under way */
 #define DB_PG_CONNECT_MS 3000 /* a reconnection not done by then has failed */
 #define DB_PG_BATCH_SYNC 256  /* statements of a batch between two syncs (results read back) */
+#define DB_PG_WAIT_MS 3000    /* no answer by then: the connection is dropped (a hung server) */
 #define DB_PG_MIGRATE_LOCK 0x6e74730001LL /* pg_advisory_xact_lock key of schema migrations */
 
 /* Type oids of the parameters (server/catalog/pg_type.dat). */
@@ -46,6 +48,8 @@ struct db_pg {
 	bool batch;			   /* in libpq's pipeline mode (db_batch_begin()) */
 	unsigned queued;		   /* statements sent since the last sync */
 	int batch_err;			   /* the first error of the batch */
+	bool broken;			   /* given up on (no answer in time): reconnect */
+	bool migrating;			   /* waits without a deadline (for the migration lock) */
 	uint64_t retry_ms;		   /* no reconnection attempt before (monotonic) */
 	unsigned backoff_ms;
 	int lock_ms;
@@ -80,6 +84,67 @@ static void db_pg_notice(void *arg, const char *message)
 	log_debug("store: postgresql: %s", message);
 }
 
+static bool db_pg_up(struct db_pg *pg)
+{
+	return !pg->broken && !pg->connecting && PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+/* The next result of what was sent, waiting at most until deadline (0: no deadline); NULL when
+ * there is none left or, with *timed_out set, none came in time. */
+static PGresult *db_pg_next(struct db_pg *pg, uint64_t deadline, bool *timed_out)
+{
+	while (PQisBusy(pg->conn)) {
+		struct pollfd p = {.fd = PQsocket(pg->conn), .events = POLLIN};
+		uint64_t now = db_pg_now_ms();
+
+		if (deadline && now >= deadline) {
+			*timed_out = true;
+			return NULL;
+		}
+		if (poll(&p, 1, deadline ? (int)(deadline - now) : -1) < 0 && errno != EINTR)
+			break;
+		if (!PQconsumeInput(pg->conn))
+			break; /* PQgetResult() says what went wrong */
+	}
+	return PQgetResult(pg->conn);
+}
+
+/* Collects the results of what was sent (sent: the PQsend* call's return) into *out: the first
+ * error, else the last result. Without an answer within DB_PG_WAIT_MS the connection is given up
+ * (the next call reconnects): -ETIMEDOUT. Else 0 (check *out). */
+static int db_pg_wait(struct db_pg *pg, int sent, PGresult **out)
+{
+	uint64_t deadline = pg->migrating ? 0 : db_pg_now_ms() + DB_PG_WAIT_MS;
+	bool timed_out = false;
+	PGresult *r;
+
+	*out = NULL;
+	if (!sent)
+		return 0;
+	while ((r = db_pg_next(pg, deadline, &timed_out))) {
+		ExecStatusType st = PQresultStatus(*out);
+
+		if (*out && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+			PQclear(r); /* keep the first error */
+			continue;
+		}
+		PQclear(*out);
+		*out = r;
+	}
+	if (!timed_out)
+		return 0;
+	PQclear(*out);
+	*out = NULL;
+	log_warn("store: PostgreSQL did not answer within %d ms; dropping the connection",
+		 DB_PG_WAIT_MS);
+	pg->broken = true;
+	pg->lost = true;
+	return -ETIMEDOUT;
+}
+
+/* Sends sql (no parameters) and waits for its result: 0, -ETIMEDOUT, or -errno of its error. */
+static int db_pg_query(struct db *db, const char *sql, PGresult **out);
+
 /* Per-session settings; run on each new connection. */
 static int db_pg_session(struct db_pg *pg)
 {
@@ -88,8 +153,8 @@ static int db_pg_session(struct db_pg *pg)
 	int ok;
 
 	snprintf(sql, sizeof(sql), "SET lock_timeout = %d", pg->lock_ms);
-	res = PQexec(pg->conn, sql);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	ok = db_pg_wait(pg, PQsendQuery(pg->conn, sql), &res) == 0 &&
+	     PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	return ok ? 0 : -ENOTCONN;
 }
@@ -160,13 +225,14 @@ static int db_pg_ready(struct db *db)
 	struct db_pg *pg = db_pg(db);
 	uint64_t now;
 
-	if (!pg->connecting && PQstatus(pg->conn) == CONNECTION_OK)
+	if (db_pg_up(pg))
 		return 0;
 	if (pg->in_tx)
 		return -ENOTCONN;
 	now = db_pg_now_ms();
 	if (!pg->connecting && now < pg->retry_ms)
 		return -ENOTCONN;
+	pg->broken = false; /* PQresetStart() closes it */
 	if (db_pg_reconnect(pg, now) != 0)
 		return -ENOTCONN;
 	pg->gen++;
@@ -226,10 +292,17 @@ static int db_pg_exec(struct db *db, const char *sql)
 
 	if (err)
 		return err;
-	res = PQexec(db_pg(db)->conn, sql);
-	err = db_pg_check(db, res);
+	err = db_pg_query(db, sql, &res);
 	PQclear(res);
 	return err;
+}
+
+static int db_pg_query(struct db *db, const char *sql, PGresult **out)
+{
+	struct db_pg *pg = db_pg(db);
+	int err = db_pg_wait(pg, PQsendQuery(pg->conn, sql), out);
+
+	return err ? err : db_pg_check(db, *out);
 }
 
 static int db_pg_begin(struct db *db)
@@ -247,15 +320,15 @@ static int db_pg_commit(struct db *db)
 	PGresult *res;
 	int err = -ENOTCONN;
 
-	if (PQstatus(pg->conn) == CONNECTION_OK) {
-		res = PQexec(pg->conn, "COMMIT");
-		err = db_pg_check(db, res);
+	if (db_pg_up(pg)) {
+		err = db_pg_query(db, "COMMIT", &res);
 		/* COMMIT of a failed transaction succeeds as a ROLLBACK. */
 		if (!err && strcmp(PQcmdStatus(res), "COMMIT") != 0)
 			err = -EIO;
 		PQclear(res);
 	}
 	pg->in_tx = false;
+	pg->migrating = false;
 	return err;
 }
 
@@ -263,9 +336,12 @@ static void db_pg_rollback(struct db *db)
 {
 	struct db_pg *pg = db_pg(db);
 
-	if (pg->in_tx && PQstatus(pg->conn) == CONNECTION_OK)
-		PQclear(PQexec(pg->conn, "ROLLBACK"));
+	PGresult *res;
+
+	if (pg->in_tx && db_pg_up(pg) && db_pg_query(db, "ROLLBACK", &res) != -ETIMEDOUT)
+		PQclear(res);
 	pg->in_tx = false;
+	pg->migrating = false;
 }
 
 /* Every node may start at once against an empty database: the first to take the advisory lock
@@ -281,8 +357,10 @@ static int db_pg_migrate_begin(struct db *db)
 		 " SELECT pg_advisory_xact_lock(%lld);"
 		 " CREATE TABLE IF NOT EXISTS nts_schema (version INTEGER NOT NULL)",
 		 DB_PG_MIGRATE_LOCK);
-	if (!err)
+	if (!err) {
+		db_pg(db)->migrating = true;
 		err = db_pg_exec(db, sql);
+	}
 	if (err)
 		db_pg_rollback(db);
 	return err;
@@ -295,8 +373,7 @@ static int db_pg_version_get(struct db *db)
 
 	if (err)
 		return err;
-	res = PQexec(db_pg(db)->conn, "SELECT max(version) FROM nts_schema");
-	err = db_pg_check(db, res);
+	err = db_pg_query(db, "SELECT max(version) FROM nts_schema", &res);
 	v = err ? err : PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
 	PQclear(res);
 	return v;
@@ -316,7 +393,7 @@ static void db_pg_busy_timeout(struct db *db, int ms)
 	struct db_pg *pg = db_pg(db);
 
 	pg->lock_ms = ms > 0 ? ms : DB_PG_LOCK_MS;
-	if (PQstatus(pg->conn) == CONNECTION_OK)
+	if (db_pg_up(pg))
 		db_pg_session(pg);
 }
 
@@ -384,10 +461,13 @@ static void db_pg_deallocate(struct db *db, struct db_pg_stmt *ps)
 	struct db_pg *pg = db_pg(db);
 	char sql[48];
 
-	if (ps->gen != pg->gen || PQstatus(pg->conn) != CONNECTION_OK)
+	PGresult *res;
+
+	if (ps->gen != pg->gen || !db_pg_up(pg))
 		return;
 	snprintf(sql, sizeof(sql), "DEALLOCATE %s", ps->name);
-	PQclear(PQexec(pg->conn, sql));
+	if (db_pg_wait(pg, PQsendQuery(pg->conn, sql), &res) == 0)
+		PQclear(res);
 	ps->gen = 0;
 }
 
@@ -417,6 +497,8 @@ static unsigned db_pg_type(const struct db_param *p)
 static int db_pg_batch_sync(struct db *db)
 {
 	struct db_pg *pg = db_pg(db);
+	uint64_t deadline = db_pg_now_ms() + DB_PG_WAIT_MS;
+	bool timed_out = false;
 	unsigned nulls = 0;
 
 	if (!PQpipelineSync(pg->conn)) {
@@ -426,9 +508,18 @@ static int db_pg_batch_sync(struct db *db)
 	}
 	/* Each statement's results end with a NULL; the sync's own result ends the lot. */
 	while (nulls <= pg->queued + 1) {
-		PGresult *res = PQgetResult(pg->conn);
+		PGresult *res = db_pg_next(pg, deadline, &timed_out);
 		ExecStatusType st;
 
+		if (timed_out) {
+			log_warn("store: PostgreSQL did not answer within %d ms; dropping the "
+				 "connection",
+				 DB_PG_WAIT_MS);
+			pg->broken = pg->lost = true;
+			if (!pg->batch_err)
+				pg->batch_err = -ETIMEDOUT;
+			return pg->batch_err;
+		}
 		if (!res) {
 			nulls++;
 			if (PQstatus(pg->conn) != CONNECTION_OK)
@@ -470,7 +561,7 @@ static int db_pg_batch_end(struct db *db)
 	struct db_pg *pg = db_pg(db);
 	int err = pg->batch_err ? pg->batch_err : db_pg_batch_sync(db);
 
-	if (PQstatus(pg->conn) == CONNECTION_OK && !PQexitPipelineMode(pg->conn) && !err)
+	if (db_pg_up(pg) && !PQexitPipelineMode(pg->conn) && !err)
 		err = -EIO;
 	pg->batch = false;
 	if (err)
@@ -509,8 +600,9 @@ static int db_pg_prepare_now(struct db_stmt *st)
 	}
 	db_pg_deallocate(st->db, ps);
 	snprintf(ps->name, sizeof(ps->name), "nts%u", ++pg->next_name);
-	res = PQprepare(pg->conn, ps->name, ps->sql, st->nparams, types);
-	err = db_pg_check(st->db, res);
+	err = db_pg_wait(pg, PQsendPrepare(pg->conn, ps->name, ps->sql, st->nparams, types), &res);
+	if (!err)
+		err = db_pg_check(st->db, res);
 	PQclear(res);
 	if (err)
 		return err;
@@ -551,8 +643,11 @@ static int db_pg_run(struct db_stmt *st)
 			return db_pg_check(st->db, NULL);
 		return ++pg->queued >= DB_PG_BATCH_SYNC ? db_pg_batch_sync(st->db) : 0;
 	}
-	ps->res = PQexecPrepared(pg->conn, ps->name, st->nparams, values, lengths, formats, 0);
-	err = db_pg_check(st->db, ps->res);
+	err = db_pg_wait(
+	    pg, PQsendQueryPrepared(pg->conn, ps->name, st->nparams, values, lengths, formats, 0),
+	    &ps->res);
+	if (!err)
+		err = db_pg_check(st->db, ps->res);
 	if (err) {
 		PQclear(ps->res);
 		ps->res = NULL;
