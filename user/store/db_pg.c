@@ -769,7 +769,7 @@ int db_pg_open(const char *url, struct db *db)
 	    "dbname",
 	    NULL,
 	};
-	const char *values[] = {"2", "3000", "5", "2", "2", "ntsd", "-c statement_timeout=5000",
+	const char *values[] = {"2", "3000", "5", "2", "2", "ntsd", "-c statement_timeout=2000",
 				url, NULL};
 	struct db_pg *pg = calloc(1, sizeof(*pg));
 	char why[256];
