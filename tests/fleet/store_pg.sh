@@ -186,4 +186,9 @@ for name in a b; do
 	check "node ${name^^} stops cleanly on SIGTERM (status $rc)" [ "$rc" = 0 ]
 done
 pids=()
+
+# 8. ntsctl works on the database itself when no ntsd runs.
+got=$("$NTS_BUILD/ntsctl" --ctl-socket "$tmp/none.sock" --db "$url" account list --json |
+	"$PY" -c 'import json,sys; print(" ".join(a["sid"] for a in json.load(sys.stdin)))')
+check "ntsctl --db postgresql://… lists the account without ntsd ($got)" [ "$got" = "$sid" ]
 tap_done
