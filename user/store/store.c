@@ -92,6 +92,65 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " to_peer INTEGER NOT NULL,"
     " to_client INTEGER NOT NULL,"
     " updated INTEGER NOT NULL);",
+    /* 6 -> 7: a fleet of ntsd sharing the database (docs/fleet.md). nodes: each node's registry
+     * row, rewritten by its heartbeat. signing_secrets: the ephemeral-credential secrets with the
+     * time from which nodes sign with each (all verify with it before) and the time it retires;
+     * it starts with the secret of version 1. changes: one counter that every change of an
+     * account, an API key or a signing secret bumps (the triggers), the new value landing in the
+     * changed row's change_seq: a node polls the counter and reads back only what changed. */
+    "CREATE TABLE nodes ("
+    " name TEXT PRIMARY KEY,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " addresses TEXT NOT NULL DEFAULT ''," /* "udp 198.18.0.1:3478 tcp ..." */
+    " capacity INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL CHECK (state IN ('active', 'draining', 'stopped')),"
+    " version TEXT NOT NULL DEFAULT '',"
+    " started_at INTEGER NOT NULL,"
+    " heartbeat_at INTEGER NOT NULL,"
+    " allocations INTEGER NOT NULL DEFAULT 0,"
+    " pps_user INTEGER NOT NULL DEFAULT 0,"
+    " pps_kernel INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE signing_secrets ("
+    " id INTEGER PRIMARY KEY,"
+    " secret TEXT NOT NULL UNIQUE,"
+    " activates_at INTEGER NOT NULL,"
+    " retires_at INTEGER);" /* NULL: not retiring */
+    "INSERT INTO signing_secrets (secret, activates_at)"
+    " SELECT secret, 0 FROM secrets ORDER BY id LIMIT 1;"
+    "CREATE TABLE changes ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL);"
+    "INSERT INTO changes (id, seq) VALUES (1, 0);"
+    "ALTER TABLE accounts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX accounts_change_seq ON accounts(change_seq);"
+    "CREATE TRIGGER accounts_insert_seq AFTER INSERT ON accounts BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE accounts SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    /* Not OF change_seq: the trigger's own update does not fire it again. */
+    "CREATE TRIGGER accounts_update_seq AFTER UPDATE OF friendly_name, token_salt,"
+    " token_hash, status, max_allocations, max_bps, owner_sid ON accounts BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE accounts SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_insert_seq AFTER INSERT ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE api_keys SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_update_seq AFTER UPDATE OF friendly_name, secret_salt,"
+    " secret_hash, account_sid ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE api_keys SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_delete_seq AFTER DELETE ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_insert_seq AFTER INSERT ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_update_seq AFTER UPDATE ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_delete_seq AFTER DELETE ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;",
 };
 
 int store_errno(int rc)

@@ -1,0 +1,311 @@
+/* A fleet of ntsd sharing one database: the node registry (one row per node, rewritten by its
+ * heartbeat), signing secrets with activation and retirement times, and the change counter nodes
+ * poll to pick up account, key and secret changes; see store.h and docs/fleet.md.
+ */
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store_priv.h"
+
+#define STORE_NODE_COLUMNS                                                                         \
+	"SELECT name, region, addresses, capacity, state, version, started_at, heartbeat_at,"      \
+	" allocations, pps_user, pps_kernel FROM nodes"
+
+static const char *const store_node_states[] = {
+    [STORE_NODE_ACTIVE] = "active",
+    [STORE_NODE_DRAINING] = "draining",
+    [STORE_NODE_STOPPED] = "stopped",
+};
+
+const char *store_node_state_name(enum store_node_state st)
+{
+	return (unsigned)st < sizeof(store_node_states) / sizeof(store_node_states[0])
+		   ? store_node_states[st]
+		   : "stopped";
+}
+
+static enum store_node_state store_node_state_parse(const char *text)
+{
+	for (unsigned i = 0; i < sizeof(store_node_states) / sizeof(store_node_states[0]); i++)
+		if (text && !strcmp(text, store_node_states[i]))
+			return (enum store_node_state)i;
+	return STORE_NODE_STOPPED;
+}
+
+/* Copies column i of st into out (size bytes), "" for NULL. */
+static void store_column_text(sqlite3_stmt *st, int i, char *out, size_t size)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	snprintf(out, size, "%s", v ? v : "");
+}
+
+static void store_node_from_row(sqlite3_stmt *st, struct store_node *n)
+{
+	char state[16];
+
+	memset(n, 0, sizeof(*n));
+	store_column_text(st, 0, n->name, sizeof(n->name));
+	store_column_text(st, 1, n->region, sizeof(n->region));
+	store_column_text(st, 2, n->addresses, sizeof(n->addresses));
+	n->capacity = (uint32_t)sqlite3_column_int64(st, 3);
+	store_column_text(st, 4, state, sizeof(state));
+	n->state = store_node_state_parse(state);
+	store_column_text(st, 5, n->version, sizeof(n->version));
+	n->started_at = sqlite3_column_int64(st, 6);
+	n->heartbeat_at = sqlite3_column_int64(st, 7);
+	n->allocations = (uint64_t)sqlite3_column_int64(st, 8);
+	n->pps_user = (uint64_t)sqlite3_column_int64(st, 9);
+	n->pps_kernel = (uint64_t)sqlite3_column_int64(st, 10);
+}
+
+int store_node_put(struct nts_store *s, const struct store_node *n)
+{
+	sqlite3_stmt *st;
+	int err;
+
+	if (!store_name_valid(n->name, false) || strlen(n->name) >= STORE_NODE_NAME_MAX)
+		return -EINVAL;
+	err =
+	    store_prepare(s,
+			  "INSERT INTO nodes (name, region, addresses, capacity, state, version,"
+			  " started_at, heartbeat_at, allocations, pps_user, pps_kernel)"
+			  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+			  " ON CONFLICT (name) DO UPDATE SET region = ?2, addresses = ?3,"
+			  " capacity = ?4, state = ?5, version = ?6, started_at = ?7,"
+			  " heartbeat_at = ?8, allocations = ?9, pps_user = ?10, pps_kernel = ?11",
+			  &st);
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, n->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, n->region, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, n->addresses, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, n->capacity);
+	sqlite3_bind_text(st, 5, store_node_state_name(n->state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, n->version, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, n->started_at);
+	sqlite3_bind_int64(st, 8, n->heartbeat_at);
+	sqlite3_bind_int64(st, 9, (int64_t)n->allocations);
+	sqlite3_bind_int64(st, 10, (int64_t)n->pps_user);
+	sqlite3_bind_int64(st, 11, (int64_t)n->pps_kernel);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_node_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_node *n),
+		       void *arg)
+{
+	struct store_node n;
+	sqlite3_stmt *st;
+	int rc, err = store_prepare(s, STORE_NODE_COLUMNS " ORDER BY region, name", &st);
+
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_node_from_row(st, &n);
+		if (fn(arg, &n))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_node_delete(struct nts_store *s, const char *name)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "DELETE FROM nodes WHERE name = ?", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		err = store_errno(sqlite3_errcode(s->db));
+	else if (sqlite3_changes(s->db) == 0)
+		err = -ENOENT;
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* --- signing secrets */
+
+/* Inserts secret signing from activates_at; an existing equal secret is left as it is (two nodes
+ * seeding the table at once). 0 or -errno. */
+static int store_signing_secret_insert(struct nts_store *s, const char *secret,
+				       int64_t activates_at)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s,
+				"INSERT INTO signing_secrets (secret, activates_at) VALUES (?, ?)"
+				" ON CONFLICT (secret) DO NOTHING",
+				&st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, secret, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, activates_at);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int store_signing_secret_count(struct nts_store *s, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "SELECT count(*) FROM signing_secrets", &st);
+
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		err = store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_signing_secret_ensure(struct nts_store *s)
+{
+	char secret[STORE_SECRET_LEN + 1];
+	int64_t n = 0;
+	int err = store_signing_secret_count(s, &n);
+
+	if (err || n > 0)
+		return err;
+	err = store_secret_get_or_create(s, secret, sizeof(secret));
+	if (!err)
+		err = store_signing_secret_insert(s, secret, 0);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return err;
+}
+
+int store_signing_secret_foreach(struct nts_store *s,
+				 int (*fn)(void *arg, const struct store_signing_secret *k),
+				 void *arg)
+{
+	struct store_signing_secret k;
+	sqlite3_stmt *st;
+	int rc,
+	    err = store_prepare(s,
+				"SELECT id, secret, activates_at, retires_at FROM signing_secrets"
+				" ORDER BY activates_at, id",
+				&st);
+
+	if (err)
+		return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&k, 0, sizeof(k));
+		k.id = sqlite3_column_int64(st, 0);
+		store_column_text(st, 1, k.secret, sizeof(k.secret));
+		k.activates_at = sqlite3_column_int64(st, 2);
+		k.retires_at = sqlite3_column_int64(st, 3); /* NULL reads as 0 */
+		rc = fn(arg, &k);
+		OPENSSL_cleanse(k.secret, sizeof(k.secret));
+		if (rc) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* Runs sql with ?1 and ?2 bound to a and b (parameters it does not use are ignored). 0 or
+ * -errno. */
+static int store_run2(struct nts_store *s, const char *sql, int64_t a, int64_t b)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, sql, &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, a);
+	sqlite3_bind_int64(st, 2, b);
+	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_signing_secret_rotate(struct nts_store *s, int64_t now, int64_t activates_at,
+				int64_t retire_after, struct store_signing_secret *out)
+{
+	char secret[STORE_SECRET_LEN + 1];
+	int err = store_signing_secret_ensure(s);
+
+	if (!err)
+		err = store_random_hex(secret, STORE_SECRET_LEN / 2);
+	if (!err)
+		err = store_exec(s, "BEGIN IMMEDIATE");
+	if (err)
+		return err;
+	err = store_run2(s, "DELETE FROM signing_secrets WHERE retires_at < ?1", now, 0);
+	if (!err)
+		err = store_run2(s,
+				 "UPDATE signing_secrets SET retires_at = ?1 + ?2"
+				 " WHERE retires_at IS NULL",
+				 activates_at, retire_after);
+	if (!err)
+		err = store_signing_secret_insert(s, secret, activates_at);
+	err = err ? err : store_exec(s, "COMMIT");
+	if (err) {
+		store_exec(s, "ROLLBACK");
+		OPENSSL_cleanse(secret, sizeof(secret));
+		return err;
+	}
+	if (out) {
+		memset(out, 0, sizeof(*out));
+		out->id = sqlite3_last_insert_rowid(s->db);
+		memcpy(out->secret, secret, sizeof(out->secret));
+		out->activates_at = activates_at;
+	}
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return 0;
+}
+
+/* --- change counter */
+
+int store_change_seq(struct nts_store *s, uint64_t *seq)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "SELECT seq FROM changes WHERE id = 1", &st);
+
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*seq = (uint64_t)sqlite3_column_int64(st, 0);
+	else
+		err = store_errno(sqlite3_errcode(s->db));
+	sqlite3_finalize(st);
+	return err;
+}
+
+int store_account_foreach_changed(struct nts_store *s, uint64_t seq,
+				  int (*fn)(void *arg, const char *sid), void *arg)
+{
+	sqlite3_stmt *st;
+	int rc, err = store_prepare(s,
+				    "SELECT sid FROM accounts WHERE change_seq > ?1 OR owner_sid IN"
+				    " (SELECT sid FROM accounts WHERE change_seq > ?1)"
+				    " ORDER BY change_seq",
+				    &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *sid = (const char *)sqlite3_column_text(st, 0);
+
+		if (sid && fn(arg, sid))
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		err = store_errno(rc);
+	sqlite3_finalize(st);
+	return err;
+}
