@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "auth/auth.h"
@@ -117,6 +118,10 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_key_list(st, args, err, errlen);
 	else if (strcmp(cmd, "key-delete") == 0)
 		r = api_cmd_key_delete(st, args, err, errlen);
+	else if (strcmp(cmd, "fleet") == 0)
+		r = api_cmd_fleet(st, args, (int64_t)time(NULL), err, errlen);
+	else if (strcmp(cmd, "secret-rotate") == 0)
+		r = api_cmd_secret_rotate(st, args, (int64_t)time(NULL), err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);

@@ -20,6 +20,7 @@
 #include "net/hostaddr.h"
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
+#include "ntsd/fleet.h"
 #include "ntsd/notify.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
@@ -158,6 +159,11 @@ static int ntsd_start(struct ntsd *d)
 		log_error("cannot load the accounts: %s", strerror(-rc));
 		return rc;
 	}
+	rc = ntsd_wire_fleet(d);
+	if (rc) {
+		log_error("cannot join the fleet: %s", strerror(-rc));
+		return rc;
+	}
 	rc = ntsd_wire_usage(d);
 	if (rc) {
 		log_error("cannot meter usage: %s", strerror(-rc));
@@ -201,6 +207,7 @@ static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
 	ntsd_unwire_usage(d);
+	ntsd_unwire_fleet(d);
 	ntsd_unwire_api(d);
 	net_hostaddr_destroy(d->hostaddr);
 	net_destroy(d->net); /* closes streams first: TURN drops the allocations they owned */

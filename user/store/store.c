@@ -234,9 +234,21 @@ static int store_migrate(struct nts_store *s)
 		return -EPROTO;
 	}
 	for (; v < STORE_SCHEMA_VERSION; v++) {
+		int now;
+
 		err = store_exec(s, "BEGIN IMMEDIATE");
 		if (err)
 			return err;
+		/* Another process sharing the file (a fleet's node starting at the same time) may
+		 * have migrated since: the version read under the write lock is the one that counts. */
+		now = store_schema_version(s);
+		if (now != v) {
+			store_exec(s, "ROLLBACK");
+			if (now < v || now > STORE_SCHEMA_VERSION)
+				return now < 0 ? now : -EPROTO;
+			v = now - 1;
+			continue;
+		}
 		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
 		err = store_exec(s, store_migrations[v]);
 		if (!err)
