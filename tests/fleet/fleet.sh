@@ -3,7 +3,7 @@
 # database (docs/fleet.md): an account made on a fetches a token from b and relays through c;
 # tokens name the fleet's --ice-host; usage agrees across nodes; a suspension on a ends the
 # account's allocations on c within 5 s; a drained c answers a new Allocate with 300 Try Alternate
-# naming a or b while its relay keeps going, and `ntsctl drain --wait` returns once it is empty; a
+# naming a or b while its relay keeps going (turnutils_uclient follows it), and `ntsctl drain --wait` returns once it is empty; a
 # secret rotation during a live relay loses nothing, and tokens signed before and after it work on
 # every node; SIGKILL of b shows b dead in `ntsctl fleet` within 12 s while a and c go on.
 # Prints TAP; cleans up its namespaces, daemons and database.
@@ -94,6 +94,8 @@ check "a new Allocate to c gets 300 with ALTERNATE-SERVER a or b, signed" \
 alt=${redir#redirect } alt=${alt%%:*}
 check "... where the same credentials allocate" eval 'in_ns "$CL" $PY "$FLEET_DIR/turn_redirect.py" \
 	"$alt" 3478 "$user" "$pass" | grep -q "^ok "'
+check "turnutils_uclient follows the 300: its session to drained c relays through a or b" \
+	uclient redirected c "$user" "$pass"
 check "c's live session goes on undisturbed through the drain" wait "$live_pid"
 # uclient leaves its allocations to expire: drain --wait waits for them, until they are deleted.
 in_ns "$(node_ns c)" timeout 30 "$B/ntsctl" --ctl-socket "$tmp/c.sock" drain --wait \
