@@ -215,9 +215,11 @@ static json_t *fleet_cmd_secret_rotate(void *arg, json_t *args, char *err, size_
 	json_t *r;
 
 	if (d->cfg.nsecrets > 0) {
-		snprintf(err, errlen,
-			 "this ntsd signs with --secret/--secret-file: rotate those (README "
-			 "\"Rotating the secret\"), or drop them to use the database's secrets");
+		snprintf(
+		    err, errlen,
+		    "this ntsd signs with --secret/--secret-file: rotate those in the "
+		    "configuration (first signs, all verify), or drop them to use the database's "
+		    "secrets (docs/fleet.md)");
 		return NULL;
 	}
 	store_set_busy_timeout(d->store, FLEET_CMD_BUSY_MS);
