@@ -191,8 +191,8 @@ json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errl
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);
 
 /* The fleet (api_fleet.c; docs/fleet.md), for ntsctl over the control socket or --db. */
-#define API_FLEET_DEAD_AFTER 10	     /* seconds without a heartbeat before a node is dead */
-#define API_SECRET_OVERLAP_MIN 10    /* seconds: every node (polling every 2 s) has the new secret */
+#define API_FLEET_DEAD_AFTER 10	  /* seconds without a heartbeat before a node is dead */
+#define API_SECRET_OVERLAP_MIN 10 /* seconds: every node (polling every 2 s) has the new secret */
 #define API_SECRET_OVERLAP_DEFAULT 60
 /* "fleet": {"now", "nodes": [{"name", "region", "state" (active, draining, stopped or dead),
  * "addresses", "capacity", "allocations", "pps_user", "pps_kernel", "version", "started_at",

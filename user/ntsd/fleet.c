@@ -25,6 +25,7 @@ struct ntsd_fleet {
 	struct store_node self;
 	bool draining;
 	bool beat_due;	      /* write the row at the next tick (a failed write, drain) */
+	bool beat_failing;    /* the last heartbeat failed (logged once) */
 	unsigned ticks;	      /* since start */
 	uint64_t seq;	      /* change counter applied */
 	int64_t secrets_next; /* unix second the secret order changes next; 0: never */
@@ -84,8 +85,14 @@ static void fleet_heartbeat(struct ntsd *d, int64_t now)
 		fleet_addresses(d, f->self.addresses, sizeof(f->self.addresses));
 	err = store_node_put(d->store, &f->self);
 	f->beat_due = err != 0; /* busy with another node's write: the next tick tries again */
-	if (err && err != -EBUSY)
-		log_warn("fleet: cannot write this node's heartbeat: %s", strerror(-err));
+	/* Once per outage, not every second of it. */
+	if (err && err != -EBUSY && !f->beat_failing)
+		log_warn("fleet: cannot write this node's heartbeat: %s (retrying every second)",
+			 strerror(-err));
+	else if (!err && f->beat_failing)
+		log_info("fleet: heartbeat written again");
+	if (err != -EBUSY)
+		f->beat_failing = err != 0;
 	f->nnodes = 0;
 	if (store_node_foreach(d->store, fleet_node_row, f) != 0)
 		f->nnodes = keep; /* keep deciding on the last copy */

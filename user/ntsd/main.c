@@ -154,14 +154,15 @@ static int ntsd_start(struct ntsd *d)
 		log_error("cannot start the token API: %s", strerror(-rc));
 		return rc;
 	}
-	rc = ntsd_wire_accounts(d);
-	if (rc) {
-		log_error("cannot load the accounts: %s", strerror(-rc));
-		return rc;
-	}
+	/* The fleet first: the change counter it reads covers every account loaded next. */
 	rc = ntsd_wire_fleet(d);
 	if (rc) {
 		log_error("cannot join the fleet: %s", strerror(-rc));
+		return rc;
+	}
+	rc = ntsd_wire_accounts(d);
+	if (rc) {
+		log_error("cannot load the accounts: %s", strerror(-rc));
 		return rc;
 	}
 	rc = ntsd_wire_usage(d);

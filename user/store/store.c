@@ -240,7 +240,8 @@ static int store_migrate(struct nts_store *s)
 		if (err)
 			return err;
 		/* Another process sharing the file (a fleet's node starting at the same time) may
-		 * have migrated since: the version read under the write lock is the one that counts. */
+		 * have migrated since: the version read under the write lock is the one that
+		 * counts. */
 		now = store_schema_version(s);
 		if (now != v) {
 			store_exec(s, "ROLLBACK");
