@@ -1,5 +1,6 @@
-/* The fleet's decisions (user/ntsd/fleet_pick.c): which signing secret signs and which verify at
- * a given time, and which node an Allocate is redirected to (docs/fleet.md).
+/* The fleet's decisions: which signing secret signs and which verify at a given time
+ * (user/store/store_fleet.c), and which node an Allocate is redirected to (user/ntsd/fleet_pick.c;
+ * docs/fleet.md).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +29,7 @@ static void test_secret_not_yet_active_verifies_but_does_not_sign(void **state)
 	size_t order[2];
 	int64_t next;
 
-	assert_int_equal(fleet_secrets_order(k, 2, 990, order, &next), 2);
+	assert_int_equal(store_signing_secret_order(k, 2, 990, order, &next), 2);
 	assert_int_equal(order[0], 0);
 	assert_int_equal(order[1], 1);
 	assert_int_equal(next, 1000);
@@ -41,11 +42,11 @@ static void test_activated_secret_signs_and_retired_one_drops_out(void **state)
 	size_t order[2];
 	int64_t next;
 
-	assert_int_equal(fleet_secrets_order(k, 2, 1000, order, &next), 2);
+	assert_int_equal(store_signing_secret_order(k, 2, 1000, order, &next), 2);
 	assert_int_equal(order[0], 1);
 	assert_int_equal(order[1], 0);
 	assert_int_equal(next, 1100);
-	assert_int_equal(fleet_secrets_order(k, 2, 1100, order, &next), 1);
+	assert_int_equal(store_signing_secret_order(k, 2, 1100, order, &next), 1);
 	assert_int_equal(order[0], 1);
 	assert_int_equal(next, 0);
 }
@@ -57,7 +58,7 @@ static void test_only_future_secrets_the_oldest_signs(void **state)
 	size_t order[2];
 	int64_t next;
 
-	assert_int_equal(fleet_secrets_order(k, 2, 1000, order, &next), 2);
+	assert_int_equal(store_signing_secret_order(k, 2, 1000, order, &next), 2);
 	assert_int_equal(order[0], 0);
 	assert_int_equal(next, 2000);
 }

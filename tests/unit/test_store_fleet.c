@@ -194,6 +194,22 @@ static void test_rotation_deletes_secrets_already_retired(void **state)
 	assert_int_equal(l.v[2].retires_at, 0);
 }
 
+/* ntsctl --db token create signs with what the nodes sign with at that moment. */
+static void test_current_secret_follows_the_activation(void **state)
+{
+	struct fixture *f = *state;
+	char first[STORE_SECRET_LEN + 1], cur[STORE_SECRET_LEN + 1];
+	struct store_signing_secret k;
+
+	assert_int_equal(store_signing_secret_current(f->s, 1000, first, sizeof(first)), 0);
+	assert_int_equal(store_signing_secret_rotate(f->s, 1000, 1060, 86400, &k), 0);
+	assert_int_equal(store_signing_secret_current(f->s, 1059, cur, sizeof(cur)), 0);
+	assert_string_equal(cur, first);
+	assert_int_equal(store_signing_secret_current(f->s, 1060, cur, sizeof(cur)), 0);
+	assert_string_equal(cur, k.secret);
+	assert_int_equal(store_signing_secret_current(f->s, 1060, cur, 8), -ENOSPC);
+}
+
 struct changed {
 	char sids[8][STORE_SID_LEN + 1];
 	unsigned n;
@@ -268,6 +284,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_rotation_retires_the_old_secret_after_the_longest_token, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_rotation_deletes_secrets_already_retired, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_current_secret_follows_the_activation, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_account_changes_bump_the_counter_and_are_listed,
 					    setup, teardown),

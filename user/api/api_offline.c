@@ -13,13 +13,14 @@
 #include "ctl/ctl.h"
 #include "store/store.h"
 
-/* An auth context signing with the database's secret (what ntsd uses without --secret). */
+/* An auth context signing with the database's current signing secret (what ntsd uses without
+ * --secret; docs/fleet.md, "Rotating the secret"). */
 static struct auth_ctx *api_offline_auth(struct nts_store *st, char *err, size_t errlen)
 {
 	char secret[STORE_SECRET_LEN + 1];
 	const char *secrets[1] = {secret};
 	struct auth_ctx *auth;
-	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+	int rc = store_signing_secret_current(st, (int64_t)time(NULL), secret, sizeof(secret));
 
 	if (rc) {
 		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));
@@ -64,7 +65,7 @@ static json_t *api_offline_token(struct nts_store *st, json_t *args, char *err, 
 	struct api_ice_urls u = {.n = 0};
 	struct auth_ctx *auth;
 	json_t *tok;
-	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+	int rc = store_signing_secret_current(st, (int64_t)time(NULL), secret, sizeof(secret));
 
 	if (rc) {
 		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));

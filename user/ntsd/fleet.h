@@ -16,7 +16,6 @@
 
 #define FLEET_HEARTBEAT_S 2   /* registry row rewritten, changes polled, this often */
 #define FLEET_DEAD_AFTER_S 10 /* a node silent this long is dead (no redirects to it) */
-#define FLEET_MAX_SECRETS 64  /* signing secrets a node loads at most (newest kept) */
 
 /* Registers this node, the control commands fleet, drain, undrain and secret-rotate, the
  * redirect decision and the 1 s tick (fleet.c). 0 or -errno. */
@@ -27,13 +26,6 @@ void ntsd_unwire_fleet(struct ntsd *d);
  * not retired verifies, the newest activated one signs. *next (may be NULL) gets the unix second
  * at which that changes next (0: never). 0 or -errno. */
 int ntsd_fleet_load_secrets(struct ntsd *d, int64_t now, int64_t *next);
-
-/* Orders k[0..n) for auth at unix second now: the signer first (the newest activated, not
- * retired; with none activated yet, the oldest), then the other secrets not retired. Writes the
- * order as indexes into out (n entries at most) and returns how many; *next gets the next
- * activation or retirement after now (0: none). */
-size_t fleet_secrets_order(const struct store_signing_secret *k, size_t n, int64_t now, size_t *out,
-			   int64_t *next);
 
 /* The address of transport and family in a registry row's addresses ("udp 198.18.0.1:3478 ...").
  * 0 or -ENOENT (none, or only a wildcard address). */

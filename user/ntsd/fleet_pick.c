@@ -1,52 +1,11 @@
-/* The fleet's pure decisions: which signing secret signs now, and which node an Allocate is
- * redirected to; see fleet.h. No I/O: tests/unit/test_ntsd_fleet.c drives them.
+/* The fleet's pure decision of which node an Allocate is redirected to; see fleet.h. No I/O:
+ * tests/unit/test_ntsd_fleet.c drives it.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "ntsd/fleet.h"
-
-static bool fleet_secret_live(const struct store_signing_secret *k, int64_t now)
-{
-	return !k->retires_at || k->retires_at > now;
-}
-
-static void fleet_next_change(int64_t *next, int64_t t, int64_t now)
-{
-	if (t > now && (!*next || t < *next))
-		*next = t;
-}
-
-size_t fleet_secrets_order(const struct store_signing_secret *k, size_t n, int64_t now, size_t *out,
-			   int64_t *next)
-{
-	size_t signer = n, oldest = n, count = 0;
-
-	*next = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (k[i].retires_at)
-			fleet_next_change(next, k[i].retires_at, now);
-		fleet_next_change(next, k[i].activates_at, now);
-		if (!fleet_secret_live(&k[i], now))
-			continue;
-		if (oldest == n || k[i].activates_at < k[oldest].activates_at)
-			oldest = i;
-		if (k[i].activates_at <= now &&
-		    (signer == n || k[i].activates_at > k[signer].activates_at ||
-		     (k[i].activates_at == k[signer].activates_at && k[i].id > k[signer].id)))
-			signer = i;
-	}
-	if (signer == n)
-		signer = oldest;
-	if (signer == n)
-		return 0;
-	out[count++] = signer;
-	for (size_t i = 0; i < n; i++)
-		if (i != signer && fleet_secret_live(&k[i], now))
-			out[count++] = i;
-	return count;
-}
 
 int fleet_node_addr(const char *addresses, enum nts_transport transport, uint8_t family,
 		    struct nts_addr *out)

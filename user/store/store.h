@@ -253,6 +253,19 @@ int store_signing_secret_ensure(struct nts_store *s);
 int store_signing_secret_foreach(struct nts_store *s,
 				 int (*fn)(void *arg, const struct store_signing_secret *k),
 				 void *arg);
+#define STORE_SIGNING_SECRETS_MAX 64 /* secrets loaded at most (the newest kept) */
+/* Fills k (STORE_SIGNING_SECRETS_MAX entries) with the signing secrets, oldest activation first,
+ * the newest STORE_SIGNING_SECRETS_MAX of them; *n gets how many. 0 or -errno. */
+int store_signing_secret_load(struct nts_store *s, struct store_signing_secret *k, size_t *n);
+/* Orders k[0..n) for use at unix second now: the signer first (the newest activated, not
+ * retired; with none activated yet, the oldest), then the other secrets not retired. Writes the
+ * order as indexes into out (n entries at most) and returns how many; *next gets the next
+ * activation or retirement after now (0: none). */
+size_t store_signing_secret_order(const struct store_signing_secret *k, size_t n, int64_t now,
+				  size_t *out, int64_t *next);
+/* The secret that signs at unix second now (created if there is none), NUL-terminated into out.
+ * 0, -ENOSPC or -errno. */
+int store_signing_secret_current(struct nts_store *s, int64_t now, char *out, size_t outlen);
 /* Rotation, in one transaction: adds a fresh secret (CSPRNG) signing from activates_at, gives
  * every secret not yet retiring the retirement activates_at + retire_after (when the last token
  * it may sign has expired), and deletes the secrets retired before now. out (may be NULL) gets

@@ -216,6 +216,33 @@ int store_signing_secret_foreach(struct nts_store *s,
 	return err;
 }
 
+struct store_secret_rows {
+	struct store_signing_secret *v;
+	size_t n;
+};
+
+/* Rows come oldest activation first: past STORE_SIGNING_SECRETS_MAX the oldest make room. */
+static int store_secret_row(void *arg, const struct store_signing_secret *k)
+{
+	struct store_secret_rows *r = arg;
+
+	if (r->n == STORE_SIGNING_SECRETS_MAX) {
+		memmove(r->v, r->v + 1, (STORE_SIGNING_SECRETS_MAX - 1) * sizeof(r->v[0]));
+		r->n--;
+	}
+	r->v[r->n++] = *k;
+	return 0;
+}
+
+int store_signing_secret_load(struct nts_store *s, struct store_signing_secret *k, size_t *n)
+{
+	struct store_secret_rows r = {.v = k, .n = 0};
+	int err = store_signing_secret_foreach(s, store_secret_row, &r);
+
+	*n = err ? 0 : r.n;
+	return err;
+}
+
 /* Runs sql with ?1 and ?2 bound to a and b (parameters it does not use are ignored). 0 or
  * -errno. */
 static int store_run2(struct nts_store *s, const char *sql, int64_t a, int64_t b)
@@ -266,6 +293,66 @@ int store_signing_secret_rotate(struct nts_store *s, int64_t now, int64_t activa
 	}
 	OPENSSL_cleanse(secret, sizeof(secret));
 	return 0;
+}
+
+static bool store_signing_secret_live(const struct store_signing_secret *k, int64_t now)
+{
+	return !k->retires_at || k->retires_at > now;
+}
+
+static void store_next_change(int64_t *next, int64_t t, int64_t now)
+{
+	if (t > now && (!*next || t < *next))
+		*next = t;
+}
+
+size_t store_signing_secret_order(const struct store_signing_secret *k, size_t n, int64_t now,
+				  size_t *out, int64_t *next)
+{
+	size_t signer = n, oldest = n, count = 0;
+
+	*next = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (k[i].retires_at)
+			store_next_change(next, k[i].retires_at, now);
+		store_next_change(next, k[i].activates_at, now);
+		if (!store_signing_secret_live(&k[i], now))
+			continue;
+		if (oldest == n || k[i].activates_at < k[oldest].activates_at)
+			oldest = i;
+		if (k[i].activates_at <= now &&
+		    (signer == n || k[i].activates_at > k[signer].activates_at ||
+		     (k[i].activates_at == k[signer].activates_at && k[i].id > k[signer].id)))
+			signer = i;
+	}
+	if (signer == n)
+		signer = oldest;
+	if (signer == n)
+		return 0;
+	out[count++] = signer;
+	for (size_t i = 0; i < n; i++)
+		if (i != signer && store_signing_secret_live(&k[i], now))
+			out[count++] = i;
+	return count;
+}
+
+int store_signing_secret_current(struct nts_store *s, int64_t now, char *out, size_t outlen)
+{
+	struct store_signing_secret k[STORE_SIGNING_SECRETS_MAX];
+	size_t order[STORE_SIGNING_SECRETS_MAX], n = 0;
+	int64_t next;
+	int err = store_signing_secret_ensure(s);
+
+	if (!err)
+		err = store_signing_secret_load(s, k, &n);
+	if (!err && store_signing_secret_order(k, n, now, order, &next) == 0)
+		err = -ENOENT;
+	if (!err && strlen(k[order[0]].secret) >= outlen)
+		err = -ENOSPC;
+	if (!err)
+		strcpy(out, k[order[0]].secret);
+	OPENSSL_cleanse(k, sizeof(k));
+	return err;
 }
 
 /* --- change counter */
