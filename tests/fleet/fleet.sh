@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A fleet of three ntsd nodes (a, b, c: one network namespace each, region eu) sharing one
 # database (docs/fleet.md): an account made on a fetches a token from b and relays through c;
-# tokens name the fleet's --ice-host; usage agrees across nodes; a suspension on a ends the
+# tokens name the fleet's --ice-host; an API key made on a works on b until deleted there;
+# usage agrees across nodes; a suspension on a ends the
 # account's allocations on c within 5 s; a drained c answers a new Allocate with 300 Try Alternate
 # naming a or b while its relay keeps going (turnutils_uclient follows it), and `ntsctl drain --wait` returns once it is empty; a
 # secret rotation during a live relay loses nothing, and tokens signed before and after it work on
@@ -47,6 +48,20 @@ import json, sys
 urls = [s[\"urls\"] for s in json.load(sys.stdin)[\"ice_servers\"]]
 assert urls and all(\"$ICE_HOST:\" in u for u in urls), urls" <<<"$tok"'
 check "the token from b relays through c" uclient abc c "$user" "$pass"
+
+# --- API keys are read from the database at each request: made on a, used on b, deleted on b
+key=$(api a POST "Accounts/$sid/Keys.json" "$sid:$secret" -d FriendlyName=fleet-key)
+ksid=$($PY -c 'import json,sys; print(json.load(sys.stdin)["sid"])' <<<"$key" 2>/dev/null)
+ksecret=$($PY -c 'import json,sys; print(json.load(sys.stdin)["secret"])' <<<"$key" 2>/dev/null)
+http_code() { # NODE METHOD PATH USER:PASS: the HTTP status
+	in_ns "$CL" curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X "$2" -u "$4" \
+		"http://${NODE_IP[$1]}:8080/2010-04-01/$3"
+}
+check "an API key made on a issues tokens on b" \
+	[ "$(http_code b POST "Accounts/$sid/Tokens.json" "${ksid:-x}:${ksecret:-x}")" = 201 ]
+check "deleted on b, it is refused on a at once" eval '[ "$(http_code b DELETE \
+	"Accounts/$sid/Keys/$ksid.json" "$sid:$secret")" = 204 ] &&
+	[ "$(http_code a POST "Accounts/$sid/Tokens.json" "$ksid:$ksecret")" = 401 ]'
 
 # --- usage: c wrote it (ntsctl usage flushes first); a and b answer the same from the database
 ntsctl_on c usage --account "$sid" >/dev/null
