@@ -63,6 +63,23 @@ static void test_only_future_secrets_the_oldest_signs(void **state)
 	assert_int_equal(next, 2000);
 }
 
+/* Rotating again before the last rotation activated: the secret that was still to activate is
+ * retiring now and must never sign, even once its activation time comes after the newest's. */
+static void test_superseded_pending_secret_never_signs(void **state)
+{
+	struct store_signing_secret k[] = {secret(1, 0, 90000), secret(2, 3600, 86410),
+					   secret(3, 10, 0)};
+	size_t order[3];
+	int64_t next;
+
+	assert_int_equal(store_signing_secret_order(k, 3, 5, order, &next), 3);
+	assert_int_equal(order[0], 0);
+	assert_int_equal(store_signing_secret_order(k, 3, 10, order, &next), 3);
+	assert_int_equal(order[0], 2);
+	assert_int_equal(store_signing_secret_order(k, 3, 3600, order, &next), 3);
+	assert_int_equal(order[0], 2);
+}
+
 static struct store_node node(const char *name, const char *region, uint64_t allocs,
 			      const char *addrs)
 {
@@ -136,6 +153,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_not_yet_active_verifies_but_does_not_sign),
 	    cmocka_unit_test(test_activated_secret_signs_and_retired_one_drops_out),
 	    cmocka_unit_test(test_only_future_secrets_the_oldest_signs),
+	    cmocka_unit_test(test_superseded_pending_secret_never_signs),
 	    cmocka_unit_test(test_node_address_by_transport_and_family),
 	    cmocka_unit_test(test_alternate_is_the_least_loaded_active_node_of_the_region),
 	    cmocka_unit_test(test_draining_dead_full_or_unreachable_nodes_are_not_named),

@@ -257,8 +257,9 @@ int store_signing_secret_foreach(struct nts_store *s,
 /* Fills k (STORE_SIGNING_SECRETS_MAX entries) with the signing secrets, oldest activation first,
  * the newest STORE_SIGNING_SECRETS_MAX of them; *n gets how many. 0 or -errno. */
 int store_signing_secret_load(struct nts_store *s, struct store_signing_secret *k, size_t *n);
-/* Orders k[0..n) for use at unix second now: the signer first (the newest activated, not
- * retired; with none activated yet, the oldest), then the other secrets not retired. Writes the
+/* Orders k[0..n) for use at unix second now: the signer first (among the activated ones not
+ * retired, the one not retiring, else the newest; with none activated yet, the oldest), then the
+ * other secrets not retired. Writes the
  * order as indexes into out (n entries at most) and returns how many; *next gets the next
  * activation or retirement after now (0: none). */
 size_t store_signing_secret_order(const struct store_signing_secret *k, size_t n, int64_t now,

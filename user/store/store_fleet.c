@@ -300,6 +300,18 @@ static bool store_signing_secret_live(const struct store_signing_secret *k, int6
 	return !k->retires_at || k->retires_at > now;
 }
 
+/* a rather than b signs, both activated: the secret no rotation has retired yet (a rotation
+ * retires every secret before it, even one that was still to activate), then the newest. */
+static bool store_signs_before(const struct store_signing_secret *a,
+			       const struct store_signing_secret *b)
+{
+	if (!a->retires_at != !b->retires_at)
+		return !a->retires_at;
+	if (a->activates_at != b->activates_at)
+		return a->activates_at > b->activates_at;
+	return a->id > b->id;
+}
+
 static void store_next_change(int64_t *next, int64_t t, int64_t now)
 {
 	if (t > now && (!*next || t < *next))
@@ -321,8 +333,7 @@ size_t store_signing_secret_order(const struct store_signing_secret *k, size_t n
 		if (oldest == n || k[i].activates_at < k[oldest].activates_at)
 			oldest = i;
 		if (k[i].activates_at <= now &&
-		    (signer == n || k[i].activates_at > k[signer].activates_at ||
-		     (k[i].activates_at == k[signer].activates_at && k[i].id > k[signer].id)))
+		    (signer == n || store_signs_before(&k[i], &k[signer])))
 			signer = i;
 	}
 	if (signer == n)
