@@ -190,4 +190,19 @@ json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errl
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);
 
+/* The fleet (api_fleet.c; docs/fleet.md), for ntsctl over the control socket or --db. */
+#define API_FLEET_DEAD_AFTER 10	  /* seconds without a heartbeat before a node is dead */
+#define API_SECRET_OVERLAP_MIN 10 /* seconds: every node (polling every 2 s) has the new secret */
+#define API_SECRET_OVERLAP_DEFAULT 60
+/* "fleet": {"now", "nodes": [{"name", "region", "state" (active, draining, stopped or dead),
+ * "addresses", "capacity", "allocations", "pps_user", "pps_kernel", "version", "started_at",
+ * "heartbeat_at", "uptime"}]}, by region then name. */
+json_t *api_cmd_fleet(struct nts_store *st, json_t *args, int64_t now, char *err, size_t errlen);
+/* "secret-rotate" {"overlap": seconds}: a new signing secret every node verifies at once and signs
+ * with from now + overlap; the secrets before it retire when their last token has expired
+ * (API_TTL_MAX after that). {"id", "activates_at", "secrets": [{"id", "activates_at",
+ * "retires_at"}]} (never the secrets themselves). */
+json_t *api_cmd_secret_rotate(struct nts_store *st, json_t *args, int64_t now, char *err,
+			      size_t errlen);
+
 #endif

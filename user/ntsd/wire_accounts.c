@@ -27,7 +27,11 @@ static struct turn_account_policy wire_accounts_policy(const struct store_accoun
 
 static void wire_accounts_changed(void *arg, const struct store_account *a)
 {
-	struct ntsd *d = arg;
+	ntsd_account_apply(arg, a);
+}
+
+void ntsd_account_apply(struct ntsd *d, const struct store_account *a)
+{
 	struct turn_account_policy p = wire_accounts_policy(a);
 	int ended = turn_account_set(d->turn, a->sid, &p);
 

@@ -164,6 +164,17 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "datagrams per second each way per allocation, the excess dropped on both "
 			"relay paths; 0: no limit",
 		U32_DEF(max_pps_per_allocation, 0, 4294967295u, 0) },
+	/* Fleet: several ntsd sharing one database (docs/fleet.md). */
+	[NTS_OPT_NODE_NAME] = { "node-name", .flags = ARG, .arg = "NAME",
+		.help = "this node's name in the fleet's registry (default: the host name)",
+		STR(node_name) },
+	[NTS_OPT_REGION] = { "region", .flags = ARG, .arg = "NAME",
+		.help = "this node's region: redirects stay in it; usage is recorded under it "
+			"(turnmegabytes-NAME)", STR(region) },
+	[NTS_OPT_SHED_AT] = { "shed-at", .flags = ARG | LIVE | NTS_OPT_PERCENT, .arg = "PCT",
+		.help = "percent of --max-allocations past which Allocate gets 300 Try Alternate "
+			"naming the least-loaded node of the region",
+		U32_DEF(shed_at, 1, 100, 90) },
 };
 /* clang-format on */
 

@@ -79,6 +79,11 @@ struct nts_config {
 	/* Bandwidth limits (README "Bandwidth limits"): application bytes and datagrams per second
 	 * each way per allocation, on both relay paths; 0: none. */
 	uint32_t max_bps_per_allocation, max_pps_per_allocation;
+	/* Fleet (docs/fleet.md): this node's name and region in the registry of the shared
+	 * database, and the share of --max-allocations past which Allocate is redirected. */
+	char node_name[64]; /* "": the host name */
+	char region[64];    /* "": none */
+	uint32_t shed_at;   /* percent */
 };
 
 #define NTS_VERSION "0.1.0"
@@ -102,6 +107,8 @@ enum nts_opt_id {
 	NTS_OPT_ALT_IP,
 	/* bandwidth limits */
 	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
+	/* fleet */
+	NTS_OPT_NODE_NAME, NTS_OPT_REGION, NTS_OPT_SHED_AT,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
@@ -131,6 +138,7 @@ enum nts_opt_flag {
 	 * the field live from the daemon's nts_config, or user/ntsd/reload.c hands it to them. Any
 	 * other option that changes is reported as needing a restart and keeps its running value. */
 	NTS_OPT_RELOADABLE = 8,
+	NTS_OPT_PERCENT = 16, /* U32: the value may end with '%' (--shed-at 90%) */
 };
 
 /* One option: the command line (--name), the config file (name = value), --help and the defaults
