@@ -27,6 +27,9 @@ CFLAGS    += $(NL_CFLAGS)
 LDLIBS    := -lbpf -lxdp -lelf -lz -lssl -lcrypto -lmicrohttpd -ljansson -lsqlite3 $(NL_LIBS) -lm
 # libsystemd: sd_notify for ntsd.service (user/ntsd/notify.c).
 LDLIBS    += -lsystemd
+# libpq: the store's PostgreSQL backend (user/store/db_pg.c) and the store tests that inspect it.
+PQ_CFLAGS := $(shell pkg-config --cflags libpq)
+LDLIBS    += $(shell pkg-config --libs libpq)
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
 BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
 
@@ -63,6 +66,8 @@ $(call lib_of,$(1)): $$(OBJ_$(1))
 	rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+$(OBJ_store) $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%.o,$(wildcard tests/unit/test_store*.c)): \
+	CFLAGS += $(PQ_CFLAGS)
 
 BPF_SRC   := $(wildcard bpf/*.bpf.c)
 BPF_OBJ   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRC))

@@ -111,7 +111,8 @@ for f in "$fuzzdir"/fuzz_*; do
 done
 rm -rf "$fuzzwork"
 exclusive=()
-# Every directory of script suites (tests/interop, netns, api, browser, pkg, ops, …), bench last.
+# Every directory of script suites (tests/interop, netns, api, browser, pkg, ops, fleet, …), bench
+# last.
 dirs=$(cd "$NTS_TOP/tests" && for d in */; do d=${d%/}; case $d in unit | bpf | fuzz | bench) ;; *) echo "$d" ;; esac; done)
 for dir in $dirs bench; do
 	for t in "$NTS_TOP"/tests/$dir/*.sh; do

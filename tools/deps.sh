@@ -7,6 +7,8 @@ PKGS=(
 	libbpf-dev libxdp-dev xdp-tools bpftool linux-libc-dev
 	libnl-3-dev libnl-route-3-dev libssl-dev libmicrohttpd-dev libjansson-dev
 	libsqlite3-dev sqlite3 libcmocka-dev
+	# The store's PostgreSQL backend (libpq) and the throwaway servers of tests/fleet/.
+	libpq-dev postgresql
 	coturn iproute2 ethtool iputils-ping procps psmisc curl openssl strace
 	stun-client nftables
 	python3 python3-aiortc python3-twilio chromium

@@ -7,7 +7,7 @@ _ntsctl()
 
 	local globals="--ctl-socket --pin-dir --db --help"
 	local commands="attach detach status stats fastpath allocations account token key usage
-		diag-link top reload upgrade"
+		diag-link top reload upgrade fleet drain undrain secret"
 	local i cmd="" sub="" nargs=0
 
 	# The subcommand is the first word that is neither a global option nor its value.
@@ -39,7 +39,8 @@ _ntsctl()
 		COMPREPLY=($(compgen -W "native skb" -- "$cur"))
 		return
 		;;
-	--channels | --allocations | --ttl | --max-allocations | --max-bps | --account | --parent)
+	--channels | --allocations | --ttl | --max-allocations | --max-bps | --account | --parent | \
+		--overlap)
 		return
 		;;
 	esac
@@ -87,7 +88,12 @@ _ntsctl()
 	usage) words_for="--account --daily --monthly --json --help" ;;
 	diag-link) words_for="--account --ttl --base --json --help" ;;
 	top) words_for="--once --help" ;;
-	reload) words_for="--help" ;;
+	reload | undrain) words_for="--help" ;;
+	fleet) words_for="--json --help" ;;
+	drain) words_for="--wait --help" ;;
+	secret)
+		if ((nargs == 0)); then words_for="rotate --help"; else words_for="--overlap --json"; fi
+		;;
 	upgrade)
 		if [[ $prev == --binary ]]; then
 			COMPREPLY=($(compgen -f -- "$cur"))

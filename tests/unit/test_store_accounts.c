@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -29,8 +30,8 @@ static int setup(void **state)
 	if (!mkdtemp(f->dir))
 		return -1;
 	/* A nested path: store_open() creates the missing parent directory. */
-	snprintf(f->path, sizeof(f->path), "%s/var/nts.db", f->dir);
-	if (store_open(f->path, &f->s) != 0)
+	if (store_fixture_target(f->path, sizeof(f->path), f->dir, "var/nts.db") != 0 ||
+	    store_open(f->path, &f->s) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -56,6 +57,8 @@ static void test_open_migrates_to_current_schema_with_wal(void **state)
 	sqlite3_stmt *st;
 
 	assert_int_equal(store_schema_version(f->s), STORE_SCHEMA_VERSION);
+	if (store_fixture_pg())
+		return; /* WAL is SQLite's */
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
@@ -86,6 +89,8 @@ static void test_migrates_a_version_1_database(void **state)
 	struct nts_store *s;
 	sqlite3 *db;
 
+	if (store_fixture_pg())
+		skip(); /* PostgreSQL support came with version 6 */
 	/* Build a version-1 file by hand, as an older ntsd left it. */
 	snprintf(path, sizeof(path), "%s/old.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -128,6 +133,16 @@ static void test_refuses_a_newer_schema(void **state)
 	struct nts_store *s;
 	sqlite3 *db;
 
+	if (store_fixture_pg()) {
+		assert_int_equal(store_fixture_exec(f->path, "UPDATE nts_schema SET version = 99"),
+				 0);
+		assert_int_equal(store_open(f->path, &s), -EPROTO);
+		assert_null(s);
+		snprintf(path, sizeof(path), "UPDATE nts_schema SET version = %d",
+			 STORE_SCHEMA_VERSION);
+		assert_int_equal(store_fixture_exec(f->path, path), 0);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/new.db", f->dir);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
@@ -182,33 +197,31 @@ static void test_token_is_stored_only_as_salted_hash(void **state)
 	struct fixture *f = *state;
 	struct store_account a, b;
 	char ta[STORE_TOKEN_LEN + 1], tb[STORE_TOKEN_LEN + 1], wal[160];
-	uint8_t s1[16];
-	sqlite3 *db;
-	sqlite3_stmt *st;
+	int64_t v[5] = {0};
 
 	assert_int_equal(store_account_create(f->s, "a", &a, ta), 0);
 	assert_int_equal(store_account_create(f->s, "b", &b, tb), 0);
-	/* Neither the database nor its WAL holds the token text; the sid is there (the check
-	 * itself works). */
-	snprintf(wal, sizeof(wal), "%s-wal", f->path);
-	assert_true(file_contains(f->path, a.sid) || file_contains(wal, a.sid));
-	assert_false(file_contains(f->path, ta) || file_contains(wal, ta));
-	assert_false(file_contains(f->path, tb) || file_contains(wal, tb));
-	/* Salts differ per account. */
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT token_salt, token_hash FROM accounts"
-					    " ORDER BY rowid",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_bytes(st, 0), 16);
-	assert_int_equal(sqlite3_column_bytes(st, 1), 32);
-	memcpy(s1, sqlite3_column_blob(st, 0), 16);
-	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_memory_not_equal(s1, sqlite3_column_blob(st, 0), 16);
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	if (!store_fixture_pg()) {
+		/* Neither the database nor its WAL holds the token text; the sid is there (the
+		 * check itself works). */
+		snprintf(wal, sizeof(wal), "%s-wal", f->path);
+		assert_true(file_contains(f->path, a.sid) || file_contains(wal, a.sid));
+		assert_false(file_contains(f->path, ta) || file_contains(wal, ta));
+		assert_false(file_contains(f->path, tb) || file_contains(wal, tb));
+	}
+	/* A 16-byte salt per account and a 32-byte hash, in either engine. */
+	assert_int_equal(
+	    store_fixture_sql(f->path,
+			      "SELECT count(DISTINCT token_salt), min(length(token_salt)),"
+			      " max(length(token_salt)), min(length(token_hash)),"
+			      " max(length(token_hash)) FROM accounts",
+			      NULL, NULL, v, 5),
+	    0);
+	assert_int_equal(v[0], 2);
+	assert_int_equal(v[1], 16);
+	assert_int_equal(v[2], 16);
+	assert_int_equal(v[3], 32);
+	assert_int_equal(v[4], 32);
 }
 
 static void test_verify_accepts_right_token_only(void **state)
@@ -363,8 +376,11 @@ static void test_database_and_wal_files_are_private_from_creation(void **state)
 	const char *suffix[] = {"", "-wal", "-shm"};
 	struct nts_store *s;
 	struct stat st;
-	mode_t old = umask(022);
+	mode_t old;
 
+	if (store_fixture_pg())
+		skip(); /* files are SQLite's */
+	old = umask(022);
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/nts.db", dir);
 	assert_int_equal(store_open(path, &s), 0);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 struct fixture {
 	char dir[64];
@@ -31,8 +32,8 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/nts-keys-XXXXXX");
 	if (!f || !mkdtemp(f->dir))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/nts.db", f->dir);
-	if (store_open(f->path, &f->s) != 0 ||
+	if (store_fixture_target(f->path, sizeof(f->path), f->dir, "nts.db") != 0 ||
+	    store_open(f->path, &f->s) != 0 ||
 	    store_account_create(f->s, "master", &f->master, f->token) != 0)
 		return -1;
 	*state = f;
@@ -270,10 +271,28 @@ static void test_key_secret_is_kept_only_as_a_salted_hash(void **state)
 	sqlite3_stmt *st;
 	sqlite3 *db;
 	int rows = 0;
+	int64_t v[2] = {-1, -1};
 
 	assert_int_equal(store_key_create(f->s, f->master.sid, "a", &k, secret), 0);
 	assert_int_equal(store_key_create(f->s, f->master.sid, "b", &k2, secret2), 0);
 	assert_string_not_equal(secret, secret2);
+	if (store_fixture_pg()) {
+		assert_int_equal(
+		    store_fixture_sql(f->path,
+				      "SELECT count(*) FROM api_keys WHERE"
+				      " strpos(encode(secret_hash, 'escape'), $1) > 0 OR"
+				      " strpos(friendly_name, $1) > 0 OR length(secret_salt) != 16"
+				      " OR length(secret_hash) != 32",
+				      secret, NULL, v, 1),
+		    0);
+		assert_int_equal(
+		    store_fixture_sql(f->path, "SELECT count(DISTINCT secret_salt) FROM api_keys",
+				      NULL, NULL, v + 1, 1),
+		    0);
+		assert_int_equal(v[0], 0);
+		assert_int_equal(v[1], 2); /* a salt per key */
+		return;
+	}
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
 	assert_int_equal(
 	    sqlite3_prepare_v2(db,

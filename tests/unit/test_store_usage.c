@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
+#include "store_fixture.h"
 
 #define DAY_MS 86400000ull
 
@@ -30,8 +32,8 @@ static int setup(void **state)
 	strcpy(f->dir, "/tmp/nts-store-usage-XXXXXX");
 	if (!mkdtemp(f->dir))
 		return -1;
-	snprintf(f->path, sizeof(f->path), "%s/nts.db", f->dir);
-	if (store_open(f->path, &f->s) != 0 || store_account_create(f->s, "u", &f->a, token) != 0)
+	if (store_fixture_target(f->path, sizeof(f->path), f->dir, "nts.db") != 0 ||
+	    store_open(f->path, &f->s) != 0 || store_account_create(f->s, "u", &f->a, token) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -54,26 +56,18 @@ static int teardown(void **state)
 static struct store_usage row_of(struct fixture *f, const char *sid, const char *day)
 {
 	struct store_usage u = {0};
-	sqlite3_stmt *st;
-	sqlite3 *db;
+	int64_t v[4] = {0};
 
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT bytes_to_peer, bytes_to_client, allocations,"
-					    " allocation_seconds FROM usage_daily"
-					    " WHERE sid = ? AND day = ? AND region = ''",
-					    -1, &st, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, day, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		u.bytes_to_peer = (uint64_t)sqlite3_column_int64(st, 0);
-		u.bytes_to_client = (uint64_t)sqlite3_column_int64(st, 1);
-		u.allocations = (uint64_t)sqlite3_column_int64(st, 2);
-		u.allocation_seconds = (uint64_t)sqlite3_column_int64(st, 3);
-	}
-	sqlite3_finalize(st);
-	sqlite3_close(db);
+	assert_int_equal(store_fixture_sql(f->path,
+					   "SELECT bytes_to_peer, bytes_to_client, allocations,"
+					   " allocation_seconds FROM usage_daily"
+					   " WHERE sid = $1 AND day = $2 AND region = ''",
+					   sid, day, v, 4),
+			 0);
+	u.bytes_to_peer = (uint64_t)v[0];
+	u.bytes_to_client = (uint64_t)v[1];
+	u.allocations = (uint64_t)v[2];
+	u.allocation_seconds = (uint64_t)v[3];
 	return u;
 }
 
@@ -203,6 +197,8 @@ static void test_a_locked_database_keeps_usage_pending_for_the_next_flush(void *
 	struct store_usage u = {.bytes_to_peer = 5};
 	sqlite3 *other;
 
+	if (store_fixture_pg())
+		skip(); /* SQLite's file lock; see the next test for PostgreSQL */
 	store_set_busy_timeout(f->s, 0);
 	assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
@@ -212,6 +208,55 @@ static void test_a_locked_database_keeps_usage_pending_for_the_next_flush(void *
 	sqlite3_close(other);
 	assert_int_equal(store_usage_flush(f->s), 0);
 	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 5);
+}
+
+static void test_a_lost_server_connection_keeps_usage_pending_until_reconnected(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage u = {.bytes_to_peer = 7};
+	struct store_account a;
+
+	if (!store_fixture_pg())
+		skip(); /* a server's connection */
+	assert_int_equal(store_fixture_exec(f->path, "SELECT pg_terminate_backend(pid)"
+						     " FROM pg_stat_activity WHERE application_name"
+						     " = 'ntsd' AND pid != pg_backend_pid()"),
+			 0);
+	store_usage_add(f->s, f->a.sid, 20792, &u);
+	assert_int_equal(store_usage_flush(f->s), -ENOTCONN);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 0);
+	/* The next calls reconnect (the first attempt is not delayed, and advances without
+	 * blocking) and prepare again. */
+	for (int i = 0; i < 300 && store_usage_flush(f->s) != 0; i++)
+		usleep(10000);
+	assert_int_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 7);
+	assert_int_equal(store_account_get(f->s, f->a.sid, &a), 0);
+	assert_int_equal(a.bytes, 7);
+}
+
+static void test_a_flush_of_many_rows_writes_them_all(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage u = {.bytes_to_peer = 1, .bytes_to_client = 2};
+	struct store_account a;
+	int64_t v[3] = {0};
+
+	/* 600 days: 1200 statements, several batches of a PostgreSQL pipeline. */
+	for (int64_t day = 20000; day < 20600; day++)
+		store_usage_add(f->s, f->a.sid, day, &u);
+	assert_int_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(
+	    store_fixture_sql(f->path,
+			      "SELECT count(*), sum(bytes_to_peer), sum(bytes_to_client)"
+			      " FROM usage_daily",
+			      NULL, NULL, v, 3),
+	    0);
+	assert_int_equal(v[0], 600);
+	assert_int_equal(v[1], 600);
+	assert_int_equal(v[2], 1200);
+	assert_int_equal(store_account_get(f->s, f->a.sid, &a), 0);
+	assert_int_equal(a.bytes, 1800);
 }
 
 struct rows {
@@ -233,18 +278,16 @@ static void test_subaccount_usage_rolls_up_only_when_asked(void **state)
 {
 	struct fixture *f = *state;
 	struct store_account sub;
-	char token[STORE_TOKEN_LEN + 1], sql[200], owner[STORE_SID_LEN + 1];
+	char token[STORE_TOKEN_LEN + 1], owner[STORE_SID_LEN + 1];
 	struct store_usage u = {.bytes_to_peer = 10};
 	struct store_usage_query q = {f->a.sid, true, 20792, 20792};
 	struct rows r = {0};
-	sqlite3 *db;
 
 	assert_int_equal(store_account_create(f->s, "sub", &sub, token), 0);
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	snprintf(sql, sizeof(sql), "UPDATE accounts SET owner_sid = '%s' WHERE sid = '%s'",
-		 f->a.sid, sub.sid);
-	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	assert_int_equal(store_fixture_sql(f->path,
+					   "UPDATE accounts SET owner_sid = $1 WHERE sid = $2",
+					   f->a.sid, sub.sid, NULL, 0),
+			 0);
 	assert_int_equal(store_usage_owner(f->s, sub.sid, owner), 0);
 	assert_string_equal(owner, f->a.sid);
 	assert_int_equal(store_usage_owner(f->s, f->a.sid, owner), 0);
@@ -283,6 +326,11 @@ int main(void)
 		test_kernel_marks_are_written_with_the_usage_and_forgotten, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_a_locked_database_keeps_usage_pending_for_the_next_flush, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_lost_server_connection_keeps_usage_pending_until_reconnected, setup,
+		teardown),
+	    cmocka_unit_test_setup_teardown(test_a_flush_of_many_rows_writes_them_all, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_subaccount_usage_rolls_up_only_when_asked, setup,
 					    teardown),
 	};

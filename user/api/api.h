@@ -37,7 +37,7 @@ enum api_error_code {
 	API_ERR_TOO_LARGE = 20413,     /* 413: body above API_MAX_BODY (20xxx = HTTP status) */
 	API_ERR_TOO_MANY = 20429,      /* 429: the account mints tokens faster than --token-rate */
 	API_ERR_INTERNAL = 20500,      /* 500 */
-	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked by another process; retry */
+	API_ERR_UNAVAILABLE = 20503,   /* 503: the database is locked or unreachable; retry */
 	API_ERR_MISDIRECTED = 20421,   /* 421: a Host this API does not serve (DNS rebinding) */
 	API_ERR_FORBIDDEN = 20403,     /* 403: an expired diag link */
 	API_ERR_NESTED = 21101,	       /* 400: a subaccount cannot have subaccounts */
@@ -193,5 +193,20 @@ json_t *api_cmd_usage(struct nts_store *st, json_t *args, char *err, size_t errl
 
 /* Renders the Prometheus text exposition of stats (no account or user labels). malloc'ed. */
 char *api_metrics_render(const struct nts_stats *stats, size_t *len);
+
+/* The fleet (api_fleet.c; docs/fleet.md), for ntsctl over the control socket or --db. */
+#define API_FLEET_DEAD_AFTER 10	  /* seconds without a heartbeat before a node is dead */
+#define API_SECRET_OVERLAP_MIN 10 /* seconds: every node (polling every 2 s) has the new secret */
+#define API_SECRET_OVERLAP_DEFAULT 60
+/* "fleet": {"now", "nodes": [{"name", "region", "state" (active, draining, stopped or dead),
+ * "addresses", "capacity", "allocations", "pps_user", "pps_kernel", "version", "started_at",
+ * "heartbeat_at", "uptime"}]}, by region then name. */
+json_t *api_cmd_fleet(struct nts_store *st, json_t *args, int64_t now, char *err, size_t errlen);
+/* "secret-rotate" {"overlap": seconds}: a new signing secret every node verifies at once and signs
+ * with from now + overlap; the secrets before it retire when their last token has expired
+ * (API_TTL_MAX after that). {"id", "activates_at", "secrets": [{"id", "activates_at",
+ * "retires_at"}]} (never the secrets themselves). */
+json_t *api_cmd_secret_rotate(struct nts_store *st, json_t *args, int64_t now, char *err,
+			      size_t errlen);
 
 #endif

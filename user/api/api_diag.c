@@ -245,8 +245,8 @@ static void api_diag_token(struct api_server *s, const struct api_request *rq, u
 		return;
 	}
 	err = store_account_get(s->store, sid, &acct);
-	if (err == -EBUSY) {
-		api_diag_error(rs, 503, API_ERR_UNAVAILABLE, "Database busy, retry");
+	if (api_store_unavailable(err)) {
+		api_diag_error(rs, 503, API_ERR_UNAVAILABLE, "Database unavailable, retry");
 		return;
 	}
 	if (err || acct.suspended) {

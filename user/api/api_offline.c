@@ -6,19 +6,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api/api.h"
 #include "auth/auth.h"
 #include "ctl/ctl.h"
 #include "store/store.h"
 
-/* An auth context signing with the database's secret (what ntsd uses without --secret). */
+/* An auth context signing with the database's current signing secret (what ntsd uses without
+ * --secret; docs/fleet.md, "Rotating the secret"). */
 static struct auth_ctx *api_offline_auth(struct nts_store *st, char *err, size_t errlen)
 {
 	char secret[STORE_SECRET_LEN + 1];
 	const char *secrets[1] = {secret};
 	struct auth_ctx *auth;
-	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+	int rc = store_signing_secret_current(st, (int64_t)time(NULL), secret, sizeof(secret));
 
 	if (rc) {
 		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));
@@ -63,7 +65,7 @@ static json_t *api_offline_token(struct nts_store *st, json_t *args, char *err, 
 	struct api_ice_urls u = {.n = 0};
 	struct auth_ctx *auth;
 	json_t *tok;
-	int rc = store_secret_get_or_create(st, secret, sizeof(secret));
+	int rc = store_signing_secret_current(st, (int64_t)time(NULL), secret, sizeof(secret));
 
 	if (rc) {
 		snprintf(err, errlen, "cannot load the signing secret: %s", strerror(-rc));
@@ -117,6 +119,10 @@ json_t *api_cmd_offline(const char *db, const char *cmd, json_t *args, char *err
 		r = api_cmd_key_list(st, args, err, errlen);
 	else if (strcmp(cmd, "key-delete") == 0)
 		r = api_cmd_key_delete(st, args, err, errlen);
+	else if (strcmp(cmd, "fleet") == 0)
+		r = api_cmd_fleet(st, args, (int64_t)time(NULL), err, errlen);
+	else if (strcmp(cmd, "secret-rotate") == 0)
+		r = api_cmd_secret_rotate(st, args, (int64_t)time(NULL), err, errlen);
 	else
 		snprintf(err, errlen, "unknown command %s", cmd);
 	store_close(st);

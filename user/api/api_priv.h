@@ -45,8 +45,11 @@ void api_error(struct api_response *rs, unsigned status, int code, const char *m
 void api_not_found(struct api_response *rs, const char *path);
 /* 401 / 20003 with WWW-Authenticate. */
 void api_unauthorized(struct api_response *rs);
-/* 503 for -EBUSY (another process holds the database), 500 for any other -errno (logged). */
+/* 503 when api_store_unavailable(err), 500 for any other -errno (logged). */
 void api_store_failed(struct api_response *rs, const char *what, int err);
+/* True when err means the database cannot answer now (locked by another process, or a server
+ * that is unreachable or timed out): the caller answers 503 and the client retries. */
+bool api_store_unavailable(int err);
 
 /* Request parameters. */
 /* key of the form body (when it is form-encoded): 0, -ENOENT, -EINVAL or -ENOSPC. */

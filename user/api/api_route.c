@@ -117,6 +117,11 @@ void api_unauthorized(struct api_response *rs)
 	rs->flags |= API_RESP_WWW_AUTHENTICATE;
 }
 
+bool api_store_unavailable(int err)
+{
+	return err == -EBUSY || err == -ENOTCONN || err == -ETIMEDOUT;
+}
+
 void api_store_failed(struct api_response *rs, const char *what, int err)
 {
 	if (err == -EBUSY) {
@@ -124,6 +129,13 @@ void api_store_failed(struct api_response *rs, const char *what, int err)
 		 */
 		api_error(rs, 503, API_ERR_UNAVAILABLE,
 			  "Service unavailable: database busy, retry");
+		return;
+	}
+	if (api_store_unavailable(err)) {
+		/* A PostgreSQL server that is down or slow: the store fails at once while it
+		 * reconnects (user/store/db_pg.c); relaying goes on from memory. */
+		api_error(rs, 503, API_ERR_UNAVAILABLE,
+			  "Service unavailable: database unreachable, retry");
 		return;
 	}
 	log_error("api: %s failed: %s", what, strerror(-err));

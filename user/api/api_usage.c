@@ -574,7 +574,7 @@ void api_usage_records(struct api_server *s, const struct api_request *rq, const
 		return;
 	err = 0;
 	if ((api_usage_params(rq, &q, rs) ||
-		     api_usage_range(&q, acct.created / 86400, today, &q.first, &q.last, rs)))
+	     api_usage_range(&q, acct.created / 86400, today, &q.first, &q.last, rs)))
 		return;
 	if (!err) {
 		struct store_usage_query sq = {q.sid, q.include_subaccounts, q.first, q.last};
@@ -593,12 +593,8 @@ void api_usage_records(struct api_server *s, const struct api_request *rq, const
 		api_error(rs, 400, API_ERR_INVALID_PARAM, "Invalid Page or PageSize (1 to 1000)");
 		goto out;
 	}
-	if (err == -EBUSY)
-		api_error(rs, 503, API_ERR_UNAVAILABLE,
-			  "Service unavailable: database busy, retry");
-	else if (err) {
-		log_error("api: usage records: %s", strerror(-err));
-		api_error(rs, 500, API_ERR_INTERNAL, "Internal server error");
+	if (err) {
+		api_store_failed(rs, "usage records", err);
 	} else {
 		api_set_json(rs, 200, api_usage_page(&q, &rows, &pg, now));
 		if (!rs->body)

@@ -30,6 +30,10 @@ static const struct {
     {"top", cmd_top, "live view: rates, busiest allocations, drops [--once]"},
     {"upgrade", cmd_upgrade,
      "hand over to a new ntsd binary without dropping calls [--binary PATH]"},
+    {"fleet", cmd_fleet, "the nodes sharing the database: region, state, load [--json]"},
+    {"drain", cmd_drain, "send new allocations to other nodes of the region [--wait]"},
+    {"undrain", cmd_drain, "take new allocations again after a drain"},
+    {"secret", cmd_secret, "rotate [--overlap D]: a new signing secret for the fleet"},
 };
 
 /* True when an ntsd listens on the control socket at path. */

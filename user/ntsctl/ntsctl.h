@@ -28,5 +28,9 @@ int cmd_diag_link(struct ntsctl *c, int argc, char **argv);
 int cmd_key(struct ntsctl *c, int argc, char **argv);
 int cmd_reload(struct ntsctl *c, int argc, char **argv);
 int cmd_top(struct ntsctl *c, int argc, char **argv);
+int cmd_fleet(struct ntsctl *c, int argc, char **argv);
+/* drain and undrain (drain.c). */
+int cmd_drain(struct ntsctl *c, int argc, char **argv);
+int cmd_secret(struct ntsctl *c, int argc, char **argv);
 
 #endif

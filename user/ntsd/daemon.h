@@ -25,6 +25,8 @@ struct nts_fp_alloc_counters;
 struct ntsd_worker;
 struct ntsd_workers_sync;
 struct turn_shared;
+struct ntsd_fleet;
+struct store_account;
 
 struct ntsd {
 	struct nts_config cfg;
@@ -39,6 +41,7 @@ struct ntsd {
 	struct fastpath *fastpath;     /* user/fastpath: set by ntsd_wire_fastpath() */
 	struct net_hostaddr *hostaddr; /* user/net: the host's addresses for the peer policy */
 	struct ntsd_usage *usage;      /* usage meter: set by ntsd_wire_usage() */
+	struct ntsd_fleet *fleet;      /* node registry and shedding: ntsd/fleet.h */
 	bool demo;		       /* --demo: ensure a demo account and print how to use it */
 	uint64_t start_unix;
 	/* Reload (reload.c): the command line it parses again, and a hook called as a reload starts
@@ -73,6 +76,9 @@ int ntsd_api_load_secret(struct ntsd *d);
 /* Loads the accounts' states and quotas into TURN and keeps them current as control commands
  * change them (wire_accounts.c). 0 or -errno. */
 int ntsd_wire_accounts(struct ntsd *d);
+/* Applies account a as stored (state, limits) to TURN: a suspended or closed account's
+ * allocations end now. */
+void ntsd_account_apply(struct ntsd *d, const struct store_account *a);
 /* Meters account usage per UTC day (wire_usage.c): TURN's reports, kernel-relayed bytes and
  * allocation-seconds go to the store (set by ntsd_wire_api()), written at most every 10 s; the
  * "usage" control command. 0 or -errno. */

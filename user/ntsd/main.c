@@ -20,6 +20,7 @@
 #include "net/hostaddr.h"
 #include "net/net.h"
 #include "ntsd/ctl_cmds.h"
+#include "ntsd/fleet.h"
 #include "ntsd/notify.h"
 #include "ntsd/options.h"
 #include "ntsd/privs.h"
@@ -128,6 +129,12 @@ static int ntsd_start(struct ntsd *d)
 		log_error("cannot start the token API: %s", strerror(-rc));
 		return rc;
 	}
+	/* The fleet first: the change counter it reads covers every account loaded next. */
+	rc = ntsd_wire_fleet(d);
+	if (rc) {
+		log_error("cannot join the fleet: %s", strerror(-rc));
+		return rc;
+	}
 	rc = ntsd_wire_accounts(d);
 	if (rc) {
 		log_error("cannot load the accounts: %s", strerror(-rc));
@@ -176,6 +183,7 @@ static void ntsd_stop(struct ntsd *d)
 {
 	ntsd_unwire_fastpath(d);
 	ntsd_unwire_usage(d);
+	ntsd_unwire_fleet(d);
 	ntsd_unwire_api(d);
 	net_hostaddr_destroy(d->hostaddr);
 	ntsd_workers_destroy(d); /* closes streams first: TURN drops the allocations they owned */

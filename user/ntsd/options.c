@@ -110,6 +110,15 @@ static int set_str(struct nts_config *cfg, const struct nts_opt_def *o, const ch
 static int set_u32(struct nts_config *cfg, const struct nts_opt_def *o, const char *v, char *err,
 		   size_t errlen)
 {
+	char pct[16];
+	size_t n = strlen(v);
+
+	if ((o->flags & NTS_OPT_PERCENT) && n > 1 && n < sizeof(pct) && v[n - 1] == '%') {
+		memcpy(pct, v, n - 1); /* "90%" reads as 90 */
+		pct[n - 1] = '\0';
+		if (!parse_u32(pct, o->min, o->max, opt_field(cfg, o->off)))
+			return 0;
+	}
 	if (parse_u32(v, o->min, o->max, opt_field(cfg, o->off)))
 		return nts_opt_fail(err, errlen, "--%s: '%s' is not a number in %u-%u", o->name, v,
 				    o->min, o->max);

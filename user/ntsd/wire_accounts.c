@@ -47,7 +47,11 @@ static int wire_accounts_set(struct ntsd *d, const char *sid, const struct turn_
 
 static void wire_accounts_changed(void *arg, const struct store_account *a)
 {
-	struct ntsd *d = arg;
+	ntsd_account_apply(arg, a);
+}
+
+void ntsd_account_apply(struct ntsd *d, const struct store_account *a)
+{
 	struct turn_account_policy p = wire_accounts_policy(a);
 	int ended = wire_accounts_set(d, a->sid, &p);
 

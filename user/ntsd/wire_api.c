@@ -10,31 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/api.h"
 #include "auth/auth.h"
 #include "ntsd/daemon.h"
+#include "ntsd/fleet.h"
 #include "ntsd/upgrade.h"
 #include "ntsd/workers.h"
 #include "net/net.h"
 #include "store/store.h"
 #include "util/log.h"
 
-/* Uses --secret when given; otherwise the database's secret, created on first start. */
+/* Uses --secret when given; otherwise the database's signing secrets (created on first start),
+ * as the fleet rotates them (ntsd/fleet.h). */
 static int wire_api_secret(struct ntsd *d)
 {
-	char secret[STORE_SECRET_LEN + 1];
-	const char *list[1] = {secret};
-	int err;
-
 	if (d->cfg.nsecrets > 0)
 		return 0;
-	err = store_secret_get_or_create(d->store, secret, sizeof(secret));
-	if (!err)
-		err = ntsd_auth_set_secrets(d, list, 1);
-	explicit_bzero(secret, sizeof(secret));
-	return err;
+	return ntsd_fleet_load_secrets(d, (int64_t)time(NULL), NULL);
 }
 
 static void wire_api_stats(void *arg, struct nts_stats *out)

@@ -1,19 +1,17 @@
-/* Store handle: open, pragmas, schema migrations, secrets and settings; see store.h. */
+/* Store handle: open, schema migrations, secrets and settings; see store.h. */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
 #include "store/store_priv.h"
-#include "util/fs.h"
 #include "util/log.h"
 
-/* Migration i takes the schema from version i to i + 1. Append only; never edit a shipped step. */
+/* Migration i takes the schema from version i to i + 1. Append only; never edit a shipped step.
+ * The steps are SQLite's; PostgreSQL runs them with the types mapped (db_dialect_sql()), or, where
+ * that is not enough, the step of the same index in store_migrations_pg. */
 static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     /* 0 -> 1: accounts, their usage, signing secrets. */
     "CREATE TABLE accounts ("
@@ -92,173 +90,233 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " to_peer INTEGER NOT NULL,"
     " to_client INTEGER NOT NULL,"
     " updated INTEGER NOT NULL);",
+    /* 6 -> 7: a fleet of ntsd sharing the database (docs/fleet.md). nodes: each node's registry
+     * row, rewritten by its heartbeat. signing_secrets: the ephemeral-credential secrets with the
+     * time from which nodes sign with each (all verify with it before) and the time it retires;
+     * it starts with the secret of version 1. changes: one counter that every change of an
+     * account, an API key or a signing secret bumps (the triggers), the new value landing in the
+     * changed row's change_seq: a node polls the counter and reads back only what changed. */
+    "CREATE TABLE nodes ("
+    " name TEXT PRIMARY KEY,"
+    " region TEXT NOT NULL DEFAULT '',"
+    " addresses TEXT NOT NULL DEFAULT ''," /* "udp 198.18.0.1:3478 tcp ..." */
+    " capacity INTEGER NOT NULL DEFAULT 0,"
+    " state TEXT NOT NULL CHECK (state IN ('active', 'draining', 'stopped')),"
+    " version TEXT NOT NULL DEFAULT '',"
+    " started_at INTEGER NOT NULL,"
+    " heartbeat_at INTEGER NOT NULL,"
+    " allocations INTEGER NOT NULL DEFAULT 0,"
+    " pps_user INTEGER NOT NULL DEFAULT 0,"
+    " pps_kernel INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE signing_secrets ("
+    " id INTEGER PRIMARY KEY,"
+    " secret TEXT NOT NULL UNIQUE,"
+    " activates_at INTEGER NOT NULL,"
+    " retires_at INTEGER);" /* NULL: not retiring */
+    "INSERT INTO signing_secrets (secret, activates_at)"
+    " SELECT secret, 0 FROM secrets ORDER BY id LIMIT 1;"
+    "CREATE TABLE changes ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " seq INTEGER NOT NULL);"
+    "INSERT INTO changes (id, seq) VALUES (1, 0);"
+    "ALTER TABLE accounts ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE api_keys ADD COLUMN change_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX accounts_change_seq ON accounts(change_seq);"
+    "CREATE TRIGGER accounts_insert_seq AFTER INSERT ON accounts BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE accounts SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    /* Not OF change_seq: the trigger's own update does not fire it again. */
+    "CREATE TRIGGER accounts_update_seq AFTER UPDATE OF friendly_name, token_salt,"
+    " token_hash, status, max_allocations, max_bps, owner_sid ON accounts BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE accounts SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_insert_seq AFTER INSERT ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE api_keys SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_update_seq AFTER UPDATE OF friendly_name, secret_salt,"
+    " secret_hash, account_sid ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1;"
+    " UPDATE api_keys SET change_seq = (SELECT seq FROM changes WHERE id = 1)"
+    "  WHERE sid = NEW.sid; END;"
+    "CREATE TRIGGER api_keys_delete_seq AFTER DELETE ON api_keys BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_insert_seq AFTER INSERT ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_update_seq AFTER UPDATE ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
+    "CREATE TRIGGER signing_secrets_delete_seq AFTER DELETE ON signing_secrets BEGIN"
+    " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;",
 };
 
-int store_errno(int rc)
-{
-	switch (rc & 0xff) {
-	case SQLITE_OK:
-		return 0;
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return -EBUSY;
-	case SQLITE_NOMEM:
-		return -ENOMEM;
-	case SQLITE_READONLY:
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return -EACCES;
-	case SQLITE_FULL:
-		return -ENOSPC;
-	case SQLITE_CANTOPEN:
-		return -ENOENT;
-	case SQLITE_CONSTRAINT:
-		return -EEXIST;
-	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-		return -EPROTO;
-	case SQLITE_TOOBIG:
-		return -E2BIG;
-	default:
-		return -EIO;
-	}
-}
-
-int store_exec(struct nts_store *s, const char *sql)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
-
-	if (rc != SQLITE_OK) {
-		log_error("store: %s", msg ? msg : sqlite3_errstr(rc));
-		sqlite3_free(msg);
-		return store_errno(rc);
-	}
-	return 0;
-}
-
-int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st)
-{
-	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
-
-	if (rc != SQLITE_OK) {
-		log_error("store: prepare: %s", sqlite3_errmsg(s->db));
-		return store_errno(rc);
-	}
-	return 0;
-}
+/* PostgreSQL's form of the steps that differ by more than type names. It has no rowid, so the
+ * tables listed by insertion order (accounts, api_keys) get one of their own; it can widen a
+ * CHECK constraint in place. */
+static const char *const store_migrations_pg[STORE_SCHEMA_VERSION] = {
+    [0] = "CREATE TABLE accounts ("
+	  " sid TEXT PRIMARY KEY,"
+	  " rowid BIGSERIAL UNIQUE,"
+	  " friendly_name TEXT NOT NULL,"
+	  " token_salt BYTEA NOT NULL,"
+	  " token_hash BYTEA NOT NULL,"
+	  " status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),"
+	  " created BIGINT NOT NULL,"
+	  " updated BIGINT NOT NULL);"
+	  "CREATE TABLE usage ("
+	  " sid TEXT PRIMARY KEY REFERENCES accounts(sid),"
+	  " allocations BIGINT NOT NULL DEFAULT 0,"
+	  " bytes BIGINT NOT NULL DEFAULT 0,"
+	  " updated BIGINT NOT NULL);"
+	  "CREATE TABLE secrets ("
+	  " id BIGSERIAL PRIMARY KEY,"
+	  " secret TEXT NOT NULL,"
+	  " created BIGINT NOT NULL);",
+    [2] = "ALTER TABLE accounts DROP CONSTRAINT accounts_status_check;"
+	  "ALTER TABLE accounts ADD CONSTRAINT accounts_status_check"
+	  " CHECK (status IN ('active', 'suspended', 'closed'));"
+	  "ALTER TABLE accounts ADD COLUMN max_allocations BIGINT NOT NULL DEFAULT 0;"
+	  "ALTER TABLE accounts ADD COLUMN max_bps BIGINT NOT NULL DEFAULT 0;",
+    [3] = "ALTER TABLE accounts ADD COLUMN owner_sid TEXT REFERENCES accounts(sid);"
+	  "CREATE INDEX accounts_owner ON accounts(owner_sid);"
+	  "CREATE TABLE api_keys ("
+	  " sid TEXT PRIMARY KEY,"
+	  " rowid BIGSERIAL UNIQUE,"
+	  " account_sid TEXT NOT NULL REFERENCES accounts(sid),"
+	  " friendly_name TEXT NOT NULL,"
+	  " secret_salt BYTEA NOT NULL,"
+	  " secret_hash BYTEA NOT NULL,"
+	  " created BIGINT NOT NULL,"
+	  " updated BIGINT NOT NULL);"
+	  "CREATE INDEX api_keys_account ON api_keys(account_sid);",
+    /* Triggers run functions; a BEFORE trigger stamps the row it changes. */
+    [6] = "CREATE TABLE nodes ("
+	  " name TEXT PRIMARY KEY,"
+	  " region TEXT NOT NULL DEFAULT '',"
+	  " addresses TEXT NOT NULL DEFAULT '',"
+	  " capacity BIGINT NOT NULL DEFAULT 0,"
+	  " state TEXT NOT NULL CHECK (state IN ('active', 'draining', 'stopped')),"
+	  " version TEXT NOT NULL DEFAULT '',"
+	  " started_at BIGINT NOT NULL,"
+	  " heartbeat_at BIGINT NOT NULL,"
+	  " allocations BIGINT NOT NULL DEFAULT 0,"
+	  " pps_user BIGINT NOT NULL DEFAULT 0,"
+	  " pps_kernel BIGINT NOT NULL DEFAULT 0);"
+	  "CREATE TABLE signing_secrets ("
+	  " id BIGSERIAL PRIMARY KEY,"
+	  " secret TEXT NOT NULL UNIQUE,"
+	  " activates_at BIGINT NOT NULL,"
+	  " retires_at BIGINT);"
+	  "INSERT INTO signing_secrets (secret, activates_at)"
+	  " SELECT secret, 0 FROM secrets ORDER BY id LIMIT 1;"
+	  "CREATE TABLE changes ("
+	  " id BIGINT PRIMARY KEY CHECK (id = 1),"
+	  " seq BIGINT NOT NULL);"
+	  "INSERT INTO changes (id, seq) VALUES (1, 0);"
+	  "ALTER TABLE accounts ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;"
+	  "ALTER TABLE api_keys ADD COLUMN change_seq BIGINT NOT NULL DEFAULT 0;"
+	  "CREATE INDEX accounts_change_seq ON accounts(change_seq);"
+	  "CREATE FUNCTION nts_change_stamp() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	  " UPDATE changes SET seq = seq + 1 WHERE id = 1 RETURNING seq INTO NEW.change_seq;"
+	  " RETURN NEW; END $$;"
+	  "CREATE FUNCTION nts_change_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	  " UPDATE changes SET seq = seq + 1 WHERE id = 1; RETURN NULL; END $$;"
+	  "CREATE TRIGGER accounts_insert_seq BEFORE INSERT ON accounts"
+	  " FOR EACH ROW EXECUTE FUNCTION nts_change_stamp();"
+	  "CREATE TRIGGER accounts_update_seq BEFORE UPDATE OF friendly_name, token_salt,"
+	  " token_hash, status, max_allocations, max_bps, owner_sid ON accounts"
+	  " FOR EACH ROW EXECUTE FUNCTION nts_change_stamp();"
+	  "CREATE TRIGGER api_keys_insert_seq BEFORE INSERT ON api_keys"
+	  " FOR EACH ROW EXECUTE FUNCTION nts_change_stamp();"
+	  "CREATE TRIGGER api_keys_update_seq BEFORE UPDATE OF friendly_name, secret_salt,"
+	  " secret_hash, account_sid ON api_keys FOR EACH ROW EXECUTE FUNCTION nts_change_stamp();"
+	  "CREATE TRIGGER api_keys_delete_seq AFTER DELETE ON api_keys"
+	  " FOR EACH ROW EXECUTE FUNCTION nts_change_bump();"
+	  "CREATE TRIGGER signing_secrets_seq AFTER INSERT OR UPDATE OR DELETE ON signing_secrets"
+	  " FOR EACH ROW EXECUTE FUNCTION nts_change_bump();",
+};
 
 int store_schema_version(struct nts_store *s)
 {
-	sqlite3_stmt *st;
-	int v, err = store_prepare(s, "PRAGMA user_version", &st);
+	return db_schema_version(s->db);
+}
+
+/* Runs migration step v in the connection's dialect. */
+static int store_migrate_step(struct nts_store *s, int v)
+{
+	const char *pg = db_dialect(s->db) == DB_POSTGRES ? store_migrations_pg[v] : NULL;
+	char *sql = pg ? NULL : db_dialect_sql(s->db, store_migrations[v]);
+	int err;
+
+	if (!pg && !sql)
+		return -ENOMEM;
+	err = db_exec(s->db, pg ? pg : sql);
+	free(sql);
+	return err;
+}
+
+/* Applies the missing migrations in one transaction that one process (or fleet node) at a time
+ * takes (db_migrate_begin()): whoever comes first migrates, the others find the schema current. */
+static int store_migrate(struct nts_store *s)
+{
+	int v, from, err = db_migrate_begin(s->db);
 
 	if (err)
 		return err;
-	v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : -EIO;
-	sqlite3_finalize(st);
-	return v;
-}
-
-/* Applies the missing migrations, each in its own transaction with its version bump. */
-static int store_migrate(struct nts_store *s)
-{
-	int v = store_schema_version(s), from = v;
-	char bump[64];
-	int err;
-
-	if (v < 0)
+	v = from = db_schema_version(s->db);
+	if (v < 0) {
+		db_rollback(s->db);
 		return v;
+	}
 	if (v > STORE_SCHEMA_VERSION) {
+		db_rollback(s->db);
 		log_error("store: database schema %d is newer than this build (%d)", v,
 			  STORE_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	for (; v < STORE_SCHEMA_VERSION; v++) {
-		err = store_exec(s, "BEGIN IMMEDIATE");
-		if (err)
-			return err;
-		snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", v + 1);
-		err = store_exec(s, store_migrations[v]);
-		if (!err)
-			err = store_exec(s, bump);
-		if (!err)
-			err = store_exec(s, "COMMIT");
-		if (err) {
-			store_exec(s, "ROLLBACK");
-			return err;
-		}
-		if (from > 0) /* a fresh file is not news */
-			log_info("store: migrated schema to version %d", v + 1);
-	}
-	return 0;
-}
-
-/* Creates the database file 0600 (whatever the umask) before SQLite writes a byte: SQLite gives the
- * -wal and -shm files the database file's mode. Files left looser by older versions are tightened.
- */
-static int store_create_private(const char *path)
-{
-	char side[PATH_MAX];
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
-
-	if (fd < 0)
-		return -errno;
-	if (fchmod(fd, 0600) < 0) {
-		int err = -errno;
-
-		close(fd);
+	err = 0;
+	for (; !err && v < STORE_SCHEMA_VERSION; v++)
+		err = store_migrate_step(s, v);
+	if (!err && from < STORE_SCHEMA_VERSION)
+		err = db_schema_version_set(s->db, STORE_SCHEMA_VERSION);
+	if (!err)
+		err = db_commit(s->db);
+	if (err) {
+		db_rollback(s->db);
 		return err;
 	}
-	close(fd);
-	snprintf(side, sizeof(side), "%s-wal", path);
-	chmod(side, 0600);
-	snprintf(side, sizeof(side), "%s-shm", path);
-	chmod(side, 0600);
+	/* A fresh SQLite file is not news; a shared database's first schema is. */
+	if (from < STORE_SCHEMA_VERSION && (from > 0 || db_dialect(s->db) == DB_POSTGRES))
+		log_info("store: migrated schema from version %d to %d", from,
+			 STORE_SCHEMA_VERSION);
 	return 0;
 }
 
-int store_open(const char *path, struct nts_store **out)
+int store_open(const char *target, struct nts_store **out)
 {
 	struct nts_store *s;
-	int rc, err;
+	int err;
 
 	*out = NULL;
-	err = nts_mkdir_parent(path, 0700);
-	if (!err)
-		err = store_create_private(path);
-	if (err)
-		return err;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	rc = sqlite3_open_v2(
-	    path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK) {
-		log_error("store: %s: %s", path,
-			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		err = store_errno(rc);
-		goto fail;
-	}
-	sqlite3_busy_timeout(s->db, 2000);
-	/* WAL lets ntsctl read while ntsd writes; NORMAL sync is durable enough in WAL mode. */
-	err = store_exec(s, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			    " PRAGMA foreign_keys = ON;");
+	err = db_open(target, &s->db);
 	if (!err)
 		err = store_migrate(s);
-	if (err)
-		goto fail;
+	if (err) {
+		db_close(s->db);
+		free(s);
+		return err;
+	}
 	*out = s;
 	return 0;
-fail:
-	sqlite3_close(s->db);
-	free(s);
-	return err;
 }
 
 void store_set_busy_timeout(struct nts_store *s, int ms)
 {
-	sqlite3_busy_timeout(s->db, ms);
+	db_set_busy_timeout(s->db, ms);
 }
 
 void store_close(struct nts_store *s)
@@ -267,36 +325,48 @@ void store_close(struct nts_store *s)
 		return;
 	store_usage_flush(s);
 	store_usage_free(s);
-	sqlite3_close(s->db);
+	db_close(s->db);
 	free(s);
+}
+
+/* Reads the one text column of the row sql selects with ?1 = key (NULL: none) into out.
+ * 0, -ENOENT, -ENOSPC or -errno. */
+static int store_get_text(struct nts_store *s, const char *sql, const char *key, char *out,
+			  size_t outlen)
+{
+	struct db_stmt *st;
+	const char *v;
+	int rc, err = db_prepare(s->db, sql, &st);
+
+	if (err)
+		return err;
+	if (key)
+		db_bind_text(st, 1, key);
+	rc = db_step(st);
+	if (rc <= 0) {
+		db_done(st);
+		return rc < 0 ? rc : -ENOENT;
+	}
+	v = db_column_text(st, 0);
+	if (!v || strlen(v) >= outlen)
+		err = v ? -ENOSPC : -EIO;
+	else
+		strcpy(out, v);
+	db_done(st);
+	return err;
 }
 
 static int store_secret_load(struct nts_store *s, char *out, size_t outlen)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s, "SELECT secret FROM secrets ORDER BY id LIMIT 1", &st);
-	const unsigned char *v;
-
-	if (err)
-		return err;
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return -ENOENT;
-	}
-	v = sqlite3_column_text(st, 0);
-	if (!v || strlen((const char *)v) >= outlen)
-		err = v ? -ENOSPC : -EIO;
-	else
-		strcpy(out, (const char *)v);
-	sqlite3_finalize(st);
-	return err;
+	return store_get_text(s, "SELECT secret FROM secrets ORDER BY id LIMIT 1", NULL, out,
+			      outlen);
 }
 
 int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen)
 {
 	uint8_t raw[STORE_SECRET_LEN / 2];
 	char hex[STORE_SECRET_LEN + 1];
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err = store_secret_load(s, out, outlen);
 
 	if (err != -ENOENT)
@@ -305,13 +375,12 @@ int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen)
 		return -EIO;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
-	err = store_prepare(s, "INSERT INTO secrets (secret, created) VALUES (?, strftime('%s'))",
-			    &st);
+	err = db_prepare(s->db, "INSERT INTO secrets (secret, created) VALUES (?, ?)", &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
-	sqlite3_finalize(st);
+	db_bind_text(st, 1, hex);
+	db_bind_int64(st, 2, (int64_t)time(NULL));
+	err = db_run(st);
 	if (err)
 		return err;
 	/* Re-read: if two processes raced, both end up with the oldest row. */
@@ -320,39 +389,20 @@ int store_secret_get_or_create(struct nts_store *s, char *out, size_t outlen)
 
 int store_setting_set(struct nts_store *s, const char *key, const char *value)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s,
-				"INSERT INTO settings (key, value) VALUES (?, ?)"
-				" ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-				&st);
+	struct db_stmt *st;
+	int err = db_prepare(s->db,
+			     "INSERT INTO settings (key, value) VALUES (?, ?)"
+			     " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+			     &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
-	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
-	sqlite3_finalize(st);
-	return err;
+	db_bind_text(st, 1, key);
+	db_bind_text(st, 2, value);
+	return db_run(st);
 }
 
 int store_setting_get(struct nts_store *s, const char *key, char *out, size_t outlen)
 {
-	sqlite3_stmt *st;
-	const unsigned char *v;
-	int err = store_prepare(s, "SELECT value FROM settings WHERE key = ?", &st);
-
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return -ENOENT;
-	}
-	v = sqlite3_column_text(st, 0);
-	if (!v || strlen((const char *)v) >= outlen)
-		err = v ? -ENOSPC : -EIO;
-	else
-		strcpy(out, (const char *)v);
-	sqlite3_finalize(st);
-	return err;
+	return store_get_text(s, "SELECT value FROM settings WHERE key = ?", key, out, outlen);
 }

@@ -13,7 +13,7 @@
 #define STORE_TOKEN_LEN 32     /* 32 hex digits */
 #define STORE_NAME_MAX 128     /* friendly name, bytes including NUL */
 #define STORE_SECRET_LEN 64    /* generated secrets: 32 random bytes as hex */
-#define STORE_SCHEMA_VERSION 6 /* what store_open() migrates to */
+#define STORE_SCHEMA_VERSION 7 /* what store_open() migrates to */
 
 struct nts_store;
 
@@ -204,5 +204,82 @@ int store_usage_owner(struct nts_store *s, const char *sid, char owner[STORE_SID
  * get: 0, -ENOENT, -ENOSPC or -errno. */
 int store_setting_set(struct nts_store *s, const char *key, const char *value);
 int store_setting_get(struct nts_store *s, const char *key, char *out, size_t outlen);
+
+/* --- A fleet of ntsd sharing one database (store_fleet.c; docs/fleet.md). */
+#define STORE_NODE_NAME_MAX 64	 /* node name, bytes including NUL */
+#define STORE_NODE_ADDRS_MAX 512 /* its addresses as text, bytes including NUL */
+#define STORE_VERSION_MAX 32	 /* ntsd version, bytes including NUL */
+
+enum store_node_state { STORE_NODE_ACTIVE, STORE_NODE_DRAINING, STORE_NODE_STOPPED };
+
+/* One node's registry row, as its last heartbeat wrote it. */
+struct store_node {
+	char name[STORE_NODE_NAME_MAX];
+	char region[STORE_REGION_MAX];
+	/* What clients reach it on, space-separated "udp 198.18.0.1:3478 tcp [2001:db8::1]:3478
+	 * tls 198.18.0.1:5349": its unicast addresses, named in redirects to it. */
+	char addresses[STORE_NODE_ADDRS_MAX];
+	char version[STORE_VERSION_MAX];
+	enum store_node_state state;
+	uint32_t capacity;		  /* allocations it takes at most */
+	int64_t started_at, heartbeat_at; /* unix seconds */
+	uint64_t allocations;		  /* live allocations */
+	uint64_t pps_user, pps_kernel;	  /* packets relayed per second, by path */
+};
+/* "active", "draining" or "stopped". */
+const char *store_node_state_name(enum store_node_state st);
+/* Registers node n or rewrites its row (a heartbeat). 0 or -errno (-EINVAL: bad name). */
+int store_node_put(struct nts_store *s, const struct store_node *n);
+/* Calls fn for every node, by region, then name; fn returns non-zero to stop. 0 or -errno. */
+int store_node_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_node *n),
+		       void *arg);
+/* Removes node name from the registry. 0, -ENOENT or -errno. */
+int store_node_delete(struct nts_store *s, const char *name);
+
+/* A signing secret of ephemeral credentials: every node verifies with it from the moment it is
+ * stored, signs with it from activates_at (the newest active one signs), and drops it at
+ * retires_at. */
+struct store_signing_secret {
+	int64_t id;
+	char secret[STORE_SECRET_LEN + 1];
+	int64_t activates_at; /* unix seconds */
+	int64_t retires_at;   /* unix seconds; 0: not retiring */
+};
+/* Makes sure there is a signing secret: the first one is the database's secret of
+ * store_secret_get_or_create(). 0 or -errno. */
+int store_signing_secret_ensure(struct nts_store *s);
+/* Calls fn for every signing secret, oldest activation first; fn returns non-zero to stop. 0 or
+ * -errno. */
+int store_signing_secret_foreach(struct nts_store *s,
+				 int (*fn)(void *arg, const struct store_signing_secret *k),
+				 void *arg);
+#define STORE_SIGNING_SECRETS_MAX 64 /* secrets loaded at most (the newest kept) */
+/* Fills k (STORE_SIGNING_SECRETS_MAX entries) with the signing secrets, oldest activation first,
+ * the newest STORE_SIGNING_SECRETS_MAX of them; *n gets how many. 0 or -errno. */
+int store_signing_secret_load(struct nts_store *s, struct store_signing_secret *k, size_t *n);
+/* Orders k[0..n) for use at unix second now: the signer first (among the activated ones not
+ * retired, the one not retiring, else the newest; with none activated yet, the oldest), then the
+ * other secrets not retired. Writes the
+ * order as indexes into out (n entries at most) and returns how many; *next gets the next
+ * activation or retirement after now (0: none). */
+size_t store_signing_secret_order(const struct store_signing_secret *k, size_t n, int64_t now,
+				  size_t *out, int64_t *next);
+/* The secret that signs at unix second now (created if there is none), NUL-terminated into out.
+ * 0, -ENOSPC or -errno. */
+int store_signing_secret_current(struct nts_store *s, int64_t now, char *out, size_t outlen);
+/* Rotation, in one transaction: adds a fresh secret (CSPRNG) signing from activates_at, gives
+ * every secret not yet retiring the retirement activates_at + retire_after (when the last token
+ * it may sign has expired), and deletes the secrets retired before now. out (may be NULL) gets
+ * the new secret's row. 0 or -errno. */
+int store_signing_secret_rotate(struct nts_store *s, int64_t now, int64_t activates_at,
+				int64_t retire_after, struct store_signing_secret *out);
+
+/* The change counter: it grows with every change of an account, an API key or a signing
+ * secret. 0 or -errno. */
+int store_change_seq(struct nts_store *s, uint64_t *seq);
+/* Calls fn with each account changed after change counter seq, and with the subaccounts of those
+ * (whose state follows their master's); fn returns non-zero to stop. 0 or -errno. */
+int store_account_foreach_changed(struct nts_store *s, uint64_t seq,
+				  int (*fn)(void *arg, const char *sid), void *arg);
 
 #endif

@@ -71,11 +71,11 @@ bool store_name_valid(const char *name, bool empty_ok)
 
 /* Reads a row of (sid, friendly_name, status, created, updated, allocations, bytes,
  * max_allocations, max_bps, owner_sid, the owner's status). */
-static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
+static void store_account_from_row(struct db_stmt *st, struct store_account *a)
 {
-	const char *sid = (const char *)sqlite3_column_text(st, 0);
-	const char *name = (const char *)sqlite3_column_text(st, 1);
-	const char *status = (const char *)sqlite3_column_text(st, 2);
+	const char *sid = db_column_text(st, 0);
+	const char *name = db_column_text(st, 1);
+	const char *status = db_column_text(st, 2);
 	const char *owner, *owner_status;
 
 	memset(a, 0, sizeof(*a));
@@ -83,15 +83,15 @@ static void store_account_from_row(sqlite3_stmt *st, struct store_account *a)
 	snprintf(a->name, sizeof(a->name), "%s", name ? name : "");
 	a->closed = status && strcmp(status, "closed") == 0;
 	a->suspended = a->closed || (status && strcmp(status, "suspended") == 0);
-	a->created = sqlite3_column_int64(st, 3);
-	a->updated = sqlite3_column_int64(st, 4);
-	a->allocations = (uint64_t)sqlite3_column_int64(st, 5);
-	a->bytes = (uint64_t)sqlite3_column_int64(st, 6);
-	a->max_allocations = (uint32_t)sqlite3_column_int64(st, 7);
-	a->max_bps = (uint64_t)sqlite3_column_int64(st, 8);
-	owner = (const char *)sqlite3_column_text(st, 9);
+	a->created = db_column_int64(st, 3);
+	a->updated = db_column_int64(st, 4);
+	a->allocations = (uint64_t)db_column_int64(st, 5);
+	a->bytes = (uint64_t)db_column_int64(st, 6);
+	a->max_allocations = (uint32_t)db_column_int64(st, 7);
+	a->max_bps = (uint64_t)db_column_int64(st, 8);
+	owner = db_column_text(st, 9);
 	snprintf(a->owner, sizeof(a->owner), "%s", owner ? owner : "");
-	owner_status = (const char *)sqlite3_column_text(st, 10);
+	owner_status = db_column_text(st, 10);
 	a->owner_suspended = owner_status && strcmp(owner_status, "active") != 0;
 }
 
@@ -114,7 +114,7 @@ static int store_account_insert(struct nts_store *s, const char *owner, const ch
 	uint8_t salt[STORE_SALT_LEN], hash[STORE_HASH_LEN];
 	char sid[STORE_SID_LEN + 1] = "AC";
 	int64_t now = (int64_t)time(NULL);
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	if (!store_name_valid(name, false))
@@ -127,25 +127,21 @@ static int store_account_insert(struct nts_store *s, const char *owner, const ch
 	if (!err)
 		err = store_secret_hash(salt, sizeof(salt), token, hash);
 	if (!err)
-		err = store_prepare(s,
-				    "INSERT INTO accounts (sid, friendly_name, token_salt,"
-				    " token_hash, status, created, updated, owner_sid)"
-				    " VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
-				    &st);
+		err = db_prepare(s->db,
+				 "INSERT INTO accounts (sid, friendly_name, token_salt,"
+				 " token_hash, status, created, updated, owner_sid)"
+				 " VALUES (?, ?, ?, ?, 'active', ?, ?, ?)",
+				 &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, salt, sizeof(salt), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, now);
-	sqlite3_bind_int64(st, 6, now);
-	if (owner)
-		sqlite3_bind_text(st, 7, owner, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 7);
-	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
-	sqlite3_finalize(st);
+	db_bind_text(st, 1, sid);
+	db_bind_text(st, 2, name);
+	db_bind_blob(st, 3, salt, sizeof(salt));
+	db_bind_blob(st, 4, hash, sizeof(hash));
+	db_bind_int64(st, 5, now);
+	db_bind_int64(st, 6, now);
+	db_bind_text(st, 7, owner);
+	err = db_run(st);
 	if (err) {
 		OPENSSL_cleanse(token, STORE_TOKEN_LEN + 1);
 		return err;
@@ -183,45 +179,35 @@ int store_subaccount_create(struct nts_store *s, const char *owner, const char *
 
 int store_account_get(struct nts_store *s, const char *sid, struct store_account *out)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s, STORE_ACCOUNT_COLUMNS " WHERE a.sid = ?", &st);
+	struct db_stmt *st;
+	int rc, err = db_prepare(s->db, STORE_ACCOUNT_COLUMNS " WHERE a.sid = ?", &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	db_bind_text(st, 1, sid);
+	rc = db_step(st);
+	if (rc > 0)
 		store_account_from_row(st, out);
-		break;
-	case SQLITE_DONE:
-		err = -ENOENT;
-		break;
-	default:
-		err = store_errno(sqlite3_errcode(s->db));
-		break;
-	}
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
 }
 
 int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct store_account *a),
 			  void *arg)
 {
 	struct store_account a;
-	sqlite3_stmt *st;
-	int rc, err = store_prepare(s, STORE_ACCOUNT_COLUMNS " ORDER BY a.created, a.rowid", &st);
+	struct db_stmt *st;
+	int rc, err = db_prepare(s->db, STORE_ACCOUNT_COLUMNS " ORDER BY a.created, a.rowid", &st);
 
 	if (err)
 		return err;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = db_step(st)) > 0) {
 		store_account_from_row(st, &a);
 		if (fn(arg, &a))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = store_errno(rc);
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc < 0 ? rc : 0;
 }
 
 /* Runs an UPDATE of one account with ?1 = now, ?2 = sid, ?3 = a, ?4 = b (parameters the
@@ -229,21 +215,20 @@ int store_account_foreach(struct nts_store *s, int (*fn)(void *arg, const struct
 static int store_account_update(struct nts_store *s, const char *sql, const char *sid, int64_t a,
 				int64_t b)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s, sql, &st);
+	struct db_stmt *st;
+	int err = db_prepare(s->db, sql, &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, a);
-	sqlite3_bind_int64(st, 4, b);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = store_errno(sqlite3_errcode(s->db));
-	else if (sqlite3_changes(s->db) == 0)
+	db_bind_int64(st, 1, (int64_t)time(NULL));
+	db_bind_text(st, 2, sid);
+	db_bind_int64(st, 3, a);
+	db_bind_int64(st, 4, b);
+	err = db_step(st);
+	if (err == 0 && db_changes(st) == 0)
 		err = -ENOENT;
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return err > 0 ? -EIO : err;
 }
 
 int store_account_set_suspended(struct nts_store *s, const char *sid, bool suspended)
@@ -272,24 +257,23 @@ int store_account_close(struct nts_store *s, const char *sid)
 
 int store_account_rename(struct nts_store *s, const char *sid, const char *name)
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	if (!store_name_valid(name, false))
 		return -EINVAL;
-	err = store_prepare(
-	    s, "UPDATE accounts SET friendly_name = ?3, updated = ?1 WHERE sid = ?2", &st);
+	err = db_prepare(
+	    s->db, "UPDATE accounts SET friendly_name = ?3, updated = ?1 WHERE sid = ?2", &st);
 	if (err)
 		return err;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = store_errno(sqlite3_errcode(s->db));
-	else if (sqlite3_changes(s->db) == 0)
+	db_bind_int64(st, 1, (int64_t)time(NULL));
+	db_bind_text(st, 2, sid);
+	db_bind_text(st, 3, name);
+	err = db_step(st);
+	if (err == 0 && db_changes(st) == 0)
 		err = -ENOENT;
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return err > 0 ? -EIO : err;
 }
 
 int store_account_list(struct nts_store *s, const struct store_account_filter *f,
@@ -306,31 +290,29 @@ int store_account_list(struct nts_store *s, const struct store_account_filter *f
 				  " ORDER BY a.created, a.rowid LIMIT ?5 OFFSET ?6";
 	static const char *const status[] = {NULL, "active", "suspended", "closed"};
 	struct store_account a;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc, err;
 
 	if (f->limit == 0 || f->limit > STORE_PAGE_MAX || (unsigned)f->status > STORE_STATUS_CLOSED)
 		return -EINVAL;
 	if (f->after && (!store_sid_valid(f->after) || store_account_get(s, f->after, &a) != 0))
 		return -ENOENT;
-	err = store_prepare(s, sql, &st);
+	err = db_prepare(s->db, sql, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, f->family, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, f->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, status[f->status], -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, f->after, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, f->limit);
-	sqlite3_bind_int64(st, 6, f->offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, f->family);
+	db_bind_text(st, 2, f->name);
+	db_bind_text(st, 3, status[f->status]);
+	db_bind_text(st, 4, f->after);
+	db_bind_int64(st, 5, f->limit);
+	db_bind_int64(st, 6, f->offset);
+	while ((rc = db_step(st)) > 0) {
 		store_account_from_row(st, &a);
 		if (fn(arg, &a))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = store_errno(rc);
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc < 0 ? rc : 0;
 }
 
 int store_account_set_limits(struct nts_store *s, const char *sid, int64_t max_allocations,
@@ -355,25 +337,32 @@ int store_secret_check(struct nts_store *s, const char *sql, const char *sid, co
 	const uint8_t *salt = dummy_salt;
 	size_t salt_len = sizeof(dummy_salt);
 	bool known = false;
-	sqlite3_stmt *st;
-	int rc, err = store_prepare(s, sql, &st);
+	struct db_stmt *st;
+	const void *row_salt, *row_hash;
+	size_t hash_len;
+	int rc, err = db_prepare(s->db, sql, &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == STORE_HASH_LEN &&
-	    sqlite3_column_bytes(st, 0) > 0) {
-		salt_len = (size_t)sqlite3_column_bytes(st, 0);
-		salt = sqlite3_column_blob(st, 0);
-		memcpy(want, sqlite3_column_blob(st, 1), sizeof(want));
-		known = true;
-	} else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		sqlite3_finalize(st);
-		return store_errno(rc);
+	db_bind_text(st, 1, sid);
+	rc = db_step(st);
+	if (rc < 0) {
+		db_done(st);
+		return rc;
 	}
+	if (rc > 0) {
+		row_salt = db_column_blob(st, 0, &salt_len);
+		row_hash = db_column_blob(st, 1, &hash_len);
+		if (row_salt && row_hash && salt_len > 0 && hash_len == STORE_HASH_LEN) {
+			salt = row_salt;
+			memcpy(want, row_hash, sizeof(want));
+			known = true;
+		}
+	}
+	if (!known)
+		salt_len = sizeof(dummy_salt);
 	err = store_secret_hash(salt, salt_len, secret, got); /* salt points into st's row */
-	sqlite3_finalize(st);
+	db_done(st);
 	if (err)
 		return err;
 	return CRYPTO_memcmp(want, got, sizeof(got)) != 0 || !known ? -EACCES : 0;

@@ -16,18 +16,18 @@ bool store_key_sid_valid(const char *sid)
 	return store_sid_syntax(sid, "SK");
 }
 
-static void store_key_from_row(sqlite3_stmt *st, struct store_key *k)
+static void store_key_from_row(struct db_stmt *st, struct store_key *k)
 {
-	const char *sid = (const char *)sqlite3_column_text(st, 0);
-	const char *account = (const char *)sqlite3_column_text(st, 1);
-	const char *name = (const char *)sqlite3_column_text(st, 2);
+	const char *sid = db_column_text(st, 0);
+	const char *account = db_column_text(st, 1);
+	const char *name = db_column_text(st, 2);
 
 	memset(k, 0, sizeof(*k));
 	snprintf(k->sid, sizeof(k->sid), "%s", sid ? sid : "");
 	snprintf(k->account, sizeof(k->account), "%s", account ? account : "");
 	snprintf(k->name, sizeof(k->name), "%s", name ? name : "");
-	k->created = sqlite3_column_int64(st, 3);
-	k->updated = sqlite3_column_int64(st, 4);
+	k->created = db_column_int64(st, 3);
+	k->updated = db_column_int64(st, 4);
 }
 
 int store_key_create(struct nts_store *s, const char *account, const char *name,
@@ -37,7 +37,7 @@ int store_key_create(struct nts_store *s, const char *account, const char *name,
 	char sid[STORE_KEY_SID_LEN + 1] = "SK";
 	int64_t now = (int64_t)time(NULL);
 	struct store_account a;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int err;
 
 	if (!name)
@@ -54,24 +54,23 @@ int store_key_create(struct nts_store *s, const char *account, const char *name,
 	if (!err)
 		err = store_secret_hash(salt, sizeof(salt), secret, hash);
 	if (!err)
-		err = store_prepare(s,
-				    "INSERT INTO api_keys (sid, account_sid, friendly_name,"
-				    " secret_salt, secret_hash, created, updated)"
-				    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-				    &st);
+		err = db_prepare(s->db,
+				 "INSERT INTO api_keys (sid, account_sid, friendly_name,"
+				 " secret_salt, secret_hash, created, updated)"
+				 " VALUES (?, ?, ?, ?, ?, ?, ?)",
+				 &st);
 	if (err) {
 		OPENSSL_cleanse(secret, STORE_KEY_SECRET_LEN + 1);
 		return err;
 	}
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, salt, sizeof(salt), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, hash, sizeof(hash), SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, now);
-	sqlite3_bind_int64(st, 7, now);
-	err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
-	sqlite3_finalize(st);
+	db_bind_text(st, 1, sid);
+	db_bind_text(st, 2, account);
+	db_bind_text(st, 3, name);
+	db_bind_blob(st, 4, salt, sizeof(salt));
+	db_bind_blob(st, 5, hash, sizeof(hash));
+	db_bind_int64(st, 6, now);
+	db_bind_int64(st, 7, now);
+	err = db_run(st);
 	if (err) {
 		OPENSSL_cleanse(secret, STORE_KEY_SECRET_LEN + 1);
 		return err;
@@ -88,25 +87,17 @@ int store_key_create(struct nts_store *s, const char *account, const char *name,
 
 int store_key_get(struct nts_store *s, const char *sid, struct store_key *out)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s, STORE_KEY_COLUMNS " WHERE sid = ?", &st);
+	struct db_stmt *st;
+	int rc, err = db_prepare(s->db, STORE_KEY_COLUMNS " WHERE sid = ?", &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	db_bind_text(st, 1, sid);
+	rc = db_step(st);
+	if (rc > 0)
 		store_key_from_row(st, out);
-		break;
-	case SQLITE_DONE:
-		err = -ENOENT;
-		break;
-	default:
-		err = store_errno(sqlite3_errcode(s->db));
-		break;
-	}
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
 }
 
 int store_key_list(struct nts_store *s, const char *account, const char *after, unsigned offset,
@@ -117,7 +108,7 @@ int store_key_list(struct nts_store *s, const char *account, const char *after, 
 			      "  (SELECT created, rowid FROM api_keys WHERE sid = ?2))"
 			      " ORDER BY created, rowid LIMIT ?3 OFFSET ?4";
 	struct store_key k;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int rc, err;
 
 	if (limit == 0 || limit > STORE_PAGE_MAX)
@@ -125,42 +116,40 @@ int store_key_list(struct nts_store *s, const char *account, const char *after, 
 	if (after && (!store_key_sid_valid(after) || store_key_get(s, after, &k) != 0 ||
 		      strcmp(k.account, account) != 0))
 		return -ENOENT;
-	err = store_prepare(s, sql, &st);
+	err = db_prepare(s->db, sql, &st);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, account, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, after, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, limit);
-	sqlite3_bind_int64(st, 4, offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	db_bind_text(st, 1, account);
+	db_bind_text(st, 2, after);
+	db_bind_int64(st, 3, limit);
+	db_bind_int64(st, 4, offset);
+	while ((rc = db_step(st)) > 0) {
 		store_key_from_row(st, &k);
 		if (fn(arg, &k))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = store_errno(rc);
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc < 0 ? rc : 0;
 }
 
-/* Runs sql (?1 = now, ?2 = sid, ?3 = text; parameters it does not use are ignored) on one key:
+/* Runs sql (?1 = now, ?2 = sid, ?3 = text unless NULL) on one key:
  * 0, -ENOENT when no row matched, or -errno. */
 static int store_key_change(struct nts_store *s, const char *sql, const char *sid, const char *text)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(s, sql, &st);
+	struct db_stmt *st;
+	int err = db_prepare(s->db, sql, &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_int64(st, 1, (int64_t)time(NULL));
-	sqlite3_bind_text(st, 2, sid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		err = store_errno(sqlite3_errcode(s->db));
-	else if (sqlite3_changes(s->db) == 0)
+	db_bind_int64(st, 1, (int64_t)time(NULL));
+	db_bind_text(st, 2, sid);
+	if (text)
+		db_bind_text(st, 3, text); /* not used by every statement */
+	err = db_step(st);
+	if (err == 0 && db_changes(st) == 0)
 		err = -ENOENT;
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return err > 0 ? -EIO : err;
 }
 
 int store_key_rename(struct nts_store *s, const char *sid, const char *name)

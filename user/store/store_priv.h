@@ -1,11 +1,10 @@
-/* Internals shared by the store's files: the handle and small SQLite helpers.
- * Not for other modules; they use store.h.
+/* Internals shared by the store's files: the handle and small helpers. SQL goes through the
+ * database layer (db.h), never a driver. Not for other modules; they use store.h.
  */
 #ifndef NTS_STORE_PRIV_H
 #define NTS_STORE_PRIV_H
 
-#include <sqlite3.h>
-
+#include "store/db.h"
 #include "store/store.h"
 
 #define STORE_USAGE_PENDING_MAX 65536 /* pending rows (account, day) or marks before dropping */
@@ -24,7 +23,8 @@ struct store_mark_pending {
 };
 
 struct nts_store {
-	sqlite3 *db;
+	struct db *db;
+	bool usage_failing; /* the last flush failed (said once in the log) */
 	char region[STORE_REGION_MAX];
 	/* Open-addressing tables (linear probing, power-of-two sizes, emptied by each flush). */
 	struct store_usage_pending *usage;
@@ -38,10 +38,10 @@ struct nts_store {
 
 /* Writes nbytes (at most 32) random bytes from the CSPRNG as 2 * nbytes hex digits + NUL. */
 int store_random_hex(char *out, size_t nbytes);
-/* HMAC-SHA256(salt, secret): how AuthTokens and key secrets are kept. 0 or -EIO. */
 /* Checks secret against the (salt, hash) row that sql (one "?" for sid) selects, in constant time:
  * an unknown sid costs the same as a wrong secret. 0, -EACCES or -errno. */
 int store_secret_check(struct nts_store *s, const char *sql, const char *sid, const char *secret);
+/* HMAC-SHA256(salt, secret): how AuthTokens and key secrets are kept. 0 or -EIO. */
 int store_secret_hash(const uint8_t *salt, size_t salt_len, const char *secret,
 		      uint8_t out[STORE_HASH_LEN]);
 /* A friendly name: 1..STORE_NAME_MAX - 1 bytes (0 too when empty_ok), no control characters. */
@@ -49,12 +49,6 @@ bool store_name_valid(const char *name, bool empty_ok);
 /* True when s is prefix followed by 32 lower-case hex digits. */
 bool store_sid_syntax(const char *s, const char *prefix);
 
-/* Maps an SQLite result code to -errno (SQLITE_BUSY -> -EBUSY, SQLITE_FULL -> -ENOSPC...). */
-int store_errno(int rc);
-/* Runs one SQL statement without results. 0 or -errno (logged). */
-int store_exec(struct nts_store *s, const char *sql);
-/* Prepares sql; 0 or -errno (logged). */
-int store_prepare(struct nts_store *s, const char *sql, sqlite3_stmt **st);
 /* Frees the pending usage tables (store_close). */
 void store_usage_free(struct nts_store *s);
 

@@ -275,19 +275,11 @@ void store_kernel_mark_forget(struct nts_store *s, uint64_t key)
 
 /* --- flush */
 
-static int store_step_done(struct nts_store *s, sqlite3_stmt *st)
-{
-	int err = sqlite3_step(st) == SQLITE_DONE ? 0 : store_errno(sqlite3_errcode(s->db));
-
-	sqlite3_reset(st);
-	return err;
-}
-
-/* Writes the pending usage rows with the prepared statements daily and total. */
-static int store_flush_usage(struct nts_store *s, sqlite3_stmt *daily, sqlite3_stmt *total,
-			     int64_t now)
+/* Writes the pending usage rows with the statements daily and total. */
+static int store_flush_usage(struct nts_store *s, const char *daily, const char *total, int64_t now)
 {
 	char day[STORE_DAY_LEN + 1];
+	struct db_stmt *st;
 	int err = 0;
 
 	for (size_t i = 0; !err && i < s->usage_cap; i++) {
@@ -295,28 +287,35 @@ static int store_flush_usage(struct nts_store *s, sqlite3_stmt *daily, sqlite3_s
 
 		if (!p->sid[0])
 			continue;
-		sqlite3_bind_text(daily, 1, p->sid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(daily, 2, store_day_fmt(p->day, day), -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(daily, 3, s->region, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(daily, 4, (int64_t)p->u.bytes_to_peer);
-		sqlite3_bind_int64(daily, 5, (int64_t)p->u.bytes_to_client);
-		sqlite3_bind_int64(daily, 6, (int64_t)p->u.allocations);
-		sqlite3_bind_int64(daily, 7, (int64_t)p->u.allocation_seconds);
-		sqlite3_bind_int64(daily, 8, now);
-		err = store_step_done(s, daily);
+		err = db_prepare(s->db, daily, &st);
 		if (err)
 			break;
-		sqlite3_bind_text(total, 1, p->sid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(total, 2, (int64_t)p->u.allocations);
-		sqlite3_bind_int64(total, 3, (int64_t)(p->u.bytes_to_peer + p->u.bytes_to_client));
-		sqlite3_bind_int64(total, 4, now);
-		err = store_step_done(s, total);
+		db_bind_text(st, 1, p->sid);
+		db_bind_text(st, 2, store_day_fmt(p->day, day));
+		db_bind_text(st, 3, s->region);
+		db_bind_int64(st, 4, (int64_t)p->u.bytes_to_peer);
+		db_bind_int64(st, 5, (int64_t)p->u.bytes_to_client);
+		db_bind_int64(st, 6, (int64_t)p->u.allocations);
+		db_bind_int64(st, 7, (int64_t)p->u.allocation_seconds);
+		db_bind_int64(st, 8, now);
+		err = db_run(st);
+		if (err)
+			break;
+		err = db_prepare(s->db, total, &st);
+		if (err)
+			break;
+		db_bind_text(st, 1, p->sid);
+		db_bind_int64(st, 2, (int64_t)p->u.allocations);
+		db_bind_int64(st, 3, (int64_t)(p->u.bytes_to_peer + p->u.bytes_to_client));
+		db_bind_int64(st, 4, now);
+		err = db_run(st);
 	}
 	return err;
 }
 
-static int store_flush_marks(struct nts_store *s, sqlite3_stmt *set, sqlite3_stmt *del, int64_t now)
+static int store_flush_marks(struct nts_store *s, const char *set, const char *del, int64_t now)
 {
+	struct db_stmt *st;
 	int err = 0;
 
 	for (size_t i = 0; !err && i < s->marks_cap; i++) {
@@ -324,18 +323,18 @@ static int store_flush_marks(struct nts_store *s, sqlite3_stmt *set, sqlite3_stm
 
 		if (!p->m.key)
 			continue;
-		if (p->forget) {
-			sqlite3_bind_int64(del, 1, (int64_t)p->m.key);
-			err = store_step_done(s, del);
-			continue;
+		err = db_prepare(s->db, p->forget ? del : set, &st);
+		if (err)
+			break;
+		db_bind_int64(st, 1, (int64_t)p->m.key);
+		if (!p->forget) {
+			db_bind_int64(st, 2, p->m.map_id);
+			db_bind_text(st, 3, p->m.sid);
+			db_bind_int64(st, 4, (int64_t)p->m.to_peer);
+			db_bind_int64(st, 5, (int64_t)p->m.to_client);
+			db_bind_int64(st, 6, now);
 		}
-		sqlite3_bind_int64(set, 1, (int64_t)p->m.key);
-		sqlite3_bind_int64(set, 2, p->m.map_id);
-		sqlite3_bind_text(set, 3, p->m.sid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(set, 4, (int64_t)p->m.to_peer);
-		sqlite3_bind_int64(set, 5, (int64_t)p->m.to_client);
-		sqlite3_bind_int64(set, 6, now);
-		err = store_step_done(s, set);
+		err = db_run(st);
 	}
 	return err;
 }
@@ -343,21 +342,23 @@ static int store_flush_marks(struct nts_store *s, sqlite3_stmt *set, sqlite3_stm
 int store_usage_flush(struct nts_store *s)
 {
 	/* Only accounts that exist get a row: ephemeral credentials signed with a --secret may
-	 * name ids that are not accounts here. */
+	 * name ids that are not accounts here. Columns are qualified in the updates, which
+	 * PostgreSQL requires. */
 	static const char *const sql[4] = {
 	    "INSERT INTO usage_daily (sid, day, region, bytes_to_peer, bytes_to_client,"
 	    " allocations, allocation_seconds, updated)"
 	    " SELECT sid, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM accounts WHERE sid = ?1"
 	    " ON CONFLICT(sid, day, region) DO UPDATE SET"
-	    " bytes_to_peer = bytes_to_peer + excluded.bytes_to_peer,"
-	    " bytes_to_client = bytes_to_client + excluded.bytes_to_client,"
-	    " allocations = allocations + excluded.allocations,"
-	    " allocation_seconds = allocation_seconds + excluded.allocation_seconds,"
+	    " bytes_to_peer = usage_daily.bytes_to_peer + excluded.bytes_to_peer,"
+	    " bytes_to_client = usage_daily.bytes_to_client + excluded.bytes_to_client,"
+	    " allocations = usage_daily.allocations + excluded.allocations,"
+	    " allocation_seconds = usage_daily.allocation_seconds + excluded.allocation_seconds,"
 	    " updated = excluded.updated",
 	    "INSERT INTO usage (sid, allocations, bytes, updated)"
 	    " SELECT sid, ?2, ?3, ?4 FROM accounts WHERE sid = ?1"
-	    " ON CONFLICT(sid) DO UPDATE SET allocations = allocations + excluded.allocations,"
-	    " bytes = bytes + excluded.bytes, updated = excluded.updated",
+	    " ON CONFLICT(sid) DO UPDATE SET allocations = usage.allocations + "
+	    "excluded.allocations,"
+	    " bytes = usage.bytes + excluded.bytes, updated = excluded.updated",
 	    "INSERT INTO usage_kernel (alloc_key, map_id, sid, to_peer, to_client, updated)"
 	    " SELECT ?1, ?2, sid, ?4, ?5, ?6 FROM accounts WHERE sid = ?3"
 	    " ON CONFLICT(alloc_key) DO UPDATE SET map_id = excluded.map_id, sid = excluded.sid,"
@@ -365,30 +366,37 @@ int store_usage_flush(struct nts_store *s)
 	    " updated = excluded.updated",
 	    "DELETE FROM usage_kernel WHERE alloc_key = ?1",
 	};
-	sqlite3_stmt *st[4] = {NULL};
 	int64_t now = (int64_t)time(NULL);
-	int err;
+	int err, batch_err;
 
 	if (!s || (s->nusage == 0 && s->nmarks == 0))
 		return 0;
-	err = store_exec(s, "BEGIN IMMEDIATE");
-	if (err)
-		return err;
-	for (int i = 0; !err && i < 4; i++)
-		err = store_prepare(s, sql[i], &st[i]);
+	err = db_begin(s->db);
 	if (!err)
-		err = store_flush_usage(s, st[0], st[1], now);
+		err = db_batch_begin(s->db);
+	if (!err) {
+		/* A round trip per few hundred statements (PostgreSQL), not one each. */
+		err = store_flush_usage(s, sql[0], sql[1], now);
+		if (!err)
+			err = store_flush_marks(s, sql[2], sql[3], now);
+		batch_err = db_batch_end(s->db);
+		if (!err)
+			err = batch_err;
+	}
 	if (!err)
-		err = store_flush_marks(s, st[2], st[3], now);
-	for (int i = 0; i < 4; i++)
-		sqlite3_finalize(st[i]);
-	if (!err)
-		err = store_exec(s, "COMMIT");
+		err = db_commit(s->db);
 	if (err) {
-		store_exec(s, "ROLLBACK");
-		log_warn("store: usage flush failed (%s); will retry", strerror(-err));
+		db_rollback(s->db);
+		/* Said once per outage: ntsd retries at every tick while the database is away. */
+		if (!s->usage_failing)
+			log_warn("store: usage flush failed (%s); kept in memory, will retry",
+				 strerror(-err));
+		s->usage_failing = true;
 		return err;
 	}
+	if (s->usage_failing)
+		log_info("store: pending usage written");
+	s->usage_failing = false;
 	if (s->usage)
 		memset(s->usage, 0, s->usage_cap * sizeof(*s->usage));
 	if (s->marks)
@@ -403,28 +411,27 @@ int store_kernel_mark_foreach(struct nts_store *s,
 			      int (*fn)(void *arg, const struct store_kernel_mark *m), void *arg)
 {
 	struct store_kernel_mark m;
-	sqlite3_stmt *st;
-	int rc, err = store_prepare(
-		    s, "SELECT alloc_key, map_id, sid, to_peer, to_client FROM usage_kernel", &st);
+	struct db_stmt *st;
+	int rc,
+	    err = db_prepare(
+		s->db, "SELECT alloc_key, map_id, sid, to_peer, to_client FROM usage_kernel", &st);
 
 	if (err)
 		return err;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *sid = (const char *)sqlite3_column_text(st, 2);
+	while ((rc = db_step(st)) > 0) {
+		const char *sid = db_column_text(st, 2);
 
 		memset(&m, 0, sizeof(m));
-		m.key = (uint64_t)sqlite3_column_int64(st, 0);
-		m.map_id = (uint32_t)sqlite3_column_int64(st, 1);
+		m.key = (uint64_t)db_column_int64(st, 0);
+		m.map_id = (uint32_t)db_column_int64(st, 1);
 		snprintf(m.sid, sizeof(m.sid), "%s", sid ? sid : "");
-		m.to_peer = (uint64_t)sqlite3_column_int64(st, 3);
-		m.to_client = (uint64_t)sqlite3_column_int64(st, 4);
+		m.to_peer = (uint64_t)db_column_int64(st, 3);
+		m.to_client = (uint64_t)db_column_int64(st, 4);
 		if (fn(arg, &m))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = store_errno(rc);
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc < 0 ? rc : 0;
 }
 
 int store_usage_foreach(struct nts_store *s, const struct store_usage_query *q,
@@ -434,59 +441,55 @@ int store_usage_foreach(struct nts_store *s, const struct store_usage_query *q,
 {
 	char first[STORE_DAY_LEN + 1], last[STORE_DAY_LEN + 1];
 	struct store_usage u;
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	int64_t day;
-	int rc, err = store_prepare(
-		    s,
-		    "SELECT sid, day, region, bytes_to_peer, bytes_to_client, allocations,"
-		    " allocation_seconds FROM usage_daily"
-		    " WHERE (sid = ?1 OR (?2 AND sid IN (SELECT sid FROM accounts WHERE owner_sid "
-		    "= ?1)))"
-		    " AND day BETWEEN ?3 AND ?4 ORDER BY day, region, sid",
-		    &st);
+	int rc,
+	    err = db_prepare(s->db,
+			     "SELECT sid, day, region, bytes_to_peer, bytes_to_client, allocations,"
+			     " allocation_seconds FROM usage_daily"
+			     " WHERE (sid = ?1 OR (?2 != 0 AND sid IN"
+			     " (SELECT sid FROM accounts WHERE owner_sid = ?1)))"
+			     " AND day BETWEEN ?3 AND ?4 ORDER BY day, region, sid",
+			     &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, q->sid, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, q->include_subaccounts);
-	sqlite3_bind_text(st, 3, store_day_fmt(q->first_day, first), -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, store_day_fmt(q->last_day, last), -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *sid = (const char *)sqlite3_column_text(st, 0);
-		const char *text = (const char *)sqlite3_column_text(st, 1);
-		const char *region = (const char *)sqlite3_column_text(st, 2);
+	db_bind_text(st, 1, q->sid);
+	db_bind_int64(st, 2, q->include_subaccounts);
+	db_bind_text(st, 3, store_day_fmt(q->first_day, first));
+	db_bind_text(st, 4, store_day_fmt(q->last_day, last));
+	while ((rc = db_step(st)) > 0) {
+		const char *sid = db_column_text(st, 0);
+		const char *text = db_column_text(st, 1);
+		const char *region = db_column_text(st, 2);
 
 		if (!sid || store_day_parse(text, &day) != 0)
 			continue; /* not written by nts */
-		u.bytes_to_peer = (uint64_t)sqlite3_column_int64(st, 3);
-		u.bytes_to_client = (uint64_t)sqlite3_column_int64(st, 4);
-		u.allocations = (uint64_t)sqlite3_column_int64(st, 5);
-		u.allocation_seconds = (uint64_t)sqlite3_column_int64(st, 6);
+		u.bytes_to_peer = (uint64_t)db_column_int64(st, 3);
+		u.bytes_to_client = (uint64_t)db_column_int64(st, 4);
+		u.allocations = (uint64_t)db_column_int64(st, 5);
+		u.allocation_seconds = (uint64_t)db_column_int64(st, 6);
 		if (fn(arg, sid, day, region ? region : "", &u))
 			break;
 	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		err = store_errno(rc);
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc < 0 ? rc : 0;
 }
 
 int store_usage_owner(struct nts_store *s, const char *sid, char owner[STORE_SID_LEN + 1])
 {
-	sqlite3_stmt *st;
+	struct db_stmt *st;
 	const char *o;
-	int rc, err = store_prepare(s, "SELECT owner_sid FROM accounts WHERE sid = ?", &st);
+	int rc, err = db_prepare(s->db, "SELECT owner_sid FROM accounts WHERE sid = ?", &st);
 
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, sid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		o = (const char *)sqlite3_column_text(st, 0);
+	db_bind_text(st, 1, sid);
+	rc = db_step(st);
+	if (rc > 0) {
+		o = db_column_text(st, 0);
 		snprintf(owner, STORE_SID_LEN + 1, "%s", o ? o : "");
-	} else {
-		err = rc == SQLITE_DONE ? -ENOENT : store_errno(rc);
 	}
-	sqlite3_finalize(st);
-	return err;
+	db_done(st);
+	return rc > 0 ? 0 : rc == 0 ? -ENOENT : rc;
 }

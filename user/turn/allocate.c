@@ -223,6 +223,8 @@ int turn_handle_allocate(struct turn_server *t, const struct nts_origin *o,
 		turn_answer_error(t, o, m, r, 437);
 		return 0;
 	}
+	if (turn_allocate_redirect(t, o, m, r))
+		return 0;
 	err = turn_allocate_parse(t, o, m, r, &q);
 	if (err) {
 		turn_answer_error(t, o, m, r, err);

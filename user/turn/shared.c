@@ -110,6 +110,16 @@ static struct turn_shared_name *turn_shared_get(struct turn_shared *s, struct tu
 	return n;
 }
 
+uint64_t turn_shared_total(struct turn_shared *s)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->nallocs;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
 int turn_shared_take(struct turn_shared *s, const char *user, const char *account,
 		     uint32_t max_user, uint32_t max_account, uint32_t max_total)
 {

@@ -124,8 +124,19 @@ struct turn_account_policy {
 	uint64_t max_bps; /* application bytes per second each way, shared by its allocations */
 };
 
-/* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on
- * failure. */
+/* Load shedding (redirect.c): where an Allocate is sent instead, with RFC 8489 §14.15
+ * ALTERNATE-SERVER and, for TLS, §14.16 ALTERNATE-DOMAIN (the name its certificate is checked
+ * against; "" for none). */
+struct turn_redirect {
+	struct nts_addr server;
+	char domain[256];
+};
+/* Asked for each new Allocate from o while nallocs allocations live: 0 to serve it, 300 with out
+ * filled to answer 300 Try Alternate, or another STUN error code to refuse it with. */
+typedef int (*turn_redirect_fn)(void *arg, const struct nts_origin *o, uint64_t nallocs,
+				struct turn_redirect *out);
+
+/* Creates the server on loop with cfg, auth, stats; send delivers bytes to clients. NULL on failure. */
 struct turn_server *turn_create(struct nts_loop *loop, const struct nts_config *cfg,
 				struct auth_ctx *auth, struct nts_stats *stats,
 				nts_client_send_fn send, void *send_arg);
@@ -140,6 +151,8 @@ void turn_set_worker(struct turn_server *t, struct turn_shared *s, unsigned inde
 
 /* Installs the fast-path mirror hooks (NULL: none). */
 void turn_set_hooks(struct turn_server *t, const struct turn_hooks *hooks, void *arg);
+/* Installs the load-shedding decision (NULL: every Allocate is served here). */
+void turn_set_redirect_hook(struct turn_server *t, turn_redirect_fn fn, void *arg);
 /* Installs the usage meter (NULL: none). */
 void turn_set_usage_hook(struct turn_server *t, turn_usage_fn usage, void *arg);
 /* Gives TURN the stream controls RFC 6062 data connections need (without them TCP allocations

@@ -248,6 +248,8 @@ struct turn_server {
 	void *hooks_arg;
 	turn_usage_fn usage; /* may be NULL */
 	void *usage_arg;
+	turn_redirect_fn redirect; /* load shedding (redirect.c); may be NULL */
+	void *redirect_arg;
 	struct turn_policy *policy;
 	struct ratelimit *rl;
 	uint64_t seed;
@@ -272,6 +274,8 @@ struct turn_server {
 /* --- what relay workers share (shared.c) --- */
 /* Counts an allocation of user (and account, "" or NULL: none) if it stays within max_user,
  * max_account and max_total (0: no limit). 0, 486 or 508 (the STUN error to answer), or -ENOMEM. */
+/* Allocations every worker holds together. */
+uint64_t turn_shared_total(struct turn_shared *s);
 int turn_shared_take(struct turn_shared *s, const char *user, const char *account,
 		     uint32_t max_user, uint32_t max_account, uint32_t max_total);
 /* An allocation turn_shared_take() counted has ended. */
@@ -310,6 +314,10 @@ struct turn_alloc *turn_alloc_create(struct turn_server *t, const struct nts_ori
 void turn_alloc_refresh(struct turn_server *t, struct turn_alloc *a, uint32_t lifetime_s);
 /* Deletes an allocation: hooks, stats, sockets. expired says whether its lifetime ran out. */
 void turn_alloc_delete(struct turn_server *t, struct turn_alloc *a, bool expired);
+/* Answers Allocate m from o with 300 Try Alternate (or the error the redirect hook gives) when
+ * this node sheds load (redirect.c). True when answered. */
+bool turn_allocate_redirect(struct turn_server *t, const struct nts_origin *o,
+			    const struct stun_msg *m, const struct auth_result *r);
 /* --- accounts (account.c) --- */
 struct turn_account *turn_account_find(struct turn_server *t, const char *sid);
 /* Links a new allocation to account sid ("" or NULL: none). 0 or -ENOMEM. */

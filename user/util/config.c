@@ -66,7 +66,8 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "host put in issued ICE server URLs (default: listen address)",
 		STR(ice_host) },
 	[NTS_OPT_DB] = { "db", .flags = ARG, .arg = "PATH",
-		.help = "SQLite database", STR_DEF(db, "/var/lib/nts/nts.db") },
+		.help = "SQLite database, or postgresql:// URL of a shared one",
+		STR_DEF(db, "/var/lib/nts/nts.db") },
 	[NTS_OPT_CTL_SOCKET] = { "ctl-socket", .flags = ARG, .arg = "PATH",
 		.help = "control socket", STR_DEF(ctl_socket, "/run/nts/ntsd.sock") },
 	[NTS_OPT_PIN_DIR] = { "pin-dir", .flags = ARG, .arg = "DIR",
@@ -167,6 +168,17 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 	[NTS_OPT_WORKERS] = { "workers", .flags = ARG, .arg = "N",
 		.help = "relay event loops, each on its own thread; 0: one per online CPU",
 		U32_DEF(workers, 0, NTS_MAX_WORKERS, 0) },
+	/* Fleet: several ntsd sharing one database (docs/fleet.md). */
+	[NTS_OPT_NODE_NAME] = { "node-name", .flags = ARG, .arg = "NAME",
+		.help = "this node's name in the fleet's registry (default: the host name)",
+		STR(node_name) },
+	[NTS_OPT_REGION] = { "region", .flags = ARG, .arg = "NAME",
+		.help = "this node's region: redirects stay in it; usage is recorded under it "
+			"(turnmegabytes-NAME)", STR(region) },
+	[NTS_OPT_SHED_AT] = { "shed-at", .flags = ARG | LIVE | NTS_OPT_PERCENT, .arg = "PCT",
+		.help = "percent of --max-allocations past which Allocate gets 300 Try Alternate "
+			"naming the least-loaded node of the region",
+		U32_DEF(shed_at, 1, 100, 90) },
 };
 /* clang-format on */
 

@@ -83,6 +83,11 @@ struct nts_config {
 	/* Relay workers (docs/architecture.md "Threading model"): event loops on their own threads;
 	 * 0 until resolved: one per online CPU. */
 	uint32_t workers;
+	/* Fleet (docs/fleet.md): this node's name and region in the registry of the shared
+	 * database, and the share of --max-allocations past which Allocate is redirected. */
+	char node_name[64]; /* "": the host name */
+	char region[64];    /* "": none */
+	uint32_t shed_at;   /* percent */
 };
 
 #define NTS_VERSION "0.1.0"
@@ -108,6 +113,8 @@ enum nts_opt_id {
 	NTS_OPT_MAX_BPS_ALLOC, NTS_OPT_MAX_PPS_ALLOC,
 	/* relay workers */
 	NTS_OPT_WORKERS,
+	/* fleet */
+	NTS_OPT_NODE_NAME, NTS_OPT_REGION, NTS_OPT_SHED_AT,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
@@ -138,6 +145,7 @@ enum nts_opt_flag {
 	 * Any other option that changes is reported as needing a restart and keeps its running
 	 * value. */
 	NTS_OPT_RELOADABLE = 8,
+	NTS_OPT_PERCENT = 16, /* U32: the value may end with '%' (--shed-at 90%) */
 };
 
 /* One option: the command line (--name), the config file (name = value), --help and the defaults
