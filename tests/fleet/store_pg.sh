@@ -4,7 +4,8 @@
 # relays through A; the usage A flushes is exactly the bytes relayed. With the server stopped,
 # B's token API answers 503 with Twilio's error body while A authenticates a new allocation and
 # relays from memory and keeps the usage pending; once the server is back, A reconnects and the
-# usage is written, nothing lost. A server that stops answering costs node B one wait of at most
+# usage is written, nothing lost, and a channel session that ran through the outage and the
+# restart lost no packet. A server that stops answering costs node B one wait of at most
 # 3 s, not its relaying.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,7 +116,18 @@ ctl a usage --account "$sid" --json >/dev/null # has node A flush what is pendin
 check "the usage in PostgreSQL equals the bytes relayed ($(db_usage))" \
 	[ "$(db_usage)" = "$c2p1|$p2c1" ]
 
-# 4. The database stops: tokens get 503, relaying and TURN authentication go on from memory.
+# 4. The database stops: tokens get 503, relaying and TURN authentication go on from memory. A
+# channel session through A (1000 datagrams, 15 ms apart) runs across the outage and the restart.
+peer_port=$(free_port)
+turnutils_peer -p "$peer_port" -L 127.0.0.1 >"$tmp/peer.log" 2>&1 &
+pids+=($!)
+timeout 90 turnutils_uclient -p "$a_turn" -n 1000 -m 1 -l 100 -z 15 -u "$user" -w "$pass" \
+	-e 127.0.0.1 -r "$peer_port" 127.0.0.1 >"$tmp/live.log" 2>&1 &
+live_pid=$!
+for _ in $(seq 1 50); do # the session is relaying before the database goes
+	grep -q "tot_send_msgs=[1-9]" "$tmp/live.log" 2>/dev/null && break
+	sleep 0.1
+done
 pg_stop
 ok "PostgreSQL stops"
 token b
@@ -137,9 +149,18 @@ check "node A keeps the usage pending when its flush fails" grep -q "usage flush
 check "both nodes keep running" kill -0 "$a_pid" "$b_pid"
 
 # 5. The database comes back: the pending usage is written, nothing lost; tokens again.
+check "the channel session through A still runs when PostgreSQL comes back" kill -0 "$live_pid"
 pg_start
 ok "PostgreSQL starts again"
-want="$((c2p1 + c2p2))|$((p2c1 + p2c2))"
+wait "$live_pid"
+live_rc=$?
+live_lost=$(sed -n 's/.*Total lost packets \([0-9]*\) .*/\1/p' "$tmp/live.log" | tail -1)
+live_sent=$(sed -n 's/.*tot_send_msgs=\([0-9]*\),.*/\1/p' "$tmp/live.log" | tail -1)
+check "the session that ran across the outage and restart lost no packet (sent ${live_sent:-?}, lost ${live_lost:-?})" \
+	eval '[ "$live_rc" = 0 ] && [ "${live_sent:-0}" -gt 0 ] && [ "${live_lost:-x}" = 0 ]'
+live_recv=$(sed -n 's/.*tot_recv_msgs=\([0-9]*\).*/\1/p' "$tmp/live.log" | tail -1)
+# The session's datagrams carry 100 bytes each way: they count as well.
+want="$((c2p1 + c2p2 + 100 * ${live_sent:-0}))|$((p2c1 + p2c2 + 100 * ${live_recv:-0}))"
 for _ in $(seq 1 300); do
 	[ "$(db_usage)" = "$want" ] && break
 	sleep 0.1
