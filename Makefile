@@ -166,7 +166,7 @@ $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # Fuzz targets: clang libFuzzer with ASan+UBSan, compiled together with the module sources they exercise.
-FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf -Ibuild/gen $(NL_CFLAGS) \
+FUZZ_CFLAGS := -O1 -g -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf -Ibuild/gen $(NL_CFLAGS) $(PQ_CFLAGS) \
 	       -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 fuzz_module = $(firstword $(subst _, ,$(patsubst fuzz_%,%,$(1))))
 build/fuzz/%: tests/fuzz/%.c $$(foreach m,$$(call closure,$$(call fuzz_module,$$*)),$$(SRC_$$(m))) | $(patsubst bpf/%.bpf.c,build/bpf/%.skel.h,$(BPF_SRC)) build/gen/diag_assets.h

@@ -6,6 +6,8 @@
 
 #include "test_turn_harness.h"
 
+#include "util/tlv.h"
+
 static void h_add_lifetime(struct stun_builder *b, const void *arg)
 {
 	stun_put_u32(b, STUN_ATTR_LIFETIME, *(const uint32_t *)arg);
@@ -126,6 +128,87 @@ static void test_reservation_redeemed_on_another_worker(void **state)
 	turn_shared_destroy(s);
 }
 
+/* The sockets of an upgrade's stream: the new side gets duplicates, as SCM_RIGHTS would. */
+struct fdtab {
+	int fds[16];
+	size_t n;
+	int listener; /* what the new side serves the clients' listen socket as */
+};
+
+static int tab_put(void *arg, int fd, bool shared)
+{
+	struct fdtab *t = arg;
+
+	if (shared)
+		return 0;
+	assert_true(t->n < 16);
+	t->fds[t->n] = fd;
+	return (int)t->n++;
+}
+
+static int tab_get(void *arg, uint32_t index, bool shared)
+{
+	struct fdtab *t = arg;
+
+	if (shared)
+		return index == 0 ? t->listener : -EBADF;
+	return index < t->n ? dup(t->fds[index]) : -EBADF;
+}
+
+/* An upgrade hands the workers' reservations over with worker 0's state: after it, a client of
+ * another worker of the new process redeems the token and gets the reserved port. */
+static void test_reservation_survives_an_upgrade(void **state)
+{
+	struct turn_shared *s1 = turn_shared_create(), *s2 = turn_shared_create();
+	struct harness *h[2], *n[2];
+	struct nts_origin o1 = h_origin("127.0.0.1:41031", NULL);
+	struct nts_origin o2 = h_origin("127.0.0.1:41032", NULL);
+	struct fdtab tab = {0};
+	const struct turn_state_fds fds = {.put = tab_put, .get = tab_get, .arg = &tab};
+	struct nts_tlv_buf b[2];
+	struct nts_addr r1, r2;
+	uint64_t token;
+
+	tab.listener = h_peer_socket(&r2);
+	h_two(h, s1, 100);
+	assert_int_equal(h_request(h[1], &o1, TURN_ALLOCATE, h_add_even_r, NULL), 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&h[1]->resp,
+				   stun_find(&h[1]->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &r1),
+	    0);
+	assert_int_equal(
+	    stun_attr_get_u64(stun_find(&h[1]->resp, STUN_ATTR_RESERVATION_TOKEN), &token), 0);
+	for (unsigned i = 0; i < 2; i++) { /* one section per worker, as the upgrade writes */
+		assert_int_equal(nts_tlv_init(&b[i]), 0);
+		assert_int_equal(turn_state_export(h[i]->t, &b[i], &fds), 0);
+		assert_int_equal(nts_tlv_finish(&b[i]), 0);
+	}
+	h_two(n, s2, 100);
+	for (unsigned i = 0; i < 2; i++) {
+		struct nts_tlv_rd body;
+		struct nts_tlv rec;
+		uint16_t version;
+		int rc = nts_tlv_open(b[i].p, b[i].len, &version, &body);
+
+		while (!rc && (rc = nts_tlv_next(&body, &rec)) > 0)
+			rc = turn_state_import(n[i]->t, &rec, &fds);
+		assert_int_equal(rc, 0);
+		nts_tlv_free(&b[i]);
+		h_free(h[i]);
+	}
+	turn_shared_destroy(s1); /* the old process's copies close */
+	assert_int_equal(h_request(n[0], &o2, TURN_ALLOCATE, h_add_token, &token), 0);
+	assert_int_equal(
+	    stun_attr_get_xor_addr(&n[0]->resp,
+				   stun_find(&n[0]->resp, STUN_ATTR_XOR_RELAYED_ADDRESS), &r2),
+	    0);
+	assert_int_equal(r2.port, r1.port + 1);
+	for (unsigned i = 0; i < 2; i++)
+		h_free(n[i]);
+	close(tab.listener);
+	turn_shared_destroy(s2);
+}
+
 struct taker {
 	struct turn_shared *s;
 	unsigned ok;
@@ -167,6 +250,7 @@ int main(void)
 	    cmocka_unit_test(test_allocation_ids_name_their_worker),
 	    cmocka_unit_test(test_account_numbers_agree_over_workers),
 	    cmocka_unit_test(test_reservation_redeemed_on_another_worker),
+	    cmocka_unit_test(test_reservation_survives_an_upgrade),
 	    cmocka_unit_test(test_quota_exact_under_concurrent_takes),
 	};
 

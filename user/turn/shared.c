@@ -197,6 +197,7 @@ unsigned turn_shared_account_count(struct turn_shared *s, const char *sid)
 void turn_set_worker(struct turn_server *t, struct turn_shared *s, unsigned index, unsigned count)
 {
 	t->shared = s;
+	t->worker_index = index;
 	if (count > 1) {
 		t->next_id = count + index;
 		t->id_stride = count;
@@ -237,6 +238,17 @@ int turn_shared_resv_take(struct turn_shared *s, uint64_t token, int *fd, struct
 	*local = r->local;
 	free(r);
 	return 0;
+}
+
+int turn_shared_resv_foreach(struct turn_shared *s, turn_shared_resv_fn fn, void *arg)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	for (struct turn_shared_resv *r = s->resv; r && !rc; r = r->next)
+		rc = fn(arg, r->token, r->fd, &r->local, r->expires_ms);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 void turn_shared_resv_expire(struct turn_shared *s, uint64_t now_ms)

@@ -116,6 +116,38 @@ static int state_put_alloc(struct turn_server *t, struct nts_tlv_buf *b, struct 
 	return b->err;
 }
 
+/* One EVEN-PORT reservation record (RFC 8656 §7.2): its token, socket, address and time left. */
+static int state_put_resv(struct nts_tlv_buf *b, const struct turn_state_fds *fds, uint64_t token,
+			  int fd, const struct nts_addr *local, uint64_t left)
+{
+	int idx = fds->put(fds->arg, fd, false);
+	size_t off;
+
+	if (idx < 0)
+		return idx;
+	off = nts_tlv_begin(b, NTS_REC_TURN_RESV, true);
+	nts_tlv_put_u64(b, TV_TOKEN, true, token);
+	nts_tlv_put_u32(b, TV_FD, true, (uint32_t)idx);
+	nts_tlv_put_addr(b, TV_LOCAL, true, local);
+	nts_tlv_put_u64(b, TV_EXPIRES, true, left);
+	nts_tlv_end(b, off);
+	return b->err;
+}
+
+struct state_shared_resv {
+	struct nts_tlv_buf *b;
+	const struct turn_state_fds *fds;
+	uint64_t now;
+};
+
+static int state_put_shared_resv(void *arg, uint64_t token, int fd, const struct nts_addr *local,
+				 uint64_t expires_ms)
+{
+	struct state_shared_resv *x = arg;
+
+	return state_put_resv(x->b, x->fds, token, fd, local, state_left(expires_ms, x->now));
+}
+
 int turn_state_export(struct turn_server *t, struct nts_tlv_buf *b,
 		      const struct turn_state_fds *fds)
 {
@@ -141,18 +173,21 @@ int turn_state_export(struct turn_server *t, struct nts_tlv_buf *b,
 	for (size_t i = 0; t->resv.n && i <= t->resv.mask; i++)
 		for (struct turn_hnode *n = t->resv.b[i]; n; n = n->next) {
 			struct turn_resv *r = turn_container_of(n, struct turn_resv, node);
-			int idx = fds->put(fds->arg, r->fd, false);
 
-			if (idx < 0)
-				return idx;
-			off = nts_tlv_begin(b, NTS_REC_TURN_RESV, true);
-			nts_tlv_put_u64(b, TV_TOKEN, true, r->token);
-			nts_tlv_put_u32(b, TV_FD, true, (uint32_t)idx);
-			nts_tlv_put_addr(b, TV_LOCAL, true, &r->local);
-			nts_tlv_put_u64(b, TV_EXPIRES, true,
-					state_left(r->timer.due_s * 1000, now));
-			nts_tlv_end(b, off);
+			rc = state_put_resv(b, fds, r->token, r->fd, &r->local,
+					    state_left(r->timer.due_s * 1000, now));
+			if (rc)
+				return rc;
 		}
+	/* Relay workers keep reservations in what they share: worker 0 hands them over, and they
+	 * go back there (state_resv()), for any worker's client to redeem. */
+	if (t->shared && t->worker_index == 0) {
+		struct state_shared_resv x = {b, fds, nts_monotonic_ms()};
+
+		rc = turn_shared_resv_foreach(t->shared, state_put_shared_resv, &x);
+		if (rc)
+			return rc;
+	}
 	return b->err;
 }
 
@@ -548,6 +583,17 @@ static int state_resv(struct turn_server *t, const struct nts_tlv *rec,
 		return -EBADMSG;
 	if (!t)
 		return 0;
+	if (t->shared) {
+		int fd = fds->get(fds->arg, idx, false);
+
+		if (fd < 0)
+			return fd;
+		rc = turn_shared_resv_put(t->shared, token, fd, &local,
+					  state_at(left, nts_monotonic_ms()));
+		if (rc)
+			close(fd);
+		return rc;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return -ENOMEM;

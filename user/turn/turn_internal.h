@@ -255,6 +255,7 @@ struct turn_server {
 	uint64_t seed;
 	uint64_t next_id;
 	uint64_t id_stride; /* relay workers: worker i's ids are i modulo the number of workers */
+	unsigned worker_index; /* relay workers: this one's; worker 0 hands over shared state */
 	struct turn_shared *shared; /* relay workers: quotas and account numbers (shared.c) */
 	uint64_t next_account_id;
 	uint64_t now_ms; /* max(loop clock, last tick): tests drive it with turn_tick() */
@@ -290,6 +291,11 @@ int turn_shared_resv_put(struct turn_shared *s, uint64_t token, int fd,
 			 const struct nts_addr *local, uint64_t expires_ms);
 int turn_shared_resv_take(struct turn_shared *s, uint64_t token, int *fd, struct nts_addr *local);
 void turn_shared_resv_expire(struct turn_shared *s, uint64_t now_ms);
+/* Calls fn for each reservation (under the lock: fn must not call back into s); stops at the
+ * first non-zero return and returns it. */
+typedef int (*turn_shared_resv_fn)(void *arg, uint64_t token, int fd, const struct nts_addr *local,
+				   uint64_t expires_ms);
+int turn_shared_resv_foreach(struct turn_shared *s, turn_shared_resv_fn fn, void *arg);
 /* The quota of sid's allocations (its own, else --max-allocations-per-account; 0: none). */
 uint32_t turn_account_max(struct turn_server *t, const char *sid);
 
