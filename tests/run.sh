@@ -10,7 +10,7 @@ threads=false
 [ "${2:-}" = --threads ] && threads=true
 export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=0:second_deadlock_stack=1}
 thread_suites=${NTS_THREAD_SUITES:-interop/workers interop/turn_uclient interop/turn_tls interop/turn_tcp_relay
-	interop/upgrade api/tenancy netns/fastpath}
+	interop/upgrade api/tenancy netns/fastpath fleet/shed fleet/fleet}
 export NTS_BUILD=$(cd "$BUILD" && pwd)
 export NTS_TOP=$(cd "$(dirname "$0")/.." && pwd)
 export CMOCKA_MESSAGE_OUTPUT=tap
