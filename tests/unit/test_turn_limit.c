@@ -342,6 +342,57 @@ static void test_account_bps_is_shared_by_its_allocations(void **state)
 	h_free(h);
 }
 
+/* Relay workers: an account's --max-bps is one bucket over every worker. At 1000 B/s (a 100-byte
+ * burst) ten 10-byte datagrams through each of two workers: the first worker's empty the bucket,
+ * and the second's get only what refilled in the gap between the two loops' clocks (one bucket per
+ * worker would pass all twenty). */
+static void test_account_bps_is_shared_over_workers(void **state)
+{
+	struct turn_shared *s = turn_shared_create();
+	struct harness *h[2];
+	struct nts_origin o[2] = {h_origin("127.0.0.1:42314", NULL),
+				  h_origin("127.0.0.1:42315", NULL)};
+	char user[2][AUTH_MAX_USERNAME], pass[2][64];
+	struct nts_addr peer_addr;
+	int peer = h_peer_socket(&peer_addr);
+	struct turn_account_policy p = {.state = TURN_ACCOUNT_ACTIVE, .max_bps = 1000};
+	uint8_t data[10];
+	unsigned passed;
+	uint64_t gap;
+
+	memset(data, 'w', sizeof(data));
+	for (unsigned i = 0; i < 2; i++) {
+		struct h_creds c = {user[i], pass[i]};
+
+		h[i] = h_new_limited(0, 0);
+		turn_set_worker(h[i]->t, s, i, 2);
+		h_token(h[i], SID_A, i, user[i], pass[i]);
+		assert_int_equal(
+		    h_request_tid(h[i], &o[i], TURN_ALLOCATE, NULL, h_add_udp, NULL, &c), 0);
+		assert_int_equal(
+		    h_request_tid(h[i], &o[i], TURN_CHANNEL_BIND, NULL, h_add_bind,
+				  &(struct h_bind){.channel = 0x4001, .peer = peer_addr}, &c),
+		    0);
+	}
+	for (unsigned i = 0; i < 2; i++)
+		assert_int_equal(turn_account_set(h[i]->t, SID_A, &p), 0);
+	for (unsigned i = 0; i < 2; i++) {
+		for (unsigned k = 0; k < 10; k++)
+			turn_handle_channeldata(h[i]->t, &o[i], 0x4001, data, sizeof(data));
+		turn_relay_flush(h[i]->t);
+	}
+	gap = turn_now_ms(h[1]->t) - turn_now_ms(h[0]->t); /* ms: that many bytes refilled */
+	passed = h_drain(peer);
+	assert_true(gap < 50);
+	assert_true(passed >= 10 && passed <= 10 + (gap + 9) / 10);
+	assert_int_equal(h[0]->stats.user_c2p_rate_limited + h[1]->stats.user_c2p_rate_limited,
+			 20 - passed);
+	close(peer);
+	for (unsigned i = 0; i < 2; i++)
+		h_free(h[i]);
+	turn_shared_destroy(s);
+}
+
 /* turn_alloc_limits: what the fast path writes before it mirrors a channel. */
 static void test_alloc_limits_reports_configured_limits(void **state)
 {
@@ -375,6 +426,7 @@ int main(void)
 	    cmocka_unit_test(test_peer_datagrams_over_allocation_pps_are_dropped_and_counted),
 	    cmocka_unit_test(test_send_indication_over_limit_is_dropped),
 	    cmocka_unit_test(test_account_bps_is_shared_by_its_allocations),
+	    cmocka_unit_test(test_account_bps_is_shared_over_workers),
 	    cmocka_unit_test(test_alloc_limits_reports_configured_limits),
 	};
 

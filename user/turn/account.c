@@ -43,7 +43,12 @@ static struct turn_account *turn_account_get(struct turn_server *t, const char *
 		return NULL;
 	memcpy(acc->sid, sid, len + 1);
 	/* Workers number an account alike: the fast path's bucket of it is one. */
-	acc->id = t->shared ? turn_shared_account_id(t->shared, sid) : ++t->next_account_id;
+	if (t->shared) {
+		acc->shared = turn_shared_account(t->shared, sid);
+		acc->id = acc->shared ? turn_shared_account_id(t->shared, sid) : 0;
+	} else {
+		acc->id = ++t->next_account_id;
+	}
 	if (!acc->id) {
 		free(acc);
 		return NULL;

@@ -1,9 +1,9 @@
 /* Bandwidth limits in the userspace relay: every relayed UDP datagram is taken from its
  * allocation's buckets (--max-bps-per-allocation, --max-pps-per-allocation) and then from its
- * account's (ntsctl account set --max-bps), each direction separately; over a limit it is dropped
- * and counted. RFC 6062 TCP relays are not limited. The buckets are include/nts/bucket.h, the code
- * the XDP program runs on the datagrams it relays; rates are read at each datagram, so a changed
- * account limit holds at once.
+ * account's (ntsctl account set --max-bps; relay workers share one), each direction separately;
+ * over a limit it is dropped and counted. RFC 6062 TCP relays are not limited. The buckets are
+ * include/nts/bucket.h, the code the XDP program runs on the datagrams it relays; rates are read
+ * at each datagram, so a changed account limit holds at once.
  */
 #include <errno.h>
 #include <string.h>
@@ -39,8 +39,13 @@ bool turn_limit_take(struct turn_server *t, struct turn_alloc *a, int dir, size_
 		turn_limit_count(t, dir);
 		return false;
 	}
-	if (!l.account_bps ||
-	    nts_bucket_take(&a->acct->bucket[dir], now, l.account_bps, 0, (__u32)len))
+	if (!l.account_bps)
+		return true;
+	/* Relay workers take from the account's one shared bucket: its rate holds over all its
+	 * allocations, whichever worker holds each. */
+	if (a->acct->shared
+		? turn_shared_bucket_take(a->acct->shared, dir, now, l.account_bps, (__u32)len)
+		: nts_bucket_take(&a->acct->bucket[dir], now, l.account_bps, 0, (__u32)len))
 		return true;
 	/* The account refused it: the allocation's tokens go back (the XDP program does the same).
 	 */

@@ -18,6 +18,11 @@ struct turn_shared_name {
 	struct turn_shared_name *next;
 	uint64_t id; /* accounts: their number */
 	unsigned nallocs;
+	/* Accounts: the userspace --max-bps buckets (c2p, p2c) every worker takes from, so the
+	 * account's rate holds over all its allocations wherever they live; the lock is the
+	 * entry's own, taken per datagram of a limited account only. */
+	pthread_mutex_t bucket_lock;
+	struct nts_bucket bucket[2];
 	char name[];
 };
 
@@ -49,13 +54,15 @@ struct turn_shared *turn_shared_create(void)
 	return s;
 }
 
-static void turn_shared_free_chain(struct turn_shared_name **b)
+static void turn_shared_free_chain(struct turn_shared_name **b, bool accounts)
 {
 	for (size_t i = 0; i < TURN_SHARED_BUCKETS; i++)
 		while (b[i]) {
 			struct turn_shared_name *n = b[i];
 
 			b[i] = n->next;
+			if (accounts)
+				pthread_mutex_destroy(&n->bucket_lock);
 			free(n);
 		}
 }
@@ -71,8 +78,8 @@ void turn_shared_destroy(struct turn_shared *s)
 		close(r->fd);
 		free(r);
 	}
-	turn_shared_free_chain(s->users);
-	turn_shared_free_chain(s->accounts);
+	turn_shared_free_chain(s->users, false);
+	turn_shared_free_chain(s->accounts, true);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -104,8 +111,10 @@ static struct turn_shared_name *turn_shared_get(struct turn_shared *s, struct tu
 	if (!n)
 		return NULL;
 	memcpy(n->name, name, len + 1);
-	if (b == s->accounts)
+	if (b == s->accounts) {
 		n->id = ++s->next_account_id;
+		pthread_mutex_init(&n->bucket_lock, NULL);
+	}
 	*p = n;
 	return n;
 }
@@ -172,14 +181,30 @@ void turn_shared_put(struct turn_shared *s, const char *user, const char *accoun
 
 uint64_t turn_shared_account_id(struct turn_shared *s, const char *sid)
 {
+	struct turn_shared_name *n = turn_shared_account(s, sid);
+
+	return n ? n->id : 0;
+}
+
+struct turn_shared_name *turn_shared_account(struct turn_shared *s, const char *sid)
+{
 	struct turn_shared_name *n;
-	uint64_t id;
 
 	pthread_mutex_lock(&s->lock);
 	n = turn_shared_get(s, s->accounts, sid);
-	id = n ? n->id : 0;
 	pthread_mutex_unlock(&s->lock);
-	return id;
+	return n;
+}
+
+bool turn_shared_bucket_take(struct turn_shared_name *acct, int dir, uint64_t now_ns, uint64_t bps,
+			     uint32_t len)
+{
+	bool ok;
+
+	pthread_mutex_lock(&acct->bucket_lock);
+	ok = nts_bucket_take(&acct->bucket[dir], now_ns, bps, 0, len);
+	pthread_mutex_unlock(&acct->bucket_lock);
+	return ok;
 }
 
 unsigned turn_shared_account_count(struct turn_shared *s, const char *sid)

@@ -165,7 +165,8 @@ struct turn_account {
 	bool configured; /* set by turn_account_set(): kept while it has no allocation */
 	struct turn_account_policy policy;
 	uint64_t id;		     /* its number in this server (the fast path's bucket key) */
-	struct nts_bucket bucket[2]; /* --max-bps: c2p, p2c (limit.c) */
+	struct nts_bucket bucket[2]; /* --max-bps: c2p, p2c (limit.c); one worker only */
+	struct turn_shared_name *shared; /* relay workers: its entry in what they share (buckets) */
 	char sid[];
 };
 
@@ -283,6 +284,12 @@ int turn_shared_take(struct turn_shared *s, const char *user, const char *accoun
 void turn_shared_put(struct turn_shared *s, const char *user, const char *account);
 /* The number of account sid, the same on every worker; 0 on ENOMEM. */
 uint64_t turn_shared_account_id(struct turn_shared *s, const char *sid);
+/* The account's entry (created on first use, kept until s is destroyed); NULL on ENOMEM. */
+struct turn_shared_name *turn_shared_account(struct turn_shared *s, const char *sid);
+/* Takes a datagram of len bytes from the account's shared --max-bps bucket of direction dir
+ * (limit.c). True: it passes. */
+bool turn_shared_bucket_take(struct turn_shared_name *acct, int dir, uint64_t now_ns, uint64_t bps,
+			     uint32_t len);
 /* Allocations account sid holds over all workers. */
 unsigned turn_shared_account_count(struct turn_shared *s, const char *sid);
 /* EVEN-PORT reservations of every worker: put (taking fd), redeemed by token (-ENOENT: none),
