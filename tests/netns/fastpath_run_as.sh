@@ -32,33 +32,11 @@ trap cleanup EXIT
 command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) missing"
 [ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
 
-setup() {
-	set -e
-	for ns in "$C" "$S" "$P"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip link add cs0 netns "$C" type veth peer name sc0 netns "$S"
-	ip link add ps0 netns "$P" type veth peer name sp0 netns "$S"
-	ip -n "$C" addr add 198.18.0.2/24 dev cs0
-	ip -n "$S" addr add 198.18.0.1/24 dev sc0
-	ip -n "$S" addr add 198.19.0.1/24 dev sp0
-	ip -n "$P" addr add 198.19.0.2/24 dev ps0
-	for d in "$C cs0" "$S sc0" "$S sp0" "$P ps0"; do
-		set -- $d
-		ip -n "$1" link set "$2" up
-		in_ns "$1" ethtool -K "$2" gro on tx off >/dev/null
-	done
-	ip -n "$P" route add 198.18.0.0/24 via 198.19.0.1
-	ip -n "$C" route add 198.19.0.0/24 via 198.18.0.1
-	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1
-	in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
-	in_ns "$S" ping -c1 -W2 198.19.0.2 >/dev/null
-	set +e
-}
-
 kstat() { ntsctl stats --json 2>/dev/null | $PY -c "import json,sys; d=json.load(sys.stdin); print(d['c2p_packets']+d['p2c_packets'])" 2>/dev/null || echo 0; }
 ustat() { ntsctl status --json 2>/dev/null | $PY -c "import json,sys; s=json.load(sys.stdin)['ntsd']['stats']; print(s['user_c2p_packets']+s['user_p2c_packets'])" 2>/dev/null || echo 0; }
 status_field() { sed -n "s/^$1:[[:space:]]*//p" "/proc/$ntsd_pid/status"; }
 
-setup || { echo "not ok 1 - set up namespaces"; exit 1; }
+netns_relay_setup || { echo "not ok 1 - set up namespaces"; exit 1; }
 nsenter --net=/var/run/netns/"$P" turnutils_peer -L 198.19.0.2 -p 3480 >"$tmp/peer.log" 2>&1 &
 peer_pid=$!
 

@@ -31,3 +31,32 @@ check_ntsd_stops_clean() {
 	check "ntsd exits cleanly on SIGTERM, no sanitizer report" ntsd_stop_clean
 	grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
 }
+
+# netns_relay_setup [PEER_IP...]: the client - relay - peer topology of the fast-path suites, in
+# the namespaces named by $C, $S and $P (created here; the suite's cleanup removes them): client
+# 198.18.0.2 and relay 198.18.0.1 on cs0/sc0, relay 198.19.0.1 and peer 198.19.0.2 (plus each
+# PEER_IP/24) on sp0/ps0, routed through the relay. XDP_TX/redirect frames reach the other end
+# only with GRO on; checksums without offload.
+netns_relay_setup() {
+	(
+		set -e
+		for ns in "$C" "$S" "$P"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
+		ip link add cs0 netns "$C" type veth peer name sc0 netns "$S"
+		ip link add ps0 netns "$P" type veth peer name sp0 netns "$S"
+		ip -n "$C" addr add 198.18.0.2/24 dev cs0
+		ip -n "$S" addr add 198.18.0.1/24 dev sc0
+		ip -n "$S" addr add 198.19.0.1/24 dev sp0
+		ip -n "$P" addr add 198.19.0.2/24 dev ps0
+		for ip in "$@"; do ip -n "$P" addr add "$ip/24" dev ps0; done
+		for d in "$C cs0" "$S sc0" "$S sp0" "$P ps0"; do
+			set -- $d
+			ip -n "$1" link set "$2" up
+			in_ns "$1" ethtool -K "$2" gro on tx off >/dev/null
+		done
+		ip -n "$P" route add 198.18.0.0/24 via 198.19.0.1
+		ip -n "$C" route add 198.19.0.0/24 via 198.18.0.1
+		in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1
+		in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
+		in_ns "$S" ping -c1 -W2 198.19.0.2 >/dev/null
+	)
+}

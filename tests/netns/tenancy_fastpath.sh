@@ -38,28 +38,6 @@ command -v turnutils_uclient >/dev/null || skip_all "turnutils_uclient (coturn) 
 [ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || skip_all "build ntsd and ntsctl first"
 
 # --- topology: 198.18.0.0/24 client side, 198.19.0.0/24 peer side (RFC 2544 benchmarking space)
-setup() {
-	set -e
-	for ns in "$C" "$S" "$P"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip link add cs0 netns "$C" type veth peer name sc0 netns "$S"
-	ip link add ps0 netns "$P" type veth peer name sp0 netns "$S"
-	ip -n "$C" addr add 198.18.0.2/24 dev cs0
-	ip -n "$S" addr add 198.18.0.1/24 dev sc0
-	ip -n "$S" addr add 198.19.0.1/24 dev sp0
-	ip -n "$P" addr add 198.19.0.2/24 dev ps0
-	for d in "$C cs0" "$S sc0" "$S sp0" "$P ps0"; do
-		set -- $d
-		ip -n "$1" link set "$2" up
-		in_ns "$1" ethtool -K "$2" gro on tx off >/dev/null
-	done
-	ip -n "$P" route add 198.18.0.0/24 via 198.19.0.1
-	ip -n "$C" route add 198.19.0.0/24 via 198.18.0.1
-	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1
-	in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
-	in_ns "$S" ping -c1 -W2 198.19.0.2 >/dev/null
-	set +e
-}
-
 start_ntsd() {
 	nsenter --net=/var/run/netns/"$S" "$B/ntsd" --listen 198.18.0.1:3478 --secret "$SECRET" \
 		--realm nts --relay-ports 50000-50999 --fastpath-channels 4096 --max-allocations 1024 \
@@ -81,7 +59,7 @@ import json, sys
 print(sum(a["account"] == sys.argv[1] for a in json.load(sys.stdin)["allocations"]))' "$1"
 }
 
-setup || { echo "not ok 1 - set up namespaces"; exit 1; }
+netns_relay_setup || { echo "not ok 1 - set up namespaces"; exit 1; }
 nsenter --net=/var/run/netns/"$P" turnutils_peer -L 198.19.0.2 -p 3480 >"$tmp/peer.log" 2>&1 &
 peer_pid=$!
 check "ntsd starts" start_ntsd

@@ -40,33 +40,7 @@ for tool in turnutils_peer bpftool ethtool nsenter jq; do
 done
 [ -x "$B/ntsd" ] && [ -x "$B/ntsctl" ] || { echo "not ok 1 - $B/ntsd and ntsctl are built"; exit 1; }
 
-setup() {
-	set -e
-	for ns in "$C" "$S" "$P"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-	ip link add cs0 netns "$C" type veth peer name sc0 netns "$S"
-	ip link add ps0 netns "$P" type veth peer name sp0 netns "$S"
-	ip -n "$C" addr add 198.18.0.2/24 dev cs0
-	ip -n "$S" addr add 198.18.0.1/24 dev sc0
-	ip -n "$S" addr add 198.19.0.1/24 dev sp0
-	ip -n "$P" addr add 198.19.0.2/24 dev ps0
-	ip -n "$P" addr add 198.19.0.3/24 dev ps0
-	for d in "$C cs0" "$S sc0" "$S sp0" "$P ps0"; do
-		set -- $d
-		ip -n "$1" link set "$2" up
-		# XDP_TX/redirect frames reach the other end only with GRO on; checksums without
-		# offload.
-		in_ns "$1" ethtool -K "$2" gro on tx off >/dev/null
-	done
-	ip -n "$P" route add 198.18.0.0/24 via 198.19.0.1
-	ip -n "$C" route add 198.19.0.0/24 via 198.18.0.1
-	in_ns "$S" sysctl -qw net.ipv4.conf.all.forwarding=1
-	in_ns "$S" ping -c1 -W2 198.18.0.2 >/dev/null
-	in_ns "$S" ping -c1 -W2 198.19.0.2 >/dev/null
-	in_ns "$S" ping -c1 -W2 198.19.0.3 >/dev/null
-	set +e
-}
-
-setup || { echo "not ok 1 - set up namespaces"; exit 1; }
+netns_relay_setup 198.19.0.3 || { echo "not ok 1 - set up namespaces"; exit 1; }
 nsenter --net=/var/run/netns/"$P" turnutils_peer -L 198.19.0.2 -L 198.19.0.3 -p 3480 \
 	>"$tmp/peer.log" 2>&1 &
 peer_pid=$!
