@@ -463,4 +463,32 @@ static inline void h_relay_readable(struct harness *h, const struct nts_addr *re
 	turn_relay_readable(r, r->fd, EPOLLIN);
 }
 
+/* The socket table of an upgrade's stream (turn_state_export/import): put records the old side's
+ * sockets, get hands out duplicates as SCM_RIGHTS would; the shared slot 0 is the listen socket. */
+struct h_fdtab {
+	int fds[64];
+	size_t n;
+	int listener; /* what the new side serves the clients' listen socket as */
+};
+
+static inline int h_tab_put(void *arg, int fd, bool shared)
+{
+	struct h_fdtab *t = arg;
+
+	if (shared)
+		return 0; /* slot 0: the listen socket (the harness's origins have none) */
+	assert_true(t->n < 64);
+	t->fds[t->n] = fd;
+	return (int)t->n++;
+}
+
+static inline int h_tab_get(void *arg, uint32_t index, bool shared)
+{
+	struct h_fdtab *t = arg;
+
+	if (shared)
+		return index == 0 ? t->listener : -EBADF;
+	return index < t->n ? dup(t->fds[index]) : -EBADF;
+}
+
 #endif

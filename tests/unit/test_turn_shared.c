@@ -128,33 +128,6 @@ static void test_reservation_redeemed_on_another_worker(void **state)
 	turn_shared_destroy(s);
 }
 
-/* The sockets of an upgrade's stream: the new side gets duplicates, as SCM_RIGHTS would. */
-struct fdtab {
-	int fds[16];
-	size_t n;
-	int listener; /* what the new side serves the clients' listen socket as */
-};
-
-static int tab_put(void *arg, int fd, bool shared)
-{
-	struct fdtab *t = arg;
-
-	if (shared)
-		return 0;
-	assert_true(t->n < 16);
-	t->fds[t->n] = fd;
-	return (int)t->n++;
-}
-
-static int tab_get(void *arg, uint32_t index, bool shared)
-{
-	struct fdtab *t = arg;
-
-	if (shared)
-		return index == 0 ? t->listener : -EBADF;
-	return index < t->n ? dup(t->fds[index]) : -EBADF;
-}
-
 /* An upgrade hands the workers' reservations over with worker 0's state: after it, a client of
  * another worker of the new process redeems the token and gets the reserved port. */
 static void test_reservation_survives_an_upgrade(void **state)
@@ -163,8 +136,8 @@ static void test_reservation_survives_an_upgrade(void **state)
 	struct harness *h[2], *n[2];
 	struct nts_origin o1 = h_origin("127.0.0.1:41031", NULL);
 	struct nts_origin o2 = h_origin("127.0.0.1:41032", NULL);
-	struct fdtab tab = {0};
-	const struct turn_state_fds fds = {.put = tab_put, .get = tab_get, .arg = &tab};
+	struct h_fdtab tab = {0};
+	const struct turn_state_fds fds = {.put = h_tab_put, .get = h_tab_get, .arg = &tab};
 	struct nts_tlv_buf b[2];
 	struct nts_addr r1, r2;
 	uint64_t token;

@@ -7,33 +7,6 @@
 
 #include "util/tlv.h"
 
-/* The socket table of a stream: import hands out duplicates, as SCM_RIGHTS would. */
-struct fdtab {
-	int fds[64];
-	size_t n;
-	int listener; /* what the new side serves the clients' listen socket as */
-};
-
-static int tab_put(void *arg, int fd, bool shared)
-{
-	struct fdtab *t = arg;
-
-	if (shared)
-		return 0; /* slot 0: the listen socket (the harness's origins have none) */
-	assert_true(t->n < 64);
-	t->fds[t->n] = fd;
-	return (int)t->n++;
-}
-
-static int tab_get(void *arg, uint32_t index, bool shared)
-{
-	struct fdtab *t = arg;
-
-	if (shared)
-		return index == 0 ? t->listener : -EBADF;
-	return index < t->n ? dup(t->fds[index]) : -EBADF;
-}
-
 /* A server like h_start()'s, without hooks yet (import comes before them). */
 static struct harness *bare_new(void)
 {
@@ -49,9 +22,9 @@ static struct harness *bare_new(void)
 	return h;
 }
 
-static int import_all(struct turn_server *t, const uint8_t *buf, size_t len, struct fdtab *tab)
+static int import_all(struct turn_server *t, const uint8_t *buf, size_t len, struct h_fdtab *tab)
 {
-	const struct turn_state_fds fds = {.put = tab_put, .get = tab_get, .arg = tab};
+	const struct turn_state_fds fds = {.put = h_tab_put, .get = h_tab_get, .arg = tab};
 	struct nts_tlv_rd body;
 	struct nts_tlv rec;
 	uint16_t version;
@@ -74,10 +47,10 @@ static void test_exported_allocation_is_rebuilt_and_relays(void **state)
 {
 	struct harness *h1 = h_new(true), *h2 = bare_new();
 	struct nts_origin o = h_origin("127.0.0.1:40001", NULL);
-	const struct turn_state_fds fds = {.put = tab_put, .arg = NULL};
+	const struct turn_state_fds fds = {.put = h_tab_put, .arg = NULL};
 	struct turn_alloc_info a1, a2;
 	struct nts_tlv_buf b;
-	struct fdtab tab = {0};
+	struct h_fdtab tab = {0};
 	struct nts_addr relay, peer, from, lis;
 	uint8_t buf[256];
 	int pfd = h_peer_socket(&peer);
@@ -140,8 +113,8 @@ static void test_channel_above_rfc8656_range_is_handed_over(void **state)
 {
 	struct harness *h1 = h_new(true), *h2 = bare_new();
 	struct nts_origin o = h_origin("127.0.0.1:40003", NULL);
-	struct fdtab tab = {0};
-	const struct turn_state_fds fds = {.put = tab_put, .arg = &tab};
+	struct h_fdtab tab = {0};
+	const struct turn_state_fds fds = {.put = h_tab_put, .arg = &tab};
 	struct turn_alloc_info a2;
 	struct nts_tlv_buf b;
 	struct nts_addr peer, lis;
