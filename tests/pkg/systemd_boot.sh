@@ -402,8 +402,13 @@ cin mv "$obj.away" "$obj"
 
 # ---- stop ----
 stopped() {
-	timeout 40 nsenter -t "$leader" -a systemctl stop ntsd &&
-		[ "$(unit_show ntsd ActiveState) $(unit_show ntsd Result)" = "inactive success" ]
+	local st
+	timeout 40 nsenter -t "$leader" -a systemctl stop ntsd
+	st="$(unit_show ntsd ActiveState) $(unit_show ntsd Result)"
+	[ "$st" = "inactive success" ] && return 0
+	echo "#   after stop: $st"
+	nsenter -t "$leader" -a journalctl -u ntsd --no-pager -n 15 2>&1 | sed 's/^/#   /'
+	return 1
 }
 check "systemctl stop ntsd: inactive, result success" stopped
 
