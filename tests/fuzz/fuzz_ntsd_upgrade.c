@@ -1,4 +1,4 @@
-/* libFuzzer target: the upgrade stream decoder (user/ntsd/upgrade.c checking every record,
+/* libFuzzer target: the upgrade stream decoder (user/ntsd/upgrade_state.c checking every record,
  * user/turn/state_io.c, user/util/tlv.c) on arbitrary bytes. The input is checked as it comes
  * (header, CRC) and, behind a header with the right length and CRC, as a body: the first byte is
  * the number of sockets said to come with it. */

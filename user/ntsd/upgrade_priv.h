@@ -1,6 +1,7 @@
-/* The handover channel of an upgrade (upgrade.c drives it): messages on the SOCK_SEQPACKET
- * socketpair, sockets passed with SCM_RIGHTS, the stream in a memfd, the new binary started and,
- * on failure, reaped. Private to user/ntsd/.
+/* What the three parts of an upgrade share, private to user/ntsd/: the handover channel
+ * (upgrade_xfer.c: messages on the SOCK_SEQPACKET socketpair, sockets passed with SCM_RIGHTS, the
+ * stream in a memfd, the new binary started and, on failure, reaped), the state stream
+ * (upgrade_state.c) and the handover that upgrade.c drives.
  */
 #ifndef NTS_NTSD_UPGRADE_PRIV_H
 #define NTS_NTSD_UPGRADE_PRIV_H
@@ -11,6 +12,29 @@
 
 #include "ntsd/daemon.h"
 #include "util/tlv.h"
+
+/* A handover being taken (new side). */
+struct ntsd_upgrade {
+	int sock;
+	int *fds;
+	size_t nfds;
+	uint8_t *taken; /* per fd: adopted by a module */
+	uint8_t *buf;
+	size_t len;
+	int api_fd;
+};
+
+/* Socket table of the stream being written (old side). */
+struct up_fdtab {
+	int *fds;
+	size_t n, cap, nshared;
+};
+
+/* Writes the whole state of d as a stream into b, with the sockets it names in ft (relay workers
+ * parked). 0 or -errno. */
+int ntsd_up_encode(struct ntsd *d, struct nts_tlv_buf *b, struct up_fdtab *ft);
+/* Gives the fast path the kernel counters the old ntsd had folded (new side, before serving). */
+void ntsd_up_restore_folded(struct ntsd *d);
 
 /* Messages on the handover socket (SOCK_SEQPACKET, one per datagram). */
 #define UP_MAGIC 0x5553544eu /* "NTSU" */

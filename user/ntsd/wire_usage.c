@@ -365,7 +365,7 @@ void ntsd_usage_adopt_begin(struct ntsd *d)
 	if (store_kernel_mark_foreach(d->store, usage_load_mark, d->usage) != 0)
 		return;
 	/* An upgrade continues the generation of the ntsd that handed over: its counters are ours,
-	 * and folding resumes from the marks it handed over (user/ntsd/upgrade.c), not here. */
+	 * and folding resumes from the marks it handed over (user/ntsd/upgrade_state.c), not here. */
 	if (d->fastpath_gen) {
 		size_t keep = 0;
 

@@ -218,7 +218,7 @@ bool turn_peer_allowed(struct turn_server *t, const struct nts_addr *peer);
 /* Replays every channel and permission through the hooks (after a fast path was attached). */
 void turn_replay_hooks(struct turn_server *t);
 
-/* Socket numbering of an upgrade stream (user/ntsd/upgrade.c keeps the table). */
+/* Socket numbering of an upgrade stream (user/ntsd/upgrade_state.c keeps the table). */
 struct turn_state_fds {
 	/* Export: the stream index of fd; shared ones (a listen socket) get one index each. */
 	int (*put)(void *arg, int fd, bool shared);
