@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Relay workers (--workers 2): many UDP clients each served by one worker, in order, with quotas
-# exact across workers (tests/interop/workers.py); TCP clients through coturn's uclient; control
-# commands and counters covering every worker; an upgrade handing each worker over; a clean stop.
+# exact across workers (tests/interop/workers.py); TCP clients through coturn's uclient and the
+# connection cap over both workers (tcp_cap.py); control commands and counters covering every
+# worker; an upgrade handing each worker over; a clean stop.
 set -u
 B=${NTS_BUILD:-$(pwd)/build}
 tmp=$(mktemp -d /tmp/nts-workers.XXXXXX)
@@ -13,7 +14,7 @@ QUOTA=64
 turn_pick_ports 24000 2000
 turn_start_ntsd --workers 2 --listen "127.0.0.1:$PORT" --allow-peer 127.0.0.0/8 \
 	--allow-peer 127.0.0.1 --user alice:wonderland --max-allocations-per-user "$QUOTA" \
-	--realm nts.workers || exit 1
+	--max-tcp-connections 40 --realm nts.workers || exit 1
 CTL=(--ctl-socket "$tmp/ctl.sock")
 
 if grep -q "2 relay workers" "$tmp/ntsd.log" && ! grep -q "cannot steer" "$tmp/ntsd.log"; then
@@ -56,6 +57,14 @@ if command -v turnutils_uclient >/dev/null && command -v turnutils_peer >/dev/nu
 else
 	fail "coturn's turnutils_uclient/turnutils_peer are installed (tools/deps.sh)"
 fi
+
+# The connection cap is one over both workers: 80 connections from 40 sources at once.
+line=$(timeout 60 /usr/bin/python3 "$(dirname "$0")/tcp_cap.py" 127.0.0.1 "$PORT" 40 80 40 "$B/ntsctl" \
+	"$tmp/ctl.sock" 2>&1 | tail -n 1)
+case "$line" in
+"ok - "*) pass "${line#ok - }" ;;
+*) fail "${line#not ok - }" ;;
+esac
 
 status=$("$B/ntsctl" "${CTL[@]}" status --json 2>&1)
 if python3 -c 'import json,sys; s=json.loads(sys.argv[1])["ntsd"]; assert s["workers"] == 2
@@ -117,6 +126,6 @@ else
 	fail "the upgraded ntsd stops cleanly on SIGTERM, no sanitizer report"
 	grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
 fi
-[ "$n" -ge 18 ] || fail "every check ran ($n of 18)"
+[ "$n" -ge 19 ] || fail "every check ran ($n of 19)"
 echo "1..$n"
 [ "$failed" -eq 0 ]

@@ -42,6 +42,29 @@ static unsigned tcp_count_from(const struct net_server *n, const struct nts_addr
 	return c;
 }
 
+/* Makes a client stream of accepted socket c, or closes c. */
+static void tcp_accept_one(struct net_server *n, struct net_tcp_listener *l, int c)
+{
+	int one = 1;
+
+	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (l->transport == NTS_TLS) {
+		void *ts = n->tls_ctx ? net_tls_session_new(n->tls_ctx, c) : NULL;
+
+		if (!ts || !net_stream_create(n, c, NTS_TLS, &net_stream_tls_ops, ts)) {
+			if (ts) {
+				struct net_stream tmp = {.layer = ts};
+
+				net_stream_tls_ops.free(&tmp);
+			}
+			close(c);
+		}
+		return;
+	}
+	if (!net_stream_create(n, c, l->transport, &net_stream_tcp_ops, NULL))
+		close(c);
+}
+
 static void tcp_on_accept(void *arg, int fd, uint32_t events)
 {
 	struct net_tcp_listener *l = arg;
@@ -52,7 +75,6 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 		socklen_t sl = sizeof(ss);
 		struct nts_addr client;
 		char buf[NTS_ADDRSTRLEN];
-		int one = 1;
 		int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (c < 0) {
@@ -66,31 +88,21 @@ static void tcp_on_accept(void *arg, int fd, uint32_t events)
 			close(c);
 			continue;
 		}
-		/* Every worker's streams count (the sources are steered: each is one worker's). */
-		if (atomic_load_explicit(n->total, memory_order_relaxed) >=
+		/* Every worker's streams count: a place is taken before the check, so two workers
+		 * accepting at once never pass the cap together (the sources are steered: each is
+		 * one worker's, so the per-source count needs no lock). */
+		if (atomic_fetch_add_explicit(n->total, 1, memory_order_relaxed) >=
 			n->cfg->max_tcp_connections ||
 		    tcp_count_from(n, &client) >= n->cfg->max_tcp_per_source) {
+			atomic_fetch_sub_explicit(n->total, 1, memory_order_relaxed);
 			log_debug("tcp %s refused: connection limit",
 				  nts_addr_fmt(&client, buf, sizeof(buf), true));
 			close(c);
 			continue;
 		}
-		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		if (l->transport == NTS_TLS) {
-			void *ts = n->tls_ctx ? net_tls_session_new(n->tls_ctx, c) : NULL;
-
-			if (!ts || !net_stream_create(n, c, NTS_TLS, &net_stream_tls_ops, ts)) {
-				if (ts) {
-					struct net_stream tmp = {.layer = ts};
-
-					net_stream_tls_ops.free(&tmp);
-				}
-				close(c);
-			}
-			continue;
-		}
-		if (!net_stream_create(n, c, l->transport, &net_stream_tcp_ops, NULL))
-			close(c);
+		tcp_accept_one(n, l, c);
+		/* The stream, if made, counts itself. */
+		atomic_fetch_sub_explicit(n->total, 1, memory_order_relaxed);
 	}
 }
 
