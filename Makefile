@@ -162,6 +162,9 @@ test_module = $(firstword $(subst _, ,$(patsubst test_%,%,$(1))))
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $$(call libs_for,$$(call test_module,$$*))
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,$(call test_module,$*)) $(LDLIBS) -lcmocka
 
+# The usage tests lose a COMMIT's answer on purpose (tests/unit/test_store_usage.c).
+$(BUILD)/tests/unit/test_store_usage: LDFLAGS += -Wl,--wrap=db_commit
+
 $(BUILD)/tests/bpf/%: $(BUILD)/tests/bpf/%.o $(call libs_for,fastpath) $(BPF_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 

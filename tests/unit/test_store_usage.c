@@ -1,5 +1,7 @@
 /* Store: usage per account and UTC day, its totals, allocation-seconds split at midnight, kernel
- * counter marks written with the usage they account for, subaccount roll-up, calendar days. */
+ * counter marks written with the usage they account for, subaccount roll-up, calendar days, and
+ * flushes whose COMMIT goes unanswered (db_commit is wrapped: -Wl,--wrap=db_commit in the
+ * Makefile). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,10 +14,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "store/db.h"
 #include "store/store.h"
 #include "store_fixture.h"
 
 #define DAY_MS 86400000ull
+
+/* The next db_commit(): LOSE_NONE runs as it is; LOSE_AFTER commits, then fails as if the answer
+ * were lost (on PostgreSQL the connection is cut too); LOSE_BEFORE rolls back and fails the same
+ * way. */
+static enum { LOSE_NONE, LOSE_AFTER, LOSE_BEFORE } lose_commit;
+static const char *lose_target;
+int __real_db_commit(struct db *db);
+int __wrap_db_commit(struct db *db);
+
+int __wrap_db_commit(struct db *db)
+{
+	int rc;
+
+	if (lose_commit == LOSE_NONE)
+		return __real_db_commit(db);
+	if (lose_commit == LOSE_AFTER) {
+		rc = __real_db_commit(db);
+		assert_int_equal(rc, 0);
+	} else {
+		db_rollback(db);
+	}
+	lose_commit = LOSE_NONE;
+	if (store_fixture_pg())
+		assert_int_equal(store_fixture_exec(lose_target,
+						    "SELECT pg_terminate_backend(pid)"
+						    " FROM pg_stat_activity WHERE application_name"
+						    " = 'ntsd' AND pid != pg_backend_pid()"),
+				 0);
+	return store_fixture_pg() ? -ENOTCONN : -EIO;
+}
 
 struct fixture {
 	char dir[64];
@@ -312,6 +345,69 @@ static void test_subaccount_usage_rolls_up_only_when_asked(void **state)
 	assert_int_equal(r.bytes, 10);
 }
 
+/* Flushes until one succeeds (PostgreSQL reconnects first): bounded to 3 s. */
+static void flush_until_written(struct fixture *f)
+{
+	for (int i = 0; i < 300 && store_usage_flush(f->s) != 0; i++)
+		usleep(10000);
+	assert_int_equal(store_usage_flush(f->s), 0);
+}
+
+static void test_a_flush_that_committed_unanswered_is_not_written_twice(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage a = {.bytes_to_peer = 100, .bytes_to_client = 10, .allocations = 1};
+	struct store_usage b = {.bytes_to_peer = 5, .allocation_seconds = 3};
+	struct store_usage got;
+	struct store_account acct;
+	int64_t n = -1;
+
+	store_usage_add(f->s, f->a.sid, 20792, &a);
+	lose_target = f->path;
+	lose_commit = LOSE_AFTER;
+	assert_int_not_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 100); /* it did land */
+	store_usage_add(f->s, f->a.sid, 20792, &b); /* more usage meanwhile, same row */
+	store_usage_add(f->s, f->a.sid, 20793, &b);
+	flush_until_written(f);
+	got = row_of(f, f->a.sid, "2026-12-05");
+	assert_int_equal(got.bytes_to_peer, 105);
+	assert_int_equal(got.bytes_to_client, 10);
+	assert_int_equal(got.allocations, 1);
+	assert_int_equal(got.allocation_seconds, 3);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-06").bytes_to_peer, 5);
+	assert_int_equal(store_account_get(f->s, f->a.sid, &acct), 0);
+	assert_int_equal(acct.bytes, 120);
+	assert_int_equal(acct.allocations, 1);
+	/* One record per writer stays: the last flush's. */
+	assert_int_equal(
+	    store_fixture_sql(f->path, "SELECT count(*) FROM usage_flushes", NULL, NULL, &n, 1), 0);
+	assert_int_equal(n, 1);
+}
+
+static void test_a_flush_that_did_not_commit_unanswered_is_written_after(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage a = {.bytes_to_peer = 100, .bytes_to_client = 10, .allocations = 1};
+	struct store_usage b = {.bytes_to_peer = 5};
+	struct store_account acct;
+
+	store_usage_add(f->s, f->a.sid, 20792, &a);
+	lose_target = f->path;
+	lose_commit = LOSE_BEFORE;
+	assert_int_not_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 0);
+	store_usage_add(f->s, f->a.sid, 20792, &b);
+	flush_until_written(f);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 105);
+	assert_int_equal(store_account_get(f->s, f->a.sid, &acct), 0);
+	assert_int_equal(acct.bytes, 115);
+	/* Nothing is taken back twice: later flushes add exactly what came after. */
+	store_usage_add(f->s, f->a.sid, 20792, &b);
+	assert_int_equal(store_usage_flush(f->s), 0);
+	assert_int_equal(row_of(f, f->a.sid, "2026-12-05").bytes_to_peer, 110);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +429,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_subaccount_usage_rolls_up_only_when_asked, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_flush_that_committed_unanswered_is_not_written_twice, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_a_flush_that_did_not_commit_unanswered_is_written_after, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -149,6 +149,14 @@ static const char *const store_migrations[STORE_SCHEMA_VERSION] = {
     " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;"
     "CREATE TRIGGER signing_secrets_delete_seq AFTER DELETE ON signing_secrets BEGIN"
     " UPDATE changes SET seq = seq + 1 WHERE id = 1; END;",
+    /* 7 -> 8: each usage flush records itself (writer: random per process, seq: its count)
+     * in its own transaction, so that a flush whose COMMIT went unanswered is known to have
+     * committed or not before its usage is written again (user/store/store_flush.c). */
+    "CREATE TABLE usage_flushes ("
+    " writer INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL,"
+    " at INTEGER NOT NULL,"
+    " PRIMARY KEY (writer, seq));",
 };
 
 /* PostgreSQL's form of the steps that differ by more than type names. It has no rowid, so the

@@ -13,7 +13,7 @@
 #define STORE_TOKEN_LEN 32     /* 32 hex digits */
 #define STORE_NAME_MAX 128     /* friendly name, bytes including NUL */
 #define STORE_SECRET_LEN 64    /* generated secrets: 32 random bytes as hex */
-#define STORE_SCHEMA_VERSION 7 /* what store_open() migrates to */
+#define STORE_SCHEMA_VERSION 8 /* what store_open() migrates to */
 
 struct nts_store;
 

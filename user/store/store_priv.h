@@ -31,6 +31,14 @@ struct nts_store {
 	size_t nusage, usage_cap;
 	struct store_mark_pending *marks;
 	size_t nmarks, marks_cap;
+	/* Flushes are numbered (writer, seq) in usage_flushes, in their own transaction, so that a
+	 * flush whose COMMIT got no answer can be told apart afterwards: unsure is a copy of the
+	 * usage it wrote (unsure_cap slots), taken back from the pending table if it did commit. */
+	int64_t flush_writer; /* random, per store handle; 0 until the first flush */
+	int64_t flush_seq;
+	struct store_usage_pending *unsure;
+	size_t unsure_cap;
+	int64_t unsure_seq;
 };
 
 #define STORE_SALT_LEN 16
@@ -49,6 +57,10 @@ bool store_name_valid(const char *name, bool empty_ok);
 /* True when s is prefix followed by 32 lower-case hex digits. */
 bool store_sid_syntax(const char *s, const char *prefix);
 
+/* The slot of (sid, day) in the open-addressing table t of cap slots: its entry, or the empty
+ * slot where it goes. */
+struct store_usage_pending *store_usage_slot(struct store_usage_pending *t, size_t cap,
+					     const char *sid, int64_t day);
 /* Frees the pending usage tables (store_close). */
 void store_usage_free(struct nts_store *s);
 

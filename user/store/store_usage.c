@@ -1,6 +1,7 @@
-/* Usage per account and UTC day: counted in memory on the hot path, written in one transaction per
- * flush into usage_daily (per day and region) and usage (the all-time total per account), with the
- * kernel counter marks that say which kernel-relayed bytes that usage already holds.
+/* Usage per account and UTC day: counted in memory on the hot path, in pending tables that
+ * store_flush.c writes in one transaction per flush into usage_daily (per day and region) and usage
+ * (the all-time total per account), with the kernel counter marks that say which kernel-relayed
+ * bytes that usage already holds; and read back.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -97,8 +98,8 @@ static uint64_t store_usage_hash(const char *sid, int64_t day)
 	return store_mix(h ^ (uint64_t)day);
 }
 
-static struct store_usage_pending *store_usage_slot(struct store_usage_pending *t, size_t cap,
-						    const char *sid, int64_t day)
+struct store_usage_pending *store_usage_slot(struct store_usage_pending *t, size_t cap,
+					     const char *sid, int64_t day)
 {
 	size_t i = store_usage_hash(sid, day) & (cap - 1);
 
@@ -166,8 +167,10 @@ void store_usage_free(struct nts_store *s)
 {
 	free(s->usage);
 	free(s->marks);
+	free(s->unsure);
 	s->usage = NULL;
 	s->marks = NULL;
+	s->unsure = NULL;
 	s->nusage = s->usage_cap = s->nmarks = s->marks_cap = 0;
 }
 
@@ -271,138 +274,6 @@ void store_kernel_mark_forget(struct nts_store *s, uint64_t key)
 
 	if (p)
 		p->forget = true;
-}
-
-/* --- flush */
-
-/* Writes the pending usage rows with the statements daily and total. */
-static int store_flush_usage(struct nts_store *s, const char *daily, const char *total, int64_t now)
-{
-	char day[STORE_DAY_LEN + 1];
-	struct db_stmt *st;
-	int err = 0;
-
-	for (size_t i = 0; !err && i < s->usage_cap; i++) {
-		const struct store_usage_pending *p = &s->usage[i];
-
-		if (!p->sid[0])
-			continue;
-		err = db_prepare(s->db, daily, &st);
-		if (err)
-			break;
-		db_bind_text(st, 1, p->sid);
-		db_bind_text(st, 2, store_day_fmt(p->day, day));
-		db_bind_text(st, 3, s->region);
-		db_bind_int64(st, 4, (int64_t)p->u.bytes_to_peer);
-		db_bind_int64(st, 5, (int64_t)p->u.bytes_to_client);
-		db_bind_int64(st, 6, (int64_t)p->u.allocations);
-		db_bind_int64(st, 7, (int64_t)p->u.allocation_seconds);
-		db_bind_int64(st, 8, now);
-		err = db_run(st);
-		if (err)
-			break;
-		err = db_prepare(s->db, total, &st);
-		if (err)
-			break;
-		db_bind_text(st, 1, p->sid);
-		db_bind_int64(st, 2, (int64_t)p->u.allocations);
-		db_bind_int64(st, 3, (int64_t)(p->u.bytes_to_peer + p->u.bytes_to_client));
-		db_bind_int64(st, 4, now);
-		err = db_run(st);
-	}
-	return err;
-}
-
-static int store_flush_marks(struct nts_store *s, const char *set, const char *del, int64_t now)
-{
-	struct db_stmt *st;
-	int err = 0;
-
-	for (size_t i = 0; !err && i < s->marks_cap; i++) {
-		const struct store_mark_pending *p = &s->marks[i];
-
-		if (!p->m.key)
-			continue;
-		err = db_prepare(s->db, p->forget ? del : set, &st);
-		if (err)
-			break;
-		db_bind_int64(st, 1, (int64_t)p->m.key);
-		if (!p->forget) {
-			db_bind_int64(st, 2, p->m.map_id);
-			db_bind_text(st, 3, p->m.sid);
-			db_bind_int64(st, 4, (int64_t)p->m.to_peer);
-			db_bind_int64(st, 5, (int64_t)p->m.to_client);
-			db_bind_int64(st, 6, now);
-		}
-		err = db_run(st);
-	}
-	return err;
-}
-
-int store_usage_flush(struct nts_store *s)
-{
-	/* Only accounts that exist get a row: ephemeral credentials signed with a --secret may
-	 * name ids that are not accounts here. Columns are qualified in the updates, which
-	 * PostgreSQL requires. */
-	static const char *const sql[4] = {
-	    "INSERT INTO usage_daily (sid, day, region, bytes_to_peer, bytes_to_client,"
-	    " allocations, allocation_seconds, updated)"
-	    " SELECT sid, ?2, ?3, ?4, ?5, ?6, ?7, ?8 FROM accounts WHERE sid = ?1"
-	    " ON CONFLICT(sid, day, region) DO UPDATE SET"
-	    " bytes_to_peer = usage_daily.bytes_to_peer + excluded.bytes_to_peer,"
-	    " bytes_to_client = usage_daily.bytes_to_client + excluded.bytes_to_client,"
-	    " allocations = usage_daily.allocations + excluded.allocations,"
-	    " allocation_seconds = usage_daily.allocation_seconds + excluded.allocation_seconds,"
-	    " updated = excluded.updated",
-	    "INSERT INTO usage (sid, allocations, bytes, updated)"
-	    " SELECT sid, ?2, ?3, ?4 FROM accounts WHERE sid = ?1"
-	    " ON CONFLICT(sid) DO UPDATE SET allocations = usage.allocations + "
-	    "excluded.allocations,"
-	    " bytes = usage.bytes + excluded.bytes, updated = excluded.updated",
-	    "INSERT INTO usage_kernel (alloc_key, map_id, sid, to_peer, to_client, updated)"
-	    " SELECT ?1, ?2, sid, ?4, ?5, ?6 FROM accounts WHERE sid = ?3"
-	    " ON CONFLICT(alloc_key) DO UPDATE SET map_id = excluded.map_id, sid = excluded.sid,"
-	    " to_peer = excluded.to_peer, to_client = excluded.to_client,"
-	    " updated = excluded.updated",
-	    "DELETE FROM usage_kernel WHERE alloc_key = ?1",
-	};
-	int64_t now = (int64_t)time(NULL);
-	int err, batch_err;
-
-	if (!s || (s->nusage == 0 && s->nmarks == 0))
-		return 0;
-	err = db_begin(s->db);
-	if (!err)
-		err = db_batch_begin(s->db);
-	if (!err) {
-		/* A round trip per few hundred statements (PostgreSQL), not one each. */
-		err = store_flush_usage(s, sql[0], sql[1], now);
-		if (!err)
-			err = store_flush_marks(s, sql[2], sql[3], now);
-		batch_err = db_batch_end(s->db);
-		if (!err)
-			err = batch_err;
-	}
-	if (!err)
-		err = db_commit(s->db);
-	if (err) {
-		db_rollback(s->db);
-		/* Said once per outage: ntsd retries at every tick while the database is away. */
-		if (!s->usage_failing)
-			log_warn("store: usage flush failed (%s); kept in memory, will retry",
-				 strerror(-err));
-		s->usage_failing = true;
-		return err;
-	}
-	if (s->usage_failing)
-		log_info("store: pending usage written");
-	s->usage_failing = false;
-	if (s->usage)
-		memset(s->usage, 0, s->usage_cap * sizeof(*s->usage));
-	if (s->marks)
-		memset(s->marks, 0, s->marks_cap * sizeof(*s->marks));
-	s->nusage = s->nmarks = 0;
-	return 0;
 }
 
 /* --- reading */
