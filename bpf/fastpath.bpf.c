@@ -64,6 +64,7 @@ static __noinline int client_to_peer(struct fp_state *s)
 	v = bpf_map_lookup_elem(&nts_fp_client, &key);
 	if (!v)
 		return -1;
+	PROFILE_STOP(1);
 	/* RFC 8656 §12.5: over UDP the data may be followed by padding; only the exact length is
 	 * relayed here so the peer receives exactly what userspace would send. */
 	if (len != p->udp_len - sizeof(struct udphdr) - sizeof(*cd))
@@ -81,6 +82,7 @@ static __noinline int client_to_peer(struct fp_state *s)
 	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
+	PROFILE_STOP(2);
 	return forward(s);
 }
 

@@ -83,6 +83,7 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 		COUNT(st, drop_rate_limited);
 		return XDP_DROP;
 	}
+	PROFILE_STOP(3);
 	if (p->trailer && bpf_xdp_adjust_tail(ctx, -(int)p->trailer))
 		return pass(&st->pass_adjust);
 	if (bpf_xdp_adjust_head(ctx, f->to_client ? -CD_HDR_LEN : CD_HDR_LEN))
@@ -100,6 +101,7 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 			return XDP_ABORTED;
 		COPY16(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
 	}
+	PROFILE_STOP(4);
 	if ((__u32)ifindex == ctx->ingress_ifindex) {
 		count_forward(st, f, f->cd_len);
 		COUNT(st, tx);
