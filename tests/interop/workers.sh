@@ -30,22 +30,6 @@ else
 	fail "two relay threads run beside the daemon's (ntsd-w* threads: $names)"
 fi
 
-# Scheduling policies of PID's threads as "comm:policy" (0 SCHED_OTHER, 3 SCHED_BATCH), sorted.
-policies() {
-	local t
-	for t in /proc/"$1"/task/*; do
-		echo "$(cat "$t/comm"):$(sed 's/^.*) //' "$t/stat" | awk '{print $39}')"
-	done | LC_ALL=C sort -u | tr '\n' ' '
-}
-# README "Performance": relay loops run as SCHED_BATCH, the daemon's own thread (API, control,
-# database) as before.
-pol=$(policies "${turn_pids[0]}")
-if [ "$pol" = "ntsd-w0:3 ntsd-w1:3 ntsd:0 " ]; then
-	pass "the relay threads run as SCHED_BATCH, the daemon's thread as SCHED_OTHER"
-else
-	fail "the relay threads run as SCHED_BATCH, the daemon's thread as SCHED_OTHER: $pol"
-fi
-
 turn_run_py "$tmp/workers.log" timeout 120 python3 "$(dirname "$0")/workers.py" 127.0.0.1 "$PORT" \
 	alice wonderland "$B/ntsctl" "$tmp/ctl.sock" "$CLIENTS" "$QUOTA"
 
@@ -133,21 +117,6 @@ else
 	fail "the upgraded ntsd stops cleanly on SIGTERM, no sanitizer report"
 	grep -A30 -E 'Sanitizer|runtime error' "$tmp/ntsd.log" | head -60 | sed 's/^/#   /'
 fi
-turn_pids=("${turn_pids[@]:1}") # stopped above
-# One worker: the daemon's loop relays, as SCHED_BATCH; --relay-preempt keeps SCHED_OTHER.
-for args in "--workers 1:ntsd:3 " "--workers 2 --relay-preempt:ntsd-w0:0 ntsd-w1:0 ntsd:0 "; do
-	turn_start_ntsd ${args%%:*} --listen "127.0.0.1:$PORT" --user alice:wonderland || exit 1
-	turn_pids=("${turn_pids[-1]}" "${turn_pids[@]:0:${#turn_pids[@]}-1}") # ntsd first
-	want=${args#*:}
-	pol=$(policies "${turn_pids[0]}")
-	# With one worker every thread of ntsd (the daemon's loop and helpers) is SCHED_BATCH.
-	if [ "$pol" = "$want" ]; then
-		pass "ntsd ${args%%:*}: threads $want"
-	else
-		fail "ntsd ${args%%:*}: threads $want (found $pol)"
-	fi
-	turn_stop_ntsd
-done
-[ "$n" -ge 23 ] || fail "every check ran ($n of 23)"
+[ "$n" -ge 18 ] || fail "every check ran ($n of 18)"
 echo "1..$n"
 [ "$failed" -eq 0 ]
