@@ -427,6 +427,23 @@ static void test_run_as_takes_user_and_group(void **state)
 	assert_string_equal(p->cfg.run_as, "nobody:nogroup");
 }
 
+/* README "Performance": relay loops run as SCHED_BATCH unless --relay-preempt, on the command
+ * line or in a config file. */
+static void test_relay_preempt_is_off_by_default_and_a_switch(void **state)
+{
+	(void)state;
+	assert_false(parse(NULL)->cfg.relay_preempt);
+	assert_true(parse("--relay-preempt", NULL)->cfg.relay_preempt);
+	for (int on = 0; on < 2; on++) {
+		const char *path = write_tmp(on ? "relay-preempt\n" : "relay-preempt = false\n");
+		struct parsed *p = parse("--config", path, NULL);
+
+		assert_int_equal(p->rc, 0);
+		assert_int_equal(p->cfg.relay_preempt, on);
+		unlink(path);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +468,7 @@ int main(void)
 	    cmocka_unit_test(test_secret_file_readable_by_others_is_refused),
 	    cmocka_unit_test(test_config_file_with_secrets_readable_by_group_is_refused),
 	    cmocka_unit_test(test_run_as_takes_user_and_group),
+	    cmocka_unit_test(test_relay_preempt_is_off_by_default_and_a_switch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

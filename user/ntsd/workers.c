@@ -6,6 +6,7 @@
 #include "ntsd/workers.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -331,6 +332,18 @@ struct net_hostaddr *ntsd_workers_hostaddr(struct ntsd *d)
 	return net_hostaddr_create_fn(d->loop, workers_set_hosts, d);
 }
 
+/* The calling thread runs a relay loop: SCHED_BATCH unless --relay-preempt (README
+ * "Performance"). Its wakeups then never preempt the task running on that CPU, often the sender
+ * whose datagrams woke it: the loop reads the sender's burst in one batch instead of after each
+ * datagram, with two context switches each. An idle CPU still runs it at once. */
+static void worker_sched(const struct nts_config *cfg)
+{
+	struct sched_param sp = {0};
+
+	if (!cfg->relay_preempt && sched_setscheduler(0, SCHED_BATCH, &sp))
+		log_warn("relay loop: SCHED_BATCH: %s", strerror(errno));
+}
+
 static void *worker_main(void *arg)
 {
 	struct ntsd_worker *w = arg;
@@ -339,6 +352,7 @@ static void *worker_main(void *arg)
 
 	snprintf(name, sizeof(name), "ntsd-w%u", w->index);
 	pthread_setname_np(pthread_self(), name);
+	worker_sched(&w->d->cfg);
 	rc = loop_run(w->loop);
 	if (rc) {
 		log_error("relay worker %u: event loop failed: %s", w->index, strerror(-rc));
@@ -351,8 +365,10 @@ int ntsd_workers_start(struct ntsd *d)
 {
 	int rc;
 
-	if (d->nworkers < 2)
+	if (d->nworkers < 2) {
+		worker_sched(&d->cfg); /* the daemon's own loop relays */
 		return 0;
+	}
 	ntsd_foreach_worker (d, w) {
 		rc = pthread_create(&w->thread, NULL, worker_main, w);
 		if (rc) {

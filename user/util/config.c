@@ -179,6 +179,12 @@ const struct nts_opt_def nts_opt_defs[NTS_OPT_COUNT] = {
 		.help = "percent of --max-allocations past which Allocate gets 300 Try Alternate "
 			"naming the least-loaded node of the region",
 		U32_DEF(shed_at, 1, 100, 90) },
+	/* Relay CPU cost: how relay loops are scheduled (README "Performance"). */
+	[NTS_OPT_RELAY_PREEMPT] = { "relay-preempt",
+		.help = "relay loops preempt the running task when datagrams wake them "
+			"(SCHED_OTHER); default: SCHED_BATCH, they let it run on "
+			"and read what came meanwhile in one batch",
+		BOOL(relay_preempt) },
 };
 /* clang-format on */
 

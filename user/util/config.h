@@ -88,6 +88,8 @@ struct nts_config {
 	char node_name[64]; /* "": the host name */
 	char region[64];    /* "": none */
 	uint32_t shed_at;   /* percent */
+	/* Relay CPU cost (README "Performance"): relay loops run as SCHED_BATCH unless set. */
+	bool relay_preempt;
 };
 
 #define NTS_VERSION "0.1.0"
@@ -115,6 +117,8 @@ enum nts_opt_id {
 	NTS_OPT_WORKERS,
 	/* fleet */
 	NTS_OPT_NODE_NAME, NTS_OPT_REGION, NTS_OPT_SHED_AT,
+	/* relay CPU cost */
+	NTS_OPT_RELAY_PREEMPT,
 	NTS_OPT_COUNT
 };
 /* clang-format on */
