@@ -17,7 +17,11 @@ topo_up() { # tag
 	NS_C=nb-c-$tag NS_S=nb-s-$tag NS_P=nb-p-$tag
 	ip netns add "$NS_C" && ip netns add "$NS_S" && ip netns add "$NS_P" || return 1
 	ip link add c0 netns "$NS_C" type veth peer name s0 netns "$NS_S" || return 1
-	ip link add s1 netns "$NS_S" type veth peer name p0 netns "$NS_P" || return 1
+	# The peer-side pair gets a queue per core: relay workers on several CPUs then send into
+	# separate rings of the XDP sink on p0 instead of overflowing one (veth drops what does not fit).
+	local q=$(nproc)
+	ip link add s1 netns "$NS_S" numtxqueues "$q" numrxqueues "$q" type veth peer name p0 \
+		netns "$NS_P" numtxqueues "$q" numrxqueues "$q" || return 1
 	ip -n "$NS_C" addr add $TOPO_C_IP/24 dev c0
 	ip -n "$NS_S" addr add $TOPO_S_IP/24 dev s0
 	ip -n "$NS_S" addr add $TOPO_R_IP/24 dev s1
