@@ -550,6 +550,14 @@ def method(m):
             "- Two-way run: `nts-loadgen relay` sends ChannelData client → peer and UDP peer → client through "
             "the relayed addresses from one process holding sockets in both namespaces; every payload "
             "carries flow, sequence number and send time and is checked byte for byte.",
+            f"- Many clients: `nts-loadgen clients` opens {m.get('clients', 32)} allocations from "
+            f"{m.get('client_ips', 16)} addresses of the client veth (ntsd steers a TCP or TLS client to a worker "
+            "by its address alone), each on its own UDP socket, TCP connection or TLS 1.2+ connection (P-256 "
+            "certificate made per run), Allocate and ChannelBind over it, then ChannelData client → peer "
+            f"written {m.get('client_batch', 32)} frames at a time, pinned to CPU 0; the XDP sink on the peer veth "
+            "counts and checks the relayed datagrams. The peer-side veth pair has a queue per core, so "
+            "workers on several CPUs do not overflow one ring of the sink. The relay threads' CPU time and "
+            "schedstat time slices give CPU per packet and packets per wake-up.",
             "- Allocations: `nts-loadgen alloc`, 256 set-ups in flight, each a 401 round trip, an "
             "authenticated Allocate and a ChannelBind; RSS of the relay process before and after.",
             "- Token API: `nts-loadgen api`, 8 keep-alive connections POSTing Tokens.json with Basic auth.",

@@ -47,7 +47,7 @@ CLIENTS_FOR="coturn ntsd ntsd-workers"
 CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling ntsd-xdp-limited ntsd-workers}
 SECRET=bench-secret-$RANDOM$RANDOM
 TAG=$$
-BUDGET_END=$(( $(date +%s) + (QUICK ? 150 : 1200) ))
+BUDGET_END=$(( $(date +%s) + (QUICK ? 150 : 1800) ))
 [ "${CLIENTS_QUICK:-0}" = 1 ] && CLIENTS_FOR="ntsd ntsd-workers" # the quick bench's time budget
 
 mkdir -p "$OUT"
