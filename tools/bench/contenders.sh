@@ -87,7 +87,7 @@ start_ntsd() { # [xdp [limited]]
 	SRV_CMD+=" --allow-peer $TOPO_P_IP/32 --api-listen $TOPO_S_IP:8080 --db $TMP/ntsd/nts.db"
 	SRV_CMD+=" --ctl-socket $TMP/ntsd/ctl.sock --pin-dir $PIN_DIR"
 	SRV_CMD+=" --max-allocations-per-user 100000 --max-allocations-per-account 10000000"
-	SRV_CMD+=" --unauth-rate 1000000"
+	SRV_CMD+=" --unauth-rate 1000000 --token-rate 1000000 --token-burst 1000000"
 	SRV_CMD+=" --workers ${NTSD_WORKERS:-1}"
 	[ "${2:-}" = limited ] &&
 		SRV_CMD+=" --max-bps-per-allocation $LIMIT_ALLOC --max-pps-per-allocation $LIMIT_ALLOC"
