@@ -1,9 +1,9 @@
 /* `nts-loadgen clients`: many TURN clients in userspace, each an allocation on its own UDP socket,
  * TCP connection or TLS connection (--transport), sending ChannelData client -> peer; the XDP sink
  * on the peer veth counts the correctly relayed datagrams (the relay -> peer leg is UDP whatever
- * the client's transport). Searches the highest offered rate delivered with < 0.1% loss, then
- * measures CPU per packet and latency at a fixed rate, like `nts-loadgen xdp` with a userspace
- * sender. */
+ * the client's transport). The highest rate delivered without loss (UDP: a rate search for < 0.1%
+ * loss; TCP and TLS: flat-out throughput, see lg_clients_search), then CPU per packet and latency
+ * at a fixed rate, like `nts-loadgen xdp` with a userspace sender. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
