@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # nts-test: exclusive (measures timing or loads both cores; runs alone, after the others)
 # Smoke test of `make bench`: runs the QUICK bench once into a scratch directory and checks that every
-# figure was produced for each contender that exists and that every payload arrived intact. No timing
+# figure was produced for each contender that exists (ntsd and ntsd-workers also with many clients
+# over UDP, TCP and TLS) and that every payload arrived intact. No timing
 # threshold: the numbers themselves are not judged. Contenders not built yet are TAP skips.
 set -u
 BUILD=${NTS_BUILD:-$(pwd)/build}
@@ -76,10 +77,36 @@ for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited",
         for k in ["alloc_per_s", "rss_per_alloc_bytes"]:
             if not num(e[k]):
                 missing.append(k)
-    if c == "ntsd" and not num(e["api_req_per_s"]):
-        missing.append("api_req_per_s")
+    if c == "ntsd" and not (num(e["api_req_per_s"]) and e["api_req_per_s"]["min"] > 0):
+        missing.append("api_req_per_s (requests answered 2xx)")
+    # Many clients over UDP, TCP and TLS (the quick bench runs them for ntsd and ntsd-workers);
+    # two-way runs over TCP and TLS with every payload byte checked.
+    if c in res["meta"]["clients_for"].split():
+        for t in res["meta"]["transports"].split():
+            for s in map(str, res["sizes"]):
+                z = e.get("clients", {}).get(t, {}).get(s)
+                if not z:
+                    missing.append(f"clients_{t}@{s}B")
+                    continue
+                for k in ["max_pps", "max_cpu_relay_process_ns_per_pkt", "max_path_cores",
+                          "cpu_relay_process_ns_per_pkt", "relay_pkts_per_wakeup", "lat_p50_us",
+                          "fixed_delivered"]:
+                    if not num(z[k]):
+                        missing.append(f"clients_{t}_{k}@{s}B")
+                if c == "ntsd-workers" and not [w for w in z["worker_shares"] if w]:
+                    missing.append(f"clients_{t}_worker_shares@{s}B")
+                intact.append(num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0
+                              and num(z["fixed_delivered"]) and z["fixed_delivered"]["min"] > 0)
+                if t == "udp":
+                    continue
+                y = e.get("stream_relay", {}).get(t, {}).get(s)
+                if not y:
+                    missing.append(f"relay_{t}@{s}B")
+                    continue
+                intact.append(all(num(y[k]) and y[k]["max"] == 0 for k in ("c2p_bad", "p2c_bad"))
+                              and all(num(y[k]) and y[k]["min"] > 0 for k in ("c2p_recv", "p2c_recv")))
     tap(not missing, f"{c}: every figure produced" + (f" (missing: {', '.join(missing)})" if missing else ""))
-    tap(all(intact) and intact, f"{c}: payloads intact (pattern, length, both directions)")
+    tap(all(intact) and intact, f"{c}: payloads intact (pattern, length, both directions, every transport)")
 print(f"1..{n}")
 sys.exit(1 if fails else 0)
 PY

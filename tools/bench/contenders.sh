@@ -5,6 +5,23 @@
 
 CORES=$(nproc)
 TURN_PORT=3478
+TLS_PORT=5349
+
+# A self-signed certificate for the TLS listeners (ECDSA P-256), made once per run into $TMP.
+make_bench_cert() {
+	[ -s "$TMP/bench.crt" ] && return 0
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-subj /CN=nts.bench -keyout "$TMP/bench.key" -out "$TMP/bench.crt" >/dev/null 2>&1
+}
+
+wait_tcp_listen() { # ns addr:port — bounded: 50 x 0.1 s
+	local i
+	for i in $(seq 50); do
+		ip netns exec "$1" ss -Hltn 2>/dev/null | grep -q " $2 " && return 0
+		sleep 0.1
+	done
+	return 1
+}
 
 wait_udp_listen() { # ns addr:port — bounded: 50 x 0.1 s
 	local i
@@ -22,17 +39,24 @@ start_coturn() {
 		return 1
 	fi
 	rm -f "$TMP/turndb" "$TMP/turnserver.pid"
-	# Fastest settings of Debian's coturn 4.6: one relay thread per core, UDP only, no CLI, no
-	# TCP/TLS/DTLS listeners, no RFC 5780, logging off; TURN REST ephemeral credentials.
+	if ! make_bench_cert; then
+		SRV_STATUS="failed: openssl cannot make the bench certificate"
+		return 1
+	fi
+	# Fastest settings of Debian's coturn 4.6: one relay thread per core, no CLI, no DTLS
+	# listener, no RFC 5780, logging off; TURN REST ephemeral credentials. TCP and TLS listeners
+	# (the same port, and TLS_PORT with the bench's certificate) for the TCP and TLS clients.
 	SRV_CMD="turnserver -n --listening-ip=$TOPO_S_IP --listening-port=$TURN_PORT --relay-ip=$TOPO_R_IP"
+	SRV_CMD+=" --tls-listening-port=$TLS_PORT --cert=$TMP/bench.crt --pkey=$TMP/bench.key"
 	SRV_CMD+=" --min-port=49152 --max-port=65535 --realm=nts --use-auth-secret"
-	SRV_CMD+=" --static-auth-secret=$SECRET --relay-threads=$CORES --no-cli --no-tcp --no-tls"
+	SRV_CMD+=" --static-auth-secret=$SECRET --relay-threads=$CORES --no-cli"
 	SRV_CMD+=" --no-dtls --no-tcp-relay --no-rfc5780 --no-stun-backward-compatibility"
 	SRV_CMD+=" --no-software-attribute --no-multicast-peers --allowed-peer-ip=$TOPO_P_IP"
 	SRV_CMD+=" --userdb=$TMP/turndb --pidfile=$TMP/turnserver.pid --log-file=/dev/null --no-stdout-log"
 	ip netns exec "$NS_S" $SRV_CMD >"$TMP/coturn.log" 2>&1 &
 	SRV_PID=$!
-	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT"; then
+	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
+		! wait_tcp_listen "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
 		SRV_STATUS="failed: turnserver did not listen: $(tail -c 200 "$TMP/coturn.log" | tr '\n' ' ')"
 		stop_server
 		return 1
@@ -54,16 +78,23 @@ start_ntsd() { # [xdp [limited]]
 		return 1
 	fi
 	rm -rf "$TMP/ntsd" && mkdir -p "$TMP/ntsd"
+	if ! make_bench_cert; then
+		SRV_STATUS="failed: openssl cannot make the bench certificate"
+		return 1
+	fi
 	SRV_CMD="ntsd --listen $TOPO_S_IP:$TURN_PORT --relay-ip $TOPO_R_IP --realm nts --secret $SECRET"
+	SRV_CMD+=" --tls-listen $TOPO_S_IP:$TLS_PORT --cert $TMP/bench.crt --key $TMP/bench.key"
 	SRV_CMD+=" --allow-peer $TOPO_P_IP/32 --api-listen $TOPO_S_IP:8080 --db $TMP/ntsd/nts.db"
 	SRV_CMD+=" --ctl-socket $TMP/ntsd/ctl.sock --pin-dir $PIN_DIR"
-	SRV_CMD+=" --max-allocations-per-user 100000 --unauth-rate 1000000"
+	SRV_CMD+=" --max-allocations-per-user 100000 --max-allocations-per-account 10000000"
+	SRV_CMD+=" --unauth-rate 1000000 --token-rate 1000000 --token-burst 1000000"
 	SRV_CMD+=" --workers ${NTSD_WORKERS:-1}"
 	[ "${2:-}" = limited ] &&
 		SRV_CMD+=" --max-bps-per-allocation $LIMIT_ALLOC --max-pps-per-allocation $LIMIT_ALLOC"
 	ip netns exec "$NS_S" $BUILD/$SRV_CMD >"$TMP/ntsd.log" 2>&1 &
 	SRV_PID=$!
-	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT"; then
+	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
+		! wait_tcp_listen "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
 		SRV_STATUS="failed: ntsd did not listen: $(tail -c 200 "$TMP/ntsd.log" | tr '\n' ' ')"
 		stop_server
 		return 1

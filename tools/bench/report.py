@@ -33,9 +33,23 @@ def stats(xs):
             "samples": xs}
 
 
-def samples(raw, c, test, key, size=None):
+def samples(raw, c, test, key, size=None, transport="udp"):
+    """Values of key in the records of contender c, test and size; relay and clients records only
+    for the clients' transport (the in-kernel generator's records are UDP)."""
     return [r["data"][key] for r in raw if r["contender"] == c and r["data"].get("test") == test
-            and (size is None or r["size"] == size) and key in r["data"]]
+            and (size is None or r["size"] == size) and key in r["data"]
+            and r["data"].get("transport", "udp") == transport]
+
+
+CLIENT_KEYS = ["max_pps", "flat_offered_pps", "fixed_loss", "fixed_bad", "fixed_delivered",
+               "max_cpu_ns_per_pkt", "max_cpu_relay_process_ns_per_pkt", "max_relay_pkts_per_wakeup",
+               "max_path_cores", "max_relay_cores", "max_busy_cores",
+               "cpu_ns_per_pkt", "cpu_relay_process_ns_per_pkt", "relay_pkts_per_wakeup",
+               "path_cores", "busy_cores", "lat_p50_us", "lat_p99_us", "lat_p999_us"]
+RELAY_KEYS = ["c2p_recv", "c2p_loss", "c2p_bad", "c2p_reorder", "c2p_p50_us", "c2p_p99_us",
+              "c2p_p999_us", "p2c_recv", "p2c_loss", "p2c_bad", "p2c_reorder", "p2c_p50_us",
+              "p2c_p99_us", "p2c_p999_us"]
+TRANSPORTS = ["udp", "tcp", "tls"]
 
 
 def relay_cost(raw, c, size, key):
@@ -81,6 +95,23 @@ def aggregate(raw, meta, status):
                       "c2p_p999_us", "p2c_recv", "p2c_loss", "p2c_bad", "p2c_reorder",
                       "p2c_p50_us", "p2c_p99_us", "p2c_p999_us"]:
                 e["sizes"][str(s)]["relay_" + k] = g("relay", k)
+        # Many clients from userspace over each transport; two-way runs over TCP and TLS.
+        cl, sr = {}, {}
+        for t in TRANSPORTS:
+            for sz in sizes:
+                z = {k: stats(samples(raw, c, "clients", k, sz, t)) for k in CLIENT_KEYS}
+                z["search"] = samples(raw, c, "clients", "search", sz, t)
+                z["worker_shares"] = [w for w, _ in thread_shares(raw, c, sz, t)]
+                if z["max_pps"] or z["fixed_delivered"]:
+                    cl.setdefault(t, {})[str(sz)] = z
+                if t != "udp":
+                    y = {k: stats(samples(raw, c, "relay", k, sz, t)) for k in RELAY_KEYS}
+                    if y["c2p_recv"]:
+                        sr.setdefault(t, {})[str(sz)] = y
+        if cl:
+            e["clients"] = cl
+        if sr:
+            e["stream_relay"] = sr
         e["alloc_per_s"] = stats(samples(raw, c, "alloc", "allocs_per_s"))
         e["alloc_done"] = stats(samples(raw, c, "alloc", "done"))
         e["rss_per_alloc_bytes"] = stats(samples(raw, c, "alloc", "rss_per_alloc_bytes"))
@@ -177,6 +208,7 @@ def report(res, out):
     L += targets(C, sizes)
     L += cycles(C, sizes)
     L += workers(res)
+    L += clients_table(res)
     L += details(C, sizes, m)
     L.append("## Commands\n")
     for c in ORDER:
@@ -195,12 +227,14 @@ def report(res, out):
     return "\n".join(L) + "\n"
 
 
-def thread_shares(raw, c, size):
-    """Per repetition: each relay worker's share of ntsd's CPU, and ntsd's CPU seconds."""
+def thread_shares(raw, c, size, transport=None):
+    """Per repetition: each relay worker's share of ntsd's CPU, and ntsd's CPU seconds, over the
+    in-kernel generator's run (transport None) or the clients' run over transport."""
     out = []
     for r in raw:
         d = r["data"]
-        if r["contender"] != c or r["size"] != size or d.get("test") != "threads":
+        if r["contender"] != c or r["size"] != size or d.get("test") != "threads" \
+                or d.get("transport") != transport:
             continue
         total = sum(v for v in d["cpu_s"].values() if v > 0)
         w = sorted(v / total for k, v in d["cpu_s"].items() if k.startswith("ntsd-w")) if total else []
@@ -208,35 +242,179 @@ def thread_shares(raw, c, size):
     return out
 
 
-def workers(res):
-    """1 worker against one per core: scaling, CPU per packet, how the work divides."""
+def fmt_ns(v):
+    return "—" if v is None else f"{v:.0f}"
+
+
+def pair(a, b, f=fmt_ns):
+    return f"{f(a)} / {f(b)}"
+
+
+def worker_rows(res):
+    """Per transport and payload: 1 worker against N, with the bound of this machine. Rows of
+    (label, size, figures dict)."""
     C, raw, m = res["contenders"], res["raw"], res["meta"]
-    one, many = C.get("ntsd", {}), C.get("ntsd-workers", {})
-    if many.get("status") != "ok" or one.get("status") != "ok":
-        return []
-    L = ["## Relay workers (reported, not asserted)\n",
-         f"ntsd with `--workers 1` against `--workers {m['cores']}` (one per core), same load "
-         f"({m['flows']} allocations, UDP clients).\n",
-         "| payload | max pps, 1 worker | max pps, workers | scaling | CPU ns/pkt, 1 | CPU ns/pkt, workers "
-         "| each worker's share of ntsd's CPU (lowest, per run) |",
-         "|---|---|---|---|---|---|---|"]
+    one, many = C["ntsd"], C["ntsd-workers"]
+    cores = m["cores"]
+    rows = []
     for s in res["sizes"]:
         z1, zn = one["sizes"][str(s)], many["sizes"][str(s)]
         p1, pn = med(z1["max_pps"]), med(zn["max_pps"])
-        c1, cn = med(z1["cpu_ns_per_pkt"]), med(zn["cpu_ns_per_pkt"])
-        sh = thread_shares(raw, "ntsd-workers", s)
-        lows = ", ".join(f"{min(w) * 100:.0f} %" for w, _ in sh if w) or "—"
-        L.append(f"| {s} B | {fmt_pps(p1)} | {fmt_pps(pn)} | "
-                 f"{(f'×{pn / p1:.2f}') if p1 and pn else '—'} | "
-                 f"{f'{c1:.0f}' if c1 is not None else '—'} | {f'{cn:.0f}' if cn is not None else '—'} | {lows} |")
+        # The in-kernel generator's CPU is not counted per step: the UDP clients' bound stands in.
+        u1 = one.get("clients", {}).get("udp", {}).get(str(s))
+        pc = med(u1["max_path_cores"]) if u1 else None
+        rows.append(("UDP, in-kernel generator (8 flows)", s, {
+            "p1": p1, "pn": pn, "p1min": (z1["max_pps"] or {}).get("min"),
+            "pnmax": (zn["max_pps"] or {}).get("max"),
+            "bound": cores / pc if pc else None, "bound_est": True,
+            "max1": None, "maxn": None,
+            "fix1": med(z1["cpu_relay_process_ns_per_pkt"]), "fixn": med(zn["cpu_relay_process_ns_per_pkt"]),
+            "wk1": None, "wkn": None,
+            "shares": [w for w, _ in thread_shares(raw, "ntsd-workers", s)]}))
+    for t in TRANSPORTS:
+        for s in res["sizes"]:
+            z1 = one.get("clients", {}).get(t, {}).get(str(s))
+            zn = many.get("clients", {}).get(t, {}).get(str(s))
+            if not z1 or not zn:
+                continue
+            pc = med(z1["max_path_cores"])
+            rows.append((f"{t.upper()}, {m.get('clients', 32)} clients", s, {
+                "p1": med(z1["max_pps"]), "pn": med(zn["max_pps"]),
+                "p1min": (z1["max_pps"] or {}).get("min"), "pnmax": (zn["max_pps"] or {}).get("max"),
+                "bound": cores / pc if pc else None, "bound_est": False,
+                "max1": med(z1["max_cpu_relay_process_ns_per_pkt"]),
+                "maxn": med(zn["max_cpu_relay_process_ns_per_pkt"]),
+                "fix1": med(z1["cpu_relay_process_ns_per_pkt"]), "fixn": med(zn["cpu_relay_process_ns_per_pkt"]),
+                "wk1": med(z1["relay_pkts_per_wakeup"]), "wkn": med(zn["relay_pkts_per_wakeup"]),
+                "path1": med(z1["max_cpu_ns_per_pkt"]), "pathn": med(zn["max_cpu_ns_per_pkt"]),
+                "shares": zn["worker_shares"]}))
+    return rows
+
+
+def workers(res):
+    """1 worker against one per core: scaling with this machine's bound, how the work divides, CPU
+    per packet, and what that predicts for a larger host."""
+    C, m = res["contenders"], res["meta"]
+    one, many = C.get("ntsd", {}), C.get("ntsd-workers", {})
+    if many.get("status") != "ok" or one.get("status") != "ok":
+        return []
+    n = m["cores"]
+    L = ["## Relay workers (reported, not asserted)\n",
+         f"ntsd with `--workers 1` against `--workers {n}` (one per core), the same load. Scaling: max "
+         f"lossless rate with {n} workers / with 1. Bound: the most any number of workers can gain on this "
+         f"machine, {n} cores / the cores the whole path (load generator, relay, the kernel's receive and "
+         "send paths) keeps busy at the 1-worker lossless rate (for the in-kernel generator, whose CPU "
+         "is not counted per step, the UDP clients' bound); a ratio above it means the 1-worker runs "
+         "did not keep the whole machine busy (other jobs, or a limit other than CPU). Not slower: yes "
+         f"when the median with {n} workers is at least the 1-worker median; within noise when it is "
+         f"lower but the best {n}-worker repetition reaches the worst 1-worker one. Relay CPU: "
+         "nanoseconds of ntsd's own CPU (its threads, and the kernel work they do) per delivered packet, "
+         f"at the lossless rate and at a fixed {m['fixed_rate'] // 1000} kpps; packets per wake-up: "
+         "delivered packets / the times ntsd's threads were scheduled in. Shares: each worker's part of "
+         "ntsd's CPU over the run (lowest worker, per repetition).\n",
+         f"| clients | payload | max pps, 1 worker | max pps, {n} workers | scaling | bound here | not slower "
+         f"| relay CPU ns/pkt at max, 1 / {n} | at {m['fixed_rate'] // 1000} kpps, 1 / {n} "
+         f"| pkts per wake-up at {m['fixed_rate'] // 1000} kpps, 1 / {n} | lowest worker share |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for label, s, f in worker_rows(res):
+        p1, pn = f["p1"], f["pn"]
+        sc = pn / p1 if p1 and pn else None
+        ok = "—" if sc is None else "yes" if sc >= 1 else \
+            f"within noise (×{sc:.2f}; ranges overlap)" if f["p1min"] and f["pnmax"] and f["pnmax"] >= f["p1min"] \
+            else f"**no** (×{sc:.2f})"
+        bound = "—" if not f["bound"] else f"×{f['bound']:.2f}" + (" (UDP clients')" if f["bound_est"] else "")
+        lows = ", ".join(f"{min(w) * 100:.0f} %" for w in f["shares"] if w) or "—"
+        L.append(f"| {label} | {s} B | {fmt_pps(p1)} | {fmt_pps(pn)} | {f'×{sc:.2f}' if sc else '—'} | {bound} "
+                 f"| {ok} | {pair(f['max1'], f['maxn'])} | {pair(f['fix1'], f['fixn'])} "
+                 f"| {pair(f['wk1'], f['wkn'], lambda v: '—' if v is None else f'{v:.1f}')} | {lows} |")
     L.append("")
-    L.append(f"On this {m['cores']}-core machine the load generator and the kernel's receive path share the "
-             "cores with the relay (one loop already keeps the machine about 1.8 cores busy at its lossless "
-             "UDP rate), so the scaling is bounded near ×1.1 here: compare the ratio with that bound, not "
-             "with the number of workers. The workers share nothing per packet (each owns its sockets, "
-             "allocations and timers; quotas are taken at Allocate), so on a 16-core host where the "
-             "generator runs elsewhere the profile predicts close to linear scaling until the NIC queues "
-             "or the kernel's UDP receive path saturate, with the same CPU per packet.\n")
+    L += prediction(res)
+    return L
+
+
+def prediction(res):
+    """What the measured CPU per packet predicts for a 16-core host, per client transport (100 B or
+    the smallest payload)."""
+    m = res["meta"]
+    s = str(res["sizes"][0])
+    many = res["contenders"]["ntsd-workers"].get("clients", {})
+    one = res["contenders"]["ntsd"].get("clients", {})
+    parts = []
+    for t in TRANSPORTS:
+        zn, z1 = many.get(t, {}).get(s), one.get(t, {}).get(s)
+        if not zn or not z1:
+            continue
+        r, p = med(zn["max_cpu_relay_process_ns_per_pkt"]), med(zn["max_cpu_ns_per_pkt"])
+        r1 = med(z1["max_cpu_relay_process_ns_per_pkt"])
+        if not r or not p or not r1:
+            continue
+        parts.append(f"{t.upper()}: ntsd's CPU per packet at the lossless rate {r1:.0f} ns with one worker "
+                     f"and {r:.0f} ns with {m['cores']} (×{r / r1:.2f}); 16 cores give "
+                     f"{fmt_pps(16e9 / p)}–{fmt_pps(16e9 / r)}")
+    if not parts:
+        return []
+    return ["Prediction for a 16-core host (from this run's figures, not measured): the workers share "
+            "nothing per packet (each owns its sockets, allocations, timers and counters; the shared table is "
+            "taken at Allocate only), so a packet costs a worker the same CPU whatever the number of workers, "
+            "and the rate is 16 cores divided by the CPU per packet. The low end charges each packet the whole "
+            "path measured here (load generator, relay, the kernel's receive and send paths), the high end only "
+            f"ntsd's own CPU (the generator elsewhere, the NIC's receive queues spread over the cores). {s} B: "
+            + "; ".join(parts) + ". This rests on: CPU per packet that does not rise with the number of "
+            "workers (the column above, at the lossless rate), clients spread evenly (a UDP client by its "
+            "addresses and ports, a TCP or TLS client by its address), the NIC spreading its receive work over "
+            "the cores (RSS), and no limit of the NIC, memory bandwidth or the kernel's locks below 16 cores, "
+            "none of which a 2-core VM can show.\n"]
+
+
+def clients_table(res):
+    """Many clients over UDP, TCP and TLS for every contender that ran them; ratios against coturn."""
+    C, m = res["contenders"], res["meta"]
+    cs = [c for c in ORDER if C[c].get("clients")]
+    if not cs:
+        return []
+    cot = C.get("coturn", {}).get("clients", {})
+    L = ["## Many clients over UDP, TCP and TLS (ratios against coturn in parentheses)\n",
+         f"`nts-loadgen clients`: {m.get('clients', 32)} allocations from {m.get('client_ips', 16)} client "
+         f"addresses, each on its own UDP socket, TCP connection or TLS connection, {m.get('client_batch', 32)} "
+         "ChannelData frames per write (one TLS record; a sendmmsg over UDP), RFC 8656 §12.5 padding over TCP "
+         "and TLS; the XDP sink on the peer veth counts the relayed datagrams. UDP: highest delivered rate "
+         "with < 0.1 % loss (rate search); TCP and TLS never drop but push back, so their rate is what the "
+         f"sink counted while a flat-out sender wrote (best of 3 steps), and every frame written must arrive. "
+         "Relay CPU: ntsd's (or coturn's) own CPU per delivered packet at that rate.\n",
+         "| contender | " + " | ".join(f"{t.upper()} {s} B pps | relay CPU ns/pkt" for t in TRANSPORTS
+                                      for s in res["sizes"]) + " |",
+         "|---|" + "---|---|" * len(TRANSPORTS) * len(res["sizes"])]
+    for c in cs:
+        row = [LABEL[c]]
+        for t in TRANSPORTS:
+            for s in res["sizes"]:
+                z = C[c]["clients"].get(t, {}).get(str(s))
+                zc = cot.get(t, {}).get(str(s))
+                if not z:
+                    row += ["—", "—"]
+                    continue
+                mp, mpc = med(z["max_pps"]), med(zc["max_pps"]) if zc else None
+                ns, nsc = med(z["max_cpu_relay_process_ns_per_pkt"]), \
+                    med(zc["max_cpu_relay_process_ns_per_pkt"]) if zc else None
+                row.append(fmt_spread(z["max_pps"], fmt_pps) + (ratio(mp, mpc) if c != "coturn" else ""))
+                row.append(fmt_ns(ns) + (ratio(ns, nsc, True, " less") if c != "coturn" and ns else ""))
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    L.append("Two-way runs over TCP and TLS at the two-way rate (every payload byte checked, client → peer "
+             "ChannelData on the stream, peer → client back on it):\n")
+    L.append("| contender | transport | payload | c→p loss | p→c loss | c→p p50/p99 µs | p→c p50/p99 µs | corrupted |")
+    L.append("|---|---|---|---|---|---|---|---|")
+    for c in ORDER:
+        for t, bys in C[c].get("stream_relay", {}).items():
+            for s, y in bys.items():
+                g = lambda k: med(y[k])
+                if g("c2p_loss") is None or g("p2c_loss") is None:
+                    continue
+                L.append(f"| {LABEL[c]} | {t.upper()} | {s} B | {g('c2p_loss') * 100:.3f}% | {g('p2c_loss') * 100:.3f}% "
+                         f"| {fmt_ns(g('c2p_p50_us'))} / {fmt_ns(g('c2p_p99_us'))} "
+                         f"| {fmt_ns(g('p2c_p50_us'))} / {fmt_ns(g('p2c_p99_us'))} "
+                         f"| {(g('c2p_bad') or 0) + (g('p2c_bad') or 0):.0f} |")
+    L.append("")
     return L
 
 
@@ -375,6 +553,14 @@ def method(m):
             "- Two-way run: `nts-loadgen relay` sends ChannelData client → peer and UDP peer → client through "
             "the relayed addresses from one process holding sockets in both namespaces; every payload "
             "carries flow, sequence number and send time and is checked byte for byte.",
+            f"- Many clients: `nts-loadgen clients` opens {m.get('clients', 32)} allocations from "
+            f"{m.get('client_ips', 16)} addresses of the client veth (ntsd steers a TCP or TLS client to a worker "
+            "by its address alone), each on its own UDP socket, TCP connection or TLS 1.2+ connection (P-256 "
+            "certificate made per run), Allocate and ChannelBind over it, then ChannelData client → peer "
+            f"written {m.get('client_batch', 32)} frames at a time, pinned to CPU 0; the XDP sink on the peer veth "
+            "counts and checks the relayed datagrams. The peer-side veth pair has a queue per core, so "
+            "workers on several CPUs do not overflow one ring of the sink. The relay threads' CPU time and "
+            "schedstat time slices give CPU per packet and packets per wake-up.",
             "- Allocations: `nts-loadgen alloc`, 256 set-ups in flight, each a 401 round trip, an "
             "authenticated Allocate and a ChannelBind; RSS of the relay process before and after.",
             "- Token API: `nts-loadgen api`, 8 keep-alive connections POSTing Tokens.json with Basic auth.",

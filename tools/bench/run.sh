@@ -28,6 +28,7 @@ LG="$BUILD/nts-loadgen"
 
 if [ "$QUICK" = 1 ]; then
 	REPS=1 STEP=0.2 FIXED_SECS=0.5 RELAY_SECS=0.5 ALLOCS=1000 API_SECS=1
+	CLIENTS_QUICK=1
 else
 	REPS=5 STEP=0.4 FIXED_SECS=2 RELAY_SECS=1 ALLOCS=10000 API_SECS=2
 fi
@@ -35,11 +36,19 @@ SIZES="100 1000"
 FLOWS=8                 # allocations carrying the load
 FIXED_RATE=50000        # packets/s every contender sustains: CPU and latency are measured here
 RELAY_RATE=20000        # packets/s each way for the two-way userspace run (full payload checks)
+# Many clients from userspace (nts-loadgen clients) over each transport: CLIENTS allocations, each
+# on its own socket or TCP / TLS connection, from the TOPO_CLIENTS_N client addresses, written
+# CLIENT_BATCH frames at a time. For the contenders in CLIENTS_FOR (worker scaling).
+TRANSPORTS="udp tcp tls"
+CLIENTS=32
+CLIENT_BATCH=32
+CLIENTS_FOR="coturn ntsd ntsd-workers"
 # ntsd-workers (--workers = cores) runs last: the quick bench's time budget never skips the others.
 CONTENDERS=${ONLY:-coturn ntsd ntsd-xdp ceiling ntsd-xdp-limited ntsd-workers}
 SECRET=bench-secret-$RANDOM$RANDOM
 TAG=$$
-BUDGET_END=$(( $(date +%s) + (QUICK ? 110 : 590) ))
+BUDGET_END=$(( $(date +%s) + (QUICK ? 150 : 1800) ))
+[ "${CLIENTS_QUICK:-0}" = 1 ] && CLIENTS_FOR="ntsd ntsd-workers" # the quick bench's time budget
 
 mkdir -p "$OUT"
 TMP=$(mktemp -d /tmp/nts-bench.XXXXXX)
@@ -93,8 +102,9 @@ thread_cpu() { # pid
 	done
 }
 
-# Each relay thread's share of the relay's CPU over one run (ntsd-workers: is the work divided?).
-record_threads() { # contender size rep before-file
+# Each relay thread's share of the relay's CPU over one run (ntsd-workers: is the work divided?);
+# transport: of the clients' run (none: the in-kernel generator's UDP run).
+record_threads() { # contender size rep before-file [transport]
 	local after
 	after=$(thread_cpu "$SRV_PID")
 	record "$1" "$2" "$3" "$(python3 -c '
@@ -102,7 +112,10 @@ import json, sys
 b = dict(l.rsplit(" ", 1) for l in open(sys.argv[1]).read().split("\n") if l.strip())
 a = dict(l.rsplit(" ", 1) for l in sys.argv[2].split("\n") if l.strip())
 d = {k: round(float(v) - float(b.get(k, 0)), 3) for k, v in a.items()}
-print(json.dumps({"test": "threads", "cpu_s": d}))' "$4" "$after")"
+r = {"test": "threads", "cpu_s": d}
+if sys.argv[3]:
+    r["transport"] = sys.argv[3]
+print(json.dumps(r))' "$4" "$after" "${5:-}")"
 }
 
 # Throughput search, then CPU and latency at FIXED_RATE, through the path of mode.
@@ -116,12 +129,35 @@ run_xdp() { # contender mode size rep
 	record "$1" "$3" "$4" "$out" || log "$1 $3 B: xdp run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
 }
 
-# Two-way userspace load with byte-exact payload checks and latency both ways.
-run_relay() { # contender size rep
-	local out
+# The server address of the clients of a transport (TLS on its own port).
+server_for() { # transport
+	[ "$1" = tls ] && echo "$TOPO_S_IP:$TLS_PORT" || echo "$TOPO_S_IP:$TURN_PORT"
+}
+
+# Two-way userspace load with byte-exact payload checks and latency both ways; clients over
+# transport (default udp).
+run_relay() { # contender size rep [transport]
+	local out t=${4:-udp}
 	out=$(timeout 30 "$LG" relay "${LGA[@]}" --size "$2" --allocs $FLOWS --rate $RELAY_RATE \
-		--duration $RELAY_SECS 2>>"$OUT/loadgen.err")
-	record "$1" "$2" "$3" "$out" || log "$1 $2 B: relay run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+		--duration $RELAY_SECS --transport "$t" --server "$(server_for "$t")" \
+		2>>"$OUT/loadgen.err")
+	record "$1" "$2" "$3" "$out" || log "$1 $2 B: $t relay run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+}
+
+# Many clients over transport (nts-loadgen clients): lossless rate, CPU per packet at that rate
+# and at FIXED_RATE, the relay's wake-ups; each relay thread's CPU over the run. The generator is
+# pinned to CPU 0, as for the in-kernel generator.
+run_clients() { # contender transport size rep
+	local out
+	thread_cpu "$SRV_PID" >"$TMP/threads.before"
+	out=$(timeout 90 taskset -c 0 "$LG" clients "${LGA[@]}" --transport "$2" \
+		--server "$(server_for "$2")" --client-ip "$TOPO_CLIENTS_IP" \
+		--client-ips "$TOPO_CLIENTS_N" --allocs $CLIENTS --batch $CLIENT_BATCH --size "$3" \
+		--peer-dev p0 --bpf-dir "$BUILD/bpf" --search-step $STEP --rate $FIXED_RATE \
+		--duration $FIXED_SECS --cpu-pids "$SRV_PID" 2>>"$OUT/loadgen.err")
+	record "$1" "$3" "$4" "$out" ||
+		log "$1 $3 B: $2 clients run failed: $(tail -2 "$OUT/loadgen.err" | tr '\n' ' ')"
+	record_threads "$1" "$3" "$4" "$TMP/threads.before" "$2"
 }
 
 run_alloc() { # contender rep
@@ -229,6 +265,13 @@ run_contender() { # name rep
 		case $c in ntsd | ntsd-workers) record_threads "$c" "$size" "$rep" "$TMP/threads.before" ;; esac
 		profile_stop
 		[ "$mode" = turn ] && run_relay "$c" "$size" "$rep"
+		case " $CLIENTS_FOR " in
+		*" $c "*)
+			for t in $TRANSPORTS; do
+				run_clients "$c" "$t" "$size" "$rep"
+				[ "$t" = udp ] || run_relay "$c" "$size" "$rep" "$t"
+			done ;;
+		esac
 	done
 	# Allocation rate and memory on a freshly started server: a clean RSS baseline and no
 	# allocation left over from the throughput runs.
@@ -270,9 +313,12 @@ ELAPSED=$(( $(date +%s) - START ))
 		"$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)" "$(nproc)" \
 		"$(free -g | awk '/^Mem/ {print $2" GiB"}')" "$(uname -r)" \
 		"$(. /etc/os-release && echo "$PRETTY_NAME")"
-	printf ' "loadgen": ["%s", "%s", "%s", "%s"],' \
+	printf ' "clients": %s, "client_ips": %s, "client_batch": %s, "transports": "%s", "clients_for": "%s",' \
+		"$CLIENTS" "$TOPO_CLIENTS_N" "$CLIENT_BATCH" "$TRANSPORTS" "$CLIENTS_FOR"
+	printf ' "loadgen": ["%s", "%s", "%s", "%s", "%s"],' \
 		"nts-loadgen xdp --mode turn|routed|ceiling --size B --allocs $FLOWS --search-step $STEP --rate $FIXED_RATE --duration $FIXED_SECS --cpu-pids RELAY (taskset -c 0)" \
-		"nts-loadgen relay --size B --allocs $FLOWS --rate $RELAY_RATE --duration $RELAY_SECS" \
+		"nts-loadgen clients --transport udp|tcp|tls --allocs $CLIENTS --client-ip $TOPO_CLIENTS_IP --client-ips $TOPO_CLIENTS_N --batch $CLIENT_BATCH --size B --peer-dev p0 --search-step $STEP --rate $FIXED_RATE --duration $FIXED_SECS --cpu-pids RELAY (taskset -c 0)" \
+		"nts-loadgen relay --transport udp|tcp|tls --size B --allocs $FLOWS --rate $RELAY_RATE --duration $RELAY_SECS" \
 		"nts-loadgen alloc --allocs $ALLOCS --window 256 --rss-pid RELAY" \
 		"nts-loadgen api --conns 8 --path /2010-04-01/Accounts/SID/Tokens.json --auth SID:TOKEN --body Ttl=3600 --duration $API_SECS"
 	printf ' "coturn": "%s", "ntsd": "%s", "commit": "%s", "date": "%s"}\n' \

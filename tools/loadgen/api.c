@@ -90,6 +90,7 @@ int lg_cmd_api(const struct lg_opts *o)
 	struct lg_conn *c = calloc(o->conns, sizeof(*c));
 	struct epoll_event evs[64];
 	unsigned char b64[512] = "";
+	char host[INET_ADDRSTRLEN];
 	uint64_t start, end;
 	int ep = epoll_create1(EPOLL_CLOEXEC), rc = -1;
 
@@ -98,12 +99,14 @@ int lg_cmd_api(const struct lg_opts *o)
 	if (o->basic_auth)
 		EVP_EncodeBlock(b64, (const unsigned char *)o->basic_auth,
 				(int)strlen(o->basic_auth));
-	a.req_len =
-	    (size_t)snprintf(a.req, sizeof(a.req),
-			     "POST %s HTTP/1.1\r\nHost: bench\r\nAuthorization: Basic %s\r\n"
-			     "Content-Type: application/x-www-form-urlencoded\r\n"
-			     "Content-Length: %zu\r\n\r\n%s",
-			     o->url_path, b64, strlen(o->body), o->body);
+	/* The server's own address as Host: the API answers 421 to a name it does not serve. */
+	inet_ntop(AF_INET, &o->server.sin_addr, host, sizeof(host));
+	a.req_len = (size_t)snprintf(
+	    a.req, sizeof(a.req),
+	    "POST %s HTTP/1.1\r\nHost: %s:%u\r\nAuthorization: Basic %s\r\n"
+	    "Content-Type: application/x-www-form-urlencoded\r\n"
+	    "Content-Length: %zu\r\n\r\n%s",
+	    o->url_path, host, ntohs(o->server.sin_port), b64, strlen(o->body), o->body);
 	if (a.req_len >= sizeof(a.req) || lg_netns_enter(o->client_ns))
 		goto out;
 	for (unsigned i = 0; i < o->conns; i++)

@@ -13,6 +13,8 @@
 #include "bench_proto.h"
 
 struct auth_ctx;
+struct ssl_ctx_st; /* OpenSSL's SSL_CTX */
+struct ssl_st;	   /* OpenSSL's SSL */
 
 #define LG_MAX_ALLOCS 20000
 
@@ -22,6 +24,9 @@ struct lg_opts {
 	    *peer_ns;		      /* network namespaces (names under /run/netns) */
 	struct sockaddr_in server;    /* TURN server */
 	struct sockaddr_in client_ip; /* local address of client sockets (port 0) */
+	unsigned client_ips;	      /* session i binds client_ip + i % client_ips */
+	const char *transport;	      /* of the client sessions: "udp", "tcp" or "tls" */
+	struct ssl_ctx_st *tls;	      /* TLS client context (transport "tls") */
 	struct sockaddr_in peer;      /* first peer address; allocation i uses port + i */
 	const char *secret, *realm, *account;
 	struct auth_ctx *auth; /* signs ephemeral credentials with secret */
@@ -66,6 +71,8 @@ int lg_cpu_tasks_init(struct lg_cpu_tasks *t, const char *pids);
 /* Sum of the tasks' run time in nanoseconds (/proc/PID/task/TID/schedstat); *relay_ns gets the
  * relay processes' share (may be NULL). */
 uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t, uint64_t *relay_ns);
+/* Times the relay's threads were scheduled in (third field of schedstat): its wake-ups. */
+uint64_t lg_cpu_tasks_relay_slices(const struct lg_cpu_tasks *t);
 /* VmRSS of pid in kB, or -errno. */
 long lg_rss_kb(int pid);
 
@@ -109,10 +116,47 @@ struct lg_session {
 	uint64_t sent_ns;
 	int error; /* last STUN error code or -errno */
 	uint16_t last_len;
-	uint8_t last[512]; /* the last request, for retransmission */
+	uint8_t last[512];	  /* the last request, for retransmission */
+	struct lg_stream *stream; /* TCP or TLS connection; NULL over UDP */
 };
 
-/* Opens n UDP sockets in the current namespace bound to o->client_ip. 0 or -errno. */
+/* --- client transports (transport.c): UDP datagrams or a TCP / TLS stream per session --- */
+
+#define LG_STREAM_TX (64 * 1408) /* the largest batch of frames written at once */
+/* A stream session: bytes read but not yet framed, and the unwritten tail of the last batch. */
+struct lg_stream {
+	struct ssl_st *ssl; /* NULL: plain TCP */
+	size_t have, tx_off, tx_len;
+	uint8_t rx[16384 + 2048];
+	uint8_t tx[LG_STREAM_TX];
+};
+
+/* True when sessions run over TCP or TLS (RFC 8656 §12.5 framing: ChannelData padded to 4). */
+bool lg_transport_stream(const struct lg_opts *o);
+/* Sets o->tls up for transport "tls" (no certificate check: the bench's server is self-signed). */
+int lg_transport_init(struct lg_opts *o);
+void lg_transport_free(struct lg_opts *o);
+/* Opens s's socket to o->server from addr: a connected UDP socket, or a TCP connection (and TLS
+ * handshake), bounded by 5 s. Non-blocking afterwards. 0 or -errno. */
+int lg_transport_open(struct lg_session *s, const struct lg_opts *o,
+		      const struct sockaddr_in *addr);
+/* Sends k frames of frame_len bytes laid out back to back at buf: k datagrams, or one write on a
+ * stream (one TLS record), waiting up to 2 s for room. k or -errno. */
+int lg_transport_send(struct lg_session *s, const uint8_t *buf, size_t frame_len, unsigned k);
+/* Like lg_transport_send without waiting: on a stream whose unwritten tail (kept from an earlier
+ * call) cannot go out yet, takes nothing and returns 0; otherwise writes what the socket takes and
+ * keeps the rest as the new tail. k, 0 or -errno. */
+int lg_transport_offer(struct lg_session *s, const uint8_t *buf, size_t frame_len, unsigned k);
+/* Writes a stream's unwritten tail: 0 when none is left, -EAGAIN when some is, or -errno. */
+int lg_transport_flush(struct lg_session *s);
+/* Reads what is pending (non-blocking) and calls fn for each datagram or complete stream frame.
+ * Frames handled, or -errno (-EPIPE: the stream closed or broke framing). */
+typedef void (*lg_frame_fn)(void *arg, const uint8_t *frame, size_t len);
+int lg_transport_recv(struct lg_session *s, lg_frame_fn fn, void *arg);
+void lg_transport_close(struct lg_session *s);
+
+/* Opens n client sockets (o->transport) in the current namespace from o->client_ip (and the
+ * o->client_ips addresses after it). 0 or -errno. */
 int lg_sessions_open(struct lg_session *s, unsigned n, const struct lg_opts *o);
 /* Runs Allocate (401 round trip, then authenticated) and ChannelBind for every session, window at a
  * time, retransmitting after 500 ms up to 5 times, within deadline_ns. Returns sessions done. */
@@ -126,5 +170,6 @@ int lg_cmd_relay(const struct lg_opts *o);
 int lg_cmd_xdp(const struct lg_opts *o);
 int lg_cmd_alloc(const struct lg_opts *o);
 int lg_cmd_api(const struct lg_opts *o);
+int lg_cmd_clients(const struct lg_opts *o);
 
 #endif

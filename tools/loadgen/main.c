@@ -1,7 +1,8 @@
 /* nts-loadgen: TURN relay load generator for `make bench`. Subcommands: relay (userspace
  * ChannelData both ways at a fixed rate, full payload checks), xdp (in-kernel generator + XDP sink:
- * rate search, CPU per packet, latency), alloc (allocation set-up rate, RSS per allocation), api
- * (token API req/s). */
+ * rate search, CPU per packet, latency), clients (userspace clients over UDP, TCP or TLS + XDP
+ * sink: the same figures), alloc (allocation set-up rate, RSS per allocation), api (token API
+ * req/s). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -16,15 +17,18 @@
 
 static void lg_usage(FILE *f)
 {
-	fputs("usage: nts-loadgen relay|xdp|alloc|api [options]\n"
+	fputs("usage: nts-loadgen relay|xdp|clients|alloc|api [options]\n"
 	      "  --client-ns NS --server-ns NS --peer-ns NS   namespaces of the three roles\n"
 	      "  --server IP:PORT      TURN server (relay, xdp turn, alloc) or HTTP API (api)\n"
 	      "  --client-ip IP        local address of client sockets\n"
+	      "  --client-ips N        clients use N consecutive addresses from --client-ip\n"
+	      "  --transport T         relay, clients, alloc: udp (default), tcp or tls\n"
 	      "  --peer IP:PORT        first peer address; flow i uses PORT+i\n"
 	      "  --secret S --realm R --account ID   ephemeral credentials <expiry>:<ID>\n"
 	      "  --allocs N            allocations / flows (default 4)\n"
 	      "  --size B              payload bytes, 32..1400 (default 100)\n"
-	      "  --rate PPS            offered packets/s per direction (relay: 0 = flat out; xdp fixed run)\n"
+	      "  --rate PPS            offered packets/s per direction (relay: 0 = flat out; xdp "
+	      "fixed run)\n"
 	      "  --duration S          measured seconds (default 2)\n"
 	      "  --window N            allocations in flight during set-up (default 64)\n"
 	      "  --rss-pid PID         alloc: server process whose VmRSS is sampled\n"
@@ -34,7 +38,8 @@ static void lg_usage(FILE *f)
 	      "  --bpf-dir DIR         where bench_*.bpf.o live (default: next to the binary)\n"
 	      "  --search-step S       xdp: seconds per rate-search step (0: fixed rate only)\n"
 	      "  --max-rate PPS        xdp: upper bound of the search (default 4000000)\n"
-	      "  --batch N             xdp: frames per BPF_PROG_RUN call (default 64)\n"
+	      "  --batch N             frames per BPF_PROG_RUN call (xdp) or per write (clients:\n"
+	      "                        one TLS record, or a sendmmsg), default 64\n"
 	      "  --cpu-pids P,P        xdp: relay processes whose CPU time is charged to the "
 	      "packets\n"
 	      "  --path P --auth USER:PASS --body B --conns N   api: POST target and concurrency\n",
@@ -73,6 +78,7 @@ static const struct option lg_longopts[] = {
     {"batch", 1, 0, 25},       {"path", 1, 0, 26},
     {"auth", 1, 0, 27},	       {"body", 1, 0, 28},
     {"conns", 1, 0, 29},       {"cpu-pids", 1, 0, 30},
+    {"transport", 1, 0, 31},   {"client-ips", 1, 0, 32},
     {"help", 0, 0, 'h'},       {0, 0, 0, 0},
 };
 
@@ -172,6 +178,12 @@ static int lg_parse(struct lg_opts *o, int argc, char **argv)
 		case 30:
 			o->cpu_pids = optarg;
 			break;
+		case 31:
+			o->transport = optarg;
+			break;
+		case 32:
+			o->client_ips = (unsigned)atoi(optarg);
+			break;
 		case 'h':
 			lg_usage(stdout);
 			exit(0);
@@ -184,7 +196,9 @@ static int lg_parse(struct lg_opts *o, int argc, char **argv)
 	if (o->allocs < 1 || o->allocs > LG_MAX_ALLOCS ||
 	    o->size < BENCH_HDR_LEN + BENCH_TAIL_LEN || o->size > 1400 || o->duration <= 0 ||
 	    o->duration > 120 || o->window < 1 || o->batch < 1 || o->batch > 4096 || o->conns < 1 ||
-	    o->conns > 1024) {
+	    o->conns > 1024 || o->client_ips < 1 || o->client_ips > 256 ||
+	    (strcmp(o->transport, "udp") && strcmp(o->transport, "tcp") &&
+	     strcmp(o->transport, "tls"))) {
 		fprintf(stderr, "nts-loadgen: option out of range\n");
 		return -EINVAL;
 	}
@@ -208,6 +222,8 @@ int main(int argc, char **argv)
 	    .conns = 8,
 	    .url_path = "/",
 	    .body = "",
+	    .transport = "udp",
+	    .client_ips = 1,
 	};
 	struct rlimit rl = {65536, 65536};
 	const char *cmd;
@@ -223,7 +239,7 @@ int main(int argc, char **argv)
 	}
 	setrlimit(RLIMIT_NOFILE, &rl);
 	o.auth = auth_create(o.realm, &o.secret, 1, NULL, 0);
-	if (!o.auth) {
+	if (!o.auth || lg_transport_init(&o) < 0) {
 		fprintf(stderr, "nts-loadgen: cannot create the credential context\n");
 		return 1;
 	}
@@ -234,6 +250,8 @@ int main(int argc, char **argv)
 		rc = lg_cmd_relay(&o) ? 1 : 0;
 	else if (!strcmp(cmd, "xdp"))
 		rc = lg_cmd_xdp(&o) ? 1 : 0;
+	else if (!strcmp(cmd, "clients"))
+		rc = lg_cmd_clients(&o) ? 1 : 0;
 	else if (!strcmp(cmd, "alloc"))
 		rc = lg_cmd_alloc(&o) ? 1 : 0;
 	else if (!strcmp(cmd, "api"))
@@ -241,5 +259,6 @@ int main(int argc, char **argv)
 	else
 		lg_usage(stderr);
 	auth_destroy(o.auth);
+	lg_transport_free(&o);
 	return rc;
 }

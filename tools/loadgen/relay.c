@@ -1,7 +1,7 @@
-/* `nts-loadgen relay`: N allocations, then ChannelData client -> peer and UDP peer -> client
- * (through the relayed address) at a fixed offered rate from one process holding sockets in both
- * namespaces. Every payload is checked byte for byte; loss, reordering and one-way latency per
- * direction. */
+/* `nts-loadgen relay`: N allocations (over UDP, TCP or TLS: --transport), then ChannelData
+ * client -> peer and UDP peer -> client (through the relayed address) at a fixed offered rate from
+ * one process holding sockets in both namespaces. Every payload is checked byte for byte; loss,
+ * reordering and one-way latency per direction. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -75,61 +75,107 @@ static void lg_check(struct lg_dir *d, const uint8_t *p, size_t len, unsigned si
 		lg_hist_add(&d->hist, now - h.ts);
 }
 
-/* Sends n packets of flow f in both directions (n each), in batches. */
-static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
+/* Client -> peer: n ChannelData frames of flow f, laid out back to back (padded to 4 over a
+ * stream, RFC 8656 §12.5) and sent a batch at a time on the session's transport. */
+static void lg_send_client(struct lg_relay *r, unsigned f, unsigned n)
+{
+	const struct lg_opts *o = r->o;
+	bool stream = r->s[f].stream != NULL;
+	size_t flen = stun_channeldata_frame_len((uint16_t)o->size, stream);
+	uint8_t *buf = &r->txbuf[0][0];
+
+	for (unsigned left = n; left;) {
+		unsigned k = left < LG_BATCH ? left : LG_BATCH;
+
+		for (unsigned i = 0; i < k; i++) {
+			uint8_t *p = buf + i * flen;
+
+			stun_channeldata_header(p, r->s[f].channel, (uint16_t)o->size, stream);
+			lg_fill(p + STUN_CHANNELDATA_HDR, o->size, f, r->c2p_seq[f]++);
+			memset(p + STUN_CHANNELDATA_HDR + o->size, 0,
+			       flen - STUN_CHANNELDATA_HDR - o->size);
+		}
+		lg_transport_send(&r->s[f], buf, flen, k);
+		r->c2p.sent += k;
+		left -= k;
+	}
+}
+
+/* Peer -> client: n UDP datagrams of flow f to its relayed address, in batches. */
+static void lg_send_peer(struct lg_relay *r, unsigned f, unsigned n)
 {
 	uint8_t(*bufs)[1408] = r->txbuf;
 	struct mmsghdr mm[LG_BATCH];
 	struct iovec iov[LG_BATCH];
 	const struct lg_opts *o = r->o;
 
-	for (int dir = 0; dir < (o->reverse ? 2 : 1); dir++) {
-		for (unsigned left = n; left;) {
-			unsigned k = left < LG_BATCH ? left : LG_BATCH;
-			int fd = dir ? r->peer_fd[f] : r->s[f].fd;
-			int sent;
+	for (unsigned left = n; left;) {
+		unsigned k = left < LG_BATCH ? left : LG_BATCH;
 
-			memset(mm, 0, sizeof(mm));
-			for (unsigned i = 0; i < k; i++) {
-				uint8_t *p = bufs[i];
-				size_t len = o->size;
-
-				if (!dir) {
-					len = stun_channeldata_header(p, r->s[f].channel,
-								      (uint16_t)o->size, false);
-					lg_fill(p + STUN_CHANNELDATA_HDR, o->size, f,
-						r->c2p_seq[f]++);
-				} else {
-					lg_fill(p, o->size, f, r->p2c_seq[f]++);
-					mm[i].msg_hdr.msg_name = &r->s[f].relay;
-					mm[i].msg_hdr.msg_namelen = sizeof(r->s[f].relay);
-				}
-				iov[i].iov_base = p;
-				iov[i].iov_len = len;
-				mm[i].msg_hdr.msg_iov = &iov[i];
-				mm[i].msg_hdr.msg_iovlen = 1;
-			}
-			sent = sendmmsg(fd, mm, k, 0);
-			if (sent < 0)
-				sent = 0;
-			(void)
-			    sent; /* a full socket buffer drops the rest: offered, not delivered */
-			(dir ? &r->p2c : &r->c2p)->sent += k;
-			left -= k;
+		memset(mm, 0, sizeof(mm));
+		for (unsigned i = 0; i < k; i++) {
+			lg_fill(bufs[i], o->size, f, r->p2c_seq[f]++);
+			mm[i].msg_hdr.msg_name = &r->s[f].relay;
+			mm[i].msg_hdr.msg_namelen = sizeof(r->s[f].relay);
+			iov[i].iov_base = bufs[i];
+			iov[i].iov_len = o->size;
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
 		}
+		/* A full socket buffer drops the rest: offered, not delivered. */
+		(void)sendmmsg(r->peer_fd[f], mm, k, 0);
+		r->p2c.sent += k;
+		left -= k;
 	}
 }
 
-/* Reads everything pending on fd; client sockets carry ChannelData, peer sockets plain UDP. */
+/* Sends n packets of flow f in both directions (n each). */
+static void lg_send_flow(struct lg_relay *r, unsigned f, unsigned n)
+{
+	lg_send_client(r, f, n);
+	if (r->o->reverse)
+		lg_send_peer(r, f, n);
+}
+
+/* A datagram or stream frame on flow f's client side: ChannelData on the bound channel
+ * (RFC 8656 §12.4). */
+struct lg_client_rx {
+	struct lg_relay *r;
+	unsigned f;
+};
+
+static void lg_client_frame(void *arg, const uint8_t *p, size_t len)
+{
+	struct lg_client_rx *a = arg;
+	struct lg_session *s = &a->r->s[a->f];
+	const uint8_t *data;
+	uint16_t ch, dlen;
+	size_t flen;
+
+	if (stun_channeldata_parse(p, len, s->stream != NULL, &ch, &data, &dlen, &flen) ||
+	    ch != s->channel) {
+		a->r->p2c.bad++;
+		return;
+	}
+	lg_check(&a->r->p2c, data, dlen, a->r->o->size, a->f);
+}
+
+/* Reads everything pending: client sessions carry ChannelData, peer sockets plain UDP. */
 static void lg_drain(struct lg_relay *r, unsigned f, bool peer_side)
 {
 	uint8_t(*bufs)[1500] = r->rxbuf;
 	struct mmsghdr mm[LG_BATCH];
 	struct iovec iov[LG_BATCH];
 	const struct lg_opts *o = r->o;
-	int fd = peer_side ? r->peer_fd[f] : r->s[f].fd;
 	int k;
 
+	if (!peer_side) {
+		struct lg_client_rx a = {r, f};
+
+		if (lg_transport_recv(&r->s[f], lg_client_frame, &a) < 0)
+			r->p2c.bad++; /* the stream broke */
+		return;
+	}
 	do {
 		memset(mm, 0, sizeof(mm));
 		for (int i = 0; i < LG_BATCH; i++) {
@@ -138,24 +184,9 @@ static void lg_drain(struct lg_relay *r, unsigned f, bool peer_side)
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
 		}
-		k = recvmmsg(fd, mm, LG_BATCH, MSG_DONTWAIT, NULL);
-		for (int i = 0; i < k; i++) {
-			const uint8_t *p = bufs[i], *data;
-			size_t len = mm[i].msg_len, flen;
-			uint16_t ch, dlen;
-
-			if (peer_side) {
-				lg_check(&r->c2p, p, len, o->size, f);
-				continue;
-			}
-			/* ChannelData on the bound channel (RFC 8656 §12.4). */
-			if (stun_channeldata_parse(p, len, false, &ch, &data, &dlen, &flen) ||
-			    ch != r->s[f].channel) {
-				r->p2c.bad++;
-				continue;
-			}
-			lg_check(&r->p2c, data, dlen, o->size, f);
-		}
+		k = recvmmsg(r->peer_fd[f], mm, LG_BATCH, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < k; i++)
+			lg_check(&r->c2p, bufs[i], mm[i].msg_len, o->size, f);
 	} while (k == LG_BATCH);
 }
 
@@ -193,10 +224,11 @@ static void lg_relay_run(struct lg_relay *r, int ep)
 		uint64_t now = lg_now_ns();
 
 		if (now < end) {
-			/* Flat out (rate 0): one batch per flow and direction per turn of the loop. */
+			/* Flat out (rate 0): one batch per flow and direction per turn of the loop.
+			 */
 			uint64_t due = o->rate > 0
-					       ? (uint64_t)((double)(now - start) * o->rate / 1e9)
-					       : due_sent + (uint64_t)o->allocs * LG_BATCH;
+					   ? (uint64_t)((double)(now - start) * o->rate / 1e9)
+					   : due_sent + (uint64_t)o->allocs * LG_BATCH;
 			uint64_t n = due - due_sent;
 
 			for (unsigned f = 0; n && f < o->allocs; f++) {
@@ -231,7 +263,7 @@ int lg_cmd_relay(const struct lg_opts *o)
 	struct lg_json j;
 	unsigned n = o->allocs, done;
 	uint64_t t0, t1;
-	int ep = -1, rc = -1;
+	int ep = -1, rc = -1, e;
 
 	r.s = calloc(n, sizeof(*r.s));
 	r.peer_fd = calloc(n, sizeof(int));
@@ -243,8 +275,8 @@ int lg_cmd_relay(const struct lg_opts *o)
 	if (!r.s || !r.peer_fd || !r.c2p_seq || !r.p2c_seq || !r.c2p.next_seq || !r.p2c.next_seq ||
 	    ep < 0)
 		goto out;
-	if (lg_netns_enter(o->client_ns) < 0 || lg_sessions_open(r.s, n, o) < 0) {
-		fprintf(stderr, "nts-loadgen: client sockets: %s\n", strerror(errno));
+	if ((e = lg_netns_enter(o->client_ns)) < 0 || (e = lg_sessions_open(r.s, n, o)) < 0) {
+		fprintf(stderr, "nts-loadgen: %s client sockets: %s\n", o->transport, strerror(-e));
 		goto out;
 	}
 	if (lg_netns_enter(o->peer_ns) < 0) {
@@ -286,6 +318,7 @@ int lg_cmd_relay(const struct lg_opts *o)
 	lg_relay_run(&r, ep);
 	lg_json_begin(&j);
 	lg_json_str(&j, "test", "relay");
+	lg_json_str(&j, "transport", o->transport);
 	lg_json_num(&j, "allocs", n);
 	lg_json_num(&j, "size", o->size);
 	lg_json_num(&j, "rate", o->rate);

@@ -41,12 +41,18 @@ static int lg_session_key(struct lg_session *s, const struct lg_opts *o)
  * already acted on it can answer from its cache. */
 static int lg_session_resend(struct lg_session *s)
 {
+	int r;
+
 	s->resent = s->tries > 0;
 	s->sent_ns = lg_now_ns();
-	s->tries++;
-	if (send(s->fd, s->last, s->last_len, 0) < 0)
-		return -errno;
-	return 0;
+	/* Over TCP and TLS the transport retransmits, the client does not (RFC 8489 §6.2.2): a
+	 * late answer only uses up the tries. */
+	if (s->stream && s->tries++ > 0)
+		return 0;
+	if (!s->stream)
+		s->tries++;
+	r = lg_transport_send(s, s->last, s->last_len, 1);
+	return r < 0 ? r : 0;
 }
 
 /* Builds and sends the request of s's state (method: Allocate, ChannelBind or Refresh). */
@@ -80,6 +86,7 @@ static int lg_session_request(struct lg_session *s, const struct lg_opts *o, uin
 	if (len < 0)
 		return len;
 	s->last_len = (uint16_t)len;
+	s->tries = 0; /* a new transaction */
 	return lg_session_resend(s);
 }
 
@@ -164,22 +171,21 @@ static void lg_session_input(struct lg_session *s, const struct lg_opts *o, cons
 
 int lg_sessions_open(struct lg_session *s, unsigned n, const struct lg_opts *o)
 {
-	int buf = 4 << 20;
+	int buf = 4 << 20, r;
 
 	for (unsigned i = 0; i < n; i++) {
 		struct sockaddr_in a = o->client_ip;
 		socklen_t al = sizeof(a);
 
 		memset(&s[i], 0, sizeof(s[i]));
-		s[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s[i].fd < 0)
-			return -errno;
 		a.sin_port = 0;
-		if (bind(s[i].fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
-		    connect(s[i].fd, (const struct sockaddr *)&o->server, sizeof(o->server)) < 0 ||
-		    getsockname(s[i].fd, (struct sockaddr *)&a, &al) < 0)
+		if (o->client_ips > 1)
+			a.sin_addr.s_addr = htonl(ntohl(a.sin_addr.s_addr) + i % o->client_ips);
+		if ((r = lg_transport_open(&s[i], o, &a)) < 0)
+			return r;
+		if (getsockname(s[i].fd, (struct sockaddr *)&a, &al) < 0)
 			return -errno;
-		if (n <= 64) {
+		if (n <= 64 && !s[i].stream) {
 			setsockopt(s[i].fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof(buf));
 			setsockopt(s[i].fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof(buf));
 		}
@@ -192,20 +198,35 @@ int lg_sessions_open(struct lg_session *s, unsigned n, const struct lg_opts *o)
 	return 0;
 }
 
+/* A response on a session being set up (ChannelData is not one). */
+struct lg_input_arg {
+	struct lg_session *s;
+	const struct lg_opts *o;
+};
+
+static void lg_session_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct lg_input_arg *a = arg;
+
+	if (a->s->state < LG_DONE && !stun_is_channeldata(frame, len))
+		lg_session_input(a->s, a->o, frame, len);
+}
+
 /* Collects responses for up to 50 ms and counts the sessions that finished. */
 static void lg_sessions_poll(struct lg_session *s, int ep, const struct lg_opts *o,
 			     unsigned *active, unsigned *done, unsigned *failed)
 {
 	struct epoll_event evs[256];
-	uint8_t buf[1500];
 	int k = epoll_wait(ep, evs, 256, 50);
 
 	for (int i = 0; i < k; i++) {
 		struct lg_session *x = &s[evs[i].data.u32];
-		ssize_t r;
+		struct lg_input_arg a = {x, o};
 
-		while ((r = recv(x->fd, buf, sizeof(buf), 0)) > 0 && x->state < LG_DONE)
-			lg_session_input(x, o, buf, (size_t)r);
+		if (lg_transport_recv(x, lg_session_frame, &a) < 0 && x->state < LG_DONE) {
+			x->fail_state = x->state;
+			x->state = LG_FAILED, x->error = -EPIPE;
+		}
 		if (x->state >= LG_DONE) {
 			epoll_ctl(ep, EPOLL_CTL_DEL, x->fd, NULL);
 			(*active)--;
@@ -261,10 +282,27 @@ unsigned lg_sessions_setup(struct lg_session *s, unsigned n, const struct lg_opt
 /* Deletes every allocation made (Refresh with LIFETIME 0, RFC 8656 §7.3), so a later run whose
  * socket gets the same local port does not meet a stale allocation (437). Three rounds of 300 ms
  * at most; a 438 answer leaves the new nonce for the next round. */
+/* A Refresh answer during release: counts it once. */
+struct lg_release_arg {
+	struct lg_session *s;
+	unsigned *pending;
+};
+
+static void lg_release_frame(void *arg, const uint8_t *frame, size_t len)
+{
+	struct lg_release_arg *a = arg;
+	uint16_t method, cls;
+
+	if ((a->s->state != LG_DONE && a->s->state != LG_BIND) || stun_is_channeldata(frame, len) ||
+	    lg_session_attrs(a->s, frame, len, &method, &cls) < 0 || method != TURN_REFRESH)
+		return;
+	if (cls == STUN_SUCCESS)
+		a->s->state = LG_IDLE; /* released */
+	(*a->pending)--;
+}
+
 static void lg_sessions_release(struct lg_session *s, unsigned n, const struct lg_opts *o)
 {
-	uint8_t buf[1500];
-
 	for (int round = 0; round < 3; round++) {
 		unsigned pending = 0;
 
@@ -274,20 +312,10 @@ static void lg_sessions_release(struct lg_session *s, unsigned n, const struct l
 				pending++;
 		for (uint64_t end = lg_now_ns() + 300000000ull; pending && lg_now_ns() < end;) {
 			for (unsigned i = 0; i < n; i++) {
-				uint16_t method, cls;
-				ssize_t r;
+				struct lg_release_arg a = {&s[i], &pending};
 
-				while (s[i].fd > 0 &&
-				       (r = recv(s[i].fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0) {
-					if ((s[i].state != LG_DONE && s[i].state != LG_BIND) ||
-					    lg_session_attrs(&s[i], buf, (size_t)r, &method, &cls) <
-						0 ||
-					    method != TURN_REFRESH)
-						continue;
-					if (cls == STUN_SUCCESS)
-						s[i].state = LG_IDLE; /* released */
-					pending--;
-				}
+				if (s[i].fd > 0)
+					lg_transport_recv(&s[i], lg_release_frame, &a);
 			}
 			lg_sleep_until(lg_now_ns() + 2000000ull);
 		}
@@ -301,6 +329,5 @@ void lg_sessions_close(struct lg_session *s, unsigned n, const struct lg_opts *o
 	if (o)
 		lg_sessions_release(s, n, o);
 	for (unsigned i = 0; i < n; i++)
-		if (s[i].fd > 0)
-			close(s[i].fd);
+		lg_transport_close(&s[i]);
 }

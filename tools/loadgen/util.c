@@ -163,12 +163,13 @@ void lg_json_end(struct lg_json *j)
 	fflush(stdout);
 }
 
-/* Sum of sum_exec_runtime (ns, first field of schedstat) over every thread of pid. */
-static uint64_t lg_pid_runtime(int pid)
+/* Sum of sum_exec_runtime (ns, first field of schedstat) over every thread of pid; *slices (may
+ * be NULL) gets the sum of the third field, the times a thread was scheduled in. */
+static uint64_t lg_pid_runtime(int pid, uint64_t *slices)
 {
 	char path[96];
 	struct dirent *e;
-	uint64_t sum = 0;
+	uint64_t sum = 0, n = 0;
 	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
@@ -176,19 +177,32 @@ static uint64_t lg_pid_runtime(int pid)
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		unsigned long long ns = 0;
+		unsigned long long ns = 0, wait = 0, runs = 0;
 		FILE *f;
 
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/task/%s/schedstat", pid, e->d_name);
 		f = fopen(path, "re");
-		if (f && fscanf(f, "%llu", &ns) == 1)
-			sum += ns;
+		if (f && fscanf(f, "%llu %llu %llu", &ns, &wait, &runs) >= 1)
+			sum += ns, n += runs;
 		if (f)
 			fclose(f);
 	}
 	closedir(d);
+	if (slices)
+		*slices = n;
+	return sum;
+}
+
+uint64_t lg_cpu_tasks_relay_slices(const struct lg_cpu_tasks *t)
+{
+	uint64_t sum = 0, n;
+
+	for (unsigned i = 1; i <= t->nrelay; i++) {
+		lg_pid_runtime(t->pid[i], &n);
+		sum += n;
+	}
 	return sum;
 }
 
@@ -230,7 +244,7 @@ uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t, uint64_t *relay_ns)
 	uint64_t sum = 0, relay = 0;
 
 	for (unsigned i = 0; i < t->n; i++) {
-		uint64_t ns = lg_pid_runtime(t->pid[i]);
+		uint64_t ns = lg_pid_runtime(t->pid[i], NULL);
 
 		sum += ns;
 		if (i >= 1 && i <= t->nrelay)
