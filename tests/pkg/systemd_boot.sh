@@ -244,6 +244,13 @@ if ! check "ntsctl upgrade: MainPID is the new process, the old one is gone" upg
 fi
 check "ntsd.service stays active after the upgrade" \
 	test "$(cin systemctl is-active ntsd) $(unit_show ntsd NRestarts)" = "active 0"
+# The new main process is systemd's own child (its parent exited at once): a main process that is
+# not, systemd supervises by guesswork, and a later stop went straight to SIGKILL.
+own_child() {
+	[ "$(cin awk '/^PPid:/ { print $2 }' "/proc/$new/status")" = 1 ] &&
+		! cin journalctl -u ntsd --no-pager | grep -q 'which is not our child'
+}
+check "the new main process is systemd's child ('not our child' never logged)" own_child
 wait "$bg"
 l=$(lost "$tmp/uclient3.log")
 check "the session across the upgrade lost nothing (lost: $l of 300)" test "$l" = 0

@@ -58,9 +58,11 @@ int ntsd_up_send(int sock, enum up_kind kind, uint64_t arg, const int *fds, size
 int ntsd_up_recv(int sock, uint64_t deadline_ms, struct up_msg *m, int *fds, size_t *nfds);
 /* The stream in a memfd (it may be far larger than a socket buffer): the fd or -errno. */
 int ntsd_up_memfd(const struct nts_tlv_buf *b);
-/* Starts bin with d's command line and child_sock named in NTSD_UPGRADE_ENV: its pid or -errno. */
+/* Starts bin with d's command line and child_sock named in NTSD_UPGRADE_ENV, as a process that is
+ * not this one's child: its pid, or -errno (exec's own error when bin cannot run). */
 pid_t ntsd_up_spawn(struct ntsd *d, const char *bin, int child_sock);
-/* Kills and reaps a new ntsd that failed; why gets what became of it, if telling. */
+/* Kills a new ntsd that failed and waits (at most 2 s) until it is gone; why gets what became
+ * of it, if telling (nothing yet: its exit status is init's). */
 void ntsd_up_reap(pid_t pid, char *why, size_t len);
 
 #endif

@@ -5,11 +5,13 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -104,34 +106,81 @@ int ntsd_up_memfd(const struct nts_tlv_buf *b)
 	return fd;
 }
 
+/* The new ntsd is started as a grandchild whose parent exits at once, so that it belongs to init or
+ * the nearest subreaper, not to this ntsd: under systemd that is the service manager itself,
+ * which supervises a main process that is its own child (MAINPID=) by its exit, and one that is
+ * not only by guesswork (a stop then went straight to SIGKILL). The pipe brings back the
+ * grandchild's pid, then closes at its exec (O_CLOEXEC) or carries exec's error. */
 pid_t ntsd_up_spawn(struct ntsd *d, const char *bin, int child_sock)
 {
+	int32_t v[2] = {-EIO, 0};
 	char env[32];
 	sigset_t none;
-	pid_t pid = fork();
+	size_t got = 0;
+	int pfd[2], st;
+	pid_t mid, pid;
 
-	if (pid != 0)
-		return pid < 0 ? -errno : pid;
-	/* The child: the new ntsd, with the same command line and the handover socket. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	signal(SIGPIPE, SIG_DFL);
-	fcntl(child_sock, F_SETFD, 0);
-	snprintf(env, sizeof(env), "%d", child_sock);
-	setenv(NTSD_UPGRADE_ENV, env, 1);
-	execv(bin, d->argv);
-	_exit(127);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	mid = fork();
+	if (mid < 0) {
+		v[0] = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return v[0];
+	}
+	if (mid == 0) {
+		close(pfd[0]);
+		pid = fork();
+		if (pid != 0) {
+			v[0] = pid < 0 ? -errno : pid;
+			_exit(write(pfd[1], &v[0], sizeof(v[0])) == sizeof(v[0]) ? 0 : 1);
+		}
+		/* The new ntsd, with the same command line and the handover socket. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		fcntl(child_sock, F_SETFD, 0);
+		snprintf(env, sizeof(env), "%d", child_sock);
+		setenv(NTSD_UPGRADE_ENV, env, 1);
+		execv(bin, d->argv);
+		v[1] = errno ? -errno : -ENOEXEC;
+		if (write(pfd[1], &v[1], sizeof(v[1])) < 0)
+			_exit(127);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)
+		;
+	/* The pid, then exec's error if it failed (EOF once it succeeded). */
+	while (got < sizeof(v)) {
+		ssize_t n = read(pfd[0], (char *)v + got, sizeof(v) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(pfd[0]);
+	if (got < sizeof(v[0]))
+		return -EIO;
+	if (v[0] > 0 && got == sizeof(v))
+		return v[1] < 0 ? v[1] : -ENOEXEC; /* it has exited (127): init reaps it */
+	return v[0];
 }
 
 void ntsd_up_reap(pid_t pid, char *why, size_t len)
 {
-	int st = 0;
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	struct pollfd p;
 
 	kill(pid, SIGKILL);
-	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		snprintf(why, len, "it could not be executed");
-	else if (WIFEXITED(st))
-		snprintf(why, len, "it exited with status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGKILL)
-		snprintf(why, len, "it was killed by %s", strsignal(WTERMSIG(st)));
+	if (fd < 0)
+		return;
+	/* Not this ntsd's child (see ntsd_up_spawn()): init reaps it, and its exit status is
+	 * init's; wait (bounded) until it is gone. */
+	p = (struct pollfd){.fd = fd, .events = POLLIN};
+	poll(&p, 1, 2000);
+	close(fd);
 }
