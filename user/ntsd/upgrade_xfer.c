@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,14 +141,14 @@ pid_t ntsd_up_spawn(struct ntsd *d, const char *bin, int child_sock)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		/* Not the policy of the thread that started it (a relay loop's with one worker). */
+		sched_setscheduler(0, SCHED_OTHER, &(struct sched_param){0});
 		fcntl(child_sock, F_SETFD, 0);
 		snprintf(env, sizeof(env), "%d", child_sock);
 		setenv(NTSD_UPGRADE_ENV, env, 1);
 		execv(bin, d->argv);
 		v[1] = errno ? -errno : -ENOEXEC;
-		if (write(pfd[1], &v[1], sizeof(v[1])) < 0)
-			_exit(127);
-		_exit(127);
+		_exit(write(pfd[1], &v[1], sizeof(v[1])) == sizeof(v[1]) ? 127 : 126);
 	}
 	close(pfd[1]);
 	while (waitpid(mid, &st, 0) < 0 && errno == EINTR)

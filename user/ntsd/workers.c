@@ -339,9 +339,13 @@ struct net_hostaddr *ntsd_workers_hostaddr(struct ntsd *d)
 static void worker_sched(const struct nts_config *cfg)
 {
 	struct sched_param sp = {0};
+	int policy = cfg->relay_preempt ? SCHED_OTHER : SCHED_BATCH;
 
-	if (!cfg->relay_preempt && sched_setscheduler(0, SCHED_BATCH, &sp))
-		log_warn("relay loop: SCHED_BATCH: %s", strerror(errno));
+	/* Set either way: a thread inherits its creator's policy, and an upgrade's new ntsd the
+	 * old one's. */
+	if (sched_setscheduler(0, policy, &sp))
+		log_warn("relay loop: %s: %s", cfg->relay_preempt ? "SCHED_OTHER" : "SCHED_BATCH",
+			 strerror(errno));
 }
 
 static void *worker_main(void *arg)

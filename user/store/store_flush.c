@@ -149,6 +149,8 @@ static int store_flush_settle(struct nts_store *s)
 /* Keeps a copy of the usage a flush with an unanswered COMMIT wrote. */
 static void store_flush_unsure(struct nts_store *s)
 {
+	if (!s->nusage)
+		return; /* marks only: they are absolute and simply written again */
 	s->unsure = malloc(s->usage_cap * sizeof(*s->unsure));
 	if (!s->unsure) {
 		log_error("store: no memory to keep a usage flush apart; it may be counted twice");
