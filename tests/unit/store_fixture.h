@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store.h"
+
 static inline const char *store_fixture_pg_url(void)
 {
 	const char *u = getenv("NTS_TEST_PG_URL");
@@ -92,6 +94,16 @@ static inline int store_fixture_target(char *target, size_t len, const char *dir
 	snprintf(target, len, "%s", url);
 	return store_fixture_exec(url, "SET client_min_messages = warning;"
 				       " DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+}
+
+/* Closes s and removes the test's temporary directory dir. 0, or -1 when it cannot be removed. */
+static inline int store_fixture_cleanup(struct nts_store *s, const char *dir)
+{
+	char cmd[160];
+
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
 }
 
 #endif

@@ -40,14 +40,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
+	int rc = store_fixture_cleanup(f->s, f->dir);
 
-	store_close(f->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(f);
-	return 0;
+	return rc;
 }
 
 static void test_open_migrates_to_current_schema_with_wal(void **state)
