@@ -12,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 #include <xdp/xdp_helpers.h>
 
+#include "fastpath_cache.h"
 #include "fastpath_fwd.h"
 #include "fastpath_maps.h"
 #include "fastpath_parse.h"
@@ -61,7 +62,8 @@ static __noinline int client_to_peer(struct fp_state *s)
 	key.client_port = p->sport;
 	key.server_port = p->dport;
 	key.channel = channel;
-	v = bpf_map_lookup_elem(&nts_fp_client, &key);
+	f->now = bpf_ktime_get_coarse_ns();
+	v = client_find(&key, f->now);
 	if (!v)
 		return -1;
 	PROFILE_STOP(1);
@@ -69,7 +71,6 @@ static __noinline int client_to_peer(struct fp_state *s)
 	 * relayed here so the peer receives exactly what userspace would send. */
 	if (len != p->udp_len - sizeof(struct udphdr) - sizeof(*cd))
 		return pass(&s->st->pass_channel_length);
-	f->now = bpf_ktime_get_coarse_ns();
 	if (v->expires_ns < f->now)
 		return pass(&s->st->pass_expired);
 	f->src = v->relay_ip;
@@ -128,8 +129,8 @@ static __noinline int peer_to_client(struct fp_state *s)
 	key.peer_ip = p->src;
 	key.relay_port = p->dport;
 	key.peer_port = p->sport;
-	v = bpf_map_lookup_elem(&nts_fp_peer, &key);
 	f->now = bpf_ktime_get_coarse_ns();
+	v = peer_find(&key, f->now);
 	if (!v)
 		return peer_without_channel(s);
 	if (nts_fp_generic)

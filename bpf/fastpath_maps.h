@@ -78,4 +78,27 @@ struct {
 	__type(value, struct nts_fp_account_val);
 } nts_fp_account_limit SEC(".maps");
 
+/* The channel caches and their epoch (include/nts/fastpath_maps.h, "The channel caches"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NTS_FP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nts_fp_client_cached);
+} nts_fp_client_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NTS_FP_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nts_fp_peer_cached);
+} nts_fp_peer_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} nts_fp_epoch SEC(".maps");
+
 #endif /* NTS_BPF_FASTPATH_MAPS_H */

@@ -21,6 +21,9 @@
 #define NTS_FP_MAP_TX "nts_fp_tx"
 #define NTS_FP_MAP_LIMIT "nts_fp_alloc_limit"
 #define NTS_FP_MAP_ACCOUNT "nts_fp_account_limit"
+#define NTS_FP_MAP_CLIENT_CACHE "nts_fp_client_cache"
+#define NTS_FP_MAP_PEER_CACHE "nts_fp_peer_cache"
+#define NTS_FP_MAP_EPOCH "nts_fp_epoch"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -100,6 +103,29 @@ struct nts_fp_peer_val {
 	__u64 expires_ns;
 	__u64 alloc_id;
 	struct nts_fp_nexthop nh;
+};
+
+/* The channel caches: per-CPU, direct-mapped copies of nts_fp_client and nts_fp_peer entries in
+ * front of the hash maps (docs/architecture.md "Map contracts"). Each CPU's program copies an entry
+ * it found in the hash map into the slot its key hashes to, and uses the copy while the copy is
+ * younger than NTS_FP_CACHE_TTL_NS and nts_fp_epoch still holds the value it held before the hash
+ * lookup. Whoever writes or deletes a channel entry increments nts_fp_epoch afterwards (an ARRAY
+ * of one __u64, mmapable: ntsd adds to it atomically through its mapping), which retires every
+ * copy at once; the age bound only limits what a writer that forgot to would leave behind. The
+ * copies' next hops are refreshed per CPU; the hash map's own next hop when a packet misses. */
+#define NTS_FP_CACHE_SLOTS 2048 /* per CPU and direction; a power of two */
+#define NTS_FP_CACHE_TTL_NS 10000000ull
+struct nts_fp_client_cached {
+	__u64 epoch;	 /* nts_fp_epoch when copied */
+	__u64 filled_ns; /* bpf_ktime_get_coarse_ns() when copied; 0: empty */
+	struct nts_fp_client_key key;
+	struct nts_fp_client_val val;
+};
+struct nts_fp_peer_cached {
+	__u64 epoch;
+	__u64 filled_ns;
+	struct nts_fp_peer_key key;
+	struct nts_fp_peer_val val;
 };
 
 /* Permissions (RFC 8656 §9): peer IP address on a relay transport address; any peer port. */

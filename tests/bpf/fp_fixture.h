@@ -127,6 +127,7 @@ static int group_setup(void **state)
 	    bpf_map__fd(fx.skel->maps.nts_fp_tx),
 	    bpf_map__fd(fx.skel->maps.nts_fp_alloc_limit),
 	    bpf_map__fd(fx.skel->maps.nts_fp_account_limit),
+	    bpf_map__fd(fx.skel->maps.nts_fp_epoch),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;
@@ -187,6 +188,7 @@ static int setup(void **state)
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);
 	if (fastpath_from_fds(f, &fresh))
 		return -1;
+	fastpath_cache_flush(fresh); /* the maps were emptied behind its back */
 	fastpath_close(fx->fp);
 	fx->fp = fresh;
 	return 0;

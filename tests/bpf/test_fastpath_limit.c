@@ -285,6 +285,7 @@ static void test_slot_of_another_allocation_limits_nothing(void **state)
 	k.server_port = SERVER_PORT;
 	k.channel = CHANNEL;
 	assert_int_equal(bpf_map_update_elem(f->client, &k, &v, BPF_EXIST), 0);
+	fastpath_cache_flush(fx->fp);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
 	assert_int_equal(stats(fx).drop_rate_limited, 1);

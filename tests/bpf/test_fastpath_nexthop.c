@@ -83,6 +83,7 @@ static void test_stale_next_hop_is_looked_up_again(void **state)
 	memcpy(v.nh.dmac, "\x02\xee\xee\xee\xee\xee", 6);
 	v.nh.mtu = 100;
 	assert_int_equal(bpf_map_update_elem(fastpath_fds(fx->fp)->peer, &k, &v, BPF_EXIST), 0);
+	fastpath_cache_flush(fx->fp);
 	assert_int_equal(run(fx, &in, &out), XDP_TX);
 	check_out(&out, false, net4.server, net4.client, SERVER_PORT, CLIENT_PORT, cd, cdlen,
 		  CLIENT_MAC, 0, false);

@@ -253,6 +253,7 @@ static void redirect_failure_drops(const struct net *n, void **state)
 		assert_int_equal(cv.nh.ifindex, fx->if_b);
 		cv.nh.at_ns = coarse_ns();
 		assert_int_equal(bpf_map_update_elem(f->client, &ck, &cv, BPF_EXIST), 0);
+		fastpath_cache_flush(fx->fp);
 	}
 	assert_int_equal(run(fx, &in, &out), XDP_DROP);
 	st = stats(fx);

@@ -264,6 +264,7 @@ void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay)
 		if (fp_gen_of(kid) != fp->gen)
 			bpf_map_delete_elem(fds[e->map], e->key);
 	}
+	fp_cache_bump(fp);
 	memmove(lo, hi, (end - hi) * sizeof(*lo));
 	fp->nforeign_ents -= hi - lo;
 }
@@ -319,6 +320,8 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 		g.m = fp->gc_map % GC_NMAPS;
 		rc = fp_map_walk(*(int *)((char *)&fp->fds + gc_maps[g.m].fd_off), &fp->gc_token,
 				 &fp->gc_have_token, budget, gc_entry, &g, &done);
+		if (g.deleted)
+			fp_cache_bump(fp);
 		if (rc)
 			return rc;
 		if (!done)

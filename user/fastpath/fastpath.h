@@ -18,6 +18,7 @@ struct fastpath;
  * maps an older ntsctl pinned, and limited allocations then stay in userspace). */
 struct fastpath_fds {
 	int client, peer, perm, relay, alloc, stats, tx, limit, account;
+	int epoch; /* nts_fp_epoch; -1 in pins an older ntsctl attach made (no channel caches) */
 };
 
 /* Opens the maps pinned under pin_dir to read them (counters, fill): the handle must not write
@@ -35,6 +36,10 @@ int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out);
 void fastpath_close(struct fastpath *fp);
 /* The (borrowed) map fds. */
 const struct fastpath_fds *fastpath_fds(const struct fastpath *fp);
+
+/* Retires every CPU's cached copies of the channel entries (nts_fp_epoch): for whoever wrote
+ * nts_fp_client or nts_fp_peer by other means than this handle (which does it itself). */
+void fastpath_cache_flush(struct fastpath *fp);
 
 /* Converts between struct nts_addr and the maps' 16-byte form (IPv4 mapped). */
 void fastpath_ip_from_addr(struct nts_fp_ip *ip, const struct nts_addr *a);

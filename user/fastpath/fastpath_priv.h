@@ -92,12 +92,13 @@ struct fastpath {
 	unsigned gc_map;
 	uint32_t gc_token;
 	bool gc_have_token;
-	uint64_t gc_foreign; /* foreign entries seen so far in the current pass */
-	uint64_t gc_last_ns; /* fastpath_gc_foreign's last run */
+	uint64_t gc_foreign;   /* foreign entries seen so far in the current pass */
+	uint64_t gc_last_ns;   /* fastpath_gc_foreign's last run */
 	uint32_t alloc_map_id; /* kernel id of the alloc map (0: not looked up yet) */
 	struct fp_slots alloc_slots, account_slots;
 	struct fp_slot_adopt *adopt; /* sorted by kid */
 	size_t nadopt;
+	uint64_t *epoch; /* nts_fp_epoch mapped shared (NULL: no channel caches in these pins) */
 };
 
 /* fastpath_open: a reader (ntsctl), no scan; it must not write entries. */
@@ -112,6 +113,14 @@ static inline uint64_t fp_kid(const struct fastpath *fp, uint64_t id)
 static inline uint32_t fp_gen_of(uint64_t kid)
 {
 	return (uint32_t)(kid >> NTS_FP_GEN_SHIFT);
+}
+
+/* After writing or deleting channel entries: every CPU's copy of them is retired (fastpath_cache.h
+ * in bpf/). An atomic add on the shared mapping, so ntsds handing over never reuse a value. */
+static inline void fp_cache_bump(struct fastpath *fp)
+{
+	if (fp->epoch)
+		__atomic_add_fetch(fp->epoch, 1, __ATOMIC_SEQ_CST);
 }
 
 struct fp_alloc *fp_alloc_find(struct fastpath *fp, uint64_t id);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "fastpath/fastpath_priv.h"
@@ -32,8 +33,8 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 
 static void fds_close(struct fastpath_fds *f)
 {
-	int *all[] = {&f->client, &f->peer, &f->perm,  &f->relay,  &f->alloc,
-		      &f->stats,  &f->tx,   &f->limit, &f->account};
+	int *all[] = {&f->client, &f->peer, &f->perm,  &f->relay,   &f->alloc,
+		      &f->stats,  &f->tx,   &f->limit, &f->account, &f->epoch};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
@@ -48,7 +49,7 @@ static struct fastpath *fp_new(void)
 
 	if (!fp)
 		return NULL;
-	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1};
+	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
 	if (fp->ncpus > 0)
 		fp->pcpu = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_counters));
@@ -79,6 +80,25 @@ static int open_optional(const char *dir, const char *name, int *fd)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+/* Maps nts_fp_epoch (an mmapable ARRAY of one __u64) shared, for fp_cache_bump's atomic adds. */
+static int epoch_map(struct fastpath *fp)
+{
+	void *m;
+
+	if (fp->fds.epoch < 0)
+		return 0;
+	m = mmap(NULL, sizeof(*fp->epoch), PROT_READ | PROT_WRITE, MAP_SHARED, fp->fds.epoch, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	fp->epoch = m;
+	return 0;
+}
+
+void fastpath_cache_flush(struct fastpath *fp)
+{
+	fp_cache_bump(fp);
+}
+
 int fastpath_open(const char *pin_dir, struct fastpath **out)
 {
 	return fastpath_open_gen(pin_dir, FP_GEN_READER, out);
@@ -100,6 +120,8 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 	    (rc = open_pin(pin_dir, NTS_FP_MAP_TX, &fp->fds.tx)) ||
 	    (rc = open_optional(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
 	    (rc = open_optional(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_EPOCH, &fp->fds.epoch)) ||
+	    (gen != FP_GEN_READER && (rc = epoch_map(fp))) ||
 	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
 		return rc;
@@ -111,11 +133,11 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 {
 	struct fastpath *fp = fp_new();
-	const int in[] = {fds->client, fds->peer, fds->perm,  fds->relay,  fds->alloc,
-			  fds->stats,  fds->tx,	  fds->limit, fds->account};
-	int *dst[] = {&fp->fds.client, &fp->fds.peer,  &fp->fds.perm,
-		      &fp->fds.relay,  &fp->fds.alloc, &fp->fds.stats,
-		      &fp->fds.tx,     &fp->fds.limit, &fp->fds.account};
+	const int in[] = {fds->client, fds->peer, fds->perm,  fds->relay,   fds->alloc,
+			  fds->stats,  fds->tx,	  fds->limit, fds->account, fds->epoch};
+	int *dst[] = {&fp->fds.client,	&fp->fds.peer,	&fp->fds.perm, &fp->fds.relay,
+		      &fp->fds.alloc,	&fp->fds.stats, &fp->fds.tx,   &fp->fds.limit,
+		      &fp->fds.account, &fp->fds.epoch};
 
 	int rc;
 
@@ -129,7 +151,9 @@ int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 			return rc;
 		}
 	}
-	rc = fp_adopt_scan(fp, 0);
+	rc = epoch_map(fp);
+	if (!rc)
+		rc = fp_adopt_scan(fp, 0);
 	if (rc) {
 		fastpath_close(fp);
 		return rc;
@@ -144,6 +168,8 @@ void fastpath_close(struct fastpath *fp)
 		return;
 	fp_alloc_free_all(fp);
 	fp_limit_free(fp);
+	if (fp->epoch)
+		munmap(fp->epoch, sizeof(*fp->epoch));
 	fds_close(&fp->fds);
 	free(fp->foreign_ents);
 	free(fp->pcpu);

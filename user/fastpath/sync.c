@@ -88,7 +88,8 @@ void fp_alloc_free_all(struct fastpath *fp)
  * number) or by another generation, whose entries must survive our delete. Lookup then delete:
  * the program writes only the next-hop cache of a value (never alloc_id), and ntsd is the one
  * process that writes entries, so nothing can give the key a new owner between the two calls. */
-static void map_delete_own(int fd, const void *key, size_t alloc_off, uint64_t kid)
+static void map_delete_own(struct fastpath *fp, int fd, const void *key, size_t alloc_off,
+			   uint64_t kid)
 {
 	uint8_t val[sizeof(struct nts_fp_client_val) > sizeof(struct nts_fp_peer_val)
 			? sizeof(struct nts_fp_client_val)
@@ -98,12 +99,13 @@ static void map_delete_own(int fd, const void *key, size_t alloc_off, uint64_t k
 	if (bpf_map_lookup_elem(fd, key, val))
 		return;
 	memcpy(&owner, val + alloc_off, sizeof(owner));
-	if (owner == kid)
-		bpf_map_delete_elem(fd, key);
+	if (owner == kid && bpf_map_delete_elem(fd, key) == 0)
+		fp_cache_bump(fp);
 }
 
 #define DELETE_OWN(fp, map, key, kid)                                                              \
-	map_delete_own((fp)->fds.map, (key), offsetof(struct nts_fp_##map##_val, alloc_id), (kid))
+	map_delete_own((fp), (fp)->fds.map, (key), offsetof(struct nts_fp_##map##_val, alloc_id),  \
+		       (kid))
 
 void fastpath_ip_from_addr(struct nts_fp_ip *ip, const struct nts_addr *a)
 {
@@ -268,14 +270,14 @@ static int chan_write(struct fastpath *fp, struct fp_alloc *a, struct fp_chan *c
 	c->cv.limit_slot = a->limited ? a->slot : 0;
 	c->pv.limit_slot = (uint16_t)c->cv.limit_slot;
 	c->cv.expires_ns = c->pv.expires_ns = chan_effective(a, c);
-	if (bpf_map_update_elem(fp->fds.client, &c->ck, &c->cv, BPF_ANY))
-		return errno == E2BIG ? -ENOSPC : -errno;
-	if (bpf_map_update_elem(fp->fds.peer, &c->pk, &c->pv, BPF_ANY)) {
-		rc = errno == E2BIG ? -ENOSPC : -errno;
+	rc = bpf_map_update_elem(fp->fds.client, &c->ck, &c->cv, BPF_ANY) ? -errno : 0;
+	if (!rc && bpf_map_update_elem(fp->fds.peer, &c->pk, &c->pv, BPF_ANY)) {
+		rc = -errno;
 		bpf_map_delete_elem(fp->fds.client, &c->ck);
-		return rc;
 	}
-	return 0;
+	/* Whatever was written, the CPUs' copies of the old entries must go. */
+	fp_cache_bump(fp);
+	return rc == -E2BIG ? -ENOSPC : rc;
 }
 
 /* Rewrites the channels to the peer of permission k after its expiry changed or it went away. */

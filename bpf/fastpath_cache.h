@@ -1,0 +1,102 @@
+/* XDP fast path, channel caches: each CPU keeps a direct-mapped copy of the channel entries it
+ * relays in front of the hash maps (include/nts/fastpath_maps.h, "The channel caches"). A hit costs
+ * a fold of the key's words, an inlined ARRAY lookup and a compare, where a hash lookup hashes the
+ * key with jhash and walks a bucket; a miss looks the hash map up as before and copies the entry.
+ * The copies are per CPU and XDP runs with bottom halves disabled, so no two programs write one
+ * copy at once; a copy is good while nts_fp_epoch keeps the value read before its hash lookup (ntsd
+ * increments it after every channel write or delete) and for NTS_FP_CACHE_TTL_NS at most. Flows
+ * whose keys fold to one slot take turns in it: each miss costs what the lookup cost without the
+ * cache, plus the copy, and never sends a packet anywhere its own entry does not say.
+ */
+#ifndef NTS_BPF_FASTPATH_CACHE_H
+#define NTS_BPF_FASTPATH_CACHE_H
+
+#include <stddef.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "fastpath_maps.h"
+
+#define CACHE_BITS 11
+_Static_assert(1u << CACHE_BITS == NTS_FP_CACHE_SLOTS, "CACHE_BITS is log2 of the slots");
+
+/* Both copies have the same layout: epoch, fill time, key, then the value at CACHE_VAL_OFF. */
+#define CACHE_KEY_OFF 16
+#define CACHE_VAL_OFF 56
+_Static_assert(offsetof(struct nts_fp_client_cached, key) == CACHE_KEY_OFF &&
+		   offsetof(struct nts_fp_peer_cached, key) == CACHE_KEY_OFF &&
+		   offsetof(struct nts_fp_client_cached, val) == CACHE_VAL_OFF &&
+		   offsetof(struct nts_fp_peer_cached, val) == CACHE_VAL_OFF,
+	       "cached entries share one layout");
+
+struct cache_head {
+	__u64 epoch;
+	__u64 filled_ns;
+};
+
+/* Fibonacci hashing of the key's 32-bit words folded by XOR: the slot is the product's top bits. */
+static __always_inline __u32 cache_slot(const __u32 *w, const __u32 words)
+{
+	__u32 x = 0;
+
+	for (__u32 i = 0; i < words; i++)
+		x ^= w[i];
+	return (x * 0x9e3779b1u) >> (32 - CACHE_BITS);
+}
+
+static __always_inline int cache_key_equal(const __u32 *a, const __u32 *b, const __u32 words)
+{
+	__u32 d = 0;
+
+	for (__u32 i = 0; i < words; i++)
+		d |= a[i] ^ b[i];
+	return d == 0;
+}
+
+static __always_inline __u64 cache_epoch(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&nts_fp_epoch, &zero);
+
+	return e ? *(volatile __u64 *)e : 0;
+}
+
+/* The entry for key (klen bytes, vlen of value) from this CPU's copy in cache, else from hash
+ * (copied into cache for the next packets). NULL when hash has none. now: the coarse clock. */
+static __always_inline void *cache_find(void *cache, void *hash, const void *key, const __u32 klen,
+					const __u32 vlen, __u64 now)
+{
+	__u32 slot = cache_slot(key, klen / sizeof(__u32));
+	__u64 epoch = cache_epoch();
+	struct cache_head *c = bpf_map_lookup_elem(cache, &slot);
+	void *v;
+
+	if (c && c->epoch == epoch && now - c->filled_ns < NTS_FP_CACHE_TTL_NS &&
+	    cache_key_equal((const __u32 *)((__u8 *)c + CACHE_KEY_OFF), key, klen / sizeof(__u32)))
+		return (__u8 *)c + CACHE_VAL_OFF;
+	v = bpf_map_lookup_elem(hash, key);
+	if (v && c) {
+		__builtin_memcpy((__u8 *)c + CACHE_KEY_OFF, key, klen);
+		__builtin_memcpy((__u8 *)c + CACHE_VAL_OFF, v, vlen);
+		c->epoch = epoch;
+		c->filled_ns = now;
+	}
+	return v;
+}
+
+/* The lookups of the two directions: calls of their own, so that their stack is not added to the
+ * deepest chain of calls (forwarding and routing), which sits near the verifier's 512 bytes. */
+static __noinline struct nts_fp_client_val *client_find(const struct nts_fp_client_key *key,
+							__u64 now)
+{
+	return cache_find(&nts_fp_client_cache, &nts_fp_client, key, sizeof(*key),
+			  sizeof(struct nts_fp_client_val), now);
+}
+
+static __noinline struct nts_fp_peer_val *peer_find(const struct nts_fp_peer_key *key, __u64 now)
+{
+	return cache_find(&nts_fp_peer_cache, &nts_fp_peer, key, sizeof(*key),
+			  sizeof(struct nts_fp_peer_val), now);
+}
+
+#endif /* NTS_BPF_FASTPATH_CACHE_H */
