@@ -17,9 +17,6 @@
 
 #include "fastpath_maps.h"
 
-#define CACHE_BITS 11
-_Static_assert(1u << CACHE_BITS == NTS_FP_CACHE_SLOTS, "CACHE_BITS is log2 of the slots");
-
 /* Both copies have the same layout: epoch, fill time, key, then the value at CACHE_VAL_OFF. */
 #define CACHE_KEY_OFF 16
 #define CACHE_VAL_OFF 56
@@ -33,16 +30,6 @@ struct cache_head {
 	__u64 epoch;
 	__u64 filled_ns;
 };
-
-/* Fibonacci hashing of the key's 32-bit words folded by XOR: the slot is the product's top bits. */
-static __always_inline __u32 cache_slot(const __u32 *w, const __u32 words)
-{
-	__u32 x = 0;
-
-	for (__u32 i = 0; i < words; i++)
-		x ^= w[i];
-	return (x * 0x9e3779b1u) >> (32 - CACHE_BITS);
-}
 
 static __always_inline int cache_key_equal(const __u32 *a, const __u32 *b, const __u32 words)
 {
@@ -66,7 +53,7 @@ static __always_inline __u64 cache_epoch(void)
 static __always_inline void *cache_find(void *cache, void *hash, const void *key, const __u32 klen,
 					const __u32 vlen, __u64 now)
 {
-	__u32 slot = cache_slot(key, klen / sizeof(__u32));
+	__u32 slot = nts_fp_cache_slot(key, klen / sizeof(__u32));
 	__u64 epoch = cache_epoch();
 	struct cache_head *c = bpf_map_lookup_elem(cache, &slot);
 	void *v;

@@ -113,7 +113,8 @@ struct nts_fp_peer_val {
  * of one __u64, mmapable: ntsd adds to it atomically through its mapping), which retires every
  * copy at once; the age bound only limits what a writer that forgot to would leave behind. The
  * copies' next hops are refreshed per CPU; the hash map's own next hop when a packet misses. */
-#define NTS_FP_CACHE_SLOTS 2048 /* per CPU and direction; a power of two */
+#define NTS_FP_CACHE_BITS 11
+#define NTS_FP_CACHE_SLOTS (1u << NTS_FP_CACHE_BITS) /* per CPU and direction */
 #define NTS_FP_CACHE_TTL_NS 10000000ull
 struct nts_fp_client_cached {
 	__u64 epoch;	 /* nts_fp_epoch when copied */
@@ -127,6 +128,17 @@ struct nts_fp_peer_cached {
 	struct nts_fp_peer_key key;
 	struct nts_fp_peer_val val;
 };
+
+/* The slot of a key (words: its size in 32-bit words): Fibonacci hashing of the words folded by
+ * XOR, the product's top bits. Flows whose keys share a slot take turns in it. */
+static inline __u32 nts_fp_cache_slot(const __u32 *w, const __u32 words)
+{
+	__u32 x = 0;
+
+	for (__u32 i = 0; i < words; i++)
+		x ^= w[i];
+	return (x * 0x9e3779b1u) >> (32 - NTS_FP_CACHE_BITS);
+}
 
 /* Permissions (RFC 8656 §9): peer IP address on a relay transport address; any peer port. */
 struct nts_fp_perm_key {
