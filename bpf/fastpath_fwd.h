@@ -49,7 +49,7 @@ static __always_inline int fwd_load_route(struct fp_state *s, void *hdr, const _
 
 	if (data + sizeof(struct ethhdr) + hlen > data_end)
 		return 0;
-	COPY16(hdr, data + sizeof(struct ethhdr), hlen);
+	COPY_PKT(hdr, data + sizeof(struct ethhdr), hlen);
 	return route(s);
 }
 
@@ -64,8 +64,9 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	const struct pkt *p = &s->pkt;
 	const struct fwd *f = &s->fwd;
 	void *data, *data_end;
-	struct udphdr udp;
-	__u16 eth[ETH_HLEN / 2]; /* struct ethhdr is packed: this one is 16-bit aligned (COPY16) */
+	struct udphdr udp __attribute__((aligned(4)));
+	/* struct ethhdr is packed: this one is 4-byte aligned (COPY_PKT), its fields 16-bit. */
+	__u16 eth[ETH_HLEN / 2 + 1] __attribute__((aligned(4)));
 	__u32 cd;
 
 	udp.source = bpf_htons(f->sport);
@@ -75,6 +76,7 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	COPY16(eth, f->nh->dmac, ETH_ALEN);
 	COPY16((__u8 *)eth + ETH_ALEN, f->nh->smac, ETH_ALEN);
 	eth[ETH_HLEN / 2 - 1] = proto; /* after both addresses */
+	eth[ETH_HLEN / 2] = 0;
 	cd = cd_word(f);
 
 	/* Routed, so it would leave: over its bandwidth limit it is dropped here, as userspace
@@ -91,15 +93,15 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	data = (void *)(long)ctx->data;
 	data_end = (void *)(long)ctx->data_end;
 	/* The frame held these bytes before the move, so the checks cannot fail. */
-	if (data + sizeof(eth) + hlen + sizeof(udp) > data_end)
+	if (data + ETH_HLEN + hlen + sizeof(udp) > data_end)
 		return XDP_ABORTED;
-	COPY16(data, eth, sizeof(eth));
-	COPY16(data + sizeof(eth), iph, hlen);
-	COPY16(data + sizeof(eth) + hlen, &udp, sizeof(udp));
+	COPY_PKT(data, eth, ETH_HLEN);
+	COPY_PKT(data + ETH_HLEN, iph, hlen);
+	COPY_PKT(data + ETH_HLEN + hlen, &udp, sizeof(udp));
 	if (f->to_client) {
-		if (data + sizeof(eth) + hlen + sizeof(udp) + CD_HDR_LEN > data_end)
+		if (data + ETH_HLEN + hlen + sizeof(udp) + CD_HDR_LEN > data_end)
 			return XDP_ABORTED;
-		COPY16(data + sizeof(eth) + hlen + sizeof(udp), &cd, CD_HDR_LEN);
+		COPY_PKT(data + ETH_HLEN + hlen + sizeof(udp), &cd, CD_HDR_LEN);
 	}
 	PROFILE_STOP(4);
 	if ((__u32)ifindex == ctx->ingress_ifindex) {

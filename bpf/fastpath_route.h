@@ -58,16 +58,15 @@ static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
 	return 0;
 }
 
-/* Routes the rewritten packet: the entry's cached next hop while it is fresh, else
+/* The route of a packet of tot_len bytes (L3) whose next hop is not cached or is stale:
  * bpf_fib_lookup, whose answer (with the egress MTU, probed with a maximal length) goes into the
- * cache, where the caller reads the MACs. Returns the egress ifindex (>0) or 0 to pass. */
-static __noinline int route(struct fp_state *s)
+ * cache, where the caller reads the MACs. A call of its own: its 100 bytes of stack are in the
+ * deepest call chain only when the cache is refreshed. Returns the egress ifindex (>0) or 0. */
+static __noinline int route_lookup(struct fp_state *s, __u16 tot_len)
 {
 	struct xdp_md *ctx = s->ctx;
 	struct nts_fp_stats *st = s->st;
 	const struct fwd *f = &s->fwd;
-	__u16 tot_len =
-	    (s->pkt.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + fwd_udp_len(s);
 	struct nts_fp_nexthop *nh = f->nh;
 	struct bpf_fib_lookup fib;
 	__u8 smac[ETH_ALEN], dmac[ETH_ALEN];
@@ -77,14 +76,6 @@ static __noinline int route(struct fp_state *s)
 
 	if (!nh)
 		return 0;
-	if (nh->at_ns && f->now - nh->at_ns < NTS_FP_NEXTHOP_TTL_NS &&
-	    nh->ingress == ctx->ingress_ifindex) {
-		if (tot_len > nh->mtu) {
-			COUNT(st, pass_too_big);
-			return 0;
-		}
-		return nh->ifindex;
-	}
 	if (fib_fill(s, tot_len, &fib))
 		return 0;
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), 0);
@@ -117,6 +108,26 @@ static __noinline int route(struct fp_state *s)
 	__builtin_memcpy(nh->dmac, dmac, ETH_ALEN);
 	nh->at_ns = f->now;
 	return ifindex;
+}
+
+/* Routes the rewritten packet: the entry's cached next hop while it is fresh (inline, the common
+ * case), else route_lookup. Returns the egress ifindex (>0) or 0 to pass. */
+static __always_inline int route(struct fp_state *s)
+{
+	const struct fwd *f = &s->fwd;
+	const struct nts_fp_nexthop *nh = f->nh;
+	__u16 tot_len =
+	    (s->pkt.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + fwd_udp_len(s);
+
+	if (nh && nh->at_ns && f->now - nh->at_ns < NTS_FP_NEXTHOP_TTL_NS &&
+	    nh->ingress == s->ctx->ingress_ifindex) {
+		if (tot_len > nh->mtu) {
+			COUNT(s->st, pass_too_big);
+			return 0;
+		}
+		return nh->ifindex;
+	}
+	return route_lookup(s, tot_len);
 }
 
 #endif /* NTS_BPF_FASTPATH_ROUTE_H */

@@ -72,6 +72,14 @@ struct fp_state {
 	__builtin_memcpy(__builtin_assume_aligned((dst), 2), __builtin_assume_aligned((src), 2),   \
 			 (len))
 
+/* Header copies between the packet and a 4-byte aligned stack object, four bytes per instruction:
+ * the IP header sits 2 bytes past a 4-byte boundary in the frame, and the verifier lets a program
+ * access packet data at any alignment on architectures with efficient unaligned access (x86-64,
+ * arm64; elsewhere it refuses the program at load, and ntsd relays in userspace). */
+#define COPY_PKT(dst, src, len)                                                                    \
+	__builtin_memcpy(__builtin_assume_aligned((dst), 4), __builtin_assume_aligned((src), 4),   \
+			 (len))
+
 #define COUNT(st, field) ((st)->field++)
 
 /* Profiling builds only (README "The XDP fast path: where the cycles go"): with
