@@ -136,6 +136,26 @@ static void test_ipv6_copies_serve_until_cache_flush(void **state)
 	copy_serves_until_flush(*state, &net6, P2C);
 }
 
+/* ntsd rebinding a channel (fastpath_channel_set) retires the copies by itself: the next frame
+ * goes where the new entry says, to another peer port or on another channel. */
+static void test_handle_rewrite_is_seen_by_the_next_frame(void **state)
+{
+	struct fx *fx = *state;
+	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
+			r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, PEER_PORT),
+			p2 = addr(net4.peer, PEER_PORT + 1);
+
+	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
+	assert_int_equal(relay(fx, &net4, C2P), PEER_PORT);
+	assert_int_equal(relay(fx, &net4, P2C), CHANNEL);
+	assert_int_equal(
+	    fastpath_channel_set(fx->fp, ALLOC, &c, &s, &r, &p2, CHANNEL, now_ns() + FAR), 0);
+	assert_int_equal(relay(fx, &net4, C2P), PEER_PORT + 1);
+	assert_int_equal(
+	    fastpath_channel_set(fx->fp, ALLOC, &c, &s, &r, &p, CHANNEL + 1, now_ns() + FAR), 0);
+	assert_int_equal(relay(fx, &net4, P2C), CHANNEL + 1);
+}
+
 /* Without a flush, a copy serves NTS_FP_CACHE_TTL_NS at most: the rewritten entry is seen within
  * a bounded wait, and no sooner than that age after the fill (the copy did serve until then). */
 static void copy_ages_out(struct fx *fx, const struct net *n, enum dir d)
@@ -370,6 +390,7 @@ int main(void)
 #define T(t) cmocka_unit_test_setup(t, setup)
 	    T(test_ipv4_copies_serve_until_cache_flush),
 	    T(test_ipv6_copies_serve_until_cache_flush),
+	    T(test_handle_rewrite_is_seen_by_the_next_frame),
 	    T(test_ipv4_copy_serves_no_longer_than_its_age_bound),
 	    T(test_ipv6_copy_serves_no_longer_than_its_age_bound),
 	    T(test_ipv4_deleted_channel_is_not_relayed_from_a_copy),
