@@ -3,6 +3,7 @@
  * keys that share a slot each get their own entry, and the epoch lives in the pins. The process
  * runs on one CPU so that every frame sees the same CPU's copies.
  */
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fp_fixture.h"
@@ -327,6 +328,33 @@ static uint64_t epoch_of(int fd)
 	return v;
 }
 
+/* The maps test_pinned_epoch_moves_and_is_optional pins, nts_fp_epoch last. */
+static const char *const pin_names[] = {NTS_FP_MAP_CLIENT, NTS_FP_MAP_PEER,  NTS_FP_MAP_PERM,
+					NTS_FP_MAP_RELAY,  NTS_FP_MAP_ALLOC, NTS_FP_MAP_STATS,
+					NTS_FP_MAP_TX,	   NTS_FP_MAP_EPOCH};
+#define NPINS (sizeof(pin_names) / sizeof(pin_names[0]))
+
+/* Under this process's own pin dir on bpffs: name, or the dir itself when name is NULL. */
+static void pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "/sys/fs/bpf/nts-test-cache-%d%s%s", (int)getpid(), name ? "/" : "",
+		 name ? name : "");
+}
+
+/* Removes the pins whatever assertion ended the test. */
+static int pins_teardown(void **state)
+{
+	char path[128];
+
+	for (size_t i = 0; i < NPINS; i++) {
+		pin_path(path, sizeof(path), pin_names[i]);
+		unlink(path);
+	}
+	pin_path(path, sizeof(path), NULL);
+	rmdir(path);
+	return 0;
+}
+
 /* A handle over pinned maps (ntsd's) moves the pinned nts_fp_epoch with its channel writes and
  * deletes; over pins an older ntsctl made (no nts_fp_epoch) it opens and writes channels all the
  * same, without caches to retire. */
@@ -334,54 +362,42 @@ static void test_pinned_epoch_moves_and_is_optional(void **state)
 {
 	struct fx *fx = *state;
 	const struct fastpath_fds *f = fastpath_fds(fx->fp);
-	const char *names[] = {NTS_FP_MAP_CLIENT, NTS_FP_MAP_PEER,  NTS_FP_MAP_PERM,
-			       NTS_FP_MAP_RELAY,  NTS_FP_MAP_ALLOC, NTS_FP_MAP_STATS,
-			       NTS_FP_MAP_TX,	  NTS_FP_MAP_EPOCH};
-	const int fds[] = {f->client, f->peer,	f->perm, f->relay,
-			   f->alloc,  f->stats, f->tx,	 f->epoch};
+	const int fds[NPINS] = {f->client, f->peer,  f->perm, f->relay,
+				f->alloc,  f->stats, f->tx,   f->epoch};
 	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
 			r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, PEER_PORT);
 	struct nts_fp_client_key ck = client_key(&net4, CLIENT_PORT);
 	struct nts_fp_client_val cv;
-	char dir[] = "/sys/fs/bpf/nts-test-cache-XXXXXX", path[128];
+	char dir[128], path[128];
 	struct fastpath *fp2;
 	uint64_t e;
-	int efd;
 
-	if (!mkdtemp(dir))
-		skip();
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+	pin_path(dir, sizeof(dir), NULL);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	for (size_t i = 0; i < NPINS; i++) {
+		pin_path(path, sizeof(path), pin_names[i]);
 		assert_int_equal(bpf_obj_pin(fds[i], path), 0);
 	}
-	efd = bpf_obj_get(path); /* the last one pinned: nts_fp_epoch */
-	assert_true(efd >= 0);
-	e = epoch_of(efd);
+	e = epoch_of(f->epoch);
 	assert_int_equal(fastpath_open_gen(dir, 0, &fp2), 0);
 	assert_int_equal(fastpath_channel_set(fp2, ALLOC, &c, &s, &r, &p, CHANNEL, now_ns() + FAR),
 			 0);
-	assert_true(epoch_of(efd) > e);
-	e = epoch_of(efd);
+	assert_true(epoch_of(f->epoch) > e);
+	e = epoch_of(f->epoch);
 	fastpath_channel_del(fp2, ALLOC, &c, &s, &r, &p, CHANNEL);
-	assert_true(epoch_of(efd) > e);
+	assert_true(epoch_of(f->epoch) > e);
 	assert_int_not_equal(bpf_map_lookup_elem(f->client, &ck, &cv), 0);
 	fastpath_close(fp2);
-	/* Without the pin. */
+	/* Without the pin (path: nts_fp_epoch's, the last pinned). */
 	assert_int_equal(unlink(path), 0);
-	e = epoch_of(efd);
+	e = epoch_of(f->epoch);
 	assert_int_equal(fastpath_open_gen(dir, 0, &fp2), 0);
 	assert_int_equal(fastpath_fds(fp2)->epoch, -1);
 	assert_int_equal(fastpath_channel_set(fp2, ALLOC, &c, &s, &r, &p, CHANNEL, now_ns() + FAR),
 			 0);
 	assert_int_equal(bpf_map_lookup_elem(f->client, &ck, &cv), 0);
-	assert_int_equal(epoch_of(efd), e);
+	assert_int_equal(epoch_of(f->epoch), e);
 	fastpath_close(fp2);
-	close(efd);
-	for (size_t i = 0; i + 1 < sizeof(fds) / sizeof(fds[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-		unlink(path);
-	}
-	rmdir(dir);
 }
 
 int main(void)
@@ -397,7 +413,8 @@ int main(void)
 	    T(test_ipv6_deleted_channel_is_not_relayed_from_a_copy),
 	    T(test_ipv4_keys_sharing_a_slot_each_get_their_own_entry),
 	    T(test_ipv6_keys_sharing_a_slot_each_get_their_own_entry),
-	    T(test_pinned_epoch_moves_and_is_optional),
+	    cmocka_unit_test_setup_teardown(test_pinned_epoch_moves_and_is_optional, setup,
+					    pins_teardown),
 #undef T
 	};
 
