@@ -73,8 +73,8 @@ static __noinline int client_to_peer(struct fp_state *s)
 		return pass(&s->st->pass_channel_length);
 	if (v->expires_ns < f->now)
 		return pass(&s->st->pass_expired);
-	f->src = v->relay_ip;
-	f->dst = v->peer_ip;
+	f->src = &v->relay_ip;
+	f->dst = &v->peer_ip;
 	f->sport = v->relay_port;
 	f->dport = v->peer_port;
 	f->channel = channel;
@@ -139,8 +139,8 @@ static __noinline int peer_to_client(struct fp_state *s)
 		return pass(&s->st->pass_expired);
 	if (p->udp_len > IP_LEN_MAX - CD_HDR_LEN)
 		return pass(&s->st->pass_too_big);
-	f->src = v->server_ip;
-	f->dst = v->client_ip;
+	f->src = &v->server_ip;
+	f->dst = &v->client_ip;
 	f->sport = v->server_port;
 	f->dport = v->client_port;
 	f->channel = v->channel;

@@ -92,8 +92,8 @@ static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd
 		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one */
 	sum = csum_sub_words(0, (const __u32 *)p->src.addr + IP_V4_WORD, 1);
 	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + IP_V4_WORD, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->src.addr + IP_V4_WORD, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->dst.addr + IP_V4_WORD, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->src->addr + IP_V4_WORD, 1);
+	sum = csum_add_words(sum, (const __u32 *)f->dst->addr + IP_V4_WORD, 1);
 	return udp_csum_finish(
 	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }
@@ -106,8 +106,8 @@ static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd
 
 	sum = csum_sub_words(0, (const __u32 *)p->src.addr, IP_WORDS);
 	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, IP_WORDS);
-	sum = csum_add_words(sum, (const __u32 *)f->src.addr, IP_WORDS);
-	sum = csum_add_words(sum, (const __u32 *)f->dst.addr, IP_WORDS);
+	sum = csum_add_words(sum, (const __u32 *)f->src->addr, IP_WORDS);
+	sum = csum_add_words(sum, (const __u32 *)f->dst->addr, IP_WORDS);
 	return udp_csum_finish(
 	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
 }

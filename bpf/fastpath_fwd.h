@@ -135,8 +135,8 @@ static __noinline int forward_ipv4(struct fp_state *s)
 	newh = oldh;
 	newh.ttl--;
 	newh.tot_len = bpf_htons(sizeof(newh) + new_udp_len);
-	newh.saddr = ip_v4(&f->src);
-	newh.daddr = ip_v4(&f->dst);
+	newh.saddr = ip_v4(f->src);
+	newh.daddr = ip_v4(f->dst);
 	newh.check = csum_update(oldh.check,
 				 csum_add_words(csum_sub_words(0, (__u32 *)&oldh, IPV4_HDR_WORDS),
 						(__u32 *)&newh, IPV4_HDR_WORDS));
@@ -157,8 +157,8 @@ static __noinline int forward_ipv6(struct fp_state *s)
 		return XDP_PASS;
 	newh.hop_limit--;
 	newh.payload_len = bpf_htons(new_udp_len);
-	__builtin_memcpy(&newh.saddr, f->src.addr, sizeof(newh.saddr));
-	__builtin_memcpy(&newh.daddr, f->dst.addr, sizeof(newh.daddr));
+	__builtin_memcpy(&newh.saddr, f->src->addr, sizeof(newh.saddr));
+	__builtin_memcpy(&newh.daddr, f->dst->addr, sizeof(newh.daddr));
 	return fwd_tail(s, ifindex, bpf_htons(ETH_P_IPV6), &newh, sizeof(newh), new_udp_len,
 			udp_csum_new6(&s->pkt, f, new_udp_len));
 }
@@ -171,7 +171,7 @@ static __always_inline int forward(struct fp_state *s)
 
 	if (p->ttl <= 1)
 		return pass(&s->st->pass_ttl);
-	if (ip_is_v4(&f->dst) == (int)p->v6 || ip_is_v4(&f->src) == (int)p->v6)
+	if (ip_is_v4(f->dst) == (int)p->v6 || ip_is_v4(f->src) == (int)p->v6)
 		return pass(&s->st->pass_family);
 	return p->v6 ? forward_ipv6(s) : forward_ipv4(s);
 }

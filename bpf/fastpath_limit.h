@@ -3,7 +3,8 @@
  * and the value's bpf_spin_lock serialises only the refill, once per tick of the coarse clock
  * (include/nts/bucket.h computes it, the same arithmetic ntsd's userspace relay runs). Only
  * entries with a limit_slot come here (an allocation without a limit costs no lookup), and both
- * buckets are found by index in ARRAY maps: lookups the verifier inlines, no hashing.
+ * buckets are found by index in ARRAY maps: lookups the verifier inlines, no hashing. limit_take is
+ * a call of its own, so its stack is not added to the forwarding path's of unlimited entries.
  */
 #ifndef NTS_BPF_FASTPATH_LIMIT_H
 #define NTS_BPF_FASTPATH_LIMIT_H
@@ -71,7 +72,7 @@ static __always_inline int limit_bucket_take(struct bpf_spin_lock *lock, struct 
 /* 1: the datagram (len application bytes) is within its limits and its tokens are taken; 0: over
  * a limit, nothing taken. A slot that is not the allocation's (freed, or taken by another since the
  * entry was written) limits nothing, as a missing account slot does. */
-static __always_inline int limit_take(const struct fwd *f, __u32 len)
+static __noinline int limit_take(const struct fwd *f, __u32 len)
 {
 	__u32 slot = f->limit_slot;
 	struct nts_fp_limit_val *l = bpf_map_lookup_elem(&nts_fp_alloc_limit, &slot);

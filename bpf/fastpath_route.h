@@ -43,8 +43,8 @@ static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
 		fib->family = AF_INET6;
 		fib->flowinfo =
 		    *(__be32 *)ip6 & bpf_htonl(IPV6_FLOWINFO_PRIORITY | IPV6_FLOWINFO_FLOWLABEL);
-		__builtin_memcpy(fib->ipv6_src, f->src.addr, sizeof(f->src.addr));
-		__builtin_memcpy(fib->ipv6_dst, f->dst.addr, sizeof(f->dst.addr));
+		__builtin_memcpy(fib->ipv6_src, f->src->addr, sizeof(f->src->addr));
+		__builtin_memcpy(fib->ipv6_dst, f->dst->addr, sizeof(f->dst->addr));
 	} else {
 		struct iphdr *iph = data + sizeof(struct ethhdr);
 
@@ -52,8 +52,8 @@ static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
 			return -1;
 		fib->family = AF_INET;
 		fib->tos = iph->tos;
-		fib->ipv4_src = ip_v4(&f->src);
-		fib->ipv4_dst = ip_v4(&f->dst);
+		fib->ipv4_src = ip_v4(f->src);
+		fib->ipv4_dst = ip_v4(f->dst);
 	}
 	return 0;
 }

@@ -44,7 +44,7 @@ struct pkt {
 
 /* Where a forwarded packet goes, with the ChannelData header to add (p2c) or remove (c2p). */
 struct fwd {
-	struct nts_fp_ip src, dst;
+	const struct nts_fp_ip *src, *dst; /* in the entry (its map value): not copied */
 	__u16 sport, dport;
 	__u16 channel; /* ChannelData header fields (network order when written) */
 	__u16 cd_len;
