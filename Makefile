@@ -31,7 +31,9 @@ LDLIBS    += -lsystemd
 PQ_CFLAGS := $(shell pkg-config --cflags libpq)
 LDLIBS    += $(shell pkg-config --libs libpq)
 ARCH_INC  := -I/usr/include/$(shell uname -m)-linux-gnu
-BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86
+# BPF_EXTRA: more flags for the BPF objects, e.g. a profiling build of the fast path
+# (make BUILD=build/p1 BPF_EXTRA=-DNTS_FP_PROFILE_STOP=1 build/p1/nts-xdp-micro; README).
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude $(ARCH_INC) -D__TARGET_ARCH_x86 $(BPF_EXTRA)
 
 # Modules and what each one #includes directly (tools/check_deps.sh, run by `make test`, keeps this
 # table equal to the #include lines). Libraries link with the transitive closure, in a group.
@@ -86,7 +88,7 @@ NTSCTL    := $(BUILD)/ntsctl
 NTSCTL_SRC := $(wildcard user/ntsctl/*.c)
 NTSCTL_OBJ := $(patsubst %.c,$(BUILD)/%.o,$(NTSCTL_SRC))
 TOOL_SRC  := $(wildcard tools/loadgen/*.c)
-TOOLS     := $(if $(TOOL_SRC),$(BUILD)/nts-loadgen)
+TOOLS     := $(if $(TOOL_SRC),$(BUILD)/nts-loadgen) $(BUILD)/nts-xdp-micro
 
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -153,6 +155,12 @@ $(NTSCTL): $(NTSCTL_OBJ) $(call libs_for,ntsctl)
 
 $(BUILD)/nts-loadgen: $(patsubst %.c,$(BUILD)/%.o,$(TOOL_SRC)) $(call libs_for,auth) | $(BENCH_BPF_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(call link_libs,auth) $(LDLIBS)
+
+# The XDP program's own time per packet (tools/bench/xdp_micro.c), on the bpf tests' fixture.
+$(BUILD)/tools/bench/xdp_micro.o: CFLAGS += -Itests/bpf -Wno-unused-function
+$(BUILD)/tools/bench/xdp_micro.o: | $(BPF_SKEL)
+$(BUILD)/nts-xdp-micro: $(BUILD)/tools/bench/xdp_micro.o $(call libs_for,fastpath) $(BPF_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $< $(call link_libs,fastpath) $(LDLIBS) -lcmocka
 
 # tests/unit/test_<module>[_more].c links <module> and what it depends on.
 test_module = $(firstword $(subst _, ,$(patsubst test_%,%,$(1))))
