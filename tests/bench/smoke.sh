@@ -65,6 +65,8 @@ for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited",
                 missing.append(f"{k}@{s}B")
         if c in ("ntsd-xdp", "ceiling", "ntsd-xdp-limited") and not num(z["prog_ns_per_pkt"]):
             missing.append(f"prog_ns_per_pkt@{s}B")
+        if c == "ntsd-xdp" and not (num(z["micro_ns_per_pkt"]) and z["micro_ns_per_pkt"]["min"] > 0):
+            missing.append(f"micro_ns_per_pkt@{s}B")
         intact.append(num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0 and num(z["fixed_delivered"])
                       and z["fixed_delivered"]["min"] > 0)
         if c in ("coturn", "ntsd", "ntsd-xdp", "ntsd-xdp-limited", "ntsd-workers"):

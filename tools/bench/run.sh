@@ -240,6 +240,15 @@ profile_stop() {
 	} >"$OUT/profile.txt"
 }
 
+# The XDP program alone, on a frame it relays both ways (tools/bench/xdp_micro.c): its time per
+# packet without generator, veths and sink, steadier than the path's rates.
+run_micro() { # size rep
+	local out
+	[ -x "$BUILD/nts-xdp-micro" ] || return 0
+	out=$(timeout 60 "$BUILD/nts-xdp-micro" --size "$1" 2>>"$OUT/loadgen.err" | grep '^{') &&
+		record ntsd-xdp "$1" "$2" "$(printf '%s' "$out" | sed 's/^{/{"test": "micro", /')"
+}
+
 run_contender() { # name rep
 	local c=$1 rep=$2 size mode=turn
 	case $c in
@@ -262,6 +271,7 @@ run_contender() { # name rep
 		[ "$c" = ntsd ] && [ "$rep" = 1 ] && [ "$size" = 100 ] && profile_start
 		case $c in ntsd | ntsd-workers) thread_cpu "$SRV_PID" >"$TMP/threads.before" ;; esac
 		run_xdp "$c" "$mode" "$size" "$rep"
+		[ "$c" = ntsd-xdp ] && run_micro "$size" "$rep"
 		case $c in ntsd | ntsd-workers) record_threads "$c" "$size" "$rep" "$TMP/threads.before" ;; esac
 		profile_stop
 		[ "$mode" = turn ] && run_relay "$c" "$size" "$rep"
