@@ -6,6 +6,10 @@ their lifetime ends).
 usage: turn_hold.py HOST PORT < CREDENTIALS   (one "USERNAME PASSWORD" per line)
 Prints one line per credential ("ok RELAY" or "error CODE REASON"), then
 "allocated=N refused486=N other=N".
+
+A new socket may get the port of a socket an earlier run closed while its allocation lives on:
+that 5-tuple then answers 437 Allocation Mismatch (RFC 8656 §7.2), which says nothing about the
+credential, so the credential is tried again from another socket (at most 5 times).
 """
 import hashlib
 import os
@@ -43,13 +47,17 @@ def main():
         if not line.strip():
             continue
         user, password = line.split()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.settimeout(0.5)
-        socks.append(sock)
-        try:
-            code, text = hold(sock, addr, user, password)
-        except TurnFailure as e:
-            code, text = -1, str(e)
+        for _ in range(5):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.settimeout(0.5)
+            socks.append(sock)  # kept open: the next socket gets another port
+            try:
+                code, text = hold(sock, addr, user, password)
+            except TurnFailure as e:
+                code, text = -1, str(e)
+            if code != 437:
+                break
+            print("retry: port %d is another allocation's 5-tuple" % sock.getsockname()[1])
         if code == 0:
             counts["allocated"] += 1
             print("ok %s" % text)
