@@ -286,6 +286,70 @@ static void test_udp_burst_larger_than_a_batch_is_all_answered(void **state)
 	stop(f);
 }
 
+/* Reads n STUN answers from fd (each framed by its header's length) and checks that they answer
+ * the requests with ids first..first+n-1 in order. */
+static void tcp_answers_in_order(int fd, unsigned first, unsigned n)
+{
+	static uint8_t buf[1 << 16];
+	size_t have = 0, off = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		size_t len;
+
+		while (have - off < 20 ||
+		       have - off < 20 + (size_t)(buf[off + 2] << 8 | buf[off + 3])) {
+			ssize_t r;
+
+			memmove(buf, buf + off, have - off);
+			have -= off;
+			off = 0;
+			r = recv(fd, buf + have, sizeof(buf) - have, 0);
+			assert_true(r > 0); /* SO_RCVTIMEO bounds the wait */
+			have += (size_t)r;
+		}
+		len = 20 + (size_t)(buf[off + 2] << 8 | buf[off + 3]);
+		assert_int_equal(buf[off] << 8 | buf[off + 1], 0x0101); /* Binding success */
+		assert_int_equal(buf[off + 8], (first + i) & 0xff);
+		off += len;
+	}
+}
+
+/* Requests split anywhere across reads: a read of a stream with nothing pending goes to the
+ * worker's buffer and only a partial frame is kept (user/net/stream.c); every request is answered
+ * once and in order, whether whole frames, partial ones or both arrive together. */
+static void test_stream_frames_split_across_reads_are_all_answered_in_order(void **state)
+{
+	enum { N = 250 };
+	struct fixture *f = start(100, 64, 300);
+	static uint8_t all[N * 64];
+	size_t len = 0, slices[] = {1, 7, 19, 20, 21, 33, 4096, 5000};
+	int fd = tcp_connect(f), one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (unsigned i = 0; i < N; i++)
+		len += binding_request(all + len, sizeof(all) - len, (uint8_t)i);
+	/* Slices of every size in turn; after each batch of slices the answers are read, so the
+	 * server sees a mix of small writes and large coalesced ones. */
+	for (size_t off = 0, k = 0; off < len; k++) {
+		size_t n = slices[k % (sizeof(slices) / sizeof(slices[0]))];
+
+		n = n > len - off ? len - off : n;
+		assert_int_equal(send(fd, all + off, n, MSG_NOSIGNAL), (ssize_t)n);
+		off += n;
+	}
+	tcp_answers_in_order(fd, 0, N);
+	/* And once more as one write, with the last request cut in two around a pause. */
+	len = 0;
+	for (unsigned i = 0; i < N; i++)
+		len += binding_request(all + len, sizeof(all) - len, (uint8_t)i);
+	assert_int_equal(send(fd, all, len - 9, MSG_NOSIGNAL), (ssize_t)(len - 9));
+	tcp_answers_in_order(fd, 0, N - 1);
+	assert_int_equal(send(fd, all + len - 9, 9, MSG_NOSIGNAL), 9);
+	tcp_answers_in_order(fd, N - 1, 1);
+	close(fd);
+	stop(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +360,7 @@ int main(void)
 		test_unauthenticated_stream_is_closed_at_the_auth_deadline_however_busy),
 	    cmocka_unit_test(test_client_that_never_reads_is_dropped_when_its_queue_is_full),
 	    cmocka_unit_test(test_udp_burst_larger_than_a_batch_is_all_answered),
+	    cmocka_unit_test(test_stream_frames_split_across_reads_are_all_answered_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,9 @@ struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 #define NET_STREAM_IN_MAX                                                                          \
 	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
+/* One read of a stream with nothing pending, into the worker's buffer: the complete frames are
+ * dispatched from there and only a partial one is copied into the stream's own buffer. */
+#define NET_STREAM_RX (64 * 1024)
 #define NET_STREAM_GATHER (65535 + 64)	/* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
 /* Stream listeners: one TCP per --listen and one TLS per --tls-listen, each list NTS_MAX_LISTEN. */
@@ -117,8 +120,9 @@ struct net_server {
 	unsigned nalt_groups;
 	struct net_tcp_listener *tcp[NET_MAX_TCP_LISTEN];
 	unsigned ntcp;
-	uint8_t *gather;	    /* NET_STREAM_GATHER: a message's pieces joined for one write */
-	struct ssl_ctx_st *tls_ctx; /* SSL_CTX for new TLS connections (swapped on reload) */
+	uint8_t *gather; /* NET_STREAM_GATHER: a message's pieces joined for one write */
+	uint8_t *rx;	 /* NET_STREAM_RX: a stream's read when it holds no partial frame */
+	struct ssl_ctx_st *tls_ctx;	   /* SSL_CTX for new TLS connections (swapped on reload) */
 	struct net_stream *streams, *dead; /* doubly linked live list; singly used dead list */
 	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
 	size_t nstreams;

@@ -257,6 +257,7 @@ void net_destroy(struct net_server *n)
 		net_tcp_close(n->tcp[i]);
 	net_tls_ctx_free(n->tls_ctx);
 	free(n->gather);
+	free(n->rx);
 	free(n);
 }
 
