@@ -295,8 +295,8 @@ static void stream_process_input(struct net_stream *s)
 	s->in_len -= off;
 }
 
-/* The same for len bytes read into the worker's rx buffer while the stream held nothing: only a
- * partial frame at the end is copied into the stream's buffer. */
+/* The same for len bytes in the worker's rx buffer (the stream's partial frame, then what was
+ * read after it): only a partial frame at the end is copied back into the stream's buffer. */
 static void stream_process_rx(struct net_stream *s, size_t len)
 {
 	const uint8_t *rx = s->n->rx;
@@ -338,9 +338,12 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 	for (int round = 0; !s->dead && !s->paused &&
 			    (round < 8 || (s->ops->has_pending && s->ops->has_pending(s)));
 	     round++) {
-		/* Nothing pending: one large read into the worker's buffer (fewer reads and window
-		 * updates than the stream's own 4 KiB), whose frames are dispatched in place. */
-		bool rx = s->in_len == 0 && (s->n->rx || (s->n->rx = malloc(NET_STREAM_RX)));
+		/* One large read into the worker's buffer after the partial frame the stream holds
+		 * (fewer reads and window updates than the stream's own 4 KiB allow); the frames
+		 * are dispatched from there. A partial frame of more than half of it is completed
+		 * in the stream's own buffer. */
+		bool rx = s->in_len <= NET_STREAM_RX / 2 &&
+			  (s->n->rx || (s->n->rx = malloc(NET_STREAM_RX)));
 		ssize_t r;
 
 		if (!rx && s->in_len == s->in_cap && stream_grow_in(s, s->in_cap + 1) < 0) {
@@ -350,7 +353,9 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 			net_stream_close(s, "bad framing");
 			return;
 		}
-		r = rx ? s->ops->read(s, s->n->rx, NET_STREAM_RX)
+		if (rx)
+			memcpy(s->n->rx, s->in, s->in_len);
+		r = rx ? s->ops->read(s, s->n->rx + s->in_len, NET_STREAM_RX - s->in_len)
 		       : s->ops->read(s, s->in + s->in_len, s->in_cap - s->in_len);
 		if (r == -EAGAIN || r == -EWOULDBLOCK || r == -EINTR)
 			break;
@@ -360,6 +365,8 @@ static void stream_on_event(void *arg, int fd, uint32_t events)
 		}
 		s->last_active_ms = loop_now_ms(s->n->loop);
 		if (rx) {
+			r += (ssize_t)s->in_len;
+			s->in_len = 0;
 			stream_process_rx(s, (size_t)r);
 		} else {
 			s->in_len += (size_t)r;
