@@ -231,6 +231,46 @@ static void test_binding_sent_a_byte_per_record_is_answered(void **state)
 	stop(f);
 }
 
+/* Records that arrive together: OpenSSL reads ahead several at a time (user/net/tls.c), and the
+ * ones it holds raise no socket event, so the stream must read them on its own. 300 requests, each
+ * its own record, written before any answer is read, are all answered in order. */
+static void test_records_read_ahead_together_are_all_answered_in_order(void **state)
+{
+	enum { N = 300 };
+	struct fixture *f = start(0x1003);
+	SSL *ssl = tls_connect(f, 0);
+	static uint8_t in[N * 64];
+	size_t have = 0, off = 0;
+
+	assert_non_null(ssl);
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t tid[STUN_TID_LEN] = {
+		    (uint8_t)i, (uint8_t)(i >> 8), 2, 3, 4, 5, 6, 7, 8, 9, 10, 11};
+		uint8_t req[64];
+		struct stun_builder b;
+
+		stun_build_init(&b, req, sizeof(req), STUN_BINDING, STUN_REQUEST, tid);
+		assert_true(SSL_write(ssl, req, (int)stun_build_finish(&b)) > 0);
+	}
+	for (unsigned i = 0; i < N; i++) {
+		size_t len;
+
+		while (have - off < 20 ||
+		       have - off < 20 + (size_t)(in[off + 2] << 8 | in[off + 3])) {
+			int r = SSL_read(ssl, in + have, (int)(sizeof(in) - have));
+
+			assert_true(r > 0); /* SO_RCVTIMEO bounds the wait */
+			have += (size_t)r;
+		}
+		len = 20 + (size_t)(in[off + 2] << 8 | in[off + 3]);
+		assert_int_equal(in[off] << 8 | in[off + 1], 0x0101); /* Binding success */
+		assert_int_equal(in[off + 8] | in[off + 9] << 8, i);
+		off += len;
+	}
+	tls_close(ssl);
+	stop(f);
+}
+
 /* TLS 1.2 and 1.3 only (RFC 8996: no TLS 1.0/1.1). */
 static void test_only_tls_1_2_and_1_3_are_accepted(void **state)
 {
@@ -335,6 +375,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_binding_over_tls_is_answered),
 	    cmocka_unit_test(test_binding_sent_a_byte_per_record_is_answered),
+	    cmocka_unit_test(test_records_read_ahead_together_are_all_answered_in_order),
 	    cmocka_unit_test(test_only_tls_1_2_and_1_3_are_accepted),
 	    cmocka_unit_test(test_reload_serves_the_new_certificate_and_keeps_live_connections),
 	    cmocka_unit_test(test_failed_reload_keeps_the_old_certificate),
