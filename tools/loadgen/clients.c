@@ -203,10 +203,12 @@ static double lg_closs(const struct lg_crun *r)
 }
 
 /* UDP: the highest delivered rate with loss < 0.1%, from a flat-out probe and bisection (at most
- * 10 steps). TCP and TLS never drop, they push back: the rate is what the sink counted while a
- * flat-out sender wrote as fast as the streams took, the best of LG_STREAM_STEPS steps (other jobs
- * on the machine can only lower it), and every frame written must arrive. *best gets the step the
- * rate comes from (its CPU figures). */
+ * 10 steps). TCP and TLS push back: the rate is what the sink counted while a flat-out sender
+ * wrote as fast as the streams took, the best of LG_STREAM_STEPS steps (other jobs on the machine
+ * can only lower it) with loss < 0.1%. The relay's UDP leg may still drop when the relay reads the
+ * streams faster than its sockets toward the peer drain (user/turn/relay.c drops, as a router
+ * would): if no step is lossless, the step with the least loss is taken, and the record says how
+ * much (max_loss). *best gets the step the rate comes from (its CPU figures). */
 #define LG_STREAM_STEPS 3
 static double lg_clients_search(struct lg_clients *c, struct lg_crun *flat, struct lg_crun *best,
 				char *log, size_t cap)
@@ -217,6 +219,8 @@ static double lg_clients_search(struct lg_clients *c, struct lg_crun *flat, stru
 	size_t used = 0;
 
 	if (lg_transport_stream(o)) {
+		struct lg_crun least = {0};
+
 		for (int i = 0; i < LG_STREAM_STEPS; i++) {
 			if (lg_clients_run(c, 0, step, &r))
 				return -1;
@@ -230,6 +234,12 @@ static double lg_clients_search(struct lg_clients *c, struct lg_crun *flat, stru
 				top = r.window_pkts / r.secs;
 				*best = r;
 			}
+			if (!i || lg_closs(&r) < lg_closs(&least))
+				least = r;
+		}
+		if (top == 0 && least.window_pkts && least.pkts) {
+			top = least.window_pkts / least.secs;
+			*best = least;
 		}
 		return top;
 	}
@@ -306,8 +316,10 @@ static void lg_clients_report(struct lg_clients *c, double maxpps, const struct 
 		lg_json_num(&j, "flat_delivered_pps", (double)flat->pkts / flat->secs);
 		lg_json_num(&j, "max_pps", maxpps);
 		lg_json_str(&j, "search", log);
-		if (maxpps > 0)
+		if (maxpps > 0) {
+			lg_json_num(&j, "max_loss", lg_closs(best));
 			lg_clients_cpu_json(&j, "max_", best);
+		}
 	}
 	if (fr) {
 		lg_json_num(&j, "fixed_rate", o->rate);
