@@ -219,6 +219,34 @@ static struct nts_fp_stats stats(struct fx *fx)
 	return s;
 }
 
+/* The map keys of n's client (from cport to the server, on CHANNEL) and of peer (from pport to
+ * the relay's rport). */
+static inline struct nts_fp_client_key fp_client_key(const struct net *n, uint16_t cport)
+{
+	struct nts_addr c = addr(n->client, cport), s = addr(n->server, SERVER_PORT);
+	struct nts_fp_client_key k = {0};
+
+	fastpath_ip_from_addr(&k.client_ip, &c);
+	fastpath_ip_from_addr(&k.server_ip, &s);
+	k.client_port = cport;
+	k.server_port = SERVER_PORT;
+	k.channel = CHANNEL;
+	return k;
+}
+
+static inline struct nts_fp_peer_key fp_peer_key(const struct net *n, const char *peer,
+						 uint16_t rport, uint16_t pport)
+{
+	struct nts_addr r = addr(n->server, rport), p = addr(peer, pport);
+	struct nts_fp_peer_key k = {0};
+
+	fastpath_ip_from_addr(&k.relay_ip, &r);
+	fastpath_ip_from_addr(&k.peer_ip, &p);
+	k.relay_port = rport;
+	k.peer_port = pport;
+	return k;
+}
+
 /* Binds CHANNEL for the client of n to peer (with its permission) until expires. */
 static void bind_channel(struct fx *fx, const struct net *n, const char *peer, uint64_t expires)
 {

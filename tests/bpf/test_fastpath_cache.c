@@ -38,37 +38,12 @@ static int cache_group_setup(void **state)
 	return group_setup(state);
 }
 
-static struct nts_fp_client_key client_key(const struct net *n, uint16_t cport)
-{
-	struct nts_addr c = addr(n->client, cport), s = addr(n->server, SERVER_PORT);
-	struct nts_fp_client_key k = {0};
-
-	fastpath_ip_from_addr(&k.client_ip, &c);
-	fastpath_ip_from_addr(&k.server_ip, &s);
-	k.client_port = cport;
-	k.server_port = SERVER_PORT;
-	k.channel = CHANNEL;
-	return k;
-}
-
-static struct nts_fp_peer_key peer_key(const struct net *n, uint16_t rport, uint16_t pport)
-{
-	struct nts_addr r = addr(n->server, rport), p = addr(n->peer, pport);
-	struct nts_fp_peer_key k = {0};
-
-	fastpath_ip_from_addr(&k.relay_ip, &r);
-	fastpath_ip_from_addr(&k.peer_ip, &p);
-	k.relay_port = rport;
-	k.peer_port = pport;
-	return k;
-}
-
 /* Writes tag into the hash entry of n's channel in direction d, without fastpath_cache_flush. */
 static void rewrite(struct fx *fx, const struct net *n, enum dir d, uint16_t tag)
 {
 	const struct fastpath_fds *f = fastpath_fds(fx->fp);
-	struct nts_fp_client_key ck = client_key(n, CLIENT_PORT);
-	struct nts_fp_peer_key pk = peer_key(n, RELAY_PORT, PEER_PORT);
+	struct nts_fp_client_key ck = fp_client_key(n, CLIENT_PORT);
+	struct nts_fp_peer_key pk = fp_peer_key(n, n->peer, RELAY_PORT, PEER_PORT);
 	struct nts_fp_client_val cv;
 	struct nts_fp_peer_val pv;
 
@@ -282,18 +257,18 @@ static void colliding_keys(struct fx *fx, const struct net *n)
 {
 	struct flow a = {ALLOC, CLIENT_PORT, RELAY_PORT, PEER_PORT, "flow A"};
 	struct flow b = {ALLOC + 1, 0, RELAY_PORT + 1, 0, "flow B, another length"};
-	struct nts_fp_client_key ka = client_key(n, a.cport), kb;
-	struct nts_fp_peer_key pa = peer_key(n, a.rport, a.pport), pb;
+	struct nts_fp_client_key ka = fp_client_key(n, a.cport), kb;
+	struct nts_fp_peer_key pa = fp_peer_key(n, n->peer, a.rport, a.pport), pb;
 	const uint32_t cslot = nts_fp_cache_slot((const __u32 *)&ka, sizeof(ka) / 4),
 		       pslot = nts_fp_cache_slot((const __u32 *)&pa, sizeof(pa) / 4);
 
 	for (uint16_t port = CLIENT_PORT + 1; !b.cport && port < CLIENT_PORT + 20000; port++) {
-		kb = client_key(n, port);
+		kb = fp_client_key(n, port);
 		if (nts_fp_cache_slot((const __u32 *)&kb, sizeof(kb) / 4) == cslot)
 			b.cport = port;
 	}
 	for (uint16_t port = PEER_PORT + 1; !b.pport && port < PEER_PORT + 5000; port++) {
-		pb = peer_key(n, b.rport, port);
+		pb = fp_peer_key(n, n->peer, b.rport, port);
 		if (nts_fp_cache_slot((const __u32 *)&pb, sizeof(pb) / 4) == pslot)
 			b.pport = port;
 	}
@@ -366,7 +341,7 @@ static void test_pinned_epoch_moves_and_is_optional(void **state)
 				f->alloc,  f->stats, f->tx,   f->epoch};
 	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
 			r = addr(net4.server, RELAY_PORT), p = addr(net4.peer, PEER_PORT);
-	struct nts_fp_client_key ck = client_key(&net4, CLIENT_PORT);
+	struct nts_fp_client_key ck = fp_client_key(&net4, CLIENT_PORT);
 	struct nts_fp_client_val cv;
 	char dir[128], path[128];
 	struct fastpath *fp2;

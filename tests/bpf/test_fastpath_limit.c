@@ -14,14 +14,9 @@
 
 static struct nts_fp_client_val client_val(struct fx *fx, const struct net *n, uint16_t channel)
 {
-	struct nts_addr c = addr(n->client, CLIENT_PORT), s = addr(n->server, SERVER_PORT);
-	struct nts_fp_client_key k = {0};
+	struct nts_fp_client_key k = fp_client_key(n, CLIENT_PORT);
 	struct nts_fp_client_val v;
 
-	fastpath_ip_from_addr(&k.client_ip, &c);
-	fastpath_ip_from_addr(&k.server_ip, &s);
-	k.client_port = CLIENT_PORT;
-	k.server_port = SERVER_PORT;
 	k.channel = channel;
 	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->client, &k, &v), 0);
 	return v;
@@ -267,7 +262,7 @@ static void test_slot_of_another_allocation_limits_nothing(void **state)
 	const struct fastpath_fds *f = fastpath_fds(fx->fp);
 	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
 			r2 = addr(net4.server, RELAY_PORT + 1), p = addr(net4.peer, PEER_PORT);
-	struct nts_fp_client_key k = {0};
+	struct nts_fp_client_key k = fp_client_key(&net4, CLIENT_PORT);
 	struct nts_fp_client_val v;
 
 	bind_channel(fx, &net4, net4.peer, now_ns() + FAR);
@@ -279,11 +274,6 @@ static void test_slot_of_another_allocation_limits_nothing(void **state)
 	/* ALLOC's entry names ALLOC2's (empty) bucket. */
 	v = client_val(fx, &net4, CHANNEL);
 	v.limit_slot = client_val(fx, &net4, CHANNEL + 1).limit_slot;
-	fastpath_ip_from_addr(&k.client_ip, &c);
-	fastpath_ip_from_addr(&k.server_ip, &s);
-	k.client_port = CLIENT_PORT;
-	k.server_port = SERVER_PORT;
-	k.channel = CHANNEL;
 	assert_int_equal(bpf_map_update_elem(f->client, &k, &v, BPF_EXIST), 0);
 	fastpath_cache_flush(fx->fp);
 	for (int i = 0; i < 3; i++)

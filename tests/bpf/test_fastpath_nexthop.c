@@ -4,21 +4,9 @@
  */
 #include "fp_fixture.h"
 
-static struct nts_fp_peer_key peer_key(const struct net *n, const char *peer)
-{
-	struct nts_addr r = addr(n->server, RELAY_PORT), p = addr(peer, PEER_PORT);
-	struct nts_fp_peer_key k = {0};
-
-	fastpath_ip_from_addr(&k.relay_ip, &r);
-	fastpath_ip_from_addr(&k.peer_ip, &p);
-	k.relay_port = RELAY_PORT;
-	k.peer_port = PEER_PORT;
-	return k;
-}
-
 static struct nts_fp_peer_val peer_val(struct fx *fx, const struct net *n)
 {
-	struct nts_fp_peer_key k = peer_key(n, n->peer);
+	struct nts_fp_peer_key k = fp_peer_key(n, n->peer, RELAY_PORT, PEER_PORT);
 	struct nts_fp_peer_val v;
 
 	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->peer, &k, &v), 0);
@@ -68,7 +56,7 @@ static void test_ipv6_cached_next_hop_still_checks_mtu(void **state)
 static void test_stale_next_hop_is_looked_up_again(void **state)
 {
 	struct fx *fx = *state;
-	struct nts_fp_peer_key k = peer_key(&net4, net4.peer);
+	struct nts_fp_peer_key k = fp_peer_key(&net4, net4.peer, RELAY_PORT, PEER_PORT);
 	struct fp_spec s = {0};
 	struct fp_frame in, out;
 	struct nts_fp_peer_val v;

@@ -7,31 +7,6 @@
 
 #define OTHER_ALLOC 8 /* a second allocation that took the first one's keys */
 
-static struct nts_fp_client_key client_key(const struct net *n)
-{
-	struct nts_addr c = addr(n->client, CLIENT_PORT), s = addr(n->server, SERVER_PORT);
-	struct nts_fp_client_key k = {0};
-
-	fastpath_ip_from_addr(&k.client_ip, &c);
-	fastpath_ip_from_addr(&k.server_ip, &s);
-	k.client_port = CLIENT_PORT;
-	k.server_port = SERVER_PORT;
-	k.channel = CHANNEL;
-	return k;
-}
-
-static struct nts_fp_peer_key peer_key(const struct net *n, const char *peer)
-{
-	struct nts_addr r = addr(n->server, RELAY_PORT), p = addr(peer, PEER_PORT);
-	struct nts_fp_peer_key k = {0};
-
-	fastpath_ip_from_addr(&k.relay_ip, &r);
-	fastpath_ip_from_addr(&k.peer_ip, &p);
-	k.relay_port = RELAY_PORT;
-	k.peer_port = PEER_PORT;
-	return k;
-}
-
 static struct nts_fp_perm_key perm_key(const struct net *n, const char *peer)
 {
 	struct nts_addr r = addr(n->server, RELAY_PORT), p = addr(peer, 0);
@@ -54,7 +29,7 @@ static void bind_channel_as(struct fastpath *fp, uint64_t id, const struct net *
 
 static bool has_client(struct fx *fx, const struct net *n)
 {
-	struct nts_fp_client_key k = client_key(n);
+	struct nts_fp_client_key k = fp_client_key(n, CLIENT_PORT);
 	struct nts_fp_client_val v;
 
 	return bpf_map_lookup_elem(fastpath_fds(fx->fp)->client, &k, &v) == 0;
@@ -62,7 +37,7 @@ static bool has_client(struct fx *fx, const struct net *n)
 
 static bool has_peer(struct fx *fx, const struct net *n, const char *peer)
 {
-	struct nts_fp_peer_key k = peer_key(n, peer);
+	struct nts_fp_peer_key k = fp_peer_key(n, peer, RELAY_PORT, PEER_PORT);
 	struct nts_fp_peer_val v;
 
 	return bpf_map_lookup_elem(fastpath_fds(fx->fp)->peer, &k, &v) == 0;
@@ -246,7 +221,7 @@ static void redirect_failure_drops(const struct net *n, void **state)
 	assert_int_equal(bpf_map_delete_elem(f->tx, &b), 0);
 	/* The client entry cached fpb0 as its next hop; keep that answer fresh. */
 	{
-		struct nts_fp_client_key ck = client_key(n);
+		struct nts_fp_client_key ck = fp_client_key(n, CLIENT_PORT);
 		struct nts_fp_client_val cv;
 
 		assert_int_equal(bpf_map_lookup_elem(f->client, &ck, &cv), 0);
