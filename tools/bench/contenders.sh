@@ -14,19 +14,10 @@ make_bench_cert() {
 		-subj /CN=nts.bench -keyout "$TMP/bench.key" -out "$TMP/bench.crt" >/dev/null 2>&1
 }
 
-wait_tcp_listen() { # ns addr:port — bounded: 50 x 0.1 s
+wait_listen() { # t|u ns addr:port — a TCP or UDP socket listening there; bounded: 50 x 0.1 s
 	local i
 	for i in $(seq 50); do
-		ip netns exec "$1" ss -Hltn 2>/dev/null | grep -q " $2 " && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
-wait_udp_listen() { # ns addr:port — bounded: 50 x 0.1 s
-	local i
-	for i in $(seq 50); do
-		ip netns exec "$1" ss -Hlun 2>/dev/null | grep -q " $2 " && return 0
+		ip netns exec "$2" ss -Hl"$1"n 2>/dev/null | grep -q " $3 " && return 0
 		sleep 0.1
 	done
 	return 1
@@ -55,8 +46,8 @@ start_coturn() {
 	SRV_CMD+=" --userdb=$TMP/turndb --pidfile=$TMP/turnserver.pid --log-file=/dev/null --no-stdout-log"
 	ip netns exec "$NS_S" $SRV_CMD >"$TMP/coturn.log" 2>&1 &
 	SRV_PID=$!
-	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
-		! wait_tcp_listen "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
+	if ! wait_listen u "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
+		! wait_listen t "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
 		SRV_STATUS="failed: turnserver did not listen: $(tail -c 200 "$TMP/coturn.log" | tr '\n' ' ')"
 		stop_server
 		return 1
@@ -93,8 +84,8 @@ start_ntsd() { # [xdp [limited]]
 		SRV_CMD+=" --max-bps-per-allocation $LIMIT_ALLOC --max-pps-per-allocation $LIMIT_ALLOC"
 	ip netns exec "$NS_S" $BUILD/$SRV_CMD >"$TMP/ntsd.log" 2>&1 &
 	SRV_PID=$!
-	if ! wait_udp_listen "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
-		! wait_tcp_listen "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
+	if ! wait_listen u "$NS_S" "$TOPO_S_IP:$TURN_PORT" ||
+		! wait_listen t "$NS_S" "$TOPO_S_IP:$TLS_PORT"; then
 		SRV_STATUS="failed: ntsd did not listen: $(tail -c 200 "$TMP/ntsd.log" | tr '\n' ' ')"
 		stop_server
 		return 1

@@ -45,21 +45,6 @@ struct lg_crun {
 	uint64_t wakeups;     /* the relay threads' (lg_cpu_tasks_relay_slices) */
 };
 
-static int lg_clients_sink(struct lg_clients *c, struct bench_sink_stats *sum)
-{
-	struct bench_sink_stats per[c->ncpus];
-	uint32_t key = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(c->stats_fd, &key, per))
-		return -errno;
-	for (int i = 0; i < c->ncpus; i++) {
-		sum->pkts += per[i].pkts;
-		sum->bad += per[i].bad;
-	}
-	return 0;
-}
-
 /* Lays out the frames of a batch once: payload pattern (the sink checks the payload's last bytes
  * against bench_pattern with sequence 0, as for the in-kernel generator's frames) and padding. */
 static void lg_clients_frames(struct lg_clients *c)
@@ -154,7 +139,7 @@ static int lg_clients_settle(struct lg_clients *c, struct bench_sink_stats *b)
 	lg_sleep_until(lg_now_ns() + LG_SETTLE_NS);
 	end = lg_now_ns() + 2000000000ull;
 	for (;;) {
-		if (lg_clients_sink(c, b))
+		if (lg_sink_sum(c->stats_fd, c->ncpus, b))
 			return -EIO;
 		if (!stream || b->pkts == last || lg_now_ns() >= end)
 			return 0;
@@ -171,8 +156,8 @@ static int lg_clients_run(struct lg_clients *c, double rate, double secs, struct
 
 	memset(r, 0, sizeof(*r));
 	memset(&c->hist, 0, sizeof(c->hist));
-	if (bpf_map_update_elem(c->hist_fd, &key, &c->hist, BPF_ANY) || lg_clients_sink(c, &a) ||
-	    lg_cpu_sample(&busy0, &total0))
+	if (bpf_map_update_elem(c->hist_fd, &key, &c->hist, BPF_ANY) ||
+	    lg_sink_sum(c->stats_fd, c->ncpus, &a) || lg_cpu_sample(&busy0, &total0))
 		return -EIO;
 	task0 = lg_cpu_tasks_ns(&c->tasks, &relay0);
 	r->wakeups = lg_cpu_tasks_relay_slices(&c->tasks);
@@ -180,7 +165,7 @@ static int lg_clients_run(struct lg_clients *c, double rate, double secs, struct
 	lg_clients_send(c, rate, secs, r);
 	r->secs = (double)(lg_now_ns() - start) / 1e9;
 	r->rate = (double)r->offered / r->secs;
-	if (lg_clients_sink(c, &w) || lg_cpu_sample(&r->busy, &r->total))
+	if (lg_sink_sum(c->stats_fd, c->ncpus, &w) || lg_cpu_sample(&r->busy, &r->total))
 		return -EIO;
 	r->task_ns = lg_cpu_tasks_ns(&c->tasks, &r->relay_ns) - task0;
 	r->relay_ns -= relay0;

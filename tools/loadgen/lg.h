@@ -54,6 +54,10 @@ struct lg_opts {
 uint64_t lg_now_ns(void);
 void lg_sleep_until(uint64_t t_ns);
 
+/* The XDP sink's counters (a PERCPU_ARRAY of one struct bench_sink_stats, stats_fd) summed over
+ * ncpus CPUs into *sum. 0 or -errno. */
+int lg_sink_sum(int stats_fd, int ncpus, struct bench_sink_stats *sum);
+
 /* --- namespaces and system figures --- */
 /* Enters network namespace name (NULL: no-op). 0 or -errno. */
 int lg_netns_enter(const char *name);

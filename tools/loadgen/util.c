@@ -1,5 +1,5 @@
-/* Load generator helpers: monotonic time, namespace switching, /proc figures, latency histograms
- * (the XDP sink's bucket layout) and flat JSON output. */
+/* Load generator helpers: monotonic time, namespace switching, /proc figures, the XDP sink's
+ * counters, latency histograms (the sink's bucket layout) and flat JSON output. */
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "lg.h"
 
@@ -253,4 +255,21 @@ uint64_t lg_cpu_tasks_ns(const struct lg_cpu_tasks *t, uint64_t *relay_ns)
 	if (relay_ns)
 		*relay_ns = relay;
 	return sum;
+}
+
+int lg_sink_sum(int stats_fd, int ncpus, struct bench_sink_stats *sum)
+{
+	struct bench_sink_stats per[ncpus > 0 ? ncpus : 1];
+	uint32_t key = 0;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpus <= 0 || bpf_map_lookup_elem(stats_fd, &key, per))
+		return ncpus <= 0 ? -EINVAL : -errno;
+	for (int i = 0; i < ncpus; i++) {
+		sum->pkts += per[i].pkts;
+		sum->bytes += per[i].bytes;
+		sum->bad += per[i].bad;
+		sum->passed += per[i].passed;
+	}
+	return 0;
 }

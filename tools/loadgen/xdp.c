@@ -43,23 +43,6 @@ struct lg_run {
 	uint64_t sent, pkts, bad, busy, total, task_ns, relay_ns;
 };
 
-static int lg_sink_read(struct lg_xdp *x, struct bench_sink_stats *sum)
-{
-	struct bench_sink_stats per[x->ncpus];
-	uint32_t key = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	if (bpf_map_lookup_elem(x->stats_fd, &key, per))
-		return -errno;
-	for (int i = 0; i < x->ncpus; i++) {
-		sum->pkts += per[i].pkts;
-		sum->bytes += per[i].bytes;
-		sum->bad += per[i].bad;
-		sum->passed += per[i].passed;
-	}
-	return 0;
-}
-
 static void lg_alarm(int sig)
 {
 	(void)sig; /* only interrupts BPF_PROG_RUN */
@@ -156,8 +139,8 @@ static int lg_xdp_run(struct lg_xdp *x, bool live, double rate, double secs, str
 
 	memset(r, 0, sizeof(*r));
 	memset(&x->hist, 0, sizeof(x->hist));
-	if (bpf_map_update_elem(x->hist_fd, &key, &x->hist, BPF_ANY) || lg_sink_read(x, &a) ||
-	    lg_cpu_sample(&busy0, &total0))
+	if (bpf_map_update_elem(x->hist_fd, &key, &x->hist, BPF_ANY) ||
+	    lg_sink_sum(x->stats_fd, x->ncpus, &a) || lg_cpu_sample(&busy0, &total0))
 		return -EIO;
 	task0 = lg_cpu_tasks_ns(&x->tasks, &relay0);
 	start = lg_now_ns();
@@ -167,7 +150,7 @@ static int lg_xdp_run(struct lg_xdp *x, bool live, double rate, double secs, str
 	r->secs = (double)(lg_now_ns() - start) / 1e9;
 	r->rate = (double)r->sent / r->secs;
 	lg_sleep_until(lg_now_ns() + LG_SETTLE_NS);
-	if (lg_sink_read(x, &b) || lg_cpu_sample(&r->busy, &r->total) ||
+	if (lg_sink_sum(x->stats_fd, x->ncpus, &b) || lg_cpu_sample(&r->busy, &r->total) ||
 	    bpf_map_lookup_elem(x->hist_fd, &key, &x->hist))
 		return -EIO;
 	r->task_ns = lg_cpu_tasks_ns(&x->tasks, &r->relay_ns) - task0;

@@ -243,6 +243,7 @@ void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay)
 	struct fp_foreign k = {0}, *hit, *lo, *hi, *end = fp->foreign_ents + fp->nforeign_ents;
 	uint8_t val[sizeof(struct nts_fp_client_val)];
 	uint64_t kid;
+	bool deleted = false;
 
 	if (!fp->nforeign_ents)
 		return;
@@ -261,10 +262,11 @@ void fp_foreign_take(struct fastpath *fp, const struct nts_fp_relay_key *relay)
 		if (bpf_map_lookup_elem(fds[e->map], e->key, val))
 			continue;
 		memcpy(&kid, val + alloc_id_off[e->map], sizeof(kid));
-		if (fp_gen_of(kid) != fp->gen)
-			bpf_map_delete_elem(fds[e->map], e->key);
+		if (fp_gen_of(kid) != fp->gen && bpf_map_delete_elem(fds[e->map], e->key) == 0)
+			deleted = true;
 	}
-	fp_cache_bump(fp);
+	if (deleted)
+		fp_cache_bump(fp);
 	memmove(lo, hi, (end - hi) * sizeof(*lo));
 	fp->nforeign_ents -= hi - lo;
 }

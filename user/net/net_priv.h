@@ -22,8 +22,8 @@ struct turn_raw_ops; /* turn/turn.h: an RFC 6062 data connection's callbacks */
 #define NET_STREAM_IN_MAX                                                                          \
 	(65535 + 24) /* largest frame: STUN header + 65535, or ChannelData + pad */
 #define NET_STREAM_IN_MIN 4096
-/* One read of a stream with nothing pending, into the worker's buffer: the complete frames are
- * dispatched from there and only a partial one is copied into the stream's own buffer. */
+/* One read of a stream into the worker's buffer, after the partial frame it kept (if at most half
+ * of it): the complete frames are dispatched from there, a partial one goes back to the stream. */
 #define NET_STREAM_RX (64 * 1024)
 #define NET_STREAM_GATHER (65535 + 64)	/* one client message: STUN or ChannelData + padding */
 #define NET_STREAM_OUT_MAX (256 * 1024) /* bytes queued to a slow client before it is dropped */
@@ -121,7 +121,7 @@ struct net_server {
 	struct net_tcp_listener *tcp[NET_MAX_TCP_LISTEN];
 	unsigned ntcp;
 	uint8_t *gather; /* NET_STREAM_GATHER: a message's pieces joined for one write */
-	uint8_t *rx;	 /* NET_STREAM_RX: a stream's read when it holds no partial frame */
+	uint8_t *rx;	 /* NET_STREAM_RX: a stream's partial frame and the next read after it */
 	struct ssl_ctx_st *tls_ctx;	   /* SSL_CTX for new TLS connections (swapped on reload) */
 	struct net_stream *streams, *dead; /* doubly linked live list; singly used dead list */
 	struct net_stream *kicked; /* resumed with bytes waiting in their layer: read them */
