@@ -82,34 +82,35 @@ static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struc
 	return f->to_client ? sum + cd : sum + (__u32)~cd;
 }
 
-/* The UDP checksum of the rewritten IPv4 datagram: the address words are the IPv4 addresses. */
-static __always_inline __u16 udp_csum_new4(const struct pkt *p, const struct fwd *f,
-					   __u16 new_udp_len)
+/* The one's-complement sum ~m + m' over the address words that change, the same words in the IP
+ * pseudo-header of the UDP checksum and, for IPv4, in the IP header: the IPv4 addresses, or the
+ * full IPv6 addresses (RFC 8200 §8.1). */
+static __always_inline __u64 csum_addr_diff(const struct pkt *p, const struct fwd *f)
 {
 	__u64 sum;
 
-	if (p->udp_csum == 0)
-		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one */
-	sum = csum_sub_words(0, (const __u32 *)p->src.addr + IP_V4_WORD, 1);
-	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + IP_V4_WORD, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->src->addr + IP_V4_WORD, 1);
-	sum = csum_add_words(sum, (const __u32 *)f->dst->addr + IP_V4_WORD, 1);
-	return udp_csum_finish(
-	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
-}
-
-/* The same for IPv6, whose pseudo-header holds the full addresses (RFC 8200 §8.1). */
-static __always_inline __u16 udp_csum_new6(const struct pkt *p, const struct fwd *f,
-					   __u16 new_udp_len)
-{
-	__u64 sum;
-
+	if (!p->v6) {
+		sum = csum_sub_words(0, (const __u32 *)p->src.addr + IP_V4_WORD, 1);
+		sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + IP_V4_WORD, 1);
+		sum = csum_add_words(sum, (const __u32 *)f->src->addr + IP_V4_WORD, 1);
+		return csum_add_words(sum, (const __u32 *)f->dst->addr + IP_V4_WORD, 1);
+	}
 	sum = csum_sub_words(0, (const __u32 *)p->src.addr, IP_WORDS);
 	sum = csum_sub_words(sum, (const __u32 *)p->dst.addr, IP_WORDS);
 	sum = csum_add_words(sum, (const __u32 *)f->src->addr, IP_WORDS);
-	sum = csum_add_words(sum, (const __u32 *)f->dst->addr, IP_WORDS);
+	return csum_add_words(sum, (const __u32 *)f->dst->addr, IP_WORDS);
+}
+
+/* The UDP checksum of the rewritten datagram, from the arriving one's and the change of its
+ * address words (csum_addr_diff). */
+static __always_inline __u16 udp_csum_new(const struct pkt *p, const struct fwd *f,
+					  __u16 new_udp_len, __u64 addr_diff)
+{
+	if (p->udp_csum == 0)
+		return 0; /* RFC 768: an IPv4 datagram without a checksum stays without one (IPv6
+			     ones always have one: the parser passes the others) */
 	return udp_csum_finish(
-	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, sum)));
+	    csum_update(p->udp_csum, udp_csum_diff_rest(p, f, new_udp_len, addr_diff)));
 }
 
 #endif /* NTS_BPF_FASTPATH_CSUM_H */

@@ -1,6 +1,8 @@
-/* XDP fast path, forwarding: rewrites a routed packet's Ethernet, IP and UDP headers, adds or
- * strips the 4-byte ChannelData header, counts it and sends it (XDP_TX or redirect). One shared
- * tail serves IPv4 and IPv6 with constant header sizes.
+/* XDP fast path, forwarding: rewrites a routed packet's Ethernet, IP and UDP headers in place,
+ * adds or strips the 4-byte ChannelData header, counts it and sends it (XDP_TX or redirect). The
+ * few header words that survive or enter a checksum are read into registers before the frame
+ * start moves; nothing is staged on the stack, where writing a field and reading back the word
+ * around it would stall the CPU's store forwarding.
  */
 #ifndef NTS_BPF_FASTPATH_FWD_H
 #define NTS_BPF_FASTPATH_FWD_H
@@ -41,68 +43,52 @@ static __always_inline void count_forward(struct nts_fp_stats *st, const struct 
 	}
 }
 
-/* Copies the arriving IP header (hlen bytes, a compile-time constant) into hdr, then routes
- * before anything changes. Returns the egress ifindex (>0), or <=0 to pass. */
-static __always_inline int fwd_load_route(struct fp_state *s, void *hdr, const __u32 hlen)
-{
-	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
-
-	if (data + sizeof(struct ethhdr) + hlen > data_end)
-		return 0;
-	COPY_PKT(hdr, data + sizeof(struct ethhdr), hlen);
-	return route(s);
-}
-
-/* Writes Ethernet (MACs from the next-hop cache), the rewritten IP header iph (hlen bytes, a
- * compile-time constant, so clang folds the copies), UDP and, towards the client, the ChannelData
- * header after moving the frame start by its 4 bytes; then counts and sends the packet. */
-static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 proto, const void *iph,
-				    const __u32 hlen, __u16 new_udp_len, __u16 udp_check)
+/* Takes the routed datagram: over its bandwidth limit it is dropped here, as userspace drops it,
+ * before anything is rewritten; then the link-layer trailer goes and the frame start moves by the
+ * ChannelData header (towards the client it grows by it, towards the peer it loses it). -1 to
+ * go on, else the action. */
+static __always_inline int fwd_move(struct fp_state *s)
 {
 	struct xdp_md *ctx = s->ctx;
 	struct nts_fp_stats *st = s->st;
-	const struct pkt *p = &s->pkt;
 	const struct fwd *f = &s->fwd;
-	void *data, *data_end;
-	struct udphdr udp __attribute__((aligned(4)));
-	/* struct ethhdr is packed: this one is 4-byte aligned (COPY_PKT), its fields 16-bit. */
-	__u16 eth[ETH_HLEN / 2 + 1] __attribute__((aligned(4)));
-	__u32 cd;
 
-	udp.source = bpf_htons(f->sport);
-	udp.dest = bpf_htons(f->dport);
-	udp.len = bpf_htons(new_udp_len);
-	udp.check = udp_check;
-	COPY16(eth, f->nh->dmac, ETH_ALEN);
-	COPY16((__u8 *)eth + ETH_ALEN, f->nh->smac, ETH_ALEN);
-	eth[ETH_HLEN / 2 - 1] = proto; /* after both addresses */
-	eth[ETH_HLEN / 2] = 0;
-	cd = cd_word(f);
-
-	/* Routed, so it would leave: over its bandwidth limit it is dropped here, as userspace
-	 * drops it, before anything is rewritten. */
 	if (f->limit_slot && !limit_take(f, f->cd_len)) {
 		COUNT(st, drop_rate_limited);
 		return XDP_DROP;
 	}
 	PROFILE_STOP(3);
-	if (p->trailer && bpf_xdp_adjust_tail(ctx, -(int)p->trailer))
+	if (s->pkt.trailer && bpf_xdp_adjust_tail(ctx, -(int)s->pkt.trailer))
 		return pass(&st->pass_adjust);
 	if (bpf_xdp_adjust_head(ctx, f->to_client ? -CD_HDR_LEN : CD_HDR_LEN))
 		return pass(&st->pass_adjust);
-	data = (void *)(long)ctx->data;
-	data_end = (void *)(long)ctx->data_end;
-	/* The frame held these bytes before the move, so the checks cannot fail. */
-	if (data + ETH_HLEN + hlen + sizeof(udp) > data_end)
-		return XDP_ABORTED;
-	COPY_PKT(data, eth, ETH_HLEN);
-	COPY_PKT(data + ETH_HLEN, iph, hlen);
-	COPY_PKT(data + ETH_HLEN + hlen, &udp, sizeof(udp));
-	if (f->to_client) {
-		if (data + ETH_HLEN + hlen + sizeof(udp) + CD_HDR_LEN > data_end)
-			return XDP_ABORTED;
-		COPY_PKT(data + ETH_HLEN + hlen + sizeof(udp), &cd, CD_HDR_LEN);
-	}
+	return -1;
+}
+
+/* Writes Ethernet (MACs from the next-hop cache, read in the aligned pieces the struct has) at
+ * data, and UDP with, towards the client, the ChannelData header at udp. The caller checked that
+ * the frame holds them. */
+static __always_inline void fwd_write_l2_l4(void *data, void *udp, const struct fwd *f,
+					    __be16 proto, __u16 new_udp_len, __u16 udp_check)
+{
+	const struct nts_fp_nexthop *nh = f->nh;
+
+	*(__u32 *)data = *(const __u32 *)nh->dmac;
+	*(__u16 *)(data + 4) = *(const __u16 *)(nh->dmac + 4);
+	*(__u16 *)(data + 6) = *(const __u16 *)nh->smac;
+	*(__u32 *)(data + 8) = *(const __u32 *)(nh->smac + 2);
+	*(__be16 *)(data + 12) = proto;
+	*(__u32 *)udp = ports_word(f->sport, f->dport);
+	*(__u32 *)(udp + 4) = (__u32)bpf_htons(new_udp_len) | ((__u32)udp_check << 16);
+}
+
+/* Counts the written datagram and sends it back out of its arrival interface or redirects it. */
+static __always_inline int fwd_send(struct fp_state *s, int ifindex)
+{
+	struct xdp_md *ctx = s->ctx;
+	struct nts_fp_stats *st = s->st;
+	const struct fwd *f = &s->fwd;
+
 	PROFILE_STOP(4);
 	if ((__u32)ifindex == ctx->ingress_ifindex) {
 		count_forward(st, f, f->cd_len);
@@ -120,47 +106,104 @@ static __always_inline int fwd_tail(struct fp_state *s, int ifindex, __be16 prot
 	return XDP_REDIRECT;
 }
 
-/* Rewrites an IPv4 packet: routes first (no change before we know it can leave), then new
- * addresses, TTL, total length and header checksum (RFC 1624). */
+/* Rewrites an IPv4 datagram in place: routes first (no change before we know it can leave), then
+ * computes the header checksum incrementally (RFC 1624) from the words that change, held in
+ * registers (total length, TTL, addresses: ~m + m' each), moves the frame start and writes
+ * every header. The words are read from the packet before the move, which shifts the headers
+ * over the old ones. */
 static __noinline int forward_ipv4(struct fp_state *s)
 {
+	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 	__u16 new_udp_len = fwd_udp_len(s);
 	const struct fwd *f = &s->fwd;
-	struct iphdr oldh, newh;
-	int ifindex;
+	__u32 w1, vt, tl, ttl_proto, new_tl, new_ttl_proto;
+	__u16 check;
+	__u64 addr;
+	void *ip;
+	int ifindex, act;
 
-	ifindex = fwd_load_route(s, &oldh, sizeof(oldh));
+	ip = data + sizeof(struct ethhdr);
+	if (ip + sizeof(struct iphdr) > data_end)
+		return XDP_PASS;
+	vt = *(__u16 *)ip;		/* version, IHL, TOS */
+	tl = *(__u16 *)(ip + 2);	/* total length */
+	w1 = *(__u32 *)(ip + 4);	/* identification, flags, fragment offset */
+	ttl_proto = *(__u16 *)(ip + 8); /* TTL, protocol */
+	check = *(__u16 *)(ip + 10);
+	ifindex = route(s);
 	if (ifindex <= 0)
 		return XDP_PASS;
-	newh = oldh;
-	newh.ttl--;
-	newh.tot_len = bpf_htons(sizeof(newh) + new_udp_len);
-	newh.saddr = ip_v4(f->src);
-	newh.daddr = ip_v4(f->dst);
-	newh.check = csum_update(oldh.check,
-				 csum_add_words(csum_sub_words(0, (__u32 *)&oldh, IPV4_HDR_WORDS),
-						(__u32 *)&newh, IPV4_HDR_WORDS));
-	return fwd_tail(s, ifindex, bpf_htons(ETH_P_IP), &newh, sizeof(newh), new_udp_len,
-			udp_csum_new4(&s->pkt, f, new_udp_len));
+	new_tl = bpf_htons(sizeof(struct iphdr) + new_udp_len);
+	new_ttl_proto = bpf_htons(bpf_ntohs(ttl_proto) - 0x100); /* TTL - 1 (forward: TTL > 1) */
+	addr = csum_addr_diff(&s->pkt, f);
+	check = csum_update(check, addr + (__u16)~tl + new_tl + (__u16)~ttl_proto + new_ttl_proto);
+	act = fwd_move(s);
+	if (act >= 0)
+		return act;
+	data = (void *)(long)s->ctx->data;
+	data_end = (void *)(long)s->ctx->data_end;
+	ip = data + ETH_HLEN;
+	/* The frame held these bytes before the move, so the checks cannot fail. */
+	if (ip + sizeof(struct iphdr) + sizeof(struct udphdr) > data_end)
+		return XDP_ABORTED;
+	*(__u16 *)ip = vt;
+	*(__u16 *)(ip + 2) = new_tl;
+	*(__u32 *)(ip + 4) = w1;
+	*(__u16 *)(ip + 8) = new_ttl_proto;
+	*(__u16 *)(ip + 10) = check;
+	*(__be32 *)(ip + 12) = ip_v4(f->src);
+	*(__be32 *)(ip + 16) = ip_v4(f->dst);
+	fwd_write_l2_l4(data, ip + sizeof(struct iphdr), f, bpf_htons(ETH_P_IP), new_udp_len,
+			udp_csum_new(&s->pkt, f, new_udp_len, addr));
+	if (f->to_client) {
+		if (ip + sizeof(struct iphdr) + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
+			return XDP_ABORTED;
+		*(__u32 *)(ip + sizeof(struct iphdr) + sizeof(struct udphdr)) = cd_word(f);
+	}
+	return fwd_send(s, ifindex);
 }
-
-/* The same for IPv6: hop limit instead of TTL, no header checksum. */
+/* The same for IPv6: hop limit instead of TTL, no header checksum; the first word (version,
+ * traffic class, flow label) and the next header are kept. */
 static __noinline int forward_ipv6(struct fp_state *s)
 {
+	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 	__u16 new_udp_len = fwd_udp_len(s);
 	const struct fwd *f = &s->fwd;
-	struct ipv6hdr newh;
-	int ifindex;
+	__u32 w0, next_hop, new_next_hop;
+	int ifindex, act;
+	void *ip;
 
-	ifindex = fwd_load_route(s, &newh, sizeof(newh));
+	ip = data + sizeof(struct ethhdr);
+	if (ip + sizeof(struct ipv6hdr) > data_end)
+		return XDP_PASS;
+	w0 = *(__u32 *)ip;
+	next_hop = *(__u16 *)(ip + 6); /* next header, hop limit */
+	ifindex = route(s);
 	if (ifindex <= 0)
 		return XDP_PASS;
-	newh.hop_limit--;
-	newh.payload_len = bpf_htons(new_udp_len);
-	__builtin_memcpy(&newh.saddr, f->src->addr, sizeof(newh.saddr));
-	__builtin_memcpy(&newh.daddr, f->dst->addr, sizeof(newh.daddr));
-	return fwd_tail(s, ifindex, bpf_htons(ETH_P_IPV6), &newh, sizeof(newh), new_udp_len,
-			udp_csum_new6(&s->pkt, f, new_udp_len));
+	new_next_hop = bpf_htons(bpf_ntohs(next_hop) - 1); /* hop limit - 1 (forward: > 1) */
+	act = fwd_move(s);
+	if (act >= 0)
+		return act;
+	data = (void *)(long)s->ctx->data;
+	data_end = (void *)(long)s->ctx->data_end;
+	ip = data + ETH_HLEN;
+	/* The frame held these bytes before the move, so the checks cannot fail. */
+	if (ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr) > data_end)
+		return XDP_ABORTED;
+	*(__u32 *)ip = w0;
+	*(__be16 *)(ip + 4) = bpf_htons(new_udp_len);
+	*(__u16 *)(ip + 6) = new_next_hop;
+	__builtin_memcpy(ip + 8, f->src->addr, sizeof(f->src->addr));
+	__builtin_memcpy(ip + 24, f->dst->addr, sizeof(f->dst->addr));
+	fwd_write_l2_l4(data, ip + sizeof(struct ipv6hdr), f, bpf_htons(ETH_P_IPV6), new_udp_len,
+			udp_csum_new(&s->pkt, f, new_udp_len, csum_addr_diff(&s->pkt, f)));
+	if (f->to_client) {
+		if (ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
+			return XDP_ABORTED;
+		*(__u32 *)(ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr)) = cd_word(f);
+	}
+	return fwd_send(s, ifindex);
 }
 
 /* Checks TTL and address family, then rewrites by family. */
