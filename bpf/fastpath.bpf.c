@@ -59,9 +59,8 @@ static __noinline int client_to_peer(struct fp_state *s)
 	len = bpf_ntohs(cd->len);
 	key.client_ip = p->src;
 	key.server_ip = p->dst;
-	key.client_port = p->sport;
-	key.server_port = p->dport;
-	key.channel = channel;
+	KEY_PORTS(key, client_port, server_port, p->sport, p->dport);
+	KEY_PORTS(key, channel, pad, channel, 0);
 	f->now = bpf_ktime_get_coarse_ns();
 	v = client_find(&key, f->now);
 	if (!v)
@@ -127,8 +126,7 @@ static __noinline int peer_to_client(struct fp_state *s)
 
 	key.relay_ip = p->dst;
 	key.peer_ip = p->src;
-	key.relay_port = p->dport;
-	key.peer_port = p->sport;
+	KEY_PORTS(key, relay_port, peer_port, p->dport, p->sport);
 	f->now = bpf_ktime_get_coarse_ns();
 	v = peer_find(&key, f->now);
 	if (!v)
