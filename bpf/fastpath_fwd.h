@@ -21,10 +21,22 @@
 #include "fastpath_route.h"
 #include "fastpath_state.h"
 
+/* The allocation's counters: its direct-mapped slot while the slot names it, else its entry in
+ * nts_fp_alloc (include/nts/fastpath_maps.h). NULL when it has neither. */
+static __always_inline struct nts_fp_alloc_counters *alloc_counters(const struct fwd *f)
+{
+	__u32 slot = nts_fp_alloc_direct_slot(f->alloc_id);
+	struct nts_fp_alloc_direct_val *d = bpf_map_lookup_elem(&nts_fp_alloc_direct, &slot);
+
+	if (d && d->owner == f->alloc_id)
+		return &d->c;
+	return bpf_map_lookup_elem(&nts_fp_alloc, &f->alloc_id);
+}
+
 /* Counts the relayed packet globally and for its allocation. */
 static __always_inline void count_forward(struct nts_fp_stats *st, const struct fwd *f, __u16 bytes)
 {
-	struct nts_fp_alloc_counters *ac = bpf_map_lookup_elem(&nts_fp_alloc, &f->alloc_id);
+	struct nts_fp_alloc_counters *ac = alloc_counters(f);
 
 	if (f->to_client) {
 		st->p2c_packets++;

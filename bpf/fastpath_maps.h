@@ -47,6 +47,15 @@ struct {
 	__type(value, struct nts_fp_alloc_counters);
 } nts_fp_alloc SEC(".maps");
 
+/* In front of it: the direct-mapped slots most allocations count in (include/nts/fastpath_maps.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NTS_FP_ALLOC_DIRECT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nts_fp_alloc_direct_val);
+} nts_fp_alloc_direct SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);

@@ -24,6 +24,7 @@
 #define NTS_FP_MAP_CLIENT_CACHE "nts_fp_client_cache"
 #define NTS_FP_MAP_PEER_CACHE "nts_fp_peer_cache"
 #define NTS_FP_MAP_EPOCH "nts_fp_epoch"
+#define NTS_FP_MAP_ALLOC_DIRECT "nts_fp_alloc_direct"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -169,14 +170,37 @@ struct nts_fp_relay_val {
 	__u64 alloc_id;
 };
 
-/* Per-allocation traffic relayed in the kernel: a PERCPU_HASH keyed by the allocation id as ntsd
- * writes it in the entries' alloc_id (NTS_FP_GEN_SHIFT); user space sums the CPUs' copies. */
+/* Per-allocation traffic relayed in the kernel: nts_fp_alloc, a PERCPU_HASH keyed by the
+ * allocation id as ntsd writes it in the entries' alloc_id (NTS_FP_GEN_SHIFT), which every
+ * allocation has, and nts_fp_alloc_direct below; user space sums the CPUs' copies. */
 struct nts_fp_alloc_counters {
 	__u64 c2p_packets;
 	__u64 c2p_bytes; /* application data bytes (ChannelData payload) */
 	__u64 p2c_packets;
 	__u64 p2c_bytes;
 };
+
+/* The counters of most allocations are not in nts_fp_alloc but in nts_fp_alloc_direct, a
+ * direct-mapped PERCPU_ARRAY in front of it: an allocation's slot there is
+ * nts_fp_alloc_direct_slot(alloc_id), and the program counts in it while the slot's owner is the
+ * packet's alloc_id (an inlined ARRAY lookup and a compare, where nts_fp_alloc hashes the id), in
+ * nts_fp_alloc otherwise. ntsd claims the slot of each allocation it creates when the slot is free
+ * (owner: the alloc_id, counters zero, on every CPU) and frees it (all zero) when it deletes the
+ * allocation; of two live allocations whose ids share a slot, the second counts in nts_fp_alloc.
+ * An allocation's counters are the sum of its nts_fp_alloc value and of its nts_fp_alloc_direct
+ * slot's while the slot names it, each summed over the CPUs. */
+#define NTS_FP_ALLOC_DIRECT_BITS 14
+#define NTS_FP_ALLOC_DIRECT_SLOTS (1u << NTS_FP_ALLOC_DIRECT_BITS)
+struct nts_fp_alloc_direct_val {
+	__u64 owner; /* alloc_id; 0: free */
+	struct nts_fp_alloc_counters c;
+};
+
+/* Fibonacci hashing of the id: the product's top bits. */
+static inline __u32 nts_fp_alloc_direct_slot(__u64 alloc_id)
+{
+	return (__u32)((alloc_id * 0x9e3779b97f4a7c15ull) >> (64 - NTS_FP_ALLOC_DIRECT_BITS));
+}
 
 /* Bandwidth limits (docs/architecture.md "Bandwidth limits"). The buckets are shared by every CPU
  * (tokens taken with atomic adds, refilled under the value's spin lock), so a limit holds however

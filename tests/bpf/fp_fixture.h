@@ -128,6 +128,7 @@ static int group_setup(void **state)
 	    bpf_map__fd(fx.skel->maps.nts_fp_alloc_limit),
 	    bpf_map__fd(fx.skel->maps.nts_fp_account_limit),
 	    bpf_map__fd(fx.skel->maps.nts_fp_epoch),
+	    bpf_map__fd(fx.skel->maps.nts_fp_alloc_direct),
 	};
 	if (fastpath_from_fds(&fds, &fx.fp))
 		return -1;
@@ -167,6 +168,22 @@ static void slots_clear_all(int fd)
 		bpf_map_update_elem(fd, &k, zero, BPF_ANY);
 }
 
+/* Zeroes every element of a PERCPU_ARRAY on every CPU. */
+static void percpu_clear_all(int fd)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	int ncpus = libbpf_num_possible_cpus();
+	void *zero;
+
+	if (fd < 0 || ncpus <= 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+		return;
+	zero = calloc((size_t)ncpus, (info.value_size + 7) & ~7u);
+	for (uint32_t k = 0; zero && k < info.max_entries; k++)
+		bpf_map_update_elem(fd, &k, zero, BPF_ANY);
+	free(zero);
+}
+
 /* Each test starts with empty maps, zero counters, and fpb0 as the only redirect port. */
 static int setup(void **state)
 {
@@ -183,6 +200,7 @@ static int setup(void **state)
 	map_clear(f->alloc);
 	slots_clear_all(f->limit);
 	slots_clear_all(f->account);
+	percpu_clear_all(f->direct);
 	map_clear(f->tx);
 	bpf_map_update_elem(f->stats, &k, zero, BPF_ANY);
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);
@@ -211,7 +229,7 @@ static uint32_t run(struct fx *fx, const struct fp_frame *in, struct fp_frame *o
 	return o.retval;
 }
 
-static struct nts_fp_stats stats(struct fx *fx)
+static inline struct nts_fp_stats stats(struct fx *fx)
 {
 	struct nts_fp_stats s;
 
@@ -290,9 +308,9 @@ static void peer_frame(struct fp_frame *f, const struct net *n, const char *peer
 
 /* Checks a forwarded frame completely: MACs, IP header (TTL - 1, TOS/traffic class, DF, flow
  * label kept, header checksum recomputed), UDP ports/length/checksum (recomputed), payload. */
-static void check_out(const struct fp_frame *out, bool v6, const char *src, const char *dst,
-		      uint16_t sport, uint16_t dport, const uint8_t *payload, size_t plen,
-		      const char *dmac, uint8_t tos, bool zero_csum)
+static inline void check_out(const struct fp_frame *out, bool v6, const char *src, const char *dst,
+			     uint16_t sport, uint16_t dport, const uint8_t *payload, size_t plen,
+			     const char *dmac, uint8_t tos, bool zero_csum)
 {
 	const struct ethhdr *eth = (const void *)out->buf;
 	uint8_t s[16], d[16];
@@ -346,7 +364,7 @@ static void check_out(const struct fp_frame *out, bool v6, const char *src, cons
 }
 
 /* Asserts the program passed the frame on untouched. */
-static void assert_passed(struct fx *fx, const struct fp_frame *in)
+static inline void assert_passed(struct fx *fx, const struct fp_frame *in)
 {
 	struct fp_frame out;
 

@@ -28,7 +28,8 @@ int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		return -errno;
 	vsize = info.value_size;
-	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH)
+	if (info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_LRU_PERCPU_HASH ||
+	    info.type == BPF_MAP_TYPE_PERCPU_ARRAY)
 		vsize = ((vsize + 7) & ~(size_t)7) * (ncpus > 0 ? ncpus : 1);
 	while (!*done && seen < max) {
 		uint32_t count = chunk;
@@ -204,6 +205,8 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	rc = fp_limit_scan(fp);
 	if (rc)
 		goto out;
+	if (!fp->gen_kept)
+		fp_direct_release(fp, false);
 	/* Keep the other generations' entries, packed in place, sorted by relay address. */
 	for (size_t i = 0; i < s.n; i++)
 		if (s.ents[i].gen != fp->gen)
@@ -215,6 +218,7 @@ int fp_adopt_scan(struct fastpath *fp, uint32_t keep)
 	fp->nforeign_ents = 0;
 	if (!n) {
 		walk_all(fp->fds.alloc, gc_alloc, fp);
+		fp_direct_release(fp, true);
 		fp_limit_release_foreign(fp);
 		goto out;
 	}
@@ -336,6 +340,7 @@ int fastpath_gc(struct fastpath *fp, uint64_t now_ns, unsigned budget)
 				/* Nothing of theirs relays any more: their counters and
 				 * limits go too. */
 				walk_all(fp->fds.alloc, gc_alloc, fp);
+				fp_direct_release(fp, true);
 				fp_limit_release_foreign(fp);
 				free(fp->foreign_ents);
 				fp->foreign_ents = NULL;

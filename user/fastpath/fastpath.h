@@ -18,7 +18,8 @@ struct fastpath;
  * maps an older ntsctl pinned, and limited allocations then stay in userspace). */
 struct fastpath_fds {
 	int client, peer, perm, relay, alloc, stats, tx, limit, account;
-	int epoch; /* nts_fp_epoch; -1 in pins an older ntsctl attach made (no channel caches) */
+	int epoch;  /* nts_fp_epoch; -1 in pins an older ntsctl attach made (no channel caches) */
+	int direct; /* nts_fp_alloc_direct; -1 there too (every allocation counts in alloc) */
 };
 
 /* Opens the maps pinned under pin_dir to read them (counters, fill): the handle must not write

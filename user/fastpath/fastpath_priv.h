@@ -42,6 +42,7 @@ struct fp_alloc {
 	unsigned nperms, capperms;
 	struct nts_fp_alloc_counters last; /* kernel counters at the last fold */
 	bool counters;			   /* its entry exists in the alloc map */
+	bool direct;			   /* it owns its slot in nts_fp_alloc_direct (direct.c) */
 	bool no_drop;			   /* a permission could not be written: never drop */
 	struct fastpath_limits limits;	   /* as last written to its limit slot */
 	uint32_t slot;			   /* its slot in nts_fp_alloc_limit; 0: none */
@@ -81,6 +82,7 @@ struct fastpath {
 	uint32_t gen;	    /* this handle's generation (NTS_FP_GEN_SHIFT) */
 	bool gen_kept;	    /* continued from an earlier handle or ntsd: its counters stay */
 	void *pcpu;	    /* ncpus * counters: per-CPU value buffer of the alloc map */
+	void *pdirect;	    /* ncpus * struct nts_fp_alloc_direct_val: the same for direct */
 	uint64_t fold_pkts; /* kernel-forwarded packets (global counters) at the last fold */
 	bool fold_seen;
 	/* Entries of other generations (a killed ntsd's): how many the last full scan saw, and
@@ -135,6 +137,17 @@ int fp_map_walk(int fd, uint32_t *token, bool *have_token, unsigned max, fp_walk
 /* Picks the generation (above any in the maps, or keep when non-zero) and records the other
  * generations' entries and relay addresses. Only reads the maps. 0 or -errno. */
 int fp_adopt_scan(struct fastpath *fp, uint32_t keep);
+/* nts_fp_alloc_direct (direct.c): claims kid's slot for a new allocation, or continues it for an
+ * allocation an upgrade handed over (adding what it counted to *kept); true when the allocation
+ * counts there. */
+bool fp_direct_claim(struct fastpath *fp, uint64_t kid, struct nts_fp_alloc_counters *kept);
+/* Frees kid's slot if kid owns it. */
+void fp_direct_free(struct fastpath *fp, uint64_t kid);
+/* Adds what kid's slot counted for kid to *sum (nothing when another owns it). */
+void fp_direct_add(struct fastpath *fp, uint64_t kid, struct nts_fp_alloc_counters *sum);
+/* Frees the slots of other generations (foreign: true), or, for a new generation, the slots a
+ * wrapped-around earlier one with its number left (foreign: false). */
+void fp_direct_release(struct fastpath *fp, bool foreign);
 /* Sums the per-CPU copies of an alloc map value (maps.c). */
 void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum,
 		     const void *pcpu);

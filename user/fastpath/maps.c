@@ -33,8 +33,8 @@ const struct fastpath_stat_field fastpath_stat_fields[] = {
 
 static void fds_close(struct fastpath_fds *f)
 {
-	int *all[] = {&f->client, &f->peer, &f->perm,  &f->relay,   &f->alloc,
-		      &f->stats,  &f->tx,   &f->limit, &f->account, &f->epoch};
+	int *all[] = {&f->client, &f->peer,  &f->perm,	  &f->relay, &f->alloc, &f->stats,
+		      &f->tx,	  &f->limit, &f->account, &f->epoch, &f->direct};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i] >= 0)
@@ -49,11 +49,15 @@ static struct fastpath *fp_new(void)
 
 	if (!fp)
 		return NULL;
-	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
+	fp->fds = (struct fastpath_fds){-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1};
 	fp->ncpus = libbpf_num_possible_cpus();
-	if (fp->ncpus > 0)
+	if (fp->ncpus > 0) {
 		fp->pcpu = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_counters));
-	if (!fp->pcpu) {
+		fp->pdirect = calloc(fp->ncpus, sizeof(struct nts_fp_alloc_direct_val));
+	}
+	if (!fp->pcpu || !fp->pdirect) {
+		free(fp->pcpu);
+		free(fp->pdirect);
 		free(fp);
 		return NULL;
 	}
@@ -121,6 +125,7 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 	    (rc = open_optional(pin_dir, NTS_FP_MAP_LIMIT, &fp->fds.limit)) ||
 	    (rc = open_optional(pin_dir, NTS_FP_MAP_ACCOUNT, &fp->fds.account)) ||
 	    (rc = open_optional(pin_dir, NTS_FP_MAP_EPOCH, &fp->fds.epoch)) ||
+	    (rc = open_optional(pin_dir, NTS_FP_MAP_ALLOC_DIRECT, &fp->fds.direct)) ||
 	    (gen != FP_GEN_READER && (rc = epoch_map(fp))) ||
 	    (gen != FP_GEN_READER && (rc = fp_adopt_scan(fp, gen & NTS_FP_GEN_MAX)))) {
 		fastpath_close(fp);
@@ -133,11 +138,11 @@ int fastpath_open_gen(const char *pin_dir, uint32_t gen, struct fastpath **out)
 int fastpath_from_fds(const struct fastpath_fds *fds, struct fastpath **out)
 {
 	struct fastpath *fp = fp_new();
-	const int in[] = {fds->client, fds->peer, fds->perm,  fds->relay,   fds->alloc,
-			  fds->stats,  fds->tx,	  fds->limit, fds->account, fds->epoch};
-	int *dst[] = {&fp->fds.client,	&fp->fds.peer,	&fp->fds.perm, &fp->fds.relay,
-		      &fp->fds.alloc,	&fp->fds.stats, &fp->fds.tx,   &fp->fds.limit,
-		      &fp->fds.account, &fp->fds.epoch};
+	const int in[] = {fds->client, fds->peer,  fds->perm,	 fds->relay, fds->alloc, fds->stats,
+			  fds->tx,     fds->limit, fds->account, fds->epoch, fds->direct};
+	int *dst[] = {&fp->fds.client,	&fp->fds.peer,	&fp->fds.perm,	&fp->fds.relay,
+		      &fp->fds.alloc,	&fp->fds.stats, &fp->fds.tx,	&fp->fds.limit,
+		      &fp->fds.account, &fp->fds.epoch, &fp->fds.direct};
 
 	int rc;
 
@@ -173,6 +178,7 @@ void fastpath_close(struct fastpath *fp)
 	fds_close(&fp->fds);
 	free(fp->foreign_ents);
 	free(fp->pcpu);
+	free(fp->pdirect);
 	free(fp);
 }
 
@@ -230,6 +236,8 @@ static int fold_alloc(struct fastpath *fp, struct fp_alloc *a, fastpath_usage_fn
 	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
 		return -errno;
 	fp_counters_sum(fp, &now, fp->pcpu);
+	if (a->direct)
+		fp_direct_add(fp, kid, &now);
 	fold_report(a, &now, fn, arg);
 	return 0;
 }
@@ -254,6 +262,8 @@ static int fold_entry(void *arg, const void *key, const void *val)
 	if (!a || !a->counters)
 		return 0;
 	fp_counters_sum(w->fp, &now, val);
+	if (a->direct)
+		fp_direct_add(w->fp, kid, &now);
 	fold_report(a, &now, w->fn, w->arg);
 	return 0;
 }
@@ -304,6 +314,7 @@ int fastpath_alloc_counters(struct fastpath *fp, uint64_t alloc_id,
 	if (bpf_map_lookup_elem(fp->fds.alloc, &kid, fp->pcpu))
 		return -errno;
 	fp_counters_sum(fp, sum, fp->pcpu);
+	fp_direct_add(fp, kid, sum);
 	return 0;
 }
 
@@ -339,6 +350,7 @@ int fastpath_counters_by_key(struct fastpath *fp, uint64_t key, struct nts_fp_al
 	if (bpf_map_lookup_elem(fp->fds.alloc, &key, fp->pcpu))
 		return -errno;
 	fp_counters_sum(fp, sum, fp->pcpu);
+	fp_direct_add(fp, key, sum);
 	return fp_alloc_map_id(fp, map_id);
 }
 

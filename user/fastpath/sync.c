@@ -50,6 +50,8 @@ static struct fp_alloc *alloc_get(struct fastpath *fp, uint64_t id)
 		a->counters = true;
 		fp_counters_sum(fp, &a->last, fp->pcpu);
 	}
+	/* Before any entry names the allocation, so that its packets count in one place. */
+	a->direct = a->counters && fp_direct_claim(fp, kid, &a->last);
 	/* An upgrade's allocation keeps the slot its entries name until its limits are written
 	 * again (as they are when TURN's state is replayed): limited, with limits to be replaced.
 	 */
@@ -532,6 +534,8 @@ void fastpath_alloc_del(struct fastpath *fp, uint64_t alloc_id)
 		DELETE_OWN(fp, perm, &a->perms[i].k, kid);
 	for (unsigned i = 0; i < a->nrelay; i++)
 		DELETE_OWN(fp, relay, &a->relays[i], kid);
+	if (a->direct)
+		fp_direct_free(fp, kid);
 	if (a->counters)
 		bpf_map_delete_elem(fp->fds.alloc, &kid);
 	limit_release(fp, a);
