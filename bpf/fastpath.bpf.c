@@ -163,6 +163,7 @@ int nts_fastpath(struct xdp_md *ctx)
 	int act;
 
 	s.ctx = ctx;
+	s.ingress = ctx->ingress_ifindex;
 	s.st = bpf_map_lookup_elem(&nts_fp_stats, &zero);
 	if (!s.st)
 		return XDP_PASS;

@@ -85,11 +85,11 @@ static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struc
 /* The one's-complement sum ~m + m' over the address words that change, the same words in the IP
  * pseudo-header of the UDP checksum and, for IPv4, in the IP header: the IPv4 addresses, or the
  * full IPv6 addresses (RFC 8200 §8.1). */
-static __always_inline __u64 csum_addr_diff(const struct pkt *p, const struct fwd *f)
+static __always_inline __u64 csum_addr_diff(const struct pkt *p, const struct fwd *f, const int v6)
 {
 	__u64 sum;
 
-	if (!p->v6) {
+	if (!v6) {
 		sum = csum_sub_words(0, (const __u32 *)p->src.addr + IP_V4_WORD, 1);
 		sum = csum_sub_words(sum, (const __u32 *)p->dst.addr + IP_V4_WORD, 1);
 		sum = csum_add_words(sum, (const __u32 *)f->src->addr + IP_V4_WORD, 1);

@@ -97,12 +97,11 @@ static __always_inline void fwd_write_l2_l4(void *data, void *udp, const struct 
 /* Counts the written datagram and sends it back out of its arrival interface or redirects it. */
 static __always_inline int fwd_send(struct fp_state *s, int ifindex)
 {
-	struct xdp_md *ctx = s->ctx;
 	struct nts_fp_stats *st = s->st;
 	const struct fwd *f = &s->fwd;
 
 	PROFILE_STOP(4);
-	if ((__u32)ifindex == ctx->ingress_ifindex) {
+	if ((__u32)ifindex == s->ingress) {
 		count_forward(st, f, f->cd_len);
 		COUNT(st, tx);
 		return XDP_TX;
@@ -142,12 +141,12 @@ static __noinline int forward_ipv4(struct fp_state *s)
 	w1 = *(__u32 *)(ip + 4);	/* identification, flags, fragment offset */
 	ttl_proto = *(__u16 *)(ip + 8); /* TTL, protocol */
 	check = *(__u16 *)(ip + 10);
-	ifindex = route(s);
+	ifindex = route(s, sizeof(struct iphdr));
 	if (ifindex <= 0)
 		return XDP_PASS;
 	new_tl = bpf_htons(sizeof(struct iphdr) + new_udp_len);
 	new_ttl_proto = bpf_htons(bpf_ntohs(ttl_proto) - 0x100); /* TTL - 1 (forward: TTL > 1) */
-	addr = csum_addr_diff(&s->pkt, f);
+	addr = csum_addr_diff(&s->pkt, f, 0);
 	check = csum_update(check, addr + (__u16)~tl + new_tl + (__u16)~ttl_proto + new_ttl_proto);
 	act = fwd_move(s);
 	if (act >= 0)
@@ -190,7 +189,7 @@ static __noinline int forward_ipv6(struct fp_state *s)
 		return XDP_PASS;
 	w0 = *(__u32 *)ip;
 	next_hop = *(__u16 *)(ip + 6); /* next header, hop limit */
-	ifindex = route(s);
+	ifindex = route(s, sizeof(struct ipv6hdr));
 	if (ifindex <= 0)
 		return XDP_PASS;
 	new_next_hop = bpf_htons(bpf_ntohs(next_hop) - 1); /* hop limit - 1 (forward: > 1) */
@@ -209,7 +208,7 @@ static __noinline int forward_ipv6(struct fp_state *s)
 	__builtin_memcpy(ip + 8, f->src->addr, sizeof(f->src->addr));
 	__builtin_memcpy(ip + 24, f->dst->addr, sizeof(f->dst->addr));
 	fwd_write_l2_l4(data, ip + sizeof(struct ipv6hdr), f, bpf_htons(ETH_P_IPV6), new_udp_len,
-			udp_csum_new(&s->pkt, f, new_udp_len, csum_addr_diff(&s->pkt, f)));
+			udp_csum_new(&s->pkt, f, new_udp_len, csum_addr_diff(&s->pkt, f, 1)));
 	if (f->to_client) {
 		if (ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
 			return XDP_ABORTED;

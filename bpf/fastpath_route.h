@@ -33,7 +33,7 @@ static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
 	fib->l4_protocol = IPPROTO_UDP;
 	fib->sport = bpf_htons(f->sport);
 	fib->dport = bpf_htons(f->dport);
-	fib->ifindex = ctx->ingress_ifindex;
+	fib->ifindex = s->ingress;
 	fib->tot_len = tot_len;
 	if (p->v6) {
 		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
@@ -88,7 +88,7 @@ static __noinline int route_lookup(struct fp_state *s, __u16 tot_len)
 		return 0;
 	}
 	ifindex = fib.ifindex;
-	if (ifindex != ctx->ingress_ifindex && !bpf_map_lookup_elem(&nts_fp_tx, &ifindex)) {
+	if (ifindex != s->ingress && !bpf_map_lookup_elem(&nts_fp_tx, &ifindex)) {
 		COUNT(st, pass_no_tx_port);
 		return 0;
 	}
@@ -101,7 +101,7 @@ static __noinline int route_lookup(struct fp_state *s, __u16 tot_len)
 		mtu = fib.mtu_result;
 	/* Other CPUs may read it meanwhile: the time goes in last, and an entry torn between two
 	 * equal answers is still right. The caller takes the MACs from here. */
-	nh->ingress = ctx->ingress_ifindex;
+	nh->ingress = s->ingress;
 	nh->ifindex = ifindex;
 	nh->mtu = mtu;
 	__builtin_memcpy(nh->smac, smac, ETH_ALEN);
@@ -110,17 +110,17 @@ static __noinline int route_lookup(struct fp_state *s, __u16 tot_len)
 	return ifindex;
 }
 
-/* Routes the rewritten packet: the entry's cached next hop while it is fresh (inline, the common
- * case), else route_lookup. Returns the egress ifindex (>0) or 0 to pass. */
-static __always_inline int route(struct fp_state *s)
+/* Routes the rewritten packet (IP header of hlen bytes, a constant per family): the entry's cached
+ * next hop while it is fresh (inline, the common case), else route_lookup. Returns the egress
+ * ifindex (>0) or 0 to pass. */
+static __always_inline int route(struct fp_state *s, const __u16 hlen)
 {
 	const struct fwd *f = &s->fwd;
 	const struct nts_fp_nexthop *nh = f->nh;
-	__u16 tot_len =
-	    (s->pkt.v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr)) + fwd_udp_len(s);
+	__u16 tot_len = hlen + fwd_udp_len(s);
 
 	if (nh && nh->at_ns && f->now - nh->at_ns < NTS_FP_NEXTHOP_TTL_NS &&
-	    nh->ingress == s->ctx->ingress_ifindex) {
+	    nh->ingress == s->ingress) {
 		if (tot_len > nh->mtu) {
 			COUNT(s->st, pass_too_big);
 			return 0;

@@ -60,6 +60,7 @@ struct fwd {
 struct fp_state {
 	struct xdp_md *ctx;
 	struct nts_fp_stats *st; /* this CPU's global counters */
+	__u32 ingress;		 /* ctx->ingress_ifindex, read once (three dependent loads) */
 	struct pkt pkt;
 	struct fwd fwd;
 };
