@@ -121,8 +121,8 @@ static __always_inline int fwd_send(struct fp_state *s, int ifindex)
  * computes the header checksum incrementally (RFC 1624) from the words that change, held in
  * registers (total length, TTL, addresses: ~m + m' each), moves the frame start and writes
  * every header. The words are read from the packet before the move, which shifts the headers
- * over the old ones. */
-static __noinline int forward_ipv4(struct fp_state *s)
+ * over the old ones. Inlined into both directions (IPv6 forwarding stays a call of its own). */
+static __always_inline int forward_ipv4(struct fp_state *s)
 {
 	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 	__u16 new_udp_len = fwd_udp_len(s);
