@@ -20,6 +20,13 @@
 /* Both copies have the same layout: epoch, fill time, key, then the value at CACHE_VAL_OFF. */
 #define CACHE_KEY_OFF 16
 #define CACHE_VAL_OFF 56
+/* nts_fp_cache_slot() folds the keys' words after two leading addresses. */
+_Static_assert(offsetof(struct nts_fp_client_key, server_ip) == sizeof(struct nts_fp_ip) &&
+		   offsetof(struct nts_fp_client_key, client_port) ==
+		       2 * sizeof(struct nts_fp_ip) &&
+		   offsetof(struct nts_fp_peer_key, peer_ip) == sizeof(struct nts_fp_ip) &&
+		   offsetof(struct nts_fp_peer_key, relay_port) == 2 * sizeof(struct nts_fp_ip),
+	       "keys start with two addresses");
 _Static_assert(offsetof(struct nts_fp_client_cached, key) == CACHE_KEY_OFF &&
 		   offsetof(struct nts_fp_peer_cached, key) == CACHE_KEY_OFF &&
 		   offsetof(struct nts_fp_client_cached, val) == CACHE_VAL_OFF &&

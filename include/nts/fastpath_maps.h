@@ -130,19 +130,17 @@ struct nts_fp_peer_cached {
 	struct nts_fp_peer_val val;
 };
 
-/* The slot of a key (words: its size in 32-bit words): Fibonacci hashing of the words folded
- * by XOR, the product's top bits. Flows whose keys share a slot take turns in it. Two accumulators
- * halve the chain of dependent XORs the program waits on per packet; the fold is the same. */
+/* The slot of a key (words: its size in 32-bit words; both keys start with two addresses, words
+ * 0-3 and 4-7): Fibonacci hashing of the XOR of the words that tell flows apart, the last word of
+ * each address (an IPv4 address, the low half of an IPv6 interface identifier) and the ports and
+ * channel after them; the product's top bits. Four words or five instead of all ten keep the
+ * program's chain of dependent operations short. Flows whose keys share a slot take turns in it. */
 static inline __u32 nts_fp_cache_slot(const __u32 *w, const __u32 words)
 {
-	__u32 x = 0, y = 0;
+	__u32 x = w[3] ^ w[7], y = 0;
 
-	for (__u32 i = 0; i + 1 < words; i += 2) {
-		x ^= w[i];
-		y ^= w[i + 1];
-	}
-	if (words % 2)
-		x ^= w[words - 1];
+	for (__u32 i = 8; i < words; i++)
+		y ^= w[i];
 	return ((x ^ y) * 0x9e3779b1u) >> (32 - NTS_FP_CACHE_BITS);
 }
 
