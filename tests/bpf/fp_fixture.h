@@ -275,8 +275,8 @@ static void bind_channel(struct fx *fx, const struct net *n, const char *peer, u
 }
 
 /* A ChannelData frame from the client to the server on channel, pad bytes after the data. */
-static void client_frame(struct fp_frame *f, const struct net *n, uint16_t channel, size_t pad,
-			 struct fp_spec *s)
+static inline void client_frame(struct fp_frame *f, const struct net *n, uint16_t channel,
+				size_t pad, struct fp_spec *s)
 {
 	uint8_t cd[256];
 	size_t len = fp_channeldata(cd, channel, data, DLEN, pad);
@@ -292,7 +292,8 @@ static void client_frame(struct fp_frame *f, const struct net *n, uint16_t chann
 }
 
 /* A UDP frame from peer to the relay address. */
-static void peer_frame(struct fp_frame *f, const struct net *n, const char *peer, struct fp_spec *s)
+static inline void peer_frame(struct fp_frame *f, const struct net *n, const char *peer,
+			      struct fp_spec *s)
 {
 	s->v6 = n->v6;
 	s->src = peer;

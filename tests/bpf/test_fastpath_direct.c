@@ -59,10 +59,12 @@ static struct nts_fp_alloc_counters hash_sum(struct fx *fx, uint64_t kid)
 /* A client -> peer frame from cport (CHANNEL). */
 static void c2p_frame(struct fp_frame *f, uint16_t cport)
 {
-	struct fp_spec s = {0};
+	uint8_t cd[256];
+	struct fp_spec s = {
+	    .src = net4.client, .dst = net4.server, .sport = cport, .dport = SERVER_PORT};
 
-	client_frame(f, &net4, CHANNEL, 0, &s);
-	s.sport = cport;
+	s.payload = cd;
+	s.payload_len = fp_channeldata(cd, CHANNEL, data, DLEN, 0);
 	fp_build(f, &s);
 }
 
