@@ -77,23 +77,6 @@ static __always_inline int fwd_move(struct fp_state *s)
 	return -1;
 }
 
-/* Writes Ethernet (MACs from the next-hop cache, read in the aligned pieces the struct has) at
- * data, and UDP with, towards the client, the ChannelData header at udp. The caller checked that
- * the frame holds them. */
-static __always_inline void fwd_write_l2_l4(void *data, void *udp, const struct fwd *f,
-					    __be16 proto, __u16 new_udp_len, __u16 udp_check)
-{
-	const struct nts_fp_nexthop *nh = f->nh;
-
-	*(__u32 *)data = *(const __u32 *)nh->dmac;
-	*(__u16 *)(data + 4) = *(const __u16 *)(nh->dmac + 4);
-	*(__u16 *)(data + 6) = *(const __u16 *)nh->smac;
-	*(__u32 *)(data + 8) = *(const __u32 *)(nh->smac + 2);
-	*(__be16 *)(data + 12) = proto;
-	*(__u32 *)udp = ports_word(f->sport, f->dport);
-	*(__u32 *)(udp + 4) = (__u32)bpf_htons(new_udp_len) | ((__u32)udp_check << 16);
-}
-
 /* Counts the written datagram and sends it back out of its arrival interface or redirects it. */
 static __always_inline int fwd_send(struct fp_state *s, int ifindex)
 {
@@ -115,6 +98,37 @@ static __always_inline int fwd_send(struct fp_state *s, int ifindex)
 	count_forward(st, f, f->cd_len);
 	COUNT(st, redirect);
 	return XDP_REDIRECT;
+}
+
+/* nts_fp_nexthop's MACs in the aligned pieces fwd_finish reads them in. */
+_Static_assert(__builtin_offsetof(struct nts_fp_nexthop, dmac) % 4 == 0 &&
+		   __builtin_offsetof(struct nts_fp_nexthop, smac) % 4 == 2,
+	       "next-hop MACs: dmac 4-byte aligned, smac 2 bytes past");
+
+/* After the IP header (hlen bytes at data + ETH_HLEN): writes Ethernet (MACs from the next-hop
+ * cache), UDP and, towards the client, the ChannelData header; then counts and sends. The caller
+ * checked that the frame holds Ethernet, IP and UDP. */
+static __always_inline int fwd_finish(struct fp_state *s, void *data, void *data_end,
+				      const __u32 hlen, int ifindex, __be16 proto,
+				      __u16 new_udp_len, __u16 udp_check)
+{
+	const struct fwd *f = &s->fwd;
+	const struct nts_fp_nexthop *nh = f->nh;
+	void *udp = data + ETH_HLEN + hlen;
+
+	*(__u32 *)data = *(const __u32 *)nh->dmac;
+	*(__u16 *)(data + 4) = *(const __u16 *)(nh->dmac + 4);
+	*(__u16 *)(data + 6) = *(const __u16 *)nh->smac;
+	*(__u32 *)(data + 8) = *(const __u32 *)(nh->smac + 2);
+	*(__be16 *)(data + 12) = proto;
+	*(__u32 *)udp = ports_word(f->sport, f->dport);
+	*(__u32 *)(udp + 4) = (__u32)bpf_htons(new_udp_len) | ((__u32)udp_check << 16);
+	if (f->to_client) {
+		if (udp + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
+			return XDP_ABORTED; /* it held them before the move */
+		*(__u32 *)(udp + sizeof(struct udphdr)) = cd_word(f);
+	}
+	return fwd_send(s, ifindex);
 }
 
 /* Rewrites an IPv4 datagram in place: routes first (no change before we know it can leave), then
@@ -164,14 +178,8 @@ static __always_inline int forward_ipv4(struct fp_state *s)
 	*(__u16 *)(ip + 10) = check;
 	*(__be32 *)(ip + 12) = ip_v4(f->src);
 	*(__be32 *)(ip + 16) = ip_v4(f->dst);
-	fwd_write_l2_l4(data, ip + sizeof(struct iphdr), f, bpf_htons(ETH_P_IP), new_udp_len,
-			udp_csum_new(&s->pkt, f, new_udp_len, addr));
-	if (f->to_client) {
-		if (ip + sizeof(struct iphdr) + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
-			return XDP_ABORTED;
-		*(__u32 *)(ip + sizeof(struct iphdr) + sizeof(struct udphdr)) = cd_word(f);
-	}
-	return fwd_send(s, ifindex);
+	return fwd_finish(s, data, data_end, sizeof(struct iphdr), ifindex, bpf_htons(ETH_P_IP),
+			  new_udp_len, udp_csum_new(&s->pkt, f, new_udp_len, addr));
 }
 /* The same for IPv6: hop limit instead of TTL, no header checksum; the first word (version,
  * traffic class, flow label) and the next header are kept. */
@@ -207,14 +215,9 @@ static __noinline int forward_ipv6(struct fp_state *s)
 	*(__u16 *)(ip + 6) = new_next_hop;
 	__builtin_memcpy(ip + 8, f->src->addr, sizeof(f->src->addr));
 	__builtin_memcpy(ip + 24, f->dst->addr, sizeof(f->dst->addr));
-	fwd_write_l2_l4(data, ip + sizeof(struct ipv6hdr), f, bpf_htons(ETH_P_IPV6), new_udp_len,
-			udp_csum_new(&s->pkt, f, new_udp_len, csum_addr_diff(&s->pkt, f, 1)));
-	if (f->to_client) {
-		if (ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
-			return XDP_ABORTED;
-		*(__u32 *)(ip + sizeof(struct ipv6hdr) + sizeof(struct udphdr)) = cd_word(f);
-	}
-	return fwd_send(s, ifindex);
+	return fwd_finish(s, data, data_end, sizeof(struct ipv6hdr), ifindex, bpf_htons(ETH_P_IPV6),
+			  new_udp_len,
+			  udp_csum_new(&s->pkt, f, new_udp_len, csum_addr_diff(&s->pkt, f, 1)));
 }
 
 /* Checks TTL and address family, then rewrites by family. */

@@ -37,14 +37,9 @@ static void direct_sum(const struct fastpath *fp, uint64_t kid, struct nts_fp_al
 {
 	const struct nts_fp_alloc_direct_val *v = fp->pdirect;
 
-	for (int c = 0; c < fp->ncpus; c++) {
-		if (v[c].owner != kid)
-			continue;
-		sum->c2p_packets += v[c].c.c2p_packets;
-		sum->c2p_bytes += v[c].c.c2p_bytes;
-		sum->p2c_packets += v[c].c.p2c_packets;
-		sum->p2c_bytes += v[c].c.p2c_bytes;
-	}
+	for (int c = 0; c < fp->ncpus; c++)
+		if (v[c].owner == kid)
+			fp_counters_add(sum, &v[c].c);
 }
 
 bool fp_direct_claim(struct fastpath *fp, uint64_t kid, struct nts_fp_alloc_counters *kept)

@@ -148,6 +148,16 @@ void fp_direct_add(struct fastpath *fp, uint64_t kid, struct nts_fp_alloc_counte
 /* Frees the slots of other generations (foreign: true), or, for a new generation, the slots a
  * wrapped-around earlier one with its number left (foreign: false). */
 void fp_direct_release(struct fastpath *fp, bool foreign);
+/* Adds one CPU's counters to a sum. */
+static inline void fp_counters_add(struct nts_fp_alloc_counters *sum,
+				   const struct nts_fp_alloc_counters *c)
+{
+	sum->c2p_packets += c->c2p_packets;
+	sum->c2p_bytes += c->c2p_bytes;
+	sum->p2c_packets += c->p2c_packets;
+	sum->p2c_bytes += c->p2c_bytes;
+}
+
 /* Sums the per-CPU copies of an alloc map value (maps.c). */
 void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *sum,
 		     const void *pcpu);

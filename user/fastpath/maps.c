@@ -206,12 +206,8 @@ void fp_counters_sum(const struct fastpath *fp, struct nts_fp_alloc_counters *su
 	const struct nts_fp_alloc_counters *v = pcpu;
 
 	memset(sum, 0, sizeof(*sum));
-	for (int c = 0; c < fp->ncpus; c++) {
-		sum->c2p_packets += v[c].c2p_packets;
-		sum->c2p_bytes += v[c].c2p_bytes;
-		sum->p2c_packets += v[c].p2c_packets;
-		sum->p2c_bytes += v[c].p2c_bytes;
-	}
+	for (int c = 0; c < fp->ncpus; c++)
+		fp_counters_add(sum, &v[c]);
 }
 
 static void fold_report(struct fp_alloc *a, const struct nts_fp_alloc_counters *now,
