@@ -13,6 +13,7 @@
 #include <xdp/xdp_helpers.h>
 
 #include "fastpath_cache.h"
+#include "fastpath_clock.h"
 #include "fastpath_fwd.h"
 #include "fastpath_maps.h"
 #include "fastpath_parse.h"
@@ -41,7 +42,7 @@ static __noinline int client_to_peer(struct fp_state *s)
 	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 	const struct pkt *p = &s->pkt;
 	struct fwd *f = &s->fwd;
-	struct nts_fp_client_key key = {};
+	struct nts_fp_client_key key __attribute__((aligned(8))) = {};
 	struct nts_fp_client_val *v;
 	struct cd_hdr *cd;
 	__u16 channel, len;
@@ -59,9 +60,8 @@ static __noinline int client_to_peer(struct fp_state *s)
 	len = bpf_ntohs(cd->len);
 	key.client_ip = p->src;
 	key.server_ip = p->dst;
-	KEY_PORTS(key, client_port, server_port, p->sport, p->dport);
-	KEY_PORTS(key, channel, pad, channel, 0);
-	f->now = bpf_ktime_get_coarse_ns();
+	KEY_PORTS64(key, client_port, channel, u16_pair(p->sport, p->dport), u16_pair(channel, 0));
+	f->now = fp_now();
 	v = client_find(&key, f->now);
 	if (!v)
 		return -1;
@@ -121,13 +121,13 @@ static __noinline int peer_to_client(struct fp_state *s)
 {
 	const struct pkt *p = &s->pkt;
 	struct fwd *f = &s->fwd;
-	struct nts_fp_peer_key key = {};
+	struct nts_fp_peer_key key __attribute__((aligned(8))) = {};
 	struct nts_fp_peer_val *v;
 
 	key.relay_ip = p->dst;
 	key.peer_ip = p->src;
 	KEY_PORTS(key, relay_port, peer_port, p->dport, p->sport);
-	f->now = bpf_ktime_get_coarse_ns();
+	f->now = fp_now();
 	v = peer_find(&key, f->now);
 	if (!v)
 		return peer_without_channel(s);

@@ -110,4 +110,12 @@ struct {
 	__type(value, __u64);
 } nts_fp_epoch SEC(".maps");
 
+/* The program's clock (bpf/fastpath_clock.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nts_fp_clock);
+} nts_fp_clock SEC(".maps");
+
 #endif /* NTS_BPF_FASTPATH_MAPS_H */

@@ -48,8 +48,7 @@ static __always_inline int parse_ipv4(struct fp_state *s)
 		return pass(&st->pass_malformed);
 	ip_from_v4(&p->src, iph->saddr);
 	ip_from_v4(&p->dst, iph->daddr);
-	p->sport = bpf_ntohs(udp->source);
-	p->dport = bpf_ntohs(udp->dest);
+	KEY_PORTS(*p, sport, dport, bpf_ntohs(udp->source), bpf_ntohs(udp->dest));
 	p->udp_len = bpf_ntohs(udp->len);
 	p->udp_csum = udp->check;
 	/* The program is not frags-aware: the frame is linear, data_end is its end. */
@@ -57,6 +56,16 @@ static __always_inline int parse_ipv4(struct fp_state *s)
 	p->ttl = iph->ttl;
 	p->v6 = 0;
 	return -1;
+}
+
+/* An IPv6 address from the packet into struct pkt (8-byte aligned) in two 64-bit words: the
+ * verifier allows unaligned packet loads where the CPU does them efficiently (fastpath_state.h). */
+static __always_inline void ip_copy64(struct nts_fp_ip *dst, const void *src)
+{
+	__u64 *d = __builtin_assume_aligned(dst->addr, 8);
+
+	d[0] = ((const __u64 *)src)[0];
+	d[1] = ((const __u64 *)src)[1];
 }
 
 /* Parses Ethernet + IPv6 + UDP (no extension headers) into s->pkt. */
@@ -85,10 +94,9 @@ static __always_inline int parse_ipv6(struct fp_state *s)
 	if (plen < sizeof(*udp) || (void *)udp + plen > data_end || bpf_ntohs(udp->len) != plen ||
 	    udp->check == 0)
 		return pass(&st->pass_malformed);
-	__builtin_memcpy(p->src.addr, &ip6->saddr, sizeof(p->src.addr));
-	__builtin_memcpy(p->dst.addr, &ip6->daddr, sizeof(p->dst.addr));
-	p->sport = bpf_ntohs(udp->source);
-	p->dport = bpf_ntohs(udp->dest);
+	ip_copy64(&p->src, &ip6->saddr);
+	ip_copy64(&p->dst, &ip6->daddr);
+	KEY_PORTS(*p, sport, dport, bpf_ntohs(udp->source), bpf_ntohs(udp->dest));
 	p->udp_len = plen;
 	p->udp_csum = udp->check;
 	p->trailer = (data_end - data) - sizeof(struct ethhdr) - sizeof(*ip6) - plen;

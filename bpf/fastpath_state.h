@@ -31,16 +31,18 @@ _Static_assert(sizeof(struct cd_hdr) == CD_HDR_LEN, "ChannelData header is 4 byt
 #define IP_V4_WORD 3
 #define IP_V4MAPPED_WORD 0x0000ffff /* the word before it, host order */
 
-/* What the parser learned about a UDP packet; addresses as they appear in the maps. */
+/* What the parser learned about a UDP packet; addresses as they appear in the maps, 8-byte
+ * aligned and written 64 bits at a time (ip_from_v4, parse_ipv6) so that the keys are copied
+ * from them in 64-bit words, each load served by one store. */
 struct pkt {
 	struct nts_fp_ip src, dst;
-	__u16 sport, dport; /* host order */
+	__u16 sport, dport; /* host order; written as one word (KEY_PORTS), as the keys read them */
 	__u16 udp_len;	    /* UDP header + payload */
 	__u16 udp_csum;	    /* as on the wire */
 	__u16 trailer;	    /* link-layer padding after the IP packet */
 	__u8 ttl;
 	__u8 v6;
-};
+} __attribute__((aligned(8)));
 
 /* Where a forwarded packet goes, with the ChannelData header to add (p2c) or remove (c2p). */
 struct fwd {
@@ -60,9 +62,9 @@ struct fwd {
 struct fp_state {
 	struct xdp_md *ctx;
 	struct nts_fp_stats *st; /* this CPU's global counters */
-	__u32 ingress;		 /* ctx->ingress_ifindex, read once (three dependent loads) */
 	struct pkt pkt;
 	struct fwd fwd;
+	__u32 ingress; /* ctx->ingress_ifindex, read once (three dependent loads) */
 };
 
 /* Header fields in packets are 16-bit aligned (Ethernet, IP, UDP, ChannelData): copies that say
@@ -112,6 +114,16 @@ static __always_inline __u32 u16_pair(__u16 first, __u16 second)
 #endif
 }
 
+/* Two 32-bit words that share an aligned 64-bit word, as that word. */
+static __always_inline __u64 u32_pair(__u32 first, __u32 second)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (__u64)first | ((__u64)second << 32);
+#else
+	return ((__u64)first << 32) | second;
+#endif
+}
+
 /* Stores the fields first and second, adjacent in key at field first, as one 32-bit word. */
 #define KEY_PORTS(key, first, second, a, b)                                                        \
 	do {                                                                                       \
@@ -122,20 +134,30 @@ static __always_inline __u32 u16_pair(__u16 first, __u16 second)
 		*(__u32 *)&(key).first = u16_pair((a), (b));                                       \
 	} while (0)
 
+/* The same for two such words, first and second (each a u16_pair), at fields first and second:
+ * the client key's ports and channel, which the cache compares as one 64-bit word. */
+#define KEY_PORTS64(key, first, second, a, b)                                                      \
+	do {                                                                                       \
+		_Static_assert(__builtin_offsetof(__typeof__(key), first) % 8 == 0 &&              \
+				   __builtin_offsetof(__typeof__(key), second) ==                  \
+				       __builtin_offsetof(__typeof__(key), first) + 4,             \
+			       "a 64-bit word of two 32-bit words");                               \
+		*(__u64 *)&(key).first = u32_pair((a), (b));                                       \
+	} while (0)
+
 static __always_inline int pass(__u64 *counter)
 {
 	(*counter)++;
 	return XDP_PASS;
 }
 
+/* ip must be 8-byte aligned (struct pkt's addresses). */
 static __always_inline void ip_from_v4(struct nts_fp_ip *ip, __be32 a)
 {
-	__u32 *w = (__u32 *)ip->addr;
+	__u64 *w = __builtin_assume_aligned(ip->addr, 8);
 
 	w[0] = 0;
-	w[1] = 0;
-	w[2] = bpf_htonl(IP_V4MAPPED_WORD);
-	w[IP_V4_WORD] = a;
+	w[1] = u32_pair(bpf_htonl(IP_V4MAPPED_WORD), a);
 }
 
 static __always_inline int ip_is_v4(const struct nts_fp_ip *ip)

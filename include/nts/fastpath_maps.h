@@ -25,6 +25,7 @@
 #define NTS_FP_MAP_PEER_CACHE "nts_fp_peer_cache"
 #define NTS_FP_MAP_EPOCH "nts_fp_epoch"
 #define NTS_FP_MAP_ALLOC_DIRECT "nts_fp_alloc_direct"
+#define NTS_FP_MAP_CLOCK "nts_fp_clock"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -128,6 +129,13 @@ struct nts_fp_peer_cached {
 	__u64 filled_ns;
 	struct nts_fp_peer_key key;
 	struct nts_fp_peer_val val;
+};
+
+/* The program's clock (nts_fp_clock, a PERCPU_ARRAY of one): each CPU's last reading of the coarse
+ * monotonic clock and the jiffies it was read at (bpf/fastpath_clock.h). Only the program uses it. */
+struct nts_fp_clock {
+	__u64 jiffies;
+	__u64 ns;
 };
 
 /* The slot of a key (words: its size in 32-bit words; both keys start with two addresses, words
