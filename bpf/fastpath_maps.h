@@ -87,6 +87,21 @@ struct {
 	__type(value, struct nts_fp_account_val);
 } nts_fp_account_limit SEC(".maps");
 
+/* Each CPU's debts to those buckets (include/nts/fastpath_maps.h, struct nts_fp_debt). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NTS_FP_DEBT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nts_fp_debt);
+} nts_fp_limit_debt SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NTS_FP_DEBT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct nts_fp_debt);
+} nts_fp_account_debt SEC(".maps");
+
 /* The channel caches and their epoch (include/nts/fastpath_maps.h, "The channel caches"). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

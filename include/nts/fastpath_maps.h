@@ -26,6 +26,8 @@
 #define NTS_FP_MAP_EPOCH "nts_fp_epoch"
 #define NTS_FP_MAP_ALLOC_DIRECT "nts_fp_alloc_direct"
 #define NTS_FP_MAP_CLOCK "nts_fp_clock"
+#define NTS_FP_MAP_LIMIT_DEBT "nts_fp_limit_debt"
+#define NTS_FP_MAP_ACCOUNT_DEBT "nts_fp_account_debt"
 #define NTS_FP_PROG_NAME "nts_fastpath"
 
 #define NTS_FP_DEFAULT_CHANNELS 262144 /* client and peer map size */
@@ -235,6 +237,22 @@ struct nts_fp_account_val {
 	__u64 owner; /* 0: free */
 	__u64 bps;
 	struct nts_bucket dir[2];
+};
+
+/* Each CPU's debts to the shared buckets (nts_fp_limit_debt for nts_fp_alloc_limit,
+ * nts_fp_account_debt for nts_fp_account_limit; PERCPU_ARRAYs of NTS_FP_DEBT_SLOTS, direct-mapped
+ * by the bucket's slot): the tokens this CPU's datagrams took and has not yet subtracted from the
+ * shared bucket. The program subtracts them once they reach NTS_FP_DEBT_NS of the rate, when it
+ * refills the bucket, and when another bucket takes the entry; meanwhile a bucket holds for this
+ * CPU what it holds less its debt (bpf/fastpath_limit.h). Only the program uses them. */
+#define NTS_FP_DEBT_BITS 12
+#define NTS_FP_DEBT_SLOTS (1u << NTS_FP_DEBT_BITS)
+#define NTS_FP_DEBT_NS 1000000ull /* 1 ms of the rate */
+struct nts_fp_debt {
+	__u64 owner; /* the bucket's owner when the debts were taken; 0: none */
+	__u32 slot;  /* the bucket's slot */
+	__u32 pad;
+	__s64 bytes[2], packets[2]; /* by direction, in tokens (struct nts_bucket) */
 };
 
 /* Global counters (one PERCPU_ARRAY slot; user space sums over CPUs). pass_*: handed to the

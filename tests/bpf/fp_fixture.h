@@ -201,6 +201,8 @@ static int setup(void **state)
 	slots_clear_all(f->limit);
 	slots_clear_all(f->account);
 	percpu_clear_all(f->direct);
+	percpu_clear_all(bpf_map__fd(fx->skel->maps.nts_fp_limit_debt));
+	percpu_clear_all(bpf_map__fd(fx->skel->maps.nts_fp_account_debt));
 	map_clear(f->tx);
 	bpf_map_update_elem(f->stats, &k, zero, BPF_ANY);
 	bpf_map_update_elem(f->tx, &b, &b, BPF_ANY);
@@ -227,6 +229,12 @@ static uint32_t run(struct fx *fx, const struct fp_frame *in, struct fp_frame *o
 	assert_int_equal(bpf_prog_test_run_opts(fx->prog_fd, &o), 0);
 	out->len = o.data_size_out;
 	return o.retval;
+}
+
+/* The id the maps know allocation id by: this handle's generation and id. */
+static inline uint64_t kid_of(struct fx *fx, uint64_t id)
+{
+	return (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | id;
 }
 
 static inline struct nts_fp_stats stats(struct fx *fx)

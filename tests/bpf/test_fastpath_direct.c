@@ -11,11 +11,6 @@
 #define CLIENT_PORT_2 40002
 #define RELAY_PORT_2 50002
 
-static uint64_t kid_of(struct fx *fx, uint64_t id)
-{
-	return (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | id;
-}
-
 /* The slot's values summed over the CPUs whose copy names owner; *owned: how many CPUs' do. */
 static struct nts_fp_alloc_counters slot_sum(struct fx *fx, uint64_t owner, int *owned)
 {

@@ -7,68 +7,10 @@
 #include <sched.h>
 #include <unistd.h>
 
-#include "fp_fixture.h"
+#include "fp_limit.h"
 
 #define ALLOC2 9
 #define ACCOUNT 3
-
-static struct nts_fp_client_val client_val(struct fx *fx, const struct net *n, uint16_t channel)
-{
-	struct nts_fp_client_key k = fp_client_key(n, CLIENT_PORT);
-	struct nts_fp_client_val v;
-
-	k.channel = channel;
-	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->client, &k, &v), 0);
-	return v;
-}
-
-static struct nts_fp_limit_val limit_val(struct fx *fx, uint32_t slot)
-{
-	struct nts_fp_limit_val v;
-
-	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->limit, &slot, &v), 0);
-	return v;
-}
-
-static struct nts_fp_account_val account_val(struct fx *fx, uint32_t slot)
-{
-	struct nts_fp_account_val v;
-
-	assert_int_equal(bpf_map_lookup_elem(fastpath_fds(fx->fp)->account, &slot, &v), 0);
-	return v;
-}
-
-static uint64_t kid_of(struct fx *fx, uint64_t id)
-{
-	return (uint64_t)fastpath_generation(fx->fp) << NTS_FP_GEN_SHIFT | id;
-}
-
-static void set_limits(struct fx *fx, uint64_t id, uint64_t bps, uint64_t pps, uint64_t account,
-		       uint64_t account_bps)
-{
-	struct fastpath_limits l = {bps, pps, account, account_bps};
-
-	assert_int_equal(fastpath_alloc_limits(fx->fp, id, &l), 0);
-}
-
-/* Runs a client -> peer datagram on channel; returns the verdict. */
-static uint32_t run_client(struct fx *fx, const struct net *n, uint16_t channel)
-{
-	struct fp_spec s = {0};
-	struct fp_frame in, out;
-
-	client_frame(&in, n, channel, 0, &s);
-	return run(fx, &in, &out);
-}
-
-static uint32_t run_peer(struct fx *fx, const struct net *n)
-{
-	struct fp_spec s = {0};
-	struct fp_frame in, out;
-
-	peer_frame(&in, n, n->peer, &s);
-	return run(fx, &in, &out);
-}
 
 /* Within its limits a limited allocation's datagrams are relayed byte for byte as without one. */
 static void within_limit_relays(const struct net *n, void **state)
