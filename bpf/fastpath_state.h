@@ -124,26 +124,25 @@ static __always_inline __u64 u32_pair(__u32 first, __u32 second)
 #endif
 }
 
-/* Stores the fields first and second, adjacent in key at field first, as one 32-bit word. */
-#define KEY_PORTS(key, first, second, a, b)                                                        \
+/* Stores word, of type word_t, at field first of key, where the field second starts its second
+ * half: two fields written as the one word the cache reads them as. */
+#define KEY_WORD(key, first, second, word_t, word)                                                 \
 	do {                                                                                       \
-		_Static_assert(__builtin_offsetof(__typeof__(key), first) % 4 == 0 &&              \
+		_Static_assert(__builtin_offsetof(__typeof__(key), first) % sizeof(word_t) == 0 && \
 				   __builtin_offsetof(__typeof__(key), second) ==                  \
-				       __builtin_offsetof(__typeof__(key), first) + 2,             \
-			       "a 32-bit word of two 16-bit fields");                              \
-		*(__u32 *)&(key).first = u16_pair((a), (b));                                       \
+				       __builtin_offsetof(__typeof__(key), first) +                \
+					   sizeof(word_t) / 2,                                     \
+			       "one aligned word of two fields");                                  \
+		*(word_t *)&(key).first = (word);                                                  \
 	} while (0)
 
-/* The same for two such words, first and second (each a u16_pair), at fields first and second:
- * the client key's ports and channel, which the cache compares as one 64-bit word. */
+/* Two adjacent 16-bit fields (ports) as one 32-bit word. */
+#define KEY_PORTS(key, first, second, a, b) KEY_WORD(key, first, second, __u32, u16_pair((a), (b)))
+
+/* Two such words (each a u16_pair) as one 64-bit word: the client key's ports and channel, which
+ * the cache compares as one. */
 #define KEY_PORTS64(key, first, second, a, b)                                                      \
-	do {                                                                                       \
-		_Static_assert(__builtin_offsetof(__typeof__(key), first) % 8 == 0 &&              \
-				   __builtin_offsetof(__typeof__(key), second) ==                  \
-				       __builtin_offsetof(__typeof__(key), first) + 4,             \
-			       "a 64-bit word of two 32-bit words");                               \
-		*(__u64 *)&(key).first = u32_pair((a), (b));                                       \
-	} while (0)
+	KEY_WORD(key, first, second, __u64, u32_pair((a), (b)))
 
 static __always_inline int pass(__u64 *counter)
 {
