@@ -95,14 +95,15 @@ static __always_inline int limit_bucket_take(struct bpf_spin_lock *lock, struct 
 	return 1;
 }
 
-/* Pays the debts of an entry another bucket takes over, to their bucket while its owner is the
- * one they were taken for. Calls of their own: they run only when two buckets share an entry. */
+/* Pays the debts of an entry another bucket takes over, to their bucket while it is the one they
+ * were taken for (its owner and rates). Calls of their own: they run only when two buckets share
+ * an entry, or ntsd rewrote a bucket. */
 static __noinline void debt_evict_alloc(struct nts_fp_debt *d)
 {
 	__u32 slot = d->slot;
 	struct nts_fp_limit_val *l = bpf_map_lookup_elem(&nts_fp_alloc_limit, &slot);
 
-	if (!l || l->owner != d->owner)
+	if (!l || l->owner != d->owner || l->bps != d->bps || l->pps != d->pps)
 		return;
 	debt_pay(&l->dir[0].bytes, &d->bytes[0]);
 	debt_pay(&l->dir[0].packets, &d->packets[0]);
@@ -115,21 +116,22 @@ static __noinline void debt_evict_account(struct nts_fp_debt *d)
 	__u32 slot = d->slot;
 	struct nts_fp_account_val *a = bpf_map_lookup_elem(&nts_fp_account_limit, &slot);
 
-	if (!a || a->owner != d->owner)
+	if (!a || a->owner != d->owner || a->bps != d->bps)
 		return;
 	debt_pay(&a->dir[0].bytes, &d->bytes[0]);
 	debt_pay(&a->dir[1].bytes, &d->bytes[1]);
 }
 
-/* This CPU's debts to the bucket at slot of owner (in debts, for nts_fp_alloc_limit or, account,
- * nts_fp_account_limit): the entry the slot maps to, taken over from the bucket that had it. */
-static __always_inline struct nts_fp_debt *debt_of(void *debts, __u32 slot, __u64 owner,
-						   const int account)
+/* This CPU's debts to the bucket at slot of owner at rates bps and pps (in debts, for
+ * nts_fp_alloc_limit or, account, nts_fp_account_limit): the entry the slot maps to, taken over
+ * from the bucket that had it. */
+static __always_inline struct nts_fp_debt *debt_of(void *debts, __u32 slot, __u64 owner, __u64 bps,
+						   __u64 pps, const int account)
 {
 	__u32 i = slot & (NTS_FP_DEBT_SLOTS - 1);
 	struct nts_fp_debt *d = bpf_map_lookup_elem(debts, &i);
 
-	if (!d || (d->owner == owner && d->slot == slot))
+	if (!d || (d->owner == owner && d->slot == slot && d->bps == bps && d->pps == pps))
 		return d;
 	if (d->owner) {
 		if (account)
@@ -139,6 +141,8 @@ static __always_inline struct nts_fp_debt *debt_of(void *debts, __u32 slot, __u6
 	}
 	d->owner = owner;
 	d->slot = slot;
+	d->bps = bps;
+	d->pps = pps;
 	d->bytes[0] = d->bytes[1] = 0;
 	d->packets[0] = d->packets[1] = 0;
 	return d;
@@ -157,7 +161,7 @@ static __noinline int limit_take(const struct fwd *f, __u32 len)
 
 	if (!l || l->owner != f->alloc_id)
 		return 1;
-	d = debt_of(&nts_fp_limit_debt, slot, f->alloc_id, 0);
+	d = debt_of(&nts_fp_limit_debt, slot, f->alloc_id, l->bps, l->pps, 0);
 	if (!d) /* cannot happen: the index is below the map's size */
 		return 1;
 	if (!limit_bucket_take(&l->lock, &l->dir[dir], f->now, l->bps, l->pps, len,
@@ -169,7 +173,7 @@ static __noinline int limit_take(const struct fwd *f, __u32 len)
 	acc = bpf_map_lookup_elem(&nts_fp_account_limit, &slot);
 	if (!acc || acc->owner != l->account)
 		return 1;
-	ad = debt_of(&nts_fp_account_debt, slot, l->account, 1);
+	ad = debt_of(&nts_fp_account_debt, slot, l->account, acc->bps, 0, 1);
 	if (!ad || limit_bucket_take(&acc->lock, &acc->dir[dir], f->now, acc->bps, 0, len,
 				     &ad->bytes[dir], &ad->packets[dir]))
 		return 1;

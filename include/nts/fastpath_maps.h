@@ -244,7 +244,9 @@ struct nts_fp_account_val {
  * by the bucket's slot): the tokens this CPU's datagrams took and has not yet subtracted from the
  * shared bucket. The program subtracts them once they reach NTS_FP_DEBT_NS of the rate, when it
  * refills the bucket, and when another bucket takes the entry; meanwhile a bucket holds for this
- * CPU what it holds less its debt (bpf/fastpath_limit.h). Only the program uses them. */
+ * CPU what it holds less its debt (bpf/fastpath_limit.h). Debts are owed to the bucket of one
+ * owner at the rates they were taken at: a slot ntsd rewrote with other rates (and fresh buckets)
+ * owes nothing of them. Only the program uses them. */
 #define NTS_FP_DEBT_BITS 12
 #define NTS_FP_DEBT_SLOTS (1u << NTS_FP_DEBT_BITS)
 #define NTS_FP_DEBT_NS 1000000ull /* 1 ms of the rate */
@@ -252,6 +254,7 @@ struct nts_fp_debt {
 	__u64 owner; /* the bucket's owner when the debts were taken; 0: none */
 	__u32 slot;  /* the bucket's slot */
 	__u32 pad;
+	__u64 bps, pps;		    /* its rates then */
 	__s64 bytes[2], packets[2]; /* by direction, in tokens (struct nts_bucket) */
 };
 

@@ -95,7 +95,7 @@ static void test_own_debt_holds_back_own_datagrams(void **state)
 {
 	struct fx *fx = *state;
 	uint32_t slot = limited(fx, 1000000);
-	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC), .slot = slot};
+	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC), .slot = slot, .bps = 1000000};
 	cpu_set_t saved;
 	int cpu = pin_cpu(&saved);
 
@@ -138,7 +138,7 @@ static void test_refill_starts_from_the_paid_debt(void **state)
 {
 	struct fx *fx = *state;
 	uint32_t slot = limited(fx, 1000000);
-	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC), .slot = slot};
+	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC), .slot = slot, .bps = 1000000};
 	struct timespec ts;
 	cpu_set_t saved;
 	int cpu = pin_cpu(&saved);
@@ -165,7 +165,7 @@ static void test_entry_taken_over_pays_its_debts(void **state)
 	struct nts_addr c = addr(net4.client, CLIENT_PORT), s = addr(net4.server, SERVER_PORT),
 			r2 = addr(net4.server, RELAY_PORT + 1), p = addr(net4.peer, PEER_PORT);
 	uint32_t slot = limited(fx, 1000000), slot2;
-	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC2)};
+	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC2), .bps = 1000000};
 	cpu_set_t saved;
 	int cpu = pin_cpu(&saved);
 
@@ -185,12 +185,40 @@ static void test_entry_taken_over_pays_its_debts(void **state)
 	assert_int_equal(d.owner, kid_of(fx, ALLOC));
 	assert_int_equal(d.slot, slot);
 	assert_int_equal(d.bytes[NTS_FP_DIR_C2P], TOKENS(DLEN));
-	/* Debts taken for an earlier owner of slot2 are not the present one's. */
-	d = (struct nts_fp_debt){.owner = kid_of(fx, ALLOC2 + 1), .slot = slot2};
+	/* Debts taken for an earlier owner of slot2, or at other rates (before ntsd rewrote the
+	 * slot), are not the present bucket's. */
+	d = (struct nts_fp_debt){.owner = kid_of(fx, ALLOC2 + 1), .slot = slot2, .bps = 1000000};
+	d.bytes[NTS_FP_DIR_C2P] = TOKENS(7000);
+	debt_set(fx, slot, &d);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	d = (struct nts_fp_debt){.owner = kid_of(fx, ALLOC2), .slot = slot2, .bps = 2000000};
 	d.bytes[NTS_FP_DIR_C2P] = TOKENS(7000);
 	debt_set(fx, slot, &d);
 	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
 	assert_int_equal(bucket_bytes(fx, slot2), TOKENS(100000 - 5000));
+	unpin(&saved);
+}
+
+/* A limit rewritten with other rates starts from fresh buckets: what a CPU owed at the old rates
+ * is not charged to them (1 ms of a high rate could hold a low one back for long). */
+static void test_new_rates_start_without_the_old_debts(void **state)
+{
+	struct fx *fx = *state;
+	uint32_t slot = limited(fx, 1000000);
+	struct nts_fp_debt d = {.owner = kid_of(fx, ALLOC), .slot = slot, .bps = 1000000};
+	cpu_set_t saved;
+	int cpu = pin_cpu(&saved);
+
+	d.bytes[NTS_FP_DIR_C2P] = TOKENS(5000);
+	debt_set(fx, slot, &d);
+	set_limits(fx, ALLOC, 1000, 0, 0, 0); /* 100 bytes of burst */
+	assert_int_equal(client_val(fx, &net4, CHANNEL).limit_slot, slot);
+	bucket_set(fx, slot, TOKENS(100), LATER);
+	assert_int_equal(run_client(fx, &net4, CHANNEL), XDP_TX);
+	d = debt_get(fx, slot, cpu);
+	assert_int_equal(d.bps, 1000);
+	assert_int_equal(d.bytes[NTS_FP_DIR_C2P], 0); /* 54 bytes: over 1 ms of 1 kB/s, paid */
+	assert_int_equal(bucket_bytes(fx, slot), TOKENS(100 - DLEN));
 	unpin(&saved);
 }
 
@@ -202,6 +230,7 @@ int main(void)
 	    T(test_debt_is_paid_past_a_millisecond_of_the_rate),
 	    T(test_refill_starts_from_the_paid_debt),
 	    T(test_entry_taken_over_pays_its_debts),
+	    T(test_new_rates_start_without_the_old_debts),
 #undef T
 	};
 
