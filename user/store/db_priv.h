@@ -1,5 +1,6 @@
-/* Internals of the database layer (db.c, db_sqlite.c, db_pg.c): the handle, statements and the
- * operations each backend provides. Not for the store's other files; they use db.h.
+/* Internals of the database layer (db.c, db_sqlite.c, db_pg.c and db_pg_stmt.c): the handle,
+ * statements and the operations each backend provides. Not for the store's other files; they use
+ * db.h.
  */
 #ifndef NTS_STORE_DB_PRIV_H
 #define NTS_STORE_DB_PRIV_H
