@@ -1,5 +1,5 @@
 /* libFuzzer target: the upgrade stream decoder (user/ntsd/upgrade_state.c checking every record,
- * user/turn/state_io.c, user/util/tlv.c) on arbitrary bytes. The input is checked as it comes
+ * user/turn/state_import.c, user/util/tlv.c) on arbitrary bytes. The input is checked as it comes
  * (header, CRC) and, behind a header with the right length and CRC, as a body: the first byte is
  * the number of sockets said to come with it. */
 #include <stdlib.h>

@@ -1,7 +1,7 @@
-/* TURN's state across an upgrade (user/turn/state_io.c, the stream of user/util/tlv.h): what one
- * server exports, another rebuilds (same ids, relays, users, counters, permissions, channels,
- * lifetimes) and relays on; a damaged or unknown stream is refused, unknown optional records and
- * fields are skipped.
+/* TURN's state across an upgrade (user/turn/state_export.c and state_import.c, the stream of
+ * user/util/tlv.h): what one server exports, another rebuilds (same ids, relays, users, counters,
+ * permissions, channels, lifetimes) and relays on; a damaged or unknown stream is refused, unknown
+ * optional records and fields are skipped.
  */
 #include "test_turn_harness.h"
 
