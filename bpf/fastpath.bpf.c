@@ -35,14 +35,20 @@ struct {
  * channels go to userspace there; native XDP runs before GRO and relays them. */
 const volatile __u8 nts_fp_generic = 0;
 
+/* What a direction's step returns besides an action: no entry matched, or s->fwd says where the
+ * datagram goes and nts_fastpath forwards it (one inlined copy of the IPv4 rewrite for both). */
+#define NO_MATCH (-1)
+#define FORWARD (-2)
+
 /* Client -> peer (RFC 8656 §12.4): ChannelData to a listen address on a bound channel.
- * Returns -1 when no channel matches (the packet may still be peer traffic). */
-static __noinline int client_to_peer(struct fp_state *s)
+ * NO_MATCH when no channel matches (the packet may still be peer traffic). Inlined: the common
+ * direction's hit path makes no call. */
+static __always_inline int client_to_peer(struct fp_state *s)
 {
 	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
 	const struct pkt *p = &s->pkt;
 	struct fwd *f = &s->fwd;
-	struct nts_fp_client_key key __attribute__((aligned(8))) = {};
+	struct cache_key key = {&p->src, &p->dst};
 	struct nts_fp_client_val *v;
 	struct cd_hdr *cd;
 	__u16 channel, len;
@@ -53,18 +59,17 @@ static __noinline int client_to_peer(struct fp_state *s)
 	else
 		cd = data + sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr);
 	if ((void *)(cd + 1) > data_end || p->udp_len < sizeof(struct udphdr) + sizeof(*cd))
-		return -1;
+		return NO_MATCH;
 	if ((*(__u8 *)cd & CD_CHANNEL_MASK) != CD_CHANNEL_BITS)
-		return -1;
+		return NO_MATCH;
 	channel = bpf_ntohs(cd->channel);
 	len = bpf_ntohs(cd->len);
-	key.client_ip = p->src;
-	key.server_ip = p->dst;
-	KEY_PORTS64(key, client_port, channel, u16_pair(p->sport, p->dport), u16_pair(channel, 0));
+	/* struct nts_fp_client_key: client and server address, then ports and channel. */
+	key.tail = u32_pair(pkt_ports(p), u16_pair(channel, 0));
 	f->now = fp_now();
 	v = client_find(&key, f->now);
 	if (!v)
-		return -1;
+		return NO_MATCH;
 	PROFILE_STOP(1);
 	/* RFC 8656 §12.5: over UDP the data may be followed by padding; only the exact length is
 	 * relayed here so the peer receives exactly what userspace would send. */
@@ -74,16 +79,15 @@ static __noinline int client_to_peer(struct fp_state *s)
 		return pass(&s->st->pass_expired);
 	f->src = &v->relay_ip;
 	f->dst = &v->peer_ip;
-	f->sport = v->relay_port;
-	f->dport = v->peer_port;
-	f->channel = channel;
+	f->ports = ports_word(v->relay_port, v->peer_port);
+	f->cd = *(const __u32 *)cd;
 	f->cd_len = len;
 	f->to_client = 0;
 	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
 	PROFILE_STOP(2);
-	return forward(s);
+	return FORWARD;
 }
 
 /* Peer traffic without a channel (RFC 8656 §9): a permission sends it to userspace for a Data
@@ -116,17 +120,16 @@ static __noinline int peer_without_channel(struct fp_state *s)
 	return XDP_DROP;
 }
 
-/* Peer -> client (RFC 8656 §12.6 / §10.3): UDP from a peer to a relay address. */
+/* Peer -> client (RFC 8656 §12.6 / §10.3): UDP from a peer to a relay address. FORWARD, or
+ * the action. */
 static __noinline int peer_to_client(struct fp_state *s)
 {
 	const struct pkt *p = &s->pkt;
 	struct fwd *f = &s->fwd;
-	struct nts_fp_peer_key key __attribute__((aligned(8))) = {};
+	/* struct nts_fp_peer_key: relay and peer address, relay and peer port. */
+	struct cache_key key = {&p->dst, &p->src, u16_pair(p->dport, p->sport)};
 	struct nts_fp_peer_val *v;
 
-	key.relay_ip = p->dst;
-	key.peer_ip = p->src;
-	KEY_PORTS(key, relay_port, peer_port, p->dport, p->sport);
 	f->now = fp_now();
 	v = peer_find(&key, f->now);
 	if (!v)
@@ -139,15 +142,14 @@ static __noinline int peer_to_client(struct fp_state *s)
 		return pass(&s->st->pass_too_big);
 	f->src = &v->server_ip;
 	f->dst = &v->client_ip;
-	f->sport = v->server_port;
-	f->dport = v->client_port;
-	f->channel = v->channel;
+	f->ports = ports_word(v->server_port, v->client_port);
 	f->cd_len = p->udp_len - sizeof(struct udphdr);
+	f->cd = cd_word(v->channel, f->cd_len);
 	f->to_client = 1;
 	f->limit_slot = v->limit_slot;
 	f->alloc_id = v->alloc_id;
 	f->nh = &v->nh;
-	return forward(s);
+	return FORWARD;
 }
 
 SEC("xdp")
@@ -180,7 +182,7 @@ int nts_fastpath(struct xdp_md *ctx)
 	if (act >= 0)
 		return act;
 	act = client_to_peer(&s);
-	if (act >= 0)
-		return act;
-	return peer_to_client(&s);
+	if (act == NO_MATCH)
+		act = peer_to_client(&s);
+	return act == FORWARD ? forward(&s) : act;
 }

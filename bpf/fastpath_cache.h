@@ -32,29 +32,63 @@ _Static_assert(offsetof(struct nts_fp_client_cached, key) == CACHE_KEY_OFF &&
 		   offsetof(struct nts_fp_client_cached, val) == CACHE_VAL_OFF &&
 		   offsetof(struct nts_fp_peer_cached, val) == CACHE_VAL_OFF,
 	       "cached entries share one layout");
+_Static_assert(sizeof(struct nts_fp_client_key) == 40 && sizeof(struct nts_fp_peer_key) == 36 &&
+		   offsetof(struct nts_fp_client_key, channel) == 36,
+	       "keys: two addresses, then 8 bytes (ports, channel) or 4 (ports)");
 
 struct cache_head {
 	__u64 epoch;
 	__u64 filled_ns;
 };
 
-/* Compares klen bytes (a multiple of 4) at a and b, both 8-byte aligned, 64 bits at a time (keys are
- * written so: KEY_PORTS64, struct pkt) on two accumulators: half the dependent chain. */
-static __always_inline int cache_key_equal(const void *a, const void *b, const __u32 klen)
-{
-	const __u64 *x = __builtin_assume_aligned(a, 8), *y = __builtin_assume_aligned(b, 8);
-	const __u32 n = klen / 8;
-	__u64 d = 0, e = 0;
+/* A key as the parser left it: the two addresses it starts with, in struct pkt (8-byte aligned,
+ * written 64 bits at a time), and the words after them (ports, and the client key's channel) in
+ * a register. A hit compares them with the copy where they are; only a miss writes the key out for
+ * the hash lookup. klen: the key's size, 36 or 40 bytes. */
+struct cache_key {
+	const struct nts_fp_ip *ip0, *ip1;
+	__u64 tail; /* the key's bytes 32..klen-1 as they lie in memory */
+};
 
-	for (__u32 i = 0; i + 1 < n; i += 2) {
-		d |= x[i] ^ y[i];
-		e |= x[i + 1] ^ y[i + 1];
-	}
-	if (n % 2)
-		d |= x[n - 1] ^ y[n - 1];
-	if (klen % 8)
-		e |= ((const __u32 *)a)[klen / 4 - 1] ^ ((const __u32 *)b)[klen / 4 - 1];
+/* nts_fp_cache_slot() of the key, from its parts. */
+static __always_inline __u32 cache_slot(const struct cache_key *k)
+{
+	__u32 x = ((const __u32 *)k->ip0->addr)[3] ^ ((const __u32 *)k->ip1->addr)[3];
+
+	return ((x ^ (__u32)k->tail ^ (__u32)(k->tail >> 32)) * 0x9e3779b1u) >>
+	       (32 - NTS_FP_CACHE_BITS);
+}
+
+/* Whether the copy's key c (8-byte aligned, klen bytes) is k: 64 bits at a time on two
+ * accumulators, half the dependent chain. */
+static __always_inline int cache_key_equal(const void *c, const struct cache_key *k,
+					   const __u32 klen)
+{
+	const __u64 *x = __builtin_assume_aligned(c, 8);
+	const __u64 *a = __builtin_assume_aligned(k->ip0->addr, 8);
+	const __u64 *b = __builtin_assume_aligned(k->ip1->addr, 8);
+	__u64 d = (x[0] ^ a[0]) | (x[1] ^ a[1]), e = (x[2] ^ b[0]) | (x[3] ^ b[1]);
+
+	if (klen == 40)
+		d |= x[4] ^ k->tail;
+	else
+		d |= ((const __u32 *)c)[8] ^ (__u32)k->tail;
 	return (d | e) == 0;
+}
+
+/* Writes k out as the klen-byte key it stands for (buf: 8-byte aligned). */
+static __always_inline void cache_key_write(void *buf, const struct cache_key *k, const __u32 klen)
+{
+	__u64 *w = __builtin_assume_aligned(buf, 8);
+
+	w[0] = ((const __u64 *)k->ip0->addr)[0];
+	w[1] = ((const __u64 *)k->ip0->addr)[1];
+	w[2] = ((const __u64 *)k->ip1->addr)[0];
+	w[3] = ((const __u64 *)k->ip1->addr)[1];
+	if (klen == 40)
+		w[4] = k->tail;
+	else
+		((__u32 *)buf)[8] = (__u32)k->tail;
 }
 
 static __always_inline __u64 cache_epoch(void)
@@ -65,23 +99,20 @@ static __always_inline __u64 cache_epoch(void)
 	return e ? *(volatile __u64 *)e : 0;
 }
 
-/* The entry for key (klen bytes, vlen of value) from this CPU's copy in cache, else from hash
- * (copied into cache for the next packets). NULL when hash has none. now: the coarse clock. */
-static __always_inline void *cache_find(void *cache, void *hash, const void *key, const __u32 klen,
-					const __u32 vlen, __u64 now)
+/* The entry for key k (klen bytes, vlen of value) from hash, copied into c (this CPU's slot for
+ * it, NULL when there is none) for the next packets; buf (klen bytes, 8-byte aligned) holds the
+ * key for the lookup. NULL when hash has none. */
+static __always_inline void *cache_fill(struct cache_head *c, void *hash, const struct cache_key *k,
+					void *buf, const __u32 klen, const __u32 vlen, __u64 epoch,
+					__u64 now)
 {
-	__u32 slot = nts_fp_cache_slot(key, klen / sizeof(__u32));
-	__u64 epoch = cache_epoch();
-	struct cache_head *c = bpf_map_lookup_elem(cache, &slot);
 	void *v;
 
-	if (c && c->epoch == epoch && now - c->filled_ns < NTS_FP_CACHE_TTL_NS &&
-	    cache_key_equal((__u8 *)c + CACHE_KEY_OFF, key, klen))
-		return (__u8 *)c + CACHE_VAL_OFF;
-	v = bpf_map_lookup_elem(hash, key);
+	cache_key_write(buf, k, klen);
+	v = bpf_map_lookup_elem(hash, buf);
 	if (v && c) {
 		__builtin_memcpy(__builtin_assume_aligned((__u8 *)c + CACHE_KEY_OFF, 8),
-				 __builtin_assume_aligned(key, 8), klen);
+				 __builtin_assume_aligned(buf, 8), klen);
 		__builtin_memcpy(__builtin_assume_aligned((__u8 *)c + CACHE_VAL_OFF, 8),
 				 __builtin_assume_aligned(v, 8), vlen);
 		c->epoch = epoch;
@@ -90,21 +121,61 @@ static __always_inline void *cache_find(void *cache, void *hash, const void *key
 	return v;
 }
 
-/* The lookups of the two directions, inlined into each direction's step: the deepest chain of
- * calls (a direction, IPv6 forwarding, routing) then takes about 450 of the verifier's 512 bytes of
- * stack, and the hit path saves a call, its spills and reloads. */
-static __always_inline struct nts_fp_client_val *client_find(const struct nts_fp_client_key *key,
-							     __u64 now)
+/* A miss of each direction is a call of its own: the key it writes out is on its own stack, not
+ * on that of the direction's step, which the hit path keeps small. */
+static __noinline struct nts_fp_client_val *
+client_fill(struct cache_head *c, const struct cache_key *k, __u64 epoch, __u64 now)
 {
-	return cache_find(&nts_fp_client_cache, &nts_fp_client, key, sizeof(*key),
-			  sizeof(struct nts_fp_client_val), now);
+	struct nts_fp_client_key key __attribute__((aligned(8)));
+
+	return cache_fill(c, &nts_fp_client, k, &key, sizeof(key), sizeof(struct nts_fp_client_val),
+			  epoch, now);
 }
 
-static __always_inline struct nts_fp_peer_val *peer_find(const struct nts_fp_peer_key *key,
-							 __u64 now)
+static __noinline struct nts_fp_peer_val *peer_fill(struct cache_head *c, const struct cache_key *k,
+						    __u64 epoch, __u64 now)
 {
-	return cache_find(&nts_fp_peer_cache, &nts_fp_peer, key, sizeof(*key),
-			  sizeof(struct nts_fp_peer_val), now);
+	struct nts_fp_peer_key key __attribute__((aligned(8)));
+
+	return cache_fill(c, &nts_fp_peer, k, &key, sizeof(key), sizeof(struct nts_fp_peer_val),
+			  epoch, now);
+}
+
+/* This CPU's copy in cache of the entry for key k (klen bytes) when it holds it, is current and
+ * young enough; else NULL, with *slot and *epoch for a fill. now: the coarse clock. */
+static __always_inline void *cache_hit(void *cache, const struct cache_key *k, const __u32 klen,
+				       __u64 now, struct cache_head **slot, __u64 *epoch)
+{
+	__u32 i = cache_slot(k);
+	struct cache_head *c = bpf_map_lookup_elem(cache, &i);
+
+	*epoch = cache_epoch();
+	*slot = c;
+	if (c && c->epoch == *epoch && now - c->filled_ns < NTS_FP_CACHE_TTL_NS &&
+	    cache_key_equal((__u8 *)c + CACHE_KEY_OFF, k, klen))
+		return (__u8 *)c + CACHE_VAL_OFF;
+	return NULL;
+}
+
+/* The lookups of the two directions: the hit inlined into each direction's step, the miss a
+ * call (client_fill, peer_fill). */
+static __always_inline struct nts_fp_client_val *client_find(const struct cache_key *k, __u64 now)
+{
+	struct cache_head *c;
+	__u64 epoch;
+	void *v =
+	    cache_hit(&nts_fp_client_cache, k, sizeof(struct nts_fp_client_key), now, &c, &epoch);
+
+	return v ? v : client_fill(c, k, epoch, now);
+}
+
+static __always_inline struct nts_fp_peer_val *peer_find(const struct cache_key *k, __u64 now)
+{
+	struct cache_head *c;
+	__u64 epoch;
+	void *v = cache_hit(&nts_fp_peer_cache, k, sizeof(struct nts_fp_peer_key), now, &c, &epoch);
+
+	return v ? v : peer_fill(c, k, epoch, now);
 }
 
 #endif /* NTS_BPF_FASTPATH_CACHE_H */

@@ -54,9 +54,9 @@ static __always_inline __u32 ports_word(__u16 sport, __u16 dport)
 }
 
 /* The ChannelData header (struct cd_hdr) as the one 32-bit word it is in the datagram. */
-static __always_inline __u32 cd_word(const struct fwd *f)
+static __always_inline __u32 cd_word(__u16 channel, __u16 len)
 {
-	return (__u32)bpf_htons(f->channel) | ((__u32)bpf_htons(f->cd_len) << 16);
+	return (__u32)bpf_htons(channel) | ((__u32)bpf_htons(len) << 16);
 }
 
 /* The UDP length as a 32-bit word holding it twice: it is summed once in the pseudo-header and
@@ -73,13 +73,11 @@ static __always_inline __u32 udp_len_twice(__u16 udp_len)
 static __always_inline __u64 udp_csum_diff_rest(const struct pkt *p, const struct fwd *f,
 						__u16 new_udp_len, __u64 sum)
 {
-	__u32 cd = cd_word(f);
-
 	sum += (__u32)~ports_word(p->sport, p->dport);
 	sum += (__u32)~udp_len_twice(p->udp_len);
-	sum += ports_word(f->sport, f->dport);
+	sum += f->ports;
 	sum += udp_len_twice(new_udp_len);
-	return f->to_client ? sum + cd : sum + (__u32)~cd;
+	return f->to_client ? sum + f->cd : sum + (__u32)~f->cd;
 }
 
 /* The one's-complement sum ~m + m' over the address words that change, the same words in the IP

@@ -121,12 +121,12 @@ static __always_inline int fwd_finish(struct fp_state *s, void *data, void *data
 	*(__u16 *)(data + 6) = *(const __u16 *)nh->smac;
 	*(__u32 *)(data + 8) = *(const __u32 *)(nh->smac + 2);
 	*(__be16 *)(data + 12) = proto;
-	*(__u32 *)udp = ports_word(f->sport, f->dport);
+	*(__u32 *)udp = f->ports;
 	*(__u32 *)(udp + 4) = (__u32)bpf_htons(new_udp_len) | ((__u32)udp_check << 16);
 	if (f->to_client) {
 		if (udp + sizeof(struct udphdr) + CD_HDR_LEN > data_end)
 			return XDP_ABORTED; /* it held them before the move */
-		*(__u32 *)(udp + sizeof(struct udphdr)) = cd_word(f);
+		*(__u32 *)(udp + sizeof(struct udphdr)) = f->cd;
 	}
 	return fwd_send(s, ifindex);
 }
@@ -135,7 +135,7 @@ static __always_inline int fwd_finish(struct fp_state *s, void *data, void *data
  * computes the header checksum incrementally (RFC 1624) from the words that change, held in
  * registers (total length, TTL, addresses: ~m + m' each), moves the frame start and writes
  * every header. The words are read from the packet before the move, which shifts the headers
- * over the old ones. Inlined into both directions (IPv6 forwarding stays a call of its own). */
+ * over the old ones. Inlined once, into nts_fastpath (IPv6 forwarding is a call of its own). */
 static __always_inline int forward_ipv4(struct fp_state *s)
 {
 	void *data = (void *)(long)s->ctx->data, *data_end = (void *)(long)s->ctx->data_end;
@@ -228,7 +228,9 @@ static __always_inline int forward(struct fp_state *s)
 
 	if (p->ttl <= 1)
 		return pass(&s->st->pass_ttl);
-	if (ip_is_v4(f->dst) == (int)p->v6 || ip_is_v4(f->src) == (int)p->v6)
+	/* Both of the entry's addresses of the packet's family. */
+	if (p->v6 ? !ip_v4_diff(f->src) || !ip_v4_diff(f->dst)
+		  : ip_v4_diff(f->src) | ip_v4_diff(f->dst))
 		return pass(&s->st->pass_family);
 	return p->v6 ? forward_ipv6(s) : forward_ipv4(s);
 }

@@ -164,8 +164,8 @@ static __noinline int limit_take(const struct fwd *f, __u32 len)
 	d = debt_of(&nts_fp_limit_debt, slot, f->alloc_id, l->bps, l->pps, 0);
 	if (!d) /* cannot happen: the index is below the map's size */
 		return 1;
-	if (!limit_bucket_take(&l->lock, &l->dir[dir], f->now, l->bps, l->pps, len,
-			       &d->bytes[dir], &d->packets[dir]))
+	if (!limit_bucket_take(&l->lock, &l->dir[dir], f->now, l->bps, l->pps, len, &d->bytes[dir],
+			       &d->packets[dir]))
 		return 0;
 	slot = l->account_slot;
 	if (!slot)

@@ -31,8 +31,7 @@ static __always_inline int fib_fill(const struct fp_state *s, __u16 tot_len,
 
 	__builtin_memset(fib, 0, sizeof(*fib));
 	fib->l4_protocol = IPPROTO_UDP;
-	fib->sport = bpf_htons(f->sport);
-	fib->dport = bpf_htons(f->dport);
+	__builtin_memcpy(&fib->sport, &f->ports, sizeof(f->ports)); /* sport, then dport */
 	fib->ifindex = s->ingress;
 	fib->tot_len = tot_len;
 	if (p->v6) {

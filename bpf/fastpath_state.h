@@ -47,9 +47,9 @@ struct pkt {
 /* Where a forwarded packet goes, with the ChannelData header to add (p2c) or remove (c2p). */
 struct fwd {
 	const struct nts_fp_ip *src, *dst; /* in the entry (its map value): not copied */
-	__u16 sport, dport;
-	__u16 channel; /* ChannelData header fields (network order when written) */
-	__u16 cd_len;
+	__u32 ports;	  /* the written datagram's UDP ports, as the word they are in it */
+	__u32 cd;	  /* the ChannelData header, as the word it is in the datagram */
+	__u16 cd_len;	  /* its length field (the application data's), host order */
 	__u8 to_client;	  /* 1: prepend the header (p2c); 0: strip it (c2p) */
 	__u32 limit_slot; /* its buckets in nts_fp_alloc_limit; 0: no limit */
 	__u64 alloc_id;
@@ -139,10 +139,11 @@ static __always_inline __u64 u32_pair(__u32 first, __u32 second)
 /* Two adjacent 16-bit fields (ports) as one 32-bit word. */
 #define KEY_PORTS(key, first, second, a, b) KEY_WORD(key, first, second, __u32, u16_pair((a), (b)))
 
-/* Two such words (each a u16_pair) as one 64-bit word: the client key's ports and channel, which
- * the cache compares as one. */
-#define KEY_PORTS64(key, first, second, a, b)                                                      \
-	KEY_WORD(key, first, second, __u64, u32_pair((a), (b)))
+/* The packet's ports as the word the parser wrote them in: u16_pair(sport, dport). */
+static __always_inline __u32 pkt_ports(const struct pkt *p)
+{
+	return *(const __u32 *)&p->sport;
+}
 
 static __always_inline int pass(__u64 *counter)
 {
@@ -159,11 +160,19 @@ static __always_inline void ip_from_v4(struct nts_fp_ip *ip, __be32 a)
 	w[1] = u32_pair(bpf_htonl(IP_V4MAPPED_WORD), a);
 }
 
-static __always_inline int ip_is_v4(const struct nts_fp_ip *ip)
+/* What tells an IPv4-mapped address (::ffff:0:0/96) from others, in an entry's address (8-byte
+ * aligned in every map value and in struct pkt): its first 64 bits are zero and the 32 after
+ * them ::ffff. Zero for a mapped address. */
+_Static_assert(__builtin_offsetof(struct nts_fp_client_val, relay_ip) % 8 == 0 &&
+		   __builtin_offsetof(struct nts_fp_client_val, peer_ip) % 8 == 0 &&
+		   __builtin_offsetof(struct nts_fp_peer_val, client_ip) % 8 == 0 &&
+		   __builtin_offsetof(struct nts_fp_peer_val, server_ip) % 8 == 0,
+	       "entries' addresses 8-byte aligned");
+static __always_inline __u64 ip_v4_diff(const struct nts_fp_ip *ip)
 {
-	const __u32 *w = (const __u32 *)ip->addr;
+	const __u64 *d = __builtin_assume_aligned(ip->addr, 8);
 
-	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(IP_V4MAPPED_WORD);
+	return d[0] | (((const __u32 *)ip->addr)[2] ^ bpf_htonl(IP_V4MAPPED_WORD));
 }
 
 /* The IPv4 address of a mapped address, as on the wire. */

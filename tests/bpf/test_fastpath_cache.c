@@ -251,6 +251,32 @@ static void flow_relay(struct fx *fx, const struct net *n, const struct flow *w)
 		  0, false);
 }
 
+/* Whether some CPU's copy in slot slot of the per-CPU cache map fd holds key (klen bytes): the
+ * program keys its copies by nts_fp_cache_slot(), as ntsd and this test compute it. */
+static bool cached_in_slot(int fd, uint32_t slot, const void *key, size_t klen)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+	bool found = false;
+	size_t stride;
+	uint8_t *v;
+
+	assert_true(ncpus > 0);
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+	stride = (info.value_size + 7) & ~7u; /* each CPU's copy, 8-byte aligned */
+	v = calloc((size_t)ncpus, stride);
+	assert_non_null(v);
+	assert_int_equal(bpf_map_lookup_elem(fd, &slot, v), 0);
+	for (int i = 0; i < ncpus; i++) {
+		const uint8_t *e = v + (size_t)i * stride;
+
+		found |= memcmp(e + offsetof(struct nts_fp_client_cached, key), key, klen) == 0;
+	}
+	free(v);
+	return found;
+}
+
 /* Two channels whose client keys share a cache slot, and whose peer keys do: alternating frames
  * take turns in the slots, and each goes where its own entry says, never where the other's does. */
 static void colliding_keys(struct fx *fx, const struct net *n)
@@ -282,6 +308,11 @@ static void colliding_keys(struct fx *fx, const struct net *n)
 	}
 	assert_int_equal(stats(fx).c2p_packets, 8);
 	assert_int_equal(stats(fx).p2c_packets, 8);
+	/* The last frames of each direction were b's: their copies are in the slots computed. */
+	assert_true(cached_in_slot(bpf_map__fd(fx->skel->maps.nts_fp_client_cache), cslot, &kb,
+				   sizeof(kb)));
+	assert_true(cached_in_slot(bpf_map__fd(fx->skel->maps.nts_fp_peer_cache), pslot, &pb,
+				   sizeof(pb)));
 }
 
 static void test_ipv4_keys_sharing_a_slot_each_get_their_own_entry(void **state)
