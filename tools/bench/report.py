@@ -553,7 +553,8 @@ def method(m):
             "+ ChannelBind), then an XDP program run by BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES "
             "transmits ChannelData from c0, paced in the program; an XDP sink on p0 counts datagrams that "
             "arrive with the right addresses, length, magic and payload pattern, records latency and drops "
-            f"them. Flat-out first, then bisection of the offered rate ({m['step_s']} s steps) for < 0.1% loss. "
+            f"them. Flat-out first (the best of 3 steps: the host's other jobs can only lower a step's rate), "
+            f"then, when none was lossless, bisection of the offered rate ({m['step_s']} s steps) for < 0.1% loss. "
             "The generator is pinned to CPU 0; relays are not pinned. For the in-kernel paths (XDP relay, "
             "wire ceiling, routed) generator, relay and sink all run in the generator's context on CPU 0, "
             "so their rate is the whole path's limit on one core; userspace relays get the other core.",
