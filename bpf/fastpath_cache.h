@@ -50,13 +50,13 @@ struct cache_key {
 	__u64 tail; /* the key's bytes 32..klen-1 as they lie in memory */
 };
 
-/* nts_fp_cache_slot() of the key, from its parts. */
+/* nts_fp_cache_slot() of the key, from its parts: the words after the addresses are the tail's
+ * (the peer key's one word, with zero above it). */
 static __always_inline __u32 cache_slot(const struct cache_key *k)
 {
 	__u32 x = ((const __u32 *)k->ip0->addr)[3] ^ ((const __u32 *)k->ip1->addr)[3];
 
-	return ((x ^ (__u32)k->tail ^ (__u32)(k->tail >> 32)) * 0x9e3779b1u) >>
-	       (32 - NTS_FP_CACHE_BITS);
+	return nts_fp_cache_fold(x ^ (__u32)k->tail ^ (__u32)(k->tail >> 32));
 }
 
 /* Whether the copy's key c (8-byte aligned, klen bytes) is k: 64 bits at a time on two

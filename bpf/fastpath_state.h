@@ -32,11 +32,12 @@ _Static_assert(sizeof(struct cd_hdr) == CD_HDR_LEN, "ChannelData header is 4 byt
 #define IP_V4MAPPED_WORD 0x0000ffff /* the word before it, host order */
 
 /* What the parser learned about a UDP packet; addresses as they appear in the maps, 8-byte
- * aligned and written 64 bits at a time (ip_from_v4, parse_ipv6) so that the keys are copied
- * from them in 64-bit words, each load served by one store. */
+ * aligned and written 64 bits at a time (ip_from_v4, parse_ipv6) so that the channel caches
+ * compare them, and a miss copies them into a key, in 64-bit words, each load served by one
+ * store (bpf/fastpath_cache.h). */
 struct pkt {
 	struct nts_fp_ip src, dst;
-	__u16 sport, dport; /* host order; written as one word (KEY_PORTS), as the keys read them */
+	__u16 sport, dport; /* host order; written as one word (KEY_PORTS), read so (pkt_ports) */
 	__u16 udp_len;	    /* UDP header + payload */
 	__u16 udp_csum;	    /* as on the wire */
 	__u16 trailer;	    /* link-layer padding after the IP packet */
@@ -101,10 +102,10 @@ struct fp_state {
 	} while (0)
 #endif
 
-/* Two 16-bit fields that share an aligned 32-bit word, as that word: keys are written with it
- * (KEY_PORTS) because the cache reads them back 32 bits at a time (slot and compare), and a load
- * that spans two narrower stores still in flight cannot be forwarded from them: it waits until both
- * reach the cache, which costs more than the rest of the lookup. */
+/* Two 16-bit fields that share an aligned 32-bit word, as that word: the parser writes the ports
+ * with it (KEY_PORTS) because the cache lookup reads them back as one 32-bit word (pkt_ports), and
+ * a load that spans two narrower stores still in flight cannot be forwarded from them: it waits
+ * until both reach the cache, which costs more than the rest of the lookup. */
 static __always_inline __u32 u16_pair(__u16 first, __u16 second)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -124,20 +125,16 @@ static __always_inline __u64 u32_pair(__u32 first, __u32 second)
 #endif
 }
 
-/* Stores word, of type word_t, at field first of key, where the field second starts its second
- * half: two fields written as the one word the cache reads them as. */
-#define KEY_WORD(key, first, second, word_t, word)                                                 \
+/* Stores a and b at the adjacent 16-bit fields first and second of s (ports) as the one aligned
+ * 32-bit word they share. */
+#define KEY_PORTS(s, first, second, a, b)                                                          \
 	do {                                                                                       \
-		_Static_assert(__builtin_offsetof(__typeof__(key), first) % sizeof(word_t) == 0 && \
-				   __builtin_offsetof(__typeof__(key), second) ==                  \
-				       __builtin_offsetof(__typeof__(key), first) +                \
-					   sizeof(word_t) / 2,                                     \
+		_Static_assert(__builtin_offsetof(__typeof__(s), first) % sizeof(__u32) == 0 &&    \
+				   __builtin_offsetof(__typeof__(s), second) ==                    \
+				       __builtin_offsetof(__typeof__(s), first) + sizeof(__u16),   \
 			       "one aligned word of two fields");                                  \
-		*(word_t *)&(key).first = (word);                                                  \
+		*(__u32 *)&(s).first = u16_pair((a), (b));                                         \
 	} while (0)
-
-/* Two adjacent 16-bit fields (ports) as one 32-bit word. */
-#define KEY_PORTS(key, first, second, a, b) KEY_WORD(key, first, second, __u32, u16_pair((a), (b)))
 
 /* The packet's ports as the word the parser wrote them in: u16_pair(sport, dport). */
 static __always_inline __u32 pkt_ports(const struct pkt *p)

@@ -140,18 +140,26 @@ struct nts_fp_clock {
 	__u64 ns;
 };
 
+/* The slot of the XOR x of a key's words that tell flows apart (nts_fp_cache_slot): Fibonacci
+ * hashing, the product's top bits. The program folds the same words from where the packet's
+ * parser left them (bpf/fastpath_cache.h). */
+static inline __u32 nts_fp_cache_fold(__u32 x)
+{
+	return (x * 0x9e3779b1u) >> (32 - NTS_FP_CACHE_BITS);
+}
+
 /* The slot of a key (words: its size in 32-bit words; both keys start with two addresses, words
- * 0-3 and 4-7): Fibonacci hashing of the XOR of the words that tell flows apart, the last word of
- * each address (an IPv4 address, the low half of an IPv6 interface identifier) and the ports and
- * channel after them; the product's top bits. Four words or five instead of all ten keep the
- * program's chain of dependent operations short. Flows whose keys share a slot take turns in it. */
+ * 0-3 and 4-7): the fold of the XOR of the words that tell flows apart, the last word of each
+ * address (an IPv4 address, the low half of an IPv6 interface identifier) and the ports and
+ * channel after them. Four words or five instead of all ten keep the program's chain of dependent
+ * operations short. Flows whose keys share a slot take turns in it. */
 static inline __u32 nts_fp_cache_slot(const __u32 *w, const __u32 words)
 {
 	__u32 x = w[3] ^ w[7], y = 0;
 
 	for (__u32 i = 8; i < words; i++)
 		y ^= w[i];
-	return ((x ^ y) * 0x9e3779b1u) >> (32 - NTS_FP_CACHE_BITS);
+	return nts_fp_cache_fold(x ^ y);
 }
 
 /* Permissions (RFC 8656 §9): peer IP address on a relay transport address; any peer port. */
