@@ -32,6 +32,16 @@ struct api_usage_page {
 int api_usage_page_compute(uint64_t total, const char *page, const char *size,
 			   struct api_usage_page *p);
 
+/* The periods of a resource (api_usage_period.c): its whole range, or each day, month or year. */
+enum api_span { SPAN_RANGE, SPAN_DAILY, SPAN_MONTHLY, SPAN_YEARLY };
+/* The first day of day's month. */
+int64_t api_month_start(int64_t day);
+/* Period number idx of span within [first, last], clipped to it, into *ps..*pe. */
+void api_period_at(enum api_span span, int64_t first, int64_t last, uint64_t idx, int64_t *ps,
+		   int64_t *pe);
+/* How many periods of span [first, last] touches (0 when first > last). */
+uint64_t api_period_count(enum api_span span, int64_t first, int64_t last);
+
 /* Answers of api_route.c. */
 void api_set_json(struct api_response *rs, unsigned status, json_t *j);
 void api_error(struct api_response *rs, unsigned status, int code, const char *message);
