@@ -67,14 +67,17 @@ for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited",
             missing.append(f"prog_ns_per_pkt@{s}B")
         if c == "ntsd-xdp" and not (num(z["micro_ns_per_pkt"]) and z["micro_ns_per_pkt"]["min"] > 0):
             missing.append(f"micro_ns_per_pkt@{s}B")
-        intact.append(num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0 and num(z["fixed_delivered"])
-                      and z["fixed_delivered"]["min"] > 0)
+        intact.append((num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0 and num(z["fixed_delivered"])
+                       and z["fixed_delivered"]["min"] > 0,
+                       f"xdp@{s}B bad {z['fixed_bad']} delivered {z['fixed_delivered']}"))
         if c in ("coturn", "ntsd", "ntsd-xdp", "ntsd-xdp-limited", "ntsd-workers"):
             for k in ["c2p_p50_us", "c2p_p99_us", "p2c_p50_us", "p2c_p99_us", "c2p_loss", "p2c_loss"]:
                 if not num(z["relay_" + k]):
                     missing.append(f"relay_{k}@{s}B")
-            intact.append(all(num(z["relay_" + k]) and z["relay_" + k]["max"] == 0 for k in ("c2p_bad", "p2c_bad"))
-                          and all(num(z["relay_" + k]) and z["relay_" + k]["min"] > 0 for k in ("c2p_recv", "p2c_recv")))
+            intact.append((all(num(z["relay_" + k]) and z["relay_" + k]["max"] == 0 for k in ("c2p_bad", "p2c_bad"))
+                           and all(num(z["relay_" + k]) and z["relay_" + k]["min"] > 0 for k in ("c2p_recv", "p2c_recv")),
+                           f"relay@{s}B " + " ".join(f"{k} {z['relay_' + k]}" for k in
+                                                    ("c2p_bad", "p2c_bad", "c2p_recv", "p2c_recv"))))
     if c in ("coturn", "ntsd"):
         for k in ["alloc_per_s", "rss_per_alloc_bytes"]:
             if not num(e[k]):
@@ -97,18 +100,23 @@ for c in ["routed", "coturn", "ntsd", "ntsd-xdp", "ceiling", "ntsd-xdp-limited",
                         missing.append(f"clients_{t}_{k}@{s}B")
                 if c == "ntsd-workers" and not [w for w in z["worker_shares"] if w]:
                     missing.append(f"clients_{t}_worker_shares@{s}B")
-                intact.append(num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0
-                              and num(z["fixed_delivered"]) and z["fixed_delivered"]["min"] > 0)
+                intact.append((num(z["fixed_bad"]) and z["fixed_bad"]["max"] == 0
+                               and num(z["fixed_delivered"]) and z["fixed_delivered"]["min"] > 0,
+                               f"clients_{t}@{s}B bad {z['fixed_bad']} delivered {z['fixed_delivered']}"))
                 if t == "udp":
                     continue
                 y = e.get("stream_relay", {}).get(t, {}).get(s)
                 if not y:
                     missing.append(f"relay_{t}@{s}B")
                     continue
-                intact.append(all(num(y[k]) and y[k]["max"] == 0 for k in ("c2p_bad", "p2c_bad"))
-                              and all(num(y[k]) and y[k]["min"] > 0 for k in ("c2p_recv", "p2c_recv")))
+                intact.append((all(num(y[k]) and y[k]["max"] == 0 for k in ("c2p_bad", "p2c_bad"))
+                               and all(num(y[k]) and y[k]["min"] > 0 for k in ("c2p_recv", "p2c_recv")),
+                               f"relay_{t}@{s}B " + " ".join(f"{k} {y[k]}" for k in
+                                                            ("c2p_bad", "p2c_bad", "c2p_recv", "p2c_recv"))))
     tap(not missing, f"{c}: every figure produced" + (f" (missing: {', '.join(missing)})" if missing else ""))
-    tap(all(intact) and intact, f"{c}: payloads intact (pattern, length, both directions, every transport)")
+    broken = [what for ok, what in intact if not ok]
+    tap(intact and not broken, f"{c}: payloads intact (pattern, length, both directions, every transport)"
+        + (f" (not: {'; '.join(broken)})" if broken else ""))
 print(f"1..{n}")
 sys.exit(1 if fails else 0)
 PY
